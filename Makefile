@@ -1,0 +1,29 @@
+# The two set-up commands of the README.  Each creates (or reuses) a local virtual
+# environment in .venv and installs what it needs; nothing else must be installed
+# beforehand but Python >= 3.10 and (optionally, for the compiled backend) a C compiler.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/biosnn demo --out out
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q -n 2
+
+clean:
+	rm -rf $(VENV) out .pytest_cache
