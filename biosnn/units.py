@@ -1,0 +1,481 @@
+"""Units: the pint registry, dimensions, the internal unit system and display units.
+
+Dimensions are pint's :class:`pint.util.UnitsContainer` (``{'[length]': 1, '[time]': -1}``);
+there is no home-made unit library.  Kernels work on plain float64 in one coherent
+**internal unit system** (see docs/architecture.md):
+
+=============  =============
+dimension      internal unit
+=============  =============
+time           ms
+voltage        mV
+current        pA
+length         um
+conductance    nS
+capacitance    pF
+resistance     GOhm
+charge         fC
+concentration  mM (= amol/um**3)
+=============  =============
+
+Unit names follow Brian2 (``volt mV nA uF Mohm ms Hz um mM cm2 ...``): a base name
+(``volt``, ``amp``, ``siemens``, ``farad``, ``ohm``, ``second``, ``hertz``, ``meter``,
+``metre``, ``molar``, ``mole``, ``coulomb``, ``kelvin``, ``liter``, ``gram``) or a
+symbol (``V A S F s Hz m M mol C K l g``) with an optional SI prefix (``p n u m c k M G``
+...), optionally followed by ``2`` or ``3`` for a power (``cm2``, ``um3``).  Unit strings
+(not equations) may also use any other unit pint knows.
+
+Text is parsed by walking Python's ``ast`` over a whitelist (numbers, names, ``* / **``,
+unary minus); nothing is ever evaluated.
+
+Examples
+--------
+>>> from biosnn.units import parse_unit, parse_quantity, internal_unit_name
+>>> factor, dim = parse_unit("uA/cm**2")
+>>> round(factor, 12), internal_unit_name(dim)
+(0.01, 'pA/um**2')
+>>> parse_quantity("0.1 nA")[0]
+100.0
+>>> format_dimension(parse_unit("volt/second")[1])
+'voltage/time (volt/second)'
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import math
+import re
+
+from biosnn.errors import UnitError
+
+__all__ = [
+    "registry",
+    "parse_unit",
+    "parse_quantity",
+    "unit_name",
+    "is_unit_name",
+    "is_base_unit_text",
+    "internal_unit_name",
+    "format_dimension",
+    "dimensionless",
+    "TIME",
+    "is_dimensionless",
+]
+
+#: SI prefixes accepted on unit names (Brian2's set without 'da' and 'h').
+PREFIXES = {
+    "y": "yocto", "z": "zepto", "a": "atto", "f": "femto", "p": "pico", "n": "nano",
+    "u": "micro", "m": "milli", "c": "centi", "d": "deci", "k": "kilo", "M": "mega",
+    "G": "giga", "T": "tera",
+}
+#: Base unit names (long) -> pint name.  Usable with or without a prefix.
+_LONG = {
+    "volt": "volt", "amp": "ampere", "ampere": "ampere", "siemens": "siemens",
+    "farad": "farad", "ohm": "ohm", "second": "second", "hertz": "hertz", "meter": "meter",
+    "metre": "meter", "molar": "molar", "mole": "mole", "coulomb": "coulomb",
+    "kelvin": "kelvin", "liter": "liter", "litre": "liter", "gram": "gram",
+}
+#: Unit symbols -> pint name.  Usable with a prefix (mV, nA); alone only those in _BARE.
+_SHORT = {
+    "V": "volt", "A": "ampere", "S": "siemens", "F": "farad", "Ohm": "ohm", "ohm": "ohm",
+    "s": "second", "Hz": "hertz", "m": "meter", "M": "molar", "mol": "mole",
+    "C": "coulomb", "K": "kelvin", "l": "liter", "L": "liter", "g": "gram",
+}
+_BARE = {"Hz", "ohm", "Ohm", "mol"}
+_UNPREFIXED = set(_LONG) | _BARE
+
+#: Scale of the internal unit of each pint base dimension, in SI base units.
+_INTERNAL_SCALE = {
+    "[time]": 1e-3,         # ms
+    "[length]": 1e-6,       # um
+    "[current]": 1e-12,     # pA
+    "[mass]": 1e-12,        # 1e-12 kg (so that mV = 1e-12 kg um**2 / (ms**3 pA))
+    "[substance]": 1e-18,   # amol (so mM = amol/um**3)
+    "[temperature]": 1.0,   # K
+    "[luminosity]": 1.0,
+}
+
+
+@functools.lru_cache(maxsize=1)
+def registry():
+    """The pint UnitRegistry of biosnn (created on first use, then cached).
+
+    Pint's parsed definitions are cached on disk under ``$BIOSNN_CACHE_DIR/pint``
+    (default ``~/.cache/biosnn/pint``).
+
+    Examples
+    --------
+    >>> from biosnn.units import registry
+    >>> registry().Unit("mV").dimensionality == registry().Unit("volt").dimensionality
+    True
+    """
+    import os
+    from pathlib import Path
+
+    import pint
+
+    base = os.environ.get("BIOSNN_CACHE_DIR") or Path.home() / ".cache" / "biosnn"
+    try:  # pint's parsed-definitions cache: 0.05 s instead of 0.5 s per process
+        return pint.UnitRegistry(cache_folder=Path(base) / "pint")
+    except Exception:  # unwritable or corrupt cache: parse the definitions again
+        return pint.UnitRegistry()
+
+
+@functools.lru_cache(maxsize=None)
+def _dim(text: str):
+    """Dimension (UnitsContainer) of a pint unit expression."""
+    return registry().Unit(text).dimensionality
+
+
+@functools.lru_cache(maxsize=1)
+def dimensionless():
+    """The empty dimension (a UnitsContainer)."""
+    from pint.util import UnitsContainer
+
+    return UnitsContainer({})
+
+
+def TIME():
+    """The dimension ``[time]``."""
+    return _dim("second")
+
+
+def is_dimensionless(dim) -> bool:
+    """True if ``dim`` (a UnitsContainer) has no dimension."""
+    return len(dim) == 0
+
+
+def _round_factor(x: float) -> float:
+    """Round a conversion factor to 15 significant digits (1e-3/1e-3 is exactly 1)."""
+    if x == 0 or not math.isfinite(x):
+        return x
+    return float(f"{x:.15g}")
+
+
+@functools.lru_cache(maxsize=None)
+def _pint_name(name: str) -> str | None:
+    """The pint name of a Brian2-style unit name, or None if it is not one."""
+    power = ""
+    match = re.fullmatch(r"([A-Za-z]+?)([23])", name)
+    if match and _pint_name(match.group(1)) and match.group(1) not in _SHORT:
+        name, power = match.group(1), f"**{match.group(2)}"
+    if name in _LONG:
+        return _LONG[name] + power
+    if name in _BARE:
+        return _SHORT[name] + power
+    for plen in (1,):
+        prefix, rest = name[:plen], name[plen:]
+        if prefix in PREFIXES and (rest in _LONG or rest in _SHORT):
+            base = _LONG.get(rest) or _SHORT[rest]
+            return PREFIXES[prefix] + base + power
+    return None
+
+
+def is_unit_name(name: str) -> bool:
+    """True if ``name`` is a unit usable inside equations (``mV``, ``cm2``, ``siemens``).
+
+    Examples
+    --------
+    >>> is_unit_name("mV"), is_unit_name("cm2"), is_unit_name("tau")
+    (True, True, False)
+    """
+    return _pint_name(name) is not None
+
+
+@functools.lru_cache(maxsize=None)
+def unit_name(name: str, *, strict: bool = True):
+    """``(factor_to_internal, dimension)`` of a single unit name.
+
+    ``strict=True`` accepts only the Brian2-style names (used inside equations);
+    ``strict=False`` also any unit pint knows (used in unit strings).
+
+    Examples
+    --------
+    >>> unit_name("nA")[0]
+    1000.0
+    """
+    pname = _pint_name(name)
+    if pname is None:
+        if strict:
+            raise UnitError(f"{name!r} is not a unit")
+        pname = name
+    try:
+        unit = registry().Unit(pname)
+    except Exception as exc:  # pint's UndefinedUnitError, DefinitionSyntaxError, ...
+        raise UnitError(f"unknown unit {name!r}") from exc
+    dim = unit.dimensionality
+    si = registry().Quantity(1.0, unit).to_base_units().magnitude
+    scale = 1.0
+    for base, exponent in dim.items():
+        scale *= _INTERNAL_SCALE[base] ** exponent
+    return _round_factor(float(si) / scale), dim
+
+
+# -- unit strings ---------------------------------------------------------------------------
+
+_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+
+
+def _walk_unit(node, text: str, strict: bool):
+    """(factor, dim) of a unit expression AST: names, numbers, * / **, unary -."""
+    if isinstance(node, ast.Expression):
+        return _walk_unit(node.body, text, strict)
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        return float(node.value), dimensionless()
+    if isinstance(node, ast.Name):
+        return unit_name(node.id, strict=strict)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        factor, dim = _walk_unit(node.operand, text, strict)
+        return (-factor if isinstance(node.op, ast.USub) else factor), dim
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)):
+        f1, d1 = _walk_unit(node.left, text, strict)
+        f2, d2 = _walk_unit(node.right, text, strict)
+        if isinstance(node.op, ast.Mult):
+            return f1 * f2, d1 * d2
+        return f1 / f2, d1 / d2
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+        base, dim = _walk_unit(node.left, text, strict)
+        exponent, edim = _walk_unit(node.right, text, strict)
+        if not is_dimensionless(edim):
+            raise UnitError(f"the exponent in {text!r} must be a number")
+        if exponent == int(exponent):
+            exponent = int(exponent)
+        return base**exponent, dim**exponent
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitXor):
+        raise UnitError(f"'^' is not allowed in {text!r}; write ** for a power (cm**2)")
+    raise UnitError(f"cannot read {text!r} as a unit (use names, numbers, *, / and **)")
+
+
+def _parse_ast(text: str):
+    if len(text) > 1000:
+        raise UnitError(f"the unit {text[:40]!r}... is too long")
+    try:
+        return ast.parse(text.strip(), mode="eval")
+    except (ValueError, RecursionError, MemoryError):
+        raise UnitError(f"cannot read {text[:40]!r} as a unit") from None
+    except SyntaxError:
+        if "^" in text:
+            raise UnitError(f"'^' is not allowed in {text!r}; write ** for a power "
+                            "(cm**2)") from None
+        raise UnitError(f"cannot read {text!r} as a unit") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_unit(text: str, *, strict: bool = False):
+    """Parse a unit expression.
+
+    Parameters
+    ----------
+    text : str
+        ``"mV"``, ``"uA/cm**2"``, ``"1/ms"``, ``"1"`` (dimensionless), ``"cm2"``...
+    strict : bool
+        Accept only Brian2-style names (as inside equations).
+
+    Returns
+    -------
+    factor : float
+        One of this unit expressed in the internal unit of its dimension.
+    dimension : pint.util.UnitsContainer
+
+    Examples
+    --------
+    >>> parse_unit("mS/cm**2")[0]
+    0.01
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise UnitError(f"empty unit {text!r}")
+    try:
+        factor, dim = _walk_unit(_parse_ast(text), text, strict)
+    except (OverflowError, ZeroDivisionError, RecursionError, MemoryError):
+        raise UnitError(f"cannot read {text!r} as a unit (a number is too large, too "
+                        "small or divided by zero)") from None
+    if not math.isfinite(factor) or factor == 0:
+        raise UnitError(f"{text!r} is not a usable unit (its size is {factor})")
+    return _round_factor(factor), dim
+
+
+def split_quantity(text: str):
+    """Split ``"-65 mV"`` into ``(-65.0, "mV")``; ``"1/ms"`` into ``(1.0, "1/ms")``.
+
+    Returns None when the text does not start with a number.
+    """
+    match = re.match(rf"\s*({_NUMBER})\s*(.*?)\s*$", text, re.S)
+    if not match:
+        return None
+    value, rest = float(match.group(1)), match.group(2)
+    if rest.startswith("*"):
+        rest = rest[1:].strip()
+    elif rest.startswith("/"):
+        rest = "1" + rest
+    return value, (rest or "1")
+
+
+def parse_quantity(text: str):
+    """Parse a number with a unit.
+
+    Returns
+    -------
+    internal_value : float
+    dimension : pint.util.UnitsContainer
+    display_unit : str
+        The unit as written (``"uA/cm**2"``), ``"1"`` when there is none.
+
+    Examples
+    --------
+    >>> value, dim, unit = parse_quantity("10 uA/cm**2")
+    >>> round(value, 12), unit
+    (0.1, 'uA/cm**2')
+    >>> parse_quantity("-65 mV")[0], parse_quantity("1/ms")[2]
+    (-65.0, '1/ms')
+    """
+    parts = split_quantity(text) if isinstance(text, str) else None
+    if parts is None:
+        raise UnitError(f"cannot read {text!r} as a number with a unit (e.g. \"10 ms\")")
+    value, unit_text = parts
+    factor, dim = parse_unit(unit_text)
+    return value * factor, dim, " ".join(unit_text.split())
+
+
+def is_base_unit_text(text: str) -> bool:
+    """True if a unit text uses only unprefixed names (``volt``, ``amp/meter**2``).
+
+    Such declarations display in the internal unit of their dimension (``mV``).
+    """
+    try:
+        tree = _parse_ast(text)
+    except UnitError:
+        return False
+    names = [n.id for n in ast.walk(tree) if isinstance(n, ast.Name)]
+    return all(name in _UNPREFIXED for name in names)
+
+
+# -- naming dimensions ----------------------------------------------------------------------
+
+# (word, SI name, internal name, pint unit defining the dimension)
+_NAMED = (
+    ("voltage", "volt", "mV", "volt"),
+    ("current", "amp", "pA", "ampere"),
+    ("conductance", "siemens", "nS", "siemens"),
+    ("capacitance", "farad", "pF", "farad"),
+    ("resistance", "ohm", "GOhm", "ohm"),
+    ("charge", "coulomb", "fC", "coulomb"),
+    ("concentration", "molar", "mM", "molar"),
+    ("amount", "mole", "amol", "mole"),
+    ("temperature", "kelvin", "K", "kelvin"),
+    ("mass", "kilogram", "1e-12*kg", "kilogram"),
+)
+_LENGTH_WORDS = {1: "*length", 2: "*area", 3: "*volume", -1: "/length", -2: "/area",
+                 -3: "/volume"}
+
+
+def _power(name: str, exponent) -> str:
+    if exponent == 1:
+        return name
+    if exponent == int(exponent):
+        exponent = int(exponent)
+    return f"{name}**{exponent}"
+
+
+@functools.lru_cache(maxsize=None)
+def _decompose(dim):
+    """Write ``dim`` as named**k * length**a * time**b, the simplest such way.
+
+    Returns (index into _NAMED or None, k, a, b) or None when impossible.
+    """
+    length, time = _dim("meter"), _dim("second")
+    best = None
+    candidates = [(None, 0)] + [(i, k) for k in (1, -1, 2) for i in range(len(_NAMED))]
+    for index, k in candidates:
+        base = dimensionless() if index is None else _dim(_NAMED[index][3]) ** k
+        rest = dim / base
+        a = rest.get("[length]", 0)
+        b = rest.get("[time]", 0)
+        if rest / (length**a * time**b) != dimensionless():
+            continue
+        cost = abs(a) + abs(b) + (1.5 if index is None else abs(k) - 1)
+        if best is None or cost < best[0]:
+            best = (cost, index, k, a, b)
+    return None if best is None else best[1:]
+
+
+def _compose(index, k, a, b, *, which: int) -> str:
+    """Name from a decomposition: which=0 words, 1 SI names, 2 internal names."""
+    head = _power(_NAMED[index][which], k) if index is not None and k > 0 else ""
+    if which == 0:
+        parts = [head if index is None or k > 0 else f"1/{_power(_NAMED[index][0], -k)}"]
+        if a in _LENGTH_WORDS:
+            parts.append(_LENGTH_WORDS[a])
+        elif a:
+            parts.append(f"*length**{a}")
+        if b:
+            parts.append("*time" if b == 1 else "/time" if b == -1 else f"*time**{b}")
+        text = "".join(parts)
+    else:
+        length_name, time_name = ("meter", "second") if which == 1 else ("um", "ms")
+        num = [head] if head else []
+        den = [_power(_NAMED[index][which], -k)] if index is not None and k < 0 else []
+        for name, exponent in ((length_name, a), (time_name, b)):
+            if exponent > 0:
+                num.append(_power(name, exponent))
+            elif exponent < 0:
+                den.append(_power(name, -exponent))
+        text = "*".join(num) if num else "1"
+        if den:
+            text += "/" + ("/".join(den))
+    if text.startswith("*"):
+        text = text[1:]
+    if text.startswith("/"):
+        text = "1" + text
+    return text or ("dimensionless" if which == 0 else "1")
+
+
+def _fallback(dim, which: int) -> str:
+    names = {"[length]": ("meter", "um"), "[time]": ("second", "ms"),
+             "[current]": ("amp", "pA"), "[mass]": ("kilogram", "(1e-12*kg)"),
+             "[substance]": ("mole", "amol"), "[temperature]": ("kelvin", "K"),
+             "[luminosity]": ("candela", "cd")}
+    parts = [_power(names.get(k, (k, k))[which - 1], v) for k, v in sorted(dim.items())]
+    return "*".join(parts)
+
+
+def internal_unit_name(dim) -> str:
+    """Readable name of the internal unit of a dimension.
+
+    Examples
+    --------
+    >>> internal_unit_name(parse_unit("amp/meter**2")[1])
+    'pA/um**2'
+    >>> internal_unit_name(parse_unit("Hz")[1]), internal_unit_name(parse_unit("1")[1])
+    ('1/ms', '1')
+    """
+    if is_dimensionless(dim):
+        return "1"
+    parts = _decompose(dim)
+    return _fallback(dim, 2) if parts is None else _compose(*parts, which=2)
+
+
+def si_unit_name(dim) -> str:
+    """Readable SI name of a dimension (``amp/meter**2``)."""
+    if is_dimensionless(dim):
+        return "1"
+    parts = _decompose(dim)
+    return _fallback(dim, 1) if parts is None else _compose(*parts, which=1)
+
+
+def format_dimension(dim) -> str:
+    """Words for a dimension, for error messages.
+
+    Examples
+    --------
+    >>> format_dimension(parse_unit("uA/cm**2")[1])
+    'current/area (amp/meter**2)'
+    >>> format_dimension(parse_unit("1")[1])
+    'dimensionless (1)'
+    """
+    if is_dimensionless(dim):
+        return "dimensionless (1)"
+    parts = _decompose(dim)
+    if parts is None:
+        return _fallback(dim, 1)
+    return f"{_compose(*parts, which=0)} ({_compose(*parts, which=1)})"
