@@ -1,0 +1,371 @@
+"""``simulate()``: check the arguments, convert units, dispatch to a backend, wrap the result.
+
+Everything is converted to the internal unit system here (through the Model's
+``to_internal`` / ``time_to_internal``), packed into a
+:class:`~biosnn.solvers.request.RunRequest` and handed to the NumPy driver
+(:func:`biosnn.solvers.drivers.run`) or the C backend (:func:`biosnn.codegen.c_backend.run`).
+
+Examples
+--------
+>>> import biosnn
+>>> m = biosnn.Model("dv/dt = (El - v)/tau : volt", params={"El": "-65 mV", "tau": "10 ms"},
+...                  initial={"v": "-50 mV"})
+>>> res = biosnn.simulate(m, 10, method="rk4", dt=0.01, backend="numpy")
+>>> round(float(res["v"][0, -1]), 4)    # -65 + 15*exp(-1)
+-59.4818
+"""
+
+from __future__ import annotations
+
+import time as _time
+import warnings
+
+import numpy as np
+
+from biosnn.errors import MethodError, SimulationError
+from biosnn.solvers.request import ADAPTIVE, METHODS, STIFF, STOCHASTIC, RunRequest
+from biosnn.stimulus import Stimulus
+
+__all__ = ["numpy_kernel", "simulate"]
+
+#: Default fixed step and record interval (ms, or time units for dimensionless models).
+DEFAULT_DT = 0.01
+DEFAULT_RECORD_DT = 0.1
+
+_KERNELS: dict = {}          # spec.key -> NumpyKernel (a cache, not semantics)
+_WARNED: set = set()
+
+
+def numpy_kernel(spec):
+    """The (cached) :class:`~biosnn.codegen.numpy_backend.NumpyKernel` of ``spec``."""
+    kern = _KERNELS.get(spec.key)
+    if kern is None:
+        from biosnn.codegen.numpy_backend import NumpyKernel
+
+        kern = NumpyKernel(spec)
+        if len(_KERNELS) > 64:
+            _KERNELS.clear()
+        _KERNELS[spec.key] = kern
+    return kern
+
+
+def simulate(model, duration, *, method: str = "rk4", dt=None, rtol=None, atol=None,
+             backend: str = "auto", n: int = 1, params=None, init=None, record=None,
+             record_dt=None, seed=None, max_steps=None):
+    """Simulate ``n`` instances of ``model`` for ``duration``.
+
+    Parameters
+    ----------
+    model : Model or str
+        A :class:`~biosnn.equations.model.Model` or the name of a library model.
+    duration : float or str
+        In ms (or time units for dimensionless models), or a string with a unit ("1 s").
+    method : str
+        One of ``euler, midpoint, heun, rk4, exponential_euler, exact`` (fixed step, ``dt``),
+        ``euler_maruyama, stochastic_heun`` (noise), ``rk23, rk45, dop853`` (adaptive,
+        need ``rtol`` and ``atol``), ``rodas4`` (stiff, needs ``rtol`` and ``atol``).
+    dt : float or str, optional
+        Fixed step (default 0.01 ms); for adaptive methods the first step (default: chosen).
+    rtol, atol : float, optional
+        Tolerances of adaptive and stiff methods (required there; ``atol`` in internal
+        units of the states).
+    backend : {"auto", "numpy", "c"}
+        ``auto``: compiled C when a compiler works, else NumPy.
+    n : int
+        Number of instances.
+    params : dict, optional
+        name -> value: a number (display unit), a string with a unit, an array of length
+        ``n``, or a :class:`~biosnn.stimulus.Stimulus` (values in the display unit).
+    init : dict, optional
+        state -> initial value (number in the display unit, string with unit, array of n).
+    record : list of str, optional
+        States and aliases to return (default: all states and aliases).
+    record_dt : float or str, optional
+        Recording interval (default 0.1 ms).
+    seed : int, optional
+        Seed of the noise (default: drawn at random, reported in ``stats["seed"]``).
+    max_steps : int, optional
+        Steps per instance before giving up (default 10 000 000).
+
+    Returns
+    -------
+    Result
+
+    Raises
+    ------
+    MethodError
+        Unknown method, missing tolerances, or a method that cannot integrate the model.
+    SimulationError
+        Bad run arguments (negative duration, dt <= 0) or a failed run (blow-up).
+    """
+    wall0 = _time.perf_counter()
+    model = _as_model(model)
+    spec = model.kernel_spec()
+    method = _check_method(method, spec, rtol, atol)
+    n = _check_n(n)
+    t1 = _time_value(model, duration, "duration")
+    if t1 < 0:
+        raise SimulationError(f"the duration must not be negative, got {duration!r}.")
+    dt_i = _dt_value(model, method, dt)
+    rec_dt = _record_dt(model, record_dt)
+    p, stimuli = _params(model, spec, params, n)
+    y0 = _initial(model, spec, init, p, stimuli, n)
+    _check_method_model(method, spec, stimuli)
+    if method in STOCHASTIC and seed is None:
+        seed = int(np.random.SeedSequence().entropy % (2 ** 63))
+    fixed = method not in ADAPTIVE + STIFF
+    request = RunRequest(
+        method=method, t0=0.0, t1=_fixed_end(t1, dt_i) if fixed else t1, dt=dt_i,
+        rtol=None if rtol is None else float(rtol), atol=None if atol is None else float(atol),
+        y0=np.ascontiguousarray(y0), params=np.ascontiguousarray(p), stimuli=stimuli,
+        record_states=tuple(range(spec.n_states)),
+        record_every=max(1, round(rec_dt / dt_i)) if fixed else 1,
+        record_dt=rec_dt, seed=seed,
+        max_steps=int(max_steps) if max_steps is not None else 10_000_000,
+        propagator=_propagator(spec, p, dt_i) if method == "exact" else None)
+    wall1 = _time.perf_counter()
+    raw, used = _dispatch(spec, request, backend)
+    wall2 = _time.perf_counter()
+    from biosnn.solvers.result import Result
+
+    stats = dict(raw.stats)
+    stats.update(backend=used, method=method, seed=seed, wall_setup=wall1 - wall0,
+                 wall_run=wall2 - wall1)
+    return Result(model=model, spec=spec, request=request, raw=raw, stats=stats,
+                  record=_check_record(model, spec, record),
+                  kernel_factory=lambda: numpy_kernel(spec))
+
+
+# --------------------------------------------------------------------------------------
+# argument checks
+# --------------------------------------------------------------------------------------
+def _as_model(model):
+    if isinstance(model, str):
+        from biosnn.equations.files import load_model
+
+        return load_model(model)
+    if not hasattr(model, "kernel_spec"):
+        raise SimulationError(f"simulate() needs a Model or a library model name, not "
+                              f"{type(model).__name__}.")
+    return model
+
+
+def _check_method(method, spec, rtol, atol) -> str:
+    if method not in METHODS:
+        raise MethodError(f"unknown method {method!r}; the methods are: "
+                          + ", ".join(METHODS) + ".")
+    if method in ADAPTIVE + STIFF and (rtol is None or atol is None):
+        raise MethodError(
+            f"method {method!r} chooses its own steps and needs explicit tolerances, e.g. "
+            f"simulate(model, duration, method={method!r}, rtol=1e-6, atol=1e-9).")
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if value is not None and not (float(value) > 0 and np.isfinite(float(value))):
+            raise MethodError(f"{name} must be a positive number, not {value!r}.")
+    return method
+
+
+def _check_method_model(method, spec, stimuli) -> None:
+    if spec.n_noises and method not in STOCHASTIC:
+        kind = "adaptive and stiff methods" if method in ADAPTIVE + STIFF else \
+            f"method {method!r}"
+        raise MethodError(
+            f"model {spec.name!r} has noise ({', '.join(spec.noises)}); {kind} cannot "
+            "integrate it. Use method='euler_maruyama' or method='stochastic_heun' "
+            "with a dt.")
+    if method == "exponential_euler":
+        for name, pair in zip(spec.states, spec.exp_euler or (None,) * spec.n_states):
+            if pair is None:
+                raise MethodError(
+                    f"exponential_euler needs every equation to be linear in its own state "
+                    f"(d{name}/dt = A*{name} + B with A and B free of {name}); the equation "
+                    f"of {name!r} is not. Use method='rk4' or an adaptive method.")
+    if method == "exact":
+        if spec.linear is None:
+            raise MethodError(
+                f"method 'exact' needs a linear model with constant coefficients "
+                f"(dy/dt = A*y + b, A and b free of the states and of t); model "
+                f"{spec.name!r} is not. Use method='exponential_euler', 'rk4' or an "
+                "adaptive method.")
+        if stimuli:
+            raise MethodError("method 'exact' needs constant parameters; with a Stimulus "
+                              "use method='exponential_euler', 'rk4' or an adaptive method.")
+
+
+def _check_n(n) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise SimulationError(f"n (the number of instances) must be a positive integer, "
+                              f"not {n!r}.")
+    return int(n)
+
+
+def _time_value(model, value, what) -> float:
+    if isinstance(value, str):
+        return float(model.time_to_internal(value))
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise SimulationError(f"{what} must be a number (ms) or a string with a unit, "
+                              f"not {value!r}.") from None
+    if not np.isfinite(out):
+        raise SimulationError(f"{what} must be finite, not {value!r}.")
+    return out
+
+
+def _dt_value(model, method, dt):
+    if dt is None:
+        return None if method in ADAPTIVE + STIFF else DEFAULT_DT
+    out = _time_value(model, dt, "dt")
+    if not out > 0:
+        raise SimulationError(f"dt must be positive, got {dt!r}.")
+    return out
+
+
+def _fixed_end(t1: float, dt: float) -> float:
+    """The end time of a fixed-step run: a whole number of steps."""
+    return round(t1 / dt) * dt if dt else t1
+
+
+def _record_dt(model, record_dt) -> float:
+    if record_dt is None:
+        return DEFAULT_RECORD_DT
+    out = _time_value(model, record_dt, "record_dt")
+    if not out > 0:
+        raise SimulationError(f"record_dt must be positive, got {record_dt!r}.")
+    return out
+
+
+def _check_record(model, spec, record):
+    names = list(spec.states) + [a for a, _ in spec.aliases]
+    if record is None:
+        return names
+    if isinstance(record, str):
+        record = [record]
+    for name in record:
+        if name not in names:
+            raise SimulationError(f"cannot record {name!r}: it is not a state or alias of "
+                                  f"model {spec.name!r} (these are: {', '.join(names)}).")
+    return list(record)
+
+
+# --------------------------------------------------------------------------------------
+# parameters, initial state, propagator
+# --------------------------------------------------------------------------------------
+def _row(model, name, value, n) -> np.ndarray:
+    arr = np.asarray(model.to_internal(name, value), float)
+    if arr.ndim == 0 or arr.size == 1:
+        return np.full(n, float(arr.reshape(-1)[0]))
+    if arr.shape != (n,):
+        raise SimulationError(f"the value of {name} has shape {arr.shape}; give one number "
+                              f"or an array of n = {n} values.")
+    return arr
+
+
+def _params(model, spec, params, n):
+    values = dict(model.params)
+    given = dict(params or {})
+    for name in given:
+        if name not in spec.params:
+            model._check_param(name) if hasattr(model, "_check_param") else None
+            raise SimulationError(f"{name} is not a parameter of model {spec.name!r}.")
+    values.update(given)
+    p = np.empty((spec.n_params, n))
+    stimuli = {}
+    for k, name in enumerate(spec.params):
+        value = values[name]
+        if isinstance(value, Stimulus):
+            stim = model.to_internal(name, value)
+            if stim.n_columns not in (1, n):
+                raise SimulationError(f"the Stimulus for {name} has {stim.n_columns} "
+                                      f"columns; give 1 or n = {n}.")
+            stimuli[k] = stim
+            p[k] = np.broadcast_to(np.asarray(stim(0.0), float), (n,))
+        else:
+            p[k] = _row(model, name, value, n)
+    return p, stimuli
+
+
+def _initial(model, spec, init, p, stimuli, n):
+    init = dict(init or {})
+    for name in init:
+        if name not in spec.states:
+            raise SimulationError(f"{name} is not a state of model {spec.name!r} (states: "
+                                  f"{', '.join(spec.states)}).")
+    internal = {name: p[k] for k, name in enumerate(spec.params)}
+    defaults = model.initial_state(internal, 0.0)
+    y0 = np.empty((spec.n_states, n))
+    for i, name in enumerate(spec.states):
+        if name in init:
+            y0[i] = _row(model, name, init[name], n)
+        else:
+            y0[i] = np.broadcast_to(np.asarray(defaults[name], float), (n,))
+    if not np.isfinite(y0).all():
+        bad = spec.states[int(np.argwhere(~np.isfinite(y0))[0][0])]
+        raise SimulationError(f"the initial value of {bad!r} is not finite.")
+    return y0
+
+
+def _propagator(spec, p, dt):
+    """expm([[A, b], [0, 0]]*dt) per instance (one matrix if the parameters agree)."""
+    import scipy.linalg
+
+    from biosnn.equations.model import evaluate
+
+    A, b = spec.linear
+    ns = spec.n_states
+    uniq, inverse = np.unique(p.T, axis=0, return_inverse=True)
+    mats = []
+    for row in uniq:
+        values = dict(zip(spec.params, row))
+        M = np.zeros((ns + 1, ns + 1))
+        for i in range(ns):
+            for j in range(ns):
+                M[i, j] = float(evaluate(A[i][j], values))
+            M[i, ns] = float(evaluate(b[i], values))
+        mats.append(scipy.linalg.expm(M * dt))
+    mats = np.array(mats)
+    if len(uniq) == 1:
+        return mats
+    return np.ascontiguousarray(mats[np.asarray(inverse).reshape(-1)])
+
+
+# --------------------------------------------------------------------------------------
+# backends
+# --------------------------------------------------------------------------------------
+def _c_backend(backend: str):
+    """The c_backend module if it should be used, else None."""
+    if backend not in ("auto", "numpy", "c"):
+        raise SimulationError(f"backend must be 'auto', 'numpy' or 'c', not {backend!r}.")
+    if backend == "numpy":
+        return None
+    try:
+        from biosnn.codegen import c_backend
+    except ImportError:
+        return None
+    try:
+        ok = c_backend.available()
+    except Exception:  # noqa: BLE001 - a broken toolchain means: use NumPy
+        ok = False
+    if not ok:
+        if "c" not in _WARNED:
+            _WARNED.add("c")
+            warnings.warn("no working C compiler found; biosnn runs on NumPy (slower).",
+                          RuntimeWarning, stacklevel=3)
+        return None
+    return c_backend
+
+
+def _dispatch(spec, request, backend):
+    from biosnn.errors import CompilerError
+
+    c_backend = _c_backend(backend)
+    if c_backend is not None:
+        try:
+            return c_backend.run(spec, request), "c"
+        except CompilerError as exc:
+            if "compile" not in _WARNED:
+                _WARNED.add("compile")
+                warnings.warn(f"the C backend failed ({exc}); using NumPy.", RuntimeWarning,
+                              stacklevel=3)
+    from biosnn.solvers import drivers
+
+    return drivers.run(spec, numpy_kernel(spec), request), "numpy"
