@@ -1,0 +1,1356 @@
+"""C backend: one C99 translation unit per (model, driver family), run from Python.
+
+The generated source has three parts:
+
+1. the model functions of a :class:`~biosnn.codegen.spec.KernelSpec`, printed with
+   :mod:`biosnn.codegen.c_printer` after ``sympy.cse`` (``bs_f``, ``bs_g``, ``bs_jac``,
+   ``bs_dfdt``, ``bs_threshold``, ``bs_crossing``, ``bs_reset``, ``bs_refcond``,
+   ``bs_reftime``, ``bs_expeuler``) - only those the family needs;
+2. the common run-time: stimulus lookup, refractory masking, recording, spike buffer;
+3. the driver of the family, so the whole loop runs in C, instance by instance:
+
+   ``fixed``     generic explicit RK (any tableau, passed as data), exponential Euler,
+                 exact (propagator argument), Euler-Maruyama, stochastic Heun
+   ``adaptive``  embedded RK (rk23, rk45, dop853) with PI control, dense output, event
+                 location (Illinois on the interpolant; bisection for compound
+                 conditions), restart after reset, breakpoints, recording from the
+                 interpolant
+   ``rodas``     Rosenbrock (rodas4) with the symbolic Jacobian and a dense LU per step
+
+C API
+-----
+Every translation unit exports ``int bs_run(bs_args *a)``; ``bs_args`` is a struct whose
+layout is generated from :data:`ARG_FIELDS` (the same list builds the ctypes Structure).
+Everything that may change between runs (parameters, y0, dt, tolerances, tableau,
+controller, stimuli, seed, record settings, buffers) is a field, so changing it never
+recompiles.  Return codes are :data:`STATUS`; on ``BS_FULL`` (spike buffer full)
+``fail_instance`` is the instance that overflowed and ``n_spikes`` is rolled back to the
+start of that instance, so Python grows the buffer and calls again with
+``i_start = fail_instance`` (every per-instance output is rewritten, the noise is
+counter-based: the re-run is exact).
+
+Semantics follow docs/architecture.md ("Solver semantics") and the details fixed by the
+NumPy drivers (:mod:`biosnn.solvers.drivers`, :mod:`~biosnn.solvers.events`,
+:mod:`~biosnn.solvers.controllers`): stage-time stimulus lookup in fixed-step methods and
+step-start values of ``step`` stimuli inside adaptive steps, Illinois / bisection to
+``1e-12*max(1, |t|)``, restart only after a reset or a refractoriness change or on a
+breakpoint, the PI controller of ``controllers`` (``min(fac, 1)`` right after a
+rejection), Hairer's initial step, DOP853's combined error estimator, records from the
+interpolant.  One choice is the C backend's own: for exponential Euler a state whose
+equation is not conditionally linear (``exp_euler[i] is None``) is advanced by forward
+Euler (``simulate`` refuses such models before they get here).
+
+Performance (measured): one instance at a time, scalar
+code; the drift of Hodgkin-Huxley costs about 90-150 ns (six ``exp``), so fixed-step runs
+are bound by libm's scalar ``exp``/``expm1``.  Vectorizing across blocks of instances
+(SoA layout + SIMD ``exp``) is the next step for large populations.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from biosnn.errors import CompilerError, MethodError, SimulationError
+from biosnn.solvers.request import ADAPTIVE, FIXED_STEP, STIFF, STOCHASTIC, RawRun
+
+__all__ = [
+    "ARG_FIELDS",
+    "STATUS",
+    "CKernel",
+    "available",
+    "family_of",
+    "generate_source",
+    "kernel",
+    "run",
+]
+
+#: Driver family of each method.
+FAMILIES = {**{m: "fixed" for m in FIXED_STEP + STOCHASTIC},
+            **{m: "adaptive" for m in ADAPTIVE}, **{m: "rodas" for m in STIFF}}
+#: Method codes of the fixed-step driver.
+FIXED_CODES = {"exponential_euler": 1, "exact": 2, "euler_maruyama": 3,
+               "stochastic_heun": 4}
+STATUS = {0: "ok", 1: "spike buffer full", 2: "non-finite state", 3: "max_steps exceeded",
+          4: "step size underflow", 5: "singular iteration matrix"}
+SMAX = 20  # largest number of stages of a tableau
+
+_I, _D, _U, _PI, _PD = "int64_t", "double", "uint64_t", "int64_t *", "double *"
+#: Layout of ``bs_args`` (C struct and ctypes Structure are both built from it).
+ARG_FIELDS = (
+    ("n", _I), ("i_start", _I), ("method", _I),
+    ("t0", _D), ("t1", _D), ("dt", _D), ("rtol", _D), ("atol", _D),
+    ("n_steps", _I), ("record_every", _I), ("record_dt", _D), ("n_rec", _I),
+    ("n_record", _I), ("record_states", _PI),
+    ("y0", _PD), ("params", _PD), ("y_rec", _PD), ("y_final", _PD),
+    ("n_stim", _I), ("stim_param", _PI), ("stim_kind", _PI), ("stim_ntimes", _PI),
+    ("stim_ncols", _PI), ("stim_toff", _PI), ("stim_voff", _PI),
+    ("stim_times", _PD), ("stim_values", _PD),
+    ("n_bp", _I), ("bp", _PD),
+    ("key", _U), ("max_steps", _I),
+    ("prop", _PD), ("prop_ncols", _I),
+    ("s", _I), ("s_total", _I), ("q", _I), ("fsal", _I), ("has_low", _I),
+    ("c", _PD), ("A", _PD), ("b", _PD), ("b_err", _PD), ("b_err_low", _PD),
+    ("dense", _PD), ("ros_d", _PD), ("ros_C", _PD), ("gamma", _D),
+    ("safety", _D), ("fac_min", _D), ("fac_max", _D), ("beta1", _D), ("beta2", _D),
+    ("expo_rej", _D),
+    ("spike_cap", _I), ("n_spikes", _I), ("spike_index", _PI), ("spike_time", _PD),
+    ("stats", _PI),
+    ("fail_instance", _I), ("fail_var", _I), ("fail_time", _D),
+)
+
+_CTYPES = {_I: ctypes.c_int64, _D: ctypes.c_double, _U: ctypes.c_uint64,
+           _PI: ctypes.c_void_p, _PD: ctypes.c_void_p}
+
+
+class BsArgs(ctypes.Structure):
+    """ctypes mirror of the C ``bs_args`` struct."""
+
+    _fields_ = [(name, _CTYPES[kind]) for name, kind in ARG_FIELDS]
+
+
+def _c_struct() -> str:
+    lines = [f"    {kind}{'' if kind.endswith('*') else ' '}{name};"
+             for name, kind in ARG_FIELDS]
+    return "typedef struct {\n" + "\n".join(lines) + "\n} bs_args;\n"
+
+
+# --------------------------------------------------------------------------------------
+# model functions
+# --------------------------------------------------------------------------------------
+def _storage(spec) -> dict:
+    store = {name: f"y[{i}]" for i, name in enumerate(spec.states)}
+    store.update({name: f"p[{k}]" for k, name in enumerate(spec.params)})
+    store[spec.t.name] = "t"
+    return store
+
+
+def _block(exprs, targets, store) -> str:
+    """cse + print ``targets[i] = exprs[i];`` as C statements (body lines)."""
+    import sympy as sp
+
+    from biosnn.codegen.c_printer import BiosnnCPrinter
+
+    printer = BiosnnCPrinter(store)
+    exprs = [sp.sympify(e) for e in exprs]
+    repl, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("cse", real=True))
+    lines = [f"    const double {s.name} = {printer.doprint(e)};" for s, e in repl]
+    lines += [f"    {tgt} = {printer.doprint(e)};" for tgt, e in zip(targets, reduced)]
+    return "\n".join(lines)
+
+
+_SIG = "(double t, const double *restrict y, const double *restrict p"
+
+
+def _func(name, ret, extra, body) -> str:
+    return f"static {ret} {name}{_SIG}{extra}) {{\n{body}\n}}\n"
+
+
+def _model_functions(spec, family: str) -> str:
+    """The C model functions a family needs (stubs for absent events)."""
+    store = _storage(spec)
+    ns, nn = spec.n_states, spec.n_noises
+    out = [_func("bs_f", "void", ", double *restrict out",
+                 _block(spec.f, [f"out[{i}]" for i in range(ns)], store))]
+    if family == "fixed":
+        out.append(_noise_function(spec, store))
+        out.append(_expeuler_function(spec, store))
+    if family == "rodas":
+        out.append(_func("bs_jac", "void", ", double *restrict out", _block(
+            [spec.jac[i][j] for i in range(ns) for j in range(ns)],
+            [f"out[{i * ns + j}]" for i in range(ns) for j in range(ns)], store)))
+        dfdt = spec.dfdt or (0,) * ns
+        out.append(_func("bs_dfdt", "void", ", double *restrict out",
+                         _block(dfdt, [f"out[{i}]" for i in range(ns)], store)))
+    out.append(_event_functions(spec, store))
+    del nn
+    return "\n".join(out)
+
+
+def _noise_function(spec, store) -> str:
+    ns, nn = spec.n_states, spec.n_noises
+    if nn == 0:
+        return _func("bs_g", "void", ", double *restrict out", "    (void)t; (void)y; "
+                     "(void)p; (void)out;")
+    return _func("bs_g", "void", ", double *restrict out", _block(
+        [spec.g[i][k] for i in range(ns) for k in range(nn)],
+        [f"out[{i * nn + k}]" for i in range(ns) for k in range(nn)], store))
+
+
+def _expeuler_function(spec, store) -> str:
+    ns = spec.n_states
+    exprs, targets = [], []
+    ee = spec.exp_euler or (None,) * ns
+    for i in range(ns):
+        pair = ee[i]
+        a, b = (pair if pair is not None else (0, spec.f[i]))
+        exprs += [a, b]
+        targets += [f"A[{i}]", f"B[{i}]"]
+    return _func("bs_expeuler", "void", ", double *restrict A, double *restrict B",
+                 _block(exprs, targets, store))
+
+
+def _event_functions(spec, store) -> str:
+    from biosnn.codegen.c_printer import BiosnnCPrinter
+
+    pr = BiosnnCPrinter(store)
+    out = []
+    th = spec.threshold
+    out.append(_func("bs_threshold", "int", "", "    return " + (
+        "(" + pr.doprint(th) + ") ? 1 : 0;" if th is not None else "0;")))
+    cr = spec.crossing
+    out.append(_func("bs_crossing", "double", "", _block([cr], ["return_value"], store)
+                     .replace("    return_value =", "    return") if cr is not None
+                     else "    return 0.0;"))
+    reset = "\n".join(f"    y[{i}] = {pr.doprint(e)};" for i, e in spec.reset)
+    out.append(f"static void bs_reset(double t, double *restrict y, "
+               f"const double *restrict p) {{\n    (void)t; (void)p;\n{reset}\n}}\n")
+    rc = spec.refractory_condition
+    out.append(_func("bs_refcond", "int", "", "    return " + (
+        "(" + pr.doprint(rc) + ") ? 1 : 0;" if rc is not None else "0;")))
+    rt = spec.refractory_time
+    out.append(f"static double bs_reftime(const double *restrict p) {{\n    (void)p;\n"
+               f"    return {pr.doprint(rt) if rt is not None else '0.0'};\n}}\n")
+    return "\n".join(out)
+
+
+def _defines(spec) -> str:
+    held = spec.unless_refractory or (False,) * spec.n_states
+    has_ref = spec.refractory_time is not None or spec.refractory_condition is not None
+    lines = [
+        f"#define NS {spec.n_states}",
+        f"#define NP {spec.n_params}",
+        f"#define NPA {max(spec.n_params, 1)}",
+        f"#define NN {spec.n_noises}",
+        f"#define NNA {max(spec.n_noises, 1)}",
+        f"#define HAS_THRESHOLD {int(spec.threshold is not None)}",
+        f"#define HAS_CROSSING {int(spec.crossing is not None)}",
+        f"#define HAS_REF {int(has_ref and spec.threshold is not None)}",
+        f"#define REF_BY_TIME {int(spec.refractory_condition is None)}",
+        f"#define HAS_RESET {int(bool(spec.reset))}",
+        f"#define BS_SMAX {SMAX}",
+        "static const int bs_held[NS] = {" + ", ".join(str(int(h)) for h in held) + "};",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+_HEADER = """/* generated by biosnn.codegen.c_backend - do not edit */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include <float.h>
+"""
+
+# --------------------------------------------------------------------------------------
+# common C run-time
+# --------------------------------------------------------------------------------------
+_COMMON = r"""
+enum { BS_OK = 0, BS_FULL = 1, BS_BLOWUP = 2, BS_MAXSTEPS = 3, BS_UNDERFLOW = 4,
+       BS_SINGULAR = 5 };
+
+/* stimulus tables: parameter values at time t (step or linear) */
+static void bs_stim(const bs_args *a, int64_t i, double t, double ts, double *p) {
+    for (int64_t s = 0; s < a->n_stim; ++s) {
+        const double tt = a->stim_kind[s] == 0 ? ts : t;
+        const double *T = a->stim_times + a->stim_toff[s];
+        const double *V = a->stim_values + a->stim_voff[s];
+        const int64_t m = a->stim_ntimes[s], nc = a->stim_ncols[s];
+        const int64_t col = nc == 1 ? 0 : i;
+        int64_t lo = 0, hi = m;
+        while (lo < hi) { int64_t mid = (lo + hi) / 2; if (T[mid] <= tt) lo = mid + 1; else hi = mid; }
+        const int64_t j = lo - 1;
+        double v;
+        if (j < 0) v = V[col];
+        else if (a->stim_kind[s] == 0 || j >= m - 1) v = V[j * nc + col];
+        else {
+            const double w = (tt - T[j]) / (T[j + 1] - T[j]);
+            v = V[j * nc + col] + w * (V[(j + 1) * nc + col] - V[j * nc + col]);
+        }
+        p[a->stim_param[s]] = v;
+    }
+}
+
+static void bs_load(const bs_args *a, int64_t i, double *y, double *p) {
+    for (int k = 0; k < NS; ++k) y[k] = a->y0[k * a->n + i];
+    for (int k = 0; k < NP; ++k) p[k] = a->params[k * a->n + i];
+}
+
+static void bs_store(bs_args *a, int64_t i, const double *y, int64_t nrhs, int64_t nacc,
+                     int64_t nrej, int64_t njac) {
+    for (int k = 0; k < NS; ++k) a->y_final[k * a->n + i] = y[k];
+    a->stats[4 * i] = nacc; a->stats[4 * i + 1] = nrej;
+    a->stats[4 * i + 2] = nrhs; a->stats[4 * i + 3] = njac;
+}
+
+/* drift with stimulus lookup and refractory holding */
+static void bs_rhs(const bs_args *a, int64_t i, double t, double ts, const double *y,
+                   double *p, int ref, double *dy) {
+    if (a->n_stim) bs_stim(a, i, t, ts, p);
+    bs_f(t, y, p, dy);
+    if (ref) for (int k = 0; k < NS; ++k) if (bs_held[k]) dy[k] = 0.0;
+}
+
+static int bs_finite(const double *y, int64_t *bad) {
+    for (int k = 0; k < NS; ++k) if (!isfinite(y[k])) { *bad = k; return 0; }
+    return 1;
+}
+
+static void bs_record(bs_args *a, int64_t i, int64_t k, const double *y) {
+    for (int64_t r = 0; r < a->n_record; ++r)
+        a->y_rec[(r * a->n + i) * a->n_rec + k] = y[a->record_states[r]];
+}
+
+/* the state that changed most (relative to the tolerance) in the last trial step */
+static int64_t bs_worst(const bs_args *a, const double *y, const double *yn) {
+    int64_t worst = 0;
+    double big = -1.0;
+    for (int k = 0; k < NS; ++k) {
+        const double d = fabs(yn[k] - y[k]) / (a->atol + a->rtol * fabs(y[k]));
+        if (!(d <= big)) { big = d; worst = k; }
+    }
+    return worst;
+}
+
+static int bs_spike(bs_args *a, int64_t i, double ts) {
+    if (a->n_spikes >= a->spike_cap) return 1;
+    a->spike_index[a->n_spikes] = i;
+    a->spike_time[a->n_spikes] = ts;
+    a->n_spikes += 1;
+    return 0;
+}
+
+static int bs_fail(bs_args *a, int64_t i, double t, int64_t var, int status) {
+    a->fail_instance = i; a->fail_time = t; a->fail_var = var;
+    return status;
+}
+
+static double bs_rms(const double *e, const double *y0, const double *y1, double rtol,
+                     double atol) {
+    double acc = 0.0;
+    for (int k = 0; k < NS; ++k) {
+        const double sc = atol + rtol * fmax(fabs(y0[k]), fabs(y1[k]));
+        const double q = e[k] / sc;
+        acc += q * q;
+    }
+    return sqrt(acc / NS);
+}
+
+/* one instance after the other; on a full spike buffer roll back that instance */
+static int bs_instance(bs_args *a, int64_t i);
+int bs_run(bs_args *a) {
+    for (int64_t i = a->i_start; i < a->n; ++i) {
+        const int64_t n0 = a->n_spikes;
+        const int st = bs_instance(a, i);
+        if (st != BS_OK) {
+            if (st == BS_FULL) a->n_spikes = n0;
+            a->fail_instance = i;
+            return st;
+        }
+    }
+    return BS_OK;
+}
+"""
+
+# --------------------------------------------------------------------------------------
+# fixed-step family
+# --------------------------------------------------------------------------------------
+_FIXED = r"""
+/* generic explicit RK step with the tableau in a->c, a->A, a->b */
+static int64_t bs_step_rk(const bs_args *a, int64_t i, double t, const double *y, double *p,
+                          int r, double K[][NS], double *yn) {
+    const int64_t S = a->s, ST = a->s_total;
+    const double dt = a->dt;
+    double yt[NS];
+    for (int64_t s = 0; s < S; ++s) {
+        for (int k = 0; k < NS; ++k) {
+            double acc = 0.0;
+            for (int64_t l = 0; l < s; ++l) acc += a->A[s * ST + l] * K[l][k];
+            yt[k] = y[k] + dt * acc;
+        }
+        bs_rhs(a, i, t + a->c[s] * dt, t + a->c[s] * dt, yt, p, r, K[s]);
+    }
+    for (int k = 0; k < NS; ++k) {
+        double acc = 0.0;
+        for (int64_t s = 0; s < S; ++s) acc += a->b[s] * K[s][k];
+        yn[k] = y[k] + dt * acc;
+    }
+    return S;
+}
+
+static int64_t bs_step_expeuler(const bs_args *a, int64_t i, double t, const double *y,
+                                double *p, int r, double *yn) {
+    double A[NS], B[NS];
+    const double dt = a->dt;
+    if (a->n_stim) bs_stim(a, i, t, t, p);
+    bs_expeuler(t, y, p, A, B);
+    for (int k = 0; k < NS; ++k) {
+        if (r && bs_held[k]) { yn[k] = y[k]; continue; }
+        const double x = A[k] * dt;
+        yn[k] = y[k] + (A[k] * y[k] + B[k]) * (x != 0.0 ? expm1(x) / A[k] : dt);
+    }
+    return 1;
+}
+
+static int64_t bs_step_exact(const bs_args *a, int64_t i, const double *y, int r, double *yn) {
+    const int M = NS + 1;
+    const double *P = a->prop + (a->prop_ncols == 1 ? 0 : i) * M * M;
+    for (int k = 0; k < NS; ++k) {
+        double acc = P[k * M + NS];
+        for (int j = 0; j < NS; ++j) acc += P[k * M + j] * y[j];
+        yn[k] = (r && bs_held[k]) ? y[k] : acc;
+    }
+    return 0;
+}
+
+static void bs_dw(const bs_args *a, int64_t i, int64_t step, double *dW) {
+    const double sdt = sqrt(a->dt);
+    for (int k = 0; k < NN; ++k)
+        dW[k] = sdt * bs_normal(a->key, (uint64_t)step, (uint64_t)(i * NN + k));
+}
+
+static int64_t bs_step_em(const bs_args *a, int64_t i, int64_t step, double t,
+                          const double *y, double *p, int r, double *yn) {
+    double f[NS], G[NS * NNA], dW[NNA];
+    bs_rhs(a, i, t, t, y, p, r, f);
+    bs_g(t, y, p, G);
+    bs_dw(a, i, step, dW);
+    for (int s = 0; s < NS; ++s) {
+        double acc = f[s] * a->dt;
+        for (int k = 0; k < NN; ++k) acc += G[s * NN + k] * dW[k];
+        yn[s] = (r && bs_held[s]) ? y[s] : y[s] + acc;
+    }
+    return 1;
+}
+
+static int64_t bs_step_sheun(const bs_args *a, int64_t i, int64_t step, double t,
+                             const double *y, double *p, int r, double *yn) {
+    double f0[NS], f1[NS], G0[NS * NNA], G1[NS * NNA], dW[NNA], yb[NS];
+    const double dt = a->dt;
+    bs_rhs(a, i, t, t, y, p, r, f0);
+    bs_g(t, y, p, G0);
+    bs_dw(a, i, step, dW);
+    for (int s = 0; s < NS; ++s) {
+        double acc = f0[s] * dt;
+        for (int k = 0; k < NN; ++k) acc += G0[s * NN + k] * dW[k];
+        yb[s] = (r && bs_held[s]) ? y[s] : y[s] + acc;
+    }
+    bs_rhs(a, i, t + dt, t + dt, yb, p, r, f1);
+    bs_g(t + dt, yb, p, G1);
+    for (int s = 0; s < NS; ++s) {
+        double acc = 0.5 * (f0[s] + f1[s]) * dt;
+        for (int k = 0; k < NN; ++k) acc += 0.5 * (G0[s * NN + k] + G1[s * NN + k]) * dW[k];
+        yn[s] = (r && bs_held[s]) ? y[s] : y[s] + acc;
+    }
+    return 2;
+}
+
+/* spike time by linear interpolation of the crossing function over the step */
+static double bs_lin_cross(const bs_args *a, int64_t i, double t, const double *y,
+                           double tn, const double *yn, double *p) {
+    if (!HAS_CROSSING) return tn;
+    if (a->n_stim) bs_stim(a, i, t, t, p);
+    const double h0 = bs_crossing(t, y, p);
+    if (a->n_stim) bs_stim(a, i, tn, tn, p);
+    const double h1 = bs_crossing(tn, yn, p);
+    if (!(h1 != h0)) return tn;
+    double ts = t + (tn - t) * h0 / (h0 - h1);
+    return ts < t ? t : (ts > tn ? tn : ts);
+}
+
+static int bs_instance(bs_args *a, int64_t i) {
+    double y[NS], yn[NS], p[NPA], K[BS_SMAX][NS];
+    const int64_t N = a->n_steps, every = a->record_every;
+    const double t0 = a->t0, dt = a->dt;
+    int64_t nrhs = 0, bad = 0;
+    int ref = 0, th_prev = 0;
+    double ref_end = -INFINITY;
+    bs_load(a, i, y, p);
+    if (a->n_stim) bs_stim(a, i, t0, t0, p);
+    if (HAS_THRESHOLD) th_prev = bs_threshold(t0, y, p);
+    if (a->n_record) bs_record(a, i, 0, y);
+    for (int64_t st = 0; st < N; ++st) {
+        const double t = t0 + st * dt, tn = t0 + (st + 1) * dt;
+        int r = 0;
+        if (ref) {
+            r = REF_BY_TIME ? (t + 0.5 * dt < ref_end) : 1;
+            if (!r) ref = 0;
+        }
+        switch (a->method) {
+        case 1: nrhs += bs_step_expeuler(a, i, t, y, p, r, yn); break;
+        case 2: nrhs += bs_step_exact(a, i, y, r, yn); break;
+        case 3: nrhs += bs_step_em(a, i, st, t, y, p, r, yn); break;
+        case 4: nrhs += bs_step_sheun(a, i, st, t, y, p, r, yn); break;
+        default: nrhs += bs_step_rk(a, i, t, y, p, r, K, yn);
+        }
+        if (!bs_finite(yn, &bad)) return bs_fail(a, i, tn, bad, BS_BLOWUP);
+        if (HAS_THRESHOLD) {
+            if (a->n_stim) bs_stim(a, i, tn, tn, p);
+            int th = bs_threshold(tn, yn, p);
+            if (th && !th_prev && !r) {
+                const double ts = bs_lin_cross(a, i, t, y, tn, yn, p);
+                if (bs_spike(a, i, ts)) return BS_FULL;
+                bs_reset(tn, yn, p);
+                if (HAS_REF) { ref = 1; ref_end = ts + bs_reftime(p); }
+                th = bs_threshold(tn, yn, p);
+            }
+            th_prev = th;
+            /* condition-based: checked at every step end, the spike step included */
+            if (HAS_REF && !REF_BY_TIME && ref && !bs_refcond(tn, yn, p)) ref = 0;
+        }
+        memcpy(y, yn, sizeof y);
+        if (a->n_record && (st + 1) % every == 0) bs_record(a, i, (st + 1) / every, y);
+    }
+    bs_store(a, i, y, nrhs, N, 0, 0);
+    return BS_OK;
+}
+"""
+
+# --------------------------------------------------------------------------------------
+# shared by adaptive and Rosenbrock: dense output, event location, recording
+# --------------------------------------------------------------------------------------
+_DENSE_EVENTS = r"""
+/* y(t + theta*h) = y + hk * sum_s K_s * sum_j dense[s,j] theta^(j+1) */
+static void bs_dense_eval(const bs_args *a, int64_t ns, double hk, const double *y,
+                          double K[][NS], double theta, double *out) {
+    const int64_t Q = a->q;
+    double w[BS_SMAX];
+    for (int64_t s = 0; s < ns; ++s) {
+        double acc = 0.0, th = theta;
+        for (int64_t j = 0; j < Q; ++j) { acc += a->dense[s * Q + j] * th; th *= theta; }
+        w[s] = acc;
+    }
+    for (int k = 0; k < NS; ++k) {
+        double acc = 0.0;
+        for (int64_t s = 0; s < ns; ++s) acc += w[s] * K[s][k];
+        out[k] = y[k] + hk * acc;
+    }
+}
+
+typedef struct {            /* one accepted step, as the event code sees it */
+    const bs_args *a; int64_t i; double t, h, hk, tn; int64_t ns;
+    const double *y, *yn; double (*K)[NS]; double *p; int r; int64_t *nrhs;
+} bs_step;
+
+static double bs_event_fn(const bs_step *S, double theta, int boolean) {
+    double yt[NS];
+    const double tt = S->t + theta * S->h;
+    bs_dense_eval(S->a, S->ns, S->hk, S->y, S->K, theta, yt);
+    if (S->a->n_stim) bs_stim(S->a, S->i, tt, S->t, S->p);
+    return boolean ? (double)bs_threshold(tt, yt, S->p) : bs_crossing(tt, yt, S->p);
+}
+
+/* theta of the upward crossing in (0, 1]: Illinois on the crossing function, or
+   bisection of the boolean condition, to |dt| <= 1e-12*max(1, |t|) */
+static double bs_locate(const bs_step *S) {
+    const double tol = 1e-12 * fmax(1.0, fabs(S->t + S->h)) / S->h;
+    double lo = 0.0, hi = 1.0;
+    if (!HAS_CROSSING) {
+        for (int it = 0; it < 200 && hi - lo > tol; ++it) {
+            const double m = 0.5 * (lo + hi);
+            if (bs_event_fn(S, m, 1) != 0.0) hi = m; else lo = m;
+        }
+        return hi;
+    }
+    const bs_args *a = S->a;
+    if (a->n_stim) bs_stim(a, S->i, S->t, S->t, S->p);
+    double flo = bs_crossing(S->t, S->y, S->p);
+    if (a->n_stim) bs_stim(a, S->i, S->tn, S->t, S->p);
+    double fhi = bs_crossing(S->t + S->h, S->yn, S->p);
+    if (!(fhi > 0.0)) return 1.0;
+    if (flo > 0.0) return 0.0;
+    int side = 0;
+    for (int it = 0; it < 200 && hi - lo > tol; ++it) {
+        double m = hi - fhi * (hi - lo) / (fhi - flo);
+        if (!(m > lo && m < hi)) m = 0.5 * (lo + hi);
+        const double fm = bs_event_fn(S, m, 0);
+        if (fm > 0.0) { hi = m; fhi = fm; if (side == 1) flo *= 0.5; side = 1; }
+        else { lo = m; flo = fm; if (side == -1) fhi *= 0.5; side = -1; }
+    }
+    return hi;
+}
+
+/* record every t0 + k*record_dt <= tend (+ tolerance) of this step from the interpolant */
+static int64_t bs_record_step(bs_args *a, const bs_step *S, int64_t kr, double tend) {
+    const double tol = 1e-12 * fmax(1.0, fabs(tend));
+    double yt[NS];
+    while (kr < a->n_rec) {
+        const double tr = a->t0 + kr * a->record_dt;
+        if (tr > tend + tol) break;
+        if (tr >= S->tn) bs_record(a, S->i, kr, S->yn);
+        else {
+            const double theta = (tr - S->t) / S->h;
+            bs_dense_eval(a, S->ns, S->hk, S->y, S->K, theta > 0.0 ? theta : 0.0, yt);
+            bs_record(a, S->i, kr, yt);
+        }
+        ++kr;
+    }
+    return kr;
+}
+
+/* event state of one instance */
+typedef struct { int ref, th_prev; double ref_end; } bs_ev;
+
+/* refractoriness at the end (te, ye) of a step that started at t_s0: time-based ends at
+   ref_end, condition-based while the condition holds. Returns 1 if it just ended. */
+static int bs_ref_update(const bs_args *a, int64_t i, bs_ev *E, double te, double t_s0,
+                         const double *ye, double *p) {
+    if (!HAS_REF || !E->ref) return 0;
+    int holds;
+    if (REF_BY_TIME) holds = te < E->ref_end - 1e-12 * fmax(1.0, fabs(te));
+    else {
+        if (a->n_stim) bs_stim(a, i, te, t_s0, p);
+        holds = bs_refcond(te, ye, p);
+    }
+    if (!holds) { E->ref = 0; return 1; }
+    return 0;
+}
+
+/* events and records of the accepted step S; advances (*t, y). With reset statements a
+   spike ends the step at the spike time (reset state, restart); without, it continues. */
+static int bs_accept(bs_args *a, bs_step *S, bs_ev *E, int64_t *kr, double *t, double *y,
+                     int *restart, int (*dense_ready)(bs_step *)) {
+    int spiked = 0, th = 0;
+    double theta = 1.0, te = S->tn, ye[NS];
+    memcpy(ye, S->yn, sizeof ye);
+    if (HAS_THRESHOLD) {
+        if (a->n_stim) bs_stim(a, S->i, S->tn, S->t, S->p);
+        th = bs_threshold(S->tn, S->yn, S->p);
+        if (th && !E->th_prev && !E->ref) {
+            dense_ready(S);
+            theta = bs_locate(S);
+            spiked = 1;
+        }
+    }
+    const double ts = theta < 1.0 ? S->t + theta * S->h : S->tn;
+    if (spiked && HAS_RESET && theta < 1.0) {
+        te = ts;
+        bs_dense_eval(a, S->ns, S->hk, S->y, S->K, theta, ye);
+    }
+    if (*kr < a->n_rec && a->t0 + *kr * a->record_dt <= te + 1e-12 * fmax(1.0, fabs(te))) {
+        dense_ready(S);
+        *kr = bs_record_step(a, S, *kr, te);
+    }
+    if (spiked) {
+        if (bs_spike(a, S->i, ts)) return BS_FULL;
+        if (a->n_stim) bs_stim(a, S->i, te, S->t, S->p);
+        if (HAS_RESET) {
+            bs_reset(te, ye, S->p);
+            th = bs_threshold(te, ye, S->p);
+            *restart = 1;
+        }
+        if (HAS_REF) {
+            E->ref = 1;
+            E->ref_end = ts + bs_reftime(S->p);
+            *restart = 1;
+        }
+    }
+    if (HAS_THRESHOLD) E->th_prev = th;
+    if (bs_ref_update(a, S->i, E, te, S->t, ye, S->p)) *restart = 1;
+    memcpy(y, ye, sizeof ye);
+    *t = te;
+    return BS_OK;
+}
+
+/* next stop: t1, the next stimulus breakpoint, the end of refractoriness */
+static double bs_next_stop(const bs_args *a, int64_t *jb, double t, const bs_ev *E) {
+    double stop = a->t1;
+    while (*jb < a->n_bp && a->bp[*jb] <= t + 1e-12 * fmax(1.0, fabs(t))) ++*jb;
+    if (*jb < a->n_bp && a->bp[*jb] < stop) stop = a->bp[*jb];
+    if (E->ref && REF_BY_TIME && E->ref_end > t + 1e-12 * fmax(1.0, fabs(t))
+        && E->ref_end < stop) stop = E->ref_end;
+    return stop;
+}
+
+/* PI step-size factor after an accepted step */
+static double bs_pi(const bs_args *a, double en, double *en_prev, int rejected_before) {
+    double fac = en > 0.0 ? a->safety * pow(en, -a->beta1) * pow(*en_prev, a->beta2)
+                          : a->fac_max;
+    fac = fmin(a->fac_max, fmax(a->fac_min, fac));
+    if (rejected_before) fac = fmin(fac, 1.0);
+    *en_prev = fmax(en, 1e-4);
+    return fac;
+}
+
+static double bs_reject_factor(const bs_args *a, double en) {
+    if (!(en == en)) return a->fac_min;
+    return fmin(1.0, fmax(a->fac_min, a->safety * pow(en, -a->expo_rej)));
+}
+
+/* Hairer's initial step (Hairer, Norsett & Wanner I, II.4); f0 receives f(t, y) */
+static double bs_initial_step(const bs_args *a, int64_t i, double t, double span,
+                              const double *y, double *p, double *f0, int64_t *nrhs) {
+    double y1[NS], f1[NS], d0 = 0.0, d1 = 0.0, d2 = 0.0;
+    bs_rhs(a, i, t, t, y, p, 0, f0);
+    for (int k = 0; k < NS; ++k) {
+        const double sc = a->atol + a->rtol * fabs(y[k]);
+        d0 += (y[k] / sc) * (y[k] / sc);
+        d1 += (f0[k] / sc) * (f0[k] / sc);
+    }
+    d0 = sqrt(d0 / NS); d1 = sqrt(d1 / NS);
+    double h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
+    h0 = fmin(h0, span);
+    for (int k = 0; k < NS; ++k) y1[k] = y[k] + h0 * f0[k];
+    bs_rhs(a, i, t + h0, t, y1, p, 0, f1);
+    *nrhs += 2;
+    for (int k = 0; k < NS; ++k) {
+        const double sc = a->atol + a->rtol * fabs(y[k]);
+        d2 += ((f1[k] - f0[k]) / sc) * ((f1[k] - f0[k]) / sc);
+    }
+    d2 = sqrt(d2 / NS) / h0;
+    const double dm = fmax(d1, d2);
+    const double h1 = dm <= 1e-15 ? fmax(1e-6, 1e-3 * h0) : pow(0.01 / dm, a->expo_rej);
+    return fmin(fmin(100.0 * h0, isfinite(h1) ? h1 : 1e-6), span);
+}
+"""
+
+# --------------------------------------------------------------------------------------
+# adaptive embedded RK
+# --------------------------------------------------------------------------------------
+_ADAPTIVE = r"""
+/* extra (dense-output) stages of an accepted step, computed once and only if needed */
+static int bs_rk_dense(bs_step *S) {
+    const bs_args *a = S->a;
+    const int64_t S0 = a->s, ST = a->s_total;
+    if (S->ns >= ST) return 0;
+    double yt[NS];
+    for (int64_t s = S0; s < ST; ++s) {
+        for (int k = 0; k < NS; ++k) {
+            double acc = 0.0;
+            for (int64_t l = 0; l < s; ++l) acc += a->A[s * ST + l] * S->K[l][k];
+            yt[k] = S->y[k] + S->h * acc;
+        }
+        bs_rhs(a, S->i, S->t + a->c[s] * S->h, S->t, yt, S->p, S->r, S->K[s]);
+    }
+    *S->nrhs += ST - S0;
+    S->ns = ST;
+    return 0;
+}
+
+/* one embedded RK step of size h from (t, y): stages 0..s-1, yn, error norm */
+static double bs_rk_try(const bs_args *a, int64_t i, double t, double h, const double *y,
+                        double *p, int r, double K[][NS], double *yn) {
+    const int64_t S0 = a->s, ST = a->s_total;
+    double yt[NS], e[NS], el[NS];
+    for (int64_t s = 1; s < S0; ++s) {
+        for (int k = 0; k < NS; ++k) {
+            double acc = 0.0;
+            for (int64_t l = 0; l < s; ++l) acc += a->A[s * ST + l] * K[l][k];
+            yt[k] = y[k] + h * acc;
+        }
+        bs_rhs(a, i, t + a->c[s] * h, t, yt, p, r, K[s]);
+    }
+    for (int k = 0; k < NS; ++k) {
+        double sb = 0.0, se = 0.0, sl = 0.0;
+        for (int64_t s = 0; s < S0; ++s) {
+            sb += a->b[s] * K[s][k];
+            se += a->b_err[s] * K[s][k];
+            if (a->has_low) sl += a->b_err_low[s] * K[s][k];
+        }
+        yn[k] = y[k] + h * sb; e[k] = h * se; el[k] = h * sl;
+    }
+    if (!a->has_low) return bs_rms(e, y, yn, a->rtol, a->atol);
+    double e5 = 0.0, e3 = 0.0;
+    for (int k = 0; k < NS; ++k) {
+        const double sc = a->atol + a->rtol * fmax(fabs(y[k]), fabs(yn[k]));
+        e5 += (e[k] / sc) * (e[k] / sc);
+        e3 += (el[k] / sc) * (el[k] / sc);
+    }
+    const double den = e5 + 0.01 * e3;
+    return den > 0.0 ? e5 / sqrt(NS * den) : (e5 == e5 ? 0.0 : NAN);
+}
+
+static int bs_instance(bs_args *a, int64_t i) {
+    double y[NS], yn[NS], p[NPA], K[BS_SMAX][NS];
+    const int64_t S0 = a->s;
+    double t = a->t0, h, en_prev = 1.0;
+    int64_t nrhs = 0, nacc = 0, nrej = 0, kr = 0, jb = 0, bad = 0;
+    int have_k0 = 0, rej = 0;
+    bs_ev E = {0, 0, -INFINITY};
+    bs_load(a, i, y, p);
+    memcpy(yn, y, sizeof yn);
+    if (a->n_stim) bs_stim(a, i, t, t, p);
+    if (HAS_THRESHOLD) E.th_prev = bs_threshold(t, y, p);
+    if (a->n_record) bs_record(a, i, 0, y);
+    kr = a->n_record ? 1 : a->n_rec;
+    if (a->dt > 0.0) h = fmin(a->dt, a->t1 - a->t0);
+    else { h = bs_initial_step(a, i, t, bs_next_stop(a, &jb, t, &E) - t, y, p, K[0], &nrhs); have_k0 = 1; }
+    while (t < a->t1) {
+        if (nacc + nrej >= a->max_steps) return bs_fail(a, i, t, -1, BS_MAXSTEPS);
+        const double stop = bs_next_stop(a, &jb, t, &E);
+        const int hit = h >= (stop - t) * (1.0 - 4.0 * DBL_EPSILON);
+        const double hs = hit ? stop - t : h;
+        if (!(hs >= 10.0 * DBL_EPSILON * fmax(1.0, fabs(t)))) {
+            if (!hit) return bs_fail(a, i, t, bs_worst(a, y, yn), BS_UNDERFLOW);
+            t = stop; have_k0 = 0;            /* a sliver below resolution: step onto it */
+            bs_ref_update(a, i, &E, t, t, y, p);
+            continue;
+        }
+        if (!have_k0) { bs_rhs(a, i, t, t, y, p, E.ref, K[0]); ++nrhs; have_k0 = 1; }
+        const double en = bs_rk_try(a, i, t, hs, y, p, E.ref, K, yn);
+        nrhs += S0 - 1;
+        if (!(en <= 1.0)) {
+            ++nrej; rej = 1;
+            h = hs * bs_reject_factor(a, en);
+            if (!(h >= 10.0 * DBL_EPSILON * fmax(1.0, fabs(t)))) {
+                if (!bs_finite(yn, &bad)) return bs_fail(a, i, t + hs, bad, BS_BLOWUP);
+                return bs_fail(a, i, t, bs_worst(a, y, yn), BS_UNDERFLOW);
+            }
+            continue;
+        }
+        ++nacc;
+        const double tn = hit ? stop : t + hs;
+        if (!bs_finite(yn, &bad)) return bs_fail(a, i, tn, bad, BS_BLOWUP);
+        bs_step St = {a, i, t, hs, hs, tn, S0, y, yn, K, p, E.ref, &nrhs};
+        int restart = 0;
+        const int rej_before = rej;
+        const int st = bs_accept(a, &St, &E, &kr, &t, y, &restart, bs_rk_dense);
+        rej = 0;
+        if (st != BS_OK) return st;
+        const int64_t npt = a->fsal - 1;
+        if (!restart && !hit && a->fsal && npt < St.ns) {
+            memcpy(K[0], K[npt], sizeof K[0]);
+            have_k0 = 1;
+        } else have_k0 = 0;
+        h = hs * bs_pi(a, en, &en_prev, rej_before);
+    }
+    while (kr < a->n_rec) bs_record(a, i, kr++, y);
+    bs_store(a, i, y, nrhs, nacc, nrej, 0);
+    return BS_OK;
+}
+"""
+
+# --------------------------------------------------------------------------------------
+# Rosenbrock
+# --------------------------------------------------------------------------------------
+_RODAS = r"""
+/* in-place LU with partial pivoting of the NS x NS matrix M; 0 if singular */
+static int bs_lu(double *M, int *piv) {
+    for (int k = 0; k < NS; ++k) {
+        int m = k;
+        for (int r = k + 1; r < NS; ++r) if (fabs(M[r * NS + k]) > fabs(M[m * NS + k])) m = r;
+        piv[k] = m;
+        if (M[m * NS + k] == 0.0 || !isfinite(M[m * NS + k])) return 0;
+        if (m != k) for (int c = 0; c < NS; ++c) {
+            const double tmp = M[k * NS + c]; M[k * NS + c] = M[m * NS + c]; M[m * NS + c] = tmp;
+        }
+        const double inv = 1.0 / M[k * NS + k];
+        for (int r = k + 1; r < NS; ++r) {
+            const double f = (M[r * NS + k] *= inv);
+            if (f != 0.0) for (int c = k + 1; c < NS; ++c) M[r * NS + c] -= f * M[k * NS + c];
+        }
+    }
+    return 1;
+}
+
+static void bs_lusolve(const double *M, const int *piv, double *x) {
+    for (int k = 0; k < NS; ++k) {
+        if (piv[k] != k) { const double tmp = x[k]; x[k] = x[piv[k]]; x[piv[k]] = tmp; }
+        for (int r = k + 1; r < NS; ++r) x[r] -= M[r * NS + k] * x[k];
+    }
+    for (int k = NS - 1; k >= 0; --k) {
+        double acc = x[k];
+        for (int c = k + 1; c < NS; ++c) acc -= M[k * NS + c] * x[c];
+        x[k] = acc / M[k * NS + k];
+    }
+}
+
+static int bs_rodas_dense(bs_step *S) { (void)S; return 0; }
+
+/* Jacobian and df/dt at (t, y), rows of held states zeroed while refractory */
+static void bs_jacobian(const bs_args *a, int64_t i, double t, const double *y, double *p,
+                        int r, double *J, double *ft) {
+    if (a->n_stim) bs_stim(a, i, t, t, p);
+    bs_jac(t, y, p, J);
+    bs_dfdt(t, y, p, ft);
+    if (r) for (int k = 0; k < NS; ++k) if (bs_held[k]) {
+        ft[k] = 0.0;
+        for (int c = 0; c < NS; ++c) J[k * NS + c] = 0.0;
+    }
+}
+
+/* one Rosenbrock step (Hairer & Wanner II, IV.7, (7.25)); U receives the u_i */
+static int bs_ros_try(const bs_args *a, int64_t i, double t, double h, const double *y,
+                      double *p, int r, const double *J, const double *ft, const double *f0,
+                      double U[][NS], double *yn, double *en) {
+    const int64_t S0 = a->s;
+    double W[NS * NS], yt[NS], fx[NS], e[NS];
+    int piv[NS];
+    for (int k = 0; k < NS * NS; ++k) W[k] = -J[k];
+    for (int k = 0; k < NS; ++k) W[k * NS + k] += 1.0 / (a->gamma * h);
+    if (!bs_lu(W, piv)) return 0;
+    for (int64_t s = 0; s < S0; ++s) {
+        if (s == 0) memcpy(fx, f0, sizeof fx);
+        else {
+            for (int k = 0; k < NS; ++k) {
+                double acc = 0.0;
+                for (int64_t l = 0; l < s; ++l) acc += a->A[s * S0 + l] * U[l][k];
+                yt[k] = y[k] + acc;
+            }
+            bs_rhs(a, i, t + a->c[s] * h, t, yt, p, r, fx);
+        }
+        for (int k = 0; k < NS; ++k) {
+            double acc = 0.0;
+            for (int64_t l = 0; l < s; ++l) acc += a->ros_C[s * S0 + l] * U[l][k];
+            U[s][k] = fx[k] + acc / h + h * a->ros_d[s] * ft[k];
+        }
+        bs_lusolve(W, piv, U[s]);
+    }
+    for (int k = 0; k < NS; ++k) {
+        double sb = 0.0, se = 0.0;
+        for (int64_t s = 0; s < S0; ++s) { sb += a->b[s] * U[s][k]; se += a->b_err[s] * U[s][k]; }
+        yn[k] = y[k] + sb; e[k] = se;
+    }
+    *en = bs_rms(e, y, yn, a->rtol, a->atol);
+    return 1;
+}
+
+static int bs_instance(bs_args *a, int64_t i) {
+    double y[NS], yn[NS], p[NPA], U[BS_SMAX][NS], J[NS * NS], ft[NS], f0[NS];
+    const int64_t S0 = a->s;
+    double t = a->t0, h, en_prev = 1.0;
+    int64_t nrhs = 0, njac = 0, nacc = 0, nrej = 0, kr = 0, jb = 0, bad = 0;
+    int have = 0, rej = 0;
+    bs_ev E = {0, 0, -INFINITY};
+    bs_load(a, i, y, p);
+    memcpy(yn, y, sizeof yn);
+    if (a->n_stim) bs_stim(a, i, t, t, p);
+    if (HAS_THRESHOLD) E.th_prev = bs_threshold(t, y, p);
+    if (a->n_record) bs_record(a, i, 0, y);
+    kr = a->n_record ? 1 : a->n_rec;
+    if (a->dt > 0.0) h = fmin(a->dt, a->t1 - a->t0);
+    else h = bs_initial_step(a, i, t, bs_next_stop(a, &jb, t, &E) - t, y, p, f0, &nrhs);
+    while (t < a->t1) {
+        if (nacc + nrej >= a->max_steps) return bs_fail(a, i, t, -1, BS_MAXSTEPS);
+        const double stop = bs_next_stop(a, &jb, t, &E);
+        const int hit = h >= (stop - t) * (1.0 - 4.0 * DBL_EPSILON);
+        const double hs = hit ? stop - t : h;
+        if (!(hs >= 10.0 * DBL_EPSILON * fmax(1.0, fabs(t)))) {
+            if (!hit) return bs_fail(a, i, t, bs_worst(a, y, yn), BS_UNDERFLOW);
+            t = stop; have = 0;
+            bs_ref_update(a, i, &E, t, t, y, p);
+            continue;
+        }
+        if (!have) {
+            bs_rhs(a, i, t, t, y, p, E.ref, f0);
+            bs_jacobian(a, i, t, y, p, E.ref, J, ft);
+            ++nrhs; ++njac; have = 1;
+        }
+        double en = NAN;
+        if (!bs_ros_try(a, i, t, hs, y, p, E.ref, J, ft, f0, U, yn, &en)) en = NAN;
+        nrhs += S0 - 1;
+        if (!(en <= 1.0)) {
+            ++nrej; rej = 1;
+            h = hs * bs_reject_factor(a, en);
+            if (!(h >= 10.0 * DBL_EPSILON * fmax(1.0, fabs(t)))) {
+                if (!bs_finite(yn, &bad)) return bs_fail(a, i, t + hs, bad, BS_BLOWUP);
+                return bs_fail(a, i, t, bs_worst(a, y, yn), BS_UNDERFLOW);
+            }
+            continue;
+        }
+        ++nacc;
+        const double tn = hit ? stop : t + hs;
+        if (!bs_finite(yn, &bad)) return bs_fail(a, i, tn, bad, BS_BLOWUP);
+        bs_step St = {a, i, t, hs, 1.0, tn, S0, y, yn, U, p, E.ref, &nrhs};
+        int restart = 0;
+        const int rej_before = rej;
+        const int st = bs_accept(a, &St, &E, &kr, &t, y, &restart, bs_rodas_dense);
+        rej = 0;
+        if (st != BS_OK) return st;
+        have = 0;
+        h = hs * bs_pi(a, en, &en_prev, rej_before);
+    }
+    while (kr < a->n_rec) bs_record(a, i, kr++, y);
+    bs_store(a, i, y, nrhs, nacc, nrej, njac);
+    return BS_OK;
+}
+"""
+
+_DRIVERS = {"fixed": _FIXED, "adaptive": _DENSE_EVENTS + _ADAPTIVE,
+            "rodas": _DENSE_EVENTS + _RODAS}
+
+
+def family_of(method: str) -> str:
+    """Driver family (``fixed``, ``adaptive``, ``rodas``) of a method name."""
+    try:
+        return FAMILIES[method]
+    except KeyError:
+        raise MethodError(f"unknown method {method!r}; choose one of "
+                          f"{', '.join(FAMILIES)}.") from None
+
+
+def generate_source(spec, family: str) -> str:
+    """The C99 translation unit of ``spec`` for one driver family.
+
+    Parameters
+    ----------
+    spec : KernelSpec
+    family : {"fixed", "adaptive", "rodas"}
+
+    Returns
+    -------
+    str
+    """
+    from biosnn.solvers import noise
+
+    if family not in _DRIVERS:
+        raise ValueError(f"unknown driver family {family!r}")
+    model = _model_functions(spec, family)
+    parts = [_HEADER, f"/* model {spec.name!r}, key {spec.key}, family {family} */\n",
+             _defines(spec), _c_struct()]
+    if "bs_xexpm1" in model:
+        from biosnn.codegen.functions import C_PRELUDE
+
+        parts.append(C_PRELUDE)
+    if family == "fixed":
+        parts.append(noise.C_SOURCE)
+    parts += [model, _COMMON, _DRIVERS[family]]
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------------------
+# kernels: build, cache, load
+# --------------------------------------------------------------------------------------
+_GENERATOR: list = []
+_KERNELS: dict = {}
+
+
+def _generator_version() -> str:
+    """Hash of the code that generates C (changes when the printer or drivers change)."""
+    if not _GENERATOR:
+        here = Path(__file__).parent
+        h = hashlib.sha256()
+        for name in ("c_backend.py", "c_printer.py", "functions.py", "c_build.py"):
+            try:
+                h.update((here / name).read_bytes())
+            except OSError:
+                pass
+        h.update((here.parent / "solvers" / "noise.py").read_bytes())
+        _GENERATOR.append(h.hexdigest())
+    return _GENERATOR[0]
+
+
+class CKernel:
+    """A compiled, loaded C kernel of one model and driver family.
+
+    Attributes
+    ----------
+    key : str
+        Model key (``KernelSpec.key``).
+    family : str
+    path : pathlib.Path
+        The shared library in the cache.
+    source : str
+        The generated C source (read from the cache after a warm start).
+    """
+
+    def __init__(self, key: str, family: str, path, source: str | None = None):
+        from biosnn.codegen import c_build
+
+        self.key, self.family, self.path = key, family, Path(path)
+        self._source = source
+        self._lib = c_build.load_library(self.path)
+        self._run = self._lib.bs_run
+        self._run.argtypes = [ctypes.POINTER(BsArgs)]
+        self._run.restype = ctypes.c_int
+
+    @property
+    def source(self) -> str:
+        if self._source is None:
+            self._source = self.path.with_suffix(".c").read_text()
+        return self._source
+
+    def __call__(self, args: BsArgs) -> int:
+        return int(self._run(ctypes.byref(args)))
+
+    def __repr__(self) -> str:
+        return f"CKernel({self.key[:12]}..., {self.family!r}, {self.path.name})"
+
+
+def kernel(spec, family: str) -> CKernel:
+    """The C kernel of ``spec`` for ``family``: in memory, else cached on disk (warm:
+    no printing, no compiling), else generated and compiled.
+
+    Raises
+    ------
+    CompilerError
+        No working compiler, or compilation failed.
+    """
+    from biosnn.codegen import c_build
+
+    compiler = c_build.find_compiler()
+    if compiler is None:
+        raise CompilerError("no C compiler found (set CC or install gcc/clang).")
+    warm_key = f"{spec.key}|{family}|{_generator_version()}"
+    mem_key = (warm_key, compiler.identity, str(c_build.cache_dir()))
+    k = _KERNELS.get(mem_key)
+    if k is not None:
+        return k
+    path = c_build.lookup_alias(warm_key, compiler)
+    source = None
+    if path is None:
+        source = generate_source(spec, family)
+        path = c_build.build(source, compiler)
+        c_build.write_alias(warm_key, compiler, path)
+    k = CKernel(spec.key, family, path, source)
+    _KERNELS[mem_key] = k
+    return k
+
+
+def available() -> bool:
+    """True if a C compiler is present and works; otherwise warns once and returns False."""
+    from biosnn.codegen import c_build
+
+    return c_build.compiler_available()
+
+
+# --------------------------------------------------------------------------------------
+# run
+# --------------------------------------------------------------------------------------
+def _check(spec, request) -> str:
+    method = request.method
+    family = family_of(method)
+    if family != "fixed" and spec.n_noises:
+        raise MethodError(f"method {method!r} cannot integrate a model with noise "
+                          f"({', '.join(spec.noises)}); use 'euler_maruyama' or "
+                          "'stochastic_heun'.")
+    if method in FIXED_STEP and spec.n_noises:
+        raise MethodError(f"method {method!r} ignores noise; use 'euler_maruyama' or "
+                          "'stochastic_heun' for a model with "
+                          f"{', '.join(spec.noises)}.")
+    if family == "fixed" and not (request.dt and request.dt > 0):
+        raise MethodError(f"method {method!r} needs a time step, e.g. dt=0.01.")
+    if family != "fixed" and (request.rtol is None or request.atol is None):
+        raise MethodError(f"method {method!r} is adaptive and needs explicit tolerances, "
+                          "e.g. rtol=1e-6, atol=1e-9.")
+    if family == "fixed" and request.n_fixed_steps > request.max_steps:
+        raise SimulationError(
+            f"{request.n_fixed_steps} steps of dt = {request.dt:g} are needed, more than "
+            f"max_steps = {request.max_steps}; increase max_steps or dt.")
+    if not np.isfinite(np.asarray(request.y0, float)).all():
+        raise SimulationError("the initial state is not finite.")
+    if method == "exact" and request.propagator is None:
+        raise MethodError("method 'exact' needs the propagator (computed by simulate).")
+    return family
+
+
+def _controller(k: int) -> dict:
+    """Constants of :class:`biosnn.solvers.controllers.PIController` of order ``k``."""
+    from biosnn.solvers.controllers import PIController
+
+    pi = PIController(order=k)
+    return {"safety": pi.safety, "fac_min": pi.factor_min, "fac_max": pi.factor_max,
+            "beta1": pi.alpha, "beta2": pi.beta, "expo_rej": 1.0 / k}
+
+
+class _Args:
+    """Owns the arrays behind a BsArgs struct (keeps them alive while C runs)."""
+
+    def __init__(self):
+        self.s = BsArgs()
+        self.keep = {}
+
+    def set(self, name, value):
+        if isinstance(value, np.ndarray):
+            self.keep[name] = value
+            value = value.ctypes.data if value.size else None
+        setattr(self.s, name, value)
+
+
+def _f64(x) -> np.ndarray:
+    return np.ascontiguousarray(x, dtype=np.float64)
+
+
+def _i64(x) -> np.ndarray:
+    return np.ascontiguousarray(x, dtype=np.int64)
+
+
+def _set_stimuli(args: _Args, request, n: int) -> None:
+    items = sorted(request.stimuli.items())
+    toff, voff, times, values = [], [], [], []
+    t_at, v_at = 0, 0
+    for k, stim in items:
+        if stim.n_columns not in (1, n):
+            raise SimulationError(f"stimulus of parameter {k} has {stim.n_columns} columns; "
+                                  f"expected 1 or {n} (one per instance).")
+        toff.append(t_at)
+        voff.append(v_at)
+        times.append(stim.times)
+        values.append(stim.values.reshape(-1))
+        t_at += stim.times.size
+        v_at += stim.values.size
+    cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0))
+    args.set("n_stim", len(items))
+    args.set("stim_param", _i64([k for k, _ in items]))
+    args.set("stim_kind", _i64([0 if s.kind == "step" else 1 for _, s in items]))
+    args.set("stim_ntimes", _i64([s.times.size for _, s in items]))
+    args.set("stim_ncols", _i64([s.n_columns for _, s in items]))
+    args.set("stim_toff", _i64(toff))
+    args.set("stim_voff", _i64(voff))
+    args.set("stim_times", _f64(cat(times)))
+    args.set("stim_values", _f64(cat(values)))
+    bps = [s.breakpoints for _, s in items]
+    bp = np.unique(cat(bps)) if bps else np.zeros(0)
+    bp = bp[(bp > request.t0) & (bp < request.t1)]
+    args.set("n_bp", int(bp.size))
+    args.set("bp", _f64(bp))
+
+
+def _set_method(args: _Args, spec, request, family: str) -> None:
+    from biosnn.solvers.tableaux import ROSENBROCK, TABLEAUX
+
+    method = request.method
+    if family == "rodas":
+        tab = ROSENBROCK[method]
+        s, st, k = tab.n_stages, tab.n_stages, tab.error_exponent_order
+        arrays = {"c": tab.c, "A": tab.a, "b": tab.m, "b_err": tab.m_err,
+                  "dense": tab.dense, "ros_d": tab.d, "ros_C": tab.C}
+        args.set("gamma", float(tab.gamma))
+        fsal, has_low = 0, 0
+    elif method in TABLEAUX:
+        tab = TABLEAUX[method]
+        s, st = tab.n_stages, tab.n_stages_total
+        k = tab.error_exponent_order or 1
+        arrays = {"c": tab.c, "A": tab.A, "b": tab.b}
+        if family == "adaptive":
+            arrays.update(b_err=tab.b_err, dense=tab.dense)
+            if tab.b_err_low is not None:
+                arrays["b_err_low"] = tab.b_err_low
+        npt = tab.new_point_stage
+        fsal = npt + 1 if npt is not None else 0
+        has_low = int(tab.b_err_low is not None)
+    else:
+        s = st = 0
+        k, arrays, fsal, has_low = 1, {}, 0, 0
+        args.set("method", FIXED_CODES[method])
+    if max(s, st) > SMAX:
+        raise MethodError(f"method {method!r} has more than {SMAX} stages.")
+    for name, arr in arrays.items():
+        args.set(name, _f64(arr))
+    dense = arrays.get("dense")
+    args.set("s", s)
+    args.set("s_total", st)
+    args.set("q", int(dense.shape[1]) if dense is not None else 0)
+    args.set("fsal", fsal)
+    args.set("has_low", has_low)
+    for name, value in _controller(k).items():
+        args.set(name, float(value))
+
+
+def _build_args(spec, request, family: str) -> _Args:
+    from biosnn.solvers import noise
+
+    n = request.n
+    args = _Args()
+    y0 = _f64(request.y0)
+    params = np.asarray(request.params, dtype=np.float64)
+    if params.ndim == 1:
+        params = params[:, None]
+    params = _f64(np.broadcast_to(params, (spec.n_params, n)))  # rows may broadcast
+    if y0.shape != (spec.n_states, n):
+        raise SimulationError(f"y0 must have shape ({spec.n_states}, n), got {y0.shape}.")
+    t_rec = request.record_times()
+    rec = _i64(request.record_states)
+    args.set("n", n)
+    args.set("i_start", 0)
+    args.set("method", 0)
+    for name in ("t0", "t1", "rtol", "atol"):
+        v = getattr(request, name)
+        args.set(name, float(v) if v is not None else 0.0)
+    args.set("dt", float(request.dt) if request.dt else 0.0)
+    args.set("n_steps", request.n_fixed_steps if family == "fixed" else 0)
+    args.set("record_every", max(int(request.record_every), 1))
+    args.set("record_dt", float(request.record_dt))
+    args.set("n_rec", int(t_rec.size))
+    args.set("n_record", int(rec.size))
+    args.set("record_states", rec)
+    args.set("y0", y0)
+    args.set("params", params)
+    args.set("y_rec", np.zeros((rec.size, n, t_rec.size)))
+    args.set("y_final", np.zeros((spec.n_states, n)))
+    args.set("stats", np.zeros((n, 4), dtype=np.int64))
+    _set_stimuli(args, request, n)
+    seed = request.seed if request.seed is not None else 0  # as the NumPy driver
+    args.set("key", int(noise.seed_key(seed)))
+    args.set("max_steps", int(request.max_steps))
+    if request.propagator is not None:
+        prop = _f64(request.propagator)
+        args.set("prop", prop)
+        args.set("prop_ncols", int(prop.shape[0]))
+    _set_method(args, spec, request, family)
+    cap = max(1024, 4 * n)
+    args.set("spike_cap", cap)
+    args.set("n_spikes", 0)
+    args.set("spike_index", np.zeros(cap, dtype=np.int64))
+    args.set("spike_time", np.zeros(cap))
+    args.keep["t_rec"] = t_rec
+    return args
+
+
+def _grow_spikes(args: _Args) -> None:
+    cap = 2 * args.s.spike_cap
+    for name, dtype in (("spike_index", np.int64), ("spike_time", np.float64)):
+        new = np.zeros(cap, dtype=dtype)
+        new[: args.s.n_spikes] = args.keep[name][: args.s.n_spikes]
+        args.set(name, new)
+    args.set("spike_cap", cap)
+
+
+def _raise(spec, args: _Args, status: int) -> None:
+    a = args.s
+    where = f"at t = {a.fail_time:.10g} in instance {a.fail_instance}"
+    if status == 2:
+        var = spec.states[a.fail_var] if 0 <= a.fail_var < spec.n_states else "?"
+        raise SimulationError(f"the state became non-finite {where}: variable {var!r} "
+                              "(blow-up; try a smaller dt or tighter tolerances).")
+    if status == 3:
+        raise SimulationError(f"more than max_steps = {a.max_steps} steps {where}; "
+                              "raise max_steps or loosen the tolerances.")
+    if status == 4:
+        var = spec.states[a.fail_var] if 0 <= a.fail_var < spec.n_states else "?"
+        raise SimulationError(
+            f"the step size underflowed {where} (variable {var!r} changed fastest): the "
+            "solution blows up or the model is too stiff for this method (try "
+            "method='rodas4').")
+    raise SimulationError(f"{STATUS.get(status, 'error')} {where}.")
+
+
+def run(spec, request) -> RawRun:
+    """Integrate ``request`` with the compiled C drivers.
+
+    Parameters
+    ----------
+    spec : KernelSpec
+    request : RunRequest
+
+    Returns
+    -------
+    RawRun
+
+    Raises
+    ------
+    MethodError, SimulationError, CompilerError
+    """
+    family = _check(spec, request)
+    k = kernel(spec, family)
+    args = _build_args(spec, request, family)
+    while True:
+        status = k(args.s)
+        if status == 1:
+            _grow_spikes(args)
+            args.set("i_start", int(args.s.fail_instance))
+            continue
+        if status != 0:
+            _raise(spec, args, status)
+        break
+    m = args.s.n_spikes
+    stats = args.keep["stats"].sum(axis=0)
+    return RawRun(
+        t=args.keep["t_rec"], y=args.keep["y_rec"],
+        spike_index=args.keep["spike_index"][:m].copy(),
+        spike_time=args.keep["spike_time"][:m].copy(),
+        y_final=args.keep["y_final"],
+        stats={"n_steps": int(stats[0]), "n_rejected": int(stats[1]),
+               "n_rhs": int(stats[2]), "n_jac": int(stats[3]), "backend": "c"})

@@ -1,0 +1,241 @@
+"""Compiler discovery, compilation, the on-disk cache and loading of C kernels.
+
+Cache design
+------------
+Everything lives in ``$BIOSNN_CACHE_DIR`` (default ``~/.cache/biosnn``), in ``c/``:
+
+* ``<H>.so`` and ``<H>.c`` - a compiled kernel and its source, where
+  ``H = sha256(source + compiler identity + flags)``.  Same source, same compiler, same
+  flags: same file, in any process, after any kernel restart.
+* ``alias-<A>.txt`` - contains ``H``; ``A`` is a key the caller computes *without*
+  printing the source (model key + driver family + generator version + compiler identity
+  + flags), so a warm start finds the library before any sympy work.
+
+Files are written to a unique temporary name in the same directory and moved into place
+with :func:`os.replace` (atomic on POSIX): two processes compiling the same kernel both
+produce a complete file and the last rename wins; a reader never sees a partial file.
+
+The compiler identity is the resolved path of the executable plus its size and
+modification time (``os.stat``), so a warm start never runs the compiler; the version
+string (``cc --version``) is only asked for when compiling.
+
+Flags: ``-O2 -std=c99 -fPIC -shared -fno-math-errno`` (``-fno-math-errno`` only drops
+``errno`` writes; results are unchanged).  No ``-ffast-math`` (it would break NaN
+detection and change results) and no ``-march=native`` (the cache may be shared by
+machines of different CPUs).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+
+from biosnn.errors import CompilerError
+
+__all__ = [
+    "FLAGS",
+    "Compiler",
+    "build",
+    "cache_dir",
+    "compiler_available",
+    "find_compiler",
+    "load_library",
+    "lookup_alias",
+    "write_alias",
+]
+
+FLAGS = ("-O2", "-std=c99", "-fPIC", "-shared", "-fno-math-errno")
+LIBS = ("-lm",)
+
+_LOADED: dict = {}          # path -> ctypes.CDLL (one dlopen per file and process)
+_LOCK = threading.Lock()
+_AVAILABLE: dict = {}       # compiler command -> bool
+_WARNED = []
+
+
+class Compiler:
+    """A C compiler command and its identity.
+
+    Parameters
+    ----------
+    argv : list of str
+        Command (e.g. ``["gcc"]`` or ``["ccache", "gcc"]``).
+    """
+
+    def __init__(self, argv):
+        self.argv = list(argv)
+        exe = shutil.which(self.argv[0])
+        if exe is None:
+            raise CompilerError(f"C compiler {self.argv[0]!r} not found.")
+        self.path = os.path.realpath(exe)
+        st = os.stat(self.path)
+        self.identity = f"{' '.join(self.argv)}|{self.path}|{st.st_size}|{st.st_mtime_ns}"
+
+    def __repr__(self):
+        return f"Compiler({self.argv!r}, path={self.path!r})"
+
+
+def find_compiler() -> Compiler | None:
+    """The compiler to use: ``$CC`` if set, else the first of cc, gcc, clang on PATH.
+
+    Returns None if none is found (``$CC`` set to a missing program counts as none).
+    """
+    env = os.environ.get("CC")
+    candidates = [shlex.split(env)] if env else [["cc"], ["gcc"], ["clang"]]
+    for argv in candidates:
+        if argv and shutil.which(argv[0]):
+            try:
+                return Compiler(argv)
+            except (CompilerError, OSError):
+                continue
+    return None
+
+
+def cache_dir() -> Path:
+    """``$BIOSNN_CACHE_DIR/c`` (default ``~/.cache/biosnn/c``), created if missing."""
+    root = os.environ.get("BIOSNN_CACHE_DIR") or os.path.join(
+        os.path.expanduser("~"), ".cache", "biosnn")
+    path = Path(root) / "c"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _sha(*parts: str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _atomic_write(path: Path, data: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink(tmp)
+        raise
+
+
+def _unlink(path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def library_path(source: str, compiler: Compiler) -> Path:
+    """Where the library compiled from ``source`` lives in the cache."""
+    return cache_dir() / f"{_sha(source, compiler.identity, ' '.join(FLAGS))}.so"
+
+
+def build(source: str, compiler: Compiler | None = None) -> Path:
+    """Compile ``source`` into the cache (if not there yet) and return the library path.
+
+    Parameters
+    ----------
+    source : str
+        A C99 translation unit.
+    compiler : Compiler, optional
+        Default: :func:`find_compiler`.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    CompilerError
+        No compiler, or the compiler failed (the message includes its output).
+    """
+    compiler = compiler or find_compiler()
+    if compiler is None:
+        raise CompilerError("no C compiler found (set CC or install gcc/clang).")
+    lib = library_path(source, compiler)
+    if lib.exists():
+        return lib
+    src = lib.with_suffix(".c")
+    _atomic_write(src, source)
+    fd, tmp = tempfile.mkstemp(dir=lib.parent, prefix=".tmp-", suffix=".so")
+    os.close(fd)
+    cmd = [*compiler.argv, *FLAGS, "-o", tmp, str(src), *LIBS]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        _unlink(tmp)
+        raise CompilerError(f"could not run the C compiler {compiler.argv[0]!r}: {exc}")
+    if proc.returncode != 0:
+        _unlink(tmp)
+        raise CompilerError(
+            f"C compilation failed ({' '.join(cmd)}):\n{proc.stderr.strip()}")
+    os.replace(tmp, lib)
+    return lib
+
+
+def load_library(path) -> ctypes.CDLL:
+    """dlopen a library once per process (later calls return the same handle)."""
+    path = str(path)
+    with _LOCK:
+        lib = _LOADED.get(path)
+        if lib is None:
+            lib = ctypes.CDLL(path)
+            _LOADED[path] = lib
+        return lib
+
+
+def alias_key(key: str, compiler: Compiler) -> str:
+    """The warm-start key: caller's key (model, family, generator) + compiler + flags."""
+    return _sha(key, compiler.identity, " ".join(FLAGS))
+
+
+def lookup_alias(key: str, compiler: Compiler) -> Path | None:
+    """The cached library for a warm-start key, or None (no printing, no compiling)."""
+    alias = cache_dir() / f"alias-{alias_key(key, compiler)}.txt"
+    try:
+        name = alias.read_text().strip()
+    except OSError:
+        return None
+    lib = cache_dir() / f"{name}.so"
+    return lib if name and lib.exists() else None
+
+
+def write_alias(key: str, compiler: Compiler, lib: Path) -> None:
+    """Record that the warm-start ``key`` maps to library ``lib`` (atomic)."""
+    alias = cache_dir() / f"alias-{alias_key(key, compiler)}.txt"
+    _atomic_write(alias, Path(lib).stem)
+
+
+_PROBE = "#include <math.h>\ndouble bs_probe(double x) { return exp(x); }\n"
+
+
+def compiler_available() -> bool:
+    """True if a C compiler is found and compiles a probe (checked once per command).
+
+    If not, warns once "no C compiler found; using the NumPy backend".
+    """
+    compiler = find_compiler()
+    ident = compiler.identity if compiler else None
+    if ident not in _AVAILABLE:
+        ok = False
+        if compiler is not None:
+            try:
+                load_library(build(_PROBE, compiler))
+                ok = True
+            except (CompilerError, OSError):
+                ok = False
+        _AVAILABLE[ident] = ok
+    if not _AVAILABLE[ident] and not _WARNED:
+        _WARNED.append(True)
+        warnings.warn("no C compiler found; using the NumPy backend", RuntimeWarning,
+                      stacklevel=3)
+    return _AVAILABLE[ident]

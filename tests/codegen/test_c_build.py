@@ -1,0 +1,156 @@
+"""C build and cache: hits, atomic concurrent compiles, BIOSNN_CACHE_DIR, warm starts,
+no recompilation on parameter changes, compiler errors, and the no-compiler fallback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from biosnn.codegen import c_backend, c_build
+from biosnn.errors import CompilerError
+from biosnn.solvers.request import RunRequest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import test_c_specs as S
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(c_build.find_compiler() is None, reason="no C compiler")
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    d = tmp_path / "cache"
+    monkeypatch.setenv("BIOSNN_CACHE_DIR", str(d))
+    return d / "c"
+
+
+def _libs(cache_dir: Path):
+    return sorted(p.name for p in cache_dir.glob("*.so"))
+
+
+def _lif_request(n=2, **params):
+    spec = S.lif_spec()
+    values = dict(S.LIF_PARAMS, **params)
+    return spec, RunRequest(method="rk4", t0=0.0, t1=50.0, dt=0.1, rtol=None, atol=None,
+                            y0=np.full((1, n), -70.0), params=S.param_array(spec, values, n),
+                            record_states=(0,))
+
+
+def test_cache_dir_honoured_and_build_hit(cache):
+    src = "double f(double x) { return 2*x; }\n"
+    lib = c_build.build(src)
+    assert lib.parent == cache and lib.exists() and lib.with_suffix(".c").read_text() == src
+    mtime = lib.stat().st_mtime_ns
+    assert c_build.build(src) == lib          # hit: same path, not rebuilt
+    assert lib.stat().st_mtime_ns == mtime
+    assert not list(cache.glob(".tmp-*"))      # no temporaries left behind
+
+
+def test_key_depends_on_source_and_flags(cache, monkeypatch):
+    a = c_build.build("double f(double x) { return x; }\n")
+    b = c_build.build("double f(double x) { return x + 1; }\n")
+    assert a != b
+    monkeypatch.setattr(c_build, "FLAGS", c_build.FLAGS + ("-DBIOSNN_TEST=1",))
+    c = c_build.build("double f(double x) { return x; }\n")
+    assert c != a
+
+
+def test_compiler_error_carries_message(cache):
+    with pytest.raises(CompilerError, match="(?i)error") as info:
+        c_build.build("this is not C;\n")
+    assert "this" in str(info.value) or "expected" in str(info.value)
+    assert not list(cache.glob(".tmp-*"))
+
+
+def test_parameter_change_does_not_recompile(cache, monkeypatch):
+    spec, req = _lif_request()
+    r1 = c_backend.run(spec, req)
+    libs = _libs(cache)
+    assert len(libs) == 1
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("recompiled")
+
+    monkeypatch.setattr(c_build, "build", no_build)
+    spec2, req2 = _lif_request(I=400.0, tau=5.0)
+    req2.dt, req2.t1, req2.seed = 0.05, 80.0, 7
+    r2 = c_backend.run(spec2, req2)
+    assert _libs(cache) == libs
+    assert len(r2.spike_time) > len(r1.spike_time)
+
+
+def test_warm_start_needs_no_printing_or_compiler(cache, monkeypatch):
+    spec, req = _lif_request()
+    c_backend.run(spec, req)
+    c_backend._KERNELS.clear()                 # as in a new process
+    monkeypatch.setattr(c_build, "build", lambda *a, **k: pytest.fail("compiled"))
+    monkeypatch.setattr(c_backend, "generate_source", lambda *a, **k: pytest.fail("printed"))
+    k = c_backend.kernel(spec, "fixed")
+    assert "bs_run" in k.source                # read back from the cache
+    assert len(c_backend.run(spec, req).spike_time) > 0
+
+
+def test_ckernel_exposes_source(cache):
+    spec = S.hh_spec()
+    k = c_backend.kernel(spec, "adaptive")
+    assert "bs_f(" in k.source and "int bs_run(bs_args *a)" in k.source
+    assert k.path.exists() and k.path.parent == cache
+
+
+_WORKER = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    from biosnn.codegen import c_backend
+    import test_c_specs as S
+    k = c_backend.kernel(S.hh_spec(), "rodas")
+    print(k.path)
+""")
+
+
+def test_concurrent_compiles_are_atomic(cache):
+    env = dict(os.environ, BIOSNN_CACHE_DIR=str(cache.parent))
+    code = _WORKER.format(tests=str(Path(__file__).parent))
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+    paths = {out.strip() for out, _ in outs}
+    assert len(paths) == 1
+    assert not list(cache.glob(".tmp-*"))
+    # the library is complete and loads in this process too
+    k = c_backend.kernel(S.hh_spec(), "rodas")
+    assert str(k.path) in paths
+
+
+def test_no_compiler_falls_back_with_one_warning(tmp_path):
+    code = textwrap.dedent("""
+        import warnings
+        from biosnn.codegen import c_backend
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            first, second = c_backend.available(), c_backend.available()
+        msgs = [str(x.message) for x in w]
+        print(first, second, msgs)
+    """)
+    env = dict(os.environ, CC="/nonexistent/cc", BIOSNN_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ("False False ['no C compiler found; using the NumPy "
+                                  "backend']")
+
+
+def test_import_biosnn_stays_light():
+    code = ("import sys, biosnn; import biosnn.codegen.c_build; "
+            "print(sorted(m for m in ('sympy', 'scipy', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert out.stdout.strip() == "[]", out.stderr
