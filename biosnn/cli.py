@@ -1,0 +1,440 @@
+"""The ``biosnn`` command: list, show and simulate library models; run the demo.
+
+Usage (``biosnn --help``, ``biosnn COMMAND --help``; reference: docs/cli.md)::
+
+    biosnn models
+    biosnn show MODEL
+    biosnn simulate MODEL --duration T [--preset P] [--set NAME=VALUE ...]
+                    [--init STATE=VALUE ...] [--method M] [--dt DT] [--rtol R] [--atol A]
+                    [--backend numpy|c|auto] [--n N] [--record VARS] [--seed S]
+                    [--plot FILE.png] [--out FILE.json]
+    biosnn demo [--out DIR]
+
+``MODEL`` is a library name (``biosnn models``) or the path of a model file.  Values
+carry units (``--set I_ext="10 uA/cm**2"``, ``--duration "1000 ms"``); bare numbers are in
+the display unit of the variable (times in ms, or in time units for dimensionless models).
+
+Errors a user can cause (bad arguments, unknown model, bad model file, wrong units, a
+failed run) print ONE line ``biosnn: error: ...`` on stderr and exit with status 2;
+anything else is a bug and shows its traceback.  Start-up is cheap: this module imports
+only ``argparse``; numpy, sympy and matplotlib are imported by the command that needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["main", "build_parser", "UsageError", "describe_model", "result_json", "plot_result"]
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A bad command line or bad input (printed as one line, exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors raise :class:`UsageError` instead of exiting."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+# -- argument parsing ------------------------------------------------------------------
+
+def _assignment(text: str) -> tuple:
+    """``"NAME=VALUE"`` -> ``(NAME, VALUE)`` with VALUE a float or a string with a unit."""
+    name, sep, value = text.partition("=")
+    name, value = name.strip(), value.strip()
+    if not sep or not name or not value:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, _value(value)
+
+
+def _value(text: str):
+    """A bare number as float (display unit), anything else as the string (with unit)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _names(text: str) -> list:
+    names = [n.strip() for n in text.replace(" ", ",").split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected variable names separated by commas")
+    return names
+
+
+def _add_simulate_parser(sub) -> None:
+    p = sub.add_parser(
+        "simulate", help="simulate a model and print a summary",
+        description="Simulate MODEL (a library name or a model file) and print a summary. "
+                    "Values carry units (\"10 uA/cm**2\", \"1000 ms\"); bare numbers are in "
+                    "the display unit (times in ms).")
+    p.add_argument("model", metavar="MODEL", help="library name or path of a model file")
+    p.add_argument("--duration", "-T", required=True, metavar="T",
+                   help='simulated time, e.g. "1000 ms" or 1000 (ms)')
+    p.add_argument("--preset", metavar="P", help="named parameter set of the model")
+    p.add_argument("--set", dest="params", action="append", default=[], type=_assignment,
+                   metavar="NAME=VALUE", help="set a parameter (repeatable)")
+    p.add_argument("--init", action="append", default=[], type=_assignment,
+                   metavar="STATE=VALUE", help="initial value of a state (repeatable)")
+    p.add_argument("--method", default="rk4", metavar="M",
+                   help="euler, midpoint, heun, rk4 (default), exponential_euler, exact, "
+                        "euler_maruyama, stochastic_heun, rk23, rk45, dop853, rodas4")
+    p.add_argument("--dt", metavar="DT", help="step of fixed-step methods (default: model's)")
+    p.add_argument("--rtol", type=_float, metavar="R", help="relative tolerance (adaptive)")
+    p.add_argument("--atol", type=_float, metavar="A", help="absolute tolerance (adaptive)")
+    p.add_argument("--backend", choices=("numpy", "c", "auto"), default="auto",
+                   help="kernel backend (default: auto = C if a compiler works)")
+    p.add_argument("--n", type=_positive_int, default=1, metavar="N",
+                   help="number of identical instances (default 1)")
+    p.add_argument("--record", type=_names, metavar="VARS",
+                   help="variables to record, comma separated (default: all states)")
+    p.add_argument("--seed", type=int, metavar="S", help="seed of the noise")
+    p.add_argument("--plot", metavar="FILE.png", help="write a figure of the recorded traces")
+    p.add_argument("--out", metavar="FILE.json", help="write the result as JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``biosnn`` command (cheap: no heavy imports)."""
+    from biosnn import __version__
+
+    parser = _Parser(prog="biosnn",
+                     description="biosnn: biophysical neuron models with units - "
+                                 "simulate library models from the command line.")
+    parser.add_argument("--version", action="version", version=f"biosnn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    sub.add_parser("models", help="list the model library",
+                   description="List the models of the library (name and title).")
+    show = sub.add_parser("show", help="show a model: equations, parameters, presets",
+                          description="Show a model's equations, parameters (with units), "
+                                      "initial values, events, presets and reference.")
+    show.add_argument("model", metavar="MODEL", help="library name or path of a model file")
+    _add_simulate_parser(sub)
+    demo = sub.add_parser("demo", help="run the demo (figure + JSON summary)",
+                          description="Simulate a few library models, run an f-I analysis "
+                                      "and write demo.png and demo.json.")
+    demo.add_argument("--out", default="out", metavar="DIR",
+                      help="output directory (default: ./out)")
+    return parser
+
+
+# -- commands ------------------------------------------------------------------------------
+
+def _cmd_models(args, out) -> int:
+    import biosnn
+
+    models = biosnn.list_models()
+    width = max((len(name) for name, _ in models), default=0)
+    for name, title in models:
+        print(f"{name:<{width}}  {title}", file=out)
+    return 0
+
+
+def _library_title(name: str) -> str:
+    import biosnn
+
+    return dict(biosnn.list_models()).get(name, "")
+
+
+def _wrap(text: str, first: str = "", rest: str = "") -> list:
+    import textwrap
+
+    return textwrap.wrap(" ".join(text.split()), width=88, initial_indent=first,
+                         subsequent_indent=rest, break_on_hyphens=False)
+
+
+def _with_unit(value: float, unit: str) -> str:
+    return f"{value:.6g}" if unit == "1" else f"{value:.6g} {unit}"
+
+
+def describe_model(model) -> str:
+    """Text of ``biosnn show``: equations, parameters, initial values, events, presets."""
+    title = _library_title(model.name)
+    lines = [f"{model.name}" + (f" - {title}" if title else "")]
+    if model.description.strip():
+        lines += [""] + _wrap(model.description)
+    shown = repr(model)                # equations, parameters, events (the Model's own view)
+    lines += ["", shown]
+    if not any(line.startswith("initial") for line in shown.splitlines()):
+        lines.append("initial values:")
+        lines += [f"  {s} = {_with_unit(v, model.display_unit(s))}"
+                  for s, v in model.initial.items()]
+    lines.append("time: dimensionless" if model.time_unit == "1"
+                 else f"time unit: {model.time_unit}")
+    if model.presets:
+        lines.append("presets:")
+        width = max(len(name) for name in model.presets)
+        lines += [f"  {name:<{width}}  {about}".rstrip() for name, about in model.presets.items()]
+    if model.reference.strip():
+        lines += _wrap(model.reference, "reference: ", "  ")
+    return "\n".join(lines)
+
+
+def _cmd_show(args, out) -> int:
+    import biosnn
+
+    print(describe_model(biosnn.load_model(args.model)), file=out)
+    return 0
+
+
+def _load_for_run(args):
+    """The model of ``biosnn simulate``: library name or file, preset, ``--set`` values."""
+    import biosnn
+
+    model = biosnn.load_model(args.model, preset=args.preset)
+    if args.params:
+        model = model.with_params(**dict(args.params))
+    return model
+
+
+def _time(model, text, what):
+    """A duration given on the command line, in ms (or time units): float."""
+    if text is None:
+        return None
+    from biosnn.errors import UnitError
+
+    given = _value(text)
+    if model.time_unit == "1" and isinstance(given, str):
+        raise UsageError(f"{what}: model {model.name} has dimensionless time; give a plain "
+                         f"number, not {text!r}")
+    try:
+        value = float(model.time_to_internal(given))
+    except UnitError as exc:
+        raise UnitError(f"{what}: {exc}") from None
+    if not value > 0:
+        raise UsageError(f"{what} must be positive, got {text!r}")
+    return value
+
+
+def _check_tolerances(args) -> None:
+    """Adaptive and stiff methods need --rtol and --atol: say what to type."""
+    from biosnn.solvers.request import ADAPTIVE, STIFF
+
+    if args.method in ADAPTIVE + STIFF and (args.rtol is None or args.atol is None):
+        raise UsageError(f"--method {args.method} chooses its own steps and needs explicit "
+                         "tolerances, e.g. --rtol 1e-6 --atol 1e-9")
+
+
+def _simulate(model, args):
+    """Run ``biosnn.simulate`` with the command-line options."""
+    import biosnn
+
+    _check_tolerances(args)
+    duration = _time(model, args.duration, "--duration")
+    dt = _time(model, args.dt, "--dt")
+    return biosnn.simulate(
+        model, duration, method=args.method, dt=dt, rtol=args.rtol, atol=args.atol,
+        backend=args.backend, n=args.n, init=dict(args.init) or None, record=args.record,
+        seed=args.seed)
+
+
+def _jsonable(value):
+    """Numbers, arrays and containers as plain JSON types."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def result_json(model, result, args) -> dict:
+    """The ``--out`` document: spike times, final state, units, stats (+ traces if recorded)."""
+    doc = {
+        "model": model.name,
+        "preset": args.preset,
+        "params": {name: value for name, value in args.params},
+        "init": {name: value for name, value in args.init},
+        "duration": _time(model, args.duration, "--duration"),
+        "time_unit": model.time_unit,
+        "method": args.method,
+        "n": args.n,
+        "spike_times": [list(map(float, s)) for s in result.spikes],
+        "final_state": {k: list(map(float, v)) for k, v in result.final_state.items()},
+        "units": dict(result.units),
+        "stats": dict(result.stats),
+    }
+    if args.record:
+        doc["t"] = result.t
+        doc["traces"] = {name: result[name] for name in args.record}
+    return _jsonable(doc)
+
+
+def _write_json(doc, path) -> None:
+    import json
+
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, indent=1)
+            fh.write("\n")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def plot_result(model, result, variables, path, title="") -> None:
+    """Write a figure of the recorded ``variables`` (one panel each) to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    variables = list(variables)[:6]
+    fig, axes = plt.subplots(len(variables), 1, sharex=True, squeeze=False,
+                             figsize=(8, 1.8 + 1.6 * len(variables)))
+    for ax, name in zip(axes[:, 0], variables):
+        trace = result[name]
+        for row in trace[:10]:
+            ax.plot(result.t, row, lw=0.8)
+        unit = result.units.get(name, model.display_unit(name))
+        ax.set_ylabel(name if unit == "1" else f"{name} ({unit})")
+    axes[-1, 0].set_xlabel("t" if model.time_unit == "1" else "t (ms)")
+    axes[0, 0].set_title(title)
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=110)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)
+
+
+def _summary(model, result, args) -> list:
+    """Lines printed after a run."""
+    duration = _time(model, args.duration, "--duration")
+    unit = model.time_unit
+    stats = dict(result.stats)
+    span = f"{duration:g} time units" if unit == "1" else f"{duration:g} {unit}"
+    lines = [f"{model.name}: {span}, method {stats.get('method', args.method)}, "
+             f"backend {stats.get('backend', args.backend)}, n = {args.n}"]
+    counts = [len(s) for s in result.spikes]
+    if model.kernel_spec().has_events:
+        if len(counts) == 1:
+            rate = f" ({1000.0 * counts[0] / duration:.4g} Hz)" if unit == "ms" else ""
+            lines.append(f"spikes: {counts[0]}{rate}")
+        else:
+            lines.append(f"spikes per instance: min {min(counts)}, mean "
+                         f"{sum(counts) / len(counts):.4g}, max {max(counts)}")
+    final = ", ".join(f"{k} = {float(v[0]):.6g}" + (f" {result.units.get(k, '')}"
+                      if result.units.get(k, "1") != "1" else "")
+                      for k, v in result.final_state.items())
+    lines.append(f"final state{' (instance 0)' if args.n > 1 else ''}: {final}")
+    if "n_steps" in stats:
+        lines.append(f"steps: {stats['n_steps']}")
+    return lines
+
+
+def _cmd_simulate(args, out) -> int:
+    model = _load_for_run(args)
+    result = _simulate(model, args)
+    for line in _summary(model, result, args):
+        print(line, file=out)
+    if args.plot:
+        variables = args.record or list(model.states)
+        plot_result(model, result, variables, args.plot, title=model.name)
+        print(f"wrote {args.plot}", file=out)
+    if args.out:
+        _write_json(result_json(model, result, args), args.out)
+        print(f"wrote {args.out}", file=out)
+    return 0
+
+
+def _cmd_demo(args, out) -> int:
+    from biosnn.demo import run_demo
+
+    run_demo(args.out, out=out)
+    return 0
+
+
+_COMMANDS = {"models": _cmd_models, "show": _cmd_show, "simulate": _cmd_simulate,
+             "demo": _cmd_demo}
+
+
+def _one_line(error: BaseException) -> str:
+    """The message of an error on one line."""
+    text = str(error).strip() or type(error).__name__
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe: point stdout at devnull so that exiting does not fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def main(argv=None, *, out=None, err=None) -> int:
+    """Run the ``biosnn`` command.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name (default ``sys.argv[1:]``).
+    out, err : file, optional
+        Where output and error messages go (default stdout / stderr).
+
+    Returns
+    -------
+    int
+        Exit status: 0 on success, 2 for a usage error or bad input (one line on ``err``).
+
+    Examples
+    --------
+    >>> main(["models"])  # doctest: +SKIP
+    """
+    from biosnn.errors import BiosnnError
+
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    try:
+        args = build_parser().parse_args(argv)
+        return _COMMANDS[args.command](args, out)
+    except (UsageError, BiosnnError) as exc:
+        print(f"biosnn: error: {_one_line(exc)}", file=err)
+        return EXIT_USAGE
+    except SystemExit as exc:          # --help, --version
+        return exc.code if isinstance(exc.code, int) else 0
+    except KeyboardInterrupt:
+        print("biosnn: interrupted", file=err)
+        return 130
+    except BrokenPipeError:            # `biosnn models | head -1`
+        _silence_stdout()
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
