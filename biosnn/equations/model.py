@@ -780,9 +780,16 @@ class _Builder:
     # namespace --------------------------------------------------------------------------
     def _symbols_and_dims(self):
         self.dims = dict(self.param_dims)
+        # a variable declared in SI base units shows in the unit the model already uses for
+        # its dimension (HH's I_Na in I_ext's uA/cm**2), else in the internal unit
+        model_units = {}
+        for name in self.param_names:
+            model_units.setdefault(self.param_dims[name], self.display[name])
         for n in self.states + self.alias_names:
             self.dims[n] = units.parse_unit(self.decl[n].unit)[1]
             self.display[n] = self._declared_display(self.decl[n])
+            if units.is_base_unit_text(self.decl[n].unit) and self.dims[n] in model_units:
+                self.display[n] = model_units[self.dims[n]]
         self.dims["t"] = self.T
         self.display["t"] = ("1", 1.0) if self.time_dimensionless else ("ms", 1.0)
         noise_names = set()

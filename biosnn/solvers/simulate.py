@@ -114,12 +114,14 @@ def simulate(model, duration, *, method: str = "rk4", dt=None, rtol=None, atol=N
     if method in STOCHASTIC and seed is None:
         seed = int(np.random.SeedSequence().entropy % (2 ** 63))
     fixed = method not in ADAPTIVE + STIFF
+    record = _check_record(model, spec, record)
     request = RunRequest(
-        method=method, t0=0.0, t1=_fixed_end(t1, dt_i) if fixed else t1, dt=dt_i,
+        method=method, t0=0.0, t1=_fixed_end(t1, dt_i, duration, dt) if fixed else t1,
+        dt=dt_i,
         rtol=None if rtol is None else float(rtol), atol=None if atol is None else float(atol),
         y0=np.ascontiguousarray(y0), params=np.ascontiguousarray(p), stimuli=stimuli,
-        record_states=tuple(range(spec.n_states)),
-        record_every=max(1, round(rec_dt / dt_i)) if fixed else 1,
+        record_states=_record_states(spec, record),
+        record_every=_record_every(rec_dt, dt_i, record_dt) if fixed else 1,
         record_dt=rec_dt, seed=seed,
         max_steps=int(max_steps) if max_steps is not None else 10_000_000,
         propagator=_propagator(spec, p, dt_i) if method == "exact" else None)
@@ -132,7 +134,7 @@ def simulate(model, duration, *, method: str = "rk4", dt=None, rtol=None, atol=N
     stats.update(backend=used, method=method, seed=seed, wall_setup=wall1 - wall0,
                  wall_run=wall2 - wall1)
     return Result(model=model, spec=spec, request=request, raw=raw, stats=stats,
-                  record=_check_record(model, spec, record),
+                  record=record,
                   kernel_factory=lambda: numpy_kernel(spec))
 
 
@@ -220,9 +222,30 @@ def _dt_value(model, method, dt):
     return out
 
 
-def _fixed_end(t1: float, dt: float) -> float:
-    """The end time of a fixed-step run: a whole number of steps."""
-    return round(t1 / dt) * dt if dt else t1
+def _whole_steps(span: float, dt: float) -> int | None:
+    """``span/dt`` if it is a whole number (to 1e-9 relative), else None."""
+    k = round(span / dt)
+    return k if abs(span / dt - k) <= 1e-9 * max(1.0, abs(span / dt)) else None
+
+
+def _fixed_end(t1: float, dt: float, duration, dt_given) -> float:
+    """The end time of a fixed-step run, which must be a whole number of steps."""
+    k = _whole_steps(t1, dt)
+    if k is None:
+        raise SimulationError(
+            f"the duration {duration!r} is not a whole number of steps of dt = {dt_given!r} "
+            f"({t1 / dt:.6g} steps); choose a dt that divides the duration.")
+    return k * dt
+
+
+def _record_every(rec_dt: float, dt: float, record_dt_given) -> int:
+    """Record every this many fixed steps; an explicit record_dt must be a multiple of dt."""
+    k = _whole_steps(rec_dt, dt)
+    if record_dt_given is not None and (k is None or k < 1):
+        raise SimulationError(
+            f"record_dt = {record_dt_given!r} is not a whole multiple of dt; fixed-step "
+            f"methods record at step ends (record_dt = k*dt with k >= 1).")
+    return max(1, round(rec_dt / dt))
 
 
 def _record_dt(model, record_dt) -> float:
@@ -232,6 +255,15 @@ def _record_dt(model, record_dt) -> float:
     if not out > 0:
         raise SimulationError(f"record_dt must be positive, got {record_dt!r}.")
     return out
+
+
+def _record_states(spec, record) -> tuple:
+    """The states the drivers must record: the requested ones, or all if an alias is asked
+    for (aliases are computed afterwards from the states).  ``record=[]`` records nothing,
+    so a large ensemble costs no trace memory."""
+    if any(name not in spec.states for name in record):
+        return tuple(range(spec.n_states))
+    return tuple(spec.states.index(name) for name in record)
 
 
 def _check_record(model, spec, record):

@@ -89,7 +89,9 @@ def test_hh_aliases_are_substituted_in_internal_units(hh):
 
 def test_hh_display_units(hh):
     assert hh.display_unit("V") == "mV"              # declared `volt`: internal unit
-    assert hh.display_unit("I_Na") == "pA/um**2"     # declared amp/meter**2
+    # declared amp/meter**2: shown in the unit the model's I_ext already uses
+    assert hh.display_unit("I_Na") == "uA/cm**2"
+    assert float(hh.to_internal("I_Na", 10.0)) == pytest.approx(0.1)
     assert hh.display_unit("I_ext") == "uA/cm**2"    # as written in its default
     assert hh.display_unit("m") == "1"
     assert hh.display_unit("t") == "ms"
@@ -100,6 +102,11 @@ def test_hh_display_units(hh):
     np.testing.assert_allclose(hh.from_internal("I_ext", [0.1]), [10.0], rtol=1e-12)
     with pytest.raises(UnitError, match="has units of voltage"):
         hh.to_internal("I_ext", "3 mV")
+
+
+def test_base_unit_declaration_without_a_matching_parameter_shows_internal_unit():
+    m = Model("dv/dt = -v/tau : volt\nI = v/R : amp", params={"tau": "10 ms", "R": "1 Gohm"})
+    assert m.display_unit("I") == "pA"
 
 
 def test_to_internal_current_from_nA():

@@ -180,3 +180,39 @@ def test_library_hodgkin_huxley_matches_reference():
     expected = np.array(ref["spike_times"])
     np.testing.assert_allclose(res.spikes[0], expected[expected < 200], atol=1e-4)
     assert res.units["V"] == "mV" and res["I_Na"].shape == (1, 201)
+
+
+def test_fixed_step_duration_must_be_whole_steps():
+    # 5 ms is not a whole number of 3 ms steps: an error, not a silent run to 6 ms or 0 steps
+    import biosnn
+    from biosnn.errors import SimulationError
+
+    m = biosnn.Model("dv/dt = -v/tau : volt", params={"tau": "10 ms"}, initial={"v": "1 mV"})
+    with pytest.raises(SimulationError, match="whole number of steps"):
+        biosnn.simulate(m, 5, method="rk4", dt=3, backend="numpy")
+    with pytest.raises(SimulationError, match="whole number of steps"):
+        biosnn.simulate(m, 5, method="rk4", dt=1000, backend="numpy")
+    with pytest.raises(SimulationError, match="record_dt"):
+        biosnn.simulate(m, 5, method="rk4", dt=0.1, record_dt=0.25, backend="numpy")
+    res = biosnn.simulate(m, 5, method="rk4", dt=0.1, record_dt=0.5, backend="numpy")
+    assert res.t[-1] == pytest.approx(5.0) and len(res.t) == 11
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+@pytest.mark.parametrize("method,kw", [("rk4", {"dt": 0.01}),
+                                       ("dop853", {"rtol": 1e-8, "atol": 1e-8})])
+def test_record_subset_records_only_what_is_asked(backend, method, kw):
+    # record=[] keeps spikes and the final state but no traces; record=["V"] only V.
+    hh = biosnn.load_model("hodgkin_huxley")
+    full = biosnn.simulate(hh, 30, method=method, params={"I_ext": 10}, backend=backend, **kw)
+    none = biosnn.simulate(hh, 30, method=method, params={"I_ext": 10}, backend=backend,
+                           record=[], **kw)
+    only_v = biosnn.simulate(hh, 30, method=method, params={"I_ext": 10}, backend=backend,
+                             record=["V"], **kw)
+    assert none.variables == [] and none._raw.y.shape[0] == 0
+    assert only_v._raw.y.shape[0] == 1
+    np.testing.assert_array_equal(only_v["V"], full["V"])
+    np.testing.assert_array_equal(none.spikes[0], full.spikes[0])
+    np.testing.assert_array_equal(none.final_state["V"], full.final_state["V"])
+    with pytest.raises(KeyError, match="not recorded"):
+        only_v["m"]
