@@ -76,6 +76,10 @@ def simulate(model, duration, *, method: str = "rk4", dt=None, rtol=None, atol=N
     params : dict, optional
         name -> value: a number (display unit), a string with a unit, an array of length
         ``n``, or a :class:`~biosnn.stimulus.Stimulus` (values in the display unit).
+        A Python function of time ``f(t)`` (t in ms; values in the display unit) is
+        tabulated before the run (at every half step for fixed-step methods, so every
+        stage time is exact; every 0.005 ms for adaptive ones) - see
+        ``_tabulate_functions``.
     init : dict, optional
         state -> initial value (number in the display unit, string with unit, array of n).
     record : list of str, optional
@@ -108,6 +112,7 @@ def simulate(model, duration, *, method: str = "rk4", dt=None, rtol=None, atol=N
         raise SimulationError(f"the duration must not be negative, got {duration!r}.")
     dt_i = _dt_value(model, method, dt)
     rec_dt = _record_dt(model, record_dt)
+    params = _tabulate_functions(params, t1, dt_i, method)
     p, stimuli = _params(model, spec, params, n)
     y0 = _initial(model, spec, init, p, stimuli, n)
     _check_method_model(method, spec, stimuli)
@@ -290,6 +295,53 @@ def _row(model, name, value, n) -> np.ndarray:
         raise SimulationError(f"the value of {name} has shape {arr.shape}; give one number "
                               f"or an array of n = {n} values.")
     return arr
+
+
+#: Sampling interval of a parameter given as a function of time for adaptive methods.
+FUNCTION_INPUT_DT = 0.005
+
+
+def _tabulate_functions(params, t1, dt, method):
+    """Turn parameters given as Python functions of t into linear Stimulus tables.
+
+    The C kernels cannot call Python, so a function ``f(t)`` (t in ms, or dimensionless
+    time; values in the parameter's display unit) is sampled once before the run: at every
+    half step for fixed-step methods (so every Runge-Kutta stage time of euler, midpoint,
+    heun and rk4 is a sample point and the value there is exact), and every
+    ``FUNCTION_INPUT_DT`` for adaptive methods (linear interpolation in between).  Inputs
+    with discontinuities belong in a ``Stimulus.step``: adaptive solvers step onto its
+    breakpoints exactly.
+    """
+    if not params or not any(callable(v) and not isinstance(v, Stimulus)
+                             for v in params.values()):
+        return params
+    h = dt / 2 if method not in ADAPTIVE + STIFF else FUNCTION_INPUT_DT
+    grid = np.arange(int(np.ceil(t1 / h)) + 1) * h
+    out = dict(params)
+    for name, func in params.items():
+        if callable(func) and not isinstance(func, Stimulus):
+            out[name] = Stimulus.linear(grid, _sample(name, func, grid))
+    return out
+
+
+def _sample(name, func, grid):
+    try:
+        values = np.asarray(func(grid), dtype=float)
+    except Exception:  # noqa: BLE001 - a scalar-only function: call it point by point
+        values = None
+    if values is None or values.shape[:1] != grid.shape:
+        try:
+            values = np.array([np.asarray(func(float(t)), float) for t in grid])
+        except Exception as exc:  # noqa: BLE001 - report the user's function failing
+            raise SimulationError(f"the function given for {name} failed at t = "
+                                  f"{grid[0]}: {exc}") from exc
+    if values.ndim not in (1, 2) or values.size > 50_000_000:
+        raise SimulationError(f"the function given for {name} must return one value per "
+                              f"time (or one per instance), at most 5e7 samples in all; got "
+                              f"shape {values.shape}.")
+    if not np.isfinite(values).all():
+        raise SimulationError(f"the function given for {name} returned a non-finite value.")
+    return values
 
 
 def _params(model, spec, params, n):
