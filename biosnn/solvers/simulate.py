@@ -115,6 +115,7 @@ def simulate(model, duration, *, method: str = "rk4", dt=None, rtol=None, atol=N
     params = _tabulate_functions(params, t1, dt_i, method)
     p, stimuli = _params(model, spec, params, n)
     y0 = _initial(model, spec, init, p, stimuli, n)
+    _warn_if_above_threshold(model, spec, y0, p)
     _check_method_model(method, spec, stimuli)
     if method in STOCHASTIC and seed is None:
         seed = int(np.random.SeedSequence().entropy % (2 ** 63))
@@ -386,6 +387,31 @@ def _initial(model, spec, init, p, stimuli, n):
         bad = spec.states[int(np.argwhere(~np.isfinite(y0))[0][0])]
         raise SimulationError(f"the initial value of {bad!r} is not finite.")
     return y0
+
+
+def _warn_if_above_threshold(model, spec, y0, p):
+    """Spikes are upward crossings: an instance that starts with its threshold condition
+    already true does not spike until it has dropped below.  Say so, once per call."""
+    if spec.threshold is None:
+        return
+    from biosnn.equations.model import evaluate
+
+    values = {name: y0[i] for i, name in enumerate(spec.states)}
+    values.update({name: p[k] for k, name in enumerate(spec.params)})
+    values[spec.t.name] = 0.0
+    try:
+        above = np.broadcast_to(np.asarray(evaluate(spec.threshold, values), bool), (y0.shape[1],))
+    except Exception:  # noqa: BLE001 - a threshold the evaluator cannot handle: no warning
+        return
+    if above.any():
+        state = ", ".join(f"{name} = {float(model.from_internal(name, y0[i, above][0])):g} "
+                          f"{model.display_unit(name)}" for i, name in enumerate(spec.states))
+        warnings.warn(
+            f"{int(above.sum())} of {above.size} instance(s) of {spec.name!r} start with the "
+            f"threshold condition already true ({state}); spikes are upward crossings, so "
+            "they will not spike until they have fallen below threshold. Give initial "
+            "values below threshold (init=... or the model's initial values).",
+            RuntimeWarning, stacklevel=3)
 
 
 def _propagator(spec, p, dt):

@@ -233,3 +233,15 @@ def test_parameter_as_a_function_of_time_is_exact_at_rk4_stage_times(backend):
     np.testing.assert_allclose(c["v"], a["v"], rtol=0, atol=1e-12)
     with pytest.raises(SimulationError, match="function given for I failed"):
         biosnn.simulate(outside, 1, dt=0.05, params={"I": lambda t: 1 / 0})
+
+
+def test_starting_above_threshold_warns_and_names_the_state():
+    # spikes are upward crossings: v = 0 mV above a -50 mV threshold never crosses upward
+    lif = biosnn.Model("dv/dt = (El - v + R*I)/tau : volt",
+                       params={"El": "-65 mV", "R": "100 Mohm", "I": "0.2 nA", "tau": "10 ms"},
+                       threshold="v > -50*mV", reset="v = El")
+    with pytest.warns(RuntimeWarning, match=r"threshold condition already true \(v = 0 mV\)"):
+        res = biosnn.simulate(lif, 50, backend="numpy")
+    assert len(res.spikes[0]) == 0
+    below = biosnn.simulate(lif, 50, backend="numpy", init={"v": -65})
+    assert len(below.spikes[0]) > 0
