@@ -1226,7 +1226,7 @@ def build_kernel_spec(model: Model):
     exp_euler = tuple(_linear_in(fi, y) for fi, y in zip(f, ys))
     linear = None
     if all(not j.has(*ys, t) for row in jac for j in row):
-        b = tuple(fi.xreplace({y: 0 for y in ys}) for fi in f)
+        b = tuple(sympy.sympify(fi.xreplace({y: sympy.S.Zero for y in ys})) for fi in f)
         if not any(bi.has(t, sympy.nan, sympy.zoo) for bi in b):
             linear = (jac, b)
     fields = dict(

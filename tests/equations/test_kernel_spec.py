@@ -173,3 +173,11 @@ def test_structure_key_follows_the_spec_key():
     for m in other:
         assert m.structure_key != a.structure_key
         assert m.kernel_spec().key != a.kernel_spec().key
+
+
+def test_linear_system_whose_right_hand_side_is_a_bare_state():
+    # dy/dt = x: the constant term is exactly zero (regression: it came back as a Python int)
+    spec = Model("dx/dt = -y : 1\ndy/dt = x : 1").kernel_spec()
+    A, b = spec.linear
+    assert [[float(a) for a in row] for row in A] == [[0.0, -1.0], [1.0, 0.0]]
+    assert [float(v) for v in b] == [0.0, 0.0]
