@@ -1,4 +1,4 @@
-"""The ``biosnn`` command: list, show and simulate library models; run the demo.
+"""The ``biosnn`` command: list, show and simulate library models; phase planes; the demo.
 
 Usage (``biosnn --help``, ``biosnn COMMAND --help``; reference: docs/cli.md)::
 
@@ -8,6 +8,11 @@ Usage (``biosnn --help``, ``biosnn COMMAND --help``; reference: docs/cli.md)::
                     [--init STATE=VALUE ...] [--method M] [--dt DT] [--rtol R] [--atol A]
                     [--backend numpy|c|auto] [--n N] [--record VARS] [--seed S]
                     [--plot FILE.png] [--out FILE.json]
+    biosnn phaseplane MODEL --x VAR --y VAR [--preset P] [--set NAME=VALUE ...]
+                      [--fix STATE=VALUE|steady ...] [--xlim A B] [--ylim A B]
+                      [--plot FILE.png] [--out FILE.json]
+    biosnn bifurcation MODEL --param NAME --from A --to B [--preset P] [--set NAME=VALUE ...]
+                       [--init STATE=VALUE ...] [--plot FILE.png] [--out FILE.json]
     biosnn demo [--out DIR]
 
 ``MODEL`` is a library name (``biosnn models``) or the path of a model file.  Values
@@ -115,6 +120,50 @@ def _add_simulate_parser(sub) -> None:
     p.add_argument("--out", metavar="FILE.json", help="write the result as JSON")
 
 
+def _add_phaseplane_parser(sub) -> None:
+    p = sub.add_parser(
+        "phaseplane", help="phase plane of two states: nullclines, fixed points, cycles",
+        description="Phase plane of MODEL on the states VAR (x) and VAR (y): nullclines, "
+                    "fixed points with type and eigenvalues, manifolds of saddles, limit "
+                    "cycles.  Values and limits are in display units.")
+    p.add_argument("model", metavar="MODEL", help="library name or path of a model file")
+    p.add_argument("--x", required=True, metavar="VAR", help="state on the horizontal axis")
+    p.add_argument("--y", required=True, metavar="VAR", help="state on the vertical axis")
+    p.add_argument("--preset", metavar="P", help="named parameter set of the model")
+    p.add_argument("--set", dest="params", action="append", default=[], type=_assignment,
+                   metavar="NAME=VALUE", help="set a parameter (repeatable)")
+    p.add_argument("--fix", action="append", default=[], type=_assignment,
+                   metavar="STATE=VALUE", help="hold another state at VALUE, or at its "
+                   "steady state with STATE=steady (repeatable; default: initial value)")
+    p.add_argument("--xlim", nargs=2, type=_float, metavar=("A", "B"),
+                   help="window of x (default: from trajectories of the initial state)")
+    p.add_argument("--ylim", nargs=2, type=_float, metavar=("A", "B"), help="window of y")
+    p.add_argument("--plot", metavar="FILE.png", help="write the phase-plane figure")
+    p.add_argument("--out", metavar="FILE.json", help="write the phase plane as JSON")
+
+
+def _add_bifurcation_parser(sub) -> None:
+    p = sub.add_parser(
+        "bifurcation", help="continue equilibria in one parameter: folds, Hopf points",
+        description="Continue the equilibria of MODEL in the parameter NAME from A to B "
+                    "(display units, or values with units) and locate folds, Hopf points "
+                    "(with the first Lyapunov coefficient and the period at onset) and "
+                    "branch points.  See docs/analysis.md.")
+    p.add_argument("model", metavar="MODEL", help="library name or path of a model file")
+    p.add_argument("--param", required=True, metavar="NAME", help="continuation parameter")
+    p.add_argument("--from", dest="start", required=True, type=_value, metavar="A",
+                   help="start of the parameter interval")
+    p.add_argument("--to", dest="stop", required=True, type=_value, metavar="B",
+                   help="end of the parameter interval")
+    p.add_argument("--preset", metavar="P", help="named parameter set of the model")
+    p.add_argument("--set", dest="params", action="append", default=[], type=_assignment,
+                   metavar="NAME=VALUE", help="set another parameter (repeatable)")
+    p.add_argument("--init", action="append", default=[], type=_assignment,
+                   metavar="STATE=VALUE", help="guess of the equilibrium at A (repeatable)")
+    p.add_argument("--plot", metavar="FILE.png", help="write the bifurcation diagram")
+    p.add_argument("--out", metavar="FILE.json", help="write the diagram as JSON")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``biosnn`` command (cheap: no heavy imports)."""
     from biosnn import __version__
@@ -132,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
                                       "initial values, events, presets and reference.")
     show.add_argument("model", metavar="MODEL", help="library name or path of a model file")
     _add_simulate_parser(sub)
+    _add_phaseplane_parser(sub)
+    _add_bifurcation_parser(sub)
     demo = sub.add_parser("demo", help="run the demo (figure + JSON summary)",
                           description="Simulate a few library models, run an f-I analysis "
                                       "and write demo.png and demo.json.")
@@ -369,6 +420,85 @@ def _cmd_simulate(args, out) -> int:
     return 0
 
 
+def _phaseplane_lines(pp) -> list:
+    """Lines printed by ``biosnn phaseplane``: window, fixed points, limit cycles."""
+    lines = [f"{pp.model}: phase plane of {pp.label(pp.x)} in [{pp.xlim[0]:.6g}, "
+             f"{pp.xlim[1]:.6g}], {pp.label(pp.y)} in [{pp.ylim[0]:.6g}, {pp.ylim[1]:.6g}]",
+             f"fixed points: {len(pp.fixed_points)}"]
+    for fp in pp.fixed_points:
+        where = ", ".join(f"{v} = {fp.state[v]:.6g}" for v in (pp.x, pp.y))
+        eig = ", ".join(f"{z.real:.4g}{z.imag:+.4g}i" if z.imag else f"{z.real:.4g}"
+                        for z in fp.eigenvalues)
+        lines.append(f"  {where}: {fp.type} (eigenvalues {eig})")
+    unit = "" if pp.units["t"] == "1" else f" {pp.units['t']}"
+    lines.append(f"limit cycles: {len(pp.cycles)}")
+    lines += [f"  period {c.period:.6g}{unit} ({'stable' if c.stable else 'unstable'})"
+              for c in pp.cycles]
+    return lines
+
+
+def _plot_phase_plane(pp, path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 5.6))
+    pp.plot(ax=ax)
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=120)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)
+
+
+def _cmd_phaseplane(args, out) -> int:
+    from biosnn.analysis.phaseplane import phase_plane
+
+    model = _load_for_run(args)
+    pp = phase_plane(model, args.x, args.y, args.xlim, args.ylim, fixed=dict(args.fix))
+    for line in _phaseplane_lines(pp):
+        print(line, file=out)
+    if args.plot:
+        _plot_phase_plane(pp, args.plot)
+        print(f"wrote {args.plot}", file=out)
+    if args.out:
+        _write_json(_jsonable({"preset": args.preset, **pp.to_dict()}), args.out)
+        print(f"wrote {args.out}", file=out)
+    return 0
+
+
+def _cmd_bifurcation(args, out) -> int:
+    import biosnn
+    from biosnn.analysis.continuation import continue_equilibria
+
+    model = biosnn.load_model(args.model, preset=args.preset)
+    diagram = continue_equilibria(model, args.param, args.start, args.stop,
+                                  params=dict(args.params), init=dict(args.init) or None)
+    print(repr(diagram), file=out)
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        ax = diagram.plot()
+        ax.figure.tight_layout()
+        try:
+            ax.figure.savefig(args.plot, dpi=120)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.plot}: {exc.strerror or exc}") from None
+        finally:
+            plt.close(ax.figure)
+        print(f"wrote {args.plot}", file=out)
+    if args.out:
+        _write_json(_jsonable({"preset": args.preset, **diagram.to_dict()}), args.out)
+        print(f"wrote {args.out}", file=out)
+    return 0
+
+
 def _cmd_demo(args, out) -> int:
     from biosnn.demo import run_demo
 
@@ -377,6 +507,7 @@ def _cmd_demo(args, out) -> int:
 
 
 _COMMANDS = {"models": _cmd_models, "show": _cmd_show, "simulate": _cmd_simulate,
+             "phaseplane": _cmd_phaseplane, "bifurcation": _cmd_bifurcation,
              "demo": _cmd_demo}
 
 

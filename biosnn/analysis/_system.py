@@ -1,0 +1,277 @@
+"""The numerical view of a Model that equilibrium and continuation code works on.
+
+:class:`System` binds a :class:`~biosnn.equations.model.Model` to one parameter vector
+(internal units) and exposes the drift ``f(y)``, the exact Jacobian ``jac(y)`` (both from
+the model's NumPy kernel, vectorized over columns of ``y``), and, on demand, kernels
+printed from exact sympy derivatives of the same :class:`~biosnn.codegen.spec.KernelSpec`:
+
+* ``dfdp(y, name)``: ``d f / d name`` (continuation),
+* ``hess(y, u, v)``: the bilinear form ``B(u, v)_i = sum_jk d2 f_i/dy_j dy_k u_j v_k``,
+* ``third(y, u, v, w)``: the trilinear form ``C(u, v, w)`` (first Lyapunov coefficient).
+
+The multilinear forms are sums of the nonzero partial derivatives (taken only along the
+variables each Jacobian entry contains, third derivatives only for ``j <= k <= m``).  Each derived function is printed with biosnn's NumPy printer (the safe
+functions of :mod:`biosnn.codegen.functions` included) after ``sympy.cse`` and compiled
+once per model content (``spec.key``; a plain function, not a full ``NumpyKernel``: no
+scalar path, no events to print).  Extra vectors enter as symbols ``_u0, _u1, ...`` (user names never
+start with ``_``).  Everything here is in internal units; conversion to display units is
+the caller's business.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from biosnn.errors import ModelError
+
+__all__ = ["System"]
+
+_DERIVED: dict = {}       # (spec.key, tag) -> compiled function or partials (a cache)
+
+
+def _kernel(spec):
+    from biosnn.solvers.simulate import numpy_kernel
+
+    return numpy_kernel(spec)
+
+
+class System:
+    """A model's drift and derivatives at fixed parameters (internal units).
+
+    Parameters
+    ----------
+    model : Model
+        The model (events and noise are ignored: equilibria are those of the drift).
+    params : dict, optional
+        name -> value in the display unit (number) or a string with a unit; the other
+        parameters take the model's defaults.
+
+    Attributes
+    ----------
+    model, spec, kernel
+        The model, its KernelSpec and NumPy kernel.
+    p : ndarray, shape (n_params, 1)
+        Parameter values, internal units.
+    """
+
+    def __init__(self, model, params=None):
+        self.model = model
+        self.spec = model.kernel_spec()
+        if any(self.spec.t in f.free_symbols for f in self.spec.f):
+            raise ModelError(f"model {model.name} is not autonomous (its right-hand side "
+                             "depends on t): equilibria are not defined")
+        self.kernel = _kernel(self.spec)
+        values = dict(model.params)
+        for name, value in (params or {}).items():
+            model._check_param(name)
+            values[name] = value
+        self.p = np.array([[float(model.to_internal(k, values[k]))] for k in self.spec.params],
+                          dtype=float).reshape(len(self.spec.params), 1)
+
+    @property
+    def n(self) -> int:
+        return self.spec.n_states
+
+    def index(self, name: str) -> int:
+        """Row of parameter ``name`` in :attr:`p`."""
+        self.model._check_param(name)
+        return self.spec.params.index(name)
+
+    def params_with(self, name: str, values) -> np.ndarray:
+        """Parameter array (n_params, N) with ``name`` set to ``values`` (internal)."""
+        values = np.atleast_1d(np.asarray(values, dtype=float))
+        p = np.repeat(self.p, values.size, axis=1)
+        p[self.index(name)] = values
+        return p
+
+    # drift and Jacobian ----------------------------------------------------------------
+    def f(self, y, p=None):
+        """Drift, shape (n, N), for states ``y`` of shape (n, N)."""
+        with np.errstate(all="ignore"):
+            return self.kernel.f(0.0, y, self.p if p is None else p)
+
+    def jac(self, y, p=None):
+        """Exact Jacobian, shape (N, n, n)."""
+        with np.errstate(all="ignore"):
+            return self.kernel.jac(0.0, y, self.p if p is None else p)
+
+    # derived kernels -------------------------------------------------------------------
+    def _derived_function(self, tag, build):
+        """Compile (once) ``build() -> (exprs, extra symbols)`` into a vector function."""
+        return self._cached(tag, lambda: self._compile(tag, build))
+
+    def _compile(self, tag, build):
+        exprs, extra = build()
+        symbols = self._symbols() + self._param_symbols() + list(extra)
+        return _compile(f"{self.spec.name}_{tag}", exprs, symbols)
+
+    def _cached(self, tag, make):
+        """Derived objects are cached per spec content (like the kernels themselves)."""
+        key = (self.spec.key, tag)
+        if key not in _DERIVED:
+            if len(_DERIVED) > 256:
+                _DERIVED.clear()
+            _DERIVED[key] = make()
+        return _DERIVED[key]
+
+    def _symbols(self):
+        import sympy
+
+        return [sympy.Symbol(s, real=True) for s in self.spec.states]
+
+    def _param_symbols(self):
+        import sympy
+
+        return [sympy.Symbol(s, real=True) for s in self.spec.params]
+
+    def _call(self, fun, y, p, extra=()):
+        y = np.asarray(y, dtype=float).reshape(self.n, -1)
+        p = self.p if p is None else p
+        cols = max([y.shape[1], p.shape[1]] + [np.shape(e)[1] for e in extra])
+        rows = list(y) + list(p) + [row for e in extra for row in e]
+        with np.errstate(all="ignore"):
+            return fun(rows, (self.n, cols))
+
+    def dfdp(self, y, name: str, p=None):
+        """``d f / d name`` (internal units), shape (n, N)."""
+        import sympy
+
+        def build():
+            sym = sympy.Symbol(name, real=True)
+            return [sympy.diff(e, sym) for e in self.spec.f], ()
+
+        self.index(name)
+        return self._call(self._derived_function(f"dfd_{name}", build), y, p)
+
+    def _partials(self):
+        """Nonzero second and third partial derivatives of f (sympy, cached).
+
+        ``second[(i, j, k)] = d2 f_i / dy_j dy_k`` for all ``j, k``;
+        ``third[(i, j, k, m)]`` for ``j <= k <= m`` only (the others by symmetry).  Only
+        the derivatives along variables an expression contains are taken (the Jacobians
+        of neuron models are sparse), which keeps the symbolic work small.
+        """
+        return self._cached("partials", self._make_partials)
+
+    def _make_partials(self):
+        ys = self._symbols()
+        second, third = {}, {}
+        for i, row in enumerate(self.spec.jac):
+            for j, e in enumerate(row):
+                for k in range(self.n):
+                    if ys[k] in e.free_symbols:
+                        second[i, j, k] = e.diff(ys[k])
+        for (i, j, k), e in second.items():
+            if k < j:
+                continue
+            for m in range(k, self.n):
+                if ys[m] in e.free_symbols:
+                    third[i, j, k, m] = e.diff(ys[m])
+        return second, third
+
+    def _vectors(self, letters):
+        import sympy
+
+        return {c: [sympy.Symbol(f"_{c}{i}", real=True) for i in range(self.n)]
+                for c in letters}
+
+    def _form2(self):
+        """``B(u, v)`` as sympy expressions of the states, parameters and ``u``, ``v``."""
+        import sympy
+
+        vec = self._vectors("uv")
+        u, v = vec["u"], vec["v"]
+        out = [sympy.S(0)] * self.n
+        for (i, j, k), e in self._partials()[0].items():
+            out[i] += e * u[j] * v[k]
+        return out, u + v
+
+    def _form3(self):
+        """``C(u, v, w)`` as sympy expressions (symmetric: sum over distinct orders)."""
+        import itertools
+
+        import sympy
+
+        vec = self._vectors("uvw")
+        u, v, w = vec["u"], vec["v"], vec["w"]
+        out = [sympy.S(0)] * self.n
+        for (i, j, k, m), e in self._partials()[1].items():
+            orders = set(itertools.permutations((j, k, m)))
+            out[i] += e * sum(u[a] * v[b] * w[c] for a, b, c in orders)
+        return out, u + v + w
+
+    def hess(self, y, u, v, p=None):
+        """Bilinear form ``B(u, v)_i = sum_jk d2 f_i/dy_j dy_k u_j v_k`` (real vectors).
+
+        ``y`` has shape (n, 1) (or (n, N)); ``u``, ``v`` shape (n, N).  Returns (n, N).
+        """
+        fun = self._derived_function("hess", self._form2)
+        return self._call(fun, y, p, [_rows(u, self.n), _rows(v, self.n)])
+
+    def third(self, y, u, v, w, p=None):
+        """Trilinear form ``C(u, v, w)`` of the third derivatives at ``y`` (real)."""
+        fun = self._derived_function("third", self._form3)
+        return self._call(fun, y, p, [_rows(x, self.n) for x in (u, v, w)])
+
+    # complex multilinear forms ---------------------------------------------------------
+    def hess_c(self, y, u, v, p=None) -> np.ndarray:
+        """``B(u, v)`` for complex vectors ``u``, ``v`` of shape (n,) -> (n,) complex."""
+        return _complex_form(lambda *xs: self.hess(y, *xs, p=p), [u, v])
+
+    def third_c(self, y, u, v, w, p=None) -> np.ndarray:
+        """``C(u, v, w)`` for complex vectors of shape (n,) -> (n,) complex."""
+        return _complex_form(lambda *xs: self.third(y, *xs, p=p), [u, v, w])
+
+
+def _rows(x, n) -> np.ndarray:
+    return np.asarray(x, dtype=float).reshape(n, -1)
+
+
+def _compile(name: str, exprs, symbols):
+    """Print ``exprs`` (functions of ``symbols``) as one vectorized NumPy function.
+
+    The function takes ``(rows, shape)``: ``rows[i]`` is the value (array or scalar) of
+    ``symbols[i]``; it returns an array of ``shape`` whose row ``i`` is ``exprs[i]``.
+    Printed with biosnn's NumPy printer after ``sympy.cse``; the source is registered
+    with :mod:`linecache` so tracebacks show it.
+    """
+    import itertools
+    import linecache
+
+    import sympy
+
+    from biosnn.codegen.functions import NUMPY_FUNCTIONS
+    from biosnn.codegen.numpy_backend import print_numpy
+
+    temps = (sympy.Symbol(f"_c{k}", real=True) for k in itertools.count())
+    repl, reduced = sympy.cse([sympy.sympify(e) for e in exprs], symbols=temps)
+    used = set().union(*(sympy.sympify(e).free_symbols for e in exprs)) if exprs else set()
+    lines = ["def _fun(_a, _shape):"]
+    lines += [f"    {s.name} = _a[{i}]" for i, s in enumerate(symbols) if s in used]
+    lines += [f"    {s.name} = {print_numpy(e)}" for s, e in repl]
+    lines.append("    _out = _np.empty(_shape)")
+    lines += [f"    _out[{i}] = {print_numpy(e)}" for i, e in enumerate(reduced)]
+    lines.append("    return _out")
+    source = "\n".join(lines) + "\n"
+    filename = f"<biosnn-analysis {name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = {"_np": np, "inf": np.inf, "nan": np.nan, **NUMPY_FUNCTIONS}
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - printed by us
+    return namespace["_fun"]
+
+
+def _complex_form(real_form, vectors) -> np.ndarray:
+    """Evaluate a real multilinear form at complex vectors by multilinearity.
+
+    ``real_form(*xs)`` takes real vectors of shape (n, N) and returns (n, N); all 2**k
+    combinations of real and imaginary parts are evaluated in one vectorized call.
+    """
+    import itertools
+
+    k = len(vectors)
+    parts = [(np.real(x), np.imag(x)) for x in (np.asarray(v, dtype=complex) for v in vectors)]
+    combos = list(itertools.product((0, 1), repeat=k))
+    cols = [np.stack([parts[i][c[i]] for c in combos], axis=1) for i in range(k)]
+    values = real_form(*cols)                       # (n, 2**k)
+    weights = np.array([1j ** sum(c) for c in combos])
+    return values @ weights
