@@ -48,7 +48,11 @@ class Result:
         n = request.n
         self.n = n
         idx, tim = np.asarray(raw.spike_index), np.asarray(raw.spike_time, float)
-        self.spikes = [tim[idx == i] for i in range(n)]
+        # the drivers return spikes sorted by instance, then time: split, don't scan n times
+        order = np.argsort(idx, kind="stable") if idx.size and np.any(np.diff(idx) < 0) \
+            else slice(None)
+        idx, tim = idx[order], tim[order]
+        self.spikes = np.split(tim, np.searchsorted(idx, np.arange(1, n)))
         self.final_state = {name: np.asarray(model.from_internal(name, raw.y_final[i]))
                             for i, name in enumerate(spec.states)}
         self.units = {name: model.display_unit(name) for name in self.variables}
