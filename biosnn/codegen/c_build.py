@@ -19,10 +19,19 @@ The compiler identity is the resolved path of the executable plus its size and
 modification time (``os.stat``), so a warm start never runs the compiler; the version
 string (``cc --version``) is only asked for when compiling.
 
-Flags: ``-O2 -std=c99 -fPIC -shared -fno-math-errno`` (``-fno-math-errno`` only drops
-``errno`` writes; results are unchanged).  No ``-ffast-math`` (it would break NaN
+Flags: ``-O2 -std=c99 -fPIC -shared -fno-math-errno -fno-trapping-math`` (they only drop
+``errno`` writes and let the compiler if-convert/vectorize code that could raise a
+floating-point exception; IEEE results are unchanged, and ISO C mode keeps
+``-ffp-contract=off``, so no FMA contraction).  No ``-ffast-math`` (it would break NaN
 detection and change results) and no ``-march=native`` (the cache may be shared by
-machines of different CPUs).
+machines of different CPUs; the fixed-step block kernel instead carries an AVX2 clone
+selected at load time, see :mod:`biosnn.codegen.c_backend`).
+
+OpenMP: ``-fopenmp`` is added when the compiler can build and link an OpenMP probe
+(libgomp present), else ``-fopenmp-simd`` (``omp simd`` loops only, no threads).  The
+probe runs once per compiler and its answer is cached on disk
+(``openmp-<compiler hash>.txt``), so a warm start never runs the compiler; the flags
+are part of every cache key (:func:`flags`).
 """
 
 from __future__ import annotations
@@ -43,6 +52,8 @@ from biosnn.errors import CompilerError
 __all__ = [
     "FLAGS",
     "Compiler",
+    "flags",
+    "openmp_available",
     "build",
     "cache_dir",
     "compiler_available",
@@ -52,12 +63,16 @@ __all__ = [
     "write_alias",
 ]
 
-FLAGS = ("-O2", "-std=c99", "-fPIC", "-shared", "-fno-math-errno")
+FLAGS = ("-O2", "-std=c99", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math")
+#: Added to FLAGS when the compiler supports OpenMP (threads + simd), else the fallback.
+OPENMP_FLAGS = ("-fopenmp",)
+NO_OPENMP_FLAGS = ("-fopenmp-simd",)
 LIBS = ("-lm",)
 
 _LOADED: dict = {}          # path -> ctypes.CDLL (one dlopen per file and process)
 _LOCK = threading.Lock()
 _AVAILABLE: dict = {}       # compiler command -> bool
+_OPENMP: dict = {}          # compiler identity -> bool
 _WARNED = []
 
 
@@ -136,7 +151,7 @@ def _unlink(path) -> None:
 
 def library_path(source: str, compiler: Compiler) -> Path:
     """Where the library compiled from ``source`` lives in the cache."""
-    return cache_dir() / f"{_sha(source, compiler.identity, ' '.join(FLAGS))}.so"
+    return cache_dir() / f"{_sha(source, compiler.identity, ' '.join(flags(compiler)))}.so"
 
 
 def build(source: str, compiler: Compiler | None = None) -> Path:
@@ -168,7 +183,7 @@ def build(source: str, compiler: Compiler | None = None) -> Path:
     _atomic_write(src, source)
     fd, tmp = tempfile.mkstemp(dir=lib.parent, prefix=".tmp-", suffix=".so")
     os.close(fd)
-    cmd = [*compiler.argv, *FLAGS, "-o", tmp, str(src), *LIBS]
+    cmd = [*compiler.argv, *flags(compiler), "-o", tmp, str(src), *LIBS]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     except OSError as exc:
@@ -195,7 +210,7 @@ def load_library(path) -> ctypes.CDLL:
 
 def alias_key(key: str, compiler: Compiler) -> str:
     """The warm-start key: caller's key (model, family, generator) + compiler + flags."""
-    return _sha(key, compiler.identity, " ".join(FLAGS))
+    return _sha(key, compiler.identity, " ".join(flags(compiler)))
 
 
 def lookup_alias(key: str, compiler: Compiler) -> Path | None:
@@ -239,3 +254,53 @@ def compiler_available() -> bool:
         warnings.warn("no C compiler found; using the NumPy backend", RuntimeWarning,
                       stacklevel=3)
     return _AVAILABLE[ident]
+
+
+_OPENMP_PROBE = """#include <omp.h>
+int bs_probe(int n) {
+    int s = 0;
+#pragma omp parallel for reduction(+:s)
+    for (int i = 0; i < n; ++i) s += i;
+    return s + omp_get_max_threads();
+}
+"""
+
+
+def openmp_available(compiler: Compiler) -> bool:
+    """True if ``compiler`` builds and links an OpenMP library (libgomp present).
+
+    Asked once per compiler identity; the answer is cached in memory and on disk
+    (``openmp-<hash>.txt`` in the cache directory), so warm starts do not compile.
+    """
+    ident = compiler.identity
+    if ident in _OPENMP:
+        return _OPENMP[ident]
+    marker = cache_dir() / f"openmp-{_sha(ident, ' '.join(OPENMP_FLAGS))[:32]}.txt"
+    try:
+        ok = marker.read_text().strip() == "1"
+    except OSError:
+        ok = _probe_openmp(compiler)
+        _atomic_write(marker, "1" if ok else "0")
+    _OPENMP[ident] = ok
+    return ok
+
+
+def _probe_openmp(compiler: Compiler) -> bool:
+    with tempfile.TemporaryDirectory(dir=cache_dir(), prefix=".omp-") as tmp:
+        src, lib = Path(tmp) / "probe.c", Path(tmp) / "probe.so"
+        src.write_text(_OPENMP_PROBE)
+        cmd = [*compiler.argv, "-O1", "-fPIC", "-shared", *OPENMP_FLAGS, "-o", str(lib),
+               str(src)]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                return False
+            ctypes.CDLL(str(lib))          # libgomp must also load
+            return True
+        except OSError:
+            return False
+
+
+def flags(compiler: Compiler) -> tuple:
+    """Compiler flags for ``compiler``: :data:`FLAGS` plus the OpenMP flags it supports."""
+    return tuple(FLAGS) + (OPENMP_FLAGS if openmp_available(compiler) else NO_OPENMP_FLAGS)

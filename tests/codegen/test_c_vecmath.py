@@ -1,0 +1,94 @@
+"""The SIMD exp/expm1 of the C fixed-step kernels (``c_backend._VMATH``) against libm.
+
+They replace libm in the lane functions of the block driver, so they must be accurate
+(<= 2 ulp) and handle overflow, underflow, +-inf and NaN like libm.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+import pytest
+
+from biosnn.codegen import c_backend, c_build
+
+pytestmark = pytest.mark.skipif(c_build.find_compiler() is None, reason="no C compiler")
+
+
+_ARRAYS = "".join(f"""
+void {name}_array(int64_t n, const double *x, double *y) {{
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) y[i] = {name}(x[i]);
+}}
+""" for name in ("bs_vexp", "bs_vexpm1", "bs_vxexpm1"))
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BIOSNN_CACHE_DIR", str(tmp_path_factory.mktemp("ccache")))
+        src = ("#include <math.h>\n#include <stdint.h>\n#include <string.h>\n"
+               + c_backend._VMATH + _ARRAYS)
+        yield c_build.load_library(c_build.build(src))
+
+
+def _call(lib, name, x):
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    y = np.empty_like(x)
+    getattr(lib, name)(ctypes.c_int64(x.size), ctypes.c_void_p(x.ctypes.data),
+                       ctypes.c_void_p(y.ctypes.data))
+    return y
+
+
+def _points():
+    rng = np.random.default_rng(7)
+    special = [0.0, -0.0, 1e-300, -1e-300, 5e-324, 1e-9, -1e-9, 0.5 * np.log(2),
+               -0.5 * np.log(2), np.log(2), 709.78, 709.782712893384, 709.79, 710.0,
+               -708.4, -745.13, -745.2, -746.0, -40.0, -45.0, -50.0, 1e-5, -1e-5]
+    return np.concatenate([
+        rng.uniform(-750.0, 712.0, 100_000), rng.uniform(-40.0, 40.0, 100_000),
+        rng.uniform(-1.0, 1.0, 100_000), rng.uniform(-1e-4, 1e-4, 20_000),
+        np.linspace(-20, 20, 40_001), special])
+
+
+def _max_ulp(got, want):
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    fin = np.isfinite(want)
+    np.testing.assert_array_equal(got[~fin], want[~fin])
+    ok = fin & (want != 0)
+    err = np.abs(got[ok] - want[ok]) / np.spacing(np.abs(want[ok]))
+    np.testing.assert_array_equal(got[fin & (want == 0)], 0.0)
+    return float(err.max())
+
+
+def test_exp_within_2_ulp(lib):
+    x = _points()
+    with np.errstate(over="ignore", under="ignore"):
+        assert _max_ulp(_call(lib, "bs_vexp_array", x), np.exp(x)) <= 2.0
+
+
+def test_expm1_within_2_ulp(lib):
+    x = _points()
+    with np.errstate(over="ignore"):
+        assert _max_ulp(_call(lib, "bs_vexpm1_array", x), np.expm1(x)) <= 2.0
+
+
+def test_x_over_expm1_within_2_ulp_of_the_scalar_formula(lib):
+    x = np.concatenate([_points()[np.abs(_points()) < 700], [0.0, 1e-6, -1e-6, -50.0]])
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        want = np.where(np.abs(x) < 1e-5, 1.0 - x * (0.5 - x / 12.0), x / np.expm1(x))
+    assert _max_ulp(_call(lib, "bs_vxexpm1_array", x), want) <= 2.0
+
+
+def test_special_values(lib):
+    x = np.array([np.inf, -np.inf, np.nan, 1000.0, -1000.0, 0.0])
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(_call(lib, "bs_vexp_array", x),
+                                      [np.inf, 0.0, np.nan, np.inf, 0.0, 1.0])
+        np.testing.assert_array_equal(_call(lib, "bs_vexpm1_array", x),
+                                      [np.inf, -1.0, np.nan, np.inf, -1.0, 0.0])
+    # subnormal results of exp (gradual underflow)
+    x = np.array([-709.0, -720.0, -740.0, -745.0])
+    got = _call(lib, "bs_vexp_array", x)
+    np.testing.assert_allclose(got, np.exp(x), rtol=1e-6, atol=0)
