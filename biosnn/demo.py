@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 import biosnn
+from biosnn.jsonable import jsonable as _jsonable
 
 __all__ = ["run_demo"]
 
@@ -309,20 +310,6 @@ def write_figure(path: Path, parts: dict) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return _jsonable(value.item())
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 def _timed(func, timings: dict, key: str):
