@@ -12,7 +12,10 @@ Usage (``biosnn --help``, ``biosnn COMMAND --help``; reference: docs/cli.md)::
                       [--fix STATE=VALUE|steady ...] [--xlim A B] [--ylim A B]
                       [--plot FILE.png] [--out FILE.json]
     biosnn bifurcation MODEL --param NAME --from A --to B [--preset P] [--set NAME=VALUE ...]
-                       [--init STATE=VALUE ...] [--plot FILE.png] [--out FILE.json]
+                       [--init STATE=VALUE ...] [--cycles] [--plot FILE.png] [--out FILE.json]
+                       [--param2 NAME --from2 A --to2 B [--plot2 FILE.png]]
+    biosnn fi MODEL --param NAME --from A --to B [--points K] [--duration T] [--preset P]
+              [--set NAME=VALUE ...] [--plot FILE.png] [--out FILE.json]
     biosnn demo [--out DIR]
 
 ``MODEL`` is a library name (``biosnn models``) or the path of a model file.  Values
@@ -29,6 +32,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+from biosnn.jsonable import jsonable as _jsonable
 
 __all__ = ["main", "build_parser", "UsageError", "describe_model", "result_json", "plot_result"]
 
@@ -160,8 +165,44 @@ def _add_bifurcation_parser(sub) -> None:
                    metavar="NAME=VALUE", help="set another parameter (repeatable)")
     p.add_argument("--init", action="append", default=[], type=_assignment,
                    metavar="STATE=VALUE", help="guess of the equilibrium at A (repeatable)")
+    p.add_argument("--cycles", action="store_true",
+                   help="also continue the periodic orbits born at each Hopf point "
+                        "(folds of cycles, period doubling, torus)")
+    p.add_argument("--param2", metavar="NAME",
+                   help="continue the fold and Hopf points found in a second parameter "
+                        "(fold and Hopf curves; cusp, Bogdanov-Takens, Bautin points)")
+    p.add_argument("--from2", dest="start2", type=_value, metavar="A",
+                   help="start of the interval of --param2")
+    p.add_argument("--to2", dest="stop2", type=_value, metavar="B",
+                   help="end of the interval of --param2")
+    p.add_argument("--plot2", metavar="FILE.png", help="write the two-parameter diagram")
     p.add_argument("--plot", metavar="FILE.png", help="write the bifurcation diagram")
     p.add_argument("--out", metavar="FILE.json", help="write the diagram as JSON")
+
+
+def _add_fi_parser(sub) -> None:
+    p = sub.add_parser(
+        "fi", help="f-I curve: firing rate against a parameter, rheobase, class",
+        description="Firing rate of MODEL against the parameter NAME at K values from A to "
+                    "B (display units, or values with units), all in one vectorized run; "
+                    "the rheobase and the excitability class (from the curve and from the "
+                    "onset bifurcation).  See docs/analysis.md.")
+    p.add_argument("model", metavar="MODEL", help="library name or path of a model file")
+    p.add_argument("--param", required=True, metavar="NAME", help="the varied parameter")
+    p.add_argument("--from", dest="start", required=True, type=_value, metavar="A",
+                   help="first value")
+    p.add_argument("--to", dest="stop", required=True, type=_value, metavar="B",
+                   help="last value")
+    p.add_argument("--points", type=_positive_int, default=41, metavar="K",
+                   help="number of values (default 41, at least 2)")
+    p.add_argument("--duration", "-T", default="1000", metavar="T",
+                   help="simulated time per value (default 1000 ms or time units); the "
+                        "first fifth is discarded")
+    p.add_argument("--preset", metavar="P", help="named parameter set of the model")
+    p.add_argument("--set", dest="params", action="append", default=[], type=_assignment,
+                   metavar="NAME=VALUE", help="set another parameter (repeatable)")
+    p.add_argument("--plot", metavar="FILE.png", help="write the f-I curve")
+    p.add_argument("--out", metavar="FILE.json", help="write the curve as JSON")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -183,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_simulate_parser(sub)
     _add_phaseplane_parser(sub)
     _add_bifurcation_parser(sub)
+    _add_fi_parser(sub)
     demo = sub.add_parser("demo", help="run the demo (figure + JSON summary)",
                           description="Simulate a few library models, run an f-I analysis "
                                       "and write demo.png and demo.json.")
@@ -299,25 +341,6 @@ def _simulate(model, args):
         model, duration, method=args.method, dt=dt, rtol=args.rtol, atol=args.atol,
         backend=args.backend, n=args.n, init=dict(args.init) or None, record=args.record,
         seed=args.seed)
-
-
-def _jsonable(value):
-    """Numbers, arrays and containers as plain JSON types."""
-    import numpy as np
-
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)
 
 
 def result_json(model, result, args) -> dict:
@@ -470,6 +493,38 @@ def _cmd_phaseplane(args, out) -> int:
     return 0
 
 
+def _two_parameter(model, diagram, args, out):
+    """``--param2``: continue the fold and Hopf points of ``diagram`` (None without it)."""
+    given = [args.start2 is not None, args.stop2 is not None]
+    if args.param2 is None:
+        if any(given) or args.plot2:
+            raise UsageError("--from2, --to2 and --plot2 need --param2")
+        return None
+    if not all(given):
+        raise UsageError("--param2 needs --from2 A --to2 B")
+    from biosnn.analysis.codim2 import two_parameter_diagram
+
+    two = two_parameter_diagram(model, diagram, args.param2, args.start2, args.stop2,
+                                params=dict(args.params))
+    print(repr(two), file=out)
+    if args.plot2:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        ax = two.plot()
+        ax.figure.tight_layout()
+        try:
+            ax.figure.savefig(args.plot2, dpi=120)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.plot2}: {exc.strerror or exc}") from None
+        finally:
+            plt.close(ax.figure)
+        print(f"wrote {args.plot2}", file=out)
+    return two
+
+
 def _cmd_bifurcation(args, out) -> int:
     import biosnn
     from biosnn.analysis.continuation import continue_equilibria
@@ -478,6 +533,19 @@ def _cmd_bifurcation(args, out) -> int:
     diagram = continue_equilibria(model, args.param, args.start, args.stop,
                                   params=dict(args.params), init=dict(args.init) or None)
     print(repr(diagram), file=out)
+    branches = []
+    if args.cycles:
+        from biosnn.analysis.cycles import continue_cycles
+
+        for hopf in diagram.special("hopf"):
+            if any(br.end_param is not None
+                   and abs(br.end_param - hopf.param) <= 1e-4 * max(abs(hopf.param), 1.0)
+                   for br in branches):
+                continue            # already reached as the end of an earlier branch
+            branches.append(continue_cycles(model, hopf, args.param, params=dict(args.params),
+                                            start=args.start, stop=args.stop))
+            print(repr(branches[-1]), file=out)
+    two = _two_parameter(model, diagram, args, out)
     if args.plot:
         import matplotlib
 
@@ -485,6 +553,8 @@ def _cmd_bifurcation(args, out) -> int:
         import matplotlib.pyplot as plt
 
         ax = diagram.plot()
+        for branch in branches:
+            branch.plot(ax=ax)
         ax.figure.tight_layout()
         try:
             ax.figure.savefig(args.plot, dpi=120)
@@ -494,7 +564,55 @@ def _cmd_bifurcation(args, out) -> int:
             plt.close(ax.figure)
         print(f"wrote {args.plot}", file=out)
     if args.out:
-        _write_json(_jsonable({"preset": args.preset, **diagram.to_dict()}), args.out)
+        data = {"preset": args.preset, **diagram.to_dict()}
+        if two is not None:
+            data.update(param2=two.param2, curves=[c.to_dict() for c in two.curves],
+                        codim2=[p.to_dict() for p in two.codim2])
+        if args.cycles:
+            data["cycles"] = [branch.to_dict() for branch in branches]
+            data["special_points"] += [dict(sp.to_dict(), branch=k)
+                                       for k, branch in enumerate(branches)
+                                       for sp in branch.special_points]
+        _write_json(_jsonable(data), args.out)
+        print(f"wrote {args.out}", file=out)
+    return 0
+
+
+def _cmd_fi(args, out) -> int:
+    import numpy as np
+
+    from biosnn.analysis.excitability import fi_curve
+
+    model = _load_for_run(args)
+    model._check_param(args.param)
+    if args.points < 2:
+        raise UsageError("--points must be at least 2")
+    a, b = (float(model.from_internal(args.param, model.to_internal(args.param, v)))
+            for v in (args.start, args.stop))
+    if not a < b:
+        raise UsageError(f"--from must be below --to, got {args.start!r} and {args.stop!r}")
+    duration = _time(model, args.duration, "--duration")
+    curve = fi_curve(model, args.param, np.linspace(a, b, args.points), duration)
+    print(repr(curve), file=out)
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        ax = curve.plot()
+        ax.figure.tight_layout()
+        try:
+            ax.figure.savefig(args.plot, dpi=120)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.plot}: {exc.strerror or exc}") from None
+        finally:
+            plt.close(ax.figure)
+        print(f"wrote {args.plot}", file=out)
+    if args.out:
+        _write_json(_jsonable({"preset": args.preset,
+                               "params": {name: value for name, value in args.params},
+                               **curve.to_dict()}), args.out)
         print(f"wrote {args.out}", file=out)
     return 0
 
@@ -508,7 +626,7 @@ def _cmd_demo(args, out) -> int:
 
 _COMMANDS = {"models": _cmd_models, "show": _cmd_show, "simulate": _cmd_simulate,
              "phaseplane": _cmd_phaseplane, "bifurcation": _cmd_bifurcation,
-             "demo": _cmd_demo}
+             "fi": _cmd_fi, "demo": _cmd_demo}
 
 
 def _one_line(error: BaseException) -> str:

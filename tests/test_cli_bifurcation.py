@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
+
 from biosnn.cli import main
 
 
@@ -45,3 +47,23 @@ def test_errors_are_one_line():
     assert code == 2 and "interval" in err
     code, _, err = run("bifurcation", "morris_lecar", "--param", "I_ext")
     assert code == 2 and "--from" in err
+
+
+def test_cycles_option_adds_the_cycle_branch_and_its_special_points(tmp_path):
+    # Hendrick (issue 3): HH fold of limit cycles at I = 6.2603 uA/cm**2, period 19.895 ms;
+    # the branch from the first Hopf point ends at the second (154.52)
+    js, png = tmp_path / "hh.json", tmp_path / "hh.png"
+    code, out, err = run("bifurcation", "hodgkin_huxley", "--param", "I_ext", "--from", "0",
+                         "--to", "200", "--cycles", "--out", str(js), "--plot", str(png))
+    assert code == 0, err
+    assert "LPC lpc at I_ext = 6.26032" in out and "reached a Hopf point" in out
+    assert out.count("CycleBranch(") == 1          # the second Hopf point ends the first branch
+    data = json.loads(js.read_text())
+    (branch,) = data["cycles"]
+    assert branch["end_param"] == pytest.approx(154.52, rel=1e-4)
+    lpcs = [sp for sp in data["special_points"] if sp["type"] == "lpc"]
+    lpc = min(lpcs, key=lambda sp: sp["param"])
+    assert lpc["param"] == pytest.approx(6.2603, rel=1e-5)
+    assert round(lpc["period"], 3) == 19.895 and lpc["amplitude"]["V"] > 90
+    assert lpc["branch"] == 0 and len(lpc["multipliers"]) == 4
+    assert png.stat().st_size > 1000
