@@ -94,18 +94,27 @@ def _names(text: str) -> list:
     return names
 
 
+def _add_model_argument(p) -> None:
+    p.add_argument("model", metavar="MODEL", help="library name or path of a model file")
+
+
+def _add_parameter_arguments(p, set_help: str = "set a parameter (repeatable)") -> None:
+    """``--preset P`` and the repeatable ``--set NAME=VALUE`` (values with units)."""
+    p.add_argument("--preset", metavar="P", help="named parameter set of the model")
+    p.add_argument("--set", dest="params", action="append", default=[], type=_assignment,
+                   metavar="NAME=VALUE", help=set_help)
+
+
 def _add_simulate_parser(sub) -> None:
     p = sub.add_parser(
         "simulate", help="simulate a model and print a summary",
         description="Simulate MODEL (a library name or a model file) and print a summary. "
                     "Values carry units (\"10 uA/cm**2\", \"1000 ms\"); bare numbers are in "
                     "the display unit (times in ms).")
-    p.add_argument("model", metavar="MODEL", help="library name or path of a model file")
+    _add_model_argument(p)
     p.add_argument("--duration", "-T", required=True, metavar="T",
                    help='simulated time, e.g. "1000 ms" or 1000 (ms)')
-    p.add_argument("--preset", metavar="P", help="named parameter set of the model")
-    p.add_argument("--set", dest="params", action="append", default=[], type=_assignment,
-                   metavar="NAME=VALUE", help="set a parameter (repeatable)")
+    _add_parameter_arguments(p)
     p.add_argument("--init", action="append", default=[], type=_assignment,
                    metavar="STATE=VALUE", help="initial value of a state (repeatable)")
     p.add_argument("--method", default="rk4", metavar="M",
@@ -131,12 +140,10 @@ def _add_phaseplane_parser(sub) -> None:
         description="Phase plane of MODEL on the states VAR (x) and VAR (y): nullclines, "
                     "fixed points with type and eigenvalues, manifolds of saddles, limit "
                     "cycles.  Values and limits are in display units.")
-    p.add_argument("model", metavar="MODEL", help="library name or path of a model file")
+    _add_model_argument(p)
     p.add_argument("--x", required=True, metavar="VAR", help="state on the horizontal axis")
     p.add_argument("--y", required=True, metavar="VAR", help="state on the vertical axis")
-    p.add_argument("--preset", metavar="P", help="named parameter set of the model")
-    p.add_argument("--set", dest="params", action="append", default=[], type=_assignment,
-                   metavar="NAME=VALUE", help="set a parameter (repeatable)")
+    _add_parameter_arguments(p)
     p.add_argument("--fix", action="append", default=[], type=_assignment,
                    metavar="STATE=VALUE", help="hold another state at VALUE, or at its "
                    "steady state with STATE=steady (repeatable; default: initial value)")
@@ -154,15 +161,13 @@ def _add_bifurcation_parser(sub) -> None:
                     "(display units, or values with units) and locate folds, Hopf points "
                     "(with the first Lyapunov coefficient and the period at onset) and "
                     "branch points.  See docs/analysis.md.")
-    p.add_argument("model", metavar="MODEL", help="library name or path of a model file")
+    _add_model_argument(p)
     p.add_argument("--param", required=True, metavar="NAME", help="continuation parameter")
     p.add_argument("--from", dest="start", required=True, type=_value, metavar="A",
                    help="start of the parameter interval")
     p.add_argument("--to", dest="stop", required=True, type=_value, metavar="B",
                    help="end of the parameter interval")
-    p.add_argument("--preset", metavar="P", help="named parameter set of the model")
-    p.add_argument("--set", dest="params", action="append", default=[], type=_assignment,
-                   metavar="NAME=VALUE", help="set another parameter (repeatable)")
+    _add_parameter_arguments(p, "set another parameter (repeatable)")
     p.add_argument("--init", action="append", default=[], type=_assignment,
                    metavar="STATE=VALUE", help="guess of the equilibrium at A (repeatable)")
     p.add_argument("--cycles", action="store_true",
@@ -187,7 +192,7 @@ def _add_fi_parser(sub) -> None:
                     "B (display units, or values with units), all in one vectorized run; "
                     "the rheobase and the excitability class (from the curve and from the "
                     "onset bifurcation).  See docs/analysis.md.")
-    p.add_argument("model", metavar="MODEL", help="library name or path of a model file")
+    _add_model_argument(p)
     p.add_argument("--param", required=True, metavar="NAME", help="the varied parameter")
     p.add_argument("--from", dest="start", required=True, type=_value, metavar="A",
                    help="first value")
@@ -198,9 +203,7 @@ def _add_fi_parser(sub) -> None:
     p.add_argument("--duration", "-T", default="1000", metavar="T",
                    help="simulated time per value (default 1000 ms or time units); the "
                         "first fifth is discarded")
-    p.add_argument("--preset", metavar="P", help="named parameter set of the model")
-    p.add_argument("--set", dest="params", action="append", default=[], type=_assignment,
-                   metavar="NAME=VALUE", help="set another parameter (repeatable)")
+    _add_parameter_arguments(p, "set another parameter (repeatable)")
     p.add_argument("--plot", metavar="FILE.png", help="write the f-I curve")
     p.add_argument("--out", metavar="FILE.json", help="write the curve as JSON")
 
@@ -220,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="show a model: equations, parameters, presets",
                           description="Show a model's equations, parameters (with units), "
                                       "initial values, events, presets and reference.")
-    show.add_argument("model", metavar="MODEL", help="library name or path of a model file")
+    _add_model_argument(show)
     _add_simulate_parser(sub)
     _add_phaseplane_parser(sub)
     _add_bifurcation_parser(sub)

@@ -17,8 +17,12 @@ def test_doc_example_runs(index, tmp_path, monkeypatch, capsys):
 
     matplotlib.use("Agg")
     monkeypatch.chdir(tmp_path)
-    exec(compile(BLOCKS[index], f"docs/analysis.md block {index}", "exec"), {})  # noqa: S102
+    namespace: dict = {}
+    exec(compile(BLOCKS[index], f"docs/analysis.md block {index}", "exec"), namespace)  # noqa: S102
     capsys.readouterr()
+    # the example ran to its end: every name it assigns at top level exists
+    assigned = set(re.findall(r"^(\w+)\s*=", BLOCKS[index], flags=re.M))
+    assert assigned <= set(namespace), sorted(assigned - set(namespace))
 
 
 def test_doc_has_examples():
