@@ -60,7 +60,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from biosnn.analysis._system import System
-from biosnn.analysis.continuation import _first_lyapunov, _illinois, _solve
+from biosnn.analysis.continuation import (_first_lyapunov, _illinois, _solve,
+                                          newton_bordered, unit_tangent)
 from biosnn.analysis.equilibria import _as_model, sorted_eigenvalues
 from biosnn.errors import BiosnnError
 
@@ -454,28 +455,15 @@ class _Pt:
 
 
 def _tangent(dg, previous) -> np.ndarray:
-    t = _solve(np.vstack([dg, previous]), np.append(np.zeros(dg.shape[0]), 1.0))
-    return t / np.linalg.norm(t)
+    return unit_tangent(dg, previous)
 
 
 def _correct(sys_, xp, t, tol, max_iter=12):
-    x = xp.copy()
-    previous = np.inf
-    for it in range(1, max_iter + 1):
+    def bordered(x):
         r, dg = sys_.residual_and_jacobian(x)
-        m = np.vstack([dg, t])
-        rhs = -np.append(r, t @ (x - xp))
-        if not (np.all(np.isfinite(m)) and np.all(np.isfinite(rhs))):
-            return x, False, it
-        dx = _solve(m, rhs)
-        x = x + dx
-        size = float(np.max(np.abs(dx)))
-        if size < tol:
-            return x, True, it
-        if size > 2 * previous and it > 2:
-            return x, False, it
-        previous = size
-    return x, False, max_iter
+        return np.vstack([dg, t]), -np.append(r, t @ (x - xp))
+
+    return newton_bordered(bordered, xp.copy(), tol, max_iter)
 
 
 def _point(sys_, x, previous_tangent) -> _Pt:

@@ -293,18 +293,11 @@ class _Branch:
         return gx, jac
 
     def tangent(self, gx, previous) -> np.ndarray:
-        m = np.vstack([gx, previous])
-        rhs = np.zeros(self.n + 1)
-        rhs[-1] = 1.0
-        t = _solve(m, rhs)
-        return t / np.linalg.norm(t)
+        return unit_tangent(gx, previous)
 
     def correct(self, xp, t, tol, max_iter=10, fixed_lam=None):
         """Newton on ``G = 0`` plus ``t.(x - xp) = 0`` (or ``x_lam = fixed_lam``)."""
-        x = xp.copy()
-        previous = np.inf
-        for it in range(1, max_iter + 1):
-            g = self.G(x)
+        def bordered(x):
             gx, _ = self.jacobians(x)
             if fixed_lam is None:
                 row, last = t, t @ (x - xp)
@@ -312,19 +305,9 @@ class _Branch:
                 row = np.zeros(self.n + 1)
                 row[-1] = 1.0
                 last = x[-1] - fixed_lam
-            m = np.vstack([gx, row])
-            rhs = -np.append(g, last)
-            if not (np.all(np.isfinite(m)) and np.all(np.isfinite(rhs))):
-                return x, False, it
-            dx = _solve(m, rhs)
-            x = x + dx
-            size = float(np.max(np.abs(dx)))
-            if size < tol:
-                return x, True, it
-            if size > 2 * previous and it > 2:
-                return x, False, it
-            previous = size
-        return x, False, max_iter
+            return np.vstack([gx, row]), -np.append(self.G(x), last)
+
+        return newton_bordered(bordered, xp.copy(), tol, max_iter)
 
     def point(self, x, previous_tangent) -> _Point:
         gx, jac = self.jacobians(x)
@@ -333,6 +316,35 @@ class _Branch:
         tests = {"fold": t[-1], "hopf": _hopf_test(ev),
                  "bp": float(np.linalg.det(np.vstack([gx, t])))}
         return _Point(x=x, tangent=t, jac=jac, eigenvalues=ev, tests=tests)
+
+
+def unit_tangent(gx, previous) -> np.ndarray:
+    """The unit null vector of the (n, n+1) matrix ``gx``, oriented along ``previous``."""
+    t = _solve(np.vstack([gx, previous]), np.append(np.zeros(gx.shape[0]), 1.0))
+    return t / np.linalg.norm(t)
+
+
+def newton_bordered(bordered, x, tol, max_iter):
+    """Newton's method on a bordered system: ``bordered(x) -> (matrix, rhs)`` of the step.
+
+    Returns ``(x, converged, iterations)``; gives up on a non-finite system or when the
+    step grows twice in size after the second iteration (the corrector is diverging and
+    the caller should shorten the continuation step).
+    """
+    previous = np.inf
+    for it in range(1, max_iter + 1):
+        m, rhs = bordered(x)
+        if not (np.all(np.isfinite(m)) and np.all(np.isfinite(rhs))):
+            return x, False, it
+        dx = _solve(m, rhs)
+        x = x + dx
+        size = float(np.max(np.abs(dx)))
+        if size < tol:
+            return x, True, it
+        if size > 2 * previous and it > 2:
+            return x, False, it
+        previous = size
+    return x, False, max_iter
 
 
 def _solve(m, rhs) -> np.ndarray:
