@@ -12,8 +12,8 @@ Usage (``biosnn --help``, ``biosnn COMMAND --help``; reference: docs/cli.md)::
                       [--fix STATE=VALUE|steady ...] [--xlim A B] [--ylim A B]
                       [--plot FILE.png] [--out FILE.json]
     biosnn bifurcation MODEL --param NAME --from A --to B [--preset P] [--set NAME=VALUE ...]
-                       [--init STATE=VALUE ...] [--cycles] [--plot FILE.png] [--out FILE.json]
-                       [--param2 NAME --from2 A --to2 B [--plot2 FILE.png]]
+                       [--init STATE=VALUE ...] [--cycles] [--switch] [--plot FILE.png]
+                       [--out FILE.json] [--param2 NAME --from2 A --to2 B [--plot2 FILE.png]]
     biosnn fi MODEL --param NAME --from A --to B [--points K] [--duration T] [--preset P]
               [--set NAME=VALUE ...] [--plot FILE.png] [--out FILE.json]
     biosnn demo [--out DIR]
@@ -173,6 +173,9 @@ def _add_bifurcation_parser(sub) -> None:
     p.add_argument("--cycles", action="store_true",
                    help="also continue the periodic orbits born at each Hopf point "
                         "(folds of cycles, period doubling, torus)")
+    p.add_argument("--switch", action="store_true",
+                   help="also follow the other branch through each branch point and, with "
+                        "--cycles, the period-doubled orbits from each period doubling")
     p.add_argument("--param2", metavar="NAME",
                    help="continue the fold and Hopf points found in a second parameter "
                         "(fold and Hopf curves; cusp, Bogdanov-Takens, Bautin points)")
@@ -536,18 +539,13 @@ def _cmd_bifurcation(args, out) -> int:
     diagram = continue_equilibria(model, args.param, args.start, args.stop,
                                   params=dict(args.params), init=dict(args.init) or None)
     print(repr(diagram), file=out)
-    branches = []
-    if args.cycles:
-        from biosnn.analysis.cycles import continue_cycles
-
-        for hopf in diagram.special("hopf"):
-            if any(br.end_param is not None
-                   and abs(br.end_param - hopf.param) <= 1e-4 * max(abs(hopf.param), 1.0)
-                   for br in branches):
-                continue            # already reached as the end of an earlier branch
-            branches.append(continue_cycles(model, hopf, args.param, params=dict(args.params),
-                                            start=args.start, stop=args.stop))
-            print(repr(branches[-1]), file=out)
+    switched = []                   # (branch point, the other branch through it)
+    if args.switch:
+        for bp in diagram.special("bp"):
+            switched.append((bp, diagram.switch(bp)))
+            print(f"switched at {bp.param:.8g}: {switched[-1][1]!r}", file=out)
+    branches, sources = _cycle_branches(model, [diagram] + [d for _, d in switched], args,
+                                        out)
     two = _two_parameter(model, diagram, args, out)
     if args.plot:
         import matplotlib
@@ -556,6 +554,8 @@ def _cmd_bifurcation(args, out) -> int:
         import matplotlib.pyplot as plt
 
         ax = diagram.plot()
+        for _, other in switched:
+            other.plot(ax=ax, color="tab:blue")
         for branch in branches:
             branch.plot(ax=ax)
         ax.figure.tight_layout()
@@ -571,14 +571,59 @@ def _cmd_bifurcation(args, out) -> int:
         if two is not None:
             data.update(param2=two.param2, curves=[c.to_dict() for c in two.curves],
                         codim2=[p.to_dict() for p in two.codim2])
+        if args.switch:
+            data["switched"] = [dict(other.to_dict(), source=bp.to_dict())
+                                for bp, other in switched]
+            # the branch point where a branch was switched is already listed
+            data["special_points"] += [dict(sp.to_dict(), switched=k)
+                                       for k, (bp, other) in enumerate(switched)
+                                       for sp in other.special_points
+                                       if not (sp.type == "bp" and abs(sp.param - bp.param)
+                                               <= 1e-9 * max(abs(bp.param), 1.0))]
         if args.cycles:
-            data["cycles"] = [branch.to_dict() for branch in branches]
+            data["cycles"] = [dict(branch.to_dict(), source=source)
+                              for branch, source in zip(branches, sources)]
             data["special_points"] += [dict(sp.to_dict(), branch=k)
                                        for k, branch in enumerate(branches)
                                        for sp in branch.special_points]
         _write_json(_jsonable(data), args.out)
         print(f"wrote {args.out}", file=out)
     return 0
+
+
+def _cycle_branches(model, diagrams, args, out):
+    """``--cycles`` (and ``--switch``): the cycle branches and where each starts.
+
+    One branch per Hopf point of the diagrams (a Hopf point already reached as the end
+    of an earlier branch is skipped); with ``--switch`` also the period-doubled branch of
+    each period doubling on them.  Returns (branches, sources): each source is a dict
+    naming the starting point (``{"type": "hopf", "param": ...}`` or ``{"type": "pd",
+    "param": ..., "branch": k}`` with ``k`` the index of the period-1 branch).
+    """
+    if not args.cycles:
+        return [], []
+    from biosnn.analysis.cycles import continue_cycles
+
+    branches, sources = [], []
+    for d in diagrams:
+        for hopf in d.special("hopf"):
+            if any(br.end_param is not None
+                   and abs(br.end_param - hopf.param) <= 1e-4 * max(abs(hopf.param), 1.0)
+                   for br in branches):
+                continue            # already reached as the end of an earlier branch
+            if any(src["type"] == "hopf" and src["param"] == hopf.param for src in sources):
+                continue            # the same Hopf point on a switched branch
+            branches.append(continue_cycles(model, hopf, args.param, params=dict(args.params),
+                                            start=args.start, stop=args.stop))
+            sources.append({"type": "hopf", "param": hopf.param})
+            print(repr(branches[-1]), file=out)
+    if args.switch:
+        for k in range(len(branches)):
+            for pd in branches[k].special("pd"):
+                branches.append(branches[k].switch(pd))
+                sources.append({"type": "pd", "param": pd.param, "branch": k})
+                print(f"period doubling at {pd.param:.8g}: {branches[-1]!r}", file=out)
+    return branches, sources
 
 
 def _cmd_fi(args, out) -> int:

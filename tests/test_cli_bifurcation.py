@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import numpy as np
 import pytest
 
 from biosnn.cli import main
@@ -67,3 +68,73 @@ def test_cycles_option_adds_the_cycle_branch_and_its_special_points(tmp_path):
     assert round(lpc["period"], 3) == 19.895 and lpc["amplitude"]["V"] > 90
     assert lpc["branch"] == 0 and len(lpc["multipliers"]) == 4
     assert png.stat().st_size > 1000
+
+
+PITCHFORK = '''name = "pitchfork"
+equations = """
+dx/dt = r*x - x**3 : 1
+"""
+[parameters]
+r = "-1"
+[initial]
+x = "0"
+'''
+
+ROSSLER = '''name = "rossler"
+equations = """
+dx/dt = -y - z : 1
+dy/dt = x + a*y : 1
+dz/dt = b + z*(x - c) : 1
+"""
+[parameters]
+a = "0.2"
+b = "0.2"
+c = "3.5"
+[initial]
+x = "0.0115"
+y = "-0.0573"
+z = "0.0573"
+'''
+
+
+def test_switch_follows_the_other_branch_of_a_pitchfork(tmp_path):
+    # closed form: x' = r x - x**3, branch point at r = 0, other branch x = +-sqrt(r)
+    model = tmp_path / "pitchfork.toml"
+    model.write_text(PITCHFORK)
+    js, png = tmp_path / "p.json", tmp_path / "p.png"
+    code, out, err = run("bifurcation", str(model), "--param", "r", "--from", "-1", "--to", "1",
+                         "--switch", "--out", str(js), "--plot", str(png))
+    assert code == 0, err
+    assert "BP bp at r = 0" in out and "switched at 0:" in out
+    data = json.loads(js.read_text())
+    assert [sp["type"] for sp in data["special_points"]] == ["bp"]     # listed once
+    (other,) = data["switched"]
+    assert other["source"]["type"] == "bp"
+    x, r = (np.array(other["points"]["states"]["x"]), np.array(other["points"]["param"]))
+    assert np.allclose(x ** 2, r, atol=1e-10) and x.max() == pytest.approx(1.0)
+    assert png.stat().st_size > 1000
+
+
+def test_switch_with_cycles_follows_the_rossler_period_doubling(tmp_path):
+    # the Rossler system (a = b = 0.2) from c = 3.5 down past the fold and Hopf point at
+    # c = 0.4 (closed form, 2 sqrt(ab)); its cycles double their period at c = 2.8324
+    # (checked by simulation in tests/analysis/test_branch_switching.py) and the
+    # period-2 orbits reach c = 3.5 with about twice the period
+    model = tmp_path / "rossler.toml"
+    model.write_text(ROSSLER)
+    js = tmp_path / "r.json"
+    code, out, err = run("bifurcation", str(model), "--param", "c", "--from", "3.5", "--to",
+                         "0.3", "--cycles", "--switch", "--out", str(js))
+    assert code == 0, err
+    assert "PD pd at c = 2.83244" in out and "period doubling at 2.83244" in out
+    data = json.loads(js.read_text())
+    types = [sp["type"] for sp in data["special_points"]]
+    assert types[:2] == ["fold", "hopf"] and types.count("pd") == 1
+    one, two = data["cycles"]
+    assert one["source"]["type"] == "hopf" and two["source"] == pytest.approx(
+        {"type": "pd", "param": 2.8324450, "branch": 0}, abs=1e-6)
+    assert two["points"]["param"][-1] == pytest.approx(3.5)
+    assert two["points"]["period"][-1] == pytest.approx(2 * one["points"]["period"][-1],
+                                                        rel=0.02)
+    (pd,) = [sp for sp in data["special_points"] if sp["type"] == "pd"]
+    assert pd["branch"] == 0

@@ -31,6 +31,10 @@ conj(a).b``; the normalisation of MatCont).  ``l1 < 0``: supercritical (a stable
 born); ``l1 > 0``: subcritical.  Its value is in internal units (states in mV, ..., time
 in ms); its sign is what matters.  The period at onset is ``2 pi / w``.
 
+At a branch point, :meth:`BifurcationDiagram.switch` (or ``continue_equilibria(...,
+from_point=bp)``) continues the other branch through it, in a direction given by the
+algebraic branching equation (see :func:`continue_equilibria`).
+
 Examples
 --------
 >>> import biosnn
@@ -95,6 +99,7 @@ class SpecialPoint:
     l1: float | None = None
     omega: float | None = None
     period: float | None = None
+    _tangent: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def criticality(self) -> str | None:
@@ -156,6 +161,7 @@ class BifurcationDiagram:
     eigenvalues: np.ndarray
     special_points: list = field(default_factory=list)
     status: str = ""
+    _context: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __getitem__(self, name: str) -> np.ndarray:
         if name == self.param:
@@ -168,6 +174,43 @@ class BifurcationDiagram:
     def special(self, type: str | None = None) -> list:
         """Special points, all or those of one type (``"fold"``, ``"hopf"``, ``"bp"``)."""
         return [sp for sp in self.special_points if type is None or sp.type == type]
+
+    def switch(self, point, **options) -> BifurcationDiagram:
+        """Continue the other branch of equilibria through a branch point of this diagram.
+
+        Parameters
+        ----------
+        point : SpecialPoint
+            A ``"bp"`` point of this diagram (``diagram.special("bp")[0]``).
+        **options
+            Continuation options of :func:`continue_equilibria` (``ds``, ``ds_max``,
+            ``max_points``, ...); default those this diagram was computed with.
+
+        Returns
+        -------
+        BifurcationDiagram
+            The new branch over the same parameter interval, continued from the branch
+            point in both directions; the branch point is one of its special points.
+            See :func:`continue_equilibria` (``from_point``) for the method.
+
+        Examples
+        --------
+        >>> from biosnn import Model
+        >>> from biosnn.analysis import continue_equilibria
+        >>> m = Model("dx/dt = r*x - x**3 : 1", params={"r": -1})
+        >>> d = continue_equilibria(m, "r", -1, 1, init={"x": 0})
+        >>> other = d.switch(d.special("bp")[0])
+        >>> round(float(other["x"].max()), 10), round(float(other["x"].min()), 10)
+        (1.0, -1.0)
+        """
+        if not self._context:
+            raise BiosnnError("this diagram was not computed by continue_equilibria: "
+                              "call continue_equilibria(..., from_point=point) instead")
+        ctx = self._context
+        kwargs = dict(ctx["options"])
+        kwargs.update(options)
+        return continue_equilibria(ctx["model"], self.param, ctx["start"], ctx["stop"],
+                                   params=ctx["params"], from_point=point, **kwargs)
 
     def __repr__(self) -> str:
         lines = [f"BifurcationDiagram({self.model!r}, {self.param!r}: {len(self)} points, "
@@ -485,7 +528,7 @@ def lyapunov_coefficient(model, state: dict, params: dict | None = None) -> tupl
 def continue_equilibria(model, param: str, start, stop, *, params=None, init=None,
                         ds: float = 0.01, ds_max: float = 0.05, ds_min: float = 1e-9,
                         max_points: int = 2000, tol: float = 1e-10,
-                        max_angle: float = 0.2) -> BifurcationDiagram:
+                        max_angle: float = 0.2, from_point=None) -> BifurcationDiagram:
     """Continue a branch of equilibria in ``param`` from ``start`` towards ``stop``.
 
     Parameters
@@ -512,6 +555,17 @@ def continue_equilibria(model, param: str, start, stop, *, params=None, init=Non
         Newton tolerance of the corrector (scaled coordinates).
     max_angle : float
         Largest angle (radians) between successive tangents; larger turns halve the step.
+    from_point : SpecialPoint, optional
+        A branch point (``"bp"``) of an earlier diagram in the same parameter: switch
+        branches there and continue the other branch through it, in both directions,
+        until it leaves the interval (``init`` is then not used).  The direction of the
+        new branch is a root of the algebraic branching equation (Keller 1977; Govaerts
+        2000, sec. 3.3): with ``phi1`` the old tangent, ``phi2`` the other null vector of
+        ``[f_y f_lam]`` and ``psi`` its left null vector, the tangents ``a phi1 + b phi2``
+        of the branches through the point solve ``psi.G''[a phi1 + b phi2]^2 = 0``; the
+        root farthest from ``phi1`` is taken (if the equation is degenerate, ``phi2``).
+        The second derivatives are central differences of the exact Jacobian.
+        ``diagram.switch(bp)`` does this with the diagram's own interval and options.
 
     Returns
     -------
@@ -532,6 +586,14 @@ def continue_equilibria(model, param: str, start, stop, *, params=None, init=Non
     lam_b = float(model.to_internal(param, stop))
     if lam_a == lam_b:
         raise BiosnnError(f"continuation needs an interval: start == stop == {start!r}")
+    context = {"model": model, "start": start, "stop": stop, "params": dict(params or {}),
+               "options": dict(ds=ds, ds_max=ds_max, ds_min=ds_min, max_points=max_points,
+                               tol=tol, max_angle=max_angle)}
+    if from_point is not None:
+        branch, points, status = _switched_branch(system, model, param, lam_a, lam_b,
+                                                  from_point, ds, ds_max, ds_min,
+                                                  max_points, tol, max_angle)
+        return _diagram(branch, model, param, points, status, context)
     p0 = system.p.copy()
     p0[system.index(param)] = lam_a
     y0 = _start_state(system, model, p0, init, tol)
@@ -542,7 +604,109 @@ def continue_equilibria(model, param: str, start, stop, *, params=None, init=Non
     first = branch.point(branch.pack(y0, lam_a), direction)
     points, status = _march(branch, first, lam_b, ds, ds_max, ds_min, max_points, tol,
                             max_angle)
-    return _diagram(branch, model, param, points, status)
+    return _diagram(branch, model, param, points, status, context)
+
+
+# -- branch switching ---------------------------------------------------------------------
+
+def _switched_branch(system, model, param, lam_a, lam_b, bp, ds, ds_max, ds_min,
+                     max_points, tol, max_angle):
+    """The other branch through the branch point ``bp``: (branch, points, status)."""
+    if getattr(bp, "type", None) != "bp":
+        kind = getattr(bp, "type", type(bp).__name__)
+        raise BiosnnError(f"branch switching starts at a branch point ('bp'), not at "
+                          f"{kind!r}")
+    if getattr(bp, "_tangent", None) is None:
+        raise BiosnnError("the branch point carries no tangent: pass a 'bp' point of a "
+                          "diagram computed by continue_equilibria")
+    missing = [s for s in system.spec.states if s not in bp.state]
+    if missing:
+        raise BiosnnError(f"the branch point has no value for state(s) {missing} of "
+                          f"{model.name}: it comes from another model")
+    lam_bp = float(model.to_internal(param, bp.param))
+    lo, hi = sorted((lam_a, lam_b))
+    if not lo <= lam_bp <= hi:
+        raise BiosnnError(f"the branch point ({param} = {bp.param:g}) lies outside the "
+                          "continuation interval")
+    y_bp = np.array([float(model.to_internal(s, bp.state[s])) for s in system.spec.states])
+    branch = _Branch(system, param, lam_a, abs(lam_b - lam_a), np.maximum(np.abs(y_bp), 1.0))
+    x_bp = branch.pack(y_bp, lam_bp)
+    old = np.asarray(bp._tangent, dtype=float) / np.append(branch.sy, branch.sl)
+    old /= np.linalg.norm(old)
+    direction = _branch_direction(branch, x_bp, old)
+    halves, statuses = [], []
+    for sign in (-1.0, 1.0):
+        d = sign * direction
+        first = None
+        step = ds
+        while step >= ds_min:
+            x, ok, _ = branch.correct(x_bp + step * d, d, tol)
+            if ok and np.linalg.norm(x - x_bp) > 0.5 * step:
+                first = branch.point(x, d)
+                break
+            step /= 2
+        if first is None:
+            halves.append([])
+            statuses.append("corrector failed at the branch point")
+            continue
+        x_end = (lam_b - lam_a) / branch.sl                  # +1 or -1
+        if not min(0.0, x_end) <= first.x[-1] <= max(0.0, x_end):
+            halves.append([])                       # this half leaves the interval at once
+            statuses.append("reached the end of the interval")
+            continue
+        pts, status = _march(branch, first, lam_b, step, ds_max, ds_min, max_points // 2,
+                             tol, max_angle)
+        halves.append(pts)
+        statuses.append(status)
+    centre = branch.point(x_bp, direction)
+    centre.special = "bp"
+    centre.tangent = direction
+    backwards = [_reversed(pt) for pt in reversed(halves[0])]
+    points = backwards + [centre] + halves[1]
+    status = (statuses[0] if statuses[0] == statuses[1]
+              else f"{statuses[0]} (one end); {statuses[1]} (other end)")
+    return branch, points, status
+
+
+def _reversed(pt: _Point) -> _Point:
+    return _Point(x=pt.x, tangent=-pt.tangent, jac=pt.jac, eigenvalues=pt.eigenvalues,
+                  tests=pt.tests, special=pt.special)
+
+
+def _branch_direction(branch, x, old, eps=1e-6):
+    """Tangent of the other branch through the branch point ``x`` (scaled, unit).
+
+    Null vectors ``phi1`` (the old tangent ``old``), ``phi2`` of ``G_x`` and the left null
+    vector ``psi`` (SVD); the quadratic form ``Q_ab = psi.G_xx[phi_a, phi_b]`` (central
+    differences of the exact ``G_x``) is zero along the tangents of both branches; of its
+    two null directions the one least parallel to ``phi1`` is returned.
+    """
+    gx, _ = branch.jacobians(x)
+    u, _, vh = np.linalg.svd(gx)
+    psi = u[:, -1]
+    null = vh[-2:].T                                   # (n+1, 2): the two smallest
+    phi1 = null @ (null.T @ old)
+    phi1 /= np.linalg.norm(phi1)
+    phi2 = null @ np.array([-(null.T @ phi1)[1], (null.T @ phi1)[0]])
+    phi2 /= np.linalg.norm(phi2)
+    phis = (phi1, phi2)
+
+    def second(a, b):
+        plus, _ = branch.jacobians(x + eps * a)
+        minus, _ = branch.jacobians(x - eps * a)
+        return psi @ ((plus - minus) @ b) / (2 * eps)
+
+    q = np.array([[second(a, b) for b in phis] for a in phis])
+    q = (q + q.T) / 2
+    values, vectors = np.linalg.eigh(q)                 # ascending: values[0] <= values[1]
+    scale = float(np.max(np.abs(values)))
+    if scale == 0.0 or values[0] * values[1] >= -(1e-8 * scale) ** 2:
+        return phi2                                     # degenerate: no transversal pair
+    roots = [math.sqrt(-values[0]) * vectors[:, 1] + s * math.sqrt(values[1]) * vectors[:, 0]
+             for s in (1.0, -1.0)]
+    coef = min(roots, key=lambda c: abs(c[0]) / np.linalg.norm(c))   # least along phi1
+    t = coef[0] * phi1 + coef[1] * phi2
+    return t / np.linalg.norm(t)
 
 
 def _start_state(system, model, p0, init, tol):
@@ -626,7 +790,7 @@ def _specials(branch, prev, new, ds, tol):
     return sorted(found, key=lambda item: item[0])
 
 
-def _diagram(branch, model, param, points, status) -> BifurcationDiagram:
+def _diagram(branch, model, param, points, status, context) -> BifurcationDiagram:
     system = branch.system
     states = system.spec.states
     lam = np.empty(len(points))
@@ -647,12 +811,13 @@ def _diagram(branch, model, param, points, status) -> BifurcationDiagram:
             y, _, p = branch.unpack(pt.x)
             l1, omega = _first_lyapunov(system, y, p, pt.jac)
             extra = dict(l1=l1, omega=omega, period=2 * math.pi / omega)
+        tangent = pt.tangent * np.append(branch.sy, branch.sl)      # internal units
         specials.append(SpecialPoint(
             type=pt.special, param=float(shown_lam[k]),
             state={s: float(shown[s][k]) for s in states}, eigenvalues=pt.eigenvalues,
-            index=k, **extra))
+            index=k, _tangent=tangent / np.linalg.norm(tangent), **extra))
     units = {name: model.display_unit(name) for name in (param,) + tuple(states)}
     return BifurcationDiagram(
         model=model.name, param=param, units=units, param_values=shown_lam, states=shown,
         stable=counts[:, 0] == 0, n_unstable=counts[:, 0], eigenvalues=evs,
-        special_points=specials, status=status)
+        special_points=specials, status=status, _context=context)

@@ -46,6 +46,10 @@ zero at another Hopf point (status ``"reached a Hopf point"``, whose parameter i
 extrapolated from ``lam(a**2)``), or when the period grows beyond ``max_period``
 (status ``"homoclinic"``: approach to a homoclinic orbit).
 
+At a period doubling, :meth:`CycleBranch.switch` (or ``continue_cycles(model, pd, ...)``)
+continues the period-doubled orbits: the orbit traversed twice, perturbed along the
+Floquet eigenfunction of the multiplier -1 (see the Notes of :func:`continue_cycles`).
+
 Examples
 --------
 >>> from biosnn import Model
@@ -107,6 +111,7 @@ class CyclePoint:
     max: dict
     multipliers: np.ndarray
     index: int
+    _orbit: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def amplitude(self) -> dict:
@@ -159,9 +164,38 @@ class CycleBranch:
     status: str = ""
     end_param: float | None = None
     _orbits: list = field(default_factory=list, repr=False)
+    _context: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.param_values)
+
+    def switch(self, point, **options) -> CycleBranch:
+        """Continue the period-doubled orbits born at a period-doubling point of this branch.
+
+        Parameters
+        ----------
+        point : CyclePoint
+            A ``"pd"`` point of this branch (``branch.special("pd")[0]``).
+        **options
+            Options of :func:`continue_cycles` (``ds``, ``max_points``, ``start``,
+            ``stop``, ...); default those of this branch (the mesh is doubled with the
+            orbit: ``2 ntst`` intervals).
+
+        Returns
+        -------
+        CycleBranch
+            The branch of period-2 orbits (period about twice this branch's), starting at
+            the period-doubling point.  See :func:`continue_cycles` for the method.
+        """
+        if not self._context:
+            raise BiosnnError("this branch was not computed by continue_cycles: call "
+                              "continue_cycles(model, point, param, ...) instead")
+        ctx = self._context
+        kwargs = dict(ctx["options"])
+        kwargs["ntst"] = 2 * kwargs["ntst"]
+        kwargs.update(options)
+        return continue_cycles(ctx["model"], point, self.param, params=ctx["params"],
+                               **kwargs)
 
     def special(self, type: str | None = None) -> list:
         """Special points, all or those of one type (``"lpc"``, ``"pd"``, ``"ns"``)."""
@@ -610,13 +644,16 @@ def continue_cycles(model, hopf_point, param: str, *, params=None, start=None, s
                     ds_min: float = 1e-7, max_points: int = 500, tol: float = 1e-9,
                     max_angle: float = 0.3, max_period: float | None = None,
                     adapt: bool = True) -> CycleBranch:
-    """Continue the periodic orbits born at a Hopf point.
+    """Continue the periodic orbits born at a Hopf point (or at a period doubling).
 
     Parameters
     ----------
     model : Model or str
-    hopf_point : SpecialPoint
-        A ``"hopf"`` point of :func:`continue_equilibria` (its ``state`` and ``param``).
+    hopf_point : SpecialPoint or CyclePoint
+        A ``"hopf"`` point of :func:`continue_equilibria` (its ``state`` and ``param``),
+        or a ``"pd"`` point of an earlier :class:`CycleBranch` in the same parameter:
+        then the branch of period-doubled orbits is continued (branch switching; see
+        below and :meth:`CycleBranch.switch`).
     param : str
         The continuation parameter (the one of the equilibrium diagram).
     params : dict, optional
@@ -625,11 +662,15 @@ def continue_cycles(model, hopf_point, param: str, *, params=None, start=None, s
         Bounds of the parameter interval (display units); the branch stops when it leaves
         it.  Default: unbounded.
     ntst, ncol : int
-        Mesh intervals and collocation points per interval (AUTO's NTST, NCOL).
+        Mesh intervals and collocation points per interval (AUTO's NTST, NCOL).  From a
+        period-doubling point the doubled orbit keeps the mesh and ``ncol`` of the point
+        (``2 ntst`` intervals of the original branch) and is remeshed to ``ntst``
+        intervals when that differs.
     ds, ds_max, ds_min : float
         First, largest and smallest arclength step (scaled: states divided by
-        ``max(|y_H|, 1)``, the period by its value at onset, the parameter by
-        ``max(|lam_H|, 1)``, internal units).
+        ``max(|y_H|, 1)`` (from a period doubling: by ``max(max |u|, 1)`` over the
+        orbit), the period by its value at the start, the parameter by
+        ``max(|lam_start|, 1)``, internal units).
     max_points : int
     tol : float
         Newton tolerance (scaled unknowns).
@@ -637,19 +678,70 @@ def continue_cycles(model, hopf_point, param: str, *, params=None, start=None, s
         Largest angle between successive tangents (radians).
     max_period : float, optional
         Stop with status ``"homoclinic"`` when the period exceeds this (ms or time units);
-        default 20 times the period at onset.
+        default 20 times the period at the start.
     adapt : bool
         Redistribute the mesh after every step.
 
     Returns
     -------
     CycleBranch
+
+    Notes
+    -----
+    **Period doubling.**  At a ``"pd"`` point the monodromy matrix has the multiplier
+    -1; its eigenvector ``v(0)``, carried along the orbit by the transfer matrices of the
+    condensed collocation blocks (the linearised equation, interior nodes included),
+    gives the Floquet eigenfunction ``v(t)`` with ``v(T) = -v(0)``.  The orbit traversed
+    twice (period ``2T``, mesh doubled) is a solution of the doubled problem at which
+    the period-2 branch crosses it transversally; the first predictor moves along
+    ``(v, -v)`` over the two halves (a ``2T``-periodic perturbation orthogonal to the
+    doubled orbit's own tangent) and the corrector, on the hyperplane normal to it,
+    lands on the period-2 orbit.  The branch stops like any other, or with status
+    ``"reached a period doubling"`` when the difference between the two halves of the
+    orbit shrinks to zero again (period halving; ``end_param`` extrapolated in its
+    square).
     """
     model = _as_model(model)
-    if getattr(hopf_point, "type", "hopf") != "hopf":
-        raise BiosnnError(f"continue_cycles starts at a Hopf point, not a {hopf_point.type!r}")
+    kind = getattr(hopf_point, "type", "hopf")
+    if kind not in ("hopf", "pd"):
+        raise BiosnnError(f"continue_cycles starts at a Hopf point or at a period "
+                          f"doubling ('pd'), not a {kind!r}")
     system = System(model, params)
     k = system.index(param)
+    if kind == "hopf":
+        coll, first, ref_first = _hopf_start(system, model, k, param, hopf_point, ntst,
+                                             ncol)
+        size = _Collocation.amplitude
+    else:
+        coll, first, ref_first = _pd_start(system, model, k, param, hopf_point)
+        if ntst != coll.ntst:          # keep the distribution of the point's mesh
+            mesh = np.interp(np.linspace(0, 1, ntst + 1), np.linspace(0, 1, coll.ntst + 1),
+                             coll.mesh)
+            first = _remeshed(coll, first, mesh)
+            ref_first = coll.ref_dot(first.X)
+        size = _half_difference
+    bounds = [-np.inf, np.inf]
+    for b, v in enumerate((start, stop)):
+        if v is not None:
+            bounds[b] = float(model.to_internal(param, v))
+    t0 = coll.ts
+    period_cap = (20 * t0) if max_period is None else float(max_period)
+    cont = _Cont(coll, tol)
+    points, status, end = _march(cont, first, ref_first, size, min(bounds), max(bounds),
+                                 period_cap, ds, ds_max, ds_min, max_points, max_angle,
+                                 adapt, "reached a Hopf point" if kind == "hopf"
+                                 else "reached a period doubling")
+    end_param = None if end is None else float(model.from_internal(param, end))
+    context = {"model": model, "params": dict(params or {}),
+               "options": dict(start=start, stop=stop, ntst=ntst, ncol=ncol, ds=ds,
+                               ds_max=ds_max, ds_min=ds_min, max_points=max_points,
+                               tol=tol, max_angle=max_angle, max_period=max_period,
+                               adapt=adapt)}
+    return _branch(model, param, coll, points, status, end_param, context)
+
+
+def _hopf_start(system, model, k, param, hopf_point, ntst, ncol):
+    """The collocation problem, the Hopf point as first point, and the first phase ref."""
     states = system.spec.states
     lam_h = float(model.to_internal(param, hopf_point.param))
     y_h = np.array([float(model.to_internal(s, hopf_point.state[s])) for s in states])
@@ -666,15 +758,7 @@ def continue_cycles(model, hopf_point, param: str, *, params=None, start=None, s
     t0 = 2 * math.pi / omega
     sy = np.maximum(np.abs(y_h), 1.0)
     sl = max(abs(lam_h), 1.0)
-    bounds = [-np.inf, np.inf]
-    for b, v in enumerate((start, stop)):
-        if v is not None:
-            bounds[b] = float(model.to_internal(param, v))
-    lo, hi = min(bounds), max(bounds)
-    period_cap = (20 * t0) if max_period is None else float(max_period)
-
     coll = _Collocation(system, k, param, lam_h, sl, sy, t0, np.linspace(0, 1, ntst + 1), ncol)
-    cont = _Cont(coll, tol)
     # the Hopf point and the critical eigenfunction
     s_nodes = _node_times(coll)
     phi = np.real(q[None, :] * np.exp(2j * math.pi * s_nodes)[:, None]) / sy
@@ -683,15 +767,92 @@ def continue_cycles(model, hopf_point, param: str, *, params=None, start=None, s
     tan0 /= math.sqrt(tan0 @ (coll.weights * tan0))
     mu0 = coll.residual(X0, coll.ref_dot(tan0), tan0, X0)[1].multipliers()
     first = _Pt(X=X0, t=tan0, mu=mu0, tests=_tests(tan0, mu0), mesh=coll.mesh.copy())
+    return coll, first, coll.ref_dot(tan0)
 
+
+def _pd_start(system, model, k, param, pd):
+    """The doubled problem at a period-doubling point: (coll, first point, phase ref)."""
+    orbit = getattr(pd, "_orbit", None)
+    if orbit is None:
+        raise BiosnnError("the period-doubling point carries no orbit: pass a 'pd' point "
+                          "of a branch computed by continue_cycles")
+    mesh, u, period, lam, ncol = orbit
+    if u.shape[1] != system.n:
+        raise BiosnnError(f"the period-doubling point has {u.shape[1]} states, "
+                          f"{model.name} has {system.n}: it comes from another model")
+    n = system.n
+    sy = np.maximum(np.max(np.abs(u), axis=0), 1.0)
+    sl = max(abs(lam), 1.0)
+    single = _Collocation(system, k, param, lam, sl, sy, period, mesh, ncol)
+    X1 = np.concatenate([(u / sy).ravel(), [1.0, 0.0]])
+    _, lu = single.residual(X1, single.ref_dot(X1), np.zeros(single.size), X1)
+    transfer = -np.linalg.solve(lu.C[:, :, n:2 * n], lu.C[:, :, :n])
+    mono = np.eye(n)
+    for mat in transfer:
+        mono = mat @ mono
+    mu, vecs = np.linalg.eig(mono)
+    i = int(np.argmin(np.abs(mu + 1.0)))
+    if abs(mu[i] + 1.0) > 1e-3:
+        raise BiosnnError(f"no Floquet multiplier -1 at the given point (closest: "
+                          f"{complex(mu[i]):.6g}): it is not a period doubling")
+    v = np.real(vecs[:, i])
+    ends = [v / np.linalg.norm(v)]
+    for mat in transfer:                               # v at the mesh points
+        ends.append(mat @ ends[-1])
+    ends = np.array(ends)                              # (ntst + 1, n)
+    N, m = single.ntst, single.ncol
+    interior = np.einsum("jkc,jc->jk", lu.W[:, :, :2 * n],
+                         np.hstack([ends[:-1], ends[1:]]))          # (N, (m-1) n)
+    V = np.empty((single.nodes, n))
+    V[::m] = ends
+    V[single.idx[:, 1:-1]] = interior.reshape(N, m - 1, n)
+    # the orbit twice over and the perturbation (v, -v): 2T-periodic since v(T) = -v(0)
+    mesh2 = np.concatenate([mesh[:-1] / 2, 0.5 + mesh / 2])
+    U2 = np.vstack([u[:-1] / sy, u / sy])
+    P2 = np.vstack([V[:-1], -V])
+    coll = _Collocation(system, k, param, lam, sl, sy, 2 * period, mesh2, ncol)
+    X0 = np.concatenate([U2.ravel(), [1.0, 0.0]])
+    tan0 = np.concatenate([P2.ravel(), [0.0, 0.0]])
+    tan0 /= math.sqrt(tan0 @ (coll.weights * tan0))
+    ref = coll.ref_dot(X0)
+    mu0 = coll.residual(X0, ref, tan0, X0)[1].multipliers()
+    first = _Pt(X=X0, t=tan0, mu=mu0, tests=_tests(tan0, mu0), mesh=coll.mesh.copy())
+    return coll, first, ref
+
+
+def _remeshed(coll, pt, mesh):
+    X, t = coll.remesh(pt.X, mesh, pt.t)
+    t = t / math.sqrt(t @ (coll.weights * t))
+    return _Pt(X=X, t=t, mu=pt.mu, tests=pt.tests, special=pt.special, mesh=coll.mesh.copy())
+
+
+def _half_difference(coll, X, samples=64):
+    """RMS over the orbit of ``u(s + 1/2) - u(s)`` (scaled): zero on a doubled orbit."""
+    U = X[:coll.nU].reshape(coll.nodes, coll.n)
+    s = np.linspace(0.0, 0.5, samples, endpoint=False)
+    first = _evaluate(coll.mesh, U, coll.ncol, s)
+    second = _evaluate(coll.mesh, U, coll.ncol, s + 0.5)
+    return float(np.sqrt(np.mean((second - first) ** 2)))
+
+
+def _march(cont, first, ref_first, size, lo, hi, period_cap, ds, ds_max, ds_min,
+           max_points, max_angle, adapt, vanish_status):
+    """Predictor-corrector loop on cycles: (points, status, end parameter or None).
+
+    ``size(coll, X)`` measures the orbit's distance from where the branch was born (the
+    amplitude from a Hopf point, the half-period difference from a period doubling);
+    when it shrinks below half its first value the branch has reached the same kind of
+    point again (``vanish_status``), whose parameter is extrapolated in ``size**2``.
+    """
+    coll = cont.coll
     points = [first]
     status = f"reached max_points = {max_points}"
     end_param = None
     cos_max = math.cos(max_angle)
-    amp_first = None
+    size_first = None
     while len(points) < max_points:
         prev = points[-1]
-        ref = coll.ref_dot(prev.X) if len(points) > 1 else coll.ref_dot(prev.t)
+        ref = coll.ref_dot(prev.X) if len(points) > 1 else ref_first
         X, ok, iters, lu = cont.correct(prev.X + ds * prev.t, prev.t, ref)
         new = None
         if ok:
@@ -708,8 +869,8 @@ def continue_cycles(model, hopf_point, param: str, *, params=None, start=None, s
         points.extend(pt for _, pt in found)
         points.append(new)
         _, T, lam = coll.unpack(new.X)
-        amp = coll.amplitude(new.X)
-        amp_first = amp if amp_first is None else amp_first
+        amp = size(coll, new.X)
+        size_first = amp if size_first is None else size_first
         if not lo <= lam <= hi:
             bound = ((hi if lam > hi else lo) - coll.lam0) / coll.sl      # scaled
             end = _at_bound(cont, prev, ds, ref, bound, new.X[-1] - bound)
@@ -719,24 +880,20 @@ def continue_cycles(model, hopf_point, param: str, *, params=None, start=None, s
         if T > period_cap:
             status = "homoclinic"
             break
-        amp_prev = coll.amplitude(prev.X)
+        amp_prev = size(coll, prev.X)
         if len(points) > 3 and amp < amp_prev:
-            if amp < 0.5 * amp_first:
-                status = "reached a Hopf point"
+            if amp < 0.5 * size_first:
+                status = vanish_status
                 _, _, lam_prev = coll.unpack(prev.X)
                 # lam = lam_end + c a**2 through the last two points
-                end = lam + (lam_prev - lam) * amp ** 2 / (amp ** 2 - amp_prev ** 2)
-                end_param = float(model.from_internal(param, end))
+                end_param = lam + (lam_prev - lam) * amp ** 2 / (amp ** 2 - amp_prev ** 2)
                 break
         ds = min(ds * 1.5, ds_max) if iters <= 3 else ds * 0.7 if iters >= 6 else ds
         if len(points) > 3 and amp < amp_prev:
-            ds = min(ds, 0.6 * amp)                  # approach a Hopf point geometrically
+            ds = min(ds, 0.6 * amp)                  # approach the end geometrically
         if adapt:
-            new_mesh = coll.adapted_mesh(new.X)
-            X_new, t_new = coll.remesh(new.X, new_mesh, new.t)
-            points[-1] = _Pt(X=X_new, t=t_new / math.sqrt(t_new @ (coll.weights * t_new)),
-                             mu=new.mu, tests=new.tests, special=new.special, mesh=new_mesh)
-    return _branch(model, param, coll, points, status, end_param)
+            points[-1] = _remeshed(coll, new, coll.adapted_mesh(new.X))
+    return points, status, end_param
 
 
 def _node_times(coll):
@@ -815,14 +972,14 @@ def _specials(cont, prev, new, ds, ref):
     return sorted(found, key=lambda item: item[0])
 
 
-def _branch(model, param, coll, points, status, end_param) -> CycleBranch:
+def _branch(model, param, coll, points, status, end_param, context) -> CycleBranch:
     states = coll.system.spec.states
     n = len(points)
     lam = np.empty(n)
     period = np.empty(n)
     lows = np.empty((n, coll.n))
     highs = np.empty((n, coll.n))
-    orbits = []
+    orbits, internal = [], []
     mesh_now = coll.mesh
     for i, pt in enumerate(points):
         if len(pt.mesh) != len(coll.mesh) or not np.array_equal(pt.mesh, coll.mesh):
@@ -833,6 +990,7 @@ def _branch(model, param, coll, points, status, end_param) -> CycleBranch:
         # Lagrange interpolation, whose basis sums to one)
         shown = np.column_stack([model.from_internal(s, u[:, i]) for i, s in enumerate(states)])
         orbits.append((pt.mesh, np.asarray(shown, dtype=float), coll.ncol))
+        internal.append((pt.mesh, u, float(period[i]), float(lam[i]), coll.ncol))
     coll.set_mesh(mesh_now)
     mus = np.array([pt.mu for pt in points])
     stable = np.array([bool(np.all(np.abs(_nontrivial(mu)) < 1.0)) for mu in mus])
@@ -843,10 +1001,10 @@ def _branch(model, param, coll, points, status, end_param) -> CycleBranch:
     specials = [CyclePoint(type=pt.special, param=float(shown_lam[i]), period=float(period[i]),
                            min={s: float(low[s][i]) for s in states},
                            max={s: float(high[s][i]) for s in states},
-                           multipliers=mus[i], index=i)
+                           multipliers=mus[i], index=i, _orbit=internal[i])
                 for i, pt in enumerate(points) if pt.special]
     units = {name: model.display_unit(name) for name in (param,) + tuple(states)}
     return CycleBranch(model=model.name, param=param, units=units, param_values=shown_lam,
                        period=period, min=low, max=high, multipliers=mus, stable=stable,
                        special_points=specials, status=status, end_param=end_param,
-                       _orbits=orbits)
+                       _orbits=orbits, _context=context)
