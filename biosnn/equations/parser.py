@@ -736,6 +736,10 @@ class Converter:
             self.unit_error(f"the exponent {self.expr.segment(node.right)} "
                             f"{units_words(edim)} but must be dimensionless")
         if self._is_num(base) and self._is_num(exponent):
+            # a unit is a number with a dimension: mV**-1 is 1/mV, with dimension 1/voltage
+            if not units.is_dimensionless(dim):
+                power = float(exponent)
+                dim = dim**(int(power) if power == int(power) else power)
             return self._number_power(node, base, exponent), dim
         if units.is_dimensionless(dim):
             return base**exponent, dim
