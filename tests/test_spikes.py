@@ -305,3 +305,13 @@ def test_doc_example_runs(index, tmp_path, monkeypatch, capsys):
 
 def test_doc_has_examples():
     assert len(_BLOCKS) >= 5
+
+
+def test_to_neo_with_the_real_package():
+    # neo is in the test extra (pyproject.toml), so this runs against the real SpikeTrain.
+    import neo
+
+    out = S.to_neo((np.array([1, 0, 1, 1]), np.array([5.0, 2.0, 30.0, 12.5])), t_stop=20, n=3)
+    assert [type(s) for s in out] == [neo.SpikeTrain] * 3
+    assert [list(np.asarray(s.magnitude)) for s in out] == [[2.0], [5.0, 12.5], []]
+    assert all(str(s.units.dimensionality) == "ms" and float(s.t_stop) == 20 for s in out)
