@@ -61,6 +61,8 @@ __all__ = [
     "dimensionless",
     "TIME",
     "is_dimensionless",
+    "dim_key",
+    "dim_from_key",
 ]
 
 #: SI prefixes accepted on unit names (Brian2's set without 'da' and 'h').
@@ -134,6 +136,42 @@ def dimensionless():
     from pint.util import UnitsContainer
 
     return UnitsContainer({})
+
+
+def dim_key(dim) -> str:
+    """A dimension as a plain string (``"[current]=1;[length]=-2"``; ``""`` for none).
+
+    Used by the warm start cache (:mod:`biosnn.equations.manifest`) to store and compare
+    dimensions without pint.  Integral exponents are written as integers.
+
+    Examples
+    --------
+    >>> dim_key(parse_unit("uA/cm**2")[1])
+    '[current]=1;[length]=-2'
+    """
+    parts = []
+    for base, exponent in sorted(dim.items()):
+        exponent = float(exponent)
+        parts.append(f"{base}={int(exponent) if exponent.is_integer() else exponent!r}")
+    return ";".join(parts)
+
+
+def dim_from_key(key: str):
+    """Inverse of :func:`dim_key`: the pint UnitsContainer.
+
+    Examples
+    --------
+    >>> dim_from_key("[time]=1") == TIME()
+    True
+    """
+    from pint.util import UnitsContainer
+
+    items = {}
+    for part in filter(None, key.split(";")):
+        base, exponent = part.split("=")
+        value = float(exponent)
+        items[base] = int(value) if value.is_integer() else value
+    return UnitsContainer(items)
 
 
 def TIME():

@@ -408,3 +408,63 @@ def x_over_expm1_derivative(order: int) -> type:
     if not 0 <= order <= MAX_ORDER:
         raise ValueError(f"order must be between 0 and {MAX_ORDER}, not {order}")
     return _CLASSES[order]
+
+
+# -- x/(exp(x) - 1) from a known exp(x) (C printing only) ----------------------------------
+
+#: Below this |x|, :class:`XOverExpm1GivenExp` uses the Bernoulli series (``e - 1`` would
+#: cancel); above it ``x/(e - 1)`` loses at most a factor ``e/|e - 1| <= 1.6`` in relative
+#: accuracy of ``e``.
+GIVEN_EXP_SERIES_RADIUS = 1.0
+
+
+def _c_given_exp() -> str:
+    # x/(e^x - 1) = 1 - x/2 + sum_k B_2k x^2k/(2k)!; terms through x^20 (the next one is
+    # < 4e-18 for |x| < 1: |B_2k/(2k)!| ~ 2/(2 pi)^2k)
+    coeffs = [_BERNOULLI[2 * k] / math.factorial(2 * k) for k in range(1, 11)]
+    poly = _c_double(coeffs[-1])
+    for c in reversed(coeffs[:-1]):
+        poly = f"({_c_double(c)} + x2*{poly})"
+    return (
+        "static inline double bs_xexpm1e(double x, double e) {\n"
+        "    /* x/(exp(x) - 1) given e = exp(x): Bernoulli series for |x| < "
+        f"{_c_double(GIVEN_EXP_SERIES_RADIUS)},\n"
+        "       else x/(e - 1); branch-free, so it vectorizes */\n"
+        "    const double x2 = x*x;\n"
+        f"    const double s = 1.0 - 0.5*x + x2*{poly};\n"
+        f"    return fabs(x) < {_c_double(GIVEN_EXP_SERIES_RADIUS)} ? s : x/(e - 1.0);\n"
+        "}\n")
+
+
+#: C99 definition of ``bs_xexpm1e`` (needs ``<math.h>``).
+C_GIVEN_EXP = _c_given_exp()
+
+
+class XOverExpm1GivenExp(sympy.Function):
+    """``x/(e - 1)`` where ``e = exp(x)`` is already known (two arguments: ``x``, ``e``).
+
+    Produced only by :func:`biosnn.codegen.rewrite.share_exponentials` while printing C
+    (after all derivatives are taken), so it has no derivative; C printers print it as
+    ``bs_xexpm1e(x, e)`` (definition: :data:`C_GIVEN_EXP`).  Accuracy: the series branch
+    about 1 ulp; the quotient branch the relative error of ``e`` times ``e/|e - 1|``
+    (<= 1.6 for ``|x| >= 1``).
+
+    Examples
+    --------
+    >>> import sympy
+    >>> x = sympy.Symbol("x", real=True)
+    >>> XOverExpm1GivenExp(x, sympy.exp(x)).rewrite(sympy.exp)
+    x/(exp(x) - 1)
+    """
+
+    nargs = 2
+    c_name = "bs_xexpm1e"
+
+    def _ccode(self, printer):
+        return f"bs_xexpm1e({printer._print(self.args[0])}, {printer._print(self.args[1])})"
+
+    def _eval_rewrite_as_exp(self, x, e, **kwargs):
+        return x / (sympy.exp(x) - 1)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real

@@ -23,6 +23,14 @@ Passes
 :func:`use_log1p`
     ``log(1 + x)`` -> ``log1p(x)`` (``sympy.codegen.cfunctions.log1p``).
 
+Printing pass (C backend only, applied to a group of expressions printed together):
+
+:func:`share_exponentials`
+    ``exp(c*s + d)`` for several ``(c, d)`` with the same symbol ``s`` -> powers of one
+    shared ``exp(c0*s + d0)`` times constants (HH's six rate exponentials need three
+    ``exp`` calls); ``XOverExpm1`` of such an argument -> ``XOverExpm1GivenExp(x, e)``.
+    Not one of :data:`PASSES`: it is applied after the Jacobian is taken, when printing.
+
 Not matched (left unchanged, still correct): a singular quotient whose numerator was
 expanded into separate terms (``V/(1 - exp(-V)) + 40/(1 - exp(-V))``).
 
@@ -45,10 +53,10 @@ from typing import Callable
 import sympy
 from sympy.codegen.cfunctions import expm1, log1p
 
-from biosnn.codegen.functions import XOverExpm1
+from biosnn.codegen.functions import XOverExpm1, XOverExpm1GivenExp
 
 __all__ = ["removable_singularities", "use_expm1", "use_log1p", "make_numerically_safe",
-           "PASSES"]
+           "PASSES", "share_exponentials"]
 
 #: Relative tolerance for comparing floating-point coefficients.
 RTOL = 1e-12
@@ -293,3 +301,115 @@ def make_numerically_safe(expr):
     for rewrite in PASSES:
         expr = rewrite(expr)
     return expr
+
+
+# -- shared exponentials (printing) ---------------------------------------------------------
+
+#: Largest power of a shared exponential used for another one (``exp(4u) = e*e*e*e``:
+#: the relative error grows about linearly with the power, to <= ~5 ulp at 4).
+MAX_SHARED_POWER = 4
+#: Largest |d - k*d0| folded into a constant factor: it moves where the shared form
+#: overflows/underflows by at most this much in the exponent (states far outside any
+#: physiological range).
+MAX_SHARED_SHIFT = 20
+
+
+def _linear_exponent(arg):
+    """``(s, c, d)`` with ``arg = c*s + d`` for one symbol ``s`` and numbers ``c != 0, d``."""
+    syms = arg.free_symbols
+    if len(syms) != 1:
+        return None
+    (s,) = syms
+    c = sympy.diff(arg, s)
+    if not c.is_Number or c == 0:
+        return None
+    d = sympy.expand(arg - c * s)
+    return (s, c, d) if d.is_Number else None
+
+
+def _power_of(c, c0):
+    """``k`` if ``c = k*c0`` for an integer 1 <= k <= MAX_SHARED_POWER, else None."""
+    ratio = c / c0
+    k = round(float(ratio))
+    if not 1 <= k <= MAX_SHARED_POWER:
+        return None
+    return k if _close(ratio, sympy.Integer(k)) else None
+
+
+def share_exponentials(exprs, prefix: str = "_bse"):
+    """Compute the exponentials of a group of expressions from as few ``exp`` as possible.
+
+    For each symbol ``s``, the arguments ``c*s + d`` (numbers ``c``, ``d``) of ``exp`` and
+    of ``XOverExpm1`` are sorted by ``|c|``; each is written as ``k*(c0*s + d0) + shift``
+    of an earlier *base* argument when ``c/c0`` is an integer ``k`` in
+    ``1..MAX_SHARED_POWER`` and ``|shift| <= MAX_SHARED_SHIFT``, else it becomes a base.
+    A base used by at least two distinct arguments gets a symbol ``e_j = exp(c0*s + d0)``;
+    then ``exp(c*s + d) -> e_j**k * exp(shift)`` (``exp(shift)`` a float) and
+    ``XOverExpm1(c*s + d) -> XOverExpm1GivenExp(c*s + d, e_j**k * exp(shift))``.
+
+    Mathematically exact; numerically each shared value is within about ``2k + 1`` ulp
+    of its own ``exp`` (``XOverExpm1GivenExp`` is as accurate as ``XOverExpm1``
+    for ``|x| < 1`` and within ``1.6`` times that elsewhere).
+
+    Parameters
+    ----------
+    exprs : sequence of sympy expressions
+        Printed together (one C function): the bases are shared by all of them.
+    prefix : str
+        Names of the base symbols (``_bse0``, ``_bse1``, ...; the parser refuses user
+        names that start with ``_``).
+
+    Returns
+    -------
+    defs : list of (sympy.Symbol, sympy.Expr)
+        The bases, to be computed first (``e_j = exp(...)``).
+    exprs : list
+        The rewritten expressions.
+
+    Examples
+    --------
+    >>> import sympy
+    >>> V = sympy.Symbol("V", real=True)
+    >>> defs, out = share_exponentials([sympy.exp(-V/80), 0.07*sympy.exp(-V/20)])
+    >>> defs
+    [(_bse0, exp(-V/80))]
+    >>> out
+    [_bse0, 0.07*_bse0**4]
+    """
+    exprs = [sympy.sympify(e) for e in exprs]
+    found: dict = {}                      # (s, c, d) -> nodes with that argument
+    for e in exprs:
+        for node in sympy.preorder_traversal(e):
+            if isinstance(node, (sympy.exp, XOverExpm1)):
+                lin = _linear_exponent(node.args[0])
+                if lin is not None:
+                    found.setdefault(lin, []).append(node)
+    by_symbol: dict = {}
+    for s, c, d in found:
+        by_symbol.setdefault(s, []).append((c, d))
+    defs, mapping = [], {}
+    for s in sorted(by_symbol, key=lambda sym: sym.name):
+        bases = []                        # [c0, d0, [(c, d, k, shift), ...]]
+        for c, d in sorted(by_symbol[s], key=lambda cd: (abs(float(cd[0])), float(cd[1]))):
+            for base in bases:
+                k = _power_of(c, base[0])
+                if k is not None and abs(float(d - k * base[1])) <= MAX_SHARED_SHIFT:
+                    base[2].append((c, d, k, d - k * base[1]))
+                    break
+            else:
+                bases.append([c, d, [(c, d, 1, sympy.Integer(0))]])
+        for c0, d0, members in bases:
+            if len(members) < 2:
+                continue
+            sym = sympy.Symbol(f"{prefix}{len(defs)}", real=True, positive=True)
+            defs.append((sym, sympy.exp(c0 * s + d0)))
+            for c, d, k, shift in members:
+                factor = (sympy.Integer(1) if shift == 0
+                          else sympy.Float(sympy.exp(shift).evalf(30), 30))
+                value = factor * sym**k
+                for node in found[(s, c, d)]:
+                    mapping[node] = (value if isinstance(node, sympy.exp)
+                                     else XOverExpm1GivenExp(node.args[0], value))
+    if not mapping:
+        return [], exprs
+    return defs, [e.xreplace(mapping) for e in exprs]

@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-__all__ = ["KernelSpec"]
+__all__ = ["KernelSpec", "KernelLayout", "SYMBOLIC"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,3 +128,187 @@ class KernelSpec:
 
     def __eq__(self, other) -> bool:
         return isinstance(other, KernelSpec) and other.key == self.key
+
+
+class _Symbolic:
+    """Stands in a :class:`KernelLayout` for a sympy expression that it does not carry."""
+
+    def __repr__(self) -> str:
+        return "SYMBOLIC"
+
+    def __reduce__(self):
+        return "SYMBOLIC"
+
+
+#: The placeholder of a present expression in a :class:`KernelLayout` (``is not None``).
+SYMBOLIC = _Symbolic()
+
+#: KernelSpec fields that a KernelLayout answers itself (everything else: ``full()``).
+LAYOUT_FIELDS = ("name", "key", "states", "params", "noises", "time_dimensionless",
+                 "unless_refractory", "alias_names", "threshold", "crossing", "reset",
+                 "refractory_time", "refractory_condition", "exp_euler", "linear",
+                 "numeric_source", "numpy_source")
+
+
+@dataclass(frozen=True, eq=False)
+class KernelLayout:
+    """A :class:`KernelSpec` without sympy: names, flags and generated numeric source.
+
+    ``Model.layout`` returns one, read from the cache directory on a warm start (see
+    docs/architecture.md, "Warm start"), so that ``simulate`` and the backends can run a
+    cached kernel without importing sympy.  It has every attribute of a KernelSpec:
+
+    * names and flags are its own: ``name``, ``key`` (the KernelSpec's key), ``states``,
+      ``params``, ``noises``, ``time_dimensionless``, ``unless_refractory``;
+    * the expressions ``threshold``, ``crossing``, ``refractory_time``,
+      ``refractory_condition`` and ``linear`` are :data:`SYMBOLIC` when the KernelSpec has
+      one and None otherwise; ``reset`` is ``((i, SYMBOLIC), ...)``, ``exp_euler`` holds
+      ``(SYMBOLIC, SYMBOLIC)`` or None per state, ``aliases`` ``((name, SYMBOLIC), ...)``
+      - so tests such as ``spec.threshold is not None`` answer alike;
+    * any other attribute (``f``, ``jac``, ``t`` ...) builds the full KernelSpec
+      (``full()``, sympy) and answers from it.
+
+    ``numeric_source`` defines ``linear_Ab(values)`` (the entries of A row by row, then b)
+    and ``threshold(values)`` printed by :mod:`biosnn.codegen.numeric_source`; ``numpy_source``
+    is the NumPy kernel's source (:class:`~biosnn.codegen.numpy_backend.NumpyKernel`), or
+    None until a NumPy kernel was first printed.
+    """
+
+    name: str
+    key: str
+    states: tuple
+    params: tuple
+    noises: tuple
+    time_dimensionless: bool
+    unless_refractory: tuple
+    alias_names: tuple
+    threshold: Optional[object]
+    crossing: Optional[object]
+    reset: tuple
+    refractory_time: Optional[object]
+    refractory_condition: Optional[object]
+    exp_euler: tuple
+    linear: Optional[object]
+    numeric_source: str = field(default="", repr=False)
+    numpy_source: Optional[str] = field(default=None, repr=False)
+    full: object = field(default=None, repr=False)
+    store: object = field(default=None, repr=False)
+    _compiled: dict = field(default_factory=dict, repr=False)
+
+    n_states = KernelSpec.n_states
+    n_params = KernelSpec.n_params
+    n_noises = KernelSpec.n_noises
+    has_events = KernelSpec.has_events
+    __hash__ = KernelSpec.__hash__
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, (KernelSpec, KernelLayout)) and other.key == self.key
+
+    @property
+    def aliases(self) -> tuple:
+        return tuple((n, SYMBOLIC) for n in self.alias_names)
+
+    def __getattr__(self, name):
+        # only called for attributes the layout does not have: the symbolic ones
+        if name.startswith("_") or self.full is None:
+            raise AttributeError(name)
+        return getattr(self.full(), name)
+
+    def full_spec(self) -> KernelSpec:
+        """The full :class:`KernelSpec` (builds the sympy side of the model)."""
+        if self.full is None:
+            raise ValueError(f"this layout of {self.name!r} has no model to build from")
+        return self.full()
+
+    def numeric(self, name: str):
+        """The compiled function ``name`` of ``numeric_source`` (``linear_Ab``,
+        ``threshold``), or None when the source has none."""
+        if "numeric" not in self._compiled:
+            from biosnn.codegen.numeric_source import compile_numeric
+
+            self._compiled["numeric"] = compile_numeric(
+                self.numeric_source, f"<biosnn-numeric {self.name} {self.key[:12]}>") \
+                if self.numeric_source else {}
+        return self._compiled["numeric"].get(name)
+
+    def remember_numpy_source(self, source: str) -> None:
+        """Keep the NumPy kernel's source (and store it in the cache, if any)."""
+        object.__setattr__(self, "numpy_source", source)
+        if self.store is not None:
+            self.store({"numpy_source": source})
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields (flags as booleans)."""
+        present = lambda x: x is not None  # noqa: E731
+        return dict(
+            name=self.name, key=self.key, states=list(self.states),
+            params=list(self.params), noises=list(self.noises),
+            time_dimensionless=bool(self.time_dimensionless),
+            unless_refractory=[bool(x) for x in self.unless_refractory],
+            alias_names=list(self.alias_names), threshold=present(self.threshold),
+            crossing=present(self.crossing), reset=[int(i) for i, _ in self.reset],
+            refractory_time=present(self.refractory_time),
+            refractory_condition=present(self.refractory_condition),
+            exp_euler=[present(p) for p in self.exp_euler], linear=present(self.linear),
+            numeric_source=self.numeric_source, numpy_source=self.numpy_source)
+
+    @classmethod
+    def from_dict(cls, d: dict, full=None, store=None) -> "KernelLayout":
+        """Inverse of :meth:`to_dict`; raises KeyError/TypeError/ValueError on bad data."""
+        flag = lambda x: SYMBOLIC if _bool(x) else None  # noqa: E731
+        names = lambda x: tuple(_str(v) for v in x)  # noqa: E731
+        numpy_source = d["numpy_source"]
+        return cls(
+            name=_str(d["name"]), key=_str(d["key"]), states=names(d["states"]),
+            params=names(d["params"]), noises=names(d["noises"]),
+            time_dimensionless=_bool(d["time_dimensionless"]),
+            unless_refractory=tuple(_bool(x) for x in d["unless_refractory"]),
+            alias_names=names(d["alias_names"]), threshold=flag(d["threshold"]),
+            crossing=flag(d["crossing"]),
+            reset=tuple((_int(i), SYMBOLIC) for i in d["reset"]),
+            refractory_time=flag(d["refractory_time"]),
+            refractory_condition=flag(d["refractory_condition"]),
+            exp_euler=tuple((SYMBOLIC, SYMBOLIC) if _bool(x) else None
+                            for x in d["exp_euler"]),
+            linear=flag(d["linear"]), numeric_source=_str(d["numeric_source"]),
+            numpy_source=None if numpy_source is None else _str(numpy_source),
+            full=full, store=store)
+
+    @classmethod
+    def of(cls, spec: KernelSpec, numeric_source: str = "", full=None,
+           store=None) -> "KernelLayout":
+        """The layout of a full KernelSpec."""
+        some = lambda x: SYMBOLIC if x is not None else None  # noqa: E731
+        return cls(
+            name=spec.name, key=spec.key, states=tuple(spec.states),
+            params=tuple(spec.params), noises=tuple(spec.noises),
+            time_dimensionless=bool(spec.time_dimensionless),
+            unless_refractory=tuple(bool(x) for x in spec.unless_refractory)
+            or (False,) * len(spec.states),
+            alias_names=tuple(n for n, _ in spec.aliases), threshold=some(spec.threshold),
+            crossing=some(spec.crossing),
+            reset=tuple((int(i), SYMBOLIC) for i, _ in spec.reset),
+            refractory_time=some(spec.refractory_time),
+            refractory_condition=some(spec.refractory_condition),
+            exp_euler=tuple((SYMBOLIC, SYMBOLIC) if p is not None else None
+                            for p in (spec.exp_euler or (None,) * len(spec.states))),
+            linear=some(spec.linear), numeric_source=numeric_source, full=full,
+            store=store)
+
+
+def _str(x) -> str:
+    if not isinstance(x, str):
+        raise TypeError(f"expected a string, got {x!r}")
+    return x
+
+
+def _bool(x) -> bool:
+    if not isinstance(x, bool):
+        raise TypeError(f"expected a boolean, got {x!r}")
+    return x
+
+
+def _int(x) -> int:
+    if not isinstance(x, int) or isinstance(x, bool):
+        raise TypeError(f"expected an integer, got {x!r}")
+    return x

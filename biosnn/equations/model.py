@@ -46,7 +46,7 @@ import types
 from dataclasses import dataclass
 
 from biosnn import units
-from biosnn.equations import parser
+from biosnn.equations import manifest, parser
 from biosnn.equations.parser import BOOL, Converter
 from biosnn.errors import ModelError, UnitError
 
@@ -123,7 +123,8 @@ class Model:
 
     def __init__(self, equations, params=None, initial=None, threshold=None, reset=None,
                  refractory=None, name="model", time=None, presets=None, description="",
-                 reference="", *, _origin: Origin | None = None):
+                 reference="", *, _origin: Origin | None = None, _parent=None,
+                 _manifest=None):
         for key, value in (("params", params), ("initial", initial), ("presets", presets)):
             if value is not None and not isinstance(value, dict):
                 raise ModelError(f"{key} must be a dict, not {type(value).__name__}")
@@ -135,11 +136,35 @@ class Model:
                     refractory=refractory, name=name, time=time,
                     presets={k: dict(v) for k, v in (presets or {}).items()},
                     description=description, reference=reference, _origin=_origin)
-        built = _Builder(args).build()
+        cache: dict = {}
+        # warm start (docs/architecture.md): the manifest given (unpickling), stored under
+        # the key of these arguments, or derived from the parent's (with_params); else
+        # the checking pass, whose result is stored for the next process
+        disk_key = manifest.args_key(args)
+        fields = data = None
+        for find, where in ((lambda: _manifest, disk_key),
+                            (lambda: _stored(disk_key), disk_key),
+                            (lambda: _derived(_parent, args), "parent")):
+            data = find()
+            fields = _fields(data, args) if data is not None else None
+            if fields is not None:
+                disk_key = _parent._disk_key if where == "parent" else where
+                break
+        if fields is None:
+            builder = _Builder(args)
+            built = builder.build()
+            data = builder.manifest(built)
+            fields = _fields(data, args)
+            cache.update(builder=builder, dims=builder.dims,
+                         statements=built["_statements"])
+            if disk_key is not None:
+                manifest.write("model", disk_key, data)
         object.__setattr__(self, "_args", args)
-        for key, value in built.items():
+        for key, value in fields.items():
             object.__setattr__(self, key, value)
-        object.__setattr__(self, "_cache", {})
+        object.__setattr__(self, "_manifest", data)
+        object.__setattr__(self, "_disk_key", disk_key)
+        object.__setattr__(self, "_cache", cache)
 
     # immutability, identity -----------------------------------------------------------
     def __setattr__(self, name, value):
@@ -155,9 +180,34 @@ class Model:
         return isinstance(other, Model) and other.key == self.key
 
     def __reduce__(self):
-        return (_rebuild, (self._args,))
+        return (_rebuild, (self._args, self._manifest))
 
-    # the sympy side, built on first use -------------------------------------------------
+    # built on first use: the checking pass (after a warm start), the sympy side ----------
+    @property
+    def _builder(self) -> "_Builder":
+        if "builder" not in self._cache:
+            builder = _Builder(self._args)
+            built = builder.build()
+            self._cache.update(builder=builder, statements=built["_statements"])
+        return self._cache["builder"]
+
+    @property
+    def _dims(self) -> dict:
+        """name -> dimension (pint UnitsContainer)."""
+        if "dims" not in self._cache:
+            self._cache["dims"] = {n: units.dim_from_key(k)
+                                   for n, k in self._manifest["dims"].items()}
+        return self._cache["dims"]
+
+    @property
+    def _statements(self) -> tuple:
+        if "statements" not in self._cache:
+            origin = self._args["_origin"] or Origin()
+            self._cache["statements"] = tuple(parser.parse_equations(
+                self._args["equations"], source=origin.source,
+                first_line=origin.equations_line))
+        return self._cache["statements"]
+
     def _symbolic(self) -> dict:
         if "symbolic" not in self._cache:
             self._cache["symbolic"] = self._builder.build_symbolic()
@@ -350,6 +400,9 @@ class Model:
 
     def _quantity(self, name, text, what):
         """Internal value of a string for ``name``; the dimension must match."""
+        quick = _quick_quantity(text, self._manifest["units"])
+        if quick is not None and quick[1] == self._manifest["dims"][name]:
+            return quick[0]     # a unit this model's manifest knows: no pint needed
         value, dim, _ = _parse_value(text, what, self._origin_source)
         if dim != self._dims[name] and value != 0:
             raise UnitError(f"{what} {text!r} {parser.units_words(dim)} but {name} needs "
@@ -377,11 +430,48 @@ class Model:
             self._check_param(key)
             values[key] = value
         values["t"] = t0
-        return {s: evaluate(self._initial[s], values) for s in self._states}
+        function = self._initial_function()
+        if function is None:
+            return {s: evaluate(self._initial[s], values) for s in self._states}
+        import numpy as np
+
+        computed = iter(function(values))
+        return {s: np.float64(v) if v is not None else next(computed)
+                for s, v in self._manifest["initial"]}
+
+    def _initial_function(self):
+        """The compiled initial values of the states given as expressions (generated
+        NumPy source from the manifest, printed once when sympy is loaded), ``lambda v:
+        ()`` when all initial values are numbers, None when it cannot be printed."""
+        if "initial_fn" in self._cache:
+            return self._cache["initial_fn"]
+        exprs = [s for s, v in self._manifest["initial"] if v is None]
+        source = self._manifest.get("initial_source")
+        function = None
+        if not exprs:
+            function = lambda values: ()  # noqa: E731
+        else:
+            if source is None:
+                from biosnn.codegen.numeric_source import numeric_source
+
+                try:
+                    source = numeric_source({"initial": [self._initial[s] for s in exprs]})
+                except (ValueError, TypeError):
+                    source = ""
+                self._manifest["initial_source"] = source
+                if self._disk_key is not None:
+                    manifest.update("model", self._disk_key, {"initial_source": source})
+            if source:
+                from biosnn.codegen.numeric_source import compile_numeric
+
+                function = compile_numeric(
+                    source, f"<biosnn-initial {self.name} {self.key[:12]}>")["initial"]
+        self._cache["initial_fn"] = function
+        return function
 
     # presets, parameters ----------------------------------------------------------------
     def _check_name(self, name):
-        if name not in self._dims:
+        if name not in self._display:
             known = list(self._states) + list(self._params) + list(self._alias_names)
             raise ModelError(f"{name} is not a variable of model {self.name}"
                              f"{_suggest(name, known)}")
@@ -409,7 +499,9 @@ class Model:
         for name, value in values.items():
             self._check_param(name)
             new[name] = self._override(name, value, f"with_params({name}=...)")
-        return _rebuild({**self._args, "params": new})
+        args = dict(self._args, params=new)
+        origin = args.pop("_origin", None)
+        return Model(**args, _origin=origin, _parent=self)
 
     def _override(self, name, value, what):
         """A parameter value as a string in the parameter's display unit."""
@@ -437,17 +529,63 @@ class Model:
 
     # code generation --------------------------------------------------------------------
     def kernel_spec(self):
-        """The :class:`~biosnn.codegen.spec.KernelSpec` of this model (cached)."""
+        """The :class:`~biosnn.codegen.spec.KernelSpec` of this model (cached; sympy)."""
         if "spec" not in self._cache:
             self._cache["spec"] = build_kernel_spec(self)
         return self._cache["spec"]
+
+    @property
+    def layout(self):
+        """The :class:`~biosnn.codegen.spec.KernelLayout` of this model: names, flags and
+        generated numeric source, without sympy after a warm start.
+
+        What ``simulate`` and the backends use to run a cached kernel; read from the
+        cache directory by ``structure_key`` (see docs/architecture.md, "Warm start"),
+        else built from :meth:`kernel_spec` and stored.  Its symbolic attributes (``f``,
+        ``jac`` ...) build the full KernelSpec on first access.
+
+        Examples
+        --------
+        >>> from biosnn import Model
+        >>> m = Model("dv/dt = -v/tau : volt", params={"tau": "10 ms"})
+        >>> m.layout.states, m.layout.key == m.kernel_spec().key
+        (('v',), True)
+        """
+        if "layout" not in self._cache:
+            self._cache["layout"] = self._find_layout()
+        return self._cache["layout"]
+
+    def _find_layout(self):
+        from biosnn.codegen.spec import KernelLayout
+
+        dims = self._manifest["dims"]
+        lkey = manifest.layout_key(self.structure_key,
+                                   [dims[n] for n, _, _ in self._manifest["params"]])
+
+        def store(changes):
+            manifest.update("layout", lkey, changes)
+
+        data = manifest.read("layout", lkey)
+        if data is not None:
+            try:
+                layout = KernelLayout.from_dict(data, full=self.kernel_spec, store=store)
+                if (layout.name, layout.states, layout.params) == (
+                        self.name, self._states, tuple(self._params)):
+                    return layout
+            except (KeyError, TypeError, ValueError):
+                pass
+        spec = self.kernel_spec()
+        layout = KernelLayout.of(spec, _numeric_source_of(spec), full=self.kernel_spec,
+                                 store=store)
+        manifest.write("layout", lkey, layout.to_dict())
+        return layout
 
     # display ----------------------------------------------------------------------------
     def __repr__(self) -> str:
         extra = ", dimensionless time" if self.time_dimensionless else ""
         lines = [f"Model {self.name!r} ({len(self._states)} states, "
                  f"{len(self._params)} parameters{extra})"]
-        lines += ["  " + s.text for s in self._statements]
+        lines += ["  " + text for text in self._manifest["statements"]]
         try:
             initial = self.initial
             lines.append("initial: " + ", ".join(
@@ -479,6 +617,14 @@ class Model:
         return r"$\begin{aligned}" + r"\\".join(rows) + r"\end{aligned}$"
 
 
+def _as_evaluated(value: float) -> float:
+    """``float(parser.sympy_number(sympy, value))`` without sympy: what ``evaluate`` gives
+    for an initial value that is a number (integral values become sympy Integers)."""
+    if value == int(value) and abs(value) < 1e15:
+        return float(int(value))
+    return value
+
+
 def _unit_suffix(unit: str) -> str:
     return "" if unit == "1" else f" {unit}"
 
@@ -487,10 +633,147 @@ def _fmt(value: float) -> str:
     return f"{value:.6g}"
 
 
-def _rebuild(args):
+def _rebuild(args, data=None):
     args = dict(args)
     origin = args.pop("_origin", None)
-    return Model(**args, _origin=origin)
+    return Model(**args, _origin=origin, _manifest=data)
+
+
+# -- the warm start: manifests (see biosnn.equations.manifest) ------------------------------
+
+
+def _stored(disk_key):
+    return manifest.read("model", disk_key) if disk_key is not None else None
+
+
+def _quick_quantity(text, table: dict):
+    """``(internal value, dimension key)`` of ``"10 ms"`` from a table of unit strings
+    (``{unit: [factor, dim_key]}``, filled by pint on the cold path), else None."""
+    if not isinstance(text, str):
+        return None
+    parts = units.split_quantity(text)
+    if parts is None:
+        return None
+    entry = table.get(" ".join(parts[1].split()))
+    if entry is None:
+        return None
+    return parts[0] * entry[0], entry[1]
+
+
+def _real(x) -> float:
+    if not _is_number(x):
+        raise TypeError(f"expected a number, got {x!r}")
+    return float(x)
+
+
+def _text(x) -> str:
+    if not isinstance(x, str):
+        raise TypeError(f"expected a string, got {x!r}")
+    return x
+
+
+def _fields(data, args) -> dict | None:
+    """The attributes of a Model from a manifest, or None if it is stale or malformed."""
+    try:
+        if (data.get("format") != manifest.FORMAT
+                or data.get("generator") != manifest.generator_version()):
+            return None
+        states = tuple(_text(x) for x in data["states"])
+        for x in data["statements"]:
+            _text(x)
+        names = [_text(n) for n, _, _ in data["params"]]
+        aliases = tuple(_text(x) for x in data["aliases"])
+        display = {_text(n): (_text(u), _real(f)) for n, u, f in data["display"]}
+        dims = data["dims"]
+        for n in states + aliases + tuple(names) + ("t",):
+            if n not in display or not isinstance(dims.get(n), str):
+                raise KeyError(n)
+        initial = data["initial"]
+        if [s for s, _ in initial] != list(states):
+            raise ValueError("initial values do not match the states")
+        for _, v in initial:
+            if v is not None:
+                _real(v)
+        if not isinstance(data["units"], dict) or not isinstance(
+                data.get("initial_source") or "", str):
+            raise TypeError("units")
+        unless = tuple(bool(x) for x in data["unless_refractory"])
+        if len(unless) != len(states):
+            raise ValueError("unless_refractory")
+        origin = args["_origin"]
+        return dict(
+            name=_text(data["name"]), time_dimensionless=bool(data["time_dimensionless"]),
+            key=_text(data["key"]), _structure_key_value=_text(data["structure_key"]),
+            _states=states, _params={n: _real(v) for n, _, v in data["params"]},
+            _defaults={n: _real(v) for n, v, _ in data["params"]}, _alias_names=aliases,
+            _noises=tuple(_text(x) for x in data["noises"]), _display=display,
+            _unless_refractory=unless, _origin_source=origin.source if origin else None)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _derived(parent, args) -> dict | None:
+    """The manifest of ``parent.with_params(...)`` without the checking pass, or None when
+    it cannot be derived exactly (then the checking pass runs, and raises any error).
+
+    Follows ``_Builder._param`` step by step for the parameters whose value changed; the
+    tests compare derived and checked models of every library model and preset."""
+    if parent is None:
+        return None
+    pdata, pargs = parent._manifest, parent._args
+    if ({k: v for k, v in args.items() if k != "params"}
+            != {k: v for k, v in pargs.items() if k != "params"}
+            or list(args["params"]) != list(pargs["params"])):
+        return None
+    table, declared = pdata["units"], pdata["declared"]
+    params = {n: [d, v] for n, d, v in pdata["params"]}
+    display = {n: [u, f] for n, u, f in pdata["display"]}
+    for name, value in args["params"].items():
+        if value == pargs["params"][name] and type(value) is type(pargs["params"][name]):
+            continue
+        decl = declared.get(name)
+        if isinstance(value, str):
+            parts = units.split_quantity(value)
+            unit = " ".join(parts[1].split()) if parts is not None else None
+            if unit not in table:
+                return None
+            factor, dim = table[unit]
+            internal = parts[0] * factor
+            if decl is not None and dim != decl[0]:
+                if internal != 0:
+                    return None
+                dim, unit, factor = decl
+        elif _is_number(value):
+            unit, factor, dim = (decl[1], decl[2], decl[0]) if decl is not None else                 ("1", 1.0, "")
+            internal = float(value) * factor
+        else:
+            return None
+        if (not math.isfinite(internal) or dim != pdata["dims"][name]
+                or (name in pdata["time_constants"] and internal <= 0)):
+            return None
+        params[name] = [internal, internal / factor]
+        display[name] = [unit, factor]
+    for n, p in pdata["follows"].items():
+        display[n] = list(display[p])
+    names = [n for n, _, _ in pdata["params"]]
+    key = _content_key(pdata["events_content"], names,
+                       {n: params[n][0] for n in names}, {n: display[n][0] for n in names},
+                       args["initial"], args["presets"])
+    return {**pdata, "key": key, "params": [[n, *params[n]] for n in names],
+            "display": [[n, *display[n]] for n, _, _ in pdata["display"]]}
+
+
+def _content_key(events_content, names, defaults, display_units, initial, presets) -> str:
+    """Hash of the whole content of a model (defaults, initial values, presets included)."""
+    content = {
+        **events_content,
+        "params": {n: [repr(defaults[n]), display_units[n]] for n in names},
+        "initial": {n: (v if isinstance(v, str) else repr(float(v)))
+                    for n, v in initial.items()},
+        "presets": {k: {kk: repr(vv) for kk, vv in v.items()} for k, v in presets.items()},
+    }
+    text = json.dumps(content, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 # -- numeric evaluation of sympy expressions (no lambdify, no eval) ------------------------
@@ -950,18 +1233,25 @@ class _Builder:
                 raise self.err(f"{label}: {self._not_a_state(name)}")
         done = {}
         ns = self._full_ns()
+        # internal value of the states whose initial value is a number (as evaluate()
+        # would compute it from the sympy number), for the manifest
+        self.initial_numbers = {}
         for name, value in given.items():
             what = f"{label} {name}"
             if _is_number(value):
                 if not math.isfinite(value):
                     raise self.err(f"{what} = {value!r} is not a finite number")
-                expr = self._number(float(value) * self.display[name][1])
+                internal = float(value) * self.display[name][1]
+                expr = self._number(internal)
+                self.initial_numbers[name] = _as_evaluated(internal)
             elif isinstance(value, str):
                 expr = self._initial_text(name, value, what, ns, done)
             else:
                 raise self.err(f"{what}: must be a number or a string, not {value!r}")
             done[name] = expr
         for name in self.states:
+            if name not in done:
+                self.initial_numbers[name] = 0.0
             self.initial[name] = done.get(name, self._number(0.0))
 
     def _number(self, value: float):
@@ -978,6 +1268,7 @@ class _Builder:
             if dim != self.dims[name] and internal != 0:
                 raise self.err(f"{what} = {value!r} {parser.units_words(dim)} but {name} "
                                f"needs {parser.needs_words(self.dims[name])}", UnitError)
+            self.initial_numbers[name] = _as_evaluated(internal)
             return self._number(internal)
         expr = parser.parse_expression_text(value, source=self.source, what=what)
         missing = sorted(n for n in self._names_closure(expr.names)
@@ -1145,18 +1436,60 @@ class _Builder:
 
     def _key(self) -> str:
         """Hash of the whole content (defaults, initial values, presets included)."""
-        a = self.args
-        content = {
-            **self._events_content(),
-            "params": {n: [repr(self.defaults[n]), self.display[n][0]]
-                       for n in self.param_names},
-            "initial": {n: (v if isinstance(v, str) else repr(float(v)))
-                        for n, v in a["initial"].items()},
-            "presets": {k: {kk: repr(vv) for kk, vv in v.items()}
-                        for k, v in a["presets"].items()},
+        return _content_key(self._events_content(), self.param_names, self.defaults,
+                            {n: self.display[n][0] for n in self.param_names},
+                            self.args["initial"], self.args["presets"])
+
+    def manifest(self, built: dict) -> dict:
+        """The JSON-ready result of the checking pass (see :mod:`.manifest`)."""
+        key = units.dim_key
+        texts = [self.display[n][0] for n in self.param_names]
+        values = list(self.args["params"].values())
+        for p in self.args["presets"].values():
+            values += [v for k, v in p.items() if k != "description"]
+        for v in values:
+            parts = units.split_quantity(v) if isinstance(v, str) else None
+            if parts is not None:
+                texts.append(" ".join(parts[1].split()))
+        table = {}
+        for text in texts:
+            try:
+                factor, dim = units.parse_unit(text)
+            except UnitError:
+                continue
+            table[text] = [factor, key(dim)]
+        divisors = self._divisors()
+        model_units = {}
+        for name in self.param_names:
+            model_units.setdefault(self.param_dims[name], name)
+        follows = {n: model_units[self.dims[n]] for n in self.states + self.alias_names
+                   if units.is_base_unit_text(self.decl[n].unit)
+                   and self.dims[n] in model_units}
+        declared = {}
+        for name in self.declared_params:
+            unit, factor = self._declared_display(self.decl[name])
+            declared[name] = [key(units.parse_unit(self.decl[name].unit)[1]), unit, factor]
+        return {
+            "format": manifest.FORMAT, "generator": manifest.generator_version(),
+            "name": built["name"], "time_dimensionless": self.time_dimensionless,
+            "key": built["key"], "structure_key": built["_structure_key_value"],
+            "states": list(self.states),
+            "statements": [s.text for s in self.statements],
+            "params": [[n, self.defaults[n], self.param_display[n]]
+                       for n in self.param_names],
+            "aliases": list(self.alias_names), "noises": list(self.noises),
+            "display": [[n, u, f] for n, (u, f) in self.display.items()],
+            "dims": {n: key(d) for n, d in self.dims.items()},
+            "unless_refractory": list(built["_unless_refractory"]),
+            "initial": [[s, self.initial_numbers.get(s)] for s in self.states],
+            "initial_source": None,
+            "declared": declared, "follows": follows,
+            "time_constants": [n for n in self.param_names
+                               if self.param_dims[n] == self.T and n in divisors
+                               and not self.time_dimensionless],
+            "events_content": self._events_content(),
+            "units": table,
         }
-        text = json.dumps(content, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()
 
 
 # -- KernelSpec -----------------------------------------------------------------------------
@@ -1237,6 +1570,22 @@ def build_kernel_spec(model: Model):
         unless_refractory=tuple(model._unless_refractory), aliases=aliases,
         exp_euler=exp_euler, linear=linear, time_dimensionless=model.time_dimensionless)
     return KernelSpec(key=_spec_key(fields), **fields)
+
+
+def _numeric_source_of(spec) -> str:
+    """Generated source of ``linear_Ab`` and ``threshold`` (see KernelLayout), or ""."""
+    from biosnn.codegen.numeric_source import numeric_source
+
+    functions = {}
+    if spec.linear is not None:
+        A, b = spec.linear
+        functions["linear_Ab"] = [a for row in A for a in row] + list(b)
+    if spec.threshold is not None:
+        functions["threshold"] = [spec.threshold]
+    try:
+        return numeric_source(functions) if functions else ""
+    except (ValueError, TypeError):
+        return ""
 
 
 def _spec_key(fields: dict) -> str:

@@ -57,7 +57,8 @@ class RunRequest:
         Per instance; exceeding it is a SimulationError.
     propagator : ndarray or None
         For ``exact``: shape (1 or n, n_states+1, n_states+1), the matrix exponential of the
-        augmented linear system [[A, b], [0, 0]]*dt (computed by simulate with scipy).
+        augmented linear system [[A, b], [0, 0]]*dt (computed by simulate with
+        :func:`biosnn.solvers.expm.expm`).
     """
 
     method: str

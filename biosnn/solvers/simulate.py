@@ -37,12 +37,16 @@ _WARNED: set = set()
 
 
 def numpy_kernel(spec):
-    """The (cached) :class:`~biosnn.codegen.numpy_backend.NumpyKernel` of ``spec``."""
+    """The (cached) :class:`~biosnn.codegen.numpy_backend.NumpyKernel` of ``spec`` (a
+    KernelSpec or a KernelLayout; a layout keeps the printed source for the next
+    process)."""
     kern = _KERNELS.get(spec.key)
     if kern is None:
         from biosnn.codegen.numpy_backend import NumpyKernel
 
         kern = NumpyKernel(spec)
+        if getattr(spec, "numpy_source", "") is None:
+            spec.remember_numpy_source(kern.source)
         if len(_KERNELS) > 64:
             _KERNELS.clear()
         _KERNELS[spec.key] = kern
@@ -104,7 +108,8 @@ def simulate(model, duration, *, method: str = "rk4", dt=None, rtol=None, atol=N
     """
     wall0 = _time.perf_counter()
     model = _as_model(model)
-    spec = model.kernel_spec()
+    # the layout: names and flags without sympy after a warm start (architecture.md)
+    spec = model.layout if hasattr(model, "layout") else model.kernel_spec()
     method = _check_method(method, spec, rtol, atol)
     n = _check_n(n)
     t1 = _time_value(model, duration, "duration")
@@ -394,13 +399,12 @@ def _warn_if_above_threshold(model, spec, y0, p):
     already true does not spike until it has dropped below.  Say so, once per call."""
     if spec.threshold is None:
         return
-    from biosnn.equations.model import evaluate
-
     values = {name: y0[i] for i, name in enumerate(spec.states)}
     values.update({name: p[k] for k, name in enumerate(spec.params)})
-    values[spec.t.name] = 0.0
+    values["t"] = 0.0
     try:
-        above = np.broadcast_to(np.asarray(evaluate(spec.threshold, values), bool), (y0.shape[1],))
+        above = np.broadcast_to(np.asarray(_numeric(spec, "threshold", values)[0], bool),
+                                (y0.shape[1],))
     except Exception:  # noqa: BLE001 - a threshold the evaluator cannot handle: no warning
         return
     if above.any():
@@ -414,24 +418,35 @@ def _warn_if_above_threshold(model, spec, y0, p):
             RuntimeWarning, stacklevel=3)
 
 
-def _propagator(spec, p, dt):
-    """expm([[A, b], [0, 0]]*dt) per instance (one matrix if the parameters agree)."""
-    import scipy.linalg
-
+def _numeric(spec, name, values) -> tuple:
+    """The layout's generated ``linear_Ab`` / ``threshold`` (no sympy), else the same
+    numbers from the sympy expressions by ``evaluate``."""
+    function = spec.numeric(name) if hasattr(spec, "numeric") else None
+    if function is not None:
+        return function(values)
     from biosnn.equations.model import evaluate
 
-    A, b = spec.linear
+    full = spec.full_spec() if hasattr(spec, "full_spec") else spec
+    if name == "threshold":
+        return (evaluate(full.threshold, values),)
+    A, b = full.linear
+    return tuple(evaluate(e, values) for e in [a for row in A for a in row] + list(b))
+
+
+def _propagator(spec, p, dt):
+    """expm([[A, b], [0, 0]]*dt) per instance (one matrix if the parameters agree)."""
+    from biosnn.solvers.expm import expm
+
     ns = spec.n_states
     uniq, inverse = np.unique(p.T, axis=0, return_inverse=True)
     mats = []
     for row in uniq:
         values = dict(zip(spec.params, row))
+        entries = [float(x) for x in _numeric(spec, "linear_Ab", values)]
         M = np.zeros((ns + 1, ns + 1))
-        for i in range(ns):
-            for j in range(ns):
-                M[i, j] = float(evaluate(A[i][j], values))
-            M[i, ns] = float(evaluate(b[i], values))
-        mats.append(scipy.linalg.expm(M * dt))
+        M[:ns, :ns] = np.reshape(entries[:ns * ns], (ns, ns))
+        M[:ns, ns] = entries[ns * ns:]
+        mats.append(expm(M * dt))
     mats = np.array(mats)
     if len(uniq) == 1:
         return mats

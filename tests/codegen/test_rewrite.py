@@ -5,8 +5,10 @@ import pytest
 import sympy
 from sympy.codegen.cfunctions import expm1, log1p
 
-from biosnn.codegen.functions import NUMPY_FUNCTIONS, SAFE_FUNCTIONS, XOverExpm1
-from biosnn.codegen.rewrite import (make_numerically_safe, removable_singularities, use_expm1,
+from biosnn.codegen.functions import (NUMPY_FUNCTIONS, SAFE_FUNCTIONS, XOverExpm1,
+                                     XOverExpm1GivenExp)
+from biosnn.codegen.rewrite import (make_numerically_safe, removable_singularities,
+                                    share_exponentials, use_expm1,
                                     use_log1p)
 
 V = sympy.Symbol("V", real=True)
@@ -202,3 +204,126 @@ def test_library_hh_kernel_spec_is_safe_at_the_singular_voltages():
         for expr in list(spec.f) + [j for row in spec.jac for j in row]:
             f = sympy.lambdify(list(point), expr, modules=[NUMPY_FUNCTIONS, "numpy"])
             assert np.isfinite(f(*point.values())), (v_mv, expr)
+
+
+# -- shared exponentials (C printing) -------------------------------------------------------
+
+def hh_rates():
+    """The six HH rate functions (1/ms, V in mV) after the numerical-safety passes."""
+    e = sympy.exp
+    raw = [alpha_m(), 4 * e(-(V + 65) / 18), 0.07 * e(-(V + 65) / 20),
+           1 / (1 + e(-(V + 35) / 10)), alpha_n(), 0.125 * e(-(V + 65) / 80)]
+    return [make_numerically_safe(r) for r in raw]
+
+
+def _count_exp(exprs):
+    return sum(1 for ex in exprs for node in sympy.preorder_traversal(ex)
+               if isinstance(node, (sympy.exp, expm1, XOverExpm1)))
+
+
+def _unshare(defs, exprs):
+    """Substitute the bases back and write XOverExpm1GivenExp as x/(exp(x) - 1)."""
+    back = {sym: value for sym, value in defs}
+    return [ex.xreplace(back).rewrite(sympy.exp) for ex in exprs]
+
+
+def test_share_exponentials_hh_needs_three_exp_calls():
+    rates = hh_rates()
+    assert _count_exp(rates) == 6          # bm, ah, bh, bn exp + two XOverExpm1
+    defs, out = share_exponentials(rates)
+    # exp(-V/80 - 13/16) serves bn and ah (power 4); exp(-V/10 - 11/2) serves bh, am, an;
+    # bm's exp(-V/18 - 65/18) has no partner (80/18, 10/18 are not integers)
+    assert [str(value) for _, value in defs] == ["exp(-V/80 - 13/16)", "exp(-V/10 - 11/2)"]
+    assert _count_exp([v for _, v in defs] + out) == 3
+    assert sum(isinstance(n, XOverExpm1GivenExp) for ex in out
+               for n in sympy.preorder_traversal(ex)) == 2
+
+
+@pytest.mark.parametrize("v", [-100.0, -65.0, -55.0, -40.0, -39.99999, -35.0, 0.0, 50.0])
+def test_share_exponentials_is_an_identity(v):
+    # exact values (50 digits) of the rewritten rates equal those of the originals; the
+    # constant factors exp(shift) are rounded to 30 digits, hence 1e-25
+    rates = hh_rates()
+    defs, out = share_exponentials(rates)
+    for orig, new in zip(rates, _unshare(defs, out)):
+        want = exact(orig.rewrite(sympy.exp), v)
+        got = exact(new, v)
+        assert abs(got - want) <= 1e-25 * abs(want)
+
+
+def test_share_exponentials_leaves_what_it_cannot_share():
+    g = sympy.Symbol("g", real=True)
+    alone = [sympy.exp(-V / 18), sympy.exp(g * V), sympy.exp(-V / 10) + sympy.exp(-V / 80)]
+    defs, out = share_exponentials(alone)
+    assert defs == [] and out == alone        # ratio 8 > MAX_SHARED_POWER; g*V not linear
+    shifted = [sympy.exp(V / 10), sympy.exp(V / 10 + 30)]   # shift 30 > MAX_SHARED_SHIFT
+    assert share_exponentials(shifted) == ([], shifted)
+
+
+def test_share_exponentials_exact_multiples():
+    defs, out = share_exponentials([sympy.exp(-V / 40), sympy.exp(-V / 20 + 1)])
+    (base, value), = defs
+    assert value == sympy.exp(-V / 40)
+    assert out[0] == base
+    assert out[1].has(base**2) and abs(float(out[1] / base**2) - np.e) < 1e-15
+
+
+@pytest.fixture(scope="module")
+def c_lib(tmp_path_factory):
+    """C: bs_xexpm1e alone, and the HH rates printed by the C backend (shared exps)."""
+    from biosnn.codegen import c_backend, c_build
+    from biosnn.codegen.functions import C_GIVEN_EXP, C_PRELUDE
+
+    if c_build.find_compiler() is None:
+        pytest.skip("no C compiler")
+    body = c_backend._block(hh_rates(), [f"out[{i}]" for i in range(6)], {"V": "y[0]"})
+    assert body.count("bs_xexpm1e(") == 2 and body.count(" exp(") + body.count("*exp(") == 3
+    src = ("#include <math.h>\n#include <stdint.h>\n" + C_PRELUDE + C_GIVEN_EXP + """
+void xe_array(int64_t n, const double *x, double *out) {
+    for (int64_t i = 0; i < n; ++i) out[i] = bs_xexpm1e(x[i], exp(x[i]));
+}
+void rates_array(int64_t n, const double *v, double *out6) {
+    for (int64_t i = 0; i < n; ++i) {
+        const double *y = v + i;
+        double *out = out6 + 6 * i;
+""" + body + "\n    }\n}\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BIOSNN_CACHE_DIR", str(tmp_path_factory.mktemp("ccache")))
+        return c_build.load_library(c_build.build(src))
+
+
+def _c_call(lib, name, x, width=1):
+    import ctypes
+
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    out = np.empty(x.size * width)
+    getattr(lib, name)(ctypes.c_int64(x.size), ctypes.c_void_p(x.ctypes.data),
+                       ctypes.c_void_p(out.ctypes.data))
+    return out.reshape(x.size, width) if width > 1 else out
+
+
+def test_c_x_over_expm1_given_exp_accuracy(c_lib):
+    # against mpmath x/expm1(x) at 40 digits: the Bernoulli series (|x| < 1) within 2 ulp,
+    # x/(e - 1) with libm's e within 4 ulp (e/|e - 1| <= 1.6 amplifies e's 0.5-1 ulp)
+    import mpmath
+
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.uniform(-1, 1, 3000), rng.uniform(-40, 40, 3000),
+                        [0.0, 1e-9, -1e-9, 0.999999, -0.999999, 1.0, -1.0]])
+    got = _c_call(c_lib, "xe_array", x)
+    with mpmath.workdps(40):
+        want = np.array([float(xi / mpmath.expm1(mpmath.mpf(xi))) if xi else 1.0 for xi in x])
+    ulp = np.abs(got - want) / np.spacing(np.abs(want))
+    assert ulp[np.abs(x) < 1].max() <= 2.0
+    assert ulp.max() <= 4.0
+
+
+def test_c_hh_rates_with_shared_exponentials(c_lib):
+    # the printed HH rates agree with their exact values (mpmath) to 1e-14 relative, over
+    # the whole physiological range and at both removable singularities (-40, -55 mV)
+    v = np.concatenate([np.linspace(-120.0, 60.0, 721), [-40.0, -55.0, -40.0 + 1e-7]])
+    got = _c_call(c_lib, "rates_array", v, width=6)
+    for j, rate in enumerate(hh_rates()):
+        want = np.array([float(exact(rate.rewrite(sympy.exp), vi)) if vi not in (-40.0, -55.0)
+                         else float(rate.subs(V, vi)) for vi in v])
+        np.testing.assert_allclose(got[:, j], want, rtol=1e-14, atol=0)
