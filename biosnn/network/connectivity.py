@@ -23,6 +23,8 @@ sigma)``                    ``p0*exp(-d**2/(2*sigma**2))``, ``d`` the distance (
 ``FromArrays(i, j)``        the pairs ``(i[s], j[s])`` (optionally with ``values``)
 ``FromSparse(matrix)``      the non-zero entries of a matrix (row = pre, column = post);
                             the entries are the synapses' ``values``
+``Blocks(a, b=a)``          ``i -> j`` when ``i // a == j // b`` (pool k to pool k, all to
+                            all inside; e.g. a synfire chain, private inputs)
 ==========================  ============================================================
 
 Rules with values (:class:`FromArrays` with ``values=``, :class:`FromSparse`) return them
@@ -79,6 +81,7 @@ __all__ = [
     "DistanceDependent",
     "FromArrays",
     "FromSparse",
+    "Blocks",
     "csr",
     "bytes_per_synapse",
 ]
@@ -561,6 +564,54 @@ class FromSparse(Rule):
     def values(self, n_pre, n_post, same=False):
         keep = self._keep(n_pre, n_post, same)
         return self.data.copy() if keep is None else self.data[keep]
+
+
+@dataclass(frozen=True)
+class Blocks(Rule):
+    """All-to-all inside blocks: source ``i`` connects to target ``j`` when
+    ``i // pre_size == j // post_size``.
+
+    ``Blocks(100)`` between ``P[0:900]`` and ``P[100:1000]`` connects every neuron of
+    pool ``k`` (100 neurons) to every neuron of pool ``k + 1`` (a synfire chain);
+    ``Blocks(10, 1)`` from a group of ``10*n`` sources onto ``n`` targets gives each
+    target its own 10 sources.
+
+    Examples
+    --------
+    >>> pre, post = Blocks(2).build(4, 4)
+    >>> list(zip(pre.tolist(), post.tolist()))
+    [(0, 0), (0, 1), (1, 0), (1, 1), (2, 2), (2, 3), (3, 2), (3, 3)]
+    """
+
+    pre_size: int
+    post_size: int | None = None
+    allow_self: bool = True
+
+    def __post_init__(self):
+        for name in ("pre_size", "post_size"):
+            v = getattr(self, name)
+            if v is None and name == "post_size":
+                continue
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+                raise ValueError(f"Blocks: {name} must be a whole number >= 1, not {v!r}")
+
+    def _build(self, n_pre, n_post, rng, same, pos_pre, pos_post):
+        a = int(self.pre_size)
+        b = int(self.post_size or self.pre_size)
+        nblocks = min(-(-n_pre // a), -(-n_post // b))
+        pres, posts = [], []
+        for k in range(nblocks):
+            i = np.arange(k * a, min((k + 1) * a, n_pre), dtype=np.int64)
+            j = np.arange(k * b, min((k + 1) * b, n_post), dtype=np.int64)
+            pres.append(np.repeat(i, j.size))
+            posts.append(np.tile(j, i.size))
+        if not pres:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        pre, post = np.concatenate(pres), np.concatenate(posts)
+        if self._skip_self(same):
+            keep = pre != post
+            pre, post = pre[keep], post[keep]
+        return pre, post
 
 
 def csr(pre, post, n_pre: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 from biosnn.network import connectivity as conn
-from biosnn.network.connectivity import (AllToAll, DistanceDependent, FixedInDegree,
+from biosnn.network.connectivity import (AllToAll, Blocks, DistanceDependent, FixedInDegree,
                                          FixedOutDegree, FixedProbability, FromArrays,
                                          FromSparse, OneToOne, bytes_per_synapse, csr)
 
@@ -249,6 +249,33 @@ def test_all_to_all_and_one_to_one():
         AllToAll().build(3, 4, 0, same=True)
     with pytest.raises(ValueError, match="non-negative integer"):
         AllToAll().build(-1, 4, 0)
+
+
+def test_blocks_pools_and_private_inputs():
+    # Blocks(a, b): i -> j exactly when i // a == j // b, all to all inside a block
+    pre, post = Blocks(2).build(4, 4)
+    assert list(zip(pre.tolist(), post.tolist())) == [(0, 0), (0, 1), (1, 0), (1, 1),
+                                                      (2, 2), (2, 3), (3, 2), (3, 3)]
+    # synfire chain: 9 pools of 100 -> the next pool, 100 x 100 synapses per pool pair
+    pre, post = Blocks(100).build(900, 900)
+    assert pre.size == 9 * 100 * 100 and np.all(pre // 100 == post // 100)
+    # 10 private sources per target: each target j gets exactly sources 10j .. 10j + 9
+    pre, post = Blocks(10, 1).build(50, 5)
+    assert pre.size == 50 and np.all(pre // 10 == post)
+    assert np.array_equal(np.bincount(post), [10] * 5)
+    # a partial last block and no self-connections inside a population
+    pre, post = Blocks(3, allow_self=False).build(5, 5, same=True)
+    assert (3, 3) not in set(zip(pre.tolist(), post.tolist()))
+    assert sorted(zip(pre.tolist(), post.tolist())) == [(0, 1), (0, 2), (1, 0), (1, 2),
+                                                       (2, 0), (2, 1), (3, 4), (4, 3)]
+    # unequal sizes: only the blocks both sides have (2 source blocks, 3 target blocks)
+    pre, post = Blocks(2, 1).build(4, 3)
+    assert post.max() == 1
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="pre_size must be a whole number >= 1"):
+            Blocks(bad)
+    with pytest.raises(ValueError, match="post_size"):
+        Blocks(2, 0)
 
 
 def test_rules_are_frozen_values():

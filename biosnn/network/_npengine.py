@@ -1,0 +1,491 @@
+"""The NumPy engine of a network: the step loop in Python, vectorised over neurons and
+synapses, executing the same snippets as the C engine (see :mod:`biosnn.network._lower`).
+
+Per step n (t_n = n*dt), as docs/network.md says: populations (update, refractoriness,
+threshold), Poisson sources and generators, synapse delivery in the order given, resets,
+monitors.
+"""
+
+from __future__ import annotations
+
+import linecache
+
+import numpy as np
+
+from biosnn.network.objects import check_memory
+from biosnn.solvers import noise
+
+__all__ = ["NumpyEngine", "drift_function", "param_namespace"]
+
+_UFUNC = {"+=": np.add, "-=": np.subtract, "*=": np.multiply, "/=": np.divide}
+
+
+def param_namespace(PS, PA, array_params, params, idx=None) -> dict:
+    ns = {}
+    for k, p in enumerate(params):
+        if p in array_params:
+            row = PA[list(array_params).index(p)]
+            ns[f"P_{k}"] = row if idx is None else row[idx]
+        else:
+            ns[f"P_{k}"] = PS[k]
+    return ns
+
+
+def _compile(source: str, name: str) -> dict:
+    filename = f"<biosnn-network-{name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    from biosnn.codegen.functions import NUMPY_FUNCTIONS
+
+    ns = {"_np": np, "_normal": noise.normal, **NUMPY_FUNCTIONS}
+    exec(compile(source, filename, "exec"), ns)  # noqa: S102 - generated from sympy trees
+    return ns
+
+
+def drift_function(snip, ns: int, n_params: int, array_params, params):
+    """f(y (ns, m), PS, row of array params) -> (ns, m): the population's drift at t = 0."""
+    lines = ["def drift(Y, PS, ROW):", "    tt = 0.0"]
+    lines += [f"    y_{i} = Y[{i}]" for i in range(ns)]
+    for k, p in enumerate(params):
+        if p in array_params:
+            lines.append(f"    P_{k} = ROW[{list(array_params).index(p)}]")
+        else:
+            lines.append(f"    P_{k} = PS[{k}]")
+    lines += ["    " + ln for ln in snip["drift"]["py"]]
+    lines.append("    return _np.array([" + ", ".join(
+        f"_np.broadcast_to(k0_{i}, Y[0].shape)" for i in range(ns)) + "], dtype=float)")
+    return _compile("\n".join(lines) + "\n", "drift")["drift"]
+
+
+def _pop_source(k: int, pop, meta, snip) -> str:
+    m = pop.model
+    ns, params, arr = len(m.states), list(m.params), meta["array_params"]
+    L = ["def update(A, tn, dt, n=0, key=0):",
+         f"    Y = A['Y{k}']; PS = A['PS{k}']; PA = A['PA{k}']; LS = A['LS{k}']",
+         f"    AB = A['AB{k}']; RF = A['RF{k}']; RT = A['RT{k}']"]
+    L += [f"    y_{i} = Y[{i}]" for i in range(ns)]
+    for kk, p in enumerate(params):
+        L.append(f"    P_{kk} = PA[{arr.index(p)}]" if p in arr else f"    P_{kk} = PS[{kk}]")
+    if pop.method == "exact":
+        L.append(f"    M = A['MP{k}'][0]" if not arr else
+                 f"    M = A['MP{k}'][A['MI{k}']].transpose(1, 2, 0)")
+    L.append("    tt = tn")
+    nn = snip.get("noises", 0)
+    if nn:   # dW = sqrt(dt)*z(key, step, stream): the same numbers as the C engine
+        L.append(f"    _st = _np.uint64({meta['noise_stream']}) + _np.arange(Y.shape[1], "
+                 f"dtype=_np.uint64)*_np.uint64({nn})")
+        L.append("    sdt = _np.sqrt(dt)")
+        L += [f"    dW_{q} = sdt*_normal(key, n, _st + _np.uint64({q}))" for q in range(nn)]
+    L += ["    " + ln for ln in snip["update"]["py"]]
+    if snip["refcond"] is not None:
+        L.append("    ref = RF != 0")
+    elif snip["reftime"] is not None:
+        L.append("    ref = tn + 0.5*dt < LS + RT")
+    else:
+        L.append("    ref = False")
+    for i, held in enumerate(snip["held"]):
+        if held and (snip["refcond"] is not None or snip["reftime"] is not None):
+            L.append(f"    yn_{i} = _np.where(ref, y_{i}, yn_{i})")
+    for i in range(ns):
+        L.append(f"    Y[{i}] = yn_{i}")
+        L.append(f"    y_{i} = Y[{i}]")
+    if snip["threshold"] is None:
+        L.append("    return None")
+    else:
+        L.append(f"    c1 = _np.broadcast_to({snip['threshold']['py']}, Y[0].shape)")
+        prev = "" if snip.get("level") else " & (AB == 0)"   # threshold rule: network.md
+        L.append(f"    spike = c1{prev} & ~_np.broadcast_to(ref, Y[0].shape)")
+        L.append("    AB[:] = c1")
+        L.append("    return _np.flatnonzero(spike)")
+    # reset of the neurons that spiked
+    L += ["", "def reset(A, idx, tn, dt):",
+          f"    Y = A['Y{k}']; PS = A['PS{k}']; PA = A['PA{k}']",
+          "    tt = tn + dt"]
+    L += [f"    y_{i} = Y[{i}, idx]" for i in range(ns)]
+    for kk, p in enumerate(params):
+        L.append(f"    P_{kk} = PA[{arr.index(p)}, idx]" if p in arr else
+                 f"    P_{kk} = PS[{kk}]")
+    L += ["    " + ln for ln in snip["reset"]["py"]]
+    L += [f"    Y[{i}, idx] = y_{i}" for i in range(ns)]
+    L.append(f"    A['LS{k}'][idx] = tn + dt")
+    if snip["threshold"] is not None:
+        L.append(f"    A['AB{k}'][idx] = _np.broadcast_to({snip['threshold']['py']}, "
+                 "idx.shape)")
+    if snip["refcond"] is not None:
+        L.append(f"    A['RF{k}'][idx] = 1")
+    L += ["", "def refcheck(A, tn, dt):"]
+    if snip["refcond"] is None:
+        L.append("    return")
+    else:
+        L += [f"    Y = A['Y{k}']; PS = A['PS{k}']; PA = A['PA{k}']; RF = A['RF{k}']",
+              "    idx = _np.flatnonzero(RF)", "    tt = tn + dt"]
+        L += [f"    y_{i} = Y[{i}, idx]" for i in range(ns)]
+        for kk, p in enumerate(params):
+            L.append(f"    P_{kk} = PA[{arr.index(p)}, idx]" if p in arr else
+                     f"    P_{kk} = PS[{kk}]")
+        L.append(f"    RF[idx] = _np.broadcast_to({snip['refcond']['py']}, idx.shape)")
+    return "\n".join(L) + "\n"
+
+
+def _ranges(starts, ends):
+    """Concatenation of arange(starts[i], ends[i]) (vectorised)."""
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, np.int64), lengths
+    offs = np.cumsum(lengths) - lengths
+    return (np.arange(total) - np.repeat(offs, lengths) + np.repeat(starts, lengths)), lengths
+
+
+class NumpyEngine:
+    name = "numpy"
+
+    def __init__(self, net):
+        self.net = net
+        self.snippets = net.snippets()
+        self.pop_fns = []
+        for k, pop in enumerate(net.populations):
+            src = _pop_source(k, pop, net.pop_meta[k], self.snippets["pops"][k])
+            self.pop_fns.append(_compile(src, f"pop{k}"))
+        self.syn_fns, self.post_fns, self.extra = [], [], []
+        for g, _syn in enumerate(net.synapses):
+            snip = self.snippets["syns"][g]
+            entry = snip["on_pre"]
+            if entry is None:
+                self.syn_fns.append(None)
+            else:
+                code = [compile(st["py"], f"<on_pre {g}>", "eval") for st in entry["list"]]
+                rounds = any(st["kind"] == "post" and st["op"] == "=" for st in entry["list"]) \
+                    or (entry["reads_post"] and any(st["kind"] in ("post", "pre")
+                                                    for st in entry["list"]))
+                self.syn_fns.append((entry, code, "j" if rounds else None))
+            entry = snip.get("on_post")
+            if entry is None:
+                self.post_fns.append(None)
+            else:
+                code = [compile(st["py"], f"<on_post {g}>", "eval") for st in entry["list"]]
+                self.post_fns.append((entry, code, _post_rounds(entry)))
+            extra = {}
+            for what in ("event", "clock", "summed"):
+                if snip.get(what):
+                    extra[what] = (snip[what], compile("\n".join(snip[what]["py"]) + "\n",
+                                                       f"<{what} {g}>", "exec"))
+            self.extra.append(extra)
+        self.key = noise.seed_key(net.seed)
+
+    # -- run ------------------------------------------------------------------------------
+    def begin_run(self, nsteps):
+        net = self.net
+        self.step0 = net.step
+        self.tables = {}
+        for j, src in enumerate(net.sources):
+            kind = net.source_kinds[j]
+            if kind in ("poisson_table", "poisson_neuron"):
+                self.tables[j] = _rate_table(src, net.step, nsteps, net.dt,
+                                             per_neuron=kind == "poisson_neuron")
+        self.rate_counts = {id(m): [] for m in net.monitors if hasattr(m, "_counts")}
+        for m in net.monitors:
+            if hasattr(m, "_counts"):
+                check_memory(8 * nsteps, f"the RateMonitor of {m.source.name}",
+                             "give it a bin and run shorter pieces")
+
+    def end_run(self):
+        for m in self.net.monitors:
+            if hasattr(m, "_counts"):
+                m._counts.append(np.array(self.rate_counts[id(m)], np.int64))
+
+    def run_steps(self, count):
+        net = self.net
+        A = net.arrays
+        dt = net.dt
+        npop = len(net.populations)
+        for n in range(net.step, net.step + count):
+            tn = n * dt
+            spikes = []
+            with np.errstate(all="ignore"):
+                self._summed_and_clock(tn, dt)
+                for k in range(npop):
+                    s = self.pop_fns[k]["update"](A, tn, dt, n, self.key)
+                    spikes.append(np.zeros(0, np.int64) if s is None else s)
+            for j, src in enumerate(net.sources):
+                if hasattr(src, "indices"):
+                    GS, GI, GP = A[f"GS{j}"], A[f"GI{j}"], A[f"GP{j}"]
+                    p0 = int(GP[0])
+                    p1 = int(np.searchsorted(GS, n, side="right"))
+                    spikes.append(GI[p0:p1].astype(np.int64))
+                    GP[0] = p1
+                else:
+                    p = A[f"PR{j}"] if j not in self.tables else self.tables[j][n - self.step0]
+                    u = noise.uniform_pair(self.key, n, src._stream + np.arange(src.n))[0]
+                    spikes.append(np.flatnonzero(u < p))
+            for r, s in enumerate(spikes):
+                H = net.depth[r]
+                A[f"HS{r}"][n % H, : s.size] = s
+                A[f"HN{r}"][n % H] = s.size
+            with np.errstate(all="ignore"):
+                for g in range(len(net.synapses)):
+                    if self.syn_fns[g] is not None:
+                        self._deliver(g, n, tn, dt)
+                for g in range(len(net.synapses)):   # on_post after every on_pre
+                    if self.post_fns[g] is not None:
+                        self._deliver_post(g, n, tn, dt)
+                for k in range(npop):
+                    fns = self.pop_fns[k]
+                    if spikes[k].size:
+                        fns["reset"](A, spikes[k], tn, dt)
+                    fns["refcheck"](A, tn, dt)
+            self._monitor(n, spikes)
+
+    def _spikers(self, r, step):
+        A, H = self.net.arrays, self.net.depth[r]
+        if step < 0:
+            return np.zeros(0, np.int64)
+        c = int(A[f"HN{r}"][step % H])
+        return A[f"HS{r}"][step % H, :c].astype(np.int64)
+
+    def _deliver(self, g, n, tn, dt):
+        net, A = self.net, self.net.arrays
+        syn = net.synapses[g]
+        meta = net.syn_meta[g]
+        entry, code, rounds = self.syn_fns[g]
+        off, npre = syn.pre.offset, syn.pre.n
+        ids, ips = [], []
+        lags = range(meta["delay"], -1, -1) if meta["hetero"] else [meta["delay"]]
+        D = meta["delay"]
+        for lag in lags:
+            sp = self._spikers(meta["root"], n - lag)
+            sp = sp[(sp >= off) & (sp < off + npre)] - off
+            if not sp.size:
+                continue
+            if meta["hetero"]:
+                dp = A[f"DP{g}"]
+                s, lengths = _ranges(dp[sp * (D + 2) + lag], dp[sp * (D + 2) + lag + 1])
+            else:
+                ip = A[f"IP{g}"]
+                s, lengths = _ranges(ip[sp], ip[sp + 1])
+            ids.append(s)
+            ips.append(np.repeat(sp + off, lengths))
+        if not ids:
+            return
+        s = np.concatenate(ids)
+        if not s.size:
+            return
+        ip = np.concatenate(ips)
+        j = A[f"PO{g}"][s].astype(np.int64)
+        ns = self._syn_namespace(g, syn, meta)
+        ns["tt"] = tn + dt
+        self._apply_rounds(entry, code, rounds, ns, s, j, ip, g, syn)
+
+    def _apply_rounds(self, entry, code, rounds, ns, s, j, ip, g, syn):
+        """Apply statements to the synapses ``s`` (in order); with ``rounds`` ("j", "ip"
+        or "all") in rounds in which no two synapses share that index, so reads see the
+        writes of the synapses before them, as in the sequential C loop."""
+        if not rounds:
+            self._apply(entry, code, ns, s, j, ip, g, syn)
+            return
+        if rounds == "all":
+            rank = np.arange(s.size)
+        else:
+            key = j if rounds == "j" else ip
+            order = np.argsort(key, kind="stable")
+            ks = key[order]
+            first = np.r_[True, ks[1:] != ks[:-1]]
+            start = np.maximum.accumulate(np.where(first, np.arange(ks.size), 0))
+            rank = np.empty(ks.size, np.int64)
+            rank[order] = np.arange(ks.size) - start
+        for r in range(int(rank.max()) + 1):
+            sel = np.flatnonzero(rank == r)
+            self._apply(entry, code, ns, s[sel], j[sel], ip[sel], g, syn)
+
+    def _deliver_post(self, g, n, tn, dt):
+        """on_post of group g for the postsynaptic spikes of step n (no delay), post
+        neuron by post neuron (increasing index), synapses in increasing index."""
+        net, A = self.net, self.net.arrays
+        syn = net.synapses[g]
+        entry, code, rounds = self.post_fns[g]
+        kpost = net.populations.index(syn.post.root)
+        off = syn.post.offset
+        sp = self._spikers(kpost, n)
+        sp = sp[(sp >= off) & (sp < off + syn.post.n)] - off
+        if not sp.size:
+            return
+        BP = A[f"BP{g}"]
+        b, _ = _ranges(BP[sp], BP[sp + 1])
+        if not b.size:
+            return
+        s = A[f"BX{g}"][b]
+        j = A[f"PO{g}"][s].astype(np.int64)
+        ip = A[f"PI{g}"][s].astype(np.int64)
+        ns = self._syn_namespace(g, syn, net.syn_meta[g])
+        ns["tt"] = tn + dt
+        self._apply_rounds(entry, code, rounds, ns, s, j, ip, g, syn)
+
+    def _summed_and_clock(self, tn, dt):
+        """Start of a step: summed variables (all targets zeroed, then every group adds
+        its terms in synapse order), then clock-driven synapse equations."""
+        net, A = self.net, self.net.arrays
+        groups = [g for g, ex in enumerate(self.extra) if "summed" in ex]
+        for g in groups:
+            syn = net.synapses[g]
+            k = net.populations.index(syn.post.root)
+            arr = net.pop_meta[k]["array_params"]
+            for name in syn.summed:
+                A[f"PA{k}"][arr.index(name), syn.post.offset: syn.post.offset + syn.post.n] = 0
+        for g in groups:
+            snip, code = self.extra[g]["summed"]
+            syn = net.synapses[g]
+            k = net.populations.index(syn.post.root)
+            arr = net.pop_meta[k]["array_params"]
+            ns = self._full_namespace(g, syn, tn)
+            exec(code, ns)  # noqa: S102 - generated from sympy trees
+            for m, name in enumerate(syn.summed):
+                row = A[f"PA{k}"][arr.index(name)]
+                np.add.at(row, ns["j"], np.broadcast_to(ns[f"sm_{m}"], ns["s"].shape))
+        for g, ex in enumerate(self.extra):
+            if "clock" not in ex:
+                continue
+            snip, code = ex["clock"]
+            syn = net.synapses[g]
+            ns = self._full_namespace(g, syn, tn)
+            exec(code, ns)  # noqa: S102 - generated from sympy trees
+            for k in snip["targets"]:
+                ns[f"sv{k}"][:] = np.broadcast_to(ns[f"cn_{k}"], ns["s"].shape)
+
+    def _full_namespace(self, g, syn, tn):
+        A = self.net.arrays
+        ns = self._syn_namespace(g, syn, self.net.syn_meta[g])
+        ns["s"] = np.arange(A[f"PO{g}"].size)
+        ns["j"] = A[f"PO{g}"].astype(np.int64)
+        ns["ip"] = A[f"PI{g}"].astype(np.int64)
+        ns["tt"], ns["dt"] = tn, self.net.dt
+        return ns
+
+    def _syn_namespace(self, g, syn, meta):
+        A, net = self.net.arrays, self.net
+        ns = {"_np": np}
+        SV = A[f"SV{g}"]
+        for k in range(len(meta["svars"])):
+            ns[f"sv{k}"] = SV[k]
+        for k, v in enumerate(A[f"QS{g}"][: len(meta["shared"])]):
+            ns[f"q{k}"] = v
+        kpost = net.populations.index(syn.post.root)
+        self._side(ns, "post", kpost)
+        if meta["root"] < len(net.populations):
+            self._side(ns, "pre", meta["root"])
+        return ns
+
+    def _side(self, ns, side, k):
+        A, net = self.net.arrays, self.net
+        Y = A[f"Y{k}"]
+        for i in range(Y.shape[0]):
+            ns[f"{side}_y{i}"] = Y[i]
+        arr = net.pop_meta[k]["array_params"]
+        for kk, p in enumerate(net.populations[k].model.params):
+            ns[f"{side}_P{kk}"] = A[f"PA{k}"][arr.index(p)] if p in arr else A[f"PS{k}"][kk]
+
+    def _apply(self, entry, code, ns, s, j, ip, g, syn):
+        ns["s"], ns["j"], ns["ip"] = s, j, ip
+        if "event" in self.extra[g]:   # advance event-driven variables to the event
+            snip, ev = self.extra[g]["event"]
+            LU = self.net.arrays[f"LU{g}"]
+            ns["dl_"] = ns["tt"] - LU[s]
+            exec(ev, ns)  # noqa: S102 - generated from sympy trees
+            for k in snip["targets"]:
+                ns[f"sv{k}"][s] = ns[f"ed_{k}"]
+            LU[s] = ns["tt"]
+        for st, c in zip(entry["list"], code):
+            value = np.broadcast_to(eval(c, ns), s.shape)  # noqa: S307 - generated
+            kind, idx, op = st["kind"], st["index"], st["op"]
+            if kind == "syn":
+                row = ns[f"sv{idx}"]
+                row[s] = value if op == "=" else _UFUNC[op](row[s], value)
+            else:
+                row = ns[f"{kind}_y{idx}"]
+                where = j if kind == "post" else ip
+                if op == "=":
+                    row[where] = value
+                else:
+                    _UFUNC[op].at(row, where, value)
+
+    def _monitor(self, n, spikes):
+        net = self.net
+        for m in net.monitors:
+            kind = type(m).__name__
+            if kind == "StateMonitor":
+                if (n + 1) % m.every == 0:
+                    net._record_states(m, n + 1)
+                continue
+            r = net.root_index[id(m.source.root)]
+            sp = spikes[r]
+            off = m.source.offset
+            sp = sp[(sp >= off) & (sp < off + m.source.n)] - off
+            if kind == "RateMonitor":
+                self.rate_counts[id(m)].append(sp.size)
+                continue
+            if m.indices is not None:
+                sp = sp[np.isin(sp, m.indices)]
+            if sp.size:
+                m._append(sp.astype(np.int32), np.full(sp.size, n, np.int64))
+
+
+def _post_rounds(entry):
+    """How on_post statements must be split so that NumPy reproduces the sequential C
+    loop: None (no synapse reads what another writes), "j", "ip" or "all"."""
+    kinds = {st["kind"] for st in entry["list"]}
+    if not kinds & {"post", "pre"}:
+        return None
+    if kinds & {"post", "pre"} == {"post"} and not entry["reads_pre"]:
+        plain = not entry["reads_post"] and all(st["op"] in ("+=", "-=")
+                                                for st in entry["list"] if st["kind"] == "post")
+        return None if plain else "j"
+    if kinds & {"post", "pre"} == {"pre"} and not entry["reads_post"]:
+        return "ip"
+    return "all"
+
+
+def _rate_table(src, step0, nsteps, dt, per_neuron=False) -> np.ndarray:
+    """p = rate(t_n)*dt on the steps of a run (rate a function of t or an array):
+    shape (nsteps,), or (nsteps, n) with ``per_neuron``."""
+    from biosnn.errors import SimulationError
+
+    t = (step0 + np.arange(nsteps)) * dt
+    check_memory(8 * nsteps * (src.n if per_neuron else 1),
+                 f"the rate table of PoissonGroup {src.name!r}",
+                 "run shorter pieces (the table covers one run() call)")
+    if per_neuron:
+        if callable(src.rate):
+            r = np.empty((nsteps, src.n))
+            for q, x in enumerate(t):
+                row = np.asarray(src.rate(float(x)), dtype=float)
+                if row.shape != (src.n,):
+                    raise SimulationError(f"the rate function of {src.name!r} returned shape "
+                                          f"{row.shape} at t = {x} ms, not ({src.n},)")
+                r[q] = row
+        else:
+            table = np.asarray(src.rate, dtype=float)
+            if table.shape[0] < step0 + nsteps:
+                raise SimulationError(f"the rate table of {src.name!r} has {table.shape[0]} "
+                                      f"steps; this run needs steps {step0}.."
+                                      f"{step0 + nsteps - 1}")
+            r = np.broadcast_to(table[step0: step0 + nsteps], (nsteps, src.n))
+        if not np.all(np.isfinite(r)) or np.any(r < 0):
+            raise SimulationError(f"the rate of {src.name!r} must be finite and >= 0")
+        return np.ascontiguousarray(r * 1e-3 * dt)
+    if callable(src.rate):
+        try:
+            r = np.asarray(src.rate(t), dtype=float)
+        except Exception:  # noqa: BLE001 - scalar function: sample point by point
+            r = None
+        if r is None or r.shape != t.shape:
+            r = np.array([float(src.rate(float(x))) for x in t])
+    else:
+        r = np.asarray(src.rate, dtype=float).reshape(-1)[step0: step0 + nsteps]
+        if r.size != nsteps:
+            from biosnn.errors import SimulationError
+
+            raise SimulationError(f"the rate table of {src.name!r} has no values for the "
+                                  f"steps {step0}..{step0 + nsteps - 1}")
+    if not np.all(np.isfinite(r)) or np.any(r < 0):
+        from biosnn.errors import SimulationError
+
+        raise SimulationError(f"the rate of {src.name!r} must be finite and >= 0")
+    return np.ascontiguousarray(r * 1e-3 * dt)

@@ -1,0 +1,84 @@
+"""NumPy and C engines run the same snippets and must give identical spike trains."""
+
+import numpy as np
+import pytest
+
+from biosnn.codegen import c_build
+
+needs_c = pytest.mark.skipif(not c_build.compiler_available(), reason="needs a C compiler")
+
+
+def _spikes(factory, backend, duration, **kw):
+    net, mon, ne = factory(backend=backend, **kw)
+    net.run(duration)
+    assert net.stats["backend"] == backend
+    return mon.i, mon.t, net
+
+
+def test_libm_exp_equals_numpy_exp():
+    """The engines rely on NumPy's float64 exp/expm1/log calling the same libm as C."""
+    import ctypes
+
+    libm = ctypes.CDLL("libm.so.6")
+    rng = np.random.default_rng(0)
+    for name, lo, hi in (("exp", -50, 50), ("expm1", -5, 5), ("log", 1e-6, 1e3)):
+        f = getattr(libm, name)
+        f.restype, f.argtypes = ctypes.c_double, [ctypes.c_double]
+        x = rng.uniform(lo, hi, 20000)
+        ours = getattr(np, name)(x)
+        theirs = np.array([f(v) for v in x])
+        assert np.array_equal(ours, theirs), name
+
+
+@needs_c
+def test_cuba_numpy_and_c_identical():
+    from _networks import cuba
+
+    i1, t1, _ = _spikes(cuba, "numpy", "200 ms")
+    i2, t2, _ = _spikes(cuba, "c", "200 ms")
+    assert i1.size > 1000          # the network is active (about 5 Hz x 4000 x 0.2 s)
+    assert np.array_equal(i1, i2) and np.array_equal(t1, t2)
+
+
+@needs_c
+def test_cobahh_numpy_and_c_identical():
+    from _networks import cobahh
+
+    i1, t1, _ = _spikes(cobahh, "numpy", "50 ms")
+    i2, t2, _ = _spikes(cobahh, "c", "50 ms")
+    assert i1.size > 500
+    assert np.array_equal(i1, i2) and np.array_equal(t1, t2)
+
+
+@needs_c
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_run_in_pieces_equals_one_run(backend):
+    from _networks import cuba
+
+    a, ma, _ = cuba(n=1000, p=0.08, backend=backend)
+    a.run("30 ms")
+    a.run("70 ms")
+    b, mb, _ = cuba(n=1000, p=0.08, backend=backend)
+    b.run("100 ms")
+    assert ma.n > 100
+    assert np.array_equal(ma.i, mb.i) and np.array_equal(ma.t, mb.t)
+    assert np.array_equal(a.arrays["Y0"], b.arrays["Y0"])
+
+
+@needs_c
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_store_restore_bit_for_bit(backend):
+    from _networks import cuba
+
+    net, mon, _ = cuba(n=1000, p=0.08, backend=backend)
+    net.run("20 ms")
+    net.store("x")
+    net.run("50 ms")
+    first_i, first_t, y = mon.i.copy(), mon.t.copy(), net.arrays["Y0"].copy()
+    net.restore("x")
+    assert net.t == pytest.approx(20.0)
+    net.run("50 ms")
+    assert np.array_equal(mon.i, first_i) and np.array_equal(mon.t, first_t)
+    assert np.array_equal(net.arrays["Y0"], y)
+    with pytest.raises(KeyError, match="nothing stored under 'nope'"):
+        net.restore("nope")
