@@ -10,15 +10,34 @@ printed from exact sympy derivatives of the same :class:`~biosnn.codegen.spec.Ke
 * ``third(y, u, v, w)``: the trilinear form ``C(u, v, w)`` (first Lyapunov coefficient).
 
 The multilinear forms are sums of the nonzero partial derivatives (taken only along the
-variables each Jacobian entry contains, third derivatives only for ``j <= k <= m``).  Each derived function is printed with biosnn's NumPy printer (the safe
-functions of :mod:`biosnn.codegen.functions` included) after ``sympy.cse`` and compiled
-once per model content (``spec.key``; a plain function, not a full ``NumpyKernel``: no
-scalar path, no events to print).  Extra vectors enter as symbols ``_u0, _u1, ...`` (user names never
+variables each Jacobian entry contains, third derivatives only for ``j <= k <= m``).  Each
+derived function is printed with biosnn's NumPy printer (the safe functions of
+:mod:`biosnn.codegen.functions` included) after ``sympy.cse`` and compiled once per model
+content (``spec.key``; a plain function, not a full ``NumpyKernel``: no scalar path, no
+events to print).  Extra vectors enter as symbols ``_u0, _u1, ...`` (user names never
 start with ``_``).  Everything here is in internal units; conversion to display units is
 the caller's business.
+
+Warm start (docs/architecture.md, "Warm start")
+-----------------------------------------------
+``spec`` is the model's :class:`~biosnn.codegen.spec.KernelLayout` (names and flags, no
+sympy after a warm start); ``f`` and ``jac`` run the layout's stored NumPy kernel source.
+Every derived function's printed source is stored in the cache directory as
+``models/<key>.analysis.json``, with ``key`` = sha256 of the model's ``structure_key``,
+its KernelSpec key, what was asked (``dfd_I_ext``, ``hess``, ``third``, ``dJd_a`` ...),
+:data:`FORMAT`, the manifest's generator version and a hash of the analysis code that
+builds the expressions (:data:`_GENERATORS`); so is whether the model is autonomous.  A
+process that finds them computes equilibria, continuation and Lyapunov coefficients
+without importing sympy; the source it runs is the very text the first process compiled,
+so warm and cold results agree bit for bit.  A missing, unreadable, stale or malformed
+entry is ignored and printed again.
 """
 
 from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
 
 import numpy as np
 
@@ -26,13 +45,78 @@ from biosnn.errors import ModelError
 
 __all__ = ["System"]
 
+#: Bump when the stored form of the analysis entries changes.
+FORMAT = "1"
+
+#: Files (relative to biosnn/analysis) whose code builds the stored derived functions.
+_GENERATORS = ("_system.py", "codim2.py")
+
 _DERIVED: dict = {}       # (spec.key, tag) -> compiled function or partials (a cache)
+_VERSION: list = []
 
 
-def _kernel(spec):
+def _code_version() -> str:
+    """Hash of the analysis code that builds what is stored (read once per process)."""
+    if not _VERSION:
+        here = Path(__file__).resolve().parent
+        h = hashlib.sha256(FORMAT.encode())
+        for name in _GENERATORS:
+            try:
+                h.update((here / name).read_bytes())
+            except OSError:
+                h.update(b"missing " + name.encode())
+        _VERSION.append(h.hexdigest())
+    return _VERSION[0]
+
+
+def entry_key(model, tag: str) -> str:
+    """Cache key of the analysis entry ``tag`` of ``model`` (see the module docstring)."""
+    from biosnn.equations import manifest
+
+    text = json.dumps(["analysis", FORMAT, manifest.generator_version(), _code_version(),
+                       model.structure_key, model.layout.key, tag])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _read_entry(model, tag: str, check) -> object:
+    """The stored value of ``tag`` if present and ``check(data)`` accepts it, else None."""
+    from biosnn.equations import manifest
+
+    data = manifest.read("analysis", entry_key(model, tag))
+    if data is None or data.get("tag") != tag:
+        return None
+    try:
+        return check(data)
+    except (KeyError, TypeError, ValueError, SyntaxError):
+        return None
+
+
+def _write_entry(model, tag: str, data: dict) -> None:
+    from biosnn.equations import manifest
+
+    manifest.write("analysis", entry_key(model, tag), {**data, "tag": tag})
+
+
+def _kernel(layout):
+    """The kernel functions (``f``, ``jac``, ...) of a layout's NumPy source.
+
+    The source is printed (sympy) and stored with the layout the first time; after that
+    it is compiled with the pure-NumPy safe functions, which needs no sympy.
+    """
+    from biosnn.codegen.numeric_source import compile_kernel_source
     from biosnn.solvers.simulate import numpy_kernel
 
-    return numpy_kernel(spec)
+    if layout.numpy_source is None:
+        numpy_kernel(layout)                    # prints it and stores it in the layout
+    name = f"<biosnn-analysis {layout.name} {layout.key[:12]}>"
+    return _Functions(compile_kernel_source(layout.numpy_source, name))
+
+
+class _Functions:
+    """Attribute access to a dict of compiled kernel functions."""
+
+    def __init__(self, functions: dict):
+        self.__dict__.update(functions)
 
 
 class System:
@@ -48,19 +132,23 @@ class System:
 
     Attributes
     ----------
-    model, spec, kernel
-        The model, its KernelSpec and NumPy kernel.
+    model : Model
+    spec : KernelLayout
+        The model's layout (``states``, ``params``, ``name``, ``key`` without sympy; its
+        symbolic attributes ``f``, ``jac`` ... build the KernelSpec on first access).
+    kernel
+        The model's NumPy kernel functions (``kernel.f``, ``kernel.jac``).
     p : ndarray, shape (n_params, 1)
         Parameter values, internal units.
     """
 
     def __init__(self, model, params=None):
         self.model = model
-        self.spec = model.kernel_spec()
-        if any(self.spec.t in f.free_symbols for f in self.spec.f):
+        self.spec = model.layout
+        if not self._cached("autonomous", self._find_autonomous):
             raise ModelError(f"model {model.name} is not autonomous (its right-hand side "
                              "depends on t): equilibria are not defined")
-        self.kernel = _kernel(self.spec)
+        self.kernel = self._cached("kernel", lambda: _kernel(self.spec))
         values = dict(model.params)
         for name, value in (params or {}).items():
             model._check_param(name)
@@ -95,15 +183,41 @@ class System:
         with np.errstate(all="ignore"):
             return self.kernel.jac(0.0, y, self.p if p is None else p)
 
+    def _find_autonomous(self) -> bool:
+        """Whether the drift is free of ``t`` (stored in the cache: no sympy when warm)."""
+        def check(data):
+            if not isinstance(data["autonomous"], bool):
+                raise TypeError("autonomous is not a boolean")
+            return data["autonomous"]
+
+        found = _read_entry(self.model, "autonomous", check)
+        if found is None:
+            spec = self.spec.full_spec()
+            found = not any(spec.t in f.free_symbols for f in spec.f)
+            _write_entry(self.model, "autonomous", {"autonomous": found})
+        return found
+
     # derived kernels -------------------------------------------------------------------
     def _derived_function(self, tag, build):
-        """Compile (once) ``build() -> (exprs, extra symbols)`` into a vector function."""
+        """Compile (once) ``build() -> (exprs, extra symbols)`` into a vector function.
+
+        The printed source is stored in the cache directory under ``tag`` (which must
+        name what ``build`` computes); a later process compiles the stored text without
+        calling ``build`` (no sympy).
+        """
         return self._cached(tag, lambda: self._compile(tag, build))
 
     def _compile(self, tag, build):
+        filename = f"<biosnn-analysis {self.spec.name}_{tag}>"
+        stored = _read_entry(self.model, tag,
+                             lambda data: _compile_source(_text(data["source"]), filename))
+        if stored is not None:
+            return stored
         exprs, extra = build()
         symbols = self._symbols() + self._param_symbols() + list(extra)
-        return _compile(f"{self.spec.name}_{tag}", exprs, symbols)
+        source = _print_function(exprs, symbols)
+        _write_entry(self.model, tag, {"source": source})
+        return _compile_source(source, filename)
 
     def _cached(self, tag, make):
         """Derived objects are cached per spec content (like the kernels themselves)."""
@@ -134,9 +248,9 @@ class System:
 
     def dfdp(self, y, name: str, p=None):
         """``d f / d name`` (internal units), shape (n, N)."""
-        import sympy
-
         def build():
+            import sympy
+
             sym = sympy.Symbol(name, real=True)
             return [sympy.diff(e, sym) for e in self.spec.f], ()
 
@@ -227,20 +341,17 @@ def _rows(x, n) -> np.ndarray:
     return np.asarray(x, dtype=float).reshape(n, -1)
 
 
-def _compile(name: str, exprs, symbols):
-    """Print ``exprs`` (functions of ``symbols``) as one vectorized NumPy function.
+def _print_function(exprs, symbols) -> str:
+    """Print ``exprs`` (functions of ``symbols``) as the source of one NumPy function.
 
-    The function takes ``(rows, shape)``: ``rows[i]`` is the value (array or scalar) of
-    ``symbols[i]``; it returns an array of ``shape`` whose row ``i`` is ``exprs[i]``.
-    Printed with biosnn's NumPy printer after ``sympy.cse``; the source is registered
-    with :mod:`linecache` so tracebacks show it.
+    The function ``_fun(rows, shape)`` takes ``rows[i]``, the value (array or scalar) of
+    ``symbols[i]``, and returns an array of ``shape`` whose row ``i`` is ``exprs[i]``.
+    Printed with biosnn's NumPy printer after ``sympy.cse``.
     """
     import itertools
-    import linecache
 
     import sympy
 
-    from biosnn.codegen.functions import NUMPY_FUNCTIONS
     from biosnn.codegen.numpy_backend import print_numpy
 
     temps = (sympy.Symbol(f"_c{k}", real=True) for k in itertools.count())
@@ -252,12 +363,30 @@ def _compile(name: str, exprs, symbols):
     lines.append("    _out = _np.empty(_shape)")
     lines += [f"    _out[{i}] = {print_numpy(e)}" for i, e in enumerate(reduced)]
     lines.append("    return _out")
-    source = "\n".join(lines) + "\n"
-    filename = f"<biosnn-analysis {name}>"
+    return "\n".join(lines) + "\n"
+
+
+def _compile_source(source: str, filename: str):
+    """Compile source printed by :func:`_print_function` (no sympy: the safe functions
+    come from :mod:`biosnn.codegen.safe_numpy`); registered with :mod:`linecache` so
+    tracebacks show it.  Raises SyntaxError or KeyError for source that is not such a
+    function."""
+    import linecache
+
+    from biosnn.codegen.safe_numpy import NUMPY_FUNCTIONS
+
+    if not source.startswith("def _fun(_a, _shape):\n"):
+        raise ValueError("not a printed analysis function")
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace = {"_np": np, "inf": np.inf, "nan": np.nan, **NUMPY_FUNCTIONS}
     exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - printed by us
     return namespace["_fun"]
+
+
+def _text(x) -> str:
+    if not isinstance(x, str):
+        raise TypeError(f"expected a string, got {type(x).__name__}")
+    return x
 
 
 def _complex_form(real_form, vectors) -> np.ndarray:

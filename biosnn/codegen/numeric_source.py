@@ -27,7 +27,7 @@ Examples
 
 from __future__ import annotations
 
-__all__ = ["numeric_source", "compile_numeric", "FORMAT"]
+__all__ = ["numeric_source", "compile_numeric", "compile_kernel_source", "FORMAT"]
 
 #: Bump when the printed form changes (part of every cache key that stores such source).
 FORMAT = "1"
@@ -129,8 +129,33 @@ def compile_numeric(source: str, filename: str = "<biosnn-numeric>") -> dict:
     namespace = {"_np": np, "_f64": np.float64, "_val": _val}
     first = source.split("\n", 1)[0]
     if first.rsplit("safe: ", 1)[-1].strip():   # only then: functions.py needs sympy
-        from biosnn.codegen.functions import NUMPY_FUNCTIONS
+        from biosnn.codegen.safe_numpy import NUMPY_FUNCTIONS
 
         namespace["_NF"] = NUMPY_FUNCTIONS
     exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - printed by us
     return {k: v for k, v in namespace.items() if callable(v) and not k.startswith("_")}
+
+
+def compile_kernel_source(source: str, filename: str) -> dict:
+    """Compile NumPy kernel source (``numpy_printer.generate``) without sympy.
+
+    The namespace is the one :class:`~biosnn.codegen.numpy_backend.NumpyKernel` runs its
+    source in (NumPy as ``_np``, ``math`` as ``_m``, its ``_full`` and ``_sel`` helpers),
+    with the safe functions taken from :mod:`biosnn.codegen.safe_numpy` (pure NumPy, no
+    sympy), so the functions compute the same bits as the NumpyKernel's.  The source is
+    registered with :mod:`linecache` under ``filename``.  Returns name -> function for
+    the kernel functions the source defines (``f``, ``jac``, ...).
+    """
+    import linecache
+    import math
+
+    import numpy as np
+
+    from biosnn.codegen.numpy_backend import _FUNCTIONS, _MODULE, _full, _sel
+    from biosnn.codegen.safe_numpy import kernel_namespace
+
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = {_MODULE: np, "_m": math, "_full": _full, "_sel": _sel, "inf": np.inf,
+                 "nan": np.nan, **kernel_namespace()}
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - printed by us
+    return {name: namespace[name] for name in _FUNCTIONS if name in namespace}

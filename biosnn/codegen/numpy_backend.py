@@ -79,33 +79,9 @@ _SAFE_CALL = re.compile(r"\bbs_\w*\(|\b_s_bs_\w*\(")
 
 def _safe_functions() -> dict:
     """name -> callable of the safe functions, plus ``_s_name`` scalar versions."""
-    try:
-        from biosnn.codegen.functions import NUMPY_FUNCTIONS
-    except ImportError:  # pragma: no cover - functions.py is part of the package
-        return {}
-    out = dict(NUMPY_FUNCTIONS)
-    for name, fun in NUMPY_FUNCTIONS.items():
-        out["_s_" + name] = _scalar_version(name, fun)
-    return out
+    from biosnn.codegen.safe_numpy import kernel_namespace
 
-
-def _scalar_version(name, fun):
-    """Scalar (float -> float) version of a vectorized safe function."""
-    if name == "bs_xexpm1":
-        from biosnn.codegen.functions import ORDER0_SERIES_RADIUS
-
-        def xexpm1(x, _r=ORDER0_SERIES_RADIUS, _expm1=math.expm1):
-            # the same formula as the vectorized version (functions._np_order0)
-            if abs(x) < _r:
-                return 1.0 - x * (0.5 - x / 12.0)
-            return x / _expm1(x)
-
-        return xexpm1
-
-    def scalar(x):
-        return float(fun(np.float64(x)))
-
-    return scalar
+    return kernel_namespace()
 
 
 def _full(x, shape, dtype=float):

@@ -831,7 +831,7 @@ def evaluate(expr, values: dict):
         if e.func.__name__ in ("expm1", "log1p"):   # sympy.codegen.cfunctions
             return getattr(np, e.func.__name__)(*args)
         if getattr(e.func, "numpy_name", ""):       # biosnn.codegen.functions
-            from biosnn.codegen.functions import NUMPY_FUNCTIONS
+            from biosnn.codegen.safe_numpy import NUMPY_FUNCTIONS
 
             return NUMPY_FUNCTIONS[e.func.numpy_name](np.asarray(args[0], dtype=float))
         reduce = {sympy.Min: np.minimum, sympy.Max: np.maximum, sympy.And: np.logical_and,
