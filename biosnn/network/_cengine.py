@@ -15,6 +15,14 @@ says how many steps were made; Python grows the buffer and calls again), else 0.
 The snippets are the same as the NumPy engine's (:mod:`biosnn.network._lower`); with
 ``-ffp-contract=off`` and libm's ``exp``/``expm1``/``log`` (the functions NumPy's float64
 ufuncs call on this platform) both engines produce the same bits and the same spikes.
+When the NumPy engine evaluates population code with :mod:`biosnn.network._vmath`
+(``_npengine.VECTOR_MATH``), so does this engine, and the update loops vectorise.
+
+Speed without changing a bit: one function per population with a ``restrict`` pointer
+per state row (GCC vectorises it), shared parameters and exact propagators as scalars,
+refractoriness and thresholds as masks and bytes, per-step invariants hoisted out of the
+loop, spike lists compacted 8 bytes at a time; large populations split into one block
+per OpenMP thread (docs/network.md, "Engines and code generation").
 The library and the snippets (JSON, needed on the Python side for refractory times and
 exact propagators) are cached under a key computed from texts, so a warm start imports
 no sympy.
@@ -41,8 +49,10 @@ __all__ = ["CEngine", "generate", "layout", "FLAGS"]
 FLAGS = ("-O3", "-march=native", "-std=c99", "-fPIC", "-shared", "-fno-math-errno",
          "-fno-trapping-math", "-ffp-contract=off")
 #: A population whose method is not 'exact' runs its neurons on OpenMP threads from
-#: this many neurons on (exact updates are too cheap to share below PAR_EXACT).
-PAR_MIN, PAR_EXACT = 20_000, 200_000
+#: this many neurons on (exact updates are too cheap to share below PAR_EXACT).  Threads
+#: wait passively (OMP_WAIT_POLICY=PASSIVE unless set): with spinning threads a busy
+#: machine makes the per-step barrier cost 5-20x the work (docs/benchmarks.md).
+PAR_MIN, PAR_EXACT = 2_000, 50_000
 
 
 def _cpu_id() -> str:
@@ -478,6 +488,7 @@ def generate(st: dict, snippets: dict) -> str:
     for k, pop in enumerate(st["pops"]):
         L += _indent(_pop_update(k, pop, snippets["pops"][k], k), 1)
     L += _indent(_sources(st, npop), 1)
+    L += _indent(_stamp_spikes(st, snippets), 1)
     for g, syn in enumerate(st["syns"]):
         L += _indent(_deliver(g, syn, snippets["syns"][g], st), 1)
     L += _indent(_post_deliveries(st, snippets), 1)
@@ -551,6 +562,7 @@ class CEngine:
             self.source = generate(self.structure, self.snippets)
             _compile(self.source, lib, compiler)
             c_build._atomic_write(manifest, json.dumps(self.snippets))
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # read when libgomp loads
         self.lib = c_build.load_library(lib)
         self.fn = self.lib.bsn_run
         self.fn.restype = ctypes.c_int
@@ -806,6 +818,21 @@ def _summed_and_clock(st, snippets) -> list:
                   f"        const int64_t j = PO{g}[s]; (void)j;",
                   f"        const int64_t ip = PI{g}[s]; (void)ip;"]
             L += _indent(snip["c"] + tail, 2) + ["    }", "}"]
+    return L
+
+
+def _stamp_spikes(st, snippets) -> list:
+    """lastspike (and the refractory flag) of this step's spikes, before the deliveries,
+    for the populations whose ``lastspike``/``not_refractory`` synapse statements read
+    (docs/network.md, "Refractoriness in synapses"); the resets write the same values."""
+    pops = sorted({k for sn in snippets["syns"] for what in ("on_pre", "on_post")
+                   if sn.get(what) for k in sn[what].get("spike_pops", ())})
+    L = []
+    for k in pops:
+        flag = [f"        RF{k}[sp[c]] = 1;"] if snippets["pops"][k]["refcond"] else []
+        L += ["{", f"    const int32_t *sp = HS{k} + (n % H{k})*NR{k};",
+              f"    for (int64_t c = 0; c < HN{k}[n % H{k}]; ++c) {{",
+              f"        LS{k}[sp[c]] = tn + dt;"] + flag + ["    }", "}"]
     return L
 
 

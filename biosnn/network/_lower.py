@@ -292,19 +292,41 @@ def population_snippets(spec, method: str) -> dict:
 _SUFFIX = re.compile(r"^(?P<base>\w+?)_(?P<side>pre|post)$")
 
 
+#: Variables every population offers to synapse expressions besides its states and
+#: parameters (Brian2's group variables): the time of its last spike and whether it is
+#: out of its refractory period (see docs/network.md, "Refractoriness in synapses").
+SPIKE_VARIABLES = ("lastspike", "not_refractory")
+
+
 class SideInfo:
     """What a synapse statement may use of one side (pre or post population).
 
     ``states``, ``params``: names; ``dims``: name -> dimension; ``array_params``: the set
-    of parameters stored per neuron.  ``None`` sides (Poisson, generators) have nothing.
+    of parameters stored per neuron; ``index``: the population's index in the network
+    (its arrays ``LS<k>``, ``RT<k>``, ``RF<k>`` give ``lastspike`` and
+    ``not_refractory``); ``refractory``: "time", "condition" or None.  ``None`` sides
+    (Poisson, generators) have nothing.
     """
 
-    def __init__(self, model=None, array_params=()):
+    def __init__(self, model=None, array_params=(), index=None):
         self.states = tuple(model.states) if model is not None else ()
         self.params = tuple(model.params) if model is not None else ()
         self.dims = {n: model.dimension(n) for n in self.states + self.params} \
             if model is not None else {}
         self.array_params = frozenset(array_params)
+        self.index = index if model is not None else None
+        self.refractory = None
+        if model is not None:
+            if model._refractory_condition is not None:
+                self.refractory = "condition"
+            elif model._refractory_time is not None:
+                self.refractory = "time"
+
+    def spike_variable(self, base):
+        """True if ``base`` is ``lastspike`` or ``not_refractory`` of this population
+        (and not one of its own states or parameters, which come first)."""
+        return (self.index is not None and base in SPIKE_VARIABLES
+                and base not in self.states and base not in self.params)
 
 
 def _side_names(side: str, info: SideInfo, lang: str, index: str) -> dict:
@@ -315,6 +337,9 @@ def _side_names(side: str, info: SideInfo, lang: str, index: str) -> dict:
     for k, p in enumerate(info.params):
         out[f"{side}_P{k}"] = (f"{side}_P{k}[{index}]" if p in info.array_params
                                else f"{side}_P{k}")
+    if info.index is not None:   # the population's own arrays (same names in C and NumPy)
+        for what in ("LS", "RT", "RF"):
+            out[f"{side}_{what}"] = f"{what}{info.index}[{index}]"
     return out
 
 
@@ -334,7 +359,7 @@ class _SynNames:
         self.syn_index = {n: k for k, n in enumerate(syn_vars)}
         self.shared_index = {n: k for k, n in enumerate(shared)}
         self.syms = {}
-        c_store = {"tt": "tt", "dl_": "dl_"}
+        c_store = {"tt": "tt", "dl_": "dl_", "dt_": "dt"}
         py_store = dict(c_store)
         for k in range(len(syn_vars)):
             c_store[f"S_{k}"] = py_store[f"S_{k}"] = f"sv{k}[s]"
@@ -361,7 +386,10 @@ class _SynNames:
             if base in info.params:
                 k = info.params.index(base)
                 return (side + "_param", k, f"{side}_P{k}", info.dims[base])
-            known = ", ".join(info.states + info.params) or "none"
+            if info.spike_variable(base):
+                return (side + "_spike", base, f"{side}_{base}", None)
+            known = ", ".join(info.states + info.params
+                              + (SPIKE_VARIABLES if info.index is not None else ())) or "none"
             raise ModelError(f"in {self.context}: {name}: {base} is not a variable of the "
                              f"{side}synaptic population (its variables: {known})")
         if name in self.syn_index:
@@ -376,7 +404,32 @@ class _SynNames:
         if name in self.post.params:
             k = self.post.params.index(name)
             return ("post_param", k, f"post_P{k}", self.post.dims[name])
+        if self.post.spike_variable(name):
+            return ("post_spike", name, f"post_{name}", None)
         return None
+
+    def spike_value(self, side: str, base: str):
+        """(sympy value, dimension) of ``lastspike`` or ``not_refractory`` of a side.
+
+        ``lastspike`` is the time of the neuron's last spike (-inf before the first), a
+        spike of the current step included.  ``not_refractory`` is a condition: with a
+        refractory time, ``t + dt/2 >= lastspike + refractory`` - the step starting at
+        ``t`` integrates the neuron (the population's own test, docs/network.md); with
+        a refractory condition, the neuron's flag is clear; without refractoriness,
+        true.
+        """
+        from biosnn.equations.parser import BOOL
+
+        info = self.pre if side == "pre" else self.post
+        ls = self.symbol(f"{side}_LS")
+        if base == "lastspike":
+            return ls, self.time
+        if info.refractory == "time":
+            return sp.GreaterThan(self.symbol("tt") + sp.Rational(1, 2) * self.symbol("dt_"),
+                                  ls + self.symbol(f"{side}_RT")), BOOL
+        if info.refractory == "condition":
+            return sp.Eq(self.symbol(f"{side}_RF"), 0), BOOL
+        return sp.true, BOOL
 
     def symbol(self, name):
         symbol = self.syms.get(name)
@@ -389,7 +442,9 @@ class _SynNames:
         ns = {}
         for name in sorted(names):
             r = self.resolve(name)
-            if r is not None:
+            if r is not None and r[0].endswith("_spike"):
+                ns[name] = self.spike_value(r[0][:-6], r[1])
+            elif r is not None:
                 ns[name] = (self.symbol(r[2]), r[3])
         ns["t"] = (self.symbol("tt"), self.time)
         return ns
@@ -433,12 +488,14 @@ def synapse_snippets(statements, syn_vars: dict, shared: dict, pre: SideInfo,
         used_names |= set(st.expr.names) | {st.name}
     ns = names.namespace(used_names)
     cp, pp = names.printers()
-    out, reads_post, reads_pre = [], False, False
+    out, reads_post, reads_pre, spike_pops = [], False, False, set()
     for st in stmts:
         where = f"in {context} {st.text!r}"
         target = names.resolve(st.name)
         if target is None or target[0] not in ("syn", "post", "pre"):
             what = ("a shared parameter (constant)" if target and target[0] == "shared"
+                    else "kept by the population itself (read-only)"
+                    if target and target[0].endswith("_spike")
                     else "a parameter" if target else "not a variable here")
             raise ModelError(f"{where}: {st.name} is {what}; statements may assign "
                              "per-synapse variables and states of the pre- or "
@@ -451,13 +508,19 @@ def synapse_snippets(statements, syn_vars: dict, shared: dict, pre: SideInfo,
         free = {x.name for x in sp.sympify(value).free_symbols}
         reads_post |= any(n.startswith("post_y") for n in free)
         reads_pre |= any(n.startswith("pre_") for n in free) or target[0] == "pre"
+        reads = sorted([n.split("_y")[0], int(n.split("_y")[1])] for n in free
+                       if n.startswith(("post_y", "pre_y")))
+        for side, info in (("pre", pre), ("post", post)):
+            if any(n in free for n in (f"{side}_LS", f"{side}_RF")):
+                spike_pops.add(info.index)
         lhs = cp.doprint(names.symbol(target[2]))
         op = st.op
         c_rhs = cp.doprint(value)
         c_line = f"{lhs} = {c_rhs};" if op == "=" else f"{lhs} = {lhs} {op[0]} ({c_rhs});"
         out.append({"kind": target[0], "index": target[1], "op": op, "c": c_line,
-                    "py": pp.doprint(value), "text": st.text})
-    return {"list": out, "reads_post": reads_post, "reads_pre": reads_pre}
+                    "py": pp.doprint(value), "text": st.text, "reads": reads})
+    return {"list": out, "reads_post": reads_post, "reads_pre": reads_pre,
+            "spike_pops": sorted(spike_pops)}
 
 
 def _ode_rhs(names: _SynNames, st, label: str, kinds, forbidden, context) -> object:
@@ -472,7 +535,9 @@ def _ode_rhs(names: _SynNames, st, label: str, kinds, forbidden, context) -> obj
     where = f"in {context} {st.text!r}"
     words = {"syn": "synapse variables", "shared": "shared constants", "pre": "pre states",
              "pre_param": "pre parameters", "post": "post states",
-             "post_param": "post parameters", "t": "t"}
+             "post_param": "post parameters", "t": "t",
+             "pre_spike": "lastspike_pre, not_refractory_pre",
+             "post_spike": "lastspike_post, not_refractory_post"}
     for name in st.expr.names:
         r = names.resolve(name) if name != "t" else ("t",)
         if (r is not None and r[0] not in kinds) or name in forbidden:
@@ -562,7 +627,8 @@ def clock_snippets(odes: dict, syn_vars: dict, shared: dict, pre: SideInfo, post
     from biosnn.errors import ModelError
 
     names = _SynNames(syn_vars, shared, pre, post, context)
-    kinds = ("syn", "shared", "pre", "pre_param", "post", "post_param", "t")
+    kinds = ("syn", "shared", "pre", "pre_param", "post", "post_param", "t", "pre_spike",
+             "post_spike")
     order = list(odes)
     rhs = [_ode_rhs(names, odes[n], "clock-driven", kinds, forbidden, context) for n in order]
     xs = [names.symbol(f"S_{names.syn_index[n]}") for n in order]

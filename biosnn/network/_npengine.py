@@ -31,12 +31,19 @@ def param_namespace(PS, PA, array_params, params, idx=None) -> dict:
     return ns
 
 
+#: Populations compute exp/expm1/x/expm1(x) with biosnn.network._vmath (the same
+#: operations as the C engine's vectorised versions) instead of libm's; the C engine reads
+#: this flag, so the two engines always agree bit for bit.
+VECTOR_MATH = True
+
+
 def _compile(source: str, name: str) -> dict:
     filename = f"<biosnn-network-{name}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    from biosnn.codegen.functions import NUMPY_FUNCTIONS
+    from biosnn.codegen.safe_numpy import NUMPY_FUNCTIONS
+    from biosnn.network._vmath import NAMESPACE
 
-    ns = {"_np": np, "_normal": noise.normal, **NUMPY_FUNCTIONS}
+    ns = {"_np": np, "_normal": noise.normal, **NUMPY_FUNCTIONS, **NAMESPACE}
     exec(compile(source, filename, "exec"), ns)  # noqa: S102 - generated from sympy trees
     return ns
 
@@ -145,25 +152,25 @@ class NumpyEngine:
         self.pop_fns = []
         for k, pop in enumerate(net.populations):
             src = _pop_source(k, pop, net.pop_meta[k], self.snippets["pops"][k])
+            if VECTOR_MATH:     # populations only, as the C engine (_cengine._respelled)
+                from biosnn.network._vmath import respell_py
+
+                src = respell_py(src)
             self.pop_fns.append(_compile(src, f"pop{k}"))
         self.syn_fns, self.post_fns, self.extra = [], [], []
+        self.stamped = set()   # populations whose lastspike/refractoriness synapses read
         for g, _syn in enumerate(net.synapses):
             snip = self.snippets["syns"][g]
-            entry = snip["on_pre"]
-            if entry is None:
-                self.syn_fns.append(None)
-            else:
-                code = [compile(st["py"], f"<on_pre {g}>", "eval") for st in entry["list"]]
-                rounds = any(st["kind"] == "post" and st["op"] == "=" for st in entry["list"]) \
-                    or (entry["reads_post"] and any(st["kind"] in ("post", "pre")
-                                                    for st in entry["list"]))
-                self.syn_fns.append((entry, code, "j" if rounds else None))
-            entry = snip.get("on_post")
-            if entry is None:
-                self.post_fns.append(None)
-            else:
-                code = [compile(st["py"], f"<on_post {g}>", "eval") for st in entry["list"]]
-                self.post_fns.append((entry, code, _post_rounds(entry)))
+            roots = {"pre": net.syn_meta[g]["root"],
+                     "post": net.populations.index(_syn.post.root)}
+            for what, fns in (("on_pre", self.syn_fns), ("on_post", self.post_fns)):
+                entry = snip.get(what)
+                if entry is None:
+                    fns.append(None)
+                    continue
+                code = [compile(st["py"], f"<{what} {g}>", "eval") for st in entry["list"]]
+                fns.append((entry, code, order_sides(entry, roots)))
+                self.stamped.update(entry.get("spike_pops", ()))
             extra = {}
             for what in ("event", "clock", "summed"):
                 if snip.get(what):
@@ -221,6 +228,10 @@ class NumpyEngine:
                 H = net.depth[r]
                 A[f"HS{r}"][n % H, : s.size] = s
                 A[f"HN{r}"][n % H] = s.size
+            for k in sorted(self.stamped):   # a spike of this step counts at once
+                A[f"LS{k}"][spikes[k]] = tn + dt
+                if self.snippets["pops"][k]["refcond"] is not None:
+                    A[f"RF{k}"][spikes[k]] = 1
             with np.errstate(all="ignore"):
                 for g in range(len(net.synapses)):
                     if self.syn_fns[g] is not None:
@@ -276,24 +287,19 @@ class NumpyEngine:
         self._apply_rounds(entry, code, rounds, ns, s, j, ip, g, syn)
 
     def _apply_rounds(self, entry, code, rounds, ns, s, j, ip, g, syn):
-        """Apply statements to the synapses ``s`` (in order); with ``rounds`` ("j", "ip"
-        or "all") in rounds in which no two synapses share that index, so reads see the
-        writes of the synapses before them, as in the sequential C loop."""
+        """Apply statements to the synapses ``s`` with the result of running them synapse
+        by synapse in this order (sequential semantics, docs/network.md).
+
+        ``rounds``: None when vectorising the whole delivery gives that result, else the
+        roots ``{"j": root, "ip": root}`` whose neurons order the synapses: the delivery
+        is split into rounds (:func:`sequential_rounds`) in which no two synapses touch
+        the same neuron of a population the statements write."""
         if not rounds:
             self._apply(entry, code, ns, s, j, ip, g, syn)
             return
-        if rounds == "all":
-            rank = np.arange(s.size)
-        else:
-            key = j if rounds == "j" else ip
-            order = np.argsort(key, kind="stable")
-            ks = key[order]
-            first = np.r_[True, ks[1:] != ks[:-1]]
-            start = np.maximum.accumulate(np.where(first, np.arange(ks.size), 0))
-            rank = np.empty(ks.size, np.int64)
-            rank[order] = np.arange(ks.size) - start
-        for r in range(int(rank.max()) + 1):
-            sel = np.flatnonzero(rank == r)
+        keys = np.stack([(np.int64(root) << 32) + (j if side == "j" else ip)
+                         for side, root in rounds.items()], axis=1)
+        for sel in sequential_rounds(keys):
             self._apply(entry, code, ns, s[sel], j[sel], ip[sel], g, syn)
 
     def _deliver_post(self, g, n, tn, dt):
@@ -361,7 +367,7 @@ class NumpyEngine:
 
     def _syn_namespace(self, g, syn, meta):
         A, net = self.net.arrays, self.net
-        ns = {"_np": np}
+        ns = {"_np": np, "dt": net.dt}
         SV = A[f"SV{g}"]
         for k in range(len(meta["svars"])):
             ns[f"sv{k}"] = SV[k]
@@ -375,6 +381,8 @@ class NumpyEngine:
 
     def _side(self, ns, side, k):
         A, net = self.net.arrays, self.net
+        for what in ("LS", "RT", "RF"):   # lastspike_<side>, not_refractory_<side>
+            ns[f"{what}{k}"] = A[f"{what}{k}"]
         Y = A[f"Y{k}"]
         for i in range(Y.shape[0]):
             ns[f"{side}_y{i}"] = Y[i]
@@ -427,19 +435,75 @@ class NumpyEngine:
                 m._append(sp.astype(np.int32), np.full(sp.size, n, np.int64))
 
 
-def _post_rounds(entry):
-    """How on_post statements must be split so that NumPy reproduces the sequential C
-    loop: None (no synapse reads what another writes), "j", "ip" or "all"."""
-    kinds = {st["kind"] for st in entry["list"]}
-    if not kinds & {"post", "pre"}:
+def order_sides(entry, roots):
+    """How the statements of a delivery must be ordered to give the sequential result.
+
+    Sequential semantics (docs/network.md, "Order of synapse statements"): the statements
+    run synapse by synapse, in delivery order, each seeing the writes of the synapses
+    before it.  Vectorising them statement by statement over all synapses gives the same
+    bits unless two synapses touch the same neuron of a population the statements write
+    (``v_post += w*f(v_pre)`` in a recurrent group: one synapse writes neuron x through
+    ``j``, another reads it through ``ip``).  The exception: a variable written by one
+    statement only, by ``+=``/``-=`` (or ``*=``/``/=``), and read by none - ``ufunc.at``
+    applies such updates in delivery order.
+
+    Parameters
+    ----------
+    entry : dict
+        Lowered statements (:func:`biosnn.network._lower.synapse_snippets`).
+    roots : dict
+        ``{"pre": root index, "post": population index}``.
+
+    Returns
+    -------
+    None (vectorise the whole delivery) or ``{"j" | "ip": root}``: the indices whose
+    neurons must order the synapses, with the root they index.
+    """
+    side_of = {"post": "j", "pre": "ip"}
+    writes, reads, touched = {}, set(), set()
+    for st in entry["list"]:
+        if st["kind"] in side_of:
+            var = (roots[st["kind"]], st["index"])
+            writes.setdefault(var, []).append(st["op"])
+            touched.add(st["kind"])
+        for side, idx in st.get("reads", ()):
+            reads.add((roots[side], idx))
+            touched.add(side)
+    plain = all(len(ops) == 1 and ops[0] in ("+=", "-=", "*=", "/=") and var not in reads
+                for var, ops in writes.items())
+    if plain:
         return None
-    if kinds & {"post", "pre"} == {"post"} and not entry["reads_pre"]:
-        plain = not entry["reads_post"] and all(st["op"] in ("+=", "-=")
-                                                for st in entry["list"] if st["kind"] == "post")
-        return None if plain else "j"
-    if kinds & {"post", "pre"} == {"pre"} and not entry["reads_post"]:
-        return "ip"
-    return "all"
+    written = {root for root, _ in writes}
+    return {side_of[side]: roots[side] for side in ("post", "pre")
+            if side in touched and roots[side] in written}
+
+
+def sequential_rounds(keys) -> list:
+    """Split a sequence of synapses into rounds that can each be vectorised.
+
+    ``keys`` (m, K): the neurons (as integer keys) each synapse touches, rows in
+    sequence order.  A synapse joins the current round when it is the first remaining
+    synapse for every one of its keys, so two synapses that share a key run in sequence
+    order, in different rounds, and no two synapses of a round share a key.
+
+    >>> [r.tolist() for r in sequential_rounds(np.array([[1], [2], [1], [1]]))]
+    [[0, 1], [2], [3]]
+    """
+    keys = np.array(keys, dtype=np.int64, copy=True)
+    m, K = keys.shape
+    for c in range(1, K):   # an autapse touches its neuron once
+        same = np.any(keys[:, c:c + 1] == keys[:, :c], axis=1)
+        keys[same, c] = -1 - np.flatnonzero(same)
+    remaining = np.arange(m)
+    rounds = []
+    while remaining.size:
+        flat = keys[remaining].ravel()
+        first = np.zeros(flat.size, bool)
+        first[np.unique(flat, return_index=True)[1]] = True
+        ok = first.reshape(-1, K).all(axis=1)
+        rounds.append(remaining[ok])
+        remaining = remaining[~ok]
+    return rounds
 
 
 def _rate_table(src, step0, nsteps, dt, per_neuron=False) -> np.ndarray:

@@ -502,7 +502,10 @@ def _source(where, name, table, seed, index):
         if kind == "poisson":
             n = _count(where, t, table, "n")
             rate = _need(where, t, table, "rate", (numbers.Real, str, list),
-                         "a rate such as '5 Hz' (or a number in Hz, or a list of n rates)")
+                         "a rate such as '5 Hz' (or a number in Hz, a list of n rates, an "
+                         "expression of t, or a .npy file)")
+            if isinstance(rate, str):
+                rate = _rate_value(where, t, rate)
             return PoissonGroup(n, rate, name=name)
         if kind == "generator":
             n = _count(where, t, table, "n")
@@ -523,6 +526,85 @@ def _source(where, name, table, seed, index):
         if exc.source:
             raise
         raise where.error(t, None, _clean(exc)) from None
+
+
+class RateFunction:
+    """A Poisson rate written as an expression of t (``"5 Hz + 2 Hz*sin(2*pi*t/(100
+    ms))"``): parsed by the safe parser (:mod:`biosnn.equations.parser`, never ``eval``),
+    units checked (the result must be a frequency), printed as NumPy code from the sympy
+    tree.  Called with t in ms (a number or an array), it returns the rate in Hz.
+
+    >>> f = RateFunction("5 Hz + 2 Hz*sin(2*pi*t/(100 ms))")
+    >>> [round(float(x), 12) for x in f(np.array([0.0, 25.0]))]
+    [5.0, 7.0]
+    """
+
+    def __init__(self, text: str):
+        import sympy as sp
+
+        from biosnn import units
+        from biosnn.equations import parser
+        from biosnn.network._lower import PyPrinter
+
+        self.text = text
+        symbol = sp.Symbol("t", real=True)
+        value, _ = parser.parse_expression(_quantities(text), {"t": (symbol, units.TIME())},
+                                           expected=units.parse_unit("Hz")[1],
+                                           context="the rate")
+        source = ("def rate(t):\n    return 1000.0*("
+                  f"{PyPrinter({'t': 't'}).doprint(value)}) + 0.0*t\n")
+        ns = {"_np": np, "M_PI": math.pi, "M_E": math.e, "INFINITY": math.inf}
+        exec(compile(source, f"<rate {text}>", "exec"), ns)  # noqa: S102 - printed from sympy
+        self._fn, self.source = ns["rate"], source
+
+    def __call__(self, t):
+        return self._fn(np.asarray(t, dtype=float))
+
+    def __repr__(self):
+        return f"RateFunction({self.text!r})"
+
+
+_QUANTITY = re.compile(r"(?<![\w.])(\d[\d.]*(?:[eE][+-]?\d+)?)\s+"
+                       r"(?!(?:and|or|not|if|else|in|is)\b)([A-Za-z_]\w*)")
+
+
+def _quantities(text: str) -> str:
+    """``"5 Hz + 2 Hz*sin(2*pi*t/(100 ms))"`` -> ``"5*Hz + 2*Hz*sin(2*pi*t/(100*ms))"``:
+    a number followed by a unit name, as in quantity strings, is their product."""
+    return _QUANTITY.sub(r"\1*\2", text)
+
+
+def _rate_value(where, table, text: str):
+    """A rate string of a network file: a quantity (``"5 Hz"``), an expression of t, or
+    the path of a .npy file (relative to the network file) of rates in Hz."""
+    from biosnn.equations import parser
+
+    key = "rate"
+    if text.strip().endswith(".npy"):
+        base = Path(where.path).parent if where.path else Path.cwd()
+        path = (base / text.strip()).resolve()
+        if not path.is_file():
+            raise where.error(table, key, f"the rate file {text!r} does not exist ({path})")
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise where.error(table, key, f"cannot read the rate file {text!r}: "
+                              f"{_clean(exc)}") from None
+        if arr.dtype.kind not in "iuf" or arr.ndim not in (1, 2):
+            raise where.error(table, key, f"the rate file {text!r} must hold a 1-d (n) or "
+                              f"2-d (steps, n) array of numbers (Hz), not {arr.dtype} "
+                              f"with shape {arr.shape}")
+        return np.asarray(arr, dtype=float)
+    try:
+        names = parser.parse_expression_text(_quantities(text)).names
+    except BiosnnError:
+        names = ()
+    if "t" not in names:
+        return text
+    try:
+        return RateFunction(text)
+    except BiosnnError as exc:
+        raise where.error(table, key, f"{text!r}: {_clean(exc)}") from None
 
 
 def pulse_packet_times(a: int, t: float, sigma: float, seed: int, stream: int = 0):

@@ -463,8 +463,9 @@ class Network:
             pre_model = syn.pre.root.model if isinstance(syn.pre.root, Population) else None
             pre_arr = self.pop_meta[meta["root"]]["array_params"] if pre_model else ()
             post_arr = self.pop_meta[self.populations.index(syn.post.root)]["array_params"]
-            pre_info = _lower.SideInfo(pre_model, pre_arr)
-            post_info = _lower.SideInfo(syn.post.root.model, post_arr)
+            pre_info = _lower.SideInfo(pre_model, pre_arr, meta["root"])
+            post_info = _lower.SideInfo(syn.post.root.model, post_arr,
+                                        self.populations.index(syn.post.root))
             entry = {}
             for what in ("on_pre", "on_post"):
                 text = getattr(syn, what)

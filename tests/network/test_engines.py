@@ -1,5 +1,7 @@
 """NumPy and C engines run the same snippets and must give identical spike trains."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -82,3 +84,30 @@ def test_store_restore_bit_for_bit(backend):
     assert np.array_equal(net.arrays["Y0"], y)
     with pytest.raises(KeyError, match="nothing stored under 'nope'"):
         net.restore("nope")
+
+
+@needs_c
+def test_threads_do_not_change_bits():
+    """Populations of PAR_MIN neurons or more are split into one block per OpenMP thread;
+    each block runs the same code, so 1 and 2 threads give the same bits."""
+    import ctypes.util
+
+    from _networks import cobahh
+
+    from biosnn.network import _cengine
+
+    name = ctypes.util.find_library("gomp")
+    if name is None:
+        pytest.skip("libgomp not found: the engine runs single-threaded")
+    gomp = ctypes.CDLL(name)
+    out = []
+    for threads in (1, 2):
+        net, mon, _ = cobahh(n=2400, backend="c")
+        assert net.populations[0].n >= _cengine.PAR_MIN
+        gomp.omp_set_num_threads(threads)
+        net.run("20 ms")
+        out.append((mon.i.copy(), net.arrays["Y0"].copy()))
+    gomp.omp_set_num_threads(os.cpu_count() or 1)
+    assert out[0][0].size > 50
+    assert np.array_equal(out[0][0], out[1][0])
+    assert np.array_equal(out[0][1].view(np.int64), out[1][1].view(np.int64))
