@@ -1,8 +1,10 @@
-"""Units: the pint registry, dimensions, the internal unit system and display units.
+"""Units: dimensions, the internal unit system, display units and the unit cache.
 
-Dimensions are pint's :class:`pint.util.UnitsContainer` (``{'[length]': 1, '[time]': -1}``);
-there is no home-made unit library.  Kernels work on plain float64 in one coherent
-**internal unit system** (see docs/architecture.md):
+pint knows the units; biosnn only stores what it computes.  A dimension is a
+:class:`Dimension`: a small immutable, hashable mapping from pint's base dimension names
+to exponents (``Dimension({'[length]': 1, '[time]': -1})``) with ``*``, ``/`` and ``**``.
+Kernels work on plain float64 in one coherent **internal unit system** (see
+docs/architecture.md):
 
 =============  =============
 dimension      internal unit
@@ -28,6 +30,14 @@ symbol (``V A S F s Hz m M mol C K l g``) with an optional SI prefix (``p n u m 
 Text is parsed by walking Python's ``ast`` over a whitelist (numbers, names, ``* / **``,
 unary minus); nothing is ever evaluated.
 
+Importing pint takes 0.3-0.5 s, so what it computes is kept on disk: every
+``(factor, dimension)`` found for a unit text or a unit name is stored in
+``$BIOSNN_CACHE_DIR/units-<version>.json`` (default ``~/.cache/biosnn``; ``<version>``
+changes with this file and with the installed pint).  The file is read once per process;
+a unit text seen before is answered from it without importing pint, a new one imports
+pint and is added (the file is written to a temporary name and renamed; a file that
+cannot be read or is not what we wrote is ignored and rebuilt).
+
 Examples
 --------
 >>> from biosnn.units import parse_unit, parse_quantity, internal_unit_name
@@ -45,24 +55,29 @@ from __future__ import annotations
 import ast
 import functools
 import math
+import os
 import re
 
 from biosnn.errors import UnitError
 
 __all__ = [
+    "Dimension",
     "registry",
     "parse_unit",
     "parse_quantity",
+    "split_quantity",
     "unit_name",
     "is_unit_name",
     "is_base_unit_text",
     "internal_unit_name",
+    "si_unit_name",
     "format_dimension",
     "dimensionless",
     "TIME",
     "is_dimensionless",
     "dim_key",
     "dim_from_key",
+    "cache_path",
 ]
 
 #: SI prefixes accepted on unit names (Brian2's set without 'da' and 'h').
@@ -99,50 +114,172 @@ _INTERNAL_SCALE = {
 }
 
 
-@functools.lru_cache(maxsize=1)
-def registry():
-    """The pint UnitRegistry of biosnn (created on first use, then cached).
+# -- dimensions -----------------------------------------------------------------------------
 
-    Pint's parsed definitions are cached on disk under ``$BIOSNN_CACHE_DIR/pint``
-    (default ``~/.cache/biosnn/pint``).
+def _exponent(value) -> int | float:
+    """An exponent as an int when it is integral (``2.0`` -> ``2``), else a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"a dimension exponent must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"a dimension exponent must be finite, got {value!r}")
+    return int(value) if value.is_integer() else value
+
+
+class Dimension:
+    """A physical dimension: base dimension name -> exponent, immutable and hashable.
+
+    The names are pint's base dimensions (``[length]``, ``[time]``, ``[current]``,
+    ``[mass]``, ``[substance]``, ``[temperature]``, ``[luminosity]``).  Zero exponents are
+    dropped and integral ones stored as ints, so two dimensions are equal (and hash
+    equal) whatever produced them.  A Dimension also compares equal to any other mapping
+    with the same items (such as pint's ``UnitsContainer``).
+
+    Parameters
+    ----------
+    items : mapping or iterable of (name, exponent), optional
+        The exponents; nothing means dimensionless.
 
     Examples
     --------
-    >>> from biosnn.units import registry
-    >>> registry().Unit("mV").dimensionality == registry().Unit("volt").dimensionality
-    True
+    >>> speed = Dimension({"[length]": 1}) / Dimension({"[time]": 1})
+    >>> speed
+    Dimension({'[length]': 1, '[time]': -1})
+    >>> str(speed ** 2), speed["[time]"], (speed / speed) == Dimension()
+    ('[length] ** 2 / [time] ** 2', -1, True)
     """
-    import os
-    from pathlib import Path
 
-    import pint
+    __slots__ = ("_items", "_hash")
 
-    base = os.environ.get("BIOSNN_CACHE_DIR") or Path.home() / ".cache" / "biosnn"
-    try:  # pint's parsed-definitions cache: 0.05 s instead of 0.5 s per process
-        return pint.UnitRegistry(cache_folder=Path(base) / "pint")
-    except Exception:  # unwritable or corrupt cache: parse the definitions again
-        return pint.UnitRegistry()
+    def __init__(self, items=()) -> None:
+        pairs = items.items() if hasattr(items, "items") else items
+        clean = {}
+        for name, exponent in pairs:
+            if not isinstance(name, str):
+                raise TypeError(f"a dimension name must be a string, got {name!r}")
+            exponent = _exponent(exponent)
+            if exponent:
+                clean[name] = exponent
+        object.__setattr__(self, "_items", tuple(sorted(clean.items())))
+        # hashed like pint's UnitsContainer, so that the two are interchangeable dict keys
+        object.__setattr__(self, "_hash", hash(frozenset(self._items)))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("a Dimension cannot be changed")
+
+    __delattr__ = __setattr__
+
+    # mapping protocol
+    def items(self):
+        """``(name, exponent)`` pairs, sorted by name."""
+        return self._items
+
+    def keys(self):
+        """The base dimension names, sorted."""
+        return tuple(name for name, _ in self._items)
+
+    def get(self, name: str, default=None):
+        """The exponent of ``name``, or ``default`` when it does not appear."""
+        for key, exponent in self._items:
+            if key == name:
+                return exponent
+        return default
+
+    def __getitem__(self, name: str):
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name) -> bool:
+        return self.get(name) is not None
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    # algebra
+    def __mul__(self, other):
+        if not isinstance(other, Dimension):
+            return NotImplemented
+        merged = dict(self._items)
+        for name, exponent in other._items:
+            merged[name] = merged.get(name, 0) + exponent
+        return Dimension(merged)
+
+    def __truediv__(self, other):
+        if not isinstance(other, Dimension):
+            return NotImplemented
+        return self * other ** -1
+
+    def __pow__(self, power):
+        power = _exponent(power)
+        return Dimension((name, exponent * power) for name, exponent in self._items)
+
+    # comparison
+    def __eq__(self, other):
+        if isinstance(other, Dimension):
+            return self._items == other._items
+        if isinstance(other, str) or not hasattr(other, "items"):
+            return NotImplemented
+        try:
+            return self._items == Dimension(other)._items
+        except (TypeError, ValueError):
+            return False
+
+    def __ne__(self, other):
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self):
+        return (Dimension, (dict(self._items),))
+
+    def __repr__(self) -> str:
+        return f"Dimension({dict(self._items)!r})"
+
+    def __str__(self) -> str:
+        """pint's way: ``[length] ** 2 / [time]``; ``dimensionless`` when empty."""
+        if not self._items:
+            return "dimensionless"
+        num = [_power_text(n, e) for n, e in self._items if e > 0]
+        den = [_power_text(n, -e) for n, e in self._items if e < 0]
+        text = " * ".join(num) if num else "1"
+        return text + "".join(f" / {d}" for d in den)
 
 
-@functools.lru_cache(maxsize=None)
-def _dim(text: str):
-    """Dimension (UnitsContainer) of a pint unit expression."""
-    return registry().Unit(text).dimensionality
+def _power_text(name: str, exponent) -> str:
+    return name if exponent == 1 else f"{name} ** {exponent}"
 
 
-@functools.lru_cache(maxsize=1)
-def dimensionless():
-    """The empty dimension (a UnitsContainer)."""
-    from pint.util import UnitsContainer
+_DIMENSIONLESS = Dimension()
+_TIME = Dimension({"[time]": 1})
 
-    return UnitsContainer({})
+
+def dimensionless() -> Dimension:
+    """The empty dimension."""
+    return _DIMENSIONLESS
+
+
+def TIME() -> Dimension:
+    """The dimension ``[time]``."""
+    return _TIME
+
+
+def is_dimensionless(dim) -> bool:
+    """True if ``dim`` has no dimension."""
+    return len(dim) == 0
 
 
 def dim_key(dim) -> str:
     """A dimension as a plain string (``"[current]=1;[length]=-2"``; ``""`` for none).
 
-    Used by the warm start cache (:mod:`biosnn.equations.manifest`) to store and compare
-    dimensions without pint.  Integral exponents are written as integers.
+    Used by the warm start caches (:mod:`biosnn.equations.manifest` and the unit cache)
+    to store and compare dimensions as text.  Integral exponents are written as integers.
 
     Examples
     --------
@@ -156,32 +293,157 @@ def dim_key(dim) -> str:
     return ";".join(parts)
 
 
-def dim_from_key(key: str):
-    """Inverse of :func:`dim_key`: the pint UnitsContainer.
+@functools.lru_cache(maxsize=None)
+def dim_from_key(key: str) -> Dimension:
+    """Inverse of :func:`dim_key`.
+
+    Raises ValueError when ``key`` is not such a string.
 
     Examples
     --------
     >>> dim_from_key("[time]=1") == TIME()
     True
     """
-    from pint.util import UnitsContainer
-
     items = {}
     for part in filter(None, key.split(";")):
-        base, exponent = part.split("=")
-        value = float(exponent)
-        items[base] = int(value) if value.is_integer() else value
-    return UnitsContainer(items)
+        base, sep, exponent = part.partition("=")
+        if not sep or not base.startswith("[") or not base.endswith("]") or base in items:
+            raise ValueError(f"{key!r} is not a dimension key")
+        items[base] = float(exponent)
+    return Dimension(items)
 
 
-def TIME():
-    """The dimension ``[time]``."""
-    return _dim("second")
+@functools.lru_cache(maxsize=1)
+def registry():
+    """The pint UnitRegistry of biosnn (created on first use, then cached).
+
+    Only needed when a unit is not in the unit cache.  Pint's parsed definitions are
+    cached on disk under ``$BIOSNN_CACHE_DIR/pint`` (default ``~/.cache/biosnn/pint``).
+
+    Examples
+    --------
+    >>> from biosnn.units import registry
+    >>> registry().Unit("mV").dimensionality == registry().Unit("volt").dimensionality
+    True
+    """
+    from pathlib import Path
+
+    import pint
+
+    try:  # pint's parsed-definitions cache: 0.05 s instead of 0.5 s per process
+        return pint.UnitRegistry(cache_folder=Path(_cache_root()) / "pint")
+    except Exception:  # unwritable or corrupt cache: parse the definitions again
+        return pint.UnitRegistry()
 
 
-def is_dimensionless(dim) -> bool:
-    """True if ``dim`` (a UnitsContainer) has no dimension."""
-    return len(dim) == 0
+# -- the unit cache -------------------------------------------------------------------------
+
+#: Bump when the layout of the unit cache file changes.
+CACHE_FORMAT = "1"
+#: Sections of the cache file: (kind, strict) -> JSON field.
+_SECTIONS = {("text", False): "texts", ("text", True): "strict_texts",
+             ("name", False): "names", ("name", True): "strict_names"}
+#: path -> {field: {text: [factor, dim_key]}}, each file read once per process.
+_TABLES: dict = {}
+
+
+def _cache_root() -> str:
+    return (os.environ.get("BIOSNN_CACHE_DIR")
+            or os.path.join(os.path.expanduser("~"), ".cache", "biosnn"))
+
+
+@functools.lru_cache(maxsize=1)
+def _cache_version() -> str:
+    """Hash of this file and of the installed pint (its ``__init__.py`` size and time)."""
+    import hashlib
+    import importlib.util
+
+    h = hashlib.sha256(CACHE_FORMAT.encode())
+    with open(__file__, "rb") as fh:
+        h.update(fh.read())
+    try:
+        spec = importlib.util.find_spec("pint")
+        stat = os.stat(spec.origin)
+        h.update(f"pint {stat.st_size} {stat.st_mtime_ns}".encode())
+    except (ImportError, AttributeError, TypeError, ValueError, OSError):
+        h.update(b"no pint")
+    return h.hexdigest()[:16]
+
+
+def cache_path() -> str:
+    """The unit cache file: ``$BIOSNN_CACHE_DIR/units-<version>.json``."""
+    return os.path.join(_cache_root(), f"units-{_cache_version()}.json")
+
+
+def _read_table(path: str) -> dict:
+    """The entries of a cache file; empty when it is missing or not what we wrote."""
+    import json
+
+    table = {field: {} for field in _SECTIONS.values()}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT:
+            return table
+        for field in table:
+            section = data.get(field, {})
+            if not isinstance(section, dict):
+                return {field: {} for field in _SECTIONS.values()}
+            for text, entry in section.items():
+                factor, key = entry
+                if (type(factor) is not float or not math.isfinite(factor) or factor == 0
+                        or not isinstance(key, str)):
+                    raise ValueError(f"bad entry {entry!r}")
+                dim_from_key(key)
+                table[field][text] = (factor, key)
+    except (OSError, ValueError, TypeError, RecursionError):
+        return {field: {} for field in _SECTIONS.values()}
+    return table
+
+
+def _table(path: str) -> dict:
+    table = _TABLES.get(path)
+    if table is None:
+        table = _TABLES[path] = _read_table(path)
+    return table
+
+
+def _cached(kind: str, strict: bool, text: str):
+    """``(factor, Dimension)`` of ``text`` from the unit cache, or None."""
+    entry = _table(cache_path())[_SECTIONS[kind, strict]].get(text)
+    return None if entry is None else (entry[0], dim_from_key(entry[1]))
+
+
+def _store(kind: str, strict: bool, text: str, factor: float, dim) -> None:
+    """Add an entry and rewrite the file (merged with what other processes added)."""
+    import json
+    import tempfile
+
+    path = cache_path()
+    field = _SECTIONS[kind, strict]
+    entry = (float(factor), dim_key(dim))
+    table = _table(path)
+    table[field][text] = entry
+    for other_field, section in _read_table(path).items():
+        for other, value in section.items():
+            table[other_field].setdefault(other, value)
+    data = {"format": CACHE_FORMAT}
+    data.update({f: {t: list(e) for t, e in sorted(s.items())} for f, s in table.items()})
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-",
+                                   suffix=".json")
+    except OSError:  # a read-only cache: keep the entry for this process only
+        return
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, sort_keys=True)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
 
 
 def _round_factor(x: float) -> float:
@@ -189,8 +451,6 @@ def _round_factor(x: float) -> float:
     if x == 0 or not math.isfinite(x):
         return x
     return float(f"{x:.15g}")
-
-
 @functools.lru_cache(maxsize=None)
 def _pint_name(name: str) -> str | None:
     """The pint name of a Brian2-style unit name, or None if it is not one."""
@@ -226,7 +486,8 @@ def unit_name(name: str, *, strict: bool = True):
     """``(factor_to_internal, dimension)`` of a single unit name.
 
     ``strict=True`` accepts only the Brian2-style names (used inside equations);
-    ``strict=False`` also any unit pint knows (used in unit strings).
+    ``strict=False`` also any unit pint knows (used in unit strings).  Answered from the
+    unit cache when the name was seen before; pint is imported only for a new one.
 
     Examples
     --------
@@ -238,16 +499,22 @@ def unit_name(name: str, *, strict: bool = True):
         if strict:
             raise UnitError(f"{name!r} is not a unit")
         pname = name
+    found = _cached("name", strict, name)
+    if found is not None:
+        return found
     try:
         unit = registry().Unit(pname)
     except Exception as exc:  # pint's UndefinedUnitError, DefinitionSyntaxError, ...
         raise UnitError(f"unknown unit {name!r}") from exc
-    dim = unit.dimensionality
+    dim = Dimension(unit.dimensionality.items())
     si = registry().Quantity(1.0, unit).to_base_units().magnitude
     scale = 1.0
     for base, exponent in dim.items():
         scale *= _INTERNAL_SCALE[base] ** exponent
-    return _round_factor(float(si) / scale), dim
+    factor = _round_factor(float(si) / scale)
+    if math.isfinite(factor) and factor != 0:
+        _store("name", strict, name, factor, dim)
+    return factor, dim
 
 
 # -- unit strings ---------------------------------------------------------------------------
@@ -314,7 +581,7 @@ def parse_unit(text: str, *, strict: bool = False):
     -------
     factor : float
         One of this unit expressed in the internal unit of its dimension.
-    dimension : pint.util.UnitsContainer
+    dimension : Dimension
 
     Examples
     --------
@@ -323,6 +590,9 @@ def parse_unit(text: str, *, strict: bool = False):
     """
     if not isinstance(text, str) or not text.strip():
         raise UnitError(f"empty unit {text!r}")
+    found = _cached("text", strict, text)
+    if found is not None:
+        return found
     try:
         factor, dim = _walk_unit(_parse_ast(text), text, strict)
     except (OverflowError, ZeroDivisionError, RecursionError, MemoryError):
@@ -330,7 +600,9 @@ def parse_unit(text: str, *, strict: bool = False):
                         "small or divided by zero)") from None
     if not math.isfinite(factor) or factor == 0:
         raise UnitError(f"{text!r} is not a usable unit (its size is {factor})")
-    return _round_factor(factor), dim
+    factor = _round_factor(factor)
+    _store("text", strict, text, factor, dim)
+    return factor, dim
 
 
 def split_quantity(text: str):
@@ -355,7 +627,7 @@ def parse_quantity(text: str):
     Returns
     -------
     internal_value : float
-    dimension : pint.util.UnitsContainer
+    dimension : Dimension
     display_unit : str
         The unit as written (``"uA/cm**2"``), ``"1"`` when there is none.
 
@@ -390,18 +662,19 @@ def is_base_unit_text(text: str) -> bool:
 
 # -- naming dimensions ----------------------------------------------------------------------
 
-# (word, SI name, internal name, pint unit defining the dimension)
+# (word, SI name, internal name, dimension in pint's base dimensions)
+_M, _L, _T, _I, _N = "[mass]", "[length]", "[time]", "[current]", "[substance]"
 _NAMED = (
-    ("voltage", "volt", "mV", "volt"),
-    ("current", "amp", "pA", "ampere"),
-    ("conductance", "siemens", "nS", "siemens"),
-    ("capacitance", "farad", "pF", "farad"),
-    ("resistance", "ohm", "GOhm", "ohm"),
-    ("charge", "coulomb", "fC", "coulomb"),
-    ("concentration", "molar", "mM", "molar"),
-    ("amount", "mole", "amol", "mole"),
-    ("temperature", "kelvin", "K", "kelvin"),
-    ("mass", "kilogram", "1e-12*kg", "kilogram"),
+    ("voltage", "volt", "mV", Dimension({_M: 1, _L: 2, _T: -3, _I: -1})),
+    ("current", "amp", "pA", Dimension({_I: 1})),
+    ("conductance", "siemens", "nS", Dimension({_M: -1, _L: -2, _T: 3, _I: 2})),
+    ("capacitance", "farad", "pF", Dimension({_M: -1, _L: -2, _T: 4, _I: 2})),
+    ("resistance", "ohm", "GOhm", Dimension({_M: 1, _L: 2, _T: -3, _I: -2})),
+    ("charge", "coulomb", "fC", Dimension({_I: 1, _T: 1})),
+    ("concentration", "molar", "mM", Dimension({_N: 1, _L: -3})),
+    ("amount", "mole", "amol", Dimension({_N: 1})),
+    ("temperature", "kelvin", "K", Dimension({"[temperature]": 1})),
+    ("mass", "kilogram", "1e-12*kg", Dimension({_M: 1})),
 )
 _LENGTH_WORDS = {1: "*length", 2: "*area", 3: "*volume", -1: "/length", -2: "/area",
                  -3: "/volume"}
@@ -415,17 +688,21 @@ def _power(name: str, exponent) -> str:
     return f"{name}**{exponent}"
 
 
-@functools.lru_cache(maxsize=None)
 def _decompose(dim):
     """Write ``dim`` as named**k * length**a * time**b, the simplest such way.
 
     Returns (index into _NAMED or None, k, a, b) or None when impossible.
     """
-    length, time = _dim("meter"), _dim("second")
+    return _decompose_dim(dim if isinstance(dim, Dimension) else Dimension(dim.items()))
+
+
+@functools.lru_cache(maxsize=None)
+def _decompose_dim(dim):
+    length, time = Dimension({_L: 1}), _TIME
     best = None
     candidates = [(None, 0)] + [(i, k) for k in (1, -1, 2) for i in range(len(_NAMED))]
     for index, k in candidates:
-        base = dimensionless() if index is None else _dim(_NAMED[index][3]) ** k
+        base = dimensionless() if index is None else _NAMED[index][3] ** k
         rest = dim / base
         a = rest.get("[length]", 0)
         b = rest.get("[time]", 0)

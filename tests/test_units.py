@@ -1,10 +1,22 @@
-"""Units: Brian2 names, the internal unit system, parsing without eval, readable names."""
+"""Units: Brian2 names, the internal unit system, parsing without eval, readable names,
+Dimension algebra and the persistent unit cache (a warm process does not import pint)."""
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+from biosnn import units
 from biosnn.errors import UnitError
-from biosnn.units import (format_dimension, internal_unit_name, is_base_unit_text,
-                          is_unit_name, parse_quantity, parse_unit, registry)
+from biosnn.units import (TIME, Dimension, dim_from_key, dim_key, dimensionless,
+                          format_dimension, internal_unit_name, is_base_unit_text,
+                          is_unit_name, parse_quantity, parse_unit, registry, unit_name)
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def approx(x):
@@ -119,3 +131,134 @@ def test_internal_unit_names_round_trip(text):
     dim = parse_unit(text)[1]
     factor, again = parse_unit(internal_unit_name(dim))
     assert again == dim and factor == approx(1.0)
+
+
+# -- Dimension ------------------------------------------------------------------------------
+
+L, T = Dimension({"[length]": 1}), Dimension({"[time]": 1})
+
+
+def test_dimension_algebra():
+    speed = L / T
+    assert speed == Dimension({"[length]": 1, "[time]": -1})
+    assert speed * T == L and speed / speed == dimensionless()
+    assert (L**2) ** 0.5 == L and (T**-1) ** -1 == T
+    assert L**0 == dimensionless() and len(dimensionless()) == 0
+    assert dict(speed.items()) == {"[length]": 1, "[time]": -1}
+    assert speed["[time]"] == -1 and speed.get("[mass]", 0) == 0 and "[mass]" not in speed
+    with pytest.raises(KeyError):
+        speed["[mass]"]
+
+
+def test_equal_dimensions_are_equal_whatever_made_them():
+    # 2.0 and 2, zero exponents, item order: one value, one hash (usable as a dict key)
+    a = Dimension({"[time]": 2.0, "[length]": 0, "[current]": 1})
+    b = Dimension([("[current]", 1), ("[time]", 2)])
+    assert a == b and hash(a) == hash(b) and {a: 1}[b] == 1
+    assert parse_unit("nS*ms")[1] == parse_unit("pF")[1]     # siemens*second = farad
+    assert parse_unit("Hz")[1] == TIME() ** -1 == dimensionless() / TIME()
+    assert L != T and L != "boolean" and not (L == "boolean")  # parser's BOOL marker
+
+
+def test_dimension_is_immutable_and_readable():
+    with pytest.raises(AttributeError):
+        L._items = ()
+    assert str(parse_unit("uA/cm**2")[1]) == "[current] / [length] ** 2"
+    assert str(parse_unit("ms**-0.5")[1]) == "1 / [time] ** 0.5"
+    assert str(dimensionless()) == "dimensionless"
+    assert eval(repr(L / T), {"Dimension": Dimension}) == L / T
+    assert pickle.loads(pickle.dumps(L / T)) == L / T
+
+
+def test_dimension_equals_pint_dimensionality():
+    # what pint itself says the dimension of each unit is; ours must compare equal both ways
+    for text in ("mV", "uA/cm**2", "nS", "pF", "Mohm", "mM", "fC", "Hz", "kelvin",
+                 "second**-0.5"):
+        ours, theirs = parse_unit(text)[1], registry().Unit(text).dimensionality
+        assert ours == theirs and not ours != theirs and theirs == ours
+        assert hash(ours) == hash(theirs)                # one dict key for both
+
+
+def test_dim_key_round_trip():
+    for text in ("uA/cm**2", "1", "ms**-0.5", "mV/ms", "mM"):
+        dim = parse_unit(text)[1]
+        assert dim_from_key(dim_key(dim)) == dim
+    assert dim_key(parse_unit("ms**-0.5")[1]) == "[time]=-0.5"
+    with pytest.raises(ValueError):
+        dim_from_key("time=1")
+
+
+# -- the unit cache -------------------------------------------------------------------------
+
+# prints the factor (float.hex) and dimension key of each text, and whether pint was imported
+_SCRIPT = r"""
+import json, sys
+from biosnn import units
+texts = json.loads(sys.argv[1])
+out = {t: [units.parse_unit(t)[0].hex(), units.dim_key(units.parse_unit(t)[1])] for t in texts}
+q = units.parse_quantity("1.62 mV")
+out["quantity"] = [q[0].hex(), units.dim_key(q[1]), q[2]]
+out["time"] = units.parse_quantity("0.1 ms")[1] == units.TIME()
+out["words"] = units.format_dimension(units.parse_unit("uA/cm**2")[1])
+out["pint"] = "pint" in sys.modules
+print(json.dumps(out))
+"""
+_TEXTS = ["ms", "mV", "Hz", "uA/cm**2", "1/ms", "ms**-0.5", "nS*mV", "1", "kg",
+          "mmolar"]
+
+
+def _run(cache: Path, texts=_TEXTS) -> dict:
+    env = dict(os.environ, BIOSNN_CACHE_DIR=str(cache))
+    proc = subprocess.run([sys.executable, "-c", _SCRIPT, json.dumps(texts)], env=env,
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _cache_file(cache: Path) -> Path:
+    (path,) = cache.glob("units-*.json")
+    return path
+
+
+def test_warm_process_does_not_import_pint(tmp_path):
+    cold = _run(tmp_path)
+    assert cold.pop("pint") is True                  # the first process asks pint
+    warm = _run(tmp_path)
+    assert warm.pop("pint") is False                 # the second one only reads the file
+    assert warm == cold                              # same bits, same dimensions
+    assert cold["uA/cm**2"] == [(0.01).hex(), "[current]=1;[length]=-2"]  # 1e-6/1e-8/1e-12
+    assert cold["quantity"] == [(1.62).hex(), "[current]=-1;[length]=2;[mass]=1;[time]=-3",
+                                "mV"]
+    assert cold["time"] is True and cold["words"] == "current/area (amp/meter**2)"
+
+
+def test_corrupt_cache_is_ignored_and_rebuilt(tmp_path):
+    cold = _run(tmp_path)
+    path = _cache_file(tmp_path)
+    for junk in ("{not json", '{"format": "1", "texts": {"mV": [0, "[time]=1"]}}',
+                 '{"format": "1", "texts": {"mV": "x"}}', "[1, 2]", ""):
+        path.write_text(junk)
+        again = _run(tmp_path)
+        assert again["pint"] is True                 # nothing usable: pint is asked again
+        assert again == cold                         # and gives the same bits
+        assert json.loads(path.read_text())["texts"]["mV"] == [1.0, cold["mV"][1]]
+    assert _run(tmp_path)["pint"] is False           # rebuilt: warm again
+
+
+def test_new_unit_on_a_warm_cache_asks_pint(tmp_path):
+    _run(tmp_path)
+    assert _run(tmp_path)["pint"] is False
+    new = _run(tmp_path, _TEXTS + ["ug/um**3"])      # a name not seen before: pint is asked
+    assert new["pint"] is True
+    assert new["ug/um**3"] == [(1e3).hex(), "[length]=-3;[mass]=1"]  # 1e-9 kg = 1e3 * 1e-12 kg
+    assert _run(tmp_path, _TEXTS + ["ug/um**3"])["pint"] is False    # and it was stored
+
+
+def test_cache_entries_of_this_process(tmp_path, monkeypatch):
+    monkeypatch.setenv("BIOSNN_CACHE_DIR", str(tmp_path))
+    factor, dim = unit_name("mV")                    # lru-cached: may not touch the file
+    units._store("text", False, "mV", factor, dim)
+    data = json.loads(_cache_file(tmp_path).read_text())
+    assert data["format"] == units.CACHE_FORMAT and data["texts"]["mV"] == [1.0, dim_key(dim)]
+    assert units._cached("text", False, "mV") == (1.0, dim)
+    assert units.cache_path() == str(_cache_file(tmp_path))

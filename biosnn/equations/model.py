@@ -193,7 +193,7 @@ class Model:
 
     @property
     def _dims(self) -> dict:
-        """name -> dimension (pint UnitsContainer)."""
+        """name -> dimension (a :class:`~biosnn.units.Dimension`)."""
         if "dims" not in self._cache:
             self._cache["dims"] = {n: units.dim_from_key(k)
                                    for n, k in self._manifest["dims"].items()}
@@ -328,7 +328,7 @@ class Model:
         return sympy.Matrix([sympy.diff(self._rhs[s], p) for s in self._states])
 
     def dimension(self, name: str):
-        """The dimension (pint UnitsContainer) of a state, parameter, alias or ``t``."""
+        """The :class:`~biosnn.units.Dimension` of a state, parameter, alias or ``t``."""
         self._check_name(name)
         return self._dims[name]
 

@@ -551,7 +551,7 @@ class Converter:
     context : str
         Words that open every error message (``'in "dv/dt = ... : volt"'``).
 
-    Dimensions are pint UnitsContainers, or :data:`BOOL` for conditions.
+    Dimensions are :class:`biosnn.units.Dimension` values, or :data:`BOOL` for conditions.
     """
 
     def __init__(self, namespace: dict, context: str = "", *, symbolic: bool = True):
