@@ -7,6 +7,7 @@ import json
 import os
 import resource
 import subprocess
+import tempfile
 import sys
 import time
 
@@ -50,10 +51,17 @@ def measure(kind: str, n: int, duration: str = "1 s") -> dict:
 def whole_process(script: str, args: list) -> tuple[float, float]:
     """Wall time and CPU time (user + system) of ``python script --inner args`` in a
     fresh process (warm cache)."""
+    # As an installed package runs: with bytecode (this machine sets
+    # PYTHONDONTWRITEBYTECODE=1, which would recompile every module in every process);
+    # the bytecode goes to a private directory, not into the tree.
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.setdefault("PYTHONPYCACHEPREFIX", os.path.join(tempfile.gettempdir(),
+                                                       "biosnn-bench-pycache"))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run([sys.executable, script, "--inner", *args], check=True,
-                   stdout=subprocess.DEVNULL, env=dict(os.environ))
+                   stdout=subprocess.DEVNULL, env=env)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

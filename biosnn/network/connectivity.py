@@ -360,10 +360,10 @@ def _positions(pos, n, label):
 
 def _length_um(value, owner):
     if isinstance(value, str):
-        from biosnn.units import parse_quantity, registry
+        from biosnn.units import parse_quantity, parse_unit
 
         um, dim, _ = parse_quantity(value)
-        if dim != registry().Unit("meter").dimensionality:
+        if dim != parse_unit("meter")[1]:
             raise ValueError(f"{owner}: sigma {value!r} is not a length (e.g. '100 um')")
         return float(um)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
