@@ -14,6 +14,15 @@ that both give the same spike count for every neuron, and one ``RESULT {json}`` 
 
     .venv/bin/python benchmarks/hh_ensemble.py                 # the full run (~1 min)
     .venv/bin/python benchmarks/hh_ensemble.py --n 500 --duration 50   # quick
+    .venv/bin/python benchmarks/hh_ensemble.py --threads 1     # biosnn on one core
+    .venv/bin/python benchmarks/hh_ensemble.py --threads 1 --duration 10 --repeat 10 \
+        --c-sources before.c after.c                            # C sources against each other
+
+The goal (10x) is wall time on the 2-core machine, biosnn using both cores (the default
+thread count is every usable core).  On a shared machine wall times depend on the other
+jobs, so each side also prints its CPU time and nanoseconds of CPU per neuron-step, and
+biosnn its thread count and parallel efficiency (CPU / (wall * threads)): with both cores
+free, wall ratio ~= CPU ratio * threads * efficiency.
 """
 
 from __future__ import annotations
@@ -118,6 +127,44 @@ def run_biosnn(method, dt, duration, currents, ref, model):
     return np.array([len(s) for s in res.spikes]), res
 
 
+def compare_sources(paths, methods, duration, currents, ref, model, repeat):
+    """CPU time of fixed-family C sources against each other (same model, same run).
+
+    Each file is a complete generated source (e.g. the cached ``<hash>.c`` of a run made
+    with an older version of the code, or a hand-edited copy); they are compiled, loaded
+    and run in turn, ``repeat`` rounds, and the best thread CPU time of each is kept, so
+    a loaded machine affects all of them alike.  Use ``--threads 1``.
+    """
+    import time
+    from unittest import mock
+
+    from biosnn.codegen import c_backend, c_build
+
+    kernels = {}
+    for path in paths:
+        text = Path(path).read_text()
+        kernels[path] = c_backend.CKernel(path, "fixed", c_build.build(text), text)
+    out = {}
+    for method in methods:
+        dt = METHODS[method]
+        work = currents.size * round(duration / dt)
+        best = dict.fromkeys(paths, float("inf"))
+        spikes = {}
+        for _ in range(max(1, repeat)):
+            for path in paths:
+                with mock.patch.object(c_backend, "kernel", lambda spec, fam, k=kernels[path]: k):
+                    c0 = time.thread_time()
+                    counts, _ = run_biosnn(method, dt, duration, currents, ref, model)
+                    best[path] = min(best[path], time.thread_time() - c0)
+                spikes[path] = int(counts.sum())
+        print(f"  {method} dt={dt} ms, best of {repeat} interleaved runs (thread CPU time):")
+        for path in paths:
+            print(f"    {Path(path).name:40s} {best[path]:7.3f} s  "
+                  f"{best[path] / work * 1e9:6.1f} ns/neuron-step  {spikes[path]} spikes")
+        out[method] = {str(p): dict(cpu_s=best[p], spikes=spikes[p]) for p in paths}
+    return out
+
+
 # ---------------------------------------------------------------------------- driver
 
 
@@ -127,8 +174,18 @@ def main(argv=None) -> int:
     ap.add_argument("--duration", type=float, default=200.0, help="ms")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--repeat", type=int, default=1, help="timed biosnn runs (best of)")
+    ap.add_argument("--anchor-repeat", type=int, default=1,
+                    help="timed NumPy runs (best of; on a loaded machine use 3 like --repeat)")
     ap.add_argument("--no-biosnn", action="store_true", help="run the NumPy anchor only")
+    ap.add_argument("--c-sources", nargs="+", metavar="FILE",
+                    help="compare these generated fixed-family C sources (no NumPy anchor)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="biosnn threads (sets BIOSNN_NUM_THREADS; default: all cores)")
     args = ap.parse_args(argv)
+    if args.threads:
+        import os
+
+        os.environ["BIOSNN_NUM_THREADS"] = str(args.threads)
 
     ref = load_reference()
     currents = np.linspace(0.0, 20.0, args.n)
@@ -140,18 +197,31 @@ def main(argv=None) -> int:
     if not ok:
         print(f"  biosnn: not run: {why}")
 
+    if args.c_sources:
+        if not ok:
+            print(f"  cannot compare C sources: {why}")
+            return 1
+        out = compare_sources(args.c_sources, args.methods.split(","), args.duration,
+                              currents, ref, model, args.repeat)
+        emit_json("hh_ensemble_sources", dict(n=args.n, duration_ms=args.duration, results=out))
+        return 0
+
     rows = {}
     for method in args.methods.split(","):
         dt = METHODS[method]
         n_steps = round(args.duration / dt)
         t_np, c_np, counts_np = timed(
-            lambda method=method, dt=dt: anchor.run(method, ref["y0"], args.duration, dt), 1)
+            lambda method=method, dt=dt: anchor.run(method, ref["y0"], args.duration, dt),
+            args.anchor_repeat)
         row = dict(method=method, dt=dt, n_steps=n_steps, numpy_time_s=t_np, numpy_cpu_s=c_np,
                    numpy_neuron_steps_per_s=args.n * n_steps / t_np,
                    numpy_total_spikes=int(counts_np.sum()))
+        work = args.n * n_steps                                 # neuron-steps
+        row["numpy_cpu_ns_per_neuron_step"] = c_np / work * 1e9
         print(f"  {method} dt={dt} ms ({n_steps} steps)")
         print(f"    NumPy loop  {t_np:9.3f} s (cpu {c_np:8.3f} s)  "
-              f"{args.n * n_steps / t_np:10.3g} neuron-steps/s  {int(counts_np.sum())} spikes")
+              f"{work / t_np:10.3g} neuron-steps/s  {int(counts_np.sum())} spikes  "
+              f"{c_np / work * 1e9:6.1f} ns cpu/neuron-step")
         if ok:
             run_biosnn(method, dt, min(args.duration, 1.0), currents[:2], ref, model)  # warm-up
             best, cpu, (counts_b, res) = timed(
@@ -159,13 +229,20 @@ def main(argv=None) -> int:
                                                         model),
                 args.repeat)
             mismatch = np.flatnonzero(counts_b != counts_np)
+            from biosnn.codegen.c_backend import n_threads
+
+            threads = n_threads()
+            row.update(threads=threads, biosnn_cpu_ns_per_neuron_step=cpu / work * 1e9,
+                       parallel_efficiency=cpu / (best * threads))
             row.update(biosnn_time_s=best, biosnn_cpu_s=cpu,
                        biosnn_neuron_steps_per_s=args.n * n_steps / best,
                        biosnn_total_spikes=int(counts_b.sum()), ratio=t_np / best,
                        ratio_cpu=c_np / cpu, spike_count_mismatches=int(mismatch.size),
                        biosnn_backend=str(res.stats.get("backend", "?")))
             print(f"    biosnn C    {best:9.3f} s (cpu {cpu:8.3f} s)  "
-                  f"{args.n * n_steps / best:10.3g} neuron-steps/s  {int(counts_b.sum())} spikes")
+                  f"{work / best:10.3g} neuron-steps/s  {int(counts_b.sum())} spikes  "
+                  f"{cpu / work * 1e9:6.1f} ns cpu/neuron-step; {threads} thread(s), "
+                  f"efficiency {cpu / (best * threads):.2f}")
             print(f"    ratio numpy/biosnn = {t_np / best:.1f}x wall, {c_np / cpu:.1f}x cpu "
                   f"(goal >= 10x); spike counts "
                   + ("identical for every neuron" if mismatch.size == 0 else

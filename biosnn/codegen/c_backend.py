@@ -9,7 +9,8 @@ The generated source has three parts:
    ``bs_reftime``) and, for the fixed-step family, their *lane* versions ``bs_f_v``,
    ``bs_g_v``, ``bs_expeuler_v``, ``bs_threshold_v`` - ``omp simd`` loops over the
    ``BS_B`` lanes of a block, with libm ``exp``/``expm1`` and ``bs_xexpm1`` replaced by
-   the SIMD versions of ``_VMATH`` (<= 2 ulp) - only those the family needs;
+   the SIMD versions of ``_VMATH`` (<= 2 ulp; ``bs_vee`` is one exponential-Euler
+   update) - only those the family needs;
 2. the common run-time: stimulus lookup, refractory masking, recording, spike buffer;
 3. the driver of the family, so the whole loop runs in C:
 
@@ -25,6 +26,21 @@ The generated source has three parts:
    ``rodas``     Rosenbrock (rodas4) with the symbolic Jacobian and a dense LU per step
 
    (``adaptive`` and ``rodas`` run instance by instance.)
+
+Compilation units
+-----------------
+The fixed family's source is two units (:data:`UNIT_MARKER`; the text before the first
+marker is common to both): ``kernels`` - the SIMD maths, the lane functions and the
+steppers that call them (``bs_vstep_rk``, ``bs_vstep_expeuler``), at :data:`KERNEL_OPT`
+with their AVX2 clone - and ``driver`` - the scalar model functions, the other steppers,
+events, blocks and threads, at :data:`DRIVER_OPT`.
+:func:`biosnn.codegen.c_build.build` compiles them in parallel and links one library
+(the kernel functions are hidden symbols); the whole text is also one valid translation
+unit.  The driver is written so that -O1 costs it nothing measurable (locals instead of
+struct fields in the per-step loops, no ``omp simd`` reductions); the HH ensemble runs
+as fast as with one -O2 unit, while the compiler's work drops from about 0.8 s in one
+process to 0.4 s (kernels) and 0.2 s (driver) in two.  The adaptive and Rosenbrock
+families are one unit at -O2.
 
 C API
 -----
@@ -176,13 +192,11 @@ def _func(name, ret, extra, body) -> str:
 
 
 def _model_functions(spec, family: str) -> str:
-    """The C model functions a family needs (stubs for absent events)."""
+    """The scalar C model functions a family needs (stubs for absent events)."""
     store = _storage(spec)
-    ns, nn = spec.n_states, spec.n_noises
+    ns = spec.n_states
     out = [_func("bs_f", "void", ", double *restrict out",
                  _block(spec.f, [f"out[{i}]" for i in range(ns)], store))]
-    if family == "fixed":
-        out.append(_lane_functions(spec))
     if family == "rodas":
         out.append(_func("bs_jac", "void", ", double *restrict out", _block(
             [spec.jac[i][j] for i in range(ns) for j in range(ns)],
@@ -191,7 +205,6 @@ def _model_functions(spec, family: str) -> str:
         out.append(_func("bs_dfdt", "void", ", double *restrict out",
                          _block(dfdt, [f"out[{i}]" for i in range(ns)], store)))
     out.append(_event_functions(spec, store))
-    del nn
     return "\n".join(out)
 
 
@@ -215,12 +228,19 @@ def _lane_storage(spec) -> dict:
     return store
 
 
-def _lane_func(name: str, outs: str, exprs, targets, store) -> str:
-    """``static void name(t, Y, P, outs...)``: an ``omp simd`` loop over the lanes."""
+#: Signature tails of the lane functions (the driver unit declares them, see _FIXED_TYPES).
+LANE_OUTS = {"bs_f_v": "double *restrict O", "bs_g_v": "double *restrict O",
+             "bs_expeuler_v": "double *restrict A, double *restrict B",
+             "bs_threshold_v": "int *restrict TH"}
+
+
+def _lane_func(name: str, exprs, targets, store) -> str:
+    """``BS_KERNEL void name(t, Y, P, outs...)``: an ``omp simd`` loop over the lanes."""
     body = _vector_calls(_block(exprs, targets, store))
     body = "\n".join("    " + line for line in body.splitlines())
-    return (f"static BS_CLONES void {name}(double t, const double *restrict Y, "
-            f"const double *restrict P, {outs}) {{\n    (void)t; (void)Y; (void)P;\n"
+    return (f"BS_KERNEL void {name}(double t, const double *restrict Y, "
+            f"const double *restrict P, {LANE_OUTS[name]}) {{\n"
+            f"    (void)t; (void)Y; (void)P;\n"
             f"#pragma omp simd\n    for (int l = 0; l < BS_B; ++l) {{\n{body}\n    }}\n}}\n")
 
 
@@ -229,9 +249,8 @@ def _lane_functions(spec) -> str:
     store = _lane_storage(spec)
     ns, nn = spec.n_states, spec.n_noises
     lane = "*BS_B+l]"
-    out = [_lane_func("bs_f_v", "double *restrict O", spec.f,
-                      [f"O[{i}{lane}" for i in range(ns)], store)]
-    out.append(_lane_func("bs_g_v", "double *restrict O",
+    out = [_lane_func("bs_f_v", spec.f, [f"O[{i}{lane}" for i in range(ns)], store)]
+    out.append(_lane_func("bs_g_v",
                           [spec.g[i][k] for i in range(ns) for k in range(nn)],
                           [f"O[{i * nn + k}{lane}" for i in range(ns) for k in range(nn)],
                           store))
@@ -242,8 +261,7 @@ def _lane_functions(spec) -> str:
         a, b = ee[i] if ee[i] is not None else (0, spec.f[i])
         exprs += [a, b]
         targets += [f"A[{i}{lane}", f"B[{i}{lane}"]
-    out.append(_lane_func("bs_expeuler_v", "double *restrict A, double *restrict B",
-                          exprs, targets, store))
+    out.append(_lane_func("bs_expeuler_v", exprs, targets, store))
     return "\n".join(out)
 
 
@@ -254,7 +272,7 @@ def _lane_threshold(spec, store) -> str:
     th = spec.threshold
     cond = ("(" + _vector_calls(BiosnnCPrinter(store).doprint(th)) + ") ? 1 : 0"
             if th is not None else "0")
-    return ("static BS_CLONES void bs_threshold_v(double t, const double *restrict Y, "
+    return ("BS_KERNEL void bs_threshold_v(double t, const double *restrict Y, "
             "const double *restrict P, int *restrict TH) {\n    (void)t; (void)Y; (void)P;\n"
             "#pragma omp simd\n    for (int l = 0; l < BS_B; ++l) TH[l] = "
             f"{cond};\n}}\n")
@@ -324,12 +342,26 @@ _HEADER = """/* generated by biosnn.codegen.c_backend - do not edit */
 #else
 #define BS_CLONES
 #endif
+#if defined(__GNUC__)
+#define BS_HIDDEN __attribute__((visibility("hidden")))
+#else
+#define BS_HIDDEN
+#endif
+/* functions of the kernel unit (lane functions, steppers): not exported from the
+   library, callable from the driver unit, with their AVX2 clone */
+#define BS_KERNEL BS_HIDDEN BS_CLONES
 """
+
+#: Marks the start of a compilation unit in a generated source: everything before the
+#: first marker is common to all units; :func:`biosnn.codegen.c_build.build` compiles the
+#: units in parallel with their own optimisation level and links them into one library.
+#: The whole text is also one valid translation unit (the markers are comments).
+UNIT_MARKER = "/* biosnn-unit {name} {opt} */\n"
 
 # --------------------------------------------------------------------------------------
 # common C run-time
 # --------------------------------------------------------------------------------------
-_COMMON = r"""
+_COMMON_STIM = r"""
 enum { BS_OK = 0, BS_FULL = 1, BS_BLOWUP = 2, BS_MAXSTEPS = 3, BS_UNDERFLOW = 4,
        BS_SINGULAR = 5, BS_NOMEM = 6 };
 
@@ -354,7 +386,9 @@ static void bs_stim(const bs_args *a, int64_t i, double t, double ts, double *p)
         p[a->stim_param[s]] = v;
     }
 }
+"""
 
+_COMMON = r"""
 static void bs_load(const bs_args *a, int64_t i, double *y, double *p) {
     for (int k = 0; k < NS; ++k) y[k] = a->y0[k * a->n + i];
     for (int k = 0; k < NP; ++k) p[k] = a->params[k * a->n + i];
@@ -443,19 +477,24 @@ int bs_run(bs_args *a) {
 # --------------------------------------------------------------------------------------
 # fixed-step family
 # --------------------------------------------------------------------------------------
-_FIXED = r"""
+_FIXED_TYPES = r"""
 /* ---------------------------------------------------------------------------------
    Fixed-step family: instances in blocks of BS_B lanes, structure of arrays.
 
    Lane l of a block holds instance i0 + l; every per-instance quantity of a block is a
    lane array X[k*BS_B + l] (state k, parameter k, stage k, noise k), so the model
    functions bs_*_v are `omp simd` loops over the lanes that the compiler vectorizes
-   (with bs_vexp/bs_vexpm1 instead of libm).  All lanes of a block step in lock step (same
-   t); stimuli, noise, events, reset, refractoriness, recording and blow-up checks are
-   done per lane in scalar code with the same formulas as the instance-by-instance
-   drivers.  A partial last block pads its lanes with copies of its first instance (same
-   stimulus column, noise stream and events, so they mirror it exactly); padded lanes
-   write nothing.
+   (with bs_vexp/bs_vexpm1 instead of libm).
+
+   Two compilation units: the kernel unit (lane functions and the steppers that call
+   them, -O2, with their AVX2 clone) and the driver unit (everything else, -O1), compiled
+   in parallel and linked into one library; this common part declares what they share.
+
+   All lanes of a block step in lock step (same t); stimuli, noise, events, reset,
+   refractoriness, recording and blow-up checks are done per lane in scalar code with
+   the same formulas as the instance-by-instance drivers.  A partial last block pads
+   its lanes with copies of its first instance (same stimulus column, noise stream and
+   events, so they mirror it exactly); padded lanes write nothing.
 
    Blocks are independent: OpenMP threads take them in any order (n_threads).  Each block
    collects its spikes in its own growing list (sorted by lane, then time, at its end);
@@ -482,15 +521,8 @@ typedef struct {                /* result of one block */
     int64_t ns, cap; int64_t *lane; double *tim;
 } bs_bres;
 
-static int64_t bs_lane_i(const bs_work *W, int l) { return W->i0 + (l < W->nl ? l : 0); }
-
-static void bs_vload(const bs_args *a, bs_work *W) {
-    for (int l = 0; l < BS_B; ++l) {
-        const int64_t i = bs_lane_i(W, l);
-        for (int k = 0; k < NS; ++k) W->Y[k * BS_B + l] = a->y0[k * a->n + i];
-        for (int k = 0; k < NP; ++k)
-            W->P[k * BS_B + l] = W->Pl[l][k] = a->params[k * a->n + i];
-    }
+static inline int64_t bs_lane_i(const bs_work *W, int l) {
+    return W->i0 + (l < W->nl ? l : 0);
 }
 
 /* stimulus values at (t, ts) into the per-lane and the lane-array parameters */
@@ -522,6 +554,13 @@ static BS_INLINE void bs_vrhs(const bs_args *a, bs_work *W, double t, const doub
     bs_vhold(W, D, 0);
 }
 
+/* defined in the kernel unit, called from the driver unit */
+BS_HIDDEN void bs_vstep_rk(const bs_args *a, bs_work *W, double t);
+BS_HIDDEN void bs_vstep_expeuler(const bs_args *a, bs_work *W, double t);
+"""
+
+#: Kernel unit of the fixed family: the steppers that call the lane functions.
+_FIXED_KERNELS = r"""
 /* out = y + dt * sum_{m<s} coef[m] K[m] over all lane entries (the scalar order) */
 static BS_INLINE void bs_vcombine(double *restrict out, const double *restrict Y, double dt,
                                   const double *restrict coef, int64_t s,
@@ -546,7 +585,7 @@ static BS_INLINE void bs_vcombine(double *restrict out, const double *restrict Y
 }
 
 /* generic explicit RK step (tableau a->c, a->A, a->b) */
-static BS_CLONES void bs_vstep_rk(const bs_args *a, bs_work *W, double t) {
+BS_KERNEL void bs_vstep_rk(const bs_args *a, bs_work *W, double t) {
     const int64_t S = a->s, ST = a->s_total;
     const double dt = a->dt;
     for (int64_t s = 0; s < S; ++s) {
@@ -556,20 +595,30 @@ static BS_CLONES void bs_vstep_rk(const bs_args *a, bs_work *W, double t) {
     bs_vcombine(W->YN, W->Y, dt, a->b, S, W->K);
 }
 
-/* y <- y + (A y + B) expm1(A dt)/A with A, B at the step start (dt where A = 0) */
-static BS_CLONES void bs_vstep_expeuler(const bs_args *a, bs_work *W, double t) {
+/* y <- y + (A y + B) expm1(A dt)/A with A, B at the step start (dt where A = 0); the
+   rates and the update are two lane loops (one fused loop spills registers and was
+   measured no faster) */
+BS_KERNEL void bs_vstep_expeuler(const bs_args *a, bs_work *W, double t) {
     const double dt = a->dt;
     double *A = W->K[0], *B = W->K[1], *YN = W->YN;
     const double *Y = W->Y;
     bs_vstim(a, W, t, t);
     bs_expeuler_v(t, Y, W->P, A, B);
 #pragma omp simd
-    for (int j = 0; j < NS * BS_B; ++j) {
-        const double x = A[j] * dt;
-        const double e = bs_vexpm1(x);
-        YN[j] = Y[j] + (A[j] * Y[j] + B[j]) * (x != 0.0 ? e / A[j] : dt);
-    }
+    for (int j = 0; j < NS * BS_B; ++j) YN[j] = bs_vee(Y[j], A[j], B[j], dt);
     bs_vhold(W, YN, Y);
+}
+"""
+
+#: Driver unit of the fixed family: the other steppers, events, blocks, threads.
+_FIXED = r"""
+static void bs_vload(const bs_args *a, bs_work *W) {
+    for (int l = 0; l < BS_B; ++l) {
+        const int64_t i = bs_lane_i(W, l);
+        for (int k = 0; k < NS; ++k) W->Y[k * BS_B + l] = a->y0[k * a->n + i];
+        for (int k = 0; k < NP; ++k)
+            W->P[k * BS_B + l] = W->Pl[l][k] = a->params[k * a->n + i];
+    }
 }
 
 /* exact propagator (per lane) */
@@ -719,6 +768,12 @@ static int bs_vevents_all(const bs_args *a, bs_work *W, bs_bres *R, double t, do
     int TH[BS_B];
     bs_vstim(a, W, tn, tn);
     bs_threshold_v(tn, W->YN, W->P, TH);
+    int busy = HAS_REF && !REF_BY_TIME;     /* condition-based: checked on every lane */
+    for (int l = 0; l < BS_B; ++l) busy |= TH[l] & !W->th_prev[l];
+    if (!busy) {                            /* no upward crossing: the common case */
+        memcpy(W->th_prev, TH, sizeof TH);
+        return BS_OK;
+    }
     for (int l = 0; l < BS_B; ++l) {
         if (l < W->nl && W->dead[l]) continue;
         if (bs_vevents(a, W, R, l, TH[l], t, tn) != BS_OK) {
@@ -731,10 +786,14 @@ static int bs_vevents_all(const bs_args *a, bs_work *W, bs_bres *R, double t, do
 
 /* non-finite lanes become dead (first bad state and time kept); returns live lanes */
 static int bs_vcheck(bs_work *W, bs_bres *R, double tn, int live) {
-    double acc = 0.0;
-#pragma omp simd reduction(+:acc)
-    for (int j = 0; j < NS * BS_B; ++j) acc += W->YN[j] * 0.0;   /* NaN iff non-finite */
-    if (acc == 0.0) return live;
+    /* x*0 is NaN iff x is not finite; four chains in registers (the driver unit is
+       compiled at -O1, where an `omp simd reduction` would go through the stack) */
+    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+    for (int j = 0; j < NS * BS_B; j += 4) {              /* BS_B is a multiple of 4 */
+        a0 += W->YN[j] * 0.0; a1 += W->YN[j + 1] * 0.0;
+        a2 += W->YN[j + 2] * 0.0; a3 += W->YN[j + 3] * 0.0;
+    }
+    if ((a0 + a1) + (a2 + a3) == 0.0) return live;
     for (int l = 0; l < W->nl; ++l) {
         if (W->dead[l]) continue;
         for (int k = 0; k < NS; ++k) {
@@ -787,14 +846,18 @@ static void bs_block_run(bs_args *a, bs_work *W, bs_bres *R) {
     if (a->n_record) bs_vrecord(a, W, 0);
     for (int64_t st = 0; st < N && live > 0; ++st) {
         const double t = t0 + st * dt, tn = t0 + (st + 1) * dt;
-        W->any_r = 0;
-        for (int l = 0; l < BS_B; ++l) {
-            W->r[l] = 0;
-            if (W->ref[l]) {
-                W->r[l] = REF_BY_TIME ? (t + 0.5 * dt < W->ref_end[l]) : 1;
-                if (!W->r[l]) W->ref[l] = 0;
+        if (HAS_REF) {                  /* locals: the driver unit is built at -O1 */
+            int any_r = 0;
+            for (int l = 0; l < BS_B; ++l) {
+                int r = 0;
+                if (W->ref[l]) {
+                    r = REF_BY_TIME ? (t + 0.5 * dt < W->ref_end[l]) : 1;
+                    if (!r) W->ref[l] = 0;
+                }
+                W->r[l] = r;
+                any_r |= r;
             }
-            W->any_r |= W->r[l];
+            W->any_r = any_r;
         }
         bs_vstep(a, W, st, t);
         live = bs_vcheck(W, R, tn, live);
@@ -952,6 +1015,13 @@ static inline double bs_vexpm1(double x) {
 static inline double bs_vxexpm1(double x) {  /* x/(exp(x) - 1), as bs_xexpm1 */
     const double r = x / bs_vexpm1(x);
     return fabs(x) < 1e-05 ? 1.0 - x * (0.5 - x / 12.0) : r;
+}
+
+/* one exponential-Euler update y + (A y + B) expm1(A dt)/A, dt for A dt = 0 */
+static inline double bs_vee(double y, double A, double B, double dt) {
+    const double x = A * dt;
+    const double e = bs_vexpm1(x);
+    return y + (A * y + B) * (x != 0.0 ? e / A : dt);
 }
 
 """
@@ -1425,6 +1495,11 @@ static int bs_instance(bs_args *a, int64_t i) {
 }
 """
 
+#: Optimisation levels of the two units of the fixed family: the vectorised lane
+#: functions and steppers need -O2 (their loops vectorise); the driver (events, spike
+#: lists, merging) runs once per block step and compiles twice as fast at -O1.
+KERNEL_OPT, DRIVER_OPT = "-O2", "-O1"
+
 _DRIVERS = {"fixed": _FIXED, "adaptive": _SERIAL_RUN + _DENSE_EVENTS + _ADAPTIVE,
             "rodas": _SERIAL_RUN + _DENSE_EVENTS + _RODAS}
 
@@ -1455,18 +1530,25 @@ def generate_source(spec, family: str) -> str:
     if family not in _DRIVERS:
         raise ValueError(f"unknown driver family {family!r}")
     model = _model_functions(spec, family)
+    lanes = _lane_functions(spec) if family == "fixed" else ""
     parts = [_HEADER, f"/* model {spec.name!r}, key {spec.key}, family {family} */\n",
              _defines(spec), _c_struct()]
-    if "bs_xexpm1" in model:
+    if "bs_xexpm1" in model + lanes:
         from biosnn.codegen.functions import C_GIVEN_EXP, C_PRELUDE
 
         parts.append(C_PRELUDE)
-        if "bs_xexpm1e(" in model:
+        if "bs_xexpm1e(" in model + lanes:
             parts.append(C_GIVEN_EXP)
-    if family == "fixed":
-        parts += [noise.C_SOURCE, _VMATH]
-    parts += [model, _COMMON, _DRIVERS[family]]
-    return "\n".join(parts)
+    if family != "fixed":
+        return "\n".join([*parts, model, _COMMON_STIM, _COMMON, _DRIVERS[family]])
+    protos = "".join(f"BS_HIDDEN void {name}(double t, const double *restrict Y, "
+                     f"const double *restrict P, {outs});\n"
+                     for name, outs in LANE_OUTS.items())
+    return "\n".join([
+        *parts, _COMMON_STIM, protos, _FIXED_TYPES,
+        UNIT_MARKER.format(name="kernels", opt=KERNEL_OPT), _VMATH, lanes, _FIXED_KERNELS,
+        UNIT_MARKER.format(name="driver", opt=DRIVER_OPT), noise.C_SOURCE, model, _COMMON,
+        _FIXED])
 
 
 # --------------------------------------------------------------------------------------
@@ -1643,7 +1725,9 @@ def _set_stimuli(args: _Args, request, n: int) -> None:
         values.append(stim.values.reshape(-1))
         t_at += stim.times.size
         v_at += stim.values.size
-    cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0))
+    def cat(xs):
+        return np.concatenate(xs) if xs else np.zeros(0)
+
     args.set("n_stim", len(items))
     args.set("stim_param", _i64([k for k, _ in items]))
     args.set("stim_kind", _i64([0 if s.kind == "step" else 1 for _, s in items]))
@@ -1661,9 +1745,11 @@ def _set_stimuli(args: _Args, request, n: int) -> None:
 
 
 def _set_method(args: _Args, spec, request, family: str) -> None:
-    from biosnn.solvers.tableaux import ROSENBROCK, TABLEAUX
-
     method = request.method
+    if method in FIXED_CODES:       # no tableau: skip building the catalogue (start-up)
+        ROSENBROCK = TABLEAUX = {}
+    else:
+        from biosnn.solvers.tableaux import ROSENBROCK, TABLEAUX
     if family == "rodas":
         tab = ROSENBROCK[method]
         s, st, k = tab.n_stages, tab.n_stages, tab.error_exponent_order

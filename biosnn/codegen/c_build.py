@@ -27,6 +27,14 @@ detection and change results) and no ``-march=native`` (the cache may be shared 
 machines of different CPUs; the fixed-step block kernel instead carries an AVX2 clone
 selected at load time, see :mod:`biosnn.codegen.c_backend`).
 
+Compilation units: a source may be split by marker lines ``/* biosnn-unit NAME -On */``
+(:func:`split_units`); the text before the first marker is common to all units.  Each
+unit is compiled to an object by its own compiler process, all in parallel, with
+:data:`FLAGS` at its own ``-O`` level, and the objects are linked into one library.  The
+cache key is still the hash of the whole source, and ``<H>.c`` holds the whole source.
+The C backend uses this for its fixed-step family (kernels at -O2 with an AVX2 clone,
+driver at -O1), so the first compile takes the time of the larger unit.
+
 OpenMP: ``-fopenmp`` is added when the compiler can build and link an OpenMP probe
 (libgomp present), else ``-fopenmp-simd`` (``omp simd`` loops only, no threads).  The
 probe runs once per compiler and its answer is cached on disk
@@ -39,6 +47,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -55,6 +64,7 @@ __all__ = [
     "flags",
     "openmp_available",
     "build",
+    "split_units",
     "cache_dir",
     "compiler_available",
     "find_compiler",
@@ -197,18 +207,93 @@ def build(source: str, compiler: Compiler | None = None) -> Path:
     _atomic_write(src, source)
     fd, tmp = tempfile.mkstemp(dir=lib.parent, prefix=".tmp-", suffix=".so")
     os.close(fd)
-    cmd = [*compiler.argv, *flags(compiler), "-o", tmp, str(src), *LIBS]
+    try:
+        units = split_units(source)
+        if len(units) == 1:
+            _run(compiler, [*flags(compiler), "-o", tmp, str(src), *LIBS])
+        else:
+            _build_units(compiler, units, tmp)
+    except BaseException:
+        _unlink(tmp)
+        raise
+    os.replace(tmp, lib)
+    return lib
+
+
+_UNIT_RE = re.compile(r"^/\* biosnn-unit ([A-Za-z_]\w*) (-O[0-3s]) \*/$", re.M)
+
+
+def split_units(source: str) -> list:
+    """The compilation units of ``source``: ``[(name, opt, text), ...]``.
+
+    A source without unit markers (``/* biosnn-unit NAME -On */`` on a line of its own) is
+    one unit ``("main", None, source)``.  Otherwise the text before the first marker is
+    common to all units and each unit is that common part plus the text up to the next
+    marker; ``opt`` replaces the ``-O`` level of :data:`FLAGS` for that unit.
+
+    Examples
+    --------
+    >>> [(n, o, t) for n, o, t in split_units("int c;\\n/* biosnn-unit a -O1 */\\nint a;\\n")]
+    [('a', '-O1', 'int c;\\n\\nint a;\\n')]
+    """
+    pieces = _UNIT_RE.split(source)
+    if len(pieces) == 1:
+        return [("main", None, source)]
+    common = pieces[0]
+    return [(pieces[k], pieces[k + 1], common + pieces[k + 2])
+            for k in range(1, len(pieces), 3)]
+
+
+def _run(compiler: Compiler, args: list) -> None:
+    """Run the compiler once; CompilerError with its output if it fails."""
+    cmd = [*compiler.argv, *args]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     except OSError as exc:
-        _unlink(tmp)
         raise CompilerError(f"could not run the C compiler {compiler.argv[0]!r}: {exc}")
     if proc.returncode != 0:
-        _unlink(tmp)
         raise CompilerError(
             f"C compilation failed ({' '.join(cmd)}):\n{proc.stderr.strip()}")
-    os.replace(tmp, lib)
-    return lib
+
+
+def unit_command(compiler: Compiler, opt: str | None, c_file, obj) -> list:
+    """The command that compiles one unit to an object: :func:`flags` without
+    ``-shared``, ``-O`` level ``opt`` (None: unchanged), ``-c``."""
+    args = [(opt if opt and f.startswith("-O") else f) for f in flags(compiler)
+            if f != "-shared"]
+    return [*compiler.argv, *args, "-c", "-o", str(obj), str(c_file)]
+
+
+def _build_units(compiler: Compiler, units: list, out: str) -> None:
+    """Compile the units to objects in parallel (one compiler process each), link ``out``.
+
+    Each unit gets the flags of :func:`flags` without ``-shared``, its own ``-O`` level
+    and ``-c``; the objects are linked with the full flags into one shared library.
+    """
+    with tempfile.TemporaryDirectory(dir=cache_dir(), prefix=".tmp-units-") as tmp:
+        procs, objs = [], []
+        try:
+            for name, opt, text in units:
+                c_file, obj = Path(tmp) / f"{name}.c", Path(tmp) / f"{name}.o"
+                c_file.write_text(text)
+                cmd = unit_command(compiler, opt, c_file, obj)
+                procs.append((cmd, subprocess.Popen(
+                    cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
+                objs.append(str(obj))
+        except OSError as exc:
+            for _, proc in procs:
+                proc.kill()
+                proc.wait()
+            raise CompilerError(
+                f"could not run the C compiler {compiler.argv[0]!r}: {exc}") from None
+        errors = []
+        for cmd, proc in procs:
+            _, err = proc.communicate()
+            if proc.returncode != 0:
+                errors.append(f"C compilation failed ({' '.join(cmd)}):\n{err.strip()}")
+        if errors:
+            raise CompilerError("\n".join(errors))
+        _run(compiler, [*flags(compiler), "-o", out, *objs, *LIBS])
 
 
 def load_library(path) -> ctypes.CDLL:

@@ -61,9 +61,7 @@ XOverExpm1D2(x)
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
-import numpy as np
 import sympy
 from sympy.core.function import ArgumentIndexError
 
@@ -77,149 +75,11 @@ __all__ = [
     "MAX_ORDER",
 ]
 
-#: Highest derivative order of ``x/(exp(x) - 1)`` that has a safe function.
-MAX_ORDER = 8
-#: Below this |x| the derivatives of order 1 to 3 use the Taylor series.
-SERIES_RADIUS = 2.0
-#: Below this |x| the derivatives of order >= 4 use the Taylor series.
-HIGH_ORDER_SERIES_RADIUS = 3.5
-#: Below this |x| the function itself (order 0) uses ``1 - x/2 + x**2/12``.
-ORDER0_SERIES_RADIUS = 1e-5
-
-
-# -- exact coefficients (pure Python, computed once at import) ---------------------------
-
-def _bernoulli_numbers(n_max: int) -> list:
-    """Bernoulli numbers ``B_0..B_n_max`` as Fractions, with ``B_1 = -1/2``.
-
-    These are the Taylor coefficients of ``x/(exp(x) - 1) = sum_k B_k x**k / k!``.
-    """
-    b = [Fraction(0)] * (n_max + 1)
-    b[0] = Fraction(1)
-    for m in range(1, n_max + 1):
-        b[m] = -sum(math.comb(m + 1, k) * b[k] for k in range(m)) / (m + 1)
-    return b
-
-
-def _series_radius(order: int) -> float:
-    """Below this |x| the derivative of ``order`` (>= 1) uses its Taylor series."""
-    return SERIES_RADIUS if order <= 3 else HIGH_ORDER_SERIES_RADIUS
-
-
-def _series(order: int, bern: list, tol: float = 1e-18) -> tuple:
-    """Taylor series of the ``order``-th derivative, split for evaluation in ``x**2``.
-
-    The coefficients are ``c_m = B_{m+order}/m!``; they vanish unless ``m + order`` is
-    even or ``m + order == 1`` (``B_1 = -1/2``).  Returns ``(lone, parity, coeffs)`` with
-    ``series(x) = lone*x**(1 - order) + x**parity * sum_k coeffs[k] * x**(2k)`` (``lone``
-    is 0 for order >= 2), truncated where the tail is below ``tol`` (relative) at the
-    series radius.
-    """
-    radius = _series_radius(order)
-    parity = order % 2
-    lone = float(bern[1]) / math.factorial(1 - order) if order <= 1 else 0.0
-    coeffs = []
-    m = parity
-    while m + order < len(bern):
-        coeffs.append(bern[m + order] / math.factorial(m))
-        m += 2
-    scale = max(abs(float(c)) * radius**(2 * k + parity) for k, c in enumerate(coeffs[:3]))
-    last = len(coeffs)
-    for k in range(len(coeffs) - 1, -1, -1):
-        if abs(float(coeffs[k])) * radius**(2 * k + parity) > tol * scale:
-            last = k + 1
-            break
-    return lone, parity, [float(c) for c in coeffs[:last]]
-
-
-def _derivative_polynomials(n_max: int) -> list:
-    """Polynomials ``P_n(g, h)`` with ``P_n = d^n g / dx^n`` for ``g = 1/(exp(x) - 1)``.
-
-    ``h = 1 + g``; ``g' = h' = -g*h``.  A polynomial is a dict ``{(i, j): coeff}`` for
-    ``coeff * g**i * h**j``.
-    """
-    polys = [{(1, 0): 1}]
-    for _ in range(n_max):
-        new: dict = {}
-        for (i, j), c in polys[-1].items():
-            if i:
-                new[(i, j + 1)] = new.get((i, j + 1), 0) - i * c
-            if j:
-                new[(i + 1, j)] = new.get((i + 1, j), 0) - j * c
-        polys.append({k: v for k, v in new.items() if v})
-    return polys
-
-
-_BERNOULLI = _bernoulli_numbers(MAX_ORDER + 160)
-_POLYS = _derivative_polynomials(MAX_ORDER)
-_SERIES = [_series(n, _BERNOULLI) for n in range(MAX_ORDER + 1)]
-
-
-def _poly_terms(poly: dict) -> list:
-    """Terms of a polynomial as ``(coeff, i, j)`` in a fixed order."""
-    return [(c, i, j) for (i, j), c in sorted(poly.items())]
-
-
-# -- NumPy implementations -----------------------------------------------------------------
-
-def _np_series(series: tuple, order: int, x: np.ndarray) -> np.ndarray:
-    lone, parity, coeffs = series
-    x2 = x * x
-    out = np.full_like(x, coeffs[-1])
-    for c in reversed(coeffs[:-1]):
-        out = out * x2 + c
-    if parity:
-        out = out * x
-    if order == 1:
-        out = out + lone
-    return out
-
-
-def _np_poly(poly: dict, g: np.ndarray, h: np.ndarray) -> np.ndarray:
-    out = np.zeros_like(g)
-    for c, i, j in _poly_terms(poly):
-        out = out + c * g**i * h**j
-    return out
-
-
-def _np_order0(x):
-    """``x/(exp(x) - 1)``, vectorized; 1 at 0."""
-    x = np.asarray(x, dtype=np.float64)
-    small = np.abs(x) < ORDER0_SERIES_RADIUS
-    xs = np.where(small, 1.0, x)
-    with np.errstate(over="ignore", invalid="ignore"):
-        far = xs / np.expm1(xs)
-    return np.where(small, 1.0 - x * (0.5 - x / 12.0), far)
-
-
-def _make_np_derivative(order: int):
-    """Vectorized ``order``-th derivative of ``x/(exp(x) - 1)`` (order >= 1)."""
-    p_n, p_prev, series = _POLYS[order], _POLYS[order - 1], _SERIES[order]
-    radius = _series_radius(order)
-
-    def derivative(x):
-        x = np.asarray(x, dtype=np.float64)
-        small = np.abs(x) < radius
-        xs = np.where(small, radius, x)
-        with np.errstate(over="ignore", invalid="ignore"):
-            g = 1.0 / np.expm1(xs)
-            h = -1.0 / np.expm1(-xs)
-            far = xs * _np_poly(p_n, g, h) + order * _np_poly(p_prev, g, h)
-        far = np.where(np.isfinite(xs) & ~np.isfinite(far), 0.0, far)
-        return np.where(small, _np_series(series, order, np.where(small, x, 0.0)), far)
-
-    derivative.__name__ = f"bs_xexpm1_d{order}"
-    derivative.__doc__ = f"Derivative of order {order} of x/(exp(x) - 1), vectorized."
-    return derivative
-
-
-def _c_name(order: int) -> str:
-    return "bs_xexpm1" if order == 0 else f"bs_xexpm1_d{order}"
-
-
-#: name -> vectorized NumPy callable, for every safe function.
-NUMPY_FUNCTIONS = {_c_name(0): _np_order0}
-NUMPY_FUNCTIONS.update({_c_name(n): _make_np_derivative(n) for n in range(1, MAX_ORDER + 1)})
+# The constants, exact coefficients and NumPy definitions live in the sympy-free module
+# biosnn.codegen.safe_numpy (warm processes import it without sympy); re-exported here.
+from biosnn.codegen.safe_numpy import (  # noqa: E402,F401
+    _BERNOULLI, _POLYS, _SERIES, HIGH_ORDER_SERIES_RADIUS, MAX_ORDER, NUMPY_FUNCTIONS,
+    ORDER0_SERIES_RADIUS, SERIES_RADIUS, _c_name, _poly_terms, _series_radius)
 
 
 # -- C implementations ------------------------------------------------------------------------
@@ -420,7 +280,8 @@ GIVEN_EXP_SERIES_RADIUS = 1.0
 
 def _c_given_exp() -> str:
     # x/(e^x - 1) = 1 - x/2 + sum_k B_2k x^2k/(2k)!; terms through x^20 (the next one is
-    # < 4e-18 for |x| < 1: |B_2k/(2k)!| ~ 2/(2 pi)^2k)
+    # < 4e-18 for |x| < 1: |B_2k/(2k)!| ~ 2/(2 pi)^2k).  Horner: Estrin's scheme was
+    # measured no faster here (the HH lane loops are throughput bound, not latency bound)
     coeffs = [_BERNOULLI[2 * k] / math.factorial(2 * k) for k in range(1, 11)]
     poly = _c_double(coeffs[-1])
     for c in reversed(coeffs[:-1]):

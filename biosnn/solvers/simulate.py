@@ -45,11 +45,13 @@ def numpy_kernel(spec):
         from biosnn.codegen.numpy_backend import NumpyKernel
 
         kern = NumpyKernel(spec)
-        if getattr(spec, "numpy_source", "") is None:
-            spec.remember_numpy_source(kern.source)
         if len(_KERNELS) > 64:
             _KERNELS.clear()
         _KERNELS[spec.key] = kern
+    # a layout met after its kernel was built from the full spec (phase_plane, then
+    # continuation; two presets of one model) still keeps the source for the next process
+    if getattr(spec, "numpy_source", "") is None:
+        spec.remember_numpy_source(kern.source)
     return kern
 
 

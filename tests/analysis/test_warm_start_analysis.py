@@ -118,3 +118,23 @@ def test_entry_of_another_generator_version_is_not_used(tmp_path, monkeypatch):
     b = system.hess(y, u, np.array([[0.0], [1.0], [0.0], [0.0]]))
     assert abs(b[0, 0] - (-0.54)) < 1e-12
     assert json.loads(path.read_text(encoding="utf-8"))["generator"] != "stale"
+
+
+def test_phase_plane_before_continuation_on_a_fresh_cache(tmp_path):
+    # Regression: phase_plane builds the NumPy kernel from the full KernelSpec; continuation
+    # then asks for it through the model's layout, which must still receive the source.
+    code = """
+import biosnn
+from biosnn.analysis import continue_equilibria, phase_plane
+m = biosnn.load_model('fitzhugh_nagumo')
+phase_plane(m, 'v', 'w', xlim=(-2.5, 2.5), ylim=(-1, 2), params={'I_ext': 0.5})
+d = continue_equilibria(m, 'I_ext', 0, 2)
+print(sorted(round(p.param, 6) for p in d.special('hopf')))
+"""
+    env = dict(os.environ, BIOSNN_CACHE_DIR=str(tmp_path / "cache"))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    # FitzHugh-Nagumo (a = 0.7, b = 0.8, tau = 12.5): Hopf points at the closed-form
+    # values 0.331281 and 1.418719 (tests/analysis/test_continuation.py derives them)
+    assert out.stdout.split("\n")[-2] == "[0.331281, 1.418719]"

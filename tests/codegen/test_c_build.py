@@ -68,6 +68,55 @@ def test_compiler_error_carries_message(cache):
     assert not list(cache.glob(".tmp-*"))
 
 
+_TWO_UNITS = """#include <stdint.h>
+__attribute__((visibility("hidden"))) double bs_twice(double x);
+static double bs_common(double x) { return x + 1.0; }
+/* biosnn-unit first -O2 */
+__attribute__((visibility("hidden"))) double bs_twice(double x) { return 2.0 * bs_common(x); }
+/* biosnn-unit second -O1 */
+double bs_api(double x) { return bs_twice(x) + bs_common(x); }
+"""
+
+
+def test_split_units_common_part_and_levels():
+    units = c_build.split_units(_TWO_UNITS)
+    assert [(name, opt) for name, opt, _ in units] == [("first", "-O2"), ("second", "-O1")]
+    common = _TWO_UNITS[:_TWO_UNITS.index("/* biosnn-unit first")]
+    assert all(text.startswith(common) for _, _, text in units)
+    assert "bs_api" not in units[0][2] and "bs_api" in units[1][2]
+    assert c_build.split_units("int x;\n") == [("main", None, "int x;\n")]
+
+
+def test_units_compile_into_one_library(cache):
+    import ctypes
+
+    lib = c_build.load_library(c_build.build(_TWO_UNITS))
+    lib.bs_api.restype, lib.bs_api.argtypes = ctypes.c_double, [ctypes.c_double]
+    assert lib.bs_api(3.0) == 2.0 * 4.0 + 4.0          # across the two units
+    assert not hasattr(lib, "bs_twice")                 # hidden: not exported
+    assert c_build.build(_TWO_UNITS).with_suffix(".c").read_text() == _TWO_UNITS
+    assert not list(cache.glob(".tmp-*"))
+
+
+def test_unit_compile_error_names_the_unit(cache):
+    bad = _TWO_UNITS.replace("return 2.0 * bs_common(x);", "return 2.0 * undefined_y;")
+    with pytest.raises(CompilerError, match="first.c") as info:
+        c_build.build(bad)
+    assert "undefined_y" in str(info.value)
+    assert not list(cache.glob(".tmp-*")) and not list(cache.glob("*.so"))
+
+
+def test_fixed_family_is_two_units(cache):
+    src = c_backend.generate_source(S.hh_spec(), "fixed")
+    units = c_build.split_units(src)
+    assert [(n, o) for n, o, _ in units] == [("kernels", c_backend.KERNEL_OPT),
+                                             ("driver", c_backend.DRIVER_OPT)]
+    kernels, driver = units[0][2], units[1][2]
+    assert "BS_KERNEL void bs_f_v(" in kernels and "BS_KERNEL void bs_f_v(" not in driver
+    assert "int bs_run(bs_args *a)" in driver and "int bs_run(bs_args *a)" not in kernels
+    assert len(c_build.split_units(c_backend.generate_source(S.hh_spec(), "adaptive"))) == 1
+
+
 def test_parameter_change_does_not_recompile(cache, monkeypatch):
     spec, req = _lif_request()
     r1 = c_backend.run(spec, req)

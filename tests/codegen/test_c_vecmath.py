@@ -1,7 +1,8 @@
 """The SIMD exp/expm1 of the C fixed-step kernels (``c_backend._VMATH``) against libm.
 
 They replace libm in the lane functions of the block driver, so they must be accurate
-(<= 2 ulp) and handle overflow, underflow, +-inf and NaN like libm.
+(<= 2 ulp) and handle overflow, underflow, +-inf and NaN like libm.  ``bs_vee`` (one
+exponential-Euler update built on ``bs_vexpm1``) is checked against mpmath.
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ void {name}_array(int64_t n, const double *x, double *y) {{
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) y[i] = {name}(x[i]);
 }}
-""" for name in ("bs_vexp", "bs_vexpm1", "bs_vxexpm1"))
+""" for name in ("bs_vexp", "bs_vexpm1", "bs_vxexpm1")) + """
+void bs_vee_array(int64_t n, const double *y, const double *A, const double *B, double dt,
+                  double *out) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) out[i] = bs_vee(y[i], A[i], B[i], dt);
+}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +99,35 @@ def test_special_values(lib):
     x = np.array([-709.0, -720.0, -740.0, -745.0])
     got = _call(lib, "bs_vexp_array", x)
     np.testing.assert_allclose(got, np.exp(x), rtol=1e-6, atol=0)
+
+
+def test_exponential_euler_update_against_mpmath(lib):
+    # bs_vee(y, A, B, dt) = y + (A y + B) expm1(A dt)/A (y + B dt at A = 0), against the
+    # same formula in mpmath at 40 digits.  Bound: the final addition rounds (1 ulp of
+    # the result, with the increment's own rounding), and the increment carries a few
+    # roundings relative to its uncancelled size (|A y| + |B|) |expm1(A dt)/A|: the
+    # products and sum (3 eps), bs_vexpm1 (2 ulp) and the quotient (1 eps): 8 eps allowed.
+    import mpmath
+
+    rng = np.random.default_rng(11)
+    n = 4000
+    y = np.concatenate([rng.uniform(0.0, 1.0, n), rng.uniform(-90.0, 60.0, n)])
+    A = np.concatenate([-10.0 ** rng.uniform(-3, 2, n), rng.uniform(-5.0, 5.0, n)])
+    B = np.concatenate([rng.uniform(0.0, 10.0, n), rng.uniform(-100.0, 100.0, n)])
+    A[:5] = [0.0, -0.0, 1e-300, -1e-12, 1e-12]
+    dt = 0.025
+    got = np.empty_like(y)
+    lib.bs_vee_array(ctypes.c_int64(y.size), *(ctypes.c_void_p(v.ctypes.data)
+                                               for v in (y, A, B)),
+                     ctypes.c_double(dt), ctypes.c_void_p(got.ctypes.data))
+    with mpmath.workdps(40):
+        phi = [mpmath.expm1(mpmath.mpf(a) * dt) / a if a != 0 else mpmath.mpf(dt)
+               for a in A]
+        want = np.array([float(mpmath.mpf(yi) + (mpmath.mpf(a) * yi + b) * ph)
+                         for yi, a, b, ph in zip(y, A, B, phi)])
+        scale = np.array([float((abs(mpmath.mpf(a) * yi) + abs(b)) * abs(ph))
+                          for yi, a, b, ph in zip(y, A, B, phi)])
+    eps = np.finfo(float).eps
+    bound = np.spacing(np.abs(want)) + 8 * eps * scale
+    assert np.all(np.abs(got - want) <= bound)
+    assert got[0] == y[0] + B[0] * dt and got[1] == y[1] + B[1] * dt   # A = 0: Euler
