@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test clean
+.PHONY: demo test clean bench-env
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,21 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q -n 2
+
+# A separate environment for the network-benchmark anchors (Brian2 2.9, NEST 3.10):
+# Brian2 needs numpy < 2.4, which must not leak into .venv.  Used by
+# benchmarks/_anchors.py (see benchmarks/README.md).
+BENCH_VENV := .venv-bench
+
+$(BENCH_VENV)/bin/python:
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+
+$(BENCH_VENV)/.installed: $(BENCH_VENV)/bin/python pyproject.toml
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e ".[bench]"
+	touch $@
+
+bench-env: $(BENCH_VENV)/.installed
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

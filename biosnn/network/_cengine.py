@@ -49,10 +49,11 @@ __all__ = ["CEngine", "generate", "layout", "FLAGS"]
 FLAGS = ("-O3", "-march=native", "-std=c99", "-fPIC", "-shared", "-fno-math-errno",
          "-fno-trapping-math", "-ffp-contract=off")
 #: A population whose method is not 'exact' runs its neurons on OpenMP threads from
-#: this many neurons on (exact updates are too cheap to share below PAR_EXACT).  Threads
-#: wait passively (OMP_WAIT_POLICY=PASSIVE unless set): with spinning threads a busy
-#: machine makes the per-step barrier cost 5-20x the work (docs/benchmarks.md).
-PAR_MIN, PAR_EXACT = 2_000, 50_000
+#: this many neurons on (exact updates are too cheap to share below PAR_EXACT: CUBA-64000
+#: ran 1.6 s wall on one thread against 2.6-3.6 s on two at load 5; docs/benchmarks.md).
+#: Threads wait passively (OMP_WAIT_POLICY=PASSIVE unless set): with spinning threads a
+#: busy machine makes the per-step barrier cost 5-20x the work (docs/benchmarks.md).
+PAR_MIN, PAR_EXACT = 2_000, 100_000
 
 
 def _cpu_id() -> str:
@@ -197,7 +198,8 @@ def _pop_function(k, pop, snip) -> list:
         B.append(f"    const int c1 = {snip['threshold']['c']} ? 1 : 0;")
         prev = "" if snip.get("level") else " & !AB[j]"   # threshold rule: network.md
         B.append(f"    SF[j] = (uint8_t)(c1{prev} & !ref);")
-        B.append("    AB[j] = (uint8_t)c1;")
+        if not snip.get("level"):   # the level rule never reads the previous check
+            B.append("    AB[j] = (uint8_t)c1;")
         B.append("}")
     else:
         B.append("SF[j] = 0; (void)ref;")

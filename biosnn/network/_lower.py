@@ -178,17 +178,51 @@ def _exp_euler_code(spec) -> dict:
 
 
 def _exact_code(spec) -> dict:
-    """``yn = M[:, :ns] y + M[:, ns]`` with the propagator ``M`` (row by row)."""
+    """``yn = M[:, :ns] y + M[:, ns]`` with the propagator ``M`` (row by row), without
+    the terms whose coefficient is zero for every parameter value.
+
+    ``M = expm([[A, b], [0, 0]] dt)``: ``M[i][j]`` (j < ns) is zero unless state j
+    reaches state i in the dependency graph of the drift (edge j -> i where
+    ``df_i/dy_j`` is not identically 0; every state reaches itself), and ``M[i][ns]``
+    is zero unless a state with a constant term ``b_k = f_k(0)`` that is not
+    identically 0 reaches i.  Dropping those products is exact for finite states (CUBA:
+    ``ge`` and ``gi`` do not depend on ``v``, 5 of 12 terms stay).  Both engines print
+    these lines, so they keep the same bits.
+    """
     ns = spec.n_states
+    keep = _propagator_pattern(spec)
     c, py = [], []
     for i in range(ns):
-        rhs = f"M[{i}][0]*y_0"
-        for j in range(1, ns):
-            rhs = f"({rhs} + M[{i}][{j}]*y_{j})"
-        rhs = f"{rhs} + M[{i}][{ns}]"
+        terms = [f"M[{i}][{j}]*y_{j}" for j in range(ns) if keep[i][j]]
+        rhs = terms[0]
+        for term in terms[1:]:
+            rhs = f"({rhs} + {term})"
+        if keep[i][ns]:
+            rhs = f"{rhs} + M[{i}][{ns}]"
         c.append(f"yn_{i} = {rhs};")
         py.append(f"yn_{i} = {rhs}")
     return {"c": c, "py": py}
+
+
+def _propagator_pattern(spec) -> list:
+    """``keep[i][j]``: whether ``M[i][j]`` of the exact propagator can be nonzero
+    (columns 0..ns-1 the states, column ns the constant; see :func:`_exact_code`)."""
+    ns = spec.n_states
+    names = set(spec.states)
+    reach = [[i == j or not sp.sympify(spec.jac[i][j]).is_zero for j in range(ns)]
+             for i in range(ns)]
+    for k in range(ns):                              # transitive closure (Warshall)
+        for i in range(ns):
+            if reach[i][k]:
+                for j in range(ns):
+                    reach[i][j] = reach[i][j] or reach[k][j]
+    const = []
+    for f in spec.f:
+        f = sp.sympify(f)
+        zero = {s: 0 for s in f.free_symbols if s.name in names}
+        const.append(not sp.sympify(f.subs(zero)).is_zero)
+    return [reach[i] + [any(reach[i][k] and const[k] for k in range(ns))]
+            for i in range(ns)]
 
 
 #: Stochastic methods of populations (white noise ``xi`` in the model).

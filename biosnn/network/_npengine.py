@@ -101,7 +101,8 @@ def _pop_source(k: int, pop, meta, snip) -> str:
         L.append(f"    c1 = _np.broadcast_to({snip['threshold']['py']}, Y[0].shape)")
         prev = "" if snip.get("level") else " & (AB == 0)"   # threshold rule: network.md
         L.append(f"    spike = c1{prev} & ~_np.broadcast_to(ref, Y[0].shape)")
-        L.append("    AB[:] = c1")
+        if not snip.get("level"):   # the level rule never reads the previous check
+            L.append("    AB[:] = c1")
         L.append("    return _np.flatnonzero(spike)")
     # reset of the neurons that spiked
     L += ["", "def reset(A, idx, tn, dt):",

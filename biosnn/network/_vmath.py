@@ -17,8 +17,10 @@ Taylor series to r**13 (truncation < 4e-18 relative on |r| <= ln(2)/2), then
 * ``exp(x) = ((1 + q) * 2**k1) * 2**k2`` with ``k1 + k2 = k`` (two factors so that
   2**k overflows or becomes subnormal only in the last, correctly rounded, product;
   k1 = rint(k/2));
-* ``expm1(x) = q`` for k = 0, ``(2**k - 1) + 2**k * q`` for -60 <= k <= 52 (both
-  terms exact, one rounding), ``exp(x) - 1`` above, ``-1`` below (k clamped to -60).
+* ``expm1(x) = q`` for k = 0, ``(2**k - 1) + 2**k * q`` for k <= 52 (for -60 <= k
+  both terms exact, one rounding; below, -1), ``exp(x) - 1`` above; ``2**k`` is the
+  product of exp's two factors (exact for k >= -1022, and below -60 only its size
+  matters).
 
 Accuracy: within 2 ulp of libm over the whole double range (tests/network/test_vmath.py
 checks 1 ulp typical, 2 ulp max, including subnormal results, overflow, -0, inf, NaN).
@@ -85,13 +87,15 @@ static inline double bsn_exp(double x) {{
     const double e = bsn_scale(q, k);
     return x != x ? x : e;
 }}
+/* the two factors of bsn_scale serve both branches: s = p1*p2 is 2**k exactly for
+   k >= -1022 and rounds below 2**-60 otherwise, where mid is -1 either way */
 static inline double bsn_expm1(double x) {{
     double k;
     const double q = bsn_reduce(x, &k);
-    const double big = bsn_scale(q, k) - 1.0;
-    double ks = k < -60.0 ? -60.0 : k;
-    ks = ks > 60.0 ? 60.0 : ks;
-    const double s = bsn_pow2(ks);
+    const double k1 = (k*0.5 + {_SHIFT!r}) - {_SHIFT!r};
+    const double p1 = bsn_pow2(k1), p2 = bsn_pow2(k - k1);
+    const double big = ((1.0 + q)*p1)*p2 - 1.0;
+    const double s = p1*p2;
     const double mid = (s - 1.0) + s*q;
     double e = k > 52.0 ? big : mid;
     e = k == 0.0 ? q : e;
@@ -159,9 +163,10 @@ def expm1(x):
     x = np.asarray(x, dtype=np.float64)
     with np.errstate(all="ignore"):
         q, k = _reduce(x)
-        big = _scale(q, k) - 1.0
-        ks = np.where(k < -60.0, -60.0, k)
-        s = _pow2(np.where(ks > 60.0, 60.0, ks))
+        k1 = (k * 0.5 + _SHIFT) - _SHIFT
+        p1, p2 = _pow2(k1), _pow2(k - k1)
+        big = ((1.0 + q) * p1) * p2 - 1.0
+        s = p1 * p2
         mid = (s - 1.0) + s * q
     e = np.where(k > 52.0, big, mid)
     e = np.where(k == 0.0, q, e)

@@ -111,3 +111,26 @@ def test_threads_do_not_change_bits():
     assert out[0][0].size > 50
     assert np.array_equal(out[0][0], out[1][0])
     assert np.array_equal(out[0][1].view(np.int64), out[1][1].view(np.int64))
+
+
+def test_exact_update_drops_structural_zeros_of_the_propagator():
+    """CUBA's ge and gi decay on their own and only v has a constant term (El/taum), so
+    M = expm([[A, b], [0, 0]] dt) has exact zeros in 6 of 12 places; the update keeps the
+    other terms only.  The dropped entries of the propagator the network computes are
+    exactly 0.0, so the dropped products were +-0 and the result is unchanged."""
+    from _networks import cuba
+
+    from biosnn.network._lower import _propagator_pattern, population_snippets
+
+    net, _, _ = cuba(n=200, p=0.05, backend="numpy", monitor=False)
+    spec = net.populations[0].model.kernel_spec()
+    snip = population_snippets(spec, "exact")
+    assert snip["update"]["py"] == [
+        "yn_0 = ((M[0][0]*y_0 + M[0][1]*y_1) + M[0][2]*y_2) + M[0][3]",
+        "yn_1 = M[1][1]*y_1",
+        "yn_2 = M[2][2]*y_2"]
+    net.run("1 ms")                        # builds the propagator
+    m = net.arrays["MP0"][0]
+    keep = np.array(_propagator_pattern(spec))
+    assert keep.sum() == 6
+    assert np.all(m[:3][~keep] == 0.0) and np.all(m[:3][keep] != 0.0)
