@@ -58,14 +58,9 @@ _VERSION: list = []
 def _code_version() -> str:
     """Hash of the analysis code that builds what is stored (read once per process)."""
     if not _VERSION:
-        here = Path(__file__).resolve().parent
-        h = hashlib.sha256(FORMAT.encode())
-        for name in _GENERATORS:
-            try:
-                h.update((here / name).read_bytes())
-            except OSError:
-                h.update(b"missing " + name.encode())
-        _VERSION.append(h.hexdigest())
+        from biosnn.equations.manifest import source_hash
+
+        _VERSION.append(source_hash(Path(__file__).resolve().parent, _GENERATORS, FORMAT))
     return _VERSION[0]
 
 

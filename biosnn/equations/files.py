@@ -101,11 +101,12 @@ def find_model(name_or_path) -> Path:
                      f"Available: {', '.join(sorted(files)) or 'none'}.")
 
 
-def _read_toml(path: Path) -> tuple:
+def _read_toml(path: Path, what: str = "model file") -> tuple:
+    """(text, data) of a TOML file; errors name the file, line and column."""
     try:
         raw = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ModelError(f"cannot read the model file: {exc}", source=str(path)) from None
+        raise ModelError(f"cannot read the {what}: {exc}", source=str(path)) from None
     try:
         data = _toml().loads(raw)
     except Exception as exc:  # tomllib.TOMLDecodeError

@@ -55,17 +55,23 @@ def cache_root() -> Path:
                 or os.path.join(os.path.expanduser("~"), ".cache", "biosnn"))
 
 
+def source_hash(here: Path, names, salt: str) -> str:
+    """sha256 of ``salt`` and the bytes of the files ``names`` under ``here``: the version
+    of the code that produces a cached entry (a missing file counts by its name)."""
+    h = hashlib.sha256(salt.encode())
+    for name in names:
+        try:
+            h.update((here / name).read_bytes())
+        except OSError:
+            h.update(b"missing " + name.encode())
+    return h.hexdigest()
+
+
 def generator_version() -> str:
     """Hash of the code that produces the cached content (read once per process)."""
     if not _VERSION:
-        here = Path(__file__).resolve().parents[1]
-        h = hashlib.sha256(FORMAT.encode())
-        for name in _GENERATORS:
-            try:
-                h.update((here / name).read_bytes())
-            except OSError:
-                h.update(b"missing " + name.encode())
-        _VERSION.append(h.hexdigest())
+        _VERSION.append(source_hash(Path(__file__).resolve().parents[1], _GENERATORS,
+                                    FORMAT))
     return _VERSION[0]
 
 

@@ -345,24 +345,9 @@ def _set_path(data: dict, dotted: str, value) -> None:
 
 
 def _read_toml(path: Path):
-    from biosnn.equations.files import _toml
+    from biosnn.equations.files import _read_toml as read
 
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelError(f"cannot read the network file: {exc}", source=str(path)) from None
-    try:
-        data = _toml().loads(raw)
-    except Exception as exc:  # tomllib.TOMLDecodeError
-        message = str(exc)
-        match = re.search(r"\(at line (\d+), column (\d+)\)", message)
-        line = column = None
-        if match:
-            line, column = int(match.group(1)), int(match.group(2))
-            message = message[:match.start()].strip()
-        raise ModelError(f"invalid TOML: {message}", line=line, column=column,
-                         source=str(path)) from None
-    return raw, data
+    return read(path, "network file")
 
 
 def _build_model(where, name, table):
