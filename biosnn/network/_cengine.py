@@ -74,6 +74,8 @@ def layout(st: dict) -> tuple[list, list]:
         ints.append(f"N{k}")
         if st["pops"][k].get("noises"):
             ints.append(f"NS{k}")
+        if st["pops"][k].get("driven"):
+            ptr.append(f"DT{k}")
     nroots = len(st["pops"]) + len(st["sources"])
     for r in range(nroots):
         ptr += [f"HS{r}", f"HN{r}"]
@@ -113,7 +115,7 @@ _TYPES = {"Y": "double", "PS": "const double", "PA": "const double", "LS": "doub
           "SC": "int64_t"}
 
 
-_TYPES.update({"LU": "double", "PI": "const int32_t", "BP": "const int64_t",
+_TYPES.update({"DT": "const double", "LU": "double", "PI": "const int32_t", "BP": "const int64_t",
                "BX": "const int64_t"})
 
 
@@ -486,6 +488,7 @@ def generate(st: dict, snippets: dict) -> str:
     L = ["for (int64_t n = step0; n < step0 + nsteps; ++n) {"]
     L += _indent(check, 1)
     L.append("    const double tn = (double)n*dt;")
+    L += _indent(_driven(st), 1)
     L += _indent(_summed_and_clock(st, snippets), 1)
     for k, pop in enumerate(st["pops"]):
         L += _indent(_pop_update(k, pop, snippets["pops"][k], k), 1)
@@ -574,7 +577,7 @@ class CEngine:
 
     # -- run ------------------------------------------------------------------------------
     def begin_run(self, nsteps):
-        from biosnn.network._npengine import _rate_table
+        from biosnn.network._npengine import _rate_table, driven_table
         from biosnn.solvers import noise
 
         net = self.net
@@ -585,6 +588,10 @@ class CEngine:
             if kind in ("poisson_table", "poisson_neuron"):
                 self.buf[f"PT{j}"] = _rate_table(src, net.step, nsteps, net.dt,
                                                  per_neuron=kind == "poisson_neuron")
+        for k, pop in enumerate(net.populations):
+            if net.pop_meta[k]["driven"]:
+                self.buf[f"DT{k}"] = driven_table(pop, net.pop_meta[k]["driven"], net.step,
+                                                  nsteps, net.dt)
         for m, mon in enumerate(net.monitors):
             kind = self.structure["mons"][m]["kind"]
             if kind == "spike":
@@ -788,6 +795,20 @@ def _post_deliveries(st, snippets) -> list:
               f"            const int64_t j = PO{g}[s]; (void)j;",
               f"            const int64_t ip = PI{g}[s]; (void)ip;"]
         L += _indent(body, 3) + ["        }", "    }", "}"]
+    return L
+
+
+def _driven(st) -> list:
+    """Start of a step: copy this step's row of each time-driven parameter's table
+    (``DT<k>``, shape (steps of the run, driven, N), see _npengine.driven_table) into
+    its row of ``PA<k>``."""
+    L = []
+    for k, pop in enumerate(st["pops"]):
+        nd = len(pop.get("driven", ()))
+        for d, name in enumerate(pop.get("driven", ())):
+            a = pop["array_params"].index(name)
+            L.append(f"memcpy((double *)PA{k} + {a}*N{k}, DT{k} + ((n - RUN0)*{nd} + {d})*N{k}, "
+                     f"(size_t)N{k}*sizeof(double));")
     return L
 
 

@@ -190,6 +190,9 @@ class NumpyEngine:
             if kind in ("poisson_table", "poisson_neuron"):
                 self.tables[j] = _rate_table(src, net.step, nsteps, net.dt,
                                              per_neuron=kind == "poisson_neuron")
+        self.driven = {k: driven_table(pop, net.pop_meta[k]["driven"], net.step, nsteps,
+                                       net.dt)
+                       for k, pop in enumerate(net.populations) if net.pop_meta[k]["driven"]}
         self.rate_counts = {id(m): [] for m in net.monitors if hasattr(m, "_counts")}
         for m in net.monitors:
             if hasattr(m, "_counts"):
@@ -209,6 +212,10 @@ class NumpyEngine:
         for n in range(net.step, net.step + count):
             tn = n * dt
             spikes = []
+            for k, table in self.driven.items():     # this step's row (see driven_table)
+                arr = net.pop_meta[k]["array_params"]
+                for d, name in enumerate(net.pop_meta[k]["driven"]):
+                    A[f"PA{k}"][arr.index(name)] = table[n - self.step0, d]
             with np.errstate(all="ignore"):
                 self._summed_and_clock(tn, dt)
                 for k in range(npop):
@@ -554,3 +561,50 @@ def _rate_table(src, step0, nsteps, dt, per_neuron=False) -> np.ndarray:
 
         raise SimulationError(f"the rate of {src.name!r} must be finite and >= 0")
     return np.ascontiguousarray(r * 1e-3 * dt)
+
+
+def driven_table(pop, names, step0, nsteps, dt) -> np.ndarray:
+    """Values of the time-driven parameters ``names`` of a population on the steps
+    ``step0 .. step0 + nsteps - 1`` of the network: shape (nsteps, len(names), n),
+    internal units.  Row q holds the value at ``t = (step0 + q)*dt``, used for the whole
+    step (docs/network.md, "Inputs that change with time").
+
+    A function of t (or a Stimulus) is called once per step with a float t in ms and must
+    return a number or an array of n values (display unit); a 2-d array gives its rows
+    ``step0 ..`` directly.  Refuses a table that would not fit in memory.
+    """
+    from biosnn.errors import ModelError, SimulationError
+
+    m, n = pop.model, pop.n
+    check_memory(8 * nsteps * len(names) * n,
+                 f"the table of {', '.join(names)} of population {pop.name!r}",
+                 "run shorter pieces (the table covers one run() call)")
+    out = np.empty((nsteps, len(names), n))
+    t = (step0 + np.arange(nsteps)) * dt
+    for d, name in enumerate(names):
+        given = pop.params[name]
+        what = f"{name} of population {pop.name!r}"
+        if callable(given):
+            raw = np.empty((nsteps, n))
+            for q, x in enumerate(t):
+                try:
+                    row = np.asarray(given(float(x)), dtype=float)
+                except Exception as exc:  # noqa: BLE001 - the user's function failed
+                    raise ModelError(f"the function giving {what} failed at t = {x} ms: "
+                                     f"{exc}") from exc
+                if row.shape not in ((), (1,), (n,)):
+                    raise ModelError(f"the function giving {what} must return a number or "
+                                     f"an array of n = {n} values, but returned shape "
+                                     f"{row.shape} at t = {x} ms")
+                raw[q] = row
+        else:
+            table = np.asarray(given, dtype=float)
+            if table.shape[0] < step0 + nsteps:
+                raise SimulationError(f"the table of {what} has {table.shape[0]} steps; this "
+                                      f"run needs steps {step0}..{step0 + nsteps - 1}")
+            raw = np.broadcast_to(table[step0: step0 + nsteps], (nsteps, n))
+        if not np.all(np.isfinite(raw)):
+            raise SimulationError(f"{what} must be finite; its function or table gave a "
+                                  "non-finite value")
+        out[:, d, :] = np.asarray(m.to_internal(name, np.ascontiguousarray(raw)), float)
+    return out

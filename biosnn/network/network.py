@@ -24,8 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from biosnn.errors import ModelError, SimulationError
+from biosnn.network._npengine import driven_table
 from biosnn.network.objects import (PoissonGroup, Population, RateMonitor, SpikeGenerator,
-                                    SpikeMonitor, StateMonitor, Subgroup, Synapses)
+                                    SpikeMonitor, StateMonitor, Subgroup, Synapses,
+                                    is_driven)
 
 __all__ = ["Network"]
 
@@ -174,9 +176,18 @@ class Network:
                                  f"{', '.join(sorted(summed))}, which change every step; "
                                  "method 'exact' needs constant parameters (use "
                                  "'exponential_euler', 'euler' or 'rk4')")
+            driven = [p for p in m.params if p in pop.params and is_driven(pop.params[p])]
+            both = sorted(set(driven) & summed)
+            if both:
+                raise ModelError(f"{', '.join(both)} of population {pop.name!r} is both "
+                                 "given as a function of time and written by a summed "
+                                 "synapse variable; give it one source only")
             values = {}
             for name in m.params:
                 given = pop.params.get(name, m.params[name])
+                if name in driven:
+                    values[name] = driven_table(pop, [name], 0, 1, self.dt)[0, 0]
+                    continue
                 values[name] = draw(given, pop.n, rng, lambda x, nm=name: m.to_internal(nm, x),
                                     name=f"{name} of population {pop.name!r}")
             init = {}
@@ -191,7 +202,7 @@ class Network:
                 for s in missing:
                     init[s] = np.broadcast_to(np.asarray(start[s], float), (pop.n,))
             arrays = [p for p in m.params if (values[p].size and np.ptp(values[p]) != 0)
-                      or p in summed]
+                      or p in summed or p in driven]
             A[f"Y{k}"] = np.ascontiguousarray(np.array([init[s] for s in m.states],
                                                        dtype=float).reshape(len(m.states),
                                                                             pop.n))
@@ -204,7 +215,8 @@ class Network:
             A[f"AB{k}"] = np.zeros(pop.n, np.uint8)
             A[f"RF{k}"] = np.zeros(pop.n, np.uint8)
             A[f"RT{k}"] = np.zeros(pop.n)
-            self.pop_meta.append({"array_params": arrays, "noise_stream": stream})
+            self.pop_meta.append({"array_params": arrays, "noise_stream": stream,
+                                  "driven": driven})
             stream += pop.n * len(m.noises)
             pop._values = values
 
@@ -407,6 +419,7 @@ class Network:
                          "method": pop.method, "states": list(pop.model.states),
                          "params": list(pop.model.params),
                          "array_params": self.pop_meta[k]["array_params"],
+                         "driven": self.pop_meta[k]["driven"],
                          "noises": len(pop.model.noises)})
         srcs = []
         for j, _src in enumerate(self.sources):
@@ -551,6 +564,12 @@ class Network:
     def _reftimes(self, k, pop, snip):
         if snip["reftime"] is None:
             return
+        import re
+
+        for name in self.pop_meta[k]["driven"]:
+            if re.search(rf"\bP_{pop.model.params.index(name)}\b", snip["reftime"]["py"]):
+                raise ModelError(f"the refractory time of population {pop.name!r} uses "
+                                 f"{name}, which changes with time; give it a constant")
         from biosnn.network._npengine import param_namespace
 
         ns = param_namespace(self.arrays[f"PS{k}"], self.arrays[f"PA{k}"],

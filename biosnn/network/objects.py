@@ -51,6 +51,19 @@ def check_memory(nbytes, what: str, advice: str) -> None:
                               f"only {avail / 2**30:.2f} GiB are available; {advice}")
 
 
+def is_driven(value) -> bool:
+    """Whether a population parameter value changes with time: a function of t, a
+    Stimulus (callable too) or a 2-d array ``(steps, n)`` / ``(steps, 1)``."""
+    if callable(value):
+        return True
+    if isinstance(value, (str, numbers.Number)) or not hasattr(value, "__len__"):
+        return False
+    try:
+        return np.ndim(np.asarray(value, dtype=float)) == 2
+    except (TypeError, ValueError):
+        return False
+
+
 class _Source:
     """Something that emits spikes (a population, a slice of one, Poisson, generator)."""
 
@@ -80,7 +93,14 @@ class Population(_Source):
     params : dict, optional
         name -> value for every neuron: a number (display unit of the model), a string
         with a unit (``"10 ms"``), an array of length ``n`` or a Distribution
-        (``Uniform(...)``).  Missing parameters take the model's defaults.
+        (``Uniform(...)``).  Missing parameters take the model's defaults.  A parameter
+        may also change with time (an injected current or conductance): a Python
+        function of t (ms) returning a number or an array of ``n`` values (display
+        unit), a :class:`biosnn.Stimulus`, or a 2-d array of shape ``(steps, n)`` or
+        ``(steps, 1)`` whose row ``k`` holds for step ``k`` counted from the network's
+        t = 0.  It is tabulated on the step grid before each run: the value at
+        ``t_n = n*dt`` holds for the whole of step n (docs/network.md, "Inputs that
+        change with time").
     init : dict, optional
         state -> initial value, same forms.  Missing states take the model's initial values.
     method : str
@@ -126,6 +146,19 @@ class Population(_Source):
             if key not in model.params:
                 raise ModelError(f"{key} is not a parameter of model {model.name}; its "
                                  f"parameters: {', '.join(model.params) or 'none'}")
+            value = self.params[key]
+            if is_driven(value) and not callable(value):
+                arr = np.asarray(value, dtype=float)
+                if arr.shape[0] == 0 or arr.shape[1] not in (1, self.n) or \
+                        not np.all(np.isfinite(arr)):
+                    raise ModelError(f"a table of {key} over time must be finite and have "
+                                     f"shape (steps, {self.n}) or (steps, 1), not "
+                                     f"{arr.shape}")
+                self.params[key] = arr
+        if method == "exact" and any(is_driven(v) for v in self.params.values()):
+            raise ModelError("method 'exact' needs constant parameters; with a parameter "
+                             "that changes with time use 'exponential_euler', 'euler' or "
+                             "'rk4'")
         for key in self.init:
             if key not in model.states:
                 raise ModelError(f"{key} is not a state of model {model.name}; its states: "
