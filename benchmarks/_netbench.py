@@ -24,9 +24,9 @@ ANCHORS = {
 def measure(kind: str, n: int, duration: str = "1 s") -> dict:
     """Build, compile and run one network in this process; the figures of one row."""
     t0 = time.perf_counter()
-    from _networks import cobahh, cuba
+    from _networks import coba, cobahh, cuba
 
-    factory = cuba if kind == "cuba" else cobahh
+    factory = {"cuba": cuba, "coba": coba, "cobahh": cobahh}[kind]
     net, mon, ne = factory(n=n, p=min(1.0, 80.0 / n) if kind == "cuba" and n != 4000
                            else 0.02, backend="c")
     net.run(0.0)   # compile / load the library

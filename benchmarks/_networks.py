@@ -89,3 +89,31 @@ def cobahh(n=4000, p=0.02, seed=1, backend="c", monitor=True):
         objs.append(mon)
     net = Network(*objs, dt="0.1 ms", seed=seed, backend=backend)
     return net, mon, ne
+
+
+class _Counts:
+    """The spike counts of several monitors, in order, as one ``.count`` array."""
+
+    def __init__(self, monitors):
+        self.monitors = monitors
+
+    @property
+    def count(self):
+        import numpy as np
+
+        return np.concatenate([m.count for m in self.monitors])
+
+
+def coba(n=4000, p=0.02, seed=1, backend="c", monitor=True):
+    """COBA (Brette et al. 2007, benchmark 1; Vogels & Abbott 2005 with conductance
+    synapses) from the library file models/networks/coba.toml: populations ``exc`` (80 %)
+    and ``inh``.  Returns (network, counts over exc then inh, number of exc neurons)."""
+    from biosnn.network import load_network
+
+    ne = int(round(0.8 * n))
+    changes = {"populations.exc.n": ne, "populations.inh.n": n - ne}
+    for name in ("ee", "ei", "ie", "ii"):
+        changes[f"synapses.{name}.connect.p"] = p
+    net = load_network("coba", seed=seed, backend=backend, changes=changes)
+    mons = net.info.spike_monitors
+    return net, _Counts([mons["exc"], mons["inh"]]), ne
