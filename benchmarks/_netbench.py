@@ -82,10 +82,4 @@ def report(row: dict, script: str, args: list) -> None:
         elif name.endswith("whole_process_s"):
             ratios[name[:-2] + "/ours"] = round(value / row["whole_process_s"], 3)
     row["ratios"] = ratios
-    for mod in ("brian2", "nest"):
-        try:
-            __import__(mod)
-            row.setdefault("notes", []).append(f"{mod} importable: not run by this script")
-        except ImportError:
-            pass
     print(json.dumps(row))

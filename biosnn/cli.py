@@ -156,6 +156,15 @@ def _add_phaseplane_parser(sub) -> None:
     p.add_argument("--out", metavar="FILE.json", help="write the phase plane as JSON")
 
 
+def _add_range_arguments(p, param_help: str, from_help: str, to_help: str) -> None:
+    """--param NAME --from A --to B (values in display units, or with units)."""
+    p.add_argument("--param", required=True, metavar="NAME", help=param_help)
+    p.add_argument("--from", dest="start", required=True, type=_value, metavar="A",
+                   help=from_help)
+    p.add_argument("--to", dest="stop", required=True, type=_value, metavar="B",
+                   help=to_help)
+
+
 def _add_bifurcation_parser(sub) -> None:
     p = sub.add_parser(
         "bifurcation", help="continue equilibria in one parameter: folds, Hopf points",
@@ -164,11 +173,8 @@ def _add_bifurcation_parser(sub) -> None:
                     "(with the first Lyapunov coefficient and the period at onset) and "
                     "branch points.  See docs/analysis.md.")
     _add_model_argument(p)
-    p.add_argument("--param", required=True, metavar="NAME", help="continuation parameter")
-    p.add_argument("--from", dest="start", required=True, type=_value, metavar="A",
-                   help="start of the parameter interval")
-    p.add_argument("--to", dest="stop", required=True, type=_value, metavar="B",
-                   help="end of the parameter interval")
+    _add_range_arguments(p, "continuation parameter", "start of the parameter interval",
+                         "end of the parameter interval")
     _add_parameter_arguments(p, "set another parameter (repeatable)")
     p.add_argument("--init", action="append", default=[], type=_assignment,
                    metavar="STATE=VALUE", help="guess of the equilibrium at A (repeatable)")
@@ -198,11 +204,7 @@ def _add_fi_parser(sub) -> None:
                     "the rheobase and the excitability class (from the curve and from the "
                     "onset bifurcation).  See docs/analysis.md.")
     _add_model_argument(p)
-    p.add_argument("--param", required=True, metavar="NAME", help="the varied parameter")
-    p.add_argument("--from", dest="start", required=True, type=_value, metavar="A",
-                   help="first value")
-    p.add_argument("--to", dest="stop", required=True, type=_value, metavar="B",
-                   help="last value")
+    _add_range_arguments(p, "the varied parameter", "first value", "last value")
     p.add_argument("--points", type=_positive_int, default=41, metavar="K",
                    help="number of values (default 41, at least 2)")
     p.add_argument("--duration", "-T", default="1000", metavar="T",

@@ -82,7 +82,6 @@ cuts HH's six rate exponentials to three ``exp`` calls.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -1561,16 +1560,13 @@ _KERNELS: dict = {}
 def _generator_version() -> str:
     """Hash of the code that generates C (changes when the printer or drivers change)."""
     if not _GENERATOR:
-        here = Path(__file__).parent
-        h = hashlib.sha256()
-        for name in ("c_backend.py", "c_printer.py", "functions.py", "c_build.py",
-                     "rewrite.py"):         # rewrite.share_exponentials shapes the C
-            try:
-                h.update((here / name).read_bytes())
-            except OSError:
-                pass
-        h.update((here.parent / "solvers" / "noise.py").read_bytes())
-        _GENERATOR.append(h.hexdigest())
+        from biosnn.equations.manifest import source_hash
+
+        # rewrite.share_exponentials and the noise generator shape the C too
+        _GENERATOR.append(source_hash(
+            Path(__file__).resolve().parents[1],
+            ("codegen/c_backend.py", "codegen/c_printer.py", "codegen/functions.py",
+             "codegen/c_build.py", "codegen/rewrite.py", "solvers/noise.py"), ""))
     return _GENERATOR[0]
 
 

@@ -611,11 +611,7 @@ class Network:
         engine.end_run()
         if bar is not None:
             bar.close()
-        for m in self.monitors:
-            if isinstance(m, StateMonitor):
-                pass
-        self.stats["run_s"] = self.stats.get("run_s_total", 0.0) * 0 + (
-            _time.perf_counter() - t0)
+        self.stats["run_s"] = _time.perf_counter() - t0
         self.stats["run_s_total"] = self.stats.get("run_s_total", 0.0) + self.stats["run_s"]
 
     @property
