@@ -22,18 +22,21 @@ string (``cc --version``) is only asked for when compiling.
 Flags: ``-O2 -std=c99 -fPIC -shared -fno-math-errno -fno-trapping-math`` (they only drop
 ``errno`` writes and let the compiler if-convert/vectorize code that could raise a
 floating-point exception; IEEE results are unchanged, and ISO C mode keeps
-``-ffp-contract=off``, so no FMA contraction).  No ``-ffast-math`` (it would break NaN
-detection and change results) and no ``-march=native`` (the cache may be shared by
-machines of different CPUs; the fixed-step block kernel instead carries an AVX2 clone
-selected at load time, see :mod:`biosnn.codegen.c_backend`).
+``-ffp-contract=off``, so no FMA contraction - except in a unit whose marker asks for
+it, see below).  No ``-ffast-math`` (it would break NaN detection and change results)
+and no ``-march=native`` (the cache may be shared by machines of different CPUs; the
+fixed-step block kernel instead carries an x86-64-v3 clone selected at load time, see
+:mod:`biosnn.codegen.c_backend`).
 
 Compilation units: a source may be split by marker lines ``/* biosnn-unit NAME -On */``
 (:func:`split_units`); the text before the first marker is common to all units.  Each
 unit is compiled to an object by its own compiler process, all in parallel, with
-:data:`FLAGS` at its own ``-O`` level, and the objects are linked into one library.  The
-cache key is still the hash of the whole source, and ``<H>.c`` holds the whole source.
-The C backend uses this for its fixed-step family (kernels at -O2 with an AVX2 clone,
-driver at -O1), so the first compile takes the time of the larger unit.
+:data:`FLAGS` at its own ``-O`` level plus any ``-f`` options of its marker, and the
+objects are linked into one library.  The cache key is still the hash of the whole
+source (markers included), and ``<H>.c`` holds the whole source.  The C backend uses
+this for its fixed-step family (kernels at ``-O2 -ffp-contract=fast`` with an
+x86-64-v3 (AVX2 + FMA) clone, driver at -O1), so the first compile takes the time of
+the larger unit.
 
 OpenMP: ``-fopenmp`` is added when the compiler can build and link an OpenMP probe
 (libgomp present), else ``-fopenmp-simd`` (``omp simd`` loops only, no threads).  The
@@ -209,7 +212,7 @@ def build(source: str, compiler: Compiler | None = None) -> Path:
     os.close(fd)
     try:
         units = split_units(source)
-        if len(units) == 1:
+        if len(units) == 1 and units[0][1] is None:      # no marker: one command
             _run(compiler, [*flags(compiler), "-o", tmp, str(src), *LIBS])
         else:
             _build_units(compiler, units, tmp)
@@ -220,7 +223,10 @@ def build(source: str, compiler: Compiler | None = None) -> Path:
     return lib
 
 
-_UNIT_RE = re.compile(r"^/\* biosnn-unit ([A-Za-z_]\w*) (-O[0-3s]) \*/$", re.M)
+#: ``/* biosnn-unit NAME -On [-fFLAG[=value] ...] */``: only an -O level and -f options
+#: (no paths, no -D/-I), so a marker cannot make the compiler read or write files.
+_UNIT_RE = re.compile(
+    r"^/\* biosnn-unit ([A-Za-z_]\w*) (-O[0-3s](?: -f[a-z0-9-]+(?:=[a-z0-9-]+)?)*) \*/$", re.M)
 
 
 def split_units(source: str) -> list:
@@ -229,7 +235,9 @@ def split_units(source: str) -> list:
     A source without unit markers (``/* biosnn-unit NAME -On */`` on a line of its own) is
     one unit ``("main", None, source)``.  Otherwise the text before the first marker is
     common to all units and each unit is that common part plus the text up to the next
-    marker; ``opt`` replaces the ``-O`` level of :data:`FLAGS` for that unit.
+    marker; ``opt`` is the marker's options: its ``-O`` level replaces the one of
+    :data:`FLAGS` for that unit, and any ``-f`` options after it (such as
+    ``-ffp-contract=fast``) are added to that unit's command.
 
     Examples
     --------
@@ -258,10 +266,12 @@ def _run(compiler: Compiler, args: list) -> None:
 
 def unit_command(compiler: Compiler, opt: str | None, c_file, obj) -> list:
     """The command that compiles one unit to an object: :func:`flags` without
-    ``-shared``, ``-O`` level ``opt`` (None: unchanged), ``-c``."""
-    args = [(opt if opt and f.startswith("-O") else f) for f in flags(compiler)
+    ``-shared``, the ``-O`` level of ``opt`` (None: unchanged) and its ``-f`` options
+    (after the flags, so they override them), ``-c``."""
+    level, *extra = opt.split() if opt else (None,)
+    args = [(level if level and f.startswith("-O") else f) for f in flags(compiler)
             if f != "-shared"]
-    return [*compiler.argv, *args, "-c", "-o", str(obj), str(c_file)]
+    return [*compiler.argv, *args, *extra, "-c", "-o", str(obj), str(c_file)]
 
 
 def _build_units(compiler: Compiler, units: list, out: str) -> None:

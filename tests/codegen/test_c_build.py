@@ -203,3 +203,50 @@ def test_import_biosnn_stays_light():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, timeout=120, check=False)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_unit_options_in_the_marker():
+    src = ("int c;\n/* biosnn-unit k -O2 -ffp-contract=fast */\nint k;\n"
+           "/* biosnn-unit d -O1 */\nint d;\n")
+    units = c_build.split_units(src)
+    assert [(n, o) for n, o, _ in units] == [("k", "-O2 -ffp-contract=fast"), ("d", "-O1")]
+    compiler = c_build.find_compiler()
+    cmd = c_build.unit_command(compiler, units[0][1], "k.c", "k.o")
+    assert "-O2" in cmd and "-ffp-contract=fast" in cmd and "-shared" not in cmd
+    assert cmd.index("-ffp-contract=fast") > cmd.index("-std=c99")   # overrides ISO mode
+    # only an -O level and -f options make a marker: anything else stays a comment
+    for bad in ("-O2 -o /tmp/x", "-O2 -DX=1", "-O2 -I/etc", "-O2 -fplugin=/x.so"):
+        assert len(c_build.split_units(f"/* biosnn-unit k {bad} */\nint k;\n")) == 1
+
+
+_FMA_PROBE = """
+BS_CLONES double bs_probe_{name}(double a, double b, double c) {{ return a * b + c; }}
+"""
+
+
+def test_contraction_only_in_the_kernel_unit_and_only_where_the_cpu_fuses(cache):
+    # a*b + c with a = 1 + 2^-30, b = 1 - 2^-30, c = -1: a*b = 1 - 2^-60 rounds to 1, so
+    # the unfused result is 0 and the fused one -2^-60.  The kernel unit (KERNEL_OPT,
+    # with its clones) fuses exactly when the x86-64-v3 clone runs; the driver unit never.
+    import ctypes
+
+    src = (c_backend._HEADER
+           + c_backend.UNIT_MARKER.format(name="kernels", opt=c_backend.KERNEL_OPT)
+           + _FMA_PROBE.format(name="kernel")
+           + c_backend.UNIT_MARKER.format(name="driver", opt=c_backend.DRIVER_OPT)
+           + _FMA_PROBE.format(name="driver")
+           + "int bs_probe_v3(void) {\n#if defined(__x86_64__) && defined(__GNUC__) && "
+             "!defined(__clang__) && __GNUC__ >= 12 && defined(__linux__)\n"
+             "    __builtin_cpu_init(); return __builtin_cpu_supports(\"x86-64-v3\");\n"
+             "#else\n    return -1;\n#endif\n}\n")
+    lib = c_build.load_library(c_build.build(src))
+    args = (1.0 + 2.0 ** -30, 1.0 - 2.0 ** -30, -1.0)
+    for name in ("bs_probe_kernel", "bs_probe_driver"):
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = ctypes.c_double, [ctypes.c_double] * 3
+    assert lib.bs_probe_driver(*args) == 0.0
+    fused = lib.bs_probe_kernel(*args)
+    assert fused in (0.0, -(2.0 ** -60))
+    v3 = lib.bs_probe_v3()
+    if v3 >= 0:                                  # x86-64 Linux, GCC >= 12: the clone rule
+        assert (fused != 0.0) == (v3 > 0)
