@@ -93,7 +93,13 @@ def child(method: str) -> None:
 
 
 def run_child(method: str, cache: str) -> dict:
+    # As an installed package runs: with bytecode (this machine sets
+    # PYTHONDONTWRITEBYTECODE=1, and the first call would then recompile every module it
+    # imports late, 20-40 ms of the "first-call overhead"); in a private directory.
     env = dict(os.environ, BIOSNN_CACHE_DIR=cache)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.setdefault("PYTHONPYCACHEPREFIX", os.path.join(tempfile.gettempdir(),
+                                                       "biosnn-bench-pycache"))
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, __file__, "--child", method], env=env,
                           capture_output=True, text=True, cwd=ROOT, check=False)
