@@ -531,7 +531,7 @@ class Network:
     def _prepare_propagators(self, engine):
         """Exact populations: M = expm([[A, b], [0, 0]] dt) per distinct parameter set,
         with A and b probed from the drift (f(0), f(e_j) - f(0)): no sympy needed."""
-        from biosnn.network._expm import expm
+        from biosnn.solvers.expm import expm
         from biosnn.network._npengine import drift_function
 
         A = self.arrays

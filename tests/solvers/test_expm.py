@@ -1,8 +1,11 @@
+"""biosnn.solvers.expm (the exact propagators of simulate and of network populations)
+against scipy.linalg.expm and the scalar exponential."""
+
 import numpy as np
 import pytest
 import scipy.linalg
 
-from biosnn.network._expm import expm
+from biosnn.solvers.expm import expm
 
 
 @pytest.mark.parametrize("scale", [1e-3, 0.1, 1.0, 30.0])
