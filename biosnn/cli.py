@@ -407,13 +407,34 @@ def _write_json(doc, path) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def plot_result(model, result, variables, path, title="") -> None:
-    """Write a figure of the recorded ``variables`` (one panel each) to ``path``."""
+def _pyplot():
+    """``matplotlib.pyplot`` on the file-only Agg backend (the CLI never opens windows);
+    call it before anything draws."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save_figure(fig, path, dpi: int = 120) -> None:
+    """Lay out ``fig``, write it to ``path`` and close it; a UsageError if the file cannot
+    be written."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=dpi)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)
+
+
+def plot_result(model, result, variables, path, title="") -> None:
+    """Write a figure of the recorded ``variables`` (one panel each) to ``path``."""
+    plt = _pyplot()
     variables = list(variables)[:6]
     fig, axes = plt.subplots(len(variables), 1, sharex=True, squeeze=False,
                              figsize=(8, 1.8 + 1.6 * len(variables)))
@@ -425,13 +446,7 @@ def plot_result(model, result, variables, path, title="") -> None:
         ax.set_ylabel(name if unit == "1" else f"{name} ({unit})")
     axes[-1, 0].set_xlabel("t" if model.time_unit == "1" else "t (ms)")
     axes[0, 0].set_title(title)
-    fig.tight_layout()
-    try:
-        fig.savefig(path, dpi=110)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        plt.close(fig)
+    _save_figure(fig, path, dpi=110)
 
 
 def _summary(model, result, args) -> list:
@@ -492,20 +507,9 @@ def _phaseplane_lines(pp) -> list:
 
 
 def _plot_phase_plane(pp, path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 5.6))
+    fig, ax = _pyplot().subplots(figsize=(7, 5.6))
     pp.plot(ax=ax)
-    fig.tight_layout()
-    try:
-        fig.savefig(path, dpi=120)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        plt.close(fig)
+    _save_figure(fig, path)
 
 
 def _cmd_phaseplane(args, out) -> int:
@@ -539,19 +543,8 @@ def _two_parameter(model, diagram, args, out):
                                 params=dict(args.params))
     print(repr(two), file=out)
     if args.plot2:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        ax = two.plot()
-        ax.figure.tight_layout()
-        try:
-            ax.figure.savefig(args.plot2, dpi=120)
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.plot2}: {exc.strerror or exc}") from None
-        finally:
-            plt.close(ax.figure)
+        _pyplot()
+        _save_figure(two.plot().figure, args.plot2)
         print(f"wrote {args.plot2}", file=out)
     return two
 
@@ -573,23 +566,13 @@ def _cmd_bifurcation(args, out) -> int:
                                         out)
     two = _two_parameter(model, diagram, args, out)
     if args.plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+        _pyplot()
         ax = diagram.plot()
         for _, other in switched:
             other.plot(ax=ax, color="tab:blue")
         for branch in branches:
             branch.plot(ax=ax)
-        ax.figure.tight_layout()
-        try:
-            ax.figure.savefig(args.plot, dpi=120)
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.plot}: {exc.strerror or exc}") from None
-        finally:
-            plt.close(ax.figure)
+        _save_figure(ax.figure, args.plot)
         print(f"wrote {args.plot}", file=out)
     if args.out:
         data = {"preset": args.preset, **diagram.to_dict()}
@@ -668,19 +651,8 @@ def _cmd_fi(args, out) -> int:
     curve = fi_curve(model, args.param, np.linspace(a, b, args.points), duration)
     print(repr(curve), file=out)
     if args.plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        ax = curve.plot()
-        ax.figure.tight_layout()
-        try:
-            ax.figure.savefig(args.plot, dpi=120)
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.plot}: {exc.strerror or exc}") from None
-        finally:
-            plt.close(ax.figure)
+        _pyplot()
+        _save_figure(curve.plot().figure, args.plot)
         print(f"wrote {args.plot}", file=out)
     if args.out:
         _write_json(_jsonable({"preset": args.preset,
@@ -736,12 +708,9 @@ def network_json(net, info, duration, timings) -> dict:
 
 def _plot_network(info, duration, path) -> None:
     """Raster of every monitored population (stacked) above the total population rate."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
+    _pyplot()
     from biosnn.spikes import raster_plot
 
     idx, times, offset, ticks = [], [], 0, []
@@ -758,13 +727,7 @@ def _plot_network(info, duration, path) -> None:
     ax = fig.axes[0]
     if ticks:
         ax.set_yticks([t for t, _ in ticks], [label for _, label in ticks])
-    fig.tight_layout()
-    try:
-        fig.savefig(path, dpi=110)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        plt.close(fig)
+    _save_figure(fig, path, dpi=110)
 
 
 def _cmd_network(args, out) -> int:
