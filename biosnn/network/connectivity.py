@@ -292,6 +292,23 @@ class FixedProbability(Rule):
                 np.concatenate([c[1] for c in chunks]))
 
 
+def _fixed_degree(rule, k, n_rows, n_other, skip, rng, picked, row):
+    """``k`` distinct partners per row for FixedInDegree (rows: targets) and
+    FixedOutDegree (rows: sources): the row indices as a column and the partners
+    (n_rows, k), the row itself excluded when ``skip``."""
+    n_cand = n_other - 1 if skip else n_other
+    if k > n_cand and n_rows > 0:
+        other = "n_pre" if rule == "FixedInDegree" else "n_post"
+        raise ValueError(f"{rule}(k={k}) needs {k} distinct {picked} per {row} but "
+                         f"there are only {n_cand} ({other}={n_other}"
+                         f"{', self connections excluded' if skip else ''})")
+    partners = _distinct_per_row(n_rows, k, n_cand, rng)
+    rows = np.arange(n_rows, dtype=np.int64)[:, None]
+    if skip:
+        partners += partners >= rows
+    return rows, partners
+
+
 @dataclass(frozen=True)
 class FixedInDegree(Rule):
     """Each target receives exactly ``k`` distinct sources, chosen uniformly at random."""
@@ -303,17 +320,8 @@ class FixedInDegree(Rule):
         _check_degree(f"FixedInDegree(k={self.k!r})", self.k)
 
     def _build(self, n_pre, n_post, rng, same, pos_pre, pos_post):
-        skip = self._skip_self(same)
-        n_cand = n_pre - 1 if skip else n_pre
-        k = int(self.k)
-        if k > n_cand and n_post > 0:
-            raise ValueError(f"FixedInDegree(k={k}) needs {k} distinct sources per target but "
-                             f"there are only {n_cand} (n_pre={n_pre}"
-                             f"{', self connections excluded' if skip else ''})")
-        sources = _distinct_per_row(n_post, k, n_cand, rng)
-        targets = np.arange(n_post, dtype=np.int64)[:, None]
-        if skip:
-            sources += sources >= targets
+        targets, sources = _fixed_degree("FixedInDegree", int(self.k), n_post, n_pre,
+                                         self._skip_self(same), rng, "sources", "target")
         keys = np.sort((sources * n_post + targets).ravel())
         return _split_flat(keys, n_post, 0, n_pre)
 
@@ -329,17 +337,9 @@ class FixedOutDegree(Rule):
         _check_degree(f"FixedOutDegree(k={self.k!r})", self.k)
 
     def _build(self, n_pre, n_post, rng, same, pos_pre, pos_post):
-        skip = self._skip_self(same)
-        n_cand = n_post - 1 if skip else n_post
         k = int(self.k)
-        if k > n_cand and n_pre > 0:
-            raise ValueError(f"FixedOutDegree(k={k}) needs {k} distinct targets per source but "
-                             f"there are only {n_cand} (n_post={n_post}"
-                             f"{', self connections excluded' if skip else ''})")
-        targets = _distinct_per_row(n_pre, k, n_cand, rng)
-        sources = np.arange(n_pre, dtype=np.int64)[:, None]
-        if skip:
-            targets += targets >= sources
+        sources, targets = _fixed_degree("FixedOutDegree", k, n_pre, n_post,
+                                         self._skip_self(same), rng, "targets", "source")
         return np.repeat(sources.ravel(), k), targets.ravel()
 
 
