@@ -31,7 +31,7 @@ fixed-step block kernel instead carries an x86-64-v3 clone selected at load time
 Compilation units: a source may be split by marker lines ``/* biosnn-unit NAME -On */``
 (:func:`split_units`); the text before the first marker is common to all units.  Each
 unit is compiled to an object by its own compiler process, all in parallel, with
-:data:`FLAGS` at its own ``-O`` level plus any ``-f`` options of its marker, and the
+:data:`FLAGS` at its own ``-O`` level plus the options of its marker, and the
 objects are linked into one library.  The cache key is still the hash of the whole
 source (markers included), and ``<H>.c`` holds the whole source.  The C backend uses
 this for its fixed-step family (kernels at ``-O2 -ffp-contract=fast`` with an
@@ -223,10 +223,13 @@ def build(source: str, compiler: Compiler | None = None) -> Path:
     return lib
 
 
-#: ``/* biosnn-unit NAME -On [-fFLAG[=value] ...] */``: only an -O level and -f options
-#: (no paths, no -D/-I), so a marker cannot make the compiler read or write files.
+#: ``/* biosnn-unit NAME -On [OPTION ...] */``: an -O level and options of
+#: :data:`UNIT_OPTIONS` only (no paths, no -D/-I, no plugins or profiles), so a marker
+#: cannot make the compiler read or write files.
+UNIT_OPTIONS = ("-ffp-contract=fast", "-ffp-contract=on", "-ffp-contract=off")
 _UNIT_RE = re.compile(
-    r"^/\* biosnn-unit ([A-Za-z_]\w*) (-O[0-3s](?: -f[a-z0-9-]+(?:=[a-z0-9-]+)?)*) \*/$", re.M)
+    r"^/\* biosnn-unit ([A-Za-z_]\w*) (-O[0-3s](?: (?:"
+    + "|".join(re.escape(o) for o in UNIT_OPTIONS) + r"))*) \*/$", re.M)
 
 
 def split_units(source: str) -> list:
@@ -236,8 +239,8 @@ def split_units(source: str) -> list:
     one unit ``("main", None, source)``.  Otherwise the text before the first marker is
     common to all units and each unit is that common part plus the text up to the next
     marker; ``opt`` is the marker's options: its ``-O`` level replaces the one of
-    :data:`FLAGS` for that unit, and any ``-f`` options after it (such as
-    ``-ffp-contract=fast``) are added to that unit's command.
+    :data:`FLAGS` for that unit, and the options after it (from :data:`UNIT_OPTIONS`,
+    such as ``-ffp-contract=fast``) are added to that unit's command.
 
     Examples
     --------
@@ -266,7 +269,7 @@ def _run(compiler: Compiler, args: list) -> None:
 
 def unit_command(compiler: Compiler, opt: str | None, c_file, obj) -> list:
     """The command that compiles one unit to an object: :func:`flags` without
-    ``-shared``, the ``-O`` level of ``opt`` (None: unchanged) and its ``-f`` options
+    ``-shared``, the ``-O`` level of ``opt`` (None: unchanged) and its other options
     (after the flags, so they override them), ``-c``."""
     level, *extra = opt.split() if opt else (None,)
     args = [(level if level and f.startswith("-O") else f) for f in flags(compiler)

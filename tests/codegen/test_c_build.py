@@ -214,8 +214,9 @@ def test_unit_options_in_the_marker():
     cmd = c_build.unit_command(compiler, units[0][1], "k.c", "k.o")
     assert "-O2" in cmd and "-ffp-contract=fast" in cmd and "-shared" not in cmd
     assert cmd.index("-ffp-contract=fast") > cmd.index("-std=c99")   # overrides ISO mode
-    # only an -O level and -f options make a marker: anything else stays a comment
-    for bad in ("-O2 -o /tmp/x", "-O2 -DX=1", "-O2 -I/etc", "-O2 -fplugin=/x.so"):
+    # only an -O level and the listed options make a marker: anything else stays a comment
+    for bad in ("-O2 -o /tmp/x", "-O2 -DX=1", "-O2 -I/etc", "-O2 -fplugin=/x.so",
+                "-O2 -fplugin=x", "-O2 -fprofile-generate", "-O2 -ffp-contract=fast -o x"):
         assert len(c_build.split_units(f"/* biosnn-unit k {bad} */\nint k;\n")) == 1
 
 
