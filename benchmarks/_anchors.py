@@ -320,6 +320,22 @@ def _brian2_run(b2, target: str, directory, net_objects) -> dict:
     return row
 
 
+def _brian2_ei_row(b2, target, directory, P, Ce, Ci, ne, t0, t_start) -> dict:
+    """Monitor, run and measure a Brian2 E/I network built since ``t0`` (``ne``
+    excitatory neurons first): the row of brian2_cuba and brian2_cobahh."""
+    mon = b2.SpikeMonitor(P)
+    build_s = time.perf_counter() - t0
+    row = _brian2_run(b2, target, directory, [P, Ce, Ci, mon])
+    row["build_s"] = round(row.get("build_s", 0.0) + build_s, 4)
+    row["n_synapses"] = int(len(Ce) + len(Ci))
+    row.update(_rates(mon.count[:], ne, DURATION_MS / 1000.0))
+    row["in_process_s"] = round(time.perf_counter() - t_start, 4)
+    row["peak_MiB"] = _peak_mib()
+    if directory:
+        shutil.rmtree(directory, ignore_errors=True)
+    return row
+
+
 def brian2_cuba(target: str, n: int = 4000, seed: int = 1) -> dict:
     """Brian2's examples/CUBA.py: LIF, exact ('linear') integration, current-like
     exponential synapses in volts, no delays, dt = 0.1 ms (Brian2's default), 1 s."""
@@ -347,17 +363,7 @@ def brian2_cuba(target: str, n: int = 4000, seed: int = 1) -> dict:
     Ci = b2.Synapses(P, P, on_pre="gi += wi", namespace=namespace)
     Ce.connect(f"i < {ne}", p=p)
     Ci.connect(f"i >= {ne}", p=p)
-    mon = b2.SpikeMonitor(P)
-    build_s = time.perf_counter() - t0
-    row = _brian2_run(b2, target, directory, [P, Ce, Ci, mon])
-    row["build_s"] = round(row.get("build_s", 0.0) + build_s, 4)
-    row["n_synapses"] = int(len(Ce) + len(Ci))
-    row.update(_rates(mon.count[:], ne, DURATION_MS / 1000.0))
-    row["in_process_s"] = round(time.perf_counter() - t_start, 4)
-    row["peak_MiB"] = _peak_mib()
-    if directory:
-        shutil.rmtree(directory, ignore_errors=True)
-    return row
+    return _brian2_ei_row(b2, target, directory, P, Ce, Ci, ne, t0, t_start)
 
 
 def brian2_cobahh(target: str, n: int = 4000, seed: int = 1) -> dict:
@@ -400,17 +406,7 @@ def brian2_cobahh(target: str, n: int = 4000, seed: int = 1) -> dict:
     P.v = "El + (randn()*5 - 5)*mV"
     P.ge = "(randn()*1.5 + 4)*10.*nS"
     P.gi = "(randn()*12 + 20)*10.*nS"
-    mon = b2.SpikeMonitor(P)
-    build_s = time.perf_counter() - t0
-    row = _brian2_run(b2, target, directory, [P, Ce, Ci, mon])
-    row["build_s"] = round(row.get("build_s", 0.0) + build_s, 4)
-    row["n_synapses"] = int(len(Ce) + len(Ci))
-    row.update(_rates(mon.count[:], ne, DURATION_MS / 1000.0))
-    row["in_process_s"] = round(time.perf_counter() - t_start, 4)
-    row["peak_MiB"] = _peak_mib()
-    if directory:
-        shutil.rmtree(directory, ignore_errors=True)
-    return row
+    return _brian2_ei_row(b2, target, directory, P, Ce, Ci, ne, t0, t_start)
 
 
 def _nest_setup(seed: int):

@@ -10,21 +10,16 @@ dgi/dt = -gi/taui : volt
 """
 
 
-def cuba(n=4000, p=0.02, seed=1, backend="c", monitor=True):
-    """CUBA: n LIF neurons (80 % excitatory), exact integration, dt = 0.1 ms."""
-    from biosnn import Model
-    from biosnn.network import (FixedProbability, Network, Population, SpikeMonitor,
-                                Synapses, Uniform)
+def _ei_network(P, n, p, we, wi, seed, backend, monitor):
+    """Brian2's E/I wiring of CUBA and COBAHH on population P: the first 80 % excite
+    (``ge += we``), the rest inhibit (``gi += wi``), each pair with probability p;
+    dt = 0.1 ms.  Returns (network, spike monitor or None, number of exc neurons)."""
+    from biosnn.network import FixedProbability, Network, SpikeMonitor, Synapses
 
-    model = Model(CUBA_EQS, params={"taum": "20 ms", "taue": "5 ms", "taui": "10 ms",
-                                    "El": "-49 mV", "Vt": "-50 mV", "Vr": "-60 mV"},
-                  threshold="v > Vt", reset="v = Vr", refractory="5 ms", name="cuba_lif")
-    P = Population(model, n, name="P", method="exact",
-                   init={"v": Uniform("-60 mV", "-50 mV"), "ge": 0.0, "gi": 0.0})
     ne = int(n * 0.8)
-    Ce = Synapses(P[:ne], P, on_pre="ge += we", params={"we": "1.62 mV"},
+    Ce = Synapses(P[:ne], P, on_pre="ge += we", params={"we": we},
                   connect=FixedProbability(p), name="Ce")
-    Ci = Synapses(P[ne:], P, on_pre="gi += wi", params={"wi": "-9 mV"},
+    Ci = Synapses(P[ne:], P, on_pre="gi += wi", params={"wi": wi},
                   connect=FixedProbability(p), name="Ci")
     objs = [P, Ce, Ci]
     mon = SpikeMonitor(P) if monitor else None
@@ -32,6 +27,19 @@ def cuba(n=4000, p=0.02, seed=1, backend="c", monitor=True):
         objs.append(mon)
     net = Network(*objs, dt="0.1 ms", seed=seed, backend=backend)
     return net, mon, ne
+
+
+def cuba(n=4000, p=0.02, seed=1, backend="c", monitor=True):
+    """CUBA: n LIF neurons (80 % excitatory), exact integration, dt = 0.1 ms."""
+    from biosnn import Model
+    from biosnn.network import Population, Uniform
+
+    model = Model(CUBA_EQS, params={"taum": "20 ms", "taue": "5 ms", "taui": "10 ms",
+                                    "El": "-49 mV", "Vt": "-50 mV", "Vr": "-60 mV"},
+                  threshold="v > Vt", reset="v = Vr", refractory="5 ms", name="cuba_lif")
+    P = Population(model, n, name="P", method="exact",
+                   init={"v": Uniform("-60 mV", "-50 mV"), "ge": 0.0, "gi": 0.0})
+    return _ei_network(P, n, p, "1.62 mV", "-9 mV", seed, backend, monitor)
 
 
 # Brian2 writes 0.32*(mV**-1)*...; biosnn's parser currently mis-reads (mV**-1) (reported),
@@ -69,8 +77,7 @@ def cobahh(n=4000, p=0.02, seed=1, backend="c", monitor=True):
     instead of level; docs/network.md, "Brian2's COBAHH and our rates"); the mean rate
     over seeds agrees with Brian2 2.9.0's (34.9 Hz vs 34.7 Hz, all neurons)."""
     from biosnn import Model
-    from biosnn.network import (FixedProbability, Network, Normal, Population,
-                                SpikeMonitor, Synapses)
+    from biosnn.network import Normal, Population
 
     model = Model(COBAHH_EQS, params=COBAHH_PARAMS, threshold="v > -20*mV",
                   refractory="3 ms", name="cobahh")
@@ -78,17 +85,7 @@ def cobahh(n=4000, p=0.02, seed=1, backend="c", monitor=True):
     P = Population(model, n, name="P", method="exponential_euler",
                    init={"v": Normal("-65 mV", "5 mV"), "ge": Normal("40 nS", "15 nS"),
                          "gi": Normal("200 nS", "120 nS"), "m": 0.0, "n": 0.0, "h": 0.0})
-    ne = int(n * 0.8)
-    Ce = Synapses(P[:ne], P, on_pre="ge += we", params={"we": "6 nS"},
-                  connect=FixedProbability(p), name="Ce")
-    Ci = Synapses(P[ne:], P, on_pre="gi += wi", params={"wi": "67 nS"},
-                  connect=FixedProbability(p), name="Ci")
-    objs = [P, Ce, Ci]
-    mon = SpikeMonitor(P) if monitor else None
-    if mon is not None:
-        objs.append(mon)
-    net = Network(*objs, dt="0.1 ms", seed=seed, backend=backend)
-    return net, mon, ne
+    return _ei_network(P, n, p, "6 nS", "67 nS", seed, backend, monitor)
 
 
 class _Counts:
