@@ -212,34 +212,32 @@ def _gen_f1(w: _Writer):
     w.emit("return [" + ", ".join(printer.doprint(e) for e in reduced) + "]", 1)
 
 
-def _gen_g(w: _Writer):
-    spec = w.spec
+def _gen_matrix(w: _Writer, name: str, doc: str, rows, shape: str, index: str):
+    """``name(t, _y, _p)`` returning ``rows`` (a matrix of expressions) in an array of
+    ``shape`` filled with zeros, each nonzero entry stored at ``index.format(i, j)``."""
     w.emit()
-    w.emit("def g(t, _y, _p):")
-    w.emit('"""Noise coefficients g(t, y, p): (n_states, n_noises, n)."""', 1)
-    entries = [(i, k, e) for i, row in enumerate(spec.g) for k, e in enumerate(row)
+    w.emit(f"def {name}(t, _y, _p):")
+    w.emit(f'"""{doc}"""', 1)
+    entries = [(i, j, e) for i, row in enumerate(rows) for j, e in enumerate(row)
                if sympy.sympify(e) != 0]
     w.bind([e for _, _, e in entries])
     printed = w.cse([e for _, _, e in entries])
-    w.emit(f"_out = _np.zeros(({spec.n_states}, {spec.n_noises}, _np.shape(_y)[1]))", 1)
-    for (i, k, _), code in zip(entries, printed):
-        w.emit(f"_out[{i}, {k}] = {code}", 1)
+    w.emit(f"_out = _np.zeros({shape})", 1)
+    for (i, j, _), code in zip(entries, printed):
+        w.emit(f"_out[{index.format(i, j)}] = {code}", 1)
     w.emit("return _out", 1)
+
+
+def _gen_g(w: _Writer):
+    spec = w.spec
+    _gen_matrix(w, "g", "Noise coefficients g(t, y, p): (n_states, n_noises, n).", spec.g,
+                f"({spec.n_states}, {spec.n_noises}, _np.shape(_y)[1])", "{}, {}")
 
 
 def _gen_jac(w: _Writer):
     spec = w.spec
-    w.emit()
-    w.emit("def jac(t, _y, _p):")
-    w.emit('"""Jacobian d f_i / d y_j: (n, n_states, n_states)."""', 1)
-    entries = [(i, j, e) for i, row in enumerate(spec.jac) for j, e in enumerate(row)
-               if sympy.sympify(e) != 0]
-    w.bind([e for _, _, e in entries])
-    printed = w.cse([e for _, _, e in entries])
-    w.emit(f"_out = _np.zeros((_np.shape(_y)[1], {spec.n_states}, {spec.n_states}))", 1)
-    for (i, j, _), code in zip(entries, printed):
-        w.emit(f"_out[:, {i}, {j}] = {code}", 1)
-    w.emit("return _out", 1)
+    _gen_matrix(w, "jac", "Jacobian d f_i / d y_j: (n, n_states, n_states).", spec.jac,
+                f"(_np.shape(_y)[1], {spec.n_states}, {spec.n_states})", ":, {}, {}")
 
 
 def _gen_dfdt(w: _Writer):
