@@ -33,6 +33,8 @@ only ``argparse``; numpy, sympy and matplotlib are imported by the command that 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 
 from biosnn.jsonable import jsonable as _jsonable
@@ -64,29 +66,54 @@ def _assignment(text: str) -> tuple:
     return name, _value(value)
 
 
-def _value(text: str):
-    """A bare number as float (display unit), anything else as the string (with unit)."""
+def _value(text):
+    """A bare number as float (display unit), anything else as the string (with unit).
+
+    ``nan``, ``inf`` and numbers beyond float range are refused: no option takes them.
+    """
+    if isinstance(text, float):
+        value = text
+    else:
+        try:
+            value = float(text)
+        except ValueError:
+            return text
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _int(text: str) -> int:
     try:
-        return float(text)
+        return int(text)
     except ValueError:
-        return text
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    value = _int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
     return value
 
 
+def _seed(text: str) -> int:
+    """A seed: a whole number with 0 <= seed < 2**64 (never silently reduced)."""
+    value = _int(text)
+    if not 0 <= value < 2**64:
+        raise argparse.ArgumentTypeError(f"expected a whole number with 0 <= S < 2**64, "
+                                         f"got {text!r}")
+    return value
+
+
 def _float(text: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
 
 
 def _names(text: str) -> list:
@@ -114,7 +141,7 @@ def _add_simulate_parser(sub) -> None:
                     "Values carry units (\"10 uA/cm**2\", \"1000 ms\"); bare numbers are in "
                     "the display unit (times in ms).")
     _add_model_argument(p)
-    p.add_argument("--duration", "-T", required=True, metavar="T",
+    p.add_argument("--duration", "-T", required=True, type=_value, metavar="T",
                    help='simulated time, e.g. "1000 ms" or 1000 (ms)')
     _add_parameter_arguments(p)
     p.add_argument("--init", action="append", default=[], type=_assignment,
@@ -122,7 +149,8 @@ def _add_simulate_parser(sub) -> None:
     p.add_argument("--method", default="rk4", metavar="M",
                    help="euler, midpoint, heun, rk4 (default), exponential_euler, exact, "
                         "euler_maruyama, stochastic_heun, rk23, rk45, dop853, rodas4")
-    p.add_argument("--dt", metavar="DT", help="step of fixed-step methods (default: model's)")
+    p.add_argument("--dt", type=_value, metavar="DT",
+                   help="step of fixed-step methods (default: model's)")
     p.add_argument("--rtol", type=_float, metavar="R", help="relative tolerance (adaptive)")
     p.add_argument("--atol", type=_float, metavar="A", help="absolute tolerance (adaptive)")
     p.add_argument("--backend", choices=("numpy", "c", "auto"), default="auto",
@@ -131,7 +159,8 @@ def _add_simulate_parser(sub) -> None:
                    help="number of identical instances (default 1)")
     p.add_argument("--record", type=_names, metavar="VARS",
                    help="variables to record, comma separated (default: all states)")
-    p.add_argument("--seed", type=int, metavar="S", help="seed of the noise")
+    p.add_argument("--seed", type=_seed, metavar="S",
+                   help="seed of the noise (0 <= S < 2**64)")
     p.add_argument("--plot", metavar="FILE.png", help="write a figure of the recorded traces")
     p.add_argument("--out", metavar="FILE.json", help="write the result as JSON")
 
@@ -207,7 +236,7 @@ def _add_fi_parser(sub) -> None:
     _add_range_arguments(p, "the varied parameter", "first value", "last value")
     p.add_argument("--points", type=_positive_int, default=41, metavar="K",
                    help="number of values (default 41, at least 2)")
-    p.add_argument("--duration", "-T", default="1000", metavar="T",
+    p.add_argument("--duration", "-T", default="1000", type=_value, metavar="T",
                    help="simulated time per value (default 1000 ms or time units); the "
                         "first fifth is discarded")
     _add_parameter_arguments(p, "set another parameter (repeatable)")
@@ -223,11 +252,12 @@ def _add_network_parser(sub) -> None:
                     "defines 'network' is run as Python code) and print per-population "
                     "spike counts, rates and timings.")
     p.add_argument("file", metavar="FILE", help="library network name or network file")
-    p.add_argument("--duration", "-T", metavar="T",
+    p.add_argument("--duration", "-T", type=_value, metavar="T",
                    help='simulated time, e.g. "1000 ms" or 1000 (ms); default: the file\'s')
     p.add_argument("--backend", choices=("numpy", "c", "auto"), default="auto",
                    help="network engine (default: auto = C if a compiler works)")
-    p.add_argument("--seed", type=int, metavar="S", help="seed (default: the file's)")
+    p.add_argument("--seed", type=_seed, metavar="S",
+                   help="seed, 0 <= S < 2**64 (default: the file's)")
     p.add_argument("--set", dest="changes", action="append", default=[], type=_assignment,
                    metavar="KEY=VALUE", help="change a value of the file before building, "
                    "e.g. --set populations.exc.n=800 (repeatable)")
@@ -337,7 +367,7 @@ def _time(model, text, what):
     """A duration given on the command line, in ms (or time units): float."""
     if text is None:
         return None
-    from biosnn.errors import UnitError
+    from biosnn.errors import ModelError
 
     given = _value(text)
     if model.time_unit == "1" and isinstance(given, str):
@@ -345,8 +375,8 @@ def _time(model, text, what):
                          f"number, not {text!r}")
     try:
         value = float(model.time_to_internal(given))
-    except UnitError as exc:
-        raise UnitError(f"{what}: {exc}") from None
+    except ModelError as exc:       # the option is at fault, not the model file
+        raise UsageError(f"{what}: {exc.message}") from None
     if not value > 0:
         raise UsageError(f"{what} must be positive, got {text!r}")
     return value
@@ -458,7 +488,7 @@ def _summary(model, result, args) -> list:
     lines = [f"{model.name}: {span}, method {stats.get('method', args.method)}, "
              f"backend {stats.get('backend', args.backend)}, n = {args.n}"]
     counts = [len(s) for s in result.spikes]
-    if model.kernel_spec().has_events:
+    if model.layout.threshold is not None:     # the layout: no sympy on a warm start
         if len(counts) == 1:
             rate = f" ({1000.0 * counts[0] / duration:.4g} Hz)" if unit == "ms" else ""
             lines.append(f"spikes: {counts[0]}{rate}")
@@ -528,15 +558,25 @@ def _cmd_phaseplane(args, out) -> int:
     return 0
 
 
-def _two_parameter(model, diagram, args, out):
-    """``--param2``: continue the fold and Hopf points of ``diagram`` (None without it)."""
+def _check_two_parameter(model, args) -> None:
+    """``--param2 NAME --from2 A --to2 B``: all or none, a parameter, values in its unit
+    (checked before the first continuation runs)."""
     given = [args.start2 is not None, args.stop2 is not None]
     if args.param2 is None:
         if any(given) or args.plot2:
             raise UsageError("--from2, --to2 and --plot2 need --param2")
-        return None
+        return
     if not all(given):
         raise UsageError("--param2 needs --from2 A --to2 B")
+    model._check_param(args.param2)
+    for value in (args.start2, args.stop2):
+        model.to_internal(args.param2, value)
+
+
+def _two_parameter(model, diagram, args, out):
+    """``--param2``: continue the fold and Hopf points of ``diagram`` (None without it)."""
+    if args.param2 is None:
+        return None
     from biosnn.analysis.codim2 import two_parameter_diagram
 
     two = two_parameter_diagram(model, diagram, args.param2, args.start2, args.stop2,
@@ -554,6 +594,7 @@ def _cmd_bifurcation(args, out) -> int:
     from biosnn.analysis.continuation import continue_equilibria
 
     model = biosnn.load_model(args.model, preset=args.preset)
+    _check_two_parameter(model, args)
     diagram = continue_equilibria(model, args.param, args.start, args.stop,
                                   params=dict(args.params), init=dict(args.init) or None)
     print(repr(diagram), file=out)
@@ -643,6 +684,10 @@ def _cmd_fi(args, out) -> int:
     model._check_param(args.param)
     if args.points < 2:
         raise UsageError("--points must be at least 2")
+    from biosnn._memory import check_memory
+
+    # the values themselves; simulate() checks the run of args.points instances
+    check_memory(8 * args.points, f"--points {args.points}", "use fewer points")
     a, b = (float(model.from_internal(args.param, model.to_internal(args.param, v)))
             for v in (args.start, args.stop))
     if not a < b:
@@ -666,11 +711,16 @@ def _network_time(text, what):
     """A time of the network command in ms (``"100 ms"`` or a number in ms)."""
     from biosnn import units
 
+    from biosnn.errors import UnitError
+
     given = _value(text)
     if isinstance(given, float):
         value = given
     else:
-        value, dim, _ = units.parse_quantity(given)
+        try:
+            value, dim, _ = units.parse_quantity(given)
+        except UnitError as exc:
+            raise UsageError(f"{what} {text!r}: {exc.message}") from None
         if dim != units.TIME():
             raise UsageError(f"{what} must be a time such as '100 ms', not {text!r}")
     if not value > 0:
@@ -795,6 +845,28 @@ def _silence_stdout() -> None:
         pass
 
 
+#: Formats of the options that write files: option -> extensions (None: matplotlib's).
+_OUTPUT_FORMATS = {"out": ("--out", {"json"}), "plot": ("--plot", None),
+                   "plot2": ("--plot2", None)}
+
+
+def _check_outputs(args) -> None:
+    """Check every output path and format before anything runs (docs/cli.md, "Output
+    files"); ``demo --out DIR`` is checked by :func:`biosnn.demo.run_demo` first thing."""
+    from biosnn._outputs import check_output_file, figure_formats
+
+    seen = {}
+    for attr, (option, formats) in _OUTPUT_FORMATS.items():
+        path = getattr(args, attr, None)
+        if path is None or (args.command == "demo" and attr == "out"):
+            continue
+        check_output_file(path, option, formats if formats is not None else figure_formats())
+        key = os.path.abspath(path)
+        if key in seen:
+            raise UsageError(f"{seen[key]} and {option} name the same file {path!r}")
+        seen[key] = option
+
+
 def main(argv=None, *, out=None, err=None) -> int:
     """Run the ``biosnn`` command.
 
@@ -820,9 +892,14 @@ def main(argv=None, *, out=None, err=None) -> int:
     err = sys.stderr if err is None else err
     try:
         args = build_parser().parse_args(argv)
+        _check_outputs(args)
         return _COMMANDS[args.command](args, out)
     except (UsageError, BiosnnError) as exc:
         print(f"biosnn: error: {_one_line(exc)}", file=err)
+        return EXIT_USAGE
+    except MemoryError as exc:         # an allocation no estimate foresaw
+        print(f"biosnn: error: out of memory ({_one_line(exc)}); ask for a smaller run",
+              file=err)
         return EXIT_USAGE
     except SystemExit as exc:          # --help, --version
         return exc.code if isinstance(exc.code, int) else 0

@@ -325,7 +325,8 @@ def run_demo(out_dir="out", *, out=None) -> dict:
     Parameters
     ----------
     out_dir : str or Path
-        Output directory (created if needed).
+        Output directory (created if missing; its parent must exist).  An existing
+        ``demo.png`` and ``demo.json`` there are overwritten.
     out : file, optional
         Where the final message goes (default stdout).
 
@@ -334,9 +335,12 @@ def run_demo(out_dir="out", *, out=None) -> dict:
     dict
         The JSON summary (also written to ``out_dir/demo.json``), with the paths written.
     """
+    from biosnn._outputs import check_output_dir, check_output_file
+
     out = sys.stdout if out is None else out
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = check_output_dir(out_dir, "the demo's output directory")
+    for name in ("demo.png", "demo.json"):      # before minutes of work, not after
+        check_output_file(out_dir / name, "the demo's output", {name.split(".")[1]})
     start = time.perf_counter()
     timings: dict = {}
     parts = {"hh": _timed(hh_trace, timings, "hh"),

@@ -520,6 +520,8 @@ def unit_name(name: str, *, strict: bool = True):
 # -- unit strings ---------------------------------------------------------------------------
 
 _NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+#: Largest magnitude of an exponent in a unit string (``cm**2``, ``ms**-0.5``).
+MAX_EXPONENT = 100
 
 
 def _walk_unit(node, text: str, strict: bool):
@@ -544,9 +546,18 @@ def _walk_unit(node, text: str, strict: bool):
         exponent, edim = _walk_unit(node.right, text, strict)
         if not is_dimensionless(edim):
             raise UnitError(f"the exponent in {text!r} must be a number")
+        # NaN (1e400*0), complex ((-1)**0.5) and absurd exponents never reach pint
+        if not (isinstance(exponent, float) and math.isfinite(exponent)
+                and abs(exponent) <= MAX_EXPONENT):
+            raise UnitError(f"the exponent in {text!r} must be a real number between "
+                            f"-{MAX_EXPONENT} and {MAX_EXPONENT}, not {exponent}")
         if exponent == int(exponent):
             exponent = int(exponent)
-        return base**exponent, dim**exponent
+        factor = base**exponent
+        if not isinstance(factor, float):      # a negative number to a fractional power
+            raise UnitError(f"cannot read {text!r} as a unit (({base:g})**{exponent} is not "
+                            "a real number)")
+        return factor, dim**exponent
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitXor):
         raise UnitError(f"'^' is not allowed in {text!r}; write ** for a power (cm**2)")
     raise UnitError(f"cannot read {text!r} as a unit (use names, numbers, *, / and **)")
@@ -644,6 +655,8 @@ def parse_quantity(text: str):
         raise UnitError(f"cannot read {text!r} as a number with a unit (e.g. \"10 ms\")")
     value, unit_text = parts
     factor, dim = parse_unit(unit_text)
+    if not math.isfinite(value * factor):
+        raise UnitError(f"{text!r} is not a finite number (too large)")
     return value * factor, dim, " ".join(unit_text.split())
 
 

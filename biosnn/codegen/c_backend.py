@@ -1738,8 +1738,10 @@ def _check(spec, request) -> str:
         raise MethodError(f"method {method!r} is adaptive and needs explicit tolerances, "
                           "e.g. rtol=1e-6, atol=1e-9.")
     if family == "fixed" and request.n_fixed_steps > request.max_steps:
+        steps = request.n_fixed_steps
         raise SimulationError(
-            f"{request.n_fixed_steps} steps of dt = {request.dt:g} are needed, more than "
+            f"{steps if steps < 10**12 else f'{steps:.3g}'} steps of dt = {request.dt:g} "
+            "are needed, more than "
             f"max_steps = {request.max_steps}; increase max_steps or dt.")
     if not np.isfinite(np.asarray(request.y0, float)).all():
         raise SimulationError("the initial state is not finite.")

@@ -655,8 +655,8 @@ def _quick_quantity(text, table: dict):
     if parts is None:
         return None
     entry = table.get(" ".join(parts[1].split()))
-    if entry is None:
-        return None
+    if entry is None or not math.isfinite(parts[0] * entry[0]):
+        return None         # unknown unit, or "1e400 mV": the full path says what is wrong
     return parts[0] * entry[0], entry[1]
 
 
@@ -853,17 +853,19 @@ def evaluate(expr, values: dict):
 def _parse_value(text: str, what: str, source=None):
     """(internal value, dimension, display unit) of a string such as ``"10 ms"``."""
     parts = units.split_quantity(text)
+    unit_error = None
     if parts is not None:
         try:
             return units.parse_quantity(text)
-        except UnitError:
-            pass
+        except UnitError as exc:
+            unit_error = exc        # the more precise reason if the expression fails too
     try:
         value, dim = parser.parse_expression(text, {}, context=f"in {what}", source=source,
                                              symbolic=False)
     except ModelError as exc:
+        reason = unit_error if unit_error is not None else exc.message
         raise type(exc)(f"{what}: cannot read {text!r} as a number with a unit "
-                        f"({exc.message})", source=source) from None
+                        f"({reason})", source=source) from None
     if dim == BOOL or not isinstance(value, float):
         raise ModelError(f"{what}: {text!r} is not a number with a unit", source=source)
     return value, dim, units.internal_unit_name(dim)

@@ -861,14 +861,5 @@ def _stamp_spikes(st, snippets) -> list:
 
 def _check_memory(nbytes: int, mon) -> None:
     """Refuse a monitor buffer larger than the memory available now."""
-    try:
-        avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return
-    if nbytes > 0.8 * avail:
-        from biosnn.errors import SimulationError
-
-        raise SimulationError(f"the StateMonitor of {mon.population.name} would need "
-                              f"{nbytes / 2**30:.1f} GiB for this run but only "
-                              f"{avail / 2**30:.1f} GiB are available; record fewer "
-                              "neurons or variables, use every=k, or run shorter pieces")
+    check_memory(nbytes, f"the StateMonitor of {mon.population.name}",
+                 "record fewer neurons or variables, use every=k, or run shorter pieces")

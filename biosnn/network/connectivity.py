@@ -98,6 +98,11 @@ def _rng(rng):
     raise TypeError(f"rng must be a numpy.random.Generator or an integer seed, not {rng!r}")
 
 
+#: Bytes per synapse while a rule builds (pre, post as int64, sorting, the CSR arrays):
+#: the estimate checked against the available memory before building.
+BUILD_BYTES_PER_SYNAPSE = 48
+
+
 def _check_sizes(rule, n_pre, n_post, same):
     for label, n in (("n_pre", n_pre), ("n_post", n_post)):
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
@@ -223,8 +228,19 @@ class Rule:
             Positions, used by :class:`DistanceDependent` only.
         """
         n_pre, n_post = _check_sizes(self, n_pre, n_post, same)
+        expected = self.expected_synapses(n_pre, n_post)
+        if expected is not None:
+            from biosnn._memory import check_memory
+
+            check_memory(BUILD_BYTES_PER_SYNAPSE * expected,
+                         f"{self!r} between {n_pre} and {n_post} neurons (about "
+                         f"{expected:.3g} synapses)", "use smaller groups or fewer synapses")
         pre, post = self._build(n_pre, n_post, _rng(rng), bool(same), pos_pre, pos_post)
         return _finish(pre, post)
+
+    def expected_synapses(self, n_pre: int, n_post: int) -> float | None:
+        """The expected number of synapses (for the memory check), None if unknown."""
+        return None
 
     def values(self, n_pre: int, n_post: int, same: bool = False) -> np.ndarray | None:
         """Values carried by the rule, one per synapse in ``build``'s order, or None."""
@@ -242,6 +258,9 @@ class AllToAll(Rule):
     """Every source to every target (without ``i -> i`` if ``allow_self=False``)."""
 
     allow_self: bool = True
+
+    def expected_synapses(self, n_pre, n_post):
+        return float(n_pre) * n_post
 
     def _build(self, n_pre, n_post, rng, same, pos_pre, pos_post):
         pre = np.repeat(np.arange(n_pre, dtype=np.int64), n_post)
@@ -283,6 +302,9 @@ class FixedProbability(Rule):
     def __post_init__(self):
         _check_probability(f"FixedProbability(p={self.p!r})", "p", self.p)
 
+    def expected_synapses(self, n_pre, n_post):
+        return float(self.p) * n_pre * n_post
+
     def _build(self, n_pre, n_post, rng, same, pos_pre, pos_post):
         chunks = list(_bernoulli_pairs(n_pre, n_post, float(self.p), rng,
                                        self._skip_self(same)))
@@ -319,6 +341,9 @@ class FixedInDegree(Rule):
     def __post_init__(self):
         _check_degree(f"FixedInDegree(k={self.k!r})", self.k)
 
+    def expected_synapses(self, n_pre, n_post):
+        return float(self.k) * n_post
+
     def _build(self, n_pre, n_post, rng, same, pos_pre, pos_post):
         targets, sources = _fixed_degree("FixedInDegree", int(self.k), n_post, n_pre,
                                          self._skip_self(same), rng, "sources", "target")
@@ -335,6 +360,9 @@ class FixedOutDegree(Rule):
 
     def __post_init__(self):
         _check_degree(f"FixedOutDegree(k={self.k!r})", self.k)
+
+    def expected_synapses(self, n_pre, n_post):
+        return float(self.k) * n_pre
 
     def _build(self, n_pre, n_post, rng, same, pos_pre, pos_post):
         k = int(self.k)

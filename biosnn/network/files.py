@@ -602,7 +602,7 @@ def pulse_packet_times(a: int, t: float, sigma: float, seed: int, stream: int = 
     >>> pulse_packet_times(3, 10.0, 0.0, seed=1).tolist()
     [10.0, 10.0, 10.0]
     """
-    rng = np.random.default_rng([int(seed) % (2 ** 63), int(stream)])
+    rng = np.random.default_rng([int(seed), int(stream)])
     return np.maximum(t + sigma * rng.standard_normal(int(a)), 0.1)
 
 

@@ -31,6 +31,9 @@ from biosnn.network.objects import (PoissonGroup, Population, RateMonitor, Spike
 
 __all__ = ["Network"]
 
+#: Steps one run may make: step counts and times n*dt stay exact in int64 and float64.
+MAX_STEPS = 2**53
+
 #: Bump when the plan or the engines change what a key compiles to.
 ENGINE_VERSION = "2"
 #: First counter-based stream of the white noise of populations (Poisson sources use the
@@ -84,9 +87,9 @@ class Network:
         self.backend_request = backend
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2 ** 63))
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-            raise ModelError(f"seed must be an integer, not {seed!r}")
-        self.seed = int(seed)
+        from biosnn.solvers.noise import check_seed
+
+        self.seed = check_seed(seed, ModelError)
         self.dt = _time_value(dt, "dt")
         if not self.dt > 0:
             raise ModelError(f"dt must be positive, not {dt!r}")
@@ -165,9 +168,18 @@ class Network:
     def _build_populations(self, rng):
         from biosnn.network.values import draw
 
+        from biosnn._memory import check_memory
+
         A = self.arrays
         self.pop_meta = []
         stream = NOISE_STREAM0
+        # before drawing anything: states (and the engine's copies), parameters, spike and
+        # refractory bookkeeping of every population and source (estimate)
+        need = sum(8 * pop.n * (3 * len(pop.model.states) + len(pop.model.params) + 4)
+                   for pop in self.populations) + sum(16 * src.n for src in self.sources)
+        check_memory(need, "the populations (" + ", ".join(
+            f"{o.name} n = {o.n}" for o in self.populations + self.sources) + ")",
+            "use smaller populations")
         for k, pop in enumerate(self.populations):
             m = pop.model
             summed = {t for syn in self.synapses if syn.post.root is pop for t in syn.summed}
@@ -341,6 +353,11 @@ class Network:
                 o2 = np.lexsort((np.arange(nsyn), dsteps, row))
                 indices, sv, dsteps = indices[o2], sv[:, o2], dsteps[o2]
                 D = int(dsteps.max())
+                from biosnn._memory import check_memory
+
+                check_memory(16 * syn.pre.n * (D + 2), f"the delay table of synapses "
+                             f"{syn.name!r} (longest delay {D * self.dt:g} ms)",
+                             "use shorter delays or a larger dt")
                 counts = np.zeros((syn.pre.n, D + 1), np.int64)
                 np.add.at(counts, (row, dsteps), 1)
                 dptr = np.zeros((syn.pre.n, D + 2), np.int64)
@@ -363,6 +380,12 @@ class Network:
                                   "hetero": bool(hetero), "delay": delay, "root": r})
             syn.state = _SynapseView(self, g, syn, list(svars), svars)
         self.depth = depth
+        from biosnn._memory import check_memory
+
+        check_memory(sum(12 * depth[r] * root.n for r, root in enumerate(self.roots)),
+                     "the spike rings of the synaptic delays (longest delay "
+                     f"{(max(depth) - 1) * self.dt:g} ms)" if depth else "the spike rings",
+                     "use shorter delays or a larger dt")
         for r, root in enumerate(self.roots):
             A[f"HS{r}"] = np.zeros((depth[r], root.n), np.int32)
             A[f"HN{r}"] = np.zeros(depth[r], np.int64)
@@ -585,6 +608,12 @@ class Network:
             Show a progress bar (tqdm, if installed); default: no bar.
         """
         T = _time_value(duration, "duration")
+        if not (isinstance(T, float) and np.isfinite(T)):
+            raise SimulationError(f"the duration must be a finite time, not {duration!r}")
+        if T / self.dt >= MAX_STEPS:
+            raise SimulationError(f"the duration {duration!r} is {T / self.dt:.3g} steps of "
+                                  f"dt = {self.dt} ms, more than a run can make "
+                                  f"({MAX_STEPS:.3g}); run shorter pieces")
         nsteps = int(round(T / self.dt))
         if T < 0 or abs(nsteps * self.dt - T) > 1e-9 * max(1.0, T):
             raise SimulationError(f"the duration {duration!r} must be >= 0 and a whole "

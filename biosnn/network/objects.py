@@ -37,18 +37,11 @@ def _check_name(name, default):
 
 def check_memory(nbytes, what: str, advice: str) -> None:
     """Refuse (SimulationError) a buffer of ``nbytes`` above 80 % of the memory available
-    now; ``what`` names the buffer, ``advice`` says what to do instead."""
-    import os
+    now; ``what`` names the buffer, ``advice`` says what to do instead
+    (:func:`biosnn._memory.check_memory`)."""
+    from biosnn._memory import check_memory as _check
 
-    try:
-        avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return
-    if nbytes > 0.8 * avail:
-        from biosnn.errors import SimulationError
-
-        raise SimulationError(f"{what} would need {nbytes / 2**30:.2f} GiB for this run but "
-                              f"only {avail / 2**30:.2f} GiB are available; {advice}")
+    _check(nbytes, what, advice)
 
 
 def is_driven(value) -> bool:

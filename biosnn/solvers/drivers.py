@@ -431,7 +431,8 @@ def _run_fixed(prob: Problem) -> RawRun:
     n_steps = req.n_fixed_steps
     if n_steps > req.max_steps:
         raise SimulationError(
-            f"{n_steps} steps of dt = {dt:g} are needed, more than max_steps = "
+            f"{n_steps if n_steps < 10**12 else f'{n_steps:.3g}'} steps of dt = {dt:g} are "
+            "needed, more than max_steps = "
             f"{req.max_steps}; increase max_steps or dt.")
     rec = list(req.record_states)
     every = max(int(req.record_every), 1)

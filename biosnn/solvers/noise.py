@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["normal", "uniform_pair", "C_SOURCE", "seed_key"]
+__all__ = ["normal", "uniform_pair", "C_SOURCE", "seed_key", "check_seed"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -35,10 +35,29 @@ def _mix(z):
     return z ^ (z >> np.uint64(31))
 
 
+def check_seed(seed, error=None) -> int:
+    """``seed`` as an int, or an error if it is not a whole number in [0, 2**64).
+
+    Seeds outside that range are refused rather than silently reduced (two different
+    seeds must never give the same noise).  ``error`` is the exception class raised
+    (default :class:`~biosnn.errors.SimulationError`).
+    """
+    import numbers
+
+    from biosnn.errors import SimulationError
+
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) \
+            or not 0 <= int(seed) < 2**64:
+        raise (error or SimulationError)(
+            f"seed must be a whole number with 0 <= seed < 2**64, not {seed!r}")
+    return int(seed)
+
+
 def seed_key(seed: int) -> np.uint64:
-    """The 64-bit key of a seed (what the C side receives as ``key``)."""
+    """The 64-bit key of a seed (what the C side receives as ``key``); the seed must
+    pass :func:`check_seed`."""
     with np.errstate(over="ignore"):
-        return _mix(np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF) + _GOLDEN)
+        return _mix(np.uint64(check_seed(seed)) + _GOLDEN)
 
 
 def uniform_pair(key, step, stream):

@@ -119,6 +119,9 @@ def simulate(model, duration, *, method: str = "rk4", dt=None, rtol=None, atol=N
         raise SimulationError(f"the duration must not be negative, got {duration!r}.")
     dt_i = _dt_value(model, method, dt)
     rec_dt = _record_dt(model, record_dt)
+    fixed = method not in ADAPTIVE + STIFF
+    record = _check_record(model, spec, record)
+    _check_run_memory(spec, n, t1, dt_i if fixed else None, rec_dt, record)
     params = _tabulate_functions(params, t1, dt_i, method)
     p, stimuli = _params(model, spec, params, n)
     y0 = _initial(model, spec, init, p, stimuli, n)
@@ -126,8 +129,10 @@ def simulate(model, duration, *, method: str = "rk4", dt=None, rtol=None, atol=N
     _check_method_model(method, spec, stimuli)
     if method in STOCHASTIC and seed is None:
         seed = int(np.random.SeedSequence().entropy % (2 ** 63))
-    fixed = method not in ADAPTIVE + STIFF
-    record = _check_record(model, spec, record)
+    if seed is not None:
+        from biosnn.solvers.noise import check_seed
+
+        seed = check_seed(seed)
     request = RunRequest(
         method=method, t0=0.0, t1=_fixed_end(t1, dt_i, duration, dt) if fixed else t1,
         dt=dt_i,
@@ -290,6 +295,36 @@ def _check_record(model, spec, record):
             raise SimulationError(f"cannot record {name!r}: it is not a state or alias of "
                                   f"model {spec.name!r} (these are: {', '.join(names)}).")
     return list(record)
+
+
+#: Arrays of n values per state that a driver holds besides the recording (stages of
+#: dop853, y, y_new, error, interpolation data): a generous count for the estimate.
+WORK_ARRAYS_PER_STATE = 24
+
+
+def _check_run_memory(spec, n, t1, dt, rec_dt, record) -> None:
+    """Refuse a run whose arrays cannot fit (estimate, before anything is allocated).
+
+    Recorded samples: fixed step (``dt`` given) every ``round(rec_dt/dt)`` steps, adaptive
+    every ``rec_dt``, plus the initial state; the states recorded (all of them if an alias
+    is asked for) and the aliases computed from them afterwards; parameters, initial state
+    and the driver's working arrays (:data:`WORK_ARRAYS_PER_STATE` per state).
+    """
+    from biosnn._memory import check_memory
+
+    if dt is not None:
+        samples = (t1 / dt) // max(1, round(rec_dt / dt)) + 1
+    else:
+        samples = t1 // rec_dt + 1
+    traces = len(_record_states(spec, record)) + sum(name not in spec.states
+                                                     for name in record)
+    per_instance = samples * traces + len(spec.params) + \
+        WORK_ARRAYS_PER_STATE * len(spec.states)
+    check_memory(8.0 * n * per_instance,
+                 f"simulating {n} instance(s) and recording {traces} trace(s) of "
+                 f"{samples:.6g} samples",
+                 "use fewer instances, record fewer variables or at a larger interval "
+                 "(record, record_dt), or run shorter pieces")
 
 
 # --------------------------------------------------------------------------------------
