@@ -114,7 +114,8 @@ FAMILIES = {**{m: "fixed" for m in FIXED_STEP + STOCHASTIC},
 FIXED_CODES = {"exponential_euler": 1, "exact": 2, "euler_maruyama": 3,
                "stochastic_heun": 4}
 STATUS = {0: "ok", 1: "spike buffer full", 2: "non-finite state", 3: "max_steps exceeded",
-          4: "step size underflow", 5: "singular iteration matrix", 6: "out of memory"}
+          4: "step size underflow", 5: "singular iteration matrix", 6: "out of memory",
+          7: "interrupted"}
 #: Lanes of a block of the fixed-step driver (instances processed together, SoA).
 BLOCK = 8
 SMAX = 20  # largest number of stages of a tableau
@@ -142,6 +143,7 @@ ARG_FIELDS = (
     ("stats", _PI),
     ("fail_instance", _I), ("fail_var", _I), ("fail_time", _D),
     ("n_threads", _I), ("spike_need", _I), ("stash", _PD), ("stash_n", _I),
+    ("stop", _PI),          # Ctrl-C: the drivers return BS_STOP once *stop != 0
 )
 
 _CTYPES = {_I: ctypes.c_int64, _D: ctypes.c_double, _U: ctypes.c_uint64,
@@ -375,7 +377,9 @@ UNIT_MARKER = "/* biosnn-unit {name} {opt} */\n"
 # --------------------------------------------------------------------------------------
 _COMMON_STIM = r"""
 enum { BS_OK = 0, BS_FULL = 1, BS_BLOWUP = 2, BS_MAXSTEPS = 3, BS_UNDERFLOW = 4,
-       BS_SINGULAR = 5, BS_NOMEM = 6 };
+       BS_SINGULAR = 5, BS_NOMEM = 6, BS_STOP = 7 };
+/* Ctrl-C: Python sets *stop from another thread; read once per step (biosnn/_interrupt.py) */
+#define BS_STOPPED(a) ((a)->stop && *(volatile const int64_t *)(a)->stop)
 
 /* stimulus tables: parameter values at time t (step or linear) */
 static void bs_stim(const bs_args *a, int64_t i, double t, double ts, double *p) {
@@ -890,6 +894,7 @@ static void bs_block_run(bs_args *a, bs_work *W, bs_bres *R) {
     if (a->n_record) bs_vrecord(a, W, 0);
     for (int64_t st = 0; st < N && live > 0; ++st) {
         const double t = t0 + st * dt, tn = t0 + (st + 1) * dt;
+        if (BS_STOPPED(a)) { R->status = BS_STOP; R->fail_i = W->i0; R->fail_time = t; return; }
         if (HAS_REF) {                  /* locals: the driver unit is built at -O1 */
             int any_r = 0;
             for (int l = 0; l < BS_B; ++l) {
@@ -1375,6 +1380,7 @@ static int bs_instance(bs_args *a, int64_t i) {
     else { h = bs_initial_step(a, i, t, bs_next_stop(a, &jb, t, &E) - t, y, p, K[0], &nrhs); have_k0 = 1; }
     while (t < a->t1) {
         if (nacc + nrej >= a->max_steps) return bs_fail(a, i, t, -1, BS_MAXSTEPS);
+        if (BS_STOPPED(a)) return bs_fail(a, i, t, -1, BS_STOP);
         const double stop = bs_next_stop(a, &jb, t, &E);
         const int hit = h >= (stop - t) * (1.0 - 4.0 * DBL_EPSILON);
         const double hs = hit ? stop - t : h;
@@ -1520,6 +1526,7 @@ static int bs_instance(bs_args *a, int64_t i) {
     else h = bs_initial_step(a, i, t, bs_next_stop(a, &jb, t, &E) - t, y, p, f0, &nrhs);
     while (t < a->t1) {
         if (nacc + nrej >= a->max_steps) return bs_fail(a, i, t, -1, BS_MAXSTEPS);
+        if (BS_STOPPED(a)) return bs_fail(a, i, t, -1, BS_STOP);
         const double stop = bs_next_stop(a, &jb, t, &E);
         const int hit = h >= (stop - t) * (1.0 - 4.0 * DBL_EPSILON);
         const double hs = hit ? stop - t : h;
@@ -1672,8 +1679,14 @@ class CKernel:
             self._source = self.path.with_suffix(".c").read_text()
         return self._source
 
-    def __call__(self, args: BsArgs) -> int:
-        return int(self._run(ctypes.byref(args)))
+    def __call__(self, args: BsArgs, stop=None) -> int:
+        """Run the driver on ``args``; with ``stop`` (the int64 array behind
+        ``args.stop``) Ctrl-C stops it within a step (:mod:`biosnn._interrupt`)."""
+        if stop is None:
+            return int(self._run(ctypes.byref(args)))
+        from biosnn import _interrupt
+
+        return _interrupt.call(lambda: int(self._run(ctypes.byref(args))), stop)
 
     def __repr__(self) -> str:
         return f"CKernel({self.key[:12]}..., {self.family!r}, {self.path.name})"
@@ -1904,6 +1917,7 @@ def _build_args(spec, request, family: str) -> _Args:
     args.set("spike_index", np.zeros(cap, dtype=np.int64))
     args.set("spike_time", np.zeros(cap))
     args.set("n_threads", n_threads() if family == "fixed" else 1)
+    args.set("stop", np.zeros(1, np.int64))
     args.keep["t_rec"] = t_rec
     return args
 
@@ -1984,7 +1998,7 @@ def run(spec, request) -> RawRun:
     k = kernel(spec, family)
     args = _build_args(spec, request, family)
     while True:
-        status = k(args.s)
+        status = k(args.s, args.keep["stop"])
         if status == 1:
             _grow_spikes(args)
             args.set("i_start", int(args.s.fail_instance))

@@ -10,7 +10,9 @@ structure keys, methods, which parameters are per-neuron arrays, synapse texts, 
 kinds, monitors), the compiler, the flags and the CPU (``-march=native``).
 
 It returns 1 when a spike monitor's buffer could overflow in the next step (``*done``
-says how many steps were made; Python grows the buffer and calls again), else 0.
+says how many steps were made; Python grows the buffer and calls again), 2 when
+``done[1]`` (the stop flag, set by Python on Ctrl-C from another thread, read once per
+step: :mod:`biosnn._interrupt`) is non-zero, else 0.
 
 The snippets are the same as the NumPy engine's (:mod:`biosnn.network._lower`); with
 ``-ffp-contract=off`` and libm's ``exp``/``expm1``/``log`` (the functions NumPy's float64
@@ -485,7 +487,8 @@ def generate(st: dict, snippets: dict) -> str:
         if name != "key":
             B.append(f"const int64_t {name} = I[{s}]; (void){name};")
     check, rec = _monitors(st)
-    L = ["for (int64_t n = step0; n < step0 + nsteps; ++n) {"]
+    L = ["for (int64_t n = step0; n < step0 + nsteps; ++n) {",
+         "    if (*(volatile const int64_t *)(done + 1)) { *done = n - step0; return 2; }"]
     L += _indent(check, 1)
     L.append("    const double tn = (double)n*dt;")
     L += _indent(_driven(st), 1)
@@ -672,12 +675,15 @@ class CEngine:
         for k, pop in enumerate(net.populations):
             A.setdefault(f"SF{k}", np.zeros(pop.n, np.uint8))
         D = np.array([net.dt])
-        done = np.zeros(1, np.int64)
+        done = np.zeros(2, np.int64)        # [steps made (out), stop flag (in)]
         start, left = net.step, count
+        from biosnn import _interrupt
+
         while True:
             ptrs = self._pointers()
-            status = self.fn(ptrs, self.I.ctypes.data, D.ctypes.data, start, left,
-                             done.ctypes.data)
+            status = _interrupt.call(
+                lambda: self.fn(ptrs, self.I.ctypes.data, D.ctypes.data, start, left,
+                                done.ctypes.data), done[1:])
             start += int(done[0])
             left -= int(done[0])
             if status == 0:

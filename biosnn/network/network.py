@@ -97,6 +97,7 @@ class Network:
         self._name_objects()
         self.step = 0
         self._stored = {}
+        self._interrupted = None        # run() interrupted half way: the state is partial
         self._engine = None
         self.stats = {"build_s": 0.0, "compile_s": 0.0, "run_s": 0.0, "seed": self.seed}
         rng = np.random.default_rng(self.seed)
@@ -606,7 +607,15 @@ class Network:
 
         progress : bool, optional
             Show a progress bar (tqdm, if installed); default: no bar.
+
+        A run stopped by Ctrl-C (KeyboardInterrupt; the C engine stops within a step)
+        leaves a partial state: later runs raise SimulationError until :meth:`restore`.
         """
+        if self._interrupted is not None:
+            raise SimulationError(
+                f"the network was interrupted during run({self._interrupted!r}): its state "
+                "and monitors are those of an unfinished step; restore() a stored state or "
+                "build the network again")
         T = _time_value(duration, "duration")
         if not (isinstance(T, float) and np.isfinite(T)):
             raise SimulationError(f"the duration must be a finite time, not {duration!r}")
@@ -631,13 +640,17 @@ class Network:
                 chunks = [size] * (nsteps // size) + ([nsteps % size] if nsteps % size else [])
             except ImportError:
                 bar = None
-        engine.begin_run(nsteps)
-        for c in chunks:
-            engine.run_steps(c)
-            self.step += c
-            if bar is not None:
-                bar.update(c)
-        engine.end_run()
+        try:
+            engine.begin_run(nsteps)
+            for c in chunks:
+                engine.run_steps(c)
+                self.step += c
+                if bar is not None:
+                    bar.update(c)
+            engine.end_run()
+        except KeyboardInterrupt:       # Ctrl-C (the C engine stops within a step)
+            self._interrupted = duration
+            raise
         if bar is not None:
             bar.close()
         self.stats["run_s"] = _time.perf_counter() - t0
@@ -674,6 +687,7 @@ class Network:
             else:
                 self.arrays[k] = v.copy()
         self.step = step
+        self._interrupted = None
         for m, saved in zip(self.monitors, mons):
             if isinstance(m, SpikeMonitor):
                 m._i, m._step, m._chunks = saved[0].copy(), saved[1].copy(), []
