@@ -863,9 +863,9 @@ def _parse_value(text: str, what: str, source=None):
         value, dim = parser.parse_expression(text, {}, context=f"in {what}", source=source,
                                              symbolic=False)
     except ModelError as exc:
-        reason = unit_error if unit_error is not None else exc.message
-        raise type(exc)(f"{what}: cannot read {text!r} as a number with a unit "
-                        f"({reason})", source=source) from None
+        first = unit_error if unit_error is not None else exc
+        raise type(first)(f"{what}: cannot read {text!r} as a number with a unit "
+                          f"({first.message})", source=source) from None
     if dim == BOOL or not isinstance(value, float):
         raise ModelError(f"{what}: {text!r} is not a number with a unit", source=source)
     return value, dim, units.internal_unit_name(dim)
