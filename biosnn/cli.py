@@ -710,7 +710,6 @@ def _cmd_fi(args, out) -> int:
 def _network_time(text, what):
     """A time of the network command in ms (``"100 ms"`` or a number in ms)."""
     from biosnn import units
-
     from biosnn.errors import UnitError
 
     given = _value(text)
@@ -880,16 +879,29 @@ def main(argv=None, *, out=None, err=None) -> int:
     Returns
     -------
     int
-        Exit status: 0 on success, 2 for a usage error or bad input (one line on ``err``).
+        Exit status: 0 on success, 2 for a usage error or bad input (one line on ``err``),
+        130 after Ctrl-C.  Warnings are printed as one line each, ``biosnn: warning: ...``.
 
     Examples
     --------
     >>> main(["models"])  # doctest: +SKIP
     """
-    from biosnn.errors import BiosnnError
+    import warnings
 
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
+
+    def one_line_warning(message, category, filename, lineno, file=None, line=None):
+        print(f"biosnn: warning: {_one_line(message)}", file=err)
+
+    with warnings.catch_warnings():     # warnings as one line each, not file:line + source
+        warnings.showwarning = one_line_warning
+        return _main(argv, out, err)
+
+
+def _main(argv, out, err) -> int:
+    from biosnn.errors import BiosnnError
+
     try:
         args = build_parser().parse_args(argv)
         _check_outputs(args)

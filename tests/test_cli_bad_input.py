@@ -297,3 +297,15 @@ def test_bad_input_one_line_exit_2(argv, words, places, monkeypatch):
     written = {p.name for p in places.iterdir()} - {"afile.txt", "adir", "adir.png",
                                                     "adir.json", "broken.toml", "lif.toml"}
     assert not written, written
+
+
+def test_a_warning_is_one_line(places):
+    # v starts at -40 mV, above the threshold -50 mV: simulate() warns (docs/architecture.md,
+    # "Starting above threshold"); the CLI prints it as one line, not file:line + source
+    out, err = io.StringIO(), io.StringIO()
+    status = main(["simulate", str(places / "lif.toml"), "-T", "1", "--init", "v=-40 mV",
+                   "--backend", "numpy"], out=out, err=err)
+    assert status == 0, err.getvalue()
+    lines = err.getvalue().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("biosnn: warning: "), lines
+    assert "threshold condition already true" in lines[0]
