@@ -246,7 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     sub.add_parser("models", help="list the model library",
-                   description="List the models of the library (name and title).")
+                   description="List the models of the library (name and title). "
+                               "Directories in $BIOSNN_MODEL_PATH are searched first; a "
+                               "model there shadows the library model of the same name, "
+                               "and the list says so.")
     show = sub.add_parser("show", help="show a model: equations, parameters, presets",
                           description="Show a model's equations, parameters (with units), "
                                       "initial values, events, presets and reference.")
@@ -268,11 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_models(args, out) -> int:
     import biosnn
+    from biosnn.equations.files import shadowed_models
 
     models = biosnn.list_models()
+    shadowed = {name: path for name, path, _ in shadowed_models()}
     width = max((len(name) for name, _ in models), default=0)
     for name, title in models:
-        print(f"{name:<{width}}  {title}", file=out)
+        note = f"  [{shadowed[name]}, shadows the library's]" if name in shadowed else ""
+        print(f"{name:<{width}}  {title}{note}", file=out)
     return 0
 
 

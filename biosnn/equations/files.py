@@ -17,9 +17,14 @@ Reading one never runs code: TOML is parsed by ``tomllib`` and the equation stri
 whitelist parser of :mod:`biosnn.equations.parser`.  Errors name the file, the table and
 key, and inside ``equations`` the line of the file.
 
-The library is the first existing directory of: ``$BIOSNN_MODEL_PATH`` (one or more
-directories separated by ``os.pathsep``; when set, it replaces the defaults), ``models/``
-at the repository root, ``sys.prefix/share/biosnn/models``.
+The library is package data: ``models/`` at the top of the repository, reached as
+``biosnn/_library`` (a symbolic link in the source tree, copied into the wheel at build
+time) through ``importlib.resources``, so a source checkout, an editable install and a
+plain ``pip install .`` read the same files.  ``$BIOSNN_MODEL_PATH`` (directories separated
+by ``os.pathsep``) is searched in front of it: a file there shadows the library file of
+the same name, and a directory named there that does not exist is an error, not a silent
+omission.  ``networks/`` and ``synapses/`` under each of these directories hold the
+network and synapse libraries.
 
 Examples
 --------
@@ -33,12 +38,12 @@ from __future__ import annotations
 import functools
 import os
 import re
-import sys
 from pathlib import Path
 
 from biosnn.errors import ModelError
 
-__all__ = ["load_model", "list_models", "read_model_file", "library_dirs", "find_model"]
+__all__ = ["load_model", "list_models", "read_model_file", "library_dirs", "find_model",
+           "package_library", "user_dirs", "shadowed_models"]
 
 _TOP_KEYS = ("name", "title", "description", "reference", "time", "equations", "parameters",
              "initial", "events", "presets")
@@ -53,30 +58,96 @@ def _toml():
     return tomllib
 
 
-def library_dirs() -> list:
-    """Directories searched for model files, in order.
+def package_library() -> Path:
+    """The directory of the model library shipped with biosnn (``models/`` of the repository).
+
+    Raises
+    ------
+    ModelError
+        If it is missing (a broken installation, or a source checkout whose file system
+        did not create the symbolic link ``biosnn/_library``).
 
     Examples
     --------
-    >>> from biosnn.equations.files import library_dirs
-    >>> isinstance(library_dirs(), list)
+    >>> from biosnn.equations.files import package_library
+    >>> (package_library() / "hodgkin_huxley.toml").is_file()
     True
     """
-    env = os.environ.get("BIOSNN_MODEL_PATH")
-    if env:
-        return [Path(p) for p in env.split(os.pathsep) if p]
-    repo = Path(__file__).resolve().parents[2] / "models"
-    return [repo, Path(sys.prefix) / "share" / "biosnn" / "models"]
+    from importlib.resources import files
+
+    library = Path(str(files("biosnn").joinpath("_library")))
+    if not library.is_dir():
+        raise ModelError(f"the model library of biosnn is missing: {library} is not a "
+                         "directory (reinstall biosnn; in a source checkout it is a symbolic "
+                         "link to models/)")
+    return library
+
+
+def user_dirs() -> list:
+    """The directories of ``$BIOSNN_MODEL_PATH``, in order (empty when it is not set).
+
+    Raises
+    ------
+    ModelError
+        If one of them is not a directory (a typo there would otherwise silently load the
+        library's model instead of yours).
+
+    Examples
+    --------
+    >>> from biosnn.equations.files import user_dirs
+    >>> isinstance(user_dirs(), list)
+    True
+    """
+    out = []
+    for text in os.environ.get("BIOSNN_MODEL_PATH", "").split(os.pathsep):
+        if text:
+            path = Path(text).expanduser()
+            if not path.is_dir():
+                raise ModelError(f"BIOSNN_MODEL_PATH names {text!r}, which is not a "
+                                 "directory")
+            out.append(path)
+    return out
+
+
+def library_dirs() -> list:
+    """Directories searched for model files, in order: ``$BIOSNN_MODEL_PATH``, then the library.
+
+    A model file in an earlier directory shadows one of the same name in a later one, so a
+    model of your own named like a library model replaces it (``biosnn models`` lists
+    which).  ``networks/`` and ``synapses/`` under the same directories are searched for
+    network and synapse files in the same order.
+
+    Examples
+    --------
+    >>> from biosnn.equations.files import library_dirs, package_library
+    >>> library_dirs()[-1] == package_library()
+    True
+    """
+    return [*user_dirs(), package_library()]
 
 
 def _library_files() -> dict:
     """name -> path of every model file in the library (first directory wins)."""
     found = {}
     for directory in library_dirs():
-        if directory.is_dir():
-            for path in sorted(directory.glob("*.toml")):
-                found.setdefault(path.stem, path)
+        for path in sorted(directory.glob("*.toml")):
+            found.setdefault(path.stem, path)
     return found
+
+
+def shadowed_models() -> list:
+    """``(name, path, shadowed path)`` of the library models that ``$BIOSNN_MODEL_PATH`` hides.
+
+    Examples
+    --------
+    >>> from biosnn.equations.files import shadowed_models
+    >>> isinstance(shadowed_models(), list)
+    True
+    """
+    library = {path.stem: path for path in package_library().glob("*.toml")}
+    found = _library_files()
+    return [(name, found[name], library[name]) for name in sorted(library)
+            if found[name] != library[name]]
 
 
 def find_model(name_or_path) -> Path:
