@@ -60,7 +60,7 @@ def _library_files() -> dict:
 def _fresh_venv(path: Path) -> Path:
     """A new virtual environment whose python also sees this environment's packages."""
     _run([sys.executable, "-m", "venv", "--without-pip", path], cwd=path.parent,
-         env=os.environ)
+         env=_clean_env())
     python = path / "bin" / "python"
     purelib = _run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                    cwd=path.parent, env=_clean_env()).strip()
@@ -72,10 +72,11 @@ def _fresh_venv(path: Path) -> Path:
 
 
 def _clean_env(**extra) -> dict:
+    """The environment without what would change what is imported, installed or read."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("PYTHONPATH", "BIOSNN_MODEL_PATH", "PYTHONHOME", "VIRTUAL_ENV")
-           and not k.startswith("PYTEST")}
-    env.update(extra)
+           and not k.startswith(("PYTEST", "PIP_"))}
+    env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1", **extra)
     return env
 
 
@@ -101,7 +102,7 @@ def wheel(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("wheel")
     src = _copy_source(tmp / "src")
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-          "--no-index", "--quiet", "-w", tmp / "dist", src], cwd=tmp, env=os.environ)
+          "--no-index", "--quiet", "-w", tmp / "dist", src], cwd=tmp, env=_clean_env())
     (path,) = (tmp / "dist").glob("biosnn-*.whl")
     return path
 
