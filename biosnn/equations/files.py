@@ -147,7 +147,7 @@ def shadowed_models() -> list:
     library = {path.stem: path for path in package_library().glob("*.toml")}
     found = _library_files()
     return [(name, found[name], library[name]) for name in sorted(library)
-            if found[name] != library[name]]
+            if found[name].resolve() != library[name].resolve()]
 
 
 def find_model(name_or_path) -> Path:

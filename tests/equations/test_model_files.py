@@ -240,6 +240,9 @@ def test_library_dirs(monkeypatch, tmp_path):
     (tmp_path / "b").mkdir()
     monkeypatch.setenv("BIOSNN_MODEL_PATH", f"{tmp_path}{os.pathsep}{tmp_path / 'b'}")
     assert files.library_dirs() == [tmp_path, tmp_path / "b", files.package_library()]
+    # Naming the library's own folder shadows nothing.
+    monkeypatch.setenv("BIOSNN_MODEL_PATH", str(repo / "models"))
+    assert files.shadowed_models() == []
 
 
 def test_model_path_adds_folders_in_front_of_the_library(library):
