@@ -41,6 +41,7 @@ import re
 from pathlib import Path
 
 from biosnn.errors import ModelError
+from biosnn.names import from_stem
 
 __all__ = ["load_model", "list_models", "read_model_file", "library_dirs", "find_model",
            "package_library", "user_dirs", "shadowed_models"]
@@ -205,6 +206,30 @@ def _equations_line(raw: str) -> int:
     return raw.count("\n", 0, start) + 1
 
 
+_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+_KEY = re.compile(r"^\s*[\"']?([^\"'=]+?)[\"']?\s*=")
+
+
+def _name_lines(raw: str) -> tuple:
+    """``(("name", line), ("presets.RS", line), ...)``: the 1-based lines where a file
+    gives the model's name and its presets' names (for errors; best effort: a name the
+    lines do not show plainly gets none)."""
+    found, table = {}, ""
+    for k, text in enumerate(raw.splitlines(), 1):
+        header = _HEADER.match(text)
+        if header:
+            table = re.sub(r"\s*\.\s*", ".", header.group(1)).replace('"', "")
+            if table.startswith("presets."):
+                found.setdefault(table, k)
+            continue
+        key = _KEY.match(text)
+        if key and table == "" and key.group(1) == "name":
+            found.setdefault("name", k)
+        elif key and table == "presets":
+            found.setdefault(f"presets.{key.group(1)}", k)
+    return tuple(found.items())
+
+
 def _check_table(data, key, path, allowed=None, kind=dict):
     value = data.get(key)
     if value is None:
@@ -259,14 +284,15 @@ def read_model_file(path) -> dict:
     labels = (("params", "[parameters]"), ("initial", "[initial]"),
               ("threshold", "[events] threshold"), ("reset", "[events] reset"),
               ("refractory", "[events] refractory"))
-    origin = Origin(source=source, equations_line=_equations_line(raw), labels=labels)
+    origin = Origin(source=source, equations_line=_equations_line(raw), labels=labels,
+                    lines=_name_lines(raw))
     return dict(
         equations=data["equations"],
         params=_check_table(data, "parameters", path),
         initial=_check_table(data, "initial", path),
         threshold=events.get("threshold"), reset=events.get("reset"),
         refractory=events.get("refractory"),
-        name=data.get("name", path.stem), time=None if time is None else str(time),
+        name=data.get("name", from_stem(path.stem)), time=None if time is None else str(time),
         presets=presets, description=data.get("description", ""),
         reference=data.get("reference", ""), title=data.get("title", ""), _origin=origin)
 

@@ -49,6 +49,7 @@ from biosnn import units
 from biosnn.equations import manifest, parser
 from biosnn.equations.parser import BOOL, Converter
 from biosnn.errors import ModelError, UnitError
+from biosnn.names import check_identifier
 
 __all__ = ["Model", "Origin", "evaluate", "build_kernel_spec", "SPEC_VERSION"]
 
@@ -67,14 +68,28 @@ class Origin:
     source: str | None = None
     equations_line: int = 1
     labels: tuple = ()
+    #: ``(("name", line), ("presets.RS", line), ...)``: where names are given in the file
+    lines: tuple = ()
 
     def label(self, key: str) -> str:
         return dict(self.labels).get(key, key)
+
+    def line(self, key: str) -> int | None:
+        return dict(self.lines).get(key)
 
 
 def _suggest(name, known) -> str:
     close = difflib.get_close_matches(name, list(known), n=3)
     return f" (did you mean {' or '.join(close)}?)" if close else ""
+
+
+def _check_names(name, presets, origin) -> None:
+    """The model's name and its preset names are identifiers (:mod:`biosnn.names`)."""
+    source = origin.source if origin is not None else None
+    line = origin.line if origin is not None else (lambda key: None)
+    check_identifier(name, "the model name", source=source, line=line("name"))
+    for key in presets or {}:
+        check_identifier(key, "the preset name", source=source, line=line(f"presets.{key}"))
 
 
 def _is_number(value) -> bool:
@@ -128,6 +143,7 @@ class Model:
         for key, value in (("params", params), ("initial", initial), ("presets", presets)):
             if value is not None and not isinstance(value, dict):
                 raise ModelError(f"{key} must be a dict, not {type(value).__name__}")
+        _check_names(name, presets, _origin)
         for key, value in (presets or {}).items():
             if not isinstance(value, dict):
                 raise ModelError(f"preset {key!r} must be a dict of parameter values")

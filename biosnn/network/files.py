@@ -66,6 +66,7 @@ from pathlib import Path
 import numpy as np
 
 from biosnn.errors import BiosnnError, ModelError
+from biosnn.names import RULE, from_stem, is_identifier
 from biosnn.network import connectivity as _conn
 from biosnn.network.connectivity import Blocks  # noqa: F401 - kept importable from here
 
@@ -393,7 +394,7 @@ def _build_model(where, name, table):
                           description=table.get("description", ""),
                           reference=table.get("reference", ""),
                           _origin=Origin(source=where.path, equations_line=eq_line,
-                                         labels=labels))
+                                         labels=labels, lines=_name_lines(where, t, table)))
         except BiosnnError as exc:
             if isinstance(exc, ModelError) and exc.source:
                 raise
@@ -632,7 +633,10 @@ def _build(where, data, path, *, dt, duration, seed, backend):
     for key in ("name", "title", "description", "reference"):
         if key in data and not isinstance(data[key], str):
             raise where.error("", key, "must be a string")
-    info = NetworkInfo(name=data.get("name", path.stem), title=data.get("title", ""),
+    name = data.get("name", from_stem(path.stem))
+    if not is_identifier(name):
+        raise where.error("", "name", f"{name!r} is not a valid network name: {RULE}")
+    info = NetworkInfo(name=name, title=data.get("title", ""),
                        description=data.get("description", ""),
                        reference=data.get("reference", ""), path=str(path))
     dt_ms = _time_ms(where, "", "dt", data.get("dt", 0.1)) if dt is None else float(dt)
@@ -770,6 +774,15 @@ def _build(where, data, path, *, dt, duration, seed, backend):
     return net, info
 
 
+def _name_lines(where, t, table) -> tuple:
+    """Lines of an inline model's ``name`` and preset names (Origin.lines)."""
+    out = [("name", where.line(t, "name"))]
+    presets = table.get("presets")
+    for p in presets if isinstance(presets, dict) else ():
+        out.append((f"presets.{p}", where.line(f"{t}.presets.{p}")))
+    return tuple(out)
+
+
 def _library_model(name):
     from biosnn.equations.files import load_model
 
@@ -781,9 +794,9 @@ def _table(where, data, key) -> dict:
     if not isinstance(value, dict):
         raise where.error("", key, f"must be tables [{key}.NAME]")
     for name, table in value.items():
-        if not name.isidentifier():
-            raise where.error(f"{key}.{name}", None, "the name must be an identifier such "
-                              "as 'exc'")
+        if not is_identifier(name):
+            raise where.error(key, None, f"{name!r} is not a valid name: {RULE} (such as "
+                              "'exc')")
         if not isinstance(table, dict):
             raise where.error(key, name, f"must be a table [{key}.{name}]")
     return value

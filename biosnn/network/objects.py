@@ -12,6 +12,7 @@ import re
 import numpy as np
 
 from biosnn.errors import ModelError
+from biosnn.names import check_identifier
 
 __all__ = ["Population", "Subgroup", "PoissonGroup", "SpikeGenerator", "Synapses",
            "SpikeMonitor", "StateMonitor", "RateMonitor"]
@@ -30,9 +31,7 @@ def _check_n(n, what) -> int:
 def _check_name(name, default):
     if name is None:
         return default
-    if not isinstance(name, str) or not name.isidentifier():
-        raise ModelError(f"a name must be an identifier such as 'exc', not {name!r}")
-    return name
+    return check_identifier(name, "the name")
 
 
 def check_memory(nbytes, what: str, advice: str) -> None:

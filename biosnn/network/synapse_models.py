@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from biosnn.errors import ModelError
+from biosnn.names import MAX_LENGTH, check_identifier, from_stem
 
 __all__ = ["SynapseModel", "load_synapse", "list_synapses", "with_synapses", "on_pre",
            "kinetic_synapses"]
@@ -110,15 +111,16 @@ def list_synapses() -> list:
 @functools.lru_cache(maxsize=64)
 def load_synapse(name_or_path) -> SynapseModel:
     """A synapse model by library name (``"exp_current"``) or file path."""
-    from biosnn.equations.files import _toml
+    from biosnn.equations.files import _name_lines, _toml
 
     text = str(name_or_path)
     path = Path(text) if text.endswith(".toml") else _files().get(text)
     if path is None or not path.is_file():
         raise ModelError(f"no synapse model {text!r}; the library has "
                          f"{', '.join(sorted(_files())) or 'none'}")
+    raw = path.read_text(encoding="utf-8")
     try:
-        data = _toml().loads(path.read_text(encoding="utf-8"))
+        data = _toml().loads(raw)
     except Exception as exc:  # tomllib.TOMLDecodeError
         raise ModelError(f"invalid TOML: {exc}", source=str(path)) from None
     for key in data:
@@ -132,7 +134,9 @@ def load_synapse(name_or_path) -> SynapseModel:
     if kind not in _KINDS:
         raise ModelError(f"kind must be one of {', '.join(_KINDS)}, not {kind!r}",
                          source=str(path))
-    return SynapseModel(name=data.get("name", path.stem), equations=data["equations"],
+    name = check_identifier(data.get("name", from_stem(path.stem)), "the synapse model name",
+                            source=str(path), line=dict(_name_lines(raw)).get("name"))
+    return SynapseModel(name=name, equations=data["equations"],
                         parameters=tuple(data.get("parameters", {}).items()),
                         output=data["output"], on_pre=data["on_pre"],
                         weight_unit=data["weight_unit"], title=data.get("title", ""),
@@ -222,7 +226,9 @@ def with_synapses(model, inputs: dict, voltage: str | None = None):
     -------
     biosnn.Model
         The input becomes a state or alias of the synapse equations; the synapse
-        parameters are added as ``<name>_<input>``.
+        parameters are added as ``<name>_<input>``.  Its name is the model's name and
+        the synapses' names joined by ``_`` (``lif_exp_current``; cut to
+        :data:`biosnn.names.MAX_LENGTH` characters).
     """
     from biosnn.equations.model import Model
 
@@ -230,8 +236,10 @@ def with_synapses(model, inputs: dict, voltage: str | None = None):
     eqs = args["equations"]
     params = dict(args["params"] or {})
     voltage = voltage or next(iter(model.states))
+    used = []
     for target, syn in inputs.items():
         syn = syn if isinstance(syn, SynapseModel) else load_synapse(syn)
+        used.append(syn.name)
         if target not in model.params:
             raise ModelError(f"model {model.name} has no parameter {target!r} for the "
                              f"synapse {syn.name} to drive; its parameters: "
@@ -242,7 +250,6 @@ def with_synapses(model, inputs: dict, voltage: str | None = None):
         eqs = eqs.rstrip("\n") + "\n" + text
         params.update(sparams)
     args.update(equations=eqs, params=params, _origin=None,
-                name=f"{model.name}+" + "+".join(
-                    (s if isinstance(s, str) else s.name) for s in inputs.values()))
+                name="_".join([model.name] + used)[:MAX_LENGTH])
     args.pop("presets", None)
     return Model(**args)
