@@ -11,10 +11,12 @@ none of the payload.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import biosnn
@@ -194,3 +196,122 @@ def test_library_names_follow_the_rule():
     assert all(is_identifier(name) for name, _ in list_networks())
 
 
+# -- no generator pastes a name, whatever reaches it -------------------------------------
+
+def _spec_named(name):
+    model = biosnn.Model(LIF, params={"El": "-40 mV", "tau": "10 ms"},
+                         threshold="v > -50*mV", reset="v = -65*mV", refractory="2 ms")
+    # a name that bypassed every check (a hand-made spec, a cached manifest): the
+    # generators must not rely on the checks upstream
+    return dataclasses.replace(model.kernel_spec(), name=name)
+
+
+def test_model_generators_never_paste_the_name(tmp_path, cache):
+    from biosnn.codegen import c_build, c_backend
+    from biosnn.codegen.numpy_backend import NumpyKernel
+
+    sentinel = tmp_path / "pwned"
+    for bad in payloads(sentinel):
+        spec = _spec_named(bad)
+        kernel = NumpyKernel(spec)            # prints and executes the NumPy source
+        assert_clean(kernel.source, "the NumPy kernel")
+        for family in ("fixed", "adaptive", "rodas"):
+            assert_clean(c_backend.generate_source(spec, family), f"the C {family} kernel")
+    if c_build.compiler_available():
+        # compile and load (constructors run at load) the first payload in each family
+        spec = _spec_named(payloads(sentinel)[0])
+        for family in ("fixed", "adaptive", "rodas"):
+            c_build.load_library(c_build.build(c_backend.generate_source(spec, family)))
+    assert not sentinel.exists()
+
+
+def test_network_generators_never_paste_the_name(tmp_path, cache):
+    from biosnn.codegen import c_build
+    from biosnn.network import Network, Population, SpikeMonitor, _cengine
+
+    sentinel = tmp_path / "pwned"
+    model = biosnn.Model(LIF, params={"El": "-40 mV", "tau": "10 ms"},
+                         threshold="v > -50*mV", reset="v = -65*mV", name="lif")
+    pop = Population(model, 4, name="exc", method="exact")
+    net = Network(pop, SpikeMonitor(pop), seed=1, backend="numpy")
+    snippets = net.snippets()
+    for bad in payloads(sentinel):
+        st = net.structure()
+        st["pops"][0]["name"] = bad           # as a cached or hand-made structure could
+        st["pops"][0]["method"] = bad
+        assert_clean(_cengine.generate(st, snippets), "the network C engine")
+    compiler = c_build.find_compiler()
+    if compiler is not None:
+        st = net.structure()
+        st["pops"][0]["name"] = payloads(sentinel)[0]
+        lib = tmp_path / "net.so"
+        _cengine._compile(_cengine.generate(st, snippets), lib, compiler)
+        c_build.load_library(lib)
+    assert not sentinel.exists()
+
+
+# -- free text (descriptions, references, titles) never reaches generated source -------
+
+def _generated_sources(cache: Path) -> dict:
+    """Every generated source in a cache directory: C files and the sources stored in
+    JSON entries (NumPy kernels, numeric and analysis functions, network snippets)."""
+    out = {}
+    for path in cache.rglob("*"):
+        if path.suffix == ".c":
+            out[str(path)] = path.read_text()
+        elif path.suffix == ".json" and path.name != "units.json" and (
+                "layout" in path.name or "analysis" in path.name or path.name.startswith(
+                    "net-")):
+            out[str(path)] = path.read_text()
+    return out
+
+
+def test_free_text_never_reaches_generated_source(tmp_path, cache):
+    from biosnn.analysis.equilibria import find_equilibria
+    from biosnn.codegen import c_build
+    from biosnn.network.files import load_network
+
+    sentinel = tmp_path / "pwned"
+    text = "\n".join(payloads(sentinel))
+    path = tmp_path / "lif.toml"
+    path.write_text(lif_file(description=text, reference=text, title=text,
+                             preset_description=text))
+    model = biosnn.load_model(path, preset="fast")
+    assert model.description == text          # free text is kept as data
+    backends = ["numpy"] + (["c"] if c_build.compiler_available() else [])
+    for backend in backends:
+        for method in ("rk4", "rk45", "rodas4"):
+            tol = {} if method == "rk4" else {"rtol": 1e-6, "atol": 1e-9}
+            r = biosnn.simulate(model, 20.0, method=method, dt=0.05, backend=backend, **tol)
+            assert np.all(np.isfinite(r["v"]))
+    fhn_text = textwrap.dedent(f"""\
+        name = "fhn"
+        description = {toml(text)}
+        reference = {toml(text)}
+        equations = '''
+        dv/dt = v - v**3/3 - w + I : 1
+        dw/dt = eps*(v + a - b*w) : 1
+        '''
+        [parameters]
+        I = 0.5
+        eps = 0.08
+        a = 0.7
+        b = 0.8
+        """)
+    (tmp_path / "fhn.toml").write_text(fhn_text)
+    fhn = biosnn.load_model(tmp_path / "fhn.toml")
+    assert len(find_equilibria(fhn)) == 1
+    net_path = tmp_path / "net.toml"
+    net_path.write_text(network_file(text=text))
+    for backend in backends:
+        net = load_network(net_path, backend=backend)
+        net.run(5.0)
+        # the generator spike at 1 ms kicks every neuron over threshold (-65 + 20 > -50
+        # is false; the drive from El = -40 mV does it within 5 ms: just check they ran)
+        assert net.info.description == text
+    sources = _generated_sources(cache)
+    assert any(p.endswith(".c") for p in sources) or backends == ["numpy"]
+    assert any("layout" in p for p in sources)
+    for where, source in sources.items():
+        assert_clean(source, where)
+    assert not sentinel.exists()

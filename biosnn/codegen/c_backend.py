@@ -1596,13 +1596,16 @@ def generate_source(spec, family: str) -> str:
     -------
     str
     """
+    from biosnn.names import source_token
     from biosnn.solvers import noise
 
     if family not in _DRIVERS:
         raise ValueError(f"unknown driver family {family!r}")
     model = _model_functions(spec, family)
     lanes = _lane_functions(spec) if family == "fixed" else ""
-    parts = [_HEADER, f"/* model {spec.name!r}, key {spec.key}, family {family} */\n",
+    # no text of a file in generated source: the name and key only as plain tokens
+    parts = [_HEADER, f"/* model {source_token(spec.name)}, key {source_token(spec.key)}, "
+             f"family {family} */\n",
              _defines(spec), _c_struct()]
     if "bs_xexpm1" in model + lanes:
         from biosnn.codegen.functions import C_GIVEN_EXP, C_PRELUDE

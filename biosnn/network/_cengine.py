@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from biosnn.errors import CompilerError
+from biosnn.names import source_token
 from biosnn.network.objects import check_memory
 
 __all__ = ["CEngine", "generate", "layout", "FLAGS"]
@@ -143,7 +144,8 @@ def _pop_function(k, pop, snip) -> list:
     ns, params, arr = len(pop["states"]), pop["params"], pop["array_params"]
     exact = pop["method"] == "exact"
     rows = ", ".join(f"double *restrict Y_{i}" for i in range(ns))
-    L = [f"/* population {k}: {pop['name']} ({pop['method']}) */",
+    # no text of a file in generated source: the model name only as a plain token
+    L = [f"/* population {k}: {source_token(pop['name'])} ({source_token(pop['method'])}) */",
          f"static void bsn_update{k}(const int64_t j0, const int64_t j1, const int64_t N, "
          "const double tn, const double dt, "
          f"{rows}, const double *restrict PS, const double *restrict PA, "
