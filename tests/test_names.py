@@ -315,3 +315,31 @@ def test_free_text_never_reaches_generated_source(tmp_path, cache):
     for where, source in sources.items():
         assert_clean(source, where)
     assert not sentinel.exists()
+
+
+# -- cached names are checked before use -----------------------------------------------
+
+def test_a_cached_manifest_cannot_rename_a_model(tmp_path, cache):
+    sentinel = tmp_path / "pwned"
+    args = dict(params={"El": "-40 mV", "tau": "10 ms"}, name="lif")
+    biosnn.Model(LIF, **args)
+    (entry,) = (cache / "models").glob("*.model.json")
+    data = json.loads(entry.read_text())
+    data["name"] = payloads(sentinel)[0]
+    entry.write_text(json.dumps(data))
+    model = biosnn.Model(LIF, **args)           # the entry is ignored and rebuilt
+    assert model.name == "lif"
+
+
+def test_a_cached_layout_with_a_name_that_is_not_a_variable_is_refused(tmp_path, cache):
+    # the layout's names are printed as identifiers (NumPy and analysis kernels); one read
+    # back from the cache that is not a variable name is malformed (ignored and rebuilt)
+    from biosnn.codegen.spec import KernelLayout
+
+    model = biosnn.Model(LIF, params={"El": "-40 mV", "tau": "10 ms"}, name="lif")
+    data = model.layout.to_dict()
+    assert KernelLayout.from_dict(data).states == ("v",)
+    for field in ("states", "params", "alias_names", "noises"):
+        bad = dict(data, **{field: ['v = __import__("os").system("true")']})
+        with pytest.raises(ValueError, match="variable name"):
+            KernelLayout.from_dict(bad)

@@ -256,7 +256,7 @@ class KernelLayout:
     def from_dict(cls, d: dict, full=None, store=None) -> "KernelLayout":
         """Inverse of :meth:`to_dict`; raises KeyError/TypeError/ValueError on bad data."""
         flag = lambda x: SYMBOLIC if _bool(x) else None  # noqa: E731
-        names = lambda x: tuple(_str(v) for v in x)  # noqa: E731
+        names = lambda x: tuple(_variable(v) for v in x)  # noqa: E731
         numpy_source = d["numpy_source"]
         return cls(
             name=_str(d["name"]), key=_str(d["key"]), states=names(d["states"]),
@@ -299,6 +299,16 @@ class KernelLayout:
 def _str(x) -> str:
     if not isinstance(x, str):
         raise TypeError(f"expected a string, got {x!r}")
+    return x
+
+
+def _variable(x) -> str:
+    """A variable name read back from the cache: printed as an identifier, so it must be
+    one (:func:`biosnn.names.is_variable`)."""
+    from biosnn.names import is_variable
+
+    if not is_variable(x):
+        raise ValueError(f"expected a variable name, got {x!r}")
     return x
 
 

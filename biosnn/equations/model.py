@@ -49,7 +49,7 @@ from biosnn import units
 from biosnn.equations import manifest, parser
 from biosnn.equations.parser import BOOL, Converter
 from biosnn.errors import ModelError, UnitError
-from biosnn.names import check_identifier
+from biosnn.names import check_identifier, is_variable
 
 __all__ = ["Model", "Origin", "evaluate", "build_kernel_spec", "SPEC_VERSION"]
 
@@ -716,6 +716,11 @@ def _fields(data, args) -> dict | None:
         unless = tuple(bool(x) for x in data["unless_refractory"])
         if len(unless) != len(states):
             raise ValueError("unless_refractory")
+        # names are printed into generated source: a cached manifest must not bring others
+        if data["name"] != args["name"] or not all(
+                is_variable(n) for n in states + aliases + tuple(names)
+                + tuple(data["noises"])):
+            raise ValueError("names")
         origin = args["_origin"]
         return dict(
             name=_text(data["name"]), time_dimensionless=bool(data["time_dimensionless"]),
