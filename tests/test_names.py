@@ -182,6 +182,21 @@ def test_hostile_names_are_refused_where_they_enter(tmp_path, k):
     assert not sentinel.exists()
 
 
+@pytest.mark.parametrize("value", [
+    '1 mV */ __attribute__((constructor)) static void f(void) { system("true"); } /*',
+    '-65 mV"""; __import__("os").system("true"); """', "1 mV\n#include <stdio.h>",
+    "1 \x1b[2JmV"])
+def test_unit_strings_that_are_not_units_are_refused(value):
+    # a parameter's or an initial value's unit string is parsed (whitelist), never pasted:
+    # text that is not a unit is an error naming the value.  "1 mV\n#include ..." was
+    # accepted before (Python's parser skipped the '# comment') and became the display
+    # unit 'mV #include <stdio.h>' of El
+    with pytest.raises(ModelError, match=r"params El: cannot read"):
+        biosnn.Model(LIF, params={"El": value, "tau": "10 ms"})
+    with pytest.raises(ModelError, match="invalid syntax|not a unit"):
+        biosnn.Model(LIF, params={"El": "-40 mV", "tau": "10 ms"}, initial={"v": value})
+
+
 def test_library_names_follow_the_rule():
     # every shipped model, preset, network and synapse keeps working under the rule
     from biosnn.names import is_identifier
