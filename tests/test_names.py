@@ -358,3 +358,37 @@ def test_a_cached_layout_with_a_name_that_is_not_a_variable_is_refused(tmp_path,
         bad = dict(data, **{field: ['v = __import__("os").system("true")']})
         with pytest.raises(ValueError, match="variable name"):
             KernelLayout.from_dict(bad)
+
+
+# -- biosnn show -------------------------------------------------------------------------
+
+def test_show_escapes_control_characters(tmp_path):
+    import io
+
+    from biosnn.cli import main
+
+    description = "First paragraph \x1b[2J with an\nANSI escape.\n\nSecond\r paragraph\x07."
+    path = tmp_path / "lif.toml"
+    path.write_text(lif_file(description=description, reference="Ref \x1b]0;title\x07 (1907)",
+                             preset_description="fast \x1b[31mred\x9b1m"))
+    out = io.StringIO()
+    assert main(["show", str(path)], out=out, err=io.StringIO()) == 0
+    shown = out.getvalue()
+    for raw in ("\x1b", "\x07", "\r", "\x9b"):
+        assert raw not in shown
+    assert "\\x1b[2J" in shown and "\\x0d" in shown and "\\x9b1m" in shown
+    # the file's own paragraph break is kept (a blank line between the paragraphs), a
+    # line break inside a paragraph is reflowed
+    assert "with an ANSI escape.\n\nSecond" in shown
+
+
+def test_models_listing_escapes_control_characters(tmp_path, monkeypatch):
+    import io
+
+    from biosnn.cli import main
+
+    (tmp_path / "lif.toml").write_text(lif_file(title="Leaky \x1b[2J\x1b[31mred\r"))
+    monkeypatch.setenv("BIOSNN_MODEL_PATH", str(tmp_path))
+    out = io.StringIO()
+    assert main(["models"], out=out, err=io.StringIO()) == 0
+    assert out.getvalue() == "lif  Leaky \\x1b[2J\\x1b[31mred\\x0d\n"
