@@ -38,7 +38,7 @@ class KernelSpec:
     Attributes
     ----------
     name : str
-        Model name (used in generated identifiers after sanitising).
+        Model name (generated source shows it only as :func:`biosnn.names.source_token`).
     key : str
         Hex digest of the model's canonical content.  Two specs with the same key print the
         same code; kernel caches use it (together with backend options) as their key.

@@ -118,11 +118,13 @@ class Model:
     refractory : str or number, optional
         A time (``"2 ms"``, a number in ms), a parameter name, or a condition.
     name : str
-        Model name.
+        Model name: a letter, then letters, digits or underscores, at most 64 characters
+        (:data:`biosnn.names.PATTERN`).
     time : str, optional
         ``"1"`` for dimensionless time; default: dimensionless iff no unit appears anywhere.
     presets : dict, optional
-        name -> {param: value, "description": str}.
+        name -> {param: value, "description": str}; preset names follow the rule of
+        ``name``.
     description, reference : str
         Free text (not part of the model's identity).
 
