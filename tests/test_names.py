@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -209,6 +210,29 @@ def test_library_names_follow_the_rule():
     for name, _ in list_synapses():
         assert is_identifier(load_synapse(name).name)
     assert all(is_identifier(name) for name, _ in list_networks())
+
+
+def test_derived_models_have_valid_names():
+    # models biosnn derives from others (synapses merged in, a fast subsystem) are named
+    # by the rule even from a name of the longest length allowed
+    from biosnn.analysis.fastslow import fast_subsystem
+    from biosnn.network.synapse_models import _files, with_synapses
+
+    def is_identifier(name):        # the rule as docs/models.md states it
+        return re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", name) is not None
+
+    lif = biosnn.Model("dv/dt = (El - v)/tau + I_syn/C : volt",
+                       params={"El": "-65 mV", "tau": "10 ms", "C": "200 pF", "I_syn": "0 pA"},
+                       name="a" * 64)
+    merged = with_synapses(lif, {"I_syn": "exp_current"})
+    assert is_identifier(merged.name) and merged.name.startswith("a" * 40)
+    # given by path, the synapse contributes its name, not its path
+    path = str(_files()["exp_current"])
+    short = biosnn.Model(lif._args["equations"], params=lif._args["params"], name="lif")
+    assert with_synapses(short, {"I_syn": path}).name == "lif_exp_current"
+    fhn = biosnn.Model("dv/dt = v - v**3/3 - w : 1\ndw/dt = 0.08*(v + 0.7 - 0.8*w) : 1",
+                       name="b" * 64)
+    assert is_identifier(fast_subsystem(fhn, "w", value=0.0).name)
 
 
 # -- no generator pastes a name, whatever reaches it -------------------------------------
