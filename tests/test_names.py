@@ -431,8 +431,11 @@ def test_models_listing_escapes_control_characters(tmp_path, monkeypatch):
 
     from biosnn.cli import main
 
-    (tmp_path / "lif.toml").write_text(lif_file(title="Leaky \x1b[2J\x1b[31mred\r"))
+    (tmp_path / "zz_evil.toml").write_text(
+        lif_file(name="zz_evil", title="Leaky \x1b[2J\x1b[31mred\r"))
     monkeypatch.setenv("BIOSNN_MODEL_PATH", str(tmp_path))
     out = io.StringIO()
     assert main(["models"], out=out, err=io.StringIO()) == 0
-    assert out.getvalue() == "lif  Leaky \\x1b[2J\\x1b[31mred\\x0d\n"
+    assert "\x1b" not in out.getvalue() and "\r" not in out.getvalue()
+    last = out.getvalue().splitlines()[-1]
+    assert last.startswith("zz_evil ") and last.endswith("  Leaky \\x1b[2J\\x1b[31mred\\x0d")
