@@ -439,3 +439,29 @@ def test_models_listing_escapes_control_characters(tmp_path, monkeypatch):
     assert "\x1b" not in out.getvalue() and "\r" not in out.getvalue()
     last = out.getvalue().splitlines()[-1]
     assert last.startswith("zz_evil ") and last.endswith("  Leaky \\x1b[2J\\x1b[31mred\\x0d")
+
+
+def test_synapse_texts_written_into_equations_are_names_and_units(tmp_path):
+    # a synapse file's weight_unit, the target and the voltage of a kinetic synapse and
+    # the inputs of with_synapses are written into equation text: each must be a unit or
+    # a variable name, refused with a ModelError (a regex group reference in them raised
+    # re.error before)
+    from biosnn.network import AllToAll, Population, SpikeGenerator
+    from biosnn.network.synapse_models import kinetic_synapses, load_synapse, with_synapses
+
+    syn = tmp_path / "syn.toml"
+    syn.write_text('name = "s"\noutput = "I"\non_pre = "I += w"\n'
+                   'weight_unit = "pA\\nI_post = 1e9*amp : amp (summed)"\n'
+                   'equations = "dI/dt = -I/(5*ms) : amp"\n')
+    with pytest.raises(ModelError, match=r"syn\.toml: weight_unit"):
+        load_synapse(str(syn))
+    neuron = biosnn.Model("dv/dt = (-65*mV - v)/(10*ms) + I_syn/(100*pF) : volt",
+                          params={"I_syn": "0 pA"})
+    P, src = Population(neuron, 1), SpikeGenerator(1, [0], [1.0])
+    for target, voltage in (("I_syn\\g<0>", "v"), ("I_syn", "v\\1"), ("I_syn", "v_post = 1\n")):
+        with pytest.raises(ModelError, match="cannot be the name"):
+            kinetic_synapses("ampa", src, P, target, connect=AllToAll(), w="1 nS",
+                             voltage=voltage)
+    with pytest.raises(ModelError, match="cannot be the name"):
+        with_synapses(neuron, {"I_syn": "exp_current"}, voltage="v\\1")
+    assert with_synapses(neuron, {"I_syn": "exp_current"}).name == "model_exp_current"

@@ -30,7 +30,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from biosnn.errors import ModelError
+from biosnn import units
+from biosnn.errors import ModelError, UnitError
 from biosnn.names import MAX_LENGTH, check_identifier, from_stem
 
 __all__ = ["SynapseModel", "load_synapse", "list_synapses", "with_synapses", "on_pre",
@@ -136,6 +137,10 @@ def load_synapse(name_or_path) -> SynapseModel:
                          source=str(path))
     name = check_identifier(data.get("name", from_stem(path.stem)), "the synapse model name",
                             source=str(path), line=dict(_name_lines(raw)).get("name"))
+    try:   # a unit, not text: it is written into the synapse equations (w : unit)
+        units.parse_unit(data["weight_unit"])
+    except UnitError as exc:
+        raise ModelError(f"weight_unit: {exc}", source=str(path)) from None
     return SynapseModel(name=name, equations=data["equations"],
                         parameters=tuple(data.get("parameters", {}).items()),
                         output=data["output"], on_pre=data["on_pre"],
@@ -190,12 +195,14 @@ def kinetic_synapses(synapse, pre, post, target: str, *, connect, w, voltage: st
     """
     from biosnn.network.objects import Synapses
 
+    _check_variables(target=target, voltage=voltage)
     syn = synapse if isinstance(synapse, SynapseModel) else load_synapse(synapse)
     if syn.kind != "kinetic":
         raise ModelError(f"the synapse {syn.name} is linear: merge it into the neuron with "
                          "with_synapses() and on_pre()")
-    text = re.sub(rf"\b{re.escape(syn.output)}_post\b", f"{target}_post", syn.equations)
-    text = re.sub(r"\bv_post\b", f"{voltage}_post", text)
+    text = re.sub(rf"\b{re.escape(syn.output)}_post\b", lambda m: f"{target}_post",
+                  syn.equations)
+    text = re.sub(r"\bv_post\b", lambda m: f"{voltage}_post", text)
     shared = dict(syn.parameters)
     shared.update(params or {})
     per_synapse = not isinstance(w, (str, int, float))
@@ -207,6 +214,17 @@ def kinetic_synapses(synapse, pre, post, target: str, *, connect, w, voltage: st
         values = dict(syn.initial, **(init or {}))
     return Synapses(pre, post, model=text, on_pre=syn.on_pre, connect=connect,
                     params=shared, init=values, delay=delay, name=name, method=method)
+
+
+def _check_variables(**names) -> None:
+    """The names written into synapse equations are variable names (ModelError)."""
+    from biosnn.equations import parser
+
+    for what, name in names.items():
+        if name is not None:
+            if not isinstance(name, str):
+                raise ModelError(f"{what} must be a variable name, not {name!r}")
+            parser.check_name(name, what=what)
 
 
 def with_synapses(model, inputs: dict, voltage: str | None = None):
@@ -232,6 +250,9 @@ def with_synapses(model, inputs: dict, voltage: str | None = None):
     """
     from biosnn.equations.model import Model
 
+    for target in inputs:
+        _check_variables(input=target)
+    _check_variables(voltage=voltage)
     args = dict(model._args)
     eqs = args["equations"]
     params = dict(args["params"] or {})
