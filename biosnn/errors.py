@@ -57,4 +57,8 @@ class MethodError(BiosnnError, ValueError):
 
 
 class CompilerError(BiosnnError, RuntimeError):
-    """The C compiler failed or is missing; callers fall back to NumPy."""
+    """The C compiler is missing or failed; the message names the compiler tried.
+
+    ``backend="c"`` raises it; ``backend="auto"`` runs on NumPy instead and warns once
+    (:mod:`biosnn.codegen.backend`).  It is the only error that may lead to NumPy.
+    """

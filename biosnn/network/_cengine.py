@@ -537,7 +537,12 @@ def _compile(source: str, lib: Path, compiler) -> None:
     fd, tmp = tempfile.mkstemp(dir=lib.parent, prefix=".tmp-", suffix=".so")
     os.close(fd)
     cmd = [*compiler.argv, *_flags(compiler), "-o", tmp, str(src), "-lm"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        os.unlink(tmp)
+        raise CompilerError(f"could not run the C compiler {compiler.argv[0]!r}: "
+                            f"{exc}") from None
     if proc.returncode != 0:
         os.unlink(tmp)
         raise CompilerError(f"C compilation of the network failed ({' '.join(cmd)}):\n"
@@ -553,9 +558,7 @@ class CEngine:
     def __init__(self, net):
         from biosnn.codegen import c_build
 
-        compiler = c_build.find_compiler()
-        if compiler is None:
-            raise CompilerError("no C compiler found (set CC or install gcc/clang).")
+        compiler = c_build.require_compiler()
         self.net = net
         self.structure = net.structure()
         lib, manifest = _paths(net.key(), compiler)

@@ -62,6 +62,9 @@ class Network:
         Seed of every random draw (construction and run time); drawn if None and
         reported in ``stats["seed"]``.
     backend : {"auto", "c", "numpy"}
+        ``auto``: the C engine when a compiler works, else NumPy with one warning;
+        ``c``: the C engine or a CompilerError naming the compiler tried (see
+        :mod:`biosnn.codegen.backend`).
 
     Examples
     --------
@@ -79,9 +82,9 @@ class Network:
 
     def __init__(self, *objects, dt="0.1 ms", seed=None, backend="auto"):
         t0 = _time.perf_counter()
-        if backend not in ("auto", "c", "numpy"):
-            raise ModelError(f"backend must be 'auto', 'c' or 'numpy', not {backend!r}")
-        self.backend_request = backend
+        from biosnn.codegen.backend import check_backend
+
+        self.backend_request = check_backend(backend, ModelError)
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2 ** 63))
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
@@ -503,21 +506,22 @@ class Network:
     def _get_engine(self):
         if self._engine is not None:
             return self._engine
+        from biosnn.codegen.backend import fall_back, use_c
+        from biosnn.errors import CompilerError
+
         t0 = _time.perf_counter()
-        use_c = self.backend_request in ("auto", "c")
         engine = None
-        if use_c:
+        # only a compiler problem leads to NumPy (backend="auto", one warning); a model
+        # error of the network is raised as it is (biosnn.codegen.backend)
+        if use_c(self.backend_request, stacklevel=5):
             from biosnn.network import _cengine
 
             try:
                 engine = _cengine.CEngine(self)
-            except Exception as exc:  # noqa: BLE001 - no compiler: NumPy, said once
+            except CompilerError as exc:
                 if self.backend_request == "c":
                     raise
-                import warnings
-
-                warnings.warn(f"the C network engine is not available ({exc}); using NumPy",
-                              RuntimeWarning, stacklevel=3)
+                fall_back(exc, stacklevel=5)
         if engine is None:
             from biosnn.network._npengine import NumpyEngine
 
