@@ -44,7 +44,7 @@ import numpy as np
 from biosnn.errors import CompilerError
 from biosnn.network.objects import check_memory
 
-__all__ = ["CEngine", "generate", "layout", "FLAGS"]
+__all__ = ["CEngine", "cached_snippets", "generate", "layout", "FLAGS"]
 
 FLAGS = ("-O3", "-march=native", "-std=c99", "-fPIC", "-shared", "-fno-math-errno",
          "-fno-trapping-math", "-ffp-contract=off")
@@ -550,6 +550,27 @@ def _compile(source: str, lib: Path, compiler) -> None:
     os.replace(tmp, lib)
 
 
+def cached_snippets(net):
+    """The snippets stored with the compiled library of ``net``'s structure (key), or
+    None: no compiler, not compiled yet, or an unreadable file.  Data only (JSON): the
+    Network checks it, nothing is run here."""
+    from biosnn.codegen import c_build
+
+    compiler = c_build.find_compiler()
+    if compiler is None:
+        return None
+    lib, manifest = _paths(net.key(), compiler)
+    if not lib.exists():
+        return None
+    try:
+        data = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(data, dict) and isinstance(data.get("pops"), list) and \
+        len(data["pops"]) == len(net.populations)
+    return data if ok else None
+
+
 class CEngine:
     """Runs a network with its compiled library (see the module docstring)."""
 
@@ -566,7 +587,7 @@ class CEngine:
         if self.warm:
             self.snippets = json.loads(manifest.read_text())
         else:
-            self.snippets = net.snippets()
+            self.snippets = net._lowered()
             self.source = generate(self.structure, self.snippets)
             _compile(self.source, lib, compiler)
             c_build._atomic_write(manifest, json.dumps(self.snippets))
