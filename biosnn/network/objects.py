@@ -414,10 +414,10 @@ class Synapses:
     def text_origin(self, what: str) -> tuple:
         """``(file, line in the file of the first line)`` of the text ``what`` (``"model"``,
         ``"on_pre"``, ``"on_post"``), ``(None, 1)`` when not read from a file."""
-        if self._origin is None:
+        source, lines = self._origin or (None, {})
+        if not lines.get(what):     # not from a file, or from a library synapse file
             return None, 1
-        source, lines = self._origin
-        return source, lines.get(what) or 1
+        return source, lines[what]
 
     @property
     def variables(self) -> tuple:

@@ -144,3 +144,24 @@ def test_a_cached_library_does_not_skip_a_unit_check(tmp_path, monkeypatch):
     assert net.stats["backend"] == "c"
     with pytest.raises(UnitError, match="we"):
         _load(tmp_path, text.replace('we = "1 mV"', 'we = "1 nS"'), backend="c")
+
+
+def test_library_synapse_error_names_its_table(tmp_path):
+    # the AMPA file reads the membrane potential as v_post; voltage = "vv" is not a
+    # variable of the neuron, found when the synapse group is lowered
+    text = BASE.replace('El = "-49 mV"', 'El = "-49 mV"\nI_syn = "0 pA"').replace(
+        "(ge - (v - El))/taum", "(ge - (v - El) + I_syn*(100*Mohm))/taum").replace(
+        'method = "exact"', 'method = "euler"') + textwrap.dedent('''\
+        [synapses.ampa]
+        pre = "exc"
+        post = "exc"
+        library = "ampa"
+        target = "I_syn"
+        voltage = "vv"
+        w = "1 nS"
+        connect = { rule = "one_to_one" }
+        ''')
+    _, net = _load(tmp_path, text.replace('voltage = "vv"', 'voltage = "v"'))
+    with pytest.raises(ModelError, match="synapses 'ampa'.*vv") as info:
+        _load(tmp_path, text)
+    assert info.value.source == str(tmp_path / "net.toml") and info.value.line == 36
