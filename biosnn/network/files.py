@@ -558,6 +558,10 @@ class RateFunction:
     def __call__(self, t):
         return self._fn(np.asarray(t, dtype=float))
 
+    def __reduce__(self):
+        # pickled as its text, parsed and printed again when unpickled
+        return (RateFunction, (self.text,))
+
     def __repr__(self):
         return f"RateFunction({self.text!r})"
 

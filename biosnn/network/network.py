@@ -670,6 +670,23 @@ class Network:
         """Current time in ms."""
         return self.step * self.dt
 
+    # -- pickling -------------------------------------------------------------------------
+    def __getstate__(self) -> dict:
+        """A pickled Network holds its definition and its state, not its engine: the
+        objects (populations with their models, sources, synapses, monitors with what
+        they recorded), the arrays (state, connectivity, spike queues), the time step,
+        the stored states (:meth:`store`), the seed and the backend asked for, and the
+        lowered snippets.  The engine (compiled library or NumPy functions) is made again
+        by the next :meth:`run`, which continues exactly as the original would."""
+        state = dict(self.__dict__)
+        state["_engine"] = None
+        del state["root_index"]          # keyed by id(): made again for the new objects
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.root_index = {id(r): i for i, r in enumerate(self.roots)}
+
     # -- store / restore --------------------------------------------------------------------
     def store(self, name="default"):
         """Remember the whole state (arrays, step, monitors' data) under ``name``."""

@@ -151,8 +151,7 @@ def simulate(model, duration, *, method: str = "rk4", dt=None, rtol=None, atol=N
     stats.update(backend=used, method=method, seed=seed, wall_setup=wall1 - wall0,
                  wall_run=wall2 - wall1)
     return Result(model=model, spec=spec, request=request, raw=raw, stats=stats,
-                  record=record,
-                  kernel_factory=lambda: numpy_kernel(spec))
+                  record=record)
 
 
 # --------------------------------------------------------------------------------------
