@@ -43,8 +43,10 @@ def check_backend(backend, error=SimulationError) -> str:
     return backend
 
 
-def use_c(backend: str, stacklevel: int = 3) -> bool:
+def use_c(backend: str, stacklevel: int = 2) -> bool:
     """Whether to run on C: see the module docstring.
+
+    ``stacklevel`` locates the warning: 1 is the caller of ``use_c``, 2 its caller, ...
 
     Raises
     ------
@@ -65,9 +67,9 @@ def use_c(backend: str, stacklevel: int = 3) -> bool:
     return True
 
 
-def fall_back(exc: CompilerError, stacklevel: int = 3) -> None:
+def fall_back(exc: CompilerError, stacklevel: int = 2) -> None:
     """Under ``backend="auto"``: say (once per process and reason) that NumPy runs
-    instead of C, and why."""
+    instead of C, and why (``stacklevel`` as for :func:`use_c`)."""
     reason = " ".join(str(exc).split())
     if len(reason) > 600:
         reason = reason[:600] + " ..."

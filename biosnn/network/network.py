@@ -566,7 +566,7 @@ class Network:
         engine = None
         # only a compiler problem leads to NumPy (backend="auto", one warning); a model
         # error of the network is raised as it is (biosnn.codegen.backend)
-        if use_c(self.backend_request, stacklevel=5):
+        if use_c(self.backend_request, stacklevel=3):
             from biosnn.network import _cengine
 
             try:
@@ -574,7 +574,7 @@ class Network:
             except CompilerError as exc:
                 if self.backend_request == "c":
                     raise
-                fall_back(exc, stacklevel=5)
+                fall_back(exc, stacklevel=3)
         if engine is None:
             from biosnn.network._npengine import NumpyEngine
 

@@ -467,7 +467,7 @@ def _dispatch(spec, request, backend):
     from biosnn.codegen.backend import fall_back, use_c
     from biosnn.errors import CompilerError
 
-    if use_c(backend, stacklevel=4):
+    if use_c(backend, stacklevel=3):
         from biosnn.codegen import c_backend
 
         try:
@@ -475,7 +475,7 @@ def _dispatch(spec, request, backend):
         except CompilerError as exc:
             if backend == "c":
                 raise
-            fall_back(exc, stacklevel=4)
+            fall_back(exc, stacklevel=3)
     from biosnn.solvers import drivers
 
     return drivers.run(spec, numpy_kernel(spec), request), "numpy"

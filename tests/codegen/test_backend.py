@@ -73,6 +73,7 @@ def test_auto_runs_numpy_with_exactly_one_warning(no_compiler):
     found = _fallback_warnings(record)
     assert len(record) == 1 and len(found) == 1, [str(w.message) for w in record]
     assert MISSING_CC in str(found[0].message)
+    assert found[0].filename == __file__        # points at the call of simulate
 
 
 def _network(backend):

@@ -165,3 +165,38 @@ def test_library_synapse_error_names_its_table(tmp_path):
     with pytest.raises(ModelError, match="synapses 'ampa'.*vv") as info:
         _load(tmp_path, text)
     assert info.value.source == str(tmp_path / "net.toml") and info.value.line == 36
+
+
+@pytest.mark.skipif(not c_build.compiler_available(), reason="needs a C compiler")
+def test_checking_at_load_keeps_the_warm_start(tmp_path):
+    # a second process that loads a network whose C library is cached checks it from
+    # the stored snippets: no sympy, no pint (docs/network.md, "Warm path")
+    import os
+    import subprocess
+    import sys
+
+    code = textwrap.dedent("""
+        import sys
+        from biosnn.network.files import load_network
+        net = load_network("cuba", seed=1, changes={"populations.exc.n": 80,
+                                                   "populations.inh.n": 20}, backend="c")
+        net.run("10 ms")
+        print(net.stats["backend"], [m for m in ("sympy", "pint") if m in sys.modules])
+    """)
+    env = dict(os.environ, BIOSNN_CACHE_DIR=str(tmp_path / "cache"))
+    outs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                           text=True, timeout=300, check=False) for _ in range(2)]
+    assert all(o.returncode == 0 for o in outs), outs[-1].stderr
+    assert outs[1].stdout.strip() == "c []", outs[1].stdout
+
+
+@pytest.mark.parametrize("old, new, line, words", [
+    ('init = { w = "1 mV" }\nparams = { tau_x = "5 ms" }',
+     'params = { tau_x = "5 ms", w = "1 nS" }', 24, "synapse parameter w"),
+    ('method = "exact"', 'method = "exact"\nparams = { taum = "5 mV" }', 19, "taum"),
+])
+def test_value_unit_errors_name_the_table(tmp_path, old, new, line, words):
+    # units of values are checked when the network draws them; the error points at the
+    # table of the object ([synapses.ee] at line 24, [populations.exc] at line 19)
+    path, err = _error(tmp_path, old, new)
+    assert err.source == path and err.line == line and words in str(err), str(err)
