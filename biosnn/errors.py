@@ -2,6 +2,8 @@
 
 Every error a user can provoke with bad input is one of these, with a message that reads
 as a sentence and names the problem (the equation, the term, the units, the file and line).
+A CompilerError (it names the compiler tried) is the only one after which a caller may run
+on NumPy instead of C, and only under ``backend="auto"`` (:mod:`biosnn.codegen.backend`).
 """
 
 from __future__ import annotations
@@ -57,8 +59,4 @@ class MethodError(BiosnnError, ValueError):
 
 
 class CompilerError(BiosnnError, RuntimeError):
-    """The C compiler is missing or failed; the message names the compiler tried.
-
-    ``backend="c"`` raises it; ``backend="auto"`` runs on NumPy instead and warns once
-    (:mod:`biosnn.codegen.backend`).  It is the only error that may lead to NumPy.
-    """
+    """The C compiler failed or is missing; callers fall back to NumPy."""

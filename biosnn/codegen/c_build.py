@@ -245,7 +245,7 @@ def build(source: str, compiler: Compiler | None = None) -> Path:
     """
     compiler = compiler or find_compiler()
     if compiler is None:
-        raise CompilerError(_not_found())
+        raise CompilerError("no C compiler found (set CC or install gcc/clang).")
     lib = library_path(source, compiler)
     if lib.exists():
         return lib

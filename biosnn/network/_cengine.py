@@ -537,38 +537,12 @@ def _compile(source: str, lib: Path, compiler) -> None:
     fd, tmp = tempfile.mkstemp(dir=lib.parent, prefix=".tmp-", suffix=".so")
     os.close(fd)
     cmd = [*compiler.argv, *_flags(compiler), "-o", tmp, str(src), "-lm"]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    except OSError as exc:
-        os.unlink(tmp)
-        raise CompilerError(f"could not run the C compiler {compiler.argv[0]!r}: "
-                            f"{exc}") from None
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         os.unlink(tmp)
         raise CompilerError(f"C compilation of the network failed ({' '.join(cmd)}):\n"
                             f"{proc.stderr.strip()[:4000]}")
     os.replace(tmp, lib)
-
-
-def cached_snippets(net):
-    """The snippets stored with the compiled library of ``net``'s structure (key), or
-    None: no compiler, not compiled yet, or an unreadable file.  Data only (JSON): the
-    Network checks it, nothing is run here."""
-    from biosnn.codegen import c_build
-
-    compiler = c_build.find_compiler()
-    if compiler is None:
-        return None
-    lib, manifest = _paths(net.key(), compiler)
-    if not lib.exists():
-        return None
-    try:
-        data = json.loads(manifest.read_text())
-    except (OSError, ValueError):
-        return None
-    ok = isinstance(data, dict) and isinstance(data.get("pops"), list) and \
-        len(data["pops"]) == len(net.populations)
-    return data if ok else None
 
 
 class CEngine:
@@ -579,7 +553,9 @@ class CEngine:
     def __init__(self, net):
         from biosnn.codegen import c_build
 
-        compiler = c_build.require_compiler()
+        compiler = c_build.find_compiler()
+        if compiler is None:
+            raise CompilerError("no C compiler found (set CC or install gcc/clang).")
         self.net = net
         self.structure = net.structure()
         lib, manifest = _paths(net.key(), compiler)
@@ -587,7 +563,7 @@ class CEngine:
         if self.warm:
             self.snippets = json.loads(manifest.read_text())
         else:
-            self.snippets = net._lowered()
+            self.snippets = net.snippets()
             self.source = generate(self.structure, self.snippets)
             _compile(self.source, lib, compiler)
             c_build._atomic_write(manifest, json.dumps(self.snippets))
@@ -896,3 +872,34 @@ def _check_memory(nbytes: int, mon) -> None:
                               f"{nbytes / 2**30:.1f} GiB for this run but only "
                               f"{avail / 2**30:.1f} GiB are available; record fewer "
                               "neurons or variables, use every=k, or run shorter pieces")
+
+
+# -- the checks of Network: what a cached library says ------------------------------------
+def cached_snippets(net):
+    """The snippets stored with the compiled library of ``net``'s structure (its key), or
+    None: no compiler, not compiled yet, or an unreadable file.  Data only (JSON): the
+    Network checks them when it is built (warm start: no sympy); nothing is run here."""
+    from biosnn.codegen import c_build
+
+    compiler = c_build.find_compiler()
+    if compiler is None:
+        return None
+    found = _cached(net.key(), compiler)
+    if found is None:
+        return None
+    snippets = found[1]
+    ok = isinstance(snippets, dict) and isinstance(snippets.get("pops"), list) and \
+        len(snippets["pops"]) == len(net.populations)
+    return snippets if ok else None
+
+
+def _cached(net_key: str, compiler):
+    """``(library path, snippets)`` of a network key in the cache, or None (the lookup
+    of CEngine's warm start)."""
+    lib, manifest = _paths(net_key, compiler)
+    if not (lib.exists() and manifest.exists()):
+        return None
+    try:
+        return lib, json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return None

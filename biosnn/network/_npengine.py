@@ -149,7 +149,7 @@ class NumpyEngine:
 
     def __init__(self, net):
         self.net = net
-        self.snippets = net._lowered()
+        self.snippets = net.snippets()
         self.pop_fns = []
         for k, pop in enumerate(net.populations):
             src = _pop_source(k, pop, net.pop_meta[k], self.snippets["pops"][k])

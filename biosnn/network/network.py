@@ -477,7 +477,10 @@ class Network:
         return hashlib.sha256(text.encode()).hexdigest()
 
     def snippets(self) -> dict:
-        """The lowered code of every population and synapse group (needs sympy)."""
+        """The lowered code of every population and synapse group (needs sympy); computed
+        once, when the network is built (:meth:`_check`), and run by both engines."""
+        if self._snippets is not None:
+            return self._snippets
         from biosnn.network import _lower
 
         pops = []
@@ -525,12 +528,7 @@ class Network:
                 if syn._summed else None
             syns.append(entry)
         self._building = None
-        return {"pops": pops, "syns": syns}
-
-    def _lowered(self) -> dict:
-        """:meth:`snippets`, computed once (when the network is built, see :meth:`_check`)."""
-        if self._snippets is None:
-            self._snippets = self.snippets()
+        self._snippets = {"pops": pops, "syns": syns}
         return self._snippets
 
     def _check(self):
@@ -545,7 +543,7 @@ class Network:
 
             snippets = _cengine.cached_snippets(self)
         if snippets is None:
-            snippets = self._lowered()
+            snippets = self.snippets()
         for k, pop in enumerate(self.populations):
             self._building = pop
             ref = snippets["pops"][k].get("reftime")
