@@ -132,3 +132,12 @@ def test_cli_backend_c_without_compiler_exit_2(no_compiler):
     assert status == 2
     lines = err.getvalue().strip().splitlines()
     assert len(lines) == 1 and "nonexistent/biosnn-test-cc" in lines[0]
+
+
+def test_cli_network_backend_c_without_compiler_exit_2(no_compiler):
+    # before: exit 2, but "no C compiler found" did not say which compiler was tried
+    out, err = io.StringIO(), io.StringIO()
+    status = main(["network", "cuba", "--duration", "1", "--backend", "c"], out=out, err=err)
+    assert status == 2
+    lines = err.getvalue().strip().splitlines()
+    assert len(lines) == 1 and "nonexistent/biosnn-test-cc" in lines[0]
