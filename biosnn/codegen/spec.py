@@ -214,6 +214,13 @@ class KernelLayout:
             raise AttributeError(name)
         return getattr(self.full(), name)
 
+    def __getstate__(self) -> dict:
+        # pickled without the compiled functions (rebuilt from numeric_source on use);
+        # ``full`` (a Model's bound kernel_spec) and ``store`` (a partial) pickle as such
+        state = dict(self.__dict__)
+        state["_compiled"] = {}
+        return state
+
     def full_spec(self) -> KernelSpec:
         """The full :class:`KernelSpec` (builds the sympy side of the model)."""
         if self.full is None:

@@ -576,13 +576,14 @@ class Model:
     def _find_layout(self):
         from biosnn.codegen.spec import KernelLayout
 
+        import functools
+
         dims = self._manifest["dims"]
         lkey = manifest.layout_key(self.structure_key,
                                    [dims[n] for n, _, _ in self._manifest["params"]])
-
-        def store(changes):
-            manifest.update("layout", lkey, changes)
-
+        # a partial of a module function, not a closure: the layout (and a Result holding
+        # it) pickles with the standard pickle
+        store = functools.partial(manifest.update, "layout", lkey)
         data = manifest.read("layout", lkey)
         if data is not None:
             try:

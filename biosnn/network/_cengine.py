@@ -45,7 +45,7 @@ from biosnn.errors import CompilerError
 from biosnn.names import source_token
 from biosnn.network.objects import check_memory
 
-__all__ = ["CEngine", "generate", "layout", "FLAGS"]
+__all__ = ["CEngine", "cached_snippets", "generate", "layout", "FLAGS"]
 
 FLAGS = ("-O3", "-march=native", "-std=c99", "-fPIC", "-shared", "-fno-math-errno",
          "-fno-trapping-math", "-ffp-contract=off")
@@ -64,6 +64,37 @@ def _cpu_id() -> str:
         return "unknown"
     keep = [ln for ln in text.splitlines() if ln.startswith(("model name", "flags"))][:2]
     return hashlib.sha256("\n".join(keep).encode()).hexdigest()[:16]
+
+
+# -- the checks of Network: what a cached library says ------------------------------------
+def cached_snippets(net):
+    """The snippets stored with the compiled library of ``net``'s structure (its key), or
+    None: no compiler, not compiled yet, or an unreadable file.  Data only (JSON): the
+    Network checks them when it is built (warm start: no sympy); nothing is run here."""
+    from biosnn.codegen import c_build
+
+    compiler = c_build.find_compiler()
+    if compiler is None:
+        return None
+    found = _cached(net.key(), compiler)
+    if found is None:
+        return None
+    snippets = found[1]
+    ok = isinstance(snippets, dict) and isinstance(snippets.get("pops"), list) and \
+        len(snippets["pops"]) == len(net.populations)
+    return snippets if ok else None
+
+
+def _cached(net_key: str, compiler):
+    """``(library path, snippets)`` of a network key in the cache, or None (the lookup
+    of CEngine's warm start)."""
+    lib, manifest = _paths(net_key, compiler)
+    if not (lib.exists() and manifest.exists()):
+        return None
+    try:
+        return lib, json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def layout(st: dict) -> tuple[list, list]:

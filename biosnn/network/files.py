@@ -253,6 +253,19 @@ class _Where:
                           line=self.line(table, key))
 
 
+def _text_line(where, table: str, key: str) -> int | None:
+    """The line in the file of the first line of the string ``key`` of ``[table]``: the
+    key's line, or the next one when the value opens with \"\"\" or \'\'\' alone on
+    it (TOML drops that first newline)."""
+    line = where.line(table, key)
+    if line is None:
+        return None
+    text = where.lines[line - 1] if line <= len(where.lines) else ""
+    if re.match(rf'^\s*"?{re.escape(key)}"?\s*=\s*("""|\'\'\')\s*$', text):
+        line += 1
+    return line
+
+
 def _clean(exc: BaseException) -> str:
     """The message of a library error without its own source prefix."""
     text = getattr(exc, "message", None) or str(exc)
@@ -546,6 +559,10 @@ class RateFunction:
     def __call__(self, t):
         return self._fn(np.asarray(t, dtype=float))
 
+    def __reduce__(self):
+        # pickled as its text, parsed and printed again when unpickled
+        return (RateFunction, (self.text,))
+
     def __repr__(self):
         return f"RateFunction({self.text!r})"
 
@@ -678,6 +695,7 @@ def _build(where, data, path, *, dt, duration, seed, backend):
             if exc.source:
                 raise
             raise where.error(t, None, _clean(exc)) from None
+        pop._origin = (where.path, {"table": where.line(t)})
         groups[name] = pop
         info.populations[name] = pop
         objects.append(pop)
@@ -704,6 +722,11 @@ def _build(where, data, path, *, dt, duration, seed, backend):
         delay = table.get("delay", 0)
         if isinstance(delay, str) and "(" in delay:
             delay = _values(where, t, "delay", {"delay": delay})["delay"]
+        # the lines of its texts in the file: every statement and equation is checked
+        # when the Network is built below, and its errors name the file and the line
+        origin = (where.path, {"table": where.line(t),
+                               **{key: _text_line(where, t, key)
+                                  for key in ("model", "on_pre", "on_post") if key in table}})
         try:
             if "library" in table:   # a kinetic synapse of models/synapses/
                 for key in ("model", "on_pre", "on_post"):
@@ -726,11 +749,14 @@ def _build(where, data, path, *, dt, duration, seed, backend):
                                on_pre=table.get("on_pre"), on_post=table.get("on_post"),
                                connect=rule, params=params,
                                init=_values(where, t, "init", table.get("init")),
-                               delay=delay, name=name, method=table.get("method"))
+                               delay=delay, name=name, method=table.get("method"),
+                               _origin=origin)
         except ModelError as exc:
             if exc.source:
                 raise
             raise where.error(t, None, _clean(exc)) from None
+        if syn._origin is None:      # a library synapse: errors point at its table
+            syn._origin = (where.path, {"table": where.line(t)})
         info.synapses[name] = syn
         objects.append(syn)
 
@@ -765,6 +791,11 @@ def _build(where, data, path, *, dt, duration, seed, backend):
 
     try:
         net = Network(*objects, dt=dt_ms, seed=seed, backend=backend)
+    except ModelError as exc:
+        if exc.source:               # located by the Network: file, line, object
+            raise
+        raise ModelError(f"cannot build the network: {_clean(exc)}",
+                         source=str(path)) from None
     except BiosnnError as exc:
         raise ModelError(f"cannot build the network: {_clean(exc)}",
                          source=str(path)) from None
