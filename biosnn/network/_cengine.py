@@ -574,7 +574,11 @@ def _compile(source: str, lib: Path, compiler) -> None:
     fd, tmp = tempfile.mkstemp(dir=lib.parent, prefix=".tmp-", suffix=".so")
     os.close(fd)
     cmd = [*compiler.argv, *_flags(compiler), "-o", tmp, str(src), "-lm"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    except BaseException:           # Ctrl-C while compiling: leave no half-built file
+        os.unlink(tmp)
+        raise
     if proc.returncode != 0:
         os.unlink(tmp)
         raise CompilerError(f"C compilation of the network failed ({' '.join(cmd)}):\n"
