@@ -711,8 +711,12 @@ def _cmd_fi(args, out) -> int:
         raise UsageError("--points must be at least 2")
     from biosnn._memory import check_memory
 
-    # the values themselves; simulate() checks the run of args.points instances
-    check_memory(8 * args.points, f"--points {args.points}", "use fewer points")
+    # the values, then one instance each: parameters, states and the driver's work arrays
+    # (simulate() checks its run again, but np.linspace would allocate first)
+    from biosnn.solvers.simulate import WORK_ARRAYS_PER_STATE
+
+    per_point = 8 * (1 + len(model.params) + WORK_ARRAYS_PER_STATE * len(model.states))
+    check_memory(per_point * args.points, f"--points {args.points}", "use fewer points")
     a, b = (float(model.from_internal(args.param, model.to_internal(args.param, v)))
             for v in (args.start, args.stop))
     if not a < b:

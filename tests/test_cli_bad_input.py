@@ -243,7 +243,7 @@ def _cases():
     # -- memory: refused with the number before anything is allocated ---------------------
     add([*HH, "--n", str(10**10)], "10000000000 instance", "available")
     add([*HH, "--n", str(10**13), "--record", "V"], "available")
-    add([*HH[:2], "--duration", "1e9", "--record", "V"], "available")
+    add([*HH[:2], "--duration", "1e11", "--record", "V"], "available")   # 7.3 TiB
     add([*HH[:2], "--duration", "1e300"], "available")
     add([*HH, "--method", "rk45", "--rtol", "1e-6", "--atol", "1e-9", "--n", str(10**11)],
         "available")

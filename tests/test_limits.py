@@ -122,9 +122,10 @@ def test_simulate_refuses_before_allocating():
 
 def test_network_populations_synapses_and_delays_are_checked():
     lif = biosnn.load_model("lif")
-    # 2*10**9 neurons x (3*1 states + 7 params + 4) x 8 bytes = 224 GB, times 10
-    with pytest.raises(SimulationError, match=r"populations \(big n = 2000000000.*available"):
-        Network(Population(lif, 2 * 10**9, name="big"), backend="numpy")
+    # 64 populations of 2**31 - 1 neurons x (3*1 states + 7 params + 4) x 8 bytes = 15 TiB
+    pops = [Population(lif, 2**31 - 1, name=f"big{k}") for k in range(64)]
+    with pytest.raises(SimulationError, match=r"populations \(big0 n = 2147483647.*available"):
+        Network(*pops, backend="numpy")
     P = Population(lif, 1000, name="p")
     for rule, count in ((AllToAll(), "1e\\+06"), (FixedProbability(0.5), "5e\\+05"),
                         (FixedInDegree(10), "1e\\+04")):
