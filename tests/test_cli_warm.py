@@ -3,8 +3,8 @@
 ``biosnn simulate hodgkin_huxley --set I_ext=...`` used to import sympy on every call
 because its summary line asked ``model.kernel_spec()`` whether the model has events; the
 cached layout answers that (docs/architecture.md, "Warm start").  Measured on a warm
-cache (CPU time of the whole process; the wall time depends on the machine's load):
-0.83-1.05 s before, 0.18-0.22 s after (docs/benchmarks.md, "start-up").
+cache, whole process, load 3.6 on 2 cores: 0.81-1.07 s wall before, 0.30-0.37 s after
+(docs/benchmarks.md, "start-up, CLI").  No timing is asserted here.
 """
 
 from __future__ import annotations
