@@ -1625,21 +1625,14 @@ def generate_source(spec, family: str) -> str:
 # --------------------------------------------------------------------------------------
 # kernels: build, cache, load
 # --------------------------------------------------------------------------------------
-_GENERATOR: list = []
 _KERNELS: dict = {}
 
 
 def _generator_version() -> str:
-    """Hash of the code that generates C (changes when the printer or drivers change)."""
-    if not _GENERATOR:
-        from biosnn.equations.manifest import source_hash
+    """The version of the code that generates C: :func:`biosnn.cache.package_key`."""
+    from biosnn import cache
 
-        # rewrite.share_exponentials and the noise generator shape the C too
-        _GENERATOR.append(source_hash(
-            Path(__file__).resolve().parents[1],
-            ("codegen/c_backend.py", "codegen/c_printer.py", "codegen/functions.py",
-             "codegen/c_build.py", "codegen/rewrite.py", "solvers/noise.py"), ""))
-    return _GENERATOR[0]
+    return cache.package_key()
 
 
 class CKernel:
