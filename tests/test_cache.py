@@ -372,3 +372,17 @@ def test_edited_lowering_module_invalidates_the_network_library(tmp_path):
     # dV/dt doubled: 0.98^n < 0.2 first at n = 80, spikes every 8 ms: 12 in 100 ms
     assert after["numpy"] == [12, 12, 12]
     assert after["c"] == after["numpy"]        # before the fix: [6, 6, 6], stale library
+
+
+@needs_c
+def test_compiler_behind_a_wrapper_is_part_of_the_identity(tmp_path, monkeypatch):
+    # "ccache gcc": upgrading gcc must change the key although ccache did not change
+    wrapper = tmp_path / "bin" / "wrapcc"
+    wrapper.parent.mkdir()
+    wrapper.write_text('#!/bin/sh\nexec "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}")
+    inner = c_build.find_compiler().path
+    compiler = c_build.Compiler(["wrapcc", inner])
+    st = os.stat(inner)
+    assert f"{inner}|{st.st_size}|{st.st_mtime_ns}" in compiler.identity

@@ -26,9 +26,11 @@ partial file.  The compiler runs in a private temporary directory of ``c/`` on r
 file names (the library's bytes do not depend on that directory); temporaries left by a
 killed compile are removed before the next compile (:func:`biosnn.cache.clean_stale`).
 
-The compiler identity is the resolved path of the executable plus its size and
-modification time (``os.stat``), so a warm start never runs the compiler; the version
-string (``cc --version``) is only asked for when compiling.
+The compiler identity is the command, the resolved path of the executable plus its size
+and modification time (``os.stat``) - and the same for the compiler a wrapper runs
+(``ccache gcc``) - so a warm start never runs the compiler (``cc --version`` would cost a
+process start on every warm run; upgrading or switching the compiler changes the binary
+it resolves to, and so the identity).
 
 Flags: ``-O2 -std=c99 -fPIC -shared -fno-math-errno -fno-trapping-math`` (they only drop
 ``errno`` writes and let the compiler if-convert/vectorize code that could raise a
@@ -120,6 +122,11 @@ class Compiler:
         self.path = os.path.realpath(exe)
         st = os.stat(self.path)
         self.identity = f"{' '.join(self.argv)}|{self.path}|{st.st_size}|{st.st_mtime_ns}"
+        for word in self.argv[1:]:          # a wrapper (ccache gcc): the compiler it runs
+            inner = shutil.which(word) if not word.startswith("-") else None
+            if inner:
+                st = os.stat(os.path.realpath(inner))
+                self.identity += f"|{os.path.realpath(inner)}|{st.st_size}|{st.st_mtime_ns}"
 
     def __repr__(self):
         return f"Compiler({self.argv!r}, path={self.path!r})"
