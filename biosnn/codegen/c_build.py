@@ -6,8 +6,8 @@ Everything lives in ``$BIOSNN_CACHE_DIR`` (default ``~/.cache/biosnn``), in ``c/
 follows the trust rules of :mod:`biosnn.cache` (private 0700 directory, atomic fsync-ed
 writes, code content-addressed and hash-checked before use):
 
-* ``<D>.so`` and ``<D>.c`` - a compiled library, named by the sha256 ``D`` of its own
-  bytes, and the source it was compiled from.  Before a library is loaded its bytes are
+* ``<D>.so`` - a compiled library, named by the sha256 ``D`` of its own bytes, and
+  ``<S>.c`` the sources, named by their own sha256.  Before a library is loaded its bytes are
   hashed and compared with ``D`` (once per process): a truncated, zero-length or altered
   file is removed and compiled again, never handed to ``dlopen`` (where it would raise
   SIGBUS or SIGILL).  Only such files, directly in ``c/``, are ever loaded.
@@ -16,8 +16,9 @@ writes, code content-addressed and hash-checked before use):
   same biosnn: same library, in any process, after any kernel restart.
 * ``alias-<A>.txt`` - a ref holding ``D``; ``A`` is a key the caller computes *without*
   printing the source (model key + driver family + package key + compiler identity +
-  flags), so a warm start finds the library before any sympy work.  A ref holds exactly
-  64 hex digits: it cannot name a file outside ``c/``.
+  flags), so a warm start finds the library before any sympy work; ``alias-<A>.src``
+  names the source of that kernel.  A ref holds exactly 64 hex digits: it cannot name a
+  file outside ``c/``.
 
 Files are written to a unique temporary name in the same directory, fsync-ed and moved
 into place with :func:`os.replace` (atomic on POSIX): two processes compiling the same
@@ -46,7 +47,7 @@ Compilation units: a source may be split by marker lines ``/* biosnn-unit NAME -
 unit is compiled to an object by its own compiler process, all in parallel, with
 :data:`FLAGS` at its own ``-O`` level plus the options of its marker, and the
 objects are linked into one library.  The cache key is still the hash of the whole
-source (markers included), and ``<D>.c`` holds the whole source.  The C backend uses
+source (markers included), and ``<S>.c`` holds the whole source.  The C backend uses
 this for its fixed-step family (kernels at ``-O2 -ffp-contract=fast`` with an
 x86-64-v3 (AVX2 + FMA) clone, driver at -O1), so the first compile takes the time of
 the larger unit.
@@ -88,6 +89,7 @@ __all__ = [
     "load_library",
     "lookup_alias",
     "write_alias",
+    "alias_source",
 ]
 
 FLAGS = ("-O2", "-std=c99", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math")
@@ -197,8 +199,8 @@ def library_key(source: str, compiler: Compiler) -> str:
 def build(source: str, compiler: Compiler | None = None) -> Path:
     """Compile ``source`` into the cache (if not there yet) and return the library path.
 
-    The library is stored under the sha256 of its bytes (``<D>.so``, its source next to
-    it as ``<D>.c``) and found through the ref ``<library_key>.lib``; a cached library is
+    The library is stored under the sha256 of its bytes (``<D>.so``; the source as a blob
+    ``<S>.c``) and found through the ref ``<library_key>.lib``; a cached library is
     returned only after its bytes have been hashed and found equal to its name (a
     truncated, zero-length or altered file is removed and compiled again).
 
@@ -242,7 +244,7 @@ def build(source: str, compiler: Compiler | None = None) -> Path:
 def compile_library(compiler: Compiler, source: str, units: list, steps=None) -> Path:
     """Compile ``units`` (``[(name, opt, text), ...]``) in a private temporary directory
     of the cache and store the library as a blob: ``<sha256 of its bytes>.so`` (and
-    ``source`` as ``<digest>.c``).  ``steps`` (a list of compiler argument lists, run in
+    ``source`` as the blob ``<sha256 of source>.c``).  ``steps`` (a list of compiler argument lists, run in
     that directory on ``<name>.c`` files, output ``lib.so``) replaces the default: each
     unit to an object by :func:`unit_command`, in parallel, then one link."""
     from biosnn import cache
@@ -263,7 +265,7 @@ def compile_library(compiler: Compiler, source: str, units: list, steps=None) ->
         lib = folder / f"{digest}.so"
         if not lib.exists():
             cache.write_atomic(lib, data)
-        cache.write_atomic(lib.with_suffix(".c"), source.encode())
+        cache.put_blob(folder, source.encode(), ".c")
     _VERIFIED.add(str(lib))
     return lib
 
@@ -421,11 +423,30 @@ def lookup_alias(key: str, compiler: Compiler) -> Path | None:
     return _verified(folder, cache.read_ref(folder / f"alias-{alias_key(key, compiler)}.txt"))
 
 
-def write_alias(key: str, compiler: Compiler, lib: Path) -> None:
-    """Record that the warm-start ``key`` maps to library ``lib`` (atomic)."""
+def write_alias(key: str, compiler: Compiler, lib: Path, source: str | None = None) -> None:
+    """Record that the warm-start ``key`` maps to library ``lib`` (atomic), and to the
+    source it was compiled from (a blob ``<sha256>.c`` named by ``alias-<A>.src``: two
+    sources that compile to the same bytes share a library, not a source)."""
     from biosnn import cache
 
-    cache.write_ref(cache_dir() / f"alias-{alias_key(key, compiler)}.txt", Path(lib).stem)
+    folder = cache_dir()
+    name = f"alias-{alias_key(key, compiler)}"
+    if source is not None:
+        cache.write_ref(folder / f"{name}.src", cache.put_blob(folder, source.encode(), ".c"))
+    cache.write_ref(folder / f"{name}.txt", Path(lib).stem)
+
+
+def alias_source(key: str, compiler: Compiler) -> str | None:
+    """The C source recorded for a warm-start key (hash-checked), or None."""
+    from biosnn import cache
+
+    folder = cache_dir()
+    digest = cache.read_ref(folder / f"alias-{alias_key(key, compiler)}.src")
+    data = cache.read_blob(folder, digest, ".c") if digest else None
+    try:
+        return None if data is None else data.decode()
+    except UnicodeDecodeError:
+        return None
 
 
 _PROBE = "#include <math.h>\ndouble bs_probe(double x) { return exp(x); }\n"
