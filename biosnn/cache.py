@@ -64,8 +64,10 @@ __all__ = ["ENV", "root", "directory", "package_key", "write_atomic", "put_blob"
 ENV = "BIOSNN_CACHE_DIR"
 #: Temporary files older than this (seconds) are stale whatever their process.
 STALE_AGE = 3600.0
-#: Temporary files of a process that no longer exists are stale after this (seconds).
-DEAD_AGE = 10.0
+#: Temporary files of a process that no longer exists on this machine are stale after
+#: this (seconds; the margin is for a cache shared over NFS, where the pid may be another
+#: machine's: a compile there finishes well within it).
+DEAD_AGE = 120.0
 #: Suffixes of the package files that make up :func:`package_key`.
 KEY_SUFFIXES = (".py", ".c", ".h")
 
@@ -90,6 +92,8 @@ def root() -> Path:
     CacheError
         The directory belongs to another user, is writable by group or others, or is
         not a directory.
+    OSError
+        It cannot be created (a read-only file system, no permission).
     """
     env = os.environ.get(ENV)
     path = Path(env) if env else Path(os.path.expanduser("~")) / ".cache" / "biosnn"
@@ -111,8 +115,10 @@ def _ensure(path: Path) -> Path:
     except FileExistsError:
         pass                                # not a directory: _check says so
     except OSError as exc:
-        raise CacheError(f"cannot create the cache directory {path}: {exc.strerror}; "
-                         f"set {ENV} to a directory you can write.") from None
+        # not unsafe, only unusable: callers that can run without a cache (manifests,
+        # the unit table) skip it; compiling C needs it and reports this error
+        raise OSError(exc.errno, f"cannot create the cache directory {path}: "
+                      f"{exc.strerror}; set {ENV} to a directory you can write") from None
     _check(path)
     _CHECKED[key] = path
     return path

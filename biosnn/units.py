@@ -348,9 +348,15 @@ _TABLES: dict = {}
 
 
 def _cache_root() -> str:
+    """The cache directory (checked; a directory that cannot be created is still named,
+    so reads find nothing and writes are skipped)."""
     from biosnn import cache
 
-    return str(cache.root())
+    try:
+        return str(cache.root())
+    except OSError:
+        return os.environ.get(cache.ENV) or os.path.join(os.path.expanduser("~"),
+                                                          ".cache", "biosnn")
 
 
 @functools.lru_cache(maxsize=1)

@@ -156,6 +156,16 @@ def test_cache_of_another_user_is_refused(tmp_path, monkeypatch):
     assert str(cache) in str(info.value) and "BIOSNN_CACHE_DIR" in str(info.value)
 
 
+def test_a_cache_that_cannot_be_created_is_skipped_on_numpy(tmp_path):
+    # Not unsafe, only unusable (a read-only home, say; we are root here, so a path
+    # under a regular file stands for it): NumPy runs give the fresh-cache result
+    # without a cache, as before (a guard, not a reproducer).
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    fresh = _run(_LIF_C, tmp_path / "fresh", "euler", "numpy")
+    assert _run(_LIF_C, blocker / "cache", "euler", "numpy") == fresh
+
+
 # -- code planted in the cache never runs -----------------------------------------------
 def test_planted_pint_pickle_is_never_unpickled(tmp_path):
     pint = pytest.importorskip("pint")

@@ -120,7 +120,10 @@ def read(kind: str, key: str) -> dict | None:
     version, or if a source blob it names is missing or does not match its hash."""
     from biosnn import cache
 
-    data = cache.read_record(_path(kind, key))
+    try:
+        data = cache.read_record(_path(kind, key))
+    except OSError:                         # no cache directory can be made: no cache
+        return None
     if (not isinstance(data, dict) or data.get("format") != FORMAT
             or data.get("generator") != generator_version()):
         return None
@@ -130,7 +133,7 @@ def read(kind: str, key: str) -> dict | None:
             continue
         if not isinstance(value, dict) or set(value) != {"sha256"}:
             return None                     # inline source: not ours, never executed
-        blob = cache.read_blob(_folder(), value["sha256"], ".py")
+        blob = cache.read_blob(_path(kind, key).parent, value["sha256"], ".py")
         if blob is None:
             return None
         try:
