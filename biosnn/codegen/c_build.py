@@ -278,7 +278,7 @@ def _verified(folder: Path, digest: str | None) -> Path | None:
     if digest is None:
         return None
     lib = folder / f"{digest}.so"
-    if str(lib) in _VERIFIED:
+    if str(lib) in _VERIFIED and lib.exists():     # the cache may be deleted meanwhile
         return lib
     if not cache.verified_blob(lib):
         return None
