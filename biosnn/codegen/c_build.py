@@ -489,14 +489,16 @@ def openmp_available(compiler: Compiler) -> bool:
     """True if ``compiler`` builds and links an OpenMP library (libgomp present).
 
     Asked once per compiler identity; the answer is cached in memory and on disk
-    (``openmp-<hash>.json`` in the cache directory), so warm starts do not compile.
+    (``openmp-<hash>.json`` in the cache directory, a checked record keyed by the compiler
+    identity and the package key), so warm starts do not compile.
     """
     ident = compiler.identity
     if ident in _OPENMP:
         return _OPENMP[ident]
     from biosnn import cache
 
-    marker = cache_dir() / f"openmp-{_sha(ident, ' '.join(OPENMP_FLAGS))[:32]}.json"
+    key = _sha(ident, " ".join(OPENMP_FLAGS), cache.package_key())
+    marker = cache_dir() / f"openmp-{key[:32]}.json"
     ok = cache.read_record(marker)
     if not isinstance(ok, bool):
         ok = _probe_openmp(compiler)
