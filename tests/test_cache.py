@@ -25,6 +25,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -396,3 +397,77 @@ def test_compiler_behind_a_wrapper_is_part_of_the_identity(tmp_path, monkeypatch
     compiler = c_build.Compiler(["wrapcc", inner])
     st = os.stat(inner)
     assert f"{inner}|{st.st_size}|{st.st_mtime_ns}" in compiler.identity
+
+
+# -- the primitives of biosnn.cache (unit tests of the new module) -----------------------
+def test_refs_hold_a_digest_and_nothing_else(tmp_path):
+    from biosnn import cache
+
+    ref = tmp_path / "x.lib"
+    digest = "0123456789abcdef" * 4
+    cache.write_ref(ref, digest)
+    assert cache.read_ref(ref) == digest
+    for text in ("../../elsewhere/lib", "", "garbage", digest.upper(), digest + "/x",
+                 "/" + digest, digest[:-1]):
+        ref.write_text(text)
+        assert cache.read_ref(ref) is None, text
+    with pytest.raises(ValueError):
+        cache.write_ref(ref, "../lib")
+
+
+def test_records_detect_any_edit_of_their_body(tmp_path):
+    from biosnn import cache
+
+    path = tmp_path / "r.json"
+    cache.write_record(path, {"mV": [1.0, "[voltage]=1"]})
+    assert cache.read_record(path) == {"mV": [1.0, "[voltage]=1"]}
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b"1.0", b"1.1"))            # a poisoned factor
+    assert cache.read_record(path) is None
+    path.write_bytes(data[: len(data) - 3])                   # truncated
+    assert cache.read_record(path) is None
+    path.write_bytes(data.partition(b"\n")[2])                # no header
+    assert cache.read_record(path) is None
+
+
+def test_blobs_are_read_only_if_they_hash_to_their_name(tmp_path):
+    from biosnn import cache
+
+    digest = cache.put_blob(tmp_path, b"generated source\n", ".py")
+    assert cache.read_blob(tmp_path, digest, ".py") == b"generated source\n"
+    (tmp_path / f"{digest}.py").write_bytes(b"planted source\n")
+    assert cache.read_blob(tmp_path, digest, ".py") is None
+    assert not (tmp_path / f"{digest}.py").exists()           # removed: rebuilt next time
+    assert cache.read_blob(tmp_path, "../../etc/passwd", "") is None
+
+
+def test_package_key_covers_every_source_file_and_nothing_else(tmp_path):
+    from biosnn import cache
+
+    pkg = tmp_path / "biosnn"
+    shutil.copytree(PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    key = cache._hash_package(pkg, "0.1.0")
+    assert key == cache._hash_package(pkg, "0.1.0")
+    assert cache._hash_package(pkg, "0.1.1") != key                      # the version
+    (pkg / "__pycache__").mkdir(exist_ok=True)
+    (pkg / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"bytecode")
+    (pkg / "notes.txt").write_text("not source")
+    assert cache._hash_package(pkg, "0.1.0") == key                      # ignored
+    deep = pkg / "network" / "_lower.py"
+    deep.write_text(deep.read_text() + "\n# edited\n")
+    assert cache._hash_package(pkg, "0.1.0") != key                      # any module
+    (pkg / "codegen" / "runtime.h").write_text("/* C runtime */\n")
+    assert cache._hash_package(pkg, "0.1.0") != key                      # C files too
+
+
+def test_young_or_live_temporaries_are_kept(tmp_path):
+    from biosnn import cache
+
+    young = tmp_path / ".tmp-999999999-young.so"                 # just written
+    young.write_bytes(b"")
+    live = tmp_path / f".tmp-{os.getpid()}-live.so"
+    live.write_bytes(b"")
+    ten_minutes_ago = time.time() - 600
+    os.utime(live, (ten_minutes_ago, ten_minutes_ago))         # its process still runs
+    cache.clean_stale(tmp_path)
+    assert young.exists() and live.exists()
