@@ -26,9 +26,10 @@ entries, the unit table in :mod:`biosnn.units`) goes through this module.  The r
   is a miss.
 * **One key.**  :func:`package_key` is the sha256 of every ``.py``, ``.c`` and ``.h`` file
   of the installed biosnn package (relative path and bytes) and ``biosnn.__version__``,
-  computed once per process.  Every cached artifact's key includes it (plus, for compiled
-  code, the compiler identity and flags), so any change to biosnn's code invalidates
-  every entry - there is no hand-kept list of "files that matter".
+  computed once per process (and remembered with the files' stat signature).  Every
+  cached artifact's key includes it (plus, for compiled code, the compiler identity and
+  flags), so any change to biosnn's code invalidates every entry - there is no
+  hand-kept list of "files that matter".
 
 What this promises: files planted by *other* users cannot reach biosnn (the directory is
 private and checked); corruption (a truncated or flipped file, a killed writer, a full
@@ -157,17 +158,58 @@ def package_key() -> str:
     """sha256 of the installed biosnn package: every ``.py``, ``.c`` and ``.h`` file under
     it (relative path, size and bytes, in sorted order) and ``biosnn.__version__``.
 
-    Computed once per process (about a millisecond for the ~70 files; see
-    docs/benchmarks.md, "cache key").
+    Computed once per process.  Hashing the ~60 files (1.1 MB) costs 1.7 ms when they are
+    in the OS page cache but 8-50 ms when they are not (a Python process reads the
+    bytecode, not the ``.py`` files), so the key is remembered in the cache directory
+    with the files' stat signature (:func:`_package_key`): a process whose files have
+    the same paths, sizes, modification and change times and inodes reads the key
+    instead of the bytes (docs/benchmarks.md, "Cache key and hash checks").
     """
     if not _PACKAGE_KEY:
         from biosnn import __version__
 
-        _PACKAGE_KEY.append(_hash_package(Path(__file__).resolve().parent, __version__))
+        _PACKAGE_KEY.append(_package_key(Path(__file__).resolve().parent, __version__))
     return _PACKAGE_KEY[0]
 
 
-def _hash_package(package: Path, version: str) -> str:
+#: A remembered package key is trusted only if it was written this long (ns) after the
+#: newest change of any file: an edit within the timestamp granularity of the file
+#: system (1-2 s on some) could otherwise keep the stat signature ("racy git").
+RACY_NS = 2_000_000_000
+
+
+def _package_key(package: Path, version: str) -> str:
+    """The package key, from the memo ``package-<h>.json`` of the cache root when the
+    stat signature of the files matches it and is not racy, else by hashing the files
+    (and remembering the result)."""
+    files = _package_files(package)
+    sig = hashlib.sha256(f"{version}\0{package}".encode())
+    newest = 0
+    for rel, full in files:
+        st = os.stat(full)
+        sig.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0"
+                   f"{st.st_ino}\0{st.st_dev}\n".encode())
+        newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
+    signature = sig.hexdigest()
+    try:
+        memo = root() / f"package-{hashlib.sha256(str(package).encode()).hexdigest()[:16]}.json"
+    except OSError:                         # no cache directory: nothing to remember
+        return _hash_files(files, version)
+    data = read_record(memo)
+    if (isinstance(data, dict) and data.get("stat") == signature
+            and is_digest(data.get("key")) and isinstance(data.get("written_ns"), int)
+            and data["written_ns"] > newest + RACY_NS):
+        return data["key"]
+    key = _hash_files(files, version)
+    try:
+        write_record(memo, {"stat": signature, "key": key, "written_ns": time.time_ns()})
+    except OSError:
+        pass
+    return key
+
+
+def _package_files(package: Path) -> list:
+    """``[(relative path, full path), ...]`` of the package's source files, sorted."""
     files = []
     for dirpath, dirnames, filenames in os.walk(package):
         dirnames[:] = [d for d in dirnames if d != "__pycache__" and not d.startswith(".")]
@@ -175,13 +217,22 @@ def _hash_package(package: Path, version: str) -> str:
             if name.endswith(KEY_SUFFIXES):
                 full = os.path.join(dirpath, name)
                 files.append((os.path.relpath(full, package).replace(os.sep, "/"), full))
+    return sorted(files)
+
+
+def _hash_files(files: list, version: str) -> str:
     h = hashlib.sha256(f"biosnn {version}\0".encode())
-    for rel, full in sorted(files):
+    for rel, full in files:
         with open(full, "rb") as fh:
             data = fh.read()
         h.update(f"{rel}\0{len(data)}\0".encode())
         h.update(data)
     return h.hexdigest()
+
+
+def _hash_package(package: Path, version: str) -> str:
+    """The package key of ``package`` computed from the bytes (no memo)."""
+    return _hash_files(_package_files(package), version)
 
 
 # -- writing -------------------------------------------------------------------------------

@@ -471,3 +471,42 @@ def test_young_or_live_temporaries_are_kept(tmp_path):
     os.utime(live, (ten_minutes_ago, ten_minutes_ago))         # its process still runs
     cache.clean_stale(tmp_path)
     assert young.exists() and live.exists()
+
+
+def test_remembered_package_key_follows_every_edit(tmp_path, monkeypatch):
+    # The key is remembered with the files' stat signature; an edit that keeps the size
+    # must still change it, and a damaged memo is never used.
+    from biosnn import cache
+
+    monkeypatch.setenv("BIOSNN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "RACY_NS", -10**12)     # trust a memo written right away
+    pkg = tmp_path / "biosnn"
+    shutil.copytree(PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    key = cache._package_key(pkg, "0.1.0")
+    assert key == cache._hash_package(pkg, "0.1.0")        # reference: the bytes hashed
+    (memo,) = (tmp_path / "cache").glob("package-*.json")
+    real = cache._hash_files
+    monkeypatch.setattr(cache, "_hash_files", lambda *a: pytest.fail("hashed again"))
+    assert cache._package_key(pkg, "0.1.0") == key         # from the memo
+    monkeypatch.setattr(cache, "_hash_files", real)
+    rewrite = pkg / "codegen" / "rewrite.py"
+    text = rewrite.read_text()
+    rewrite.write_text(text.replace("return expr\n", "return EXPR\n", 1))   # same size
+    assert cache._package_key(pkg, "0.1.0") == cache._hash_package(pkg, "0.1.0") != key
+    memo.write_bytes(memo.read_bytes().replace(b'"key":"', b'"key":"0'))  # damaged
+    assert cache._package_key(pkg, "0.1.0") == cache._hash_package(pkg, "0.1.0")
+
+
+def test_racy_memo_is_not_trusted(tmp_path, monkeypatch):
+    # a memo written within RACY_NS of the newest file change is not used: an edit in the
+    # same timestamp tick could leave the stat signature unchanged
+    from biosnn import cache
+
+    monkeypatch.setenv("BIOSNN_CACHE_DIR", str(tmp_path / "cache"))
+    pkg = tmp_path / "biosnn"
+    shutil.copytree(PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    key = cache._package_key(pkg, "0.1.0")                 # files just written: racy
+    calls = []
+    real = cache._hash_files
+    monkeypatch.setattr(cache, "_hash_files", lambda *a: calls.append(1) or real(*a))
+    assert cache._package_key(pkg, "0.1.0") == key and calls == [1]
