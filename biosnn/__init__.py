@@ -31,6 +31,7 @@ _LAZY = {
     "UnitError": "biosnn.errors",
     "SimulationError": "biosnn.errors",
     "MethodError": "biosnn.errors",
+    "CompilerError": "biosnn.errors",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -33,9 +33,11 @@ only ``argparse``; numpy, sympy and matplotlib are imported by the command that 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from biosnn.jsonable import jsonable as _jsonable
+from biosnn.names import printable
 
 __all__ = ["main", "build_parser", "UsageError", "describe_model", "result_json", "plot_result"]
 
@@ -246,7 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     sub.add_parser("models", help="list the model library",
-                   description="List the models of the library (name and title).")
+                   description="List the models of the library (name and title). "
+                               "Directories in $BIOSNN_MODEL_PATH are searched first; a "
+                               "model there shadows the library model of the same name, "
+                               "and the list says so.")
     show = sub.add_parser("show", help="show a model: equations, parameters, presets",
                           description="Show a model's equations, parameters (with units), "
                                       "initial values, events, presets and reference.")
@@ -268,11 +273,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_models(args, out) -> int:
     import biosnn
+    from biosnn.equations.files import shadowed_models
 
     models = biosnn.list_models()
+    shadowed = {name: path for name, path, _ in shadowed_models()}
     width = max((len(name) for name, _ in models), default=0)
     for name, title in models:
-        print(f"{name:<{width}}  {title}", file=out)
+        note = f"  [{shadowed[name]}, shadows the library's]" if name in shadowed else ""
+        print(printable(f"{name:<{width}}  {title}{note}"), file=out)
     return 0
 
 
@@ -293,13 +301,29 @@ def _with_unit(value: float, unit: str) -> str:
     return f"{value:.6g}" if unit == "1" else f"{value:.6g} {unit}"
 
 
+def _paragraphs(text: str) -> list:
+    """Wrapped lines of ``text`` with its own paragraph breaks (blank lines) kept and its
+    control characters escaped (:func:`biosnn.names.printable`)."""
+    out = []
+    for paragraph in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n").strip()):
+        if paragraph.strip():
+            out += ([""] if out else []) + _wrap(printable(paragraph.replace("\n", " ")))
+    return out
+
+
 def describe_model(model) -> str:
-    """Text of ``biosnn show``: equations, parameters, initial values, events, presets."""
-    title = _library_title(model.name)
+    """Text of ``biosnn show``: equations, parameters, initial values, events, presets.
+
+    Free text of the file (description, reference, preset descriptions) is shown with
+    its control characters escaped (ANSI escapes never reach the terminal raw) and its
+    paragraph breaks (blank lines) kept; a single line break inside a paragraph is
+    reflowed."""
+    title = printable(_library_title(model.name))
     lines = [f"{model.name}" + (f" - {title}" if title else "")]
     if model.description.strip():
-        lines += [""] + _wrap(model.description)
-    shown = repr(model)                # equations, parameters, events (the Model's own view)
+        lines += [""] + _paragraphs(model.description)
+    # equations, parameters, events (the Model's own view)
+    shown = printable(repr(model), keep_newlines=True)
     lines += ["", shown]
     if not any(line.startswith("initial") for line in shown.splitlines()):
         lines.append("initial values:")
@@ -310,9 +334,10 @@ def describe_model(model) -> str:
     if model.presets:
         lines.append("presets:")
         width = max(len(name) for name in model.presets)
-        lines += [f"  {name:<{width}}  {about}".rstrip() for name, about in model.presets.items()]
+        lines += [f"  {name:<{width}}  {printable(about)}".rstrip()
+                  for name, about in model.presets.items()]
     if model.reference.strip():
-        lines += _wrap(model.reference, "reference: ", "  ")
+        lines += _wrap(printable(model.reference), "reference: ", "  ")
     return "\n".join(lines)
 
 
@@ -781,7 +806,7 @@ _COMMANDS = {"models": _cmd_models, "show": _cmd_show, "simulate": _cmd_simulate
 def _one_line(error: BaseException) -> str:
     """The message of an error on one line."""
     text = str(error).strip() or type(error).__name__
-    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+    return printable(" ".join(line.strip() for line in text.splitlines() if line.strip()))
 
 
 def _silence_stdout() -> None:

@@ -2,6 +2,8 @@
 
 Every error a user can provoke with bad input is one of these, with a message that reads
 as a sentence and names the problem (the equation, the term, the units, the file and line).
+A CompilerError (it names the compiler tried) is the only one after which a caller may run
+on NumPy instead of C, and only under ``backend="auto"`` (:mod:`biosnn.codegen.backend`).
 """
 
 from __future__ import annotations

@@ -563,6 +563,9 @@ def _parse_ast(text: str):
         raise UnitError(f"cannot read {text!r} as a unit") from None
 
 
+_NOT_UNIT_TEXT = re.compile(r"[#\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 @functools.lru_cache(maxsize=4096)
 def parse_unit(text: str, *, strict: bool = False):
     """Parse a unit expression.
@@ -587,6 +590,9 @@ def parse_unit(text: str, *, strict: bool = False):
     """
     if not isinstance(text, str) or not text.strip():
         raise UnitError(f"empty unit {text!r}")
+    if _NOT_UNIT_TEXT.search(text):   # Python's parser would skip a '# comment'
+        raise UnitError(f"{text!r} is not a unit ('#' and control characters are not "
+                        "allowed in a unit)")
     found = _cached("text", strict, text)
     if found is not None:
         return found

@@ -162,8 +162,9 @@ def fast_subsystem(model, slow: str, value=None):
     params = {k: _value_string(model, k, v) for k, v in model.params.items()}
     params[slow] = _value_string(model, slow, value)
     initial = {k: _value_string(model, k, v) for k, v in model.initial.items() if k != slow}
-    return biosnn.Model(text, params=params, initial=initial, name=f"{model.name}_fast",
-                        time=args.get("time"))
+    # a name of at most biosnn.names.MAX_LENGTH (64) characters
+    return biosnn.Model(text, params=params, initial=initial,
+                        name=f"{model.name[:59]}_fast", time=args.get("time"))
 
 
 def fast_slow(model, slow: str, *, duration, transient=0.0, params=None, init=None,

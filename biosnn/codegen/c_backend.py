@@ -93,7 +93,7 @@ from pathlib import Path
 
 import numpy as np
 
-from biosnn.errors import CompilerError, MethodError, SimulationError
+from biosnn.errors import MethodError, SimulationError
 from biosnn.solvers.request import ADAPTIVE, FIXED_STEP, STIFF, STOCHASTIC, RawRun
 
 __all__ = [
@@ -1596,13 +1596,16 @@ def generate_source(spec, family: str) -> str:
     -------
     str
     """
+    from biosnn.names import source_token
     from biosnn.solvers import noise
 
     if family not in _DRIVERS:
         raise ValueError(f"unknown driver family {family!r}")
     model = _model_functions(spec, family)
     lanes = _lane_functions(spec) if family == "fixed" else ""
-    parts = [_HEADER, f"/* model {spec.name!r}, key {spec.key}, family {family} */\n",
+    # no text of a file in generated source: the name and key only as plain tokens
+    parts = [_HEADER, f"/* model {source_token(spec.name)}, key {source_token(spec.key)}, "
+             f"family {family} */\n",
              _defines(spec), _c_struct()]
     if "bs_xexpm1" in model + lanes:
         from biosnn.codegen.functions import C_GIVEN_EXP, C_PRELUDE
@@ -1685,9 +1688,8 @@ def kernel(spec, family: str) -> CKernel:
     """
     from biosnn.codegen import c_build
 
-    compiler = c_build.find_compiler()
-    if compiler is None:
-        raise CompilerError("no C compiler found (set CC or install gcc/clang).")
+    # no compiler: require_compiler's CompilerError says what was tried (no probe here)
+    compiler = c_build.find_compiler() or c_build.require_compiler()
     warm_key = f"{spec.key}|{family}|{_generator_version()}"
     mem_key = (warm_key, compiler.identity, str(c_build.cache_dir()))
     k = _KERNELS.get(mem_key)
@@ -1715,7 +1717,8 @@ def kernel(spec, family: str) -> CKernel:
 
 
 def available() -> bool:
-    """True if a C compiler is present and works; otherwise warns once and returns False."""
+    """True if a C compiler is present and works (never warns; see
+    :mod:`biosnn.codegen.backend` for the choice of backend)."""
     from biosnn.codegen import c_build
 
     return c_build.compiler_available()

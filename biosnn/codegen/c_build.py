@@ -69,7 +69,6 @@ import shlex
 import shutil
 import subprocess
 import threading
-import warnings
 from pathlib import Path
 
 from biosnn.errors import CompilerError
@@ -86,6 +85,7 @@ __all__ = [
     "cache_dir",
     "compiler_available",
     "find_compiler",
+    "require_compiler",
     "load_library",
     "lookup_alias",
     "write_alias",
@@ -100,9 +100,8 @@ LIBS = ("-lm",)
 
 _LOADED: dict = {}          # path -> ctypes.CDLL (one dlopen per file and process)
 _LOCK = threading.Lock()
-_AVAILABLE: dict = {}       # compiler command -> bool
+_AVAILABLE: dict = {}       # compiler identity -> None (works) or why it does not
 _OPENMP: dict = {}          # compiler identity -> bool
-_WARNED = []
 _FOUND: dict = {}           # ($CC, $PATH) -> Compiler or None
 _VERIFIED: set = set()      # library paths whose bytes were hashed in this process
 
@@ -137,9 +136,10 @@ class Compiler:
 def find_compiler() -> Compiler | None:
     """The compiler to use: ``$CC`` if set, else the first of cc, gcc, clang on PATH.
 
-    Returns None if none is found (``$CC`` set to a missing program counts as none).
-    The answer is remembered per (``$CC``, ``$PATH``) for the process: a run must not
-    pay a ``PATH`` search and ``stat`` calls (about 0.3 ms) every time.
+    Returns None if none is found (``$CC`` set to a missing program counts as none;
+    :func:`require_compiler` says what was tried).  The answer is remembered per
+    (``$CC``, ``$PATH``) for the process: a run must not pay a ``PATH`` search and
+    ``stat`` calls (about 0.3 ms) every time.
     """
     env = os.environ.get("CC")
     memo_key = (env, os.environ.get("PATH"))
@@ -157,6 +157,49 @@ def _find_compiler(env: str | None) -> Compiler | None:
             except (CompilerError, OSError):
                 continue
     return None
+
+
+def _not_found() -> str:
+    """What :func:`find_compiler` tried, as the reason of a CompilerError."""
+    env = os.environ.get("CC")
+    if env:
+        return (f"no C compiler: $CC is {env!r}, which is not a program on PATH (set CC "
+                "to a working compiler such as gcc or clang)")
+    return ("no C compiler: none of cc, gcc, clang is on PATH (install gcc or clang, or "
+            "set CC)")
+
+
+def require_compiler() -> Compiler:
+    """The compiler of :func:`find_compiler`, checked to build and load a small library.
+
+    The check runs once per compiler (and ``$CC``/``$PATH``) and process; its library is
+    cached like any other, so a warm start does not run the compiler.
+
+    Returns
+    -------
+    Compiler
+
+    Raises
+    ------
+    CompilerError
+        Naming the compiler tried (the ``$CC`` value or the programs searched, the
+        resolved path) and why it does not work (not found, or its error output).
+    """
+    compiler = find_compiler()
+    if compiler is None:
+        raise CompilerError(_not_found())
+    ident = compiler.identity
+    if ident not in _AVAILABLE:
+        try:
+            load_library(build(_PROBE, compiler))
+            _AVAILABLE[ident] = None
+        except (CompilerError, OSError) as exc:
+            first = " ".join(str(exc).split())[:500]
+            _AVAILABLE[ident] = (f"the C compiler {' '.join(compiler.argv)!r} "
+                                 f"({compiler.path}) cannot build a library: {first}")
+    if _AVAILABLE[ident] is not None:
+        raise CompilerError(_AVAILABLE[ident])
+    return compiler
 
 
 def cache_dir() -> Path:
@@ -453,26 +496,16 @@ _PROBE = "#include <math.h>\ndouble bs_probe(double x) { return exp(x); }\n"
 
 
 def compiler_available() -> bool:
-    """True if a C compiler is found and compiles a probe (checked once per command).
+    """True if :func:`require_compiler` succeeds (checked once per compiler and process).
 
-    If not, warns once "no C compiler found; using the NumPy backend".
+    Never warns: choosing NumPy instead, and saying so once, is the business of
+    :mod:`biosnn.codegen.backend`.
     """
-    compiler = find_compiler()
-    ident = compiler.identity if compiler else None
-    if ident not in _AVAILABLE:
-        ok = False
-        if compiler is not None:
-            try:
-                load_library(build(_PROBE, compiler))
-                ok = True
-            except (CompilerError, OSError):
-                ok = False
-        _AVAILABLE[ident] = ok
-    if not _AVAILABLE[ident] and not _WARNED:
-        _WARNED.append(True)
-        warnings.warn("no C compiler found; using the NumPy backend", RuntimeWarning,
-                      stacklevel=3)
-    return _AVAILABLE[ident]
+    try:
+        require_compiler()
+    except CompilerError:
+        return False
+    return True
 
 
 _OPENMP_PROBE = """#include <omp.h>

@@ -38,7 +38,7 @@ class KernelSpec:
     Attributes
     ----------
     name : str
-        Model name (used in generated identifiers after sanitising).
+        Model name (generated source shows it only as :func:`biosnn.names.source_token`).
     key : str
         Hex digest of the model's canonical content.  Two specs with the same key print the
         same code; kernel caches use it (together with backend options) as their key.
@@ -214,6 +214,13 @@ class KernelLayout:
             raise AttributeError(name)
         return getattr(self.full(), name)
 
+    def __getstate__(self) -> dict:
+        # pickled without the compiled functions (rebuilt from numeric_source on use);
+        # ``full`` (a Model's bound kernel_spec) and ``store`` (a partial) pickle as such
+        state = dict(self.__dict__)
+        state["_compiled"] = {}
+        return state
+
     def full_spec(self) -> KernelSpec:
         """The full :class:`KernelSpec` (builds the sympy side of the model)."""
         if self.full is None:
@@ -256,7 +263,7 @@ class KernelLayout:
     def from_dict(cls, d: dict, full=None, store=None) -> "KernelLayout":
         """Inverse of :meth:`to_dict`; raises KeyError/TypeError/ValueError on bad data."""
         flag = lambda x: SYMBOLIC if _bool(x) else None  # noqa: E731
-        names = lambda x: tuple(_str(v) for v in x)  # noqa: E731
+        names = lambda x: tuple(_variable(v) for v in x)  # noqa: E731
         numpy_source = d["numpy_source"]
         return cls(
             name=_str(d["name"]), key=_str(d["key"]), states=names(d["states"]),
@@ -299,6 +306,16 @@ class KernelLayout:
 def _str(x) -> str:
     if not isinstance(x, str):
         raise TypeError(f"expected a string, got {x!r}")
+    return x
+
+
+def _variable(x) -> str:
+    """A variable name read back from the cache: printed as an identifier, so it must be
+    one (:func:`biosnn.names.is_variable`)."""
+    from biosnn.names import is_variable
+
+    if not is_variable(x):
+        raise ValueError(f"expected a variable name, got {x!r}")
     return x
 
 

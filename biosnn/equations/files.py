@@ -17,9 +17,14 @@ Reading one never runs code: TOML is parsed by ``tomllib`` and the equation stri
 whitelist parser of :mod:`biosnn.equations.parser`.  Errors name the file, the table and
 key, and inside ``equations`` the line of the file.
 
-The library is the first existing directory of: ``$BIOSNN_MODEL_PATH`` (one or more
-directories separated by ``os.pathsep``; when set, it replaces the defaults), ``models/``
-at the repository root, ``sys.prefix/share/biosnn/models``.
+The library is package data: ``models/`` at the top of the repository, reached as
+``biosnn/_library`` (a symbolic link in the source tree, copied into the wheel at build
+time) through ``importlib.resources``, so a source checkout, an editable install and a
+plain ``pip install .`` read the same files.  ``$BIOSNN_MODEL_PATH`` (directories separated
+by ``os.pathsep``) is searched in front of it: a file there shadows the library file of
+the same name, and a directory named there that does not exist is an error, not a silent
+omission.  ``networks/`` and ``synapses/`` under each of these directories hold the
+network and synapse libraries.
 
 Examples
 --------
@@ -33,12 +38,13 @@ from __future__ import annotations
 import functools
 import os
 import re
-import sys
 from pathlib import Path
 
 from biosnn.errors import ModelError
+from biosnn.names import from_stem
 
-__all__ = ["load_model", "list_models", "read_model_file", "library_dirs", "find_model"]
+__all__ = ["load_model", "list_models", "read_model_file", "library_dirs", "find_model",
+           "package_library", "user_dirs", "shadowed_models"]
 
 _TOP_KEYS = ("name", "title", "description", "reference", "time", "equations", "parameters",
              "initial", "events", "presets")
@@ -53,30 +59,96 @@ def _toml():
     return tomllib
 
 
-def library_dirs() -> list:
-    """Directories searched for model files, in order.
+def package_library() -> Path:
+    """The directory of the model library shipped with biosnn (``models/`` of the repository).
+
+    Raises
+    ------
+    ModelError
+        If it is missing (a broken installation, or a source checkout whose file system
+        did not create the symbolic link ``biosnn/_library``).
 
     Examples
     --------
-    >>> from biosnn.equations.files import library_dirs
-    >>> isinstance(library_dirs(), list)
+    >>> from biosnn.equations.files import package_library
+    >>> (package_library() / "hodgkin_huxley.toml").is_file()
     True
     """
-    env = os.environ.get("BIOSNN_MODEL_PATH")
-    if env:
-        return [Path(p) for p in env.split(os.pathsep) if p]
-    repo = Path(__file__).resolve().parents[2] / "models"
-    return [repo, Path(sys.prefix) / "share" / "biosnn" / "models"]
+    from importlib.resources import files
+
+    library = Path(str(files("biosnn").joinpath("_library")))
+    if not library.is_dir():
+        raise ModelError(f"the model library of biosnn is missing: {library} is not a "
+                         "directory (reinstall biosnn; in a source checkout it is a symbolic "
+                         "link to models/)")
+    return library
+
+
+def user_dirs() -> list:
+    """The directories of ``$BIOSNN_MODEL_PATH``, in order (empty when it is not set).
+
+    Raises
+    ------
+    ModelError
+        If one of them is not a directory (a typo there would otherwise silently load the
+        library's model instead of yours).
+
+    Examples
+    --------
+    >>> from biosnn.equations.files import user_dirs
+    >>> isinstance(user_dirs(), list)
+    True
+    """
+    out = []
+    for text in os.environ.get("BIOSNN_MODEL_PATH", "").split(os.pathsep):
+        if text:
+            path = Path(text).expanduser()
+            if not path.is_dir():
+                raise ModelError(f"BIOSNN_MODEL_PATH names {text!r}, which is not a "
+                                 "directory")
+            out.append(path)
+    return out
+
+
+def library_dirs() -> list:
+    """Directories searched for model files, in order: ``$BIOSNN_MODEL_PATH``, then the library.
+
+    A model file in an earlier directory shadows one of the same name in a later one, so a
+    model of your own named like a library model replaces it (``biosnn models`` lists
+    which).  ``networks/`` and ``synapses/`` under the same directories are searched for
+    network and synapse files in the same order.
+
+    Examples
+    --------
+    >>> from biosnn.equations.files import library_dirs, package_library
+    >>> library_dirs()[-1] == package_library()
+    True
+    """
+    return [*user_dirs(), package_library()]
 
 
 def _library_files() -> dict:
     """name -> path of every model file in the library (first directory wins)."""
     found = {}
     for directory in library_dirs():
-        if directory.is_dir():
-            for path in sorted(directory.glob("*.toml")):
-                found.setdefault(path.stem, path)
+        for path in sorted(directory.glob("*.toml")):
+            found.setdefault(path.stem, path)
     return found
+
+
+def shadowed_models() -> list:
+    """``(name, path, shadowed path)`` of the library models that ``$BIOSNN_MODEL_PATH`` hides.
+
+    Examples
+    --------
+    >>> from biosnn.equations.files import shadowed_models
+    >>> isinstance(shadowed_models(), list)
+    True
+    """
+    library = {path.stem: path for path in package_library().glob("*.toml")}
+    found = _library_files()
+    return [(name, found[name], library[name]) for name in sorted(library)
+            if found[name].resolve() != library[name].resolve()]
 
 
 def find_model(name_or_path) -> Path:
@@ -134,6 +206,30 @@ def _equations_line(raw: str) -> int:
     return raw.count("\n", 0, start) + 1
 
 
+_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+_KEY = re.compile(r"^\s*[\"']?([^\"'=]+?)[\"']?\s*=")
+
+
+def _name_lines(raw: str) -> tuple:
+    """``(("name", line), ("presets.RS", line), ...)``: the 1-based lines where a file
+    gives the model's name and its presets' names (for errors; best effort: a name the
+    lines do not show plainly gets none)."""
+    found, table = {}, ""
+    for k, text in enumerate(raw.splitlines(), 1):
+        header = _HEADER.match(text)
+        if header:
+            table = re.sub(r"\s*\.\s*", ".", header.group(1)).replace('"', "")
+            if table.startswith("presets."):
+                found.setdefault(table, k)
+            continue
+        key = _KEY.match(text)
+        if key and table == "" and key.group(1) == "name":
+            found.setdefault("name", k)
+        elif key and table == "presets":
+            found.setdefault(f"presets.{key.group(1)}", k)
+    return tuple(found.items())
+
+
 def _check_table(data, key, path, allowed=None, kind=dict):
     value = data.get(key)
     if value is None:
@@ -188,14 +284,15 @@ def read_model_file(path) -> dict:
     labels = (("params", "[parameters]"), ("initial", "[initial]"),
               ("threshold", "[events] threshold"), ("reset", "[events] reset"),
               ("refractory", "[events] refractory"))
-    origin = Origin(source=source, equations_line=_equations_line(raw), labels=labels)
+    origin = Origin(source=source, equations_line=_equations_line(raw), labels=labels,
+                    lines=_name_lines(raw))
     return dict(
         equations=data["equations"],
         params=_check_table(data, "parameters", path),
         initial=_check_table(data, "initial", path),
         threshold=events.get("threshold"), reset=events.get("reset"),
         refractory=events.get("refractory"),
-        name=data.get("name", path.stem), time=None if time is None else str(time),
+        name=data.get("name", from_stem(path.stem)), time=None if time is None else str(time),
         presets=presets, description=data.get("description", ""),
         reference=data.get("reference", ""), title=data.get("title", ""), _origin=origin)
 

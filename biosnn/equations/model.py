@@ -49,6 +49,7 @@ from biosnn import units
 from biosnn.equations import manifest, parser
 from biosnn.equations.parser import BOOL, Converter
 from biosnn.errors import ModelError, UnitError
+from biosnn.names import check_identifier, is_variable
 
 __all__ = ["Model", "Origin", "evaluate", "build_kernel_spec", "SPEC_VERSION"]
 
@@ -67,14 +68,28 @@ class Origin:
     source: str | None = None
     equations_line: int = 1
     labels: tuple = ()
+    #: ``(("name", line), ("presets.RS", line), ...)``: where names are given in the file
+    lines: tuple = ()
 
     def label(self, key: str) -> str:
         return dict(self.labels).get(key, key)
+
+    def line(self, key: str) -> int | None:
+        return dict(self.lines).get(key)
 
 
 def _suggest(name, known) -> str:
     close = difflib.get_close_matches(name, list(known), n=3)
     return f" (did you mean {' or '.join(close)}?)" if close else ""
+
+
+def _check_names(name, presets, origin) -> None:
+    """The model's name and its preset names are identifiers (:mod:`biosnn.names`)."""
+    source = origin.source if origin is not None else None
+    line = origin.line if origin is not None else (lambda key: None)
+    check_identifier(name, "the model name", source=source, line=line("name"))
+    for key in presets or {}:
+        check_identifier(key, "the preset name", source=source, line=line(f"presets.{key}"))
 
 
 def _is_number(value) -> bool:
@@ -103,11 +118,13 @@ class Model:
     refractory : str or number, optional
         A time (``"2 ms"``, a number in ms), a parameter name, or a condition.
     name : str
-        Model name.
+        Model name: a letter, then letters, digits or underscores, at most 64 characters
+        (:data:`biosnn.names.PATTERN`).
     time : str, optional
         ``"1"`` for dimensionless time; default: dimensionless iff no unit appears anywhere.
     presets : dict, optional
-        name -> {param: value, "description": str}.
+        name -> {param: value, "description": str}; preset names follow the rule of
+        ``name``.
     description, reference : str
         Free text (not part of the model's identity).
 
@@ -128,6 +145,7 @@ class Model:
         for key, value in (("params", params), ("initial", initial), ("presets", presets)):
             if value is not None and not isinstance(value, dict):
                 raise ModelError(f"{key} must be a dict, not {type(value).__name__}")
+        _check_names(name, presets, _origin)
         for key, value in (presets or {}).items():
             if not isinstance(value, dict):
                 raise ModelError(f"preset {key!r} must be a dict of parameter values")
@@ -558,13 +576,14 @@ class Model:
     def _find_layout(self):
         from biosnn.codegen.spec import KernelLayout
 
+        import functools
+
         dims = self._manifest["dims"]
         lkey = manifest.layout_key(self.structure_key,
                                    [dims[n] for n, _, _ in self._manifest["params"]])
-
-        def store(changes):
-            manifest.update("layout", lkey, changes)
-
+        # a partial of a module function, not a closure: the layout (and a Result holding
+        # it) pickles with the standard pickle
+        store = functools.partial(manifest.update, "layout", lkey)
         data = manifest.read("layout", lkey)
         if data is not None:
             try:
@@ -700,6 +719,11 @@ def _fields(data, args) -> dict | None:
         unless = tuple(bool(x) for x in data["unless_refractory"])
         if len(unless) != len(states):
             raise ValueError("unless_refractory")
+        # names are printed into generated source: a cached manifest must not bring others
+        if data["name"] != args["name"] or not all(
+                is_variable(n) for n in states + aliases + tuple(names)
+                + tuple(data["noises"])):
+            raise ValueError("names")
         origin = args["_origin"]
         return dict(
             name=_text(data["name"]), time_dimensionless=bool(data["time_dimensionless"]),

@@ -41,9 +41,10 @@ from pathlib import Path
 import numpy as np
 
 from biosnn.errors import CompilerError
+from biosnn.names import source_token
 from biosnn.network.objects import check_memory
 
-__all__ = ["CEngine", "generate", "layout", "FLAGS"]
+__all__ = ["CEngine", "cached_snippets", "generate", "layout", "FLAGS"]
 
 FLAGS = ("-O3", "-march=native", "-std=c99", "-fPIC", "-shared", "-fno-math-errno",
          "-fno-trapping-math", "-ffp-contract=off")
@@ -62,6 +63,31 @@ def _cpu_id() -> str:
         return "unknown"
     keep = [ln for ln in text.splitlines() if ln.startswith(("model name", "flags"))][:2]
     return hashlib.sha256("\n".join(keep).encode()).hexdigest()[:16]
+
+
+# -- the checks of Network: what a cached library says ------------------------------------
+def cached_snippets(net):
+    """The snippets stored with the compiled library of ``net``'s structure (its key), or
+    None: no compiler, not compiled yet, or an unreadable file.  Data only (JSON): the
+    Network checks them when it is built (warm start: no sympy); nothing is run here."""
+    from biosnn.codegen import c_build
+
+    compiler = c_build.find_compiler()
+    if compiler is None:
+        return None
+    found = _cached(net.key(), compiler)
+    if found is None:
+        return None
+    snippets = found[1]
+    ok = isinstance(snippets, dict) and isinstance(snippets.get("pops"), list) and \
+        len(snippets["pops"]) == len(net.populations)
+    return snippets if ok else None
+
+
+def _cached(net_key: str, compiler):
+    """``(library path, snippets)`` of a network key in the cache, both hash-checked, or
+    None (the lookup of CEngine's warm start; see :func:`_refs`)."""
+    return _warm(*_refs(net_key, compiler))
 
 
 def layout(st: dict) -> tuple[list, list]:
@@ -142,7 +168,8 @@ def _pop_function(k, pop, snip) -> list:
     ns, params, arr = len(pop["states"]), pop["params"], pop["array_params"]
     exact = pop["method"] == "exact"
     rows = ", ".join(f"double *restrict Y_{i}" for i in range(ns))
-    L = [f"/* population {k}: {pop['name']} ({pop['method']}) */",
+    # no text of a file in generated source: the model name only as a plain token
+    L = [f"/* population {k}: {source_token(pop['name'])} ({source_token(pop['method'])}) */",
          f"static void bsn_update{k}(const int64_t j0, const int64_t j1, const int64_t N, "
          "const double tn, const double dt, "
          f"{rows}, const double *restrict PS, const double *restrict PA, "
@@ -573,7 +600,7 @@ class CEngine:
         self.net = net
         self.structure = net.structure()
         lib_ref, snip_ref = _refs(net.key(), compiler)
-        found = _warm(lib_ref, snip_ref)
+        found = _cached(net.key(), compiler)
         self.warm = found is not None
         if self.warm:
             lib, self.snippets = found

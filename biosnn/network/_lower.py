@@ -488,7 +488,7 @@ class _SynNames:
 
 
 def synapse_snippets(statements, syn_vars: dict, shared: dict, pre: SideInfo,
-                     post: SideInfo, context: str) -> dict:
+                     post: SideInfo, context: str, source=None, first_line: int = 1) -> dict:
     """Lower synapse statements (``on_pre`` or ``on_post``) for both engines.
 
     Parameters
@@ -501,6 +501,8 @@ def synapse_snippets(statements, syn_vars: dict, shared: dict, pre: SideInfo,
     pre, post : SideInfo
     context : str
         Words for error messages (``"on_pre of synapses 'exc'"``).
+    source, first_line : optional
+        The file of the statements and its line of their first line (errors name them).
 
     Returns
     -------
@@ -516,7 +518,11 @@ def synapse_snippets(statements, syn_vars: dict, shared: dict, pre: SideInfo,
     from biosnn.errors import ModelError
 
     names = _SynNames(syn_vars, shared, pre, post, context)
-    stmts = parser.parse_reset(statements)
+    try:
+        stmts = parser.parse_reset(statements, source=source, first_line=first_line)
+    except ModelError as exc:
+        raise type(exc)(f"in {context}: {exc.message}", line=exc.line, column=exc.column,
+                        source=exc.source) from None
     used_names = set()
     for st in stmts:
         used_names |= set(st.expr.names) | {st.name}
@@ -533,7 +539,7 @@ def synapse_snippets(statements, syn_vars: dict, shared: dict, pre: SideInfo,
                     else "a parameter" if target else "not a variable here")
             raise ModelError(f"{where}: {st.name} is {what}; statements may assign "
                              "per-synapse variables and states of the pre- or "
-                             "postsynaptic population")
+                             "postsynaptic population", line=st.line, source=source)
         dim = target[3]
         expected = dim if st.op in ("=", "+=", "-=") else units.dimensionless()
         needs = (f"{st.name} needs" if st.op in ("=", "+=", "-=")

@@ -66,6 +66,7 @@ from pathlib import Path
 import numpy as np
 
 from biosnn.errors import BiosnnError, ModelError
+from biosnn.names import RULE, from_stem, is_identifier
 from biosnn.network import connectivity as _conn
 from biosnn.network.connectivity import Blocks  # noqa: F401 - kept importable from here
 
@@ -252,6 +253,19 @@ class _Where:
                           line=self.line(table, key))
 
 
+def _text_line(where, table: str, key: str) -> int | None:
+    """The line in the file of the first line of the string ``key`` of ``[table]``: the
+    key's line, or the next one when the value opens with \"\"\" or \'\'\' alone on
+    it (TOML drops that first newline)."""
+    line = where.line(table, key)
+    if line is None:
+        return None
+    text = where.lines[line - 1] if line <= len(where.lines) else ""
+    if re.match(rf'^\s*"?{re.escape(key)}"?\s*=\s*("""|\'\'\')\s*$', text):
+        line += 1
+    return line
+
+
 def _clean(exc: BaseException) -> str:
     """The message of a library error without its own source prefix."""
     text = getattr(exc, "message", None) or str(exc)
@@ -393,7 +407,7 @@ def _build_model(where, name, table):
                           description=table.get("description", ""),
                           reference=table.get("reference", ""),
                           _origin=Origin(source=where.path, equations_line=eq_line,
-                                         labels=labels))
+                                         labels=labels, lines=_name_lines(where, t, table)))
         except BiosnnError as exc:
             if isinstance(exc, ModelError) and exc.source:
                 raise
@@ -545,6 +559,10 @@ class RateFunction:
     def __call__(self, t):
         return self._fn(np.asarray(t, dtype=float))
 
+    def __reduce__(self):
+        # pickled as its text, parsed and printed again when unpickled
+        return (RateFunction, (self.text,))
+
     def __repr__(self):
         return f"RateFunction({self.text!r})"
 
@@ -632,7 +650,10 @@ def _build(where, data, path, *, dt, duration, seed, backend):
     for key in ("name", "title", "description", "reference"):
         if key in data and not isinstance(data[key], str):
             raise where.error("", key, "must be a string")
-    info = NetworkInfo(name=data.get("name", path.stem), title=data.get("title", ""),
+    name = data.get("name", from_stem(path.stem))
+    if not is_identifier(name):
+        raise where.error("", "name", f"{name!r} is not a valid network name: {RULE}")
+    info = NetworkInfo(name=name, title=data.get("title", ""),
                        description=data.get("description", ""),
                        reference=data.get("reference", ""), path=str(path))
     dt_ms = _time_ms(where, "", "dt", data.get("dt", 0.1)) if dt is None else float(dt)
@@ -674,6 +695,7 @@ def _build(where, data, path, *, dt, duration, seed, backend):
             if exc.source:
                 raise
             raise where.error(t, None, _clean(exc)) from None
+        pop._origin = (where.path, {"table": where.line(t)})
         groups[name] = pop
         info.populations[name] = pop
         objects.append(pop)
@@ -700,6 +722,11 @@ def _build(where, data, path, *, dt, duration, seed, backend):
         delay = table.get("delay", 0)
         if isinstance(delay, str) and "(" in delay:
             delay = _values(where, t, "delay", {"delay": delay})["delay"]
+        # the lines of its texts in the file: every statement and equation is checked
+        # when the Network is built below, and its errors name the file and the line
+        origin = (where.path, {"table": where.line(t),
+                               **{key: _text_line(where, t, key)
+                                  for key in ("model", "on_pre", "on_post") if key in table}})
         try:
             if "library" in table:   # a kinetic synapse of models/synapses/
                 for key in ("model", "on_pre", "on_post"):
@@ -722,11 +749,14 @@ def _build(where, data, path, *, dt, duration, seed, backend):
                                on_pre=table.get("on_pre"), on_post=table.get("on_post"),
                                connect=rule, params=params,
                                init=_values(where, t, "init", table.get("init")),
-                               delay=delay, name=name, method=table.get("method"))
+                               delay=delay, name=name, method=table.get("method"),
+                               _origin=origin)
         except ModelError as exc:
             if exc.source:
                 raise
             raise where.error(t, None, _clean(exc)) from None
+        if syn._origin is None:      # a library synapse: errors point at its table
+            syn._origin = (where.path, {"table": where.line(t)})
         info.synapses[name] = syn
         objects.append(syn)
 
@@ -761,6 +791,11 @@ def _build(where, data, path, *, dt, duration, seed, backend):
 
     try:
         net = Network(*objects, dt=dt_ms, seed=seed, backend=backend)
+    except ModelError as exc:
+        if exc.source:               # located by the Network: file, line, object
+            raise
+        raise ModelError(f"cannot build the network: {_clean(exc)}",
+                         source=str(path)) from None
     except BiosnnError as exc:
         raise ModelError(f"cannot build the network: {_clean(exc)}",
                          source=str(path)) from None
@@ -768,6 +803,15 @@ def _build(where, data, path, *, dt, duration, seed, backend):
         raise ModelError(f"cannot build the network: {_clean(exc)}",
                          source=str(path)) from None
     return net, info
+
+
+def _name_lines(where, t, table) -> tuple:
+    """Lines of an inline model's ``name`` and preset names (Origin.lines)."""
+    out = [("name", where.line(t, "name"))]
+    presets = table.get("presets")
+    for p in presets if isinstance(presets, dict) else ():
+        out.append((f"presets.{p}", where.line(f"{t}.presets.{p}")))
+    return tuple(out)
 
 
 def _library_model(name):
@@ -781,9 +825,9 @@ def _table(where, data, key) -> dict:
     if not isinstance(value, dict):
         raise where.error("", key, f"must be tables [{key}.NAME]")
     for name, table in value.items():
-        if not name.isidentifier():
-            raise where.error(f"{key}.{name}", None, "the name must be an identifier such "
-                              "as 'exc'")
+        if not is_identifier(name):
+            raise where.error(key, None, f"{name!r} is not a valid name: {RULE} (such as "
+                              "'exc')")
         if not isinstance(table, dict):
             raise where.error(key, name, f"must be a table [{key}.{name}]")
     return value

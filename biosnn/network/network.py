@@ -18,6 +18,7 @@ import hashlib
 import json
 import math
 import numbers
+import re
 import time as _time
 
 import numpy as np
@@ -59,6 +60,9 @@ class Network:
         Seed of every random draw (construction and run time); drawn if None and
         reported in ``stats["seed"]``.
     backend : {"auto", "c", "numpy"}
+        ``auto``: the C engine when a compiler works, else NumPy with one warning;
+        ``c``: the C engine or a CompilerError naming the compiler tried (see
+        :mod:`biosnn.codegen.backend`).
 
     Examples
     --------
@@ -76,9 +80,9 @@ class Network:
 
     def __init__(self, *objects, dt="0.1 ms", seed=None, backend="auto"):
         t0 = _time.perf_counter()
-        if backend not in ("auto", "c", "numpy"):
-            raise ModelError(f"backend must be 'auto', 'c' or 'numpy', not {backend!r}")
-        self.backend_request = backend
+        from biosnn.codegen.backend import check_backend
+
+        self.backend_request = check_backend(backend, ModelError)
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2 ** 63))
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
@@ -92,13 +96,23 @@ class Network:
         self.step = 0
         self._stored = {}
         self._engine = None
+        self._snippets = None
+        self._building = None          # the object being built (for error locations)
         self.stats = {"build_s": 0.0, "compile_s": 0.0, "run_s": 0.0, "seed": self.seed}
         rng = np.random.default_rng(self.seed)
         self.arrays = {}
-        self._build_populations(rng)
-        self._build_sources()
-        self._build_synapses(rng)
-        self._build_monitors()
+        try:
+            self._build_populations(rng)
+            self._build_sources()
+            self._build_synapses(rng)
+            self._build_monitors()
+            self._check()
+        except ModelError as exc:
+            located = _located(exc, self._building)
+            if located is exc:
+                raise
+            raise located from None
+        self._building = None
         n_syn = sum(int(self.arrays[f"PO{g}"].size) for g in range(len(self.synapses)))
         syn_bytes = sum(self.arrays[k].nbytes for k in self.arrays
                         if k[:2] in ("PO", "SV", "IP", "DP", "DL"))
@@ -166,6 +180,7 @@ class Network:
         self.pop_meta = []
         stream = NOISE_STREAM0
         for k, pop in enumerate(self.populations):
+            self._building = pop
             m = pop.model
             summed = {t for syn in self.synapses if syn.post.root is pop for t in syn.summed}
             if summed and pop.method == "exact":
@@ -266,6 +281,7 @@ class Network:
         self.syn_meta = []
         depth = [1] * len(self.roots)
         for g, syn in enumerate(self.synapses):
+            self._building = syn
             same = syn.pre.root is syn.post.root and syn.pre.offset == syn.post.offset \
                 and syn.pre.n == syn.post.n
             pos_pre = getattr(syn.pre.root, "positions", None)
@@ -409,12 +425,19 @@ class Network:
 
     # -- plan and key ---------------------------------------------------------------------
     def structure(self) -> dict:
-        """The JSON-able structure both engines are generated from (no sympy needed)."""
+        """The JSON-able structure both engines are generated from (no sympy needed).
+
+        It holds everything the lowering checks (texts, names, dimensions), so that a
+        network whose key finds a compiled library has passed the same checks."""
+        from biosnn import units
+
         pops = []
         for k, pop in enumerate(self.populations):
             pops.append({"model": pop.model.structure_key, "name": pop.model.name,
                          "method": pop.method, "states": list(pop.model.states),
                          "params": list(pop.model.params),
+                         "dims": [units.dim_key(pop.model.dimension(n)) for n in
+                                  list(pop.model.states) + list(pop.model.params)],
                          "array_params": self.pop_meta[k]["array_params"],
                          "driven": self.pop_meta[k]["driven"],
                          "noises": len(pop.model.noises)})
@@ -427,6 +450,7 @@ class Network:
             syns.append({"pre_root": meta["root"], "post": self.populations.index(
                 syn.post.root), "model": syn.model_text, "on_pre": syn.on_pre,
                 "on_post": syn.on_post, "svars": meta["svars"], "shared": meta["shared"],
+                "dims": {n: units.dim_key(d) for n, d in meta["dims"].items()},
                 "hetero": meta["hetero"],
                 "pre_pop": meta["root"] if meta["root"] < len(self.populations) else None,
                 "event": list(syn.event_driven), "clock": list(syn.clock_driven),
@@ -450,11 +474,15 @@ class Network:
         return hashlib.sha256(text.encode()).hexdigest()
 
     def snippets(self) -> dict:
-        """The lowered code of every population and synapse group (needs sympy)."""
+        """The lowered code of every population and synapse group (needs sympy); computed
+        once, when the network is built (:meth:`_check`), and run by both engines."""
+        if self._snippets is not None:
+            return self._snippets
         from biosnn.network import _lower
 
         pops = []
         for k, pop in enumerate(self.populations):
+            self._building = pop
             spec = pop.model.kernel_spec()
             if pop.method == "exact" and spec.linear is None:
                 raise ModelError(f"population {pop.name!r}: method 'exact' needs linear "
@@ -467,6 +495,7 @@ class Network:
             pops.append(_lower.population_snippets(spec, pop.method))
         syns = []
         for g, syn in enumerate(self.synapses):
+            self._building = syn
             meta = self.syn_meta[g]
             svars = {n: meta["dims"][n] for n in meta["svars"]}
             shared = {n: meta["dims"][n] for n in meta["shared"]}
@@ -479,9 +508,10 @@ class Network:
             entry = {}
             for what in ("on_pre", "on_post"):
                 text = getattr(syn, what)
+                source, first = syn.text_origin(what)
                 entry[what] = _lower.synapse_snippets(
                     text, svars, shared, pre_info, post_info,
-                    f"{what} of synapses {syn.name!r}") if text else None
+                    f"{what} of synapses {syn.name!r}", source, first) if text else None
             odes = {n: st for n, (_, st) in syn._odes.items()}
             ev = {n: odes[n] for n in syn.event_driven}
             ck = {n: odes[n] for n in syn.clock_driven}
@@ -494,27 +524,52 @@ class Network:
                                                      post_info, set(ev), context) \
                 if syn._summed else None
             syns.append(entry)
-        return {"pops": pops, "syns": syns}
+        self._building = None
+        self._snippets = {"pops": pops, "syns": syns}
+        return self._snippets
+
+    def _check(self):
+        """Check the whole network now, not at run(): lower every population and synapse
+        group (every equation, statement and expression parsed, names resolved, units
+        checked).  A structure whose C library is cached was lowered when the library
+        was built (the key holds everything the lowering checks); its stored snippets
+        are read instead (no sympy: the warm start)."""
+        snippets = None
+        if self.backend_request != "numpy":
+            from biosnn.network import _cengine
+
+            snippets = _cengine.cached_snippets(self)
+        if snippets is None:
+            snippets = self.snippets()
+        for k, pop in enumerate(self.populations):
+            self._building = pop
+            ref = snippets["pops"][k].get("reftime")
+            for name in self.pop_meta[k]["driven"] if ref else ():
+                if re.search(rf"\bP_{pop.model.params.index(name)}\b", ref["py"]):
+                    raise ModelError(f"the refractory time of population {pop.name!r} "
+                                     f"uses {name}, which changes with time; give it a "
+                                     "constant")
 
     # -- running --------------------------------------------------------------------------
     def _get_engine(self):
         if self._engine is not None:
             return self._engine
+        from biosnn.codegen.backend import fall_back, use_c
+        from biosnn.errors import CompilerError
+
         t0 = _time.perf_counter()
-        use_c = self.backend_request in ("auto", "c")
         engine = None
-        if use_c:
+        # only a compiler problem leads to NumPy (backend="auto", one warning); a model
+        # error of the network is raised as it is (biosnn.codegen.backend)
+        if use_c(self.backend_request, stacklevel=3):
             from biosnn.network import _cengine
 
             try:
                 engine = _cengine.CEngine(self)
-            except Exception as exc:  # noqa: BLE001 - no compiler: NumPy, said once
+            except CompilerError as exc:
                 if self.backend_request == "c":
                     raise
-                import warnings
-
-                warnings.warn(f"the C network engine is not available ({exc}); using NumPy",
-                              RuntimeWarning, stacklevel=3)
+                fall_back(exc, stacklevel=3)
         if engine is None:
             from biosnn.network._npengine import NumpyEngine
 
@@ -561,12 +616,6 @@ class Network:
     def _reftimes(self, k, pop, snip):
         if snip["reftime"] is None:
             return
-        import re
-
-        for name in self.pop_meta[k]["driven"]:
-            if re.search(rf"\bP_{pop.model.params.index(name)}\b", snip["reftime"]["py"]):
-                raise ModelError(f"the refractory time of population {pop.name!r} uses "
-                                 f"{name}, which changes with time; give it a constant")
         from biosnn.network._npengine import param_namespace
 
         ns = param_namespace(self.arrays[f"PS{k}"], self.arrays[f"PA{k}"],
@@ -616,6 +665,23 @@ class Network:
         """Current time in ms."""
         return self.step * self.dt
 
+    # -- pickling -------------------------------------------------------------------------
+    def __getstate__(self) -> dict:
+        """A pickled Network holds its definition and its state, not its engine: the
+        objects (populations with their models, sources, synapses, monitors with what
+        they recorded), the arrays (state, connectivity, spike queues), the time step,
+        the stored states (:meth:`store`), the seed and the backend asked for, and the
+        lowered snippets.  The engine (compiled library or NumPy functions) is made again
+        by the next :meth:`run`, which continues exactly as the original would."""
+        state = dict(self.__dict__)
+        state["_engine"] = None
+        del state["root_index"]          # keyed by id(): made again for the new objects
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.root_index = {id(r): i for i, r in enumerate(self.roots)}
+
     # -- store / restore --------------------------------------------------------------------
     def store(self, name="default"):
         """Remember the whole state (arrays, step, monitors' data) under ``name``."""
@@ -649,6 +715,20 @@ class Network:
                 m._data, m._steps = list(saved[0]), list(saved[1])
             else:
                 m._counts = list(saved)
+
+
+def _located(exc, obj):
+    """``exc`` with the file and line of the network object ``obj`` when ``exc`` names
+    no file and ``obj`` was read from one (``obj._origin = (file, {"table": line,
+    ...})``, set by :mod:`biosnn.network.files`), else ``exc`` itself."""
+    origin = getattr(obj, "_origin", None)
+    if not isinstance(exc, ModelError) or exc.source is not None or origin is None:
+        return exc
+    source, lines = origin
+    try:
+        return type(exc)(exc.message, line=lines.get("table"), source=source)
+    except TypeError:
+        return exc
 
 
 class _SynapseView:

@@ -12,6 +12,7 @@ import re
 import numpy as np
 
 from biosnn.errors import ModelError
+from biosnn.names import check_identifier
 
 __all__ = ["Population", "Subgroup", "PoissonGroup", "SpikeGenerator", "Synapses",
            "SpikeMonitor", "StateMonitor", "RateMonitor"]
@@ -30,9 +31,7 @@ def _check_n(n, what) -> int:
 def _check_name(name, default):
     if name is None:
         return default
-    if not isinstance(name, str) or not name.isidentifier():
-        raise ModelError(f"a name must be an identifier such as 'exc', not {name!r}")
-    return name
+    return check_identifier(name, "the name")
 
 
 def check_memory(nbytes, what: str, advice: str) -> None:
@@ -357,7 +356,7 @@ class Synapses:
     """
 
     def __init__(self, pre, post, model=None, on_pre=None, on_post=None, connect=None,
-                 params=None, init=None, delay=0, name=None, method=None):
+                 params=None, init=None, delay=0, name=None, method=None, *, _origin=None):
         if not isinstance(pre, _Source):
             raise ModelError(f"pre must be a Population, a slice of one, a PoissonGroup or "
                              f"a SpikeGenerator, not {type(pre).__name__}")
@@ -378,7 +377,12 @@ class Synapses:
         self.init = dict(init or {})
         self.delay = delay
         self.name = _check_name(name, None)
-        self._declared, self._odes, self._summed = _synapse_model(self.model_text)
+        # where the texts come from (network files): (file, {"model": line, "on_pre":
+        # line, "on_post": line}) - errors name the file and the line in it
+        self._origin = _origin
+        source, first = self.text_origin("model")
+        self._declared, self._odes, self._summed = _synapse_model(self.model_text, source,
+                                                                  first)
         if not (on_pre or on_post or self._summed or self.clock_driven):
             raise ModelError("Synapses need on_pre and/or on_post statements, a summed "
                              "variable or a clock-driven equation")
@@ -405,6 +409,14 @@ class Synapses:
                 raise ModelError(f"init gives {key}, which is not a per-synapse variable "
                                  f"declared in the synapse model ({self.model_text!r})")
         self.state = None   # filled by the network (arrays)
+
+    def text_origin(self, what: str) -> tuple:
+        """``(file, line in the file of the first line)`` of the text ``what`` (``"model"``,
+        ``"on_pre"``, ``"on_post"``), ``(None, 1)`` when not read from a file."""
+        source, lines = self._origin or (None, {})
+        if not lines.get(what):     # not from a file, or from a library synapse file
+            return None, 1
+        return source, lines[what]
 
     @property
     def variables(self) -> tuple:
@@ -436,8 +448,12 @@ SYNAPSE_METHODS = (None, "euler", "exponential_euler")
 _SYN_FLAG = re.compile(r"\(\s*(event-driven|clock-driven|summed)\s*\)\s*$")
 
 
-def _synapse_model(text: str):
+def _synapse_model(text: str, source=None, first_line: int = 1):
     """Read a synapse model: declarations, differential equations and summed variables.
+
+    ``source`` and ``first_line`` (the file and its line of the text's first line) go
+    into the statements, so that errors found later, when the network lowers them, name
+    the line in the file.
 
     Returns ``(declared, odes, summed)``: ``declared`` name -> unit text of every
     per-synapse variable or shared constant (ODE variables included), ``odes`` name ->
@@ -459,13 +475,15 @@ def _synapse_model(text: str):
             flags[number] = match.group(1)
             code = code[:match.start()]
         lines.append(code + hash_ + comment)
-    statements = parser.parse_equations("\n".join(lines))
-    starts = [st.line for st in statements]
+    statements = parser.parse_equations("\n".join(lines), source=source,
+                                        first_line=first_line)
+    starts = [st.line - first_line + 1 for st in statements]
     owner = {}
     for number, flag in flags.items():
         before = [k for k, first in enumerate(starts) if first <= number]
         if not before:
-            raise ModelError(f"synapse model line {number}: the flag ({flag}) has no equation")
+            raise ModelError(f"synapse model line {number}: the flag ({flag}) has no "
+                             "equation", source=source, line=first_line + number - 1)
         owner[before[-1]] = flag
     declared, odes, summed = {}, {}, []
     for k, st in enumerate(statements):
@@ -475,7 +493,8 @@ def _synapse_model(text: str):
         elif st.kind == "diff" and flag in ("event-driven", "clock-driven"):
             if st.flags:
                 raise ModelError(f"synapse model line {st.text!r}: the flags "
-                                 f"({', '.join(st.flags)}) are not supported in synapses")
+                                 f"({', '.join(st.flags)}) are not supported in synapses",
+                                 source=source, line=st.line)
             declared[st.name] = st.unit
             odes[st.name] = (flag, st)
         elif st.kind == "alias" and flag == "summed":
@@ -483,22 +502,27 @@ def _synapse_model(text: str):
                 raise ModelError(f"synapse model line {st.text!r}: a summed variable names a "
                                  "parameter of the postsynaptic population with the suffix "
                                  "_post, such as 'I_gap_post = g*(v_pre - v_post) : amp "
-                                 "(summed)'")
+                                 "(summed)'",
+                                 source=source, line=st.line)
             target = st.name[: -len("_post")]
             if target in [t for t, _ in summed]:
-                raise ModelError(f"synapse model: {st.name} is summed twice")
+                raise ModelError(f"synapse model: {st.name} is summed twice",
+                                 source=source, line=st.line)
             summed.append((target, st))
         elif st.kind == "diff":
             raise ModelError(f"synapse model line {st.text!r}: a differential equation in a "
-                             "synapse model needs the flag (event-driven) or (clock-driven)")
+                             "synapse model needs the flag (event-driven) or (clock-driven)",
+                             source=source, line=st.line)
         elif st.kind == "alias":
             raise ModelError(f"synapse model line {st.text!r}: only summed variables "
                              "('x_post = expr : unit (summed)') may be written 'x = expr' in a "
-                             "synapse model")
+                             "synapse model",
+                             source=source, line=st.line)
         else:
             raise ModelError(f"synapse model line {st.text!r}: the flag ({flag}) belongs to a "
                              "differential equation (event-driven, clock-driven) or to "
-                             "'x_post = expr : unit' (summed)")
+                             "'x_post = expr : unit' (summed)",
+                             source=source, line=st.line)
     return declared, odes, summed
 
 

@@ -30,7 +30,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from biosnn.errors import ModelError
+from biosnn import units
+from biosnn.errors import ModelError, UnitError
+from biosnn.names import MAX_LENGTH, check_identifier, from_stem
 
 __all__ = ["SynapseModel", "load_synapse", "list_synapses", "with_synapses", "on_pre",
            "kinetic_synapses"]
@@ -110,15 +112,16 @@ def list_synapses() -> list:
 @functools.lru_cache(maxsize=64)
 def load_synapse(name_or_path) -> SynapseModel:
     """A synapse model by library name (``"exp_current"``) or file path."""
-    from biosnn.equations.files import _toml
+    from biosnn.equations.files import _name_lines, _toml
 
     text = str(name_or_path)
     path = Path(text) if text.endswith(".toml") else _files().get(text)
     if path is None or not path.is_file():
         raise ModelError(f"no synapse model {text!r}; the library has "
                          f"{', '.join(sorted(_files())) or 'none'}")
+    raw = path.read_text(encoding="utf-8")
     try:
-        data = _toml().loads(path.read_text(encoding="utf-8"))
+        data = _toml().loads(raw)
     except Exception as exc:  # tomllib.TOMLDecodeError
         raise ModelError(f"invalid TOML: {exc}", source=str(path)) from None
     for key in data:
@@ -132,7 +135,13 @@ def load_synapse(name_or_path) -> SynapseModel:
     if kind not in _KINDS:
         raise ModelError(f"kind must be one of {', '.join(_KINDS)}, not {kind!r}",
                          source=str(path))
-    return SynapseModel(name=data.get("name", path.stem), equations=data["equations"],
+    name = check_identifier(data.get("name", from_stem(path.stem)), "the synapse model name",
+                            source=str(path), line=dict(_name_lines(raw)).get("name"))
+    try:   # a unit, not text: it is written into the synapse equations (w : unit)
+        units.parse_unit(data["weight_unit"])
+    except UnitError as exc:
+        raise ModelError(f"weight_unit: {exc}", source=str(path)) from None
+    return SynapseModel(name=name, equations=data["equations"],
                         parameters=tuple(data.get("parameters", {}).items()),
                         output=data["output"], on_pre=data["on_pre"],
                         weight_unit=data["weight_unit"], title=data.get("title", ""),
@@ -186,12 +195,14 @@ def kinetic_synapses(synapse, pre, post, target: str, *, connect, w, voltage: st
     """
     from biosnn.network.objects import Synapses
 
+    _check_variables(target=target, voltage=voltage)
     syn = synapse if isinstance(synapse, SynapseModel) else load_synapse(synapse)
     if syn.kind != "kinetic":
         raise ModelError(f"the synapse {syn.name} is linear: merge it into the neuron with "
                          "with_synapses() and on_pre()")
-    text = re.sub(rf"\b{re.escape(syn.output)}_post\b", f"{target}_post", syn.equations)
-    text = re.sub(r"\bv_post\b", f"{voltage}_post", text)
+    text = re.sub(rf"\b{re.escape(syn.output)}_post\b", lambda m: f"{target}_post",
+                  syn.equations)
+    text = re.sub(r"\bv_post\b", lambda m: f"{voltage}_post", text)
     shared = dict(syn.parameters)
     shared.update(params or {})
     per_synapse = not isinstance(w, (str, int, float))
@@ -203,6 +214,17 @@ def kinetic_synapses(synapse, pre, post, target: str, *, connect, w, voltage: st
         values = dict(syn.initial, **(init or {}))
     return Synapses(pre, post, model=text, on_pre=syn.on_pre, connect=connect,
                     params=shared, init=values, delay=delay, name=name, method=method)
+
+
+def _check_variables(**names) -> None:
+    """The names written into synapse equations are variable names (ModelError)."""
+    from biosnn.equations import parser
+
+    for what, name in names.items():
+        if name is not None:
+            if not isinstance(name, str):
+                raise ModelError(f"{what} must be a variable name, not {name!r}")
+            parser.check_name(name, what=what)
 
 
 def with_synapses(model, inputs: dict, voltage: str | None = None):
@@ -222,16 +244,23 @@ def with_synapses(model, inputs: dict, voltage: str | None = None):
     -------
     biosnn.Model
         The input becomes a state or alias of the synapse equations; the synapse
-        parameters are added as ``<name>_<input>``.
+        parameters are added as ``<name>_<input>``.  Its name is the model's name and
+        the synapses' names joined by ``_`` (``lif_exp_current``; cut to
+        :data:`biosnn.names.MAX_LENGTH` characters).
     """
     from biosnn.equations.model import Model
 
+    for target in inputs:
+        _check_variables(input=target)
+    _check_variables(voltage=voltage)
     args = dict(model._args)
     eqs = args["equations"]
     params = dict(args["params"] or {})
     voltage = voltage or next(iter(model.states))
+    used = []
     for target, syn in inputs.items():
         syn = syn if isinstance(syn, SynapseModel) else load_synapse(syn)
+        used.append(syn.name)
         if target not in model.params:
             raise ModelError(f"model {model.name} has no parameter {target!r} for the "
                              f"synapse {syn.name} to drive; its parameters: "
@@ -242,7 +271,6 @@ def with_synapses(model, inputs: dict, voltage: str | None = None):
         eqs = eqs.rstrip("\n") + "\n" + text
         params.update(sparams)
     args.update(equations=eqs, params=params, _origin=None,
-                name=f"{model.name}+" + "+".join(
-                    (s if isinstance(s, str) else s.name) for s in inputs.values()))
+                name="_".join([model.name] + used)[:MAX_LENGTH])
     args.pop("presets", None)
     return Model(**args)

@@ -36,13 +36,17 @@ class Result:
     stats : dict
         ``n_steps``, ``n_rejected``, ``n_rhs``, ``n_jac``, ``backend``, ``method``, ``seed``,
         wall times.
+
+    A Result pickles with the standard pickle (for ``multiprocessing``, Dask,
+    ``concurrent.futures``): the model (its arguments and manifest), the request and
+    the raw arrays; aliases are computed after unpickling from the recorded states, with
+    the same numbers.
     """
 
-    def __init__(self, model, spec, request, raw, stats, record, kernel_factory):
+    def __init__(self, model, spec, request, raw, stats, record):
         self.model, self._spec, self._request, self._raw = model, spec, request, raw
         self.stats = stats
         self.variables = list(record)
-        self._kernel_factory = kernel_factory
         self._cache: dict = {}
         self.t = np.asarray(raw.t, float)
         n = request.n
@@ -99,8 +103,10 @@ class Result:
         cols = np.repeat(np.arange(n), T)
         for k, stim in req.stimuli.items():
             p[k] = stimulus_values(stim, tt, cols)
+        from biosnn.solvers.simulate import numpy_kernel
+
         with np.errstate(all="ignore"):
-            values = self._kernel_factory().aliases(tt, y, p)
+            values = numpy_kernel(self._spec).aliases(tt, y, p)
         out = {k: np.asarray(v, float).reshape(n, T) for k, v in values.items()}
         self._cache["_aliases"] = out
         return out

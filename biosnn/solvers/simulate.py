@@ -22,6 +22,7 @@ import warnings
 
 import numpy as np
 
+from biosnn.codegen.backend import check_backend
 from biosnn.errors import MethodError, SimulationError
 from biosnn.solvers.request import ADAPTIVE, METHODS, STIFF, STOCHASTIC, RunRequest
 from biosnn.stimulus import Stimulus
@@ -33,7 +34,6 @@ DEFAULT_DT = 0.01
 DEFAULT_RECORD_DT = 0.1
 
 _KERNELS: dict = {}          # spec.key -> NumpyKernel (a cache, not semantics)
-_WARNED: set = set()
 
 
 def numpy_kernel(spec):
@@ -76,7 +76,8 @@ def simulate(model, duration, *, method: str = "rk4", dt=None, rtol=None, atol=N
         Tolerances of adaptive and stiff methods (required there; ``atol`` in internal
         units of the states).
     backend : {"auto", "numpy", "c"}
-        ``auto``: compiled C when a compiler works, else NumPy.
+        ``auto``: compiled C when a compiler works, else NumPy with one warning;
+        ``c``: compiled C or a CompilerError (see :mod:`biosnn.codegen.backend`).
     n : int
         Number of instances.
     params : dict, optional
@@ -107,12 +108,15 @@ def simulate(model, duration, *, method: str = "rk4", dt=None, rtol=None, atol=N
         Unknown method, missing tolerances, or a method that cannot integrate the model.
     SimulationError
         Bad run arguments (negative duration, dt <= 0) or a failed run (blow-up).
+    CompilerError
+        ``backend="c"`` and no working C compiler (the message names the one tried).
     """
     wall0 = _time.perf_counter()
     model = _as_model(model)
     # the layout: names and flags without sympy after a warm start (architecture.md)
     spec = model.layout if hasattr(model, "layout") else model.kernel_spec()
     method = _check_method(method, spec, rtol, atol)
+    check_backend(backend)
     n = _check_n(n)
     t1 = _time_value(model, duration, "duration")
     if t1 < 0:
@@ -147,8 +151,7 @@ def simulate(model, duration, *, method: str = "rk4", dt=None, rtol=None, atol=N
     stats.update(backend=used, method=method, seed=seed, wall_setup=wall1 - wall0,
                  wall_run=wall2 - wall1)
     return Result(model=model, spec=spec, request=request, raw=raw, stats=stats,
-                  record=record,
-                  kernel_factory=lambda: numpy_kernel(spec))
+                  record=record)
 
 
 # --------------------------------------------------------------------------------------
@@ -458,41 +461,21 @@ def _propagator(spec, p, dt):
 # --------------------------------------------------------------------------------------
 # backends
 # --------------------------------------------------------------------------------------
-def _c_backend(backend: str):
-    """The c_backend module if it should be used, else None."""
-    if backend not in ("auto", "numpy", "c"):
-        raise SimulationError(f"backend must be 'auto', 'numpy' or 'c', not {backend!r}.")
-    if backend == "numpy":
-        return None
-    try:
-        from biosnn.codegen import c_backend
-    except ImportError:
-        return None
-    try:
-        ok = c_backend.available()
-    except Exception:  # noqa: BLE001 - a broken toolchain means: use NumPy
-        ok = False
-    if not ok:
-        if "c" not in _WARNED:
-            _WARNED.add("c")
-            warnings.warn("no working C compiler found; biosnn runs on NumPy (slower).",
-                          RuntimeWarning, stacklevel=3)
-        return None
-    return c_backend
-
-
 def _dispatch(spec, request, backend):
+    """Run ``request`` on C or NumPy by the rule of :mod:`biosnn.codegen.backend`: only a
+    CompilerError under ``backend="auto"`` leads to NumPy (with one warning)."""
+    from biosnn.codegen.backend import fall_back, use_c
     from biosnn.errors import CompilerError
 
-    c_backend = _c_backend(backend)
-    if c_backend is not None:
+    if use_c(backend, stacklevel=3):
+        from biosnn.codegen import c_backend
+
         try:
             return c_backend.run(spec, request), "c"
         except CompilerError as exc:
-            if "compile" not in _WARNED:
-                _WARNED.add("compile")
-                warnings.warn(f"the C backend failed ({exc}); using NumPy.", RuntimeWarning,
-                              stacklevel=3)
+            if backend == "c":
+                raise
+            fall_back(exc, stacklevel=3)
     from biosnn.solvers import drivers
 
     return drivers.run(spec, numpy_kernel(spec), request), "numpy"

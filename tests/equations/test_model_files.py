@@ -1,5 +1,6 @@
 """Model files: TOML format, the library, errors with file/table/key/line, safety."""
 
+import io
 import os
 import textwrap
 
@@ -69,8 +70,10 @@ def write(tmp_path, text, name="m.toml"):
 
 
 def test_list_and_load(library):
-    assert biosnn.list_models() == [("fhn", "FitzHugh-Nagumo"),
-                                    ("lif", "Leaky integrate-and-fire")]
+    listed = biosnn.list_models()
+    assert ("fhn", "FitzHugh-Nagumo") in listed
+    assert ("lif", "Leaky integrate-and-fire") in listed     # the fixture's, not the library's
+    assert "hodgkin_huxley" in dict(listed)                  # the library is still there
     m = biosnn.load_model("lif")
     assert m.name == "lif" and m.reference == "Lapicque (1907)."
     assert m.params["tau"] == 10.0 and m.display_unit("I") == "nA"
@@ -227,9 +230,67 @@ def test_malicious_files_never_run_code(tmp_path, monkeypatch, template):
 
 
 def test_library_dirs(monkeypatch, tmp_path):
+    # Without BIOSNN_MODEL_PATH: only the package's library, which in a source checkout is
+    # models/ at the top of the repository (biosnn/_library links to it).
     monkeypatch.delenv("BIOSNN_MODEL_PATH", raising=False)
-    dirs = files.library_dirs()
     repo = files.Path(files.__file__).resolve().parents[2]
-    assert dirs[0].name == "models" and dirs[0].parent == repo
+    assert files.library_dirs() == [files.package_library()]
+    assert files.package_library().resolve() == repo / "models"
+    # With it: its directories in front of the library, in order.
+    (tmp_path / "b").mkdir()
     monkeypatch.setenv("BIOSNN_MODEL_PATH", f"{tmp_path}{os.pathsep}{tmp_path / 'b'}")
-    assert files.library_dirs() == [tmp_path, tmp_path / "b"]
+    assert files.library_dirs() == [tmp_path, tmp_path / "b", files.package_library()]
+    # Naming the library's own folder shadows nothing.
+    monkeypatch.setenv("BIOSNN_MODEL_PATH", str(repo / "models"))
+    assert files.shadowed_models() == []
+
+
+def test_model_path_adds_folders_in_front_of_the_library(library):
+    # The fixture's lif.toml shadows the library's lif; everything else of the library
+    # (models, networks, synapses) is still found.
+    from biosnn.network.files import find_network
+    from biosnn.network.synapse_models import list_synapses
+
+    package = files.package_library()
+    assert biosnn.load_model("lif").reference == "Lapicque (1907)."     # the fixture's file
+    assert files.find_model("hodgkin_huxley") == package / "hodgkin_huxley.toml"
+    assert files.shadowed_models() == [("lif", library / "lif.toml", package / "lif.toml")]
+    assert find_network("cuba") == package / "networks" / "cuba.toml"
+    assert "exp_current" in dict(list_synapses())
+    (library / "networks").mkdir()
+    (library / "networks" / "cuba.toml").write_text('title = "mine"\n')
+    assert find_network("cuba") == library / "networks" / "cuba.toml"
+
+
+def test_models_command_names_the_shadowing_file(library):
+    from biosnn.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["models"], out=out, err=err) == 0, err.getvalue()
+    lines = {line.split()[0]: line for line in out.getvalue().splitlines()}
+    assert f"[{library / 'lif.toml'}, shadows the library's]" in lines["lif"]
+    assert "shadows" not in lines["fhn"] and "shadows" not in lines["hodgkin_huxley"]
+
+
+def test_model_path_naming_a_missing_directory_is_an_error(monkeypatch, tmp_path):
+    # A typo in BIOSNN_MODEL_PATH would otherwise load the library's model silently.
+    from biosnn.cli import main
+
+    monkeypatch.setenv("BIOSNN_MODEL_PATH", str(tmp_path / "typo"))
+    with pytest.raises(ModelError, match="BIOSNN_MODEL_PATH names .*typo.*not a directory"):
+        biosnn.load_model("lif")
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["models"], out=out, err=err) == 2
+    assert err.getvalue().count("\n") == 1 and "typo" in err.getvalue()
+    assert biosnn.load_model(files.package_library() / "lif.toml").name == "lif"  # by path
+
+
+def test_a_missing_package_library_is_an_error(monkeypatch, tmp_path):
+    # A source checkout on a file system without symbolic links has a plain file there.
+    import importlib.resources
+
+    monkeypatch.delenv("BIOSNN_MODEL_PATH", raising=False)
+    (tmp_path / "_library").write_text("../models")
+    monkeypatch.setattr(importlib.resources, "files", lambda package: tmp_path)
+    with pytest.raises(ModelError, match="model library of biosnn is missing"):
+        biosnn.list_models()
