@@ -13,8 +13,9 @@ It returns 1 when a spike monitor's buffer could overflow in the next step (``*d
 says how many steps were made; Python grows the buffer and calls again), else 0.
 
 The snippets are the same as the NumPy engine's (:mod:`biosnn.network._lower`); with
-``-ffp-contract=off`` and libm's ``exp``/``expm1``/``log`` (the functions NumPy's float64
-ufuncs call on this platform) both engines produce the same bits and the same spikes.
+``-ffp-contract=off`` and biosnn's own ``exp``/``expm1`` (:mod:`biosnn.network._vmath`)
+and normal draws (:mod:`biosnn.solvers.noise`) both engines produce the same bits and the
+same spikes (other transcendental functions: see docs/network.md).
 When the NumPy engine evaluates population code with :mod:`biosnn.network._vmath`
 (``_npengine.VECTOR_MATH``), so does this engine, and the update loops vectorise.
 

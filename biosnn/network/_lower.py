@@ -7,8 +7,9 @@ once by :class:`PyPrinter`, a subclass of it that changes only what C and Python
 differently (the ternary operator, ``&&``/``||``/``!``, function names).  Every
 arithmetic node is printed by the C printer's own methods, so the two engines evaluate the
 same operations in the same order; with ``-ffp-contract=off`` in C, IEEE basic
-operations and the same libm (NumPy's float64 ``exp``, ``log``, ``expm1`` call libm on
-this platform; ``tests/network/test_engines.py`` checks it) the results are bitwise equal.
+operations and biosnn's own ``exp``/``expm1`` (:mod:`biosnn.network._vmath`, respelled
+into population and synapse code) the results are bitwise equal
+(``tests/network/test_engines.py``).
 
 Names used in snippets (both languages): states ``y_<i>`` (start of the step), stage
 states ``ys<s>_<i>``, new states ``yn_<i>``, parameters ``P_<k>``, the stage time ``tt``,

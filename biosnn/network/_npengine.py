@@ -31,9 +31,9 @@ def param_namespace(PS, PA, array_params, params, idx=None) -> dict:
     return ns
 
 
-#: Populations compute exp/expm1/x/expm1(x) with biosnn.network._vmath (the same
-#: operations as the C engine's vectorised versions) instead of libm's; the C engine reads
-#: this flag, so the two engines always agree bit for bit.
+#: Populations and synapses compute exp/expm1/x/expm1(x) with biosnn.network._vmath (the
+#: same operations as the C engine's vectorised versions) instead of NumPy's/libm's; the C
+#: engine reads this flag, so the two engines always agree bit for bit.
 VECTOR_MATH = True
 
 
@@ -142,6 +142,12 @@ def _ranges(starts, ends):
         return np.zeros(0, np.int64), lengths
     offs = np.cumsum(lengths) - lengths
     return (np.arange(total) - np.repeat(offs, lengths) + np.repeat(starts, lengths)), lengths
+
+
+def _vmath_namespace() -> dict:
+    from biosnn.network._vmath import NAMESPACE
+
+    return NAMESPACE
 
 
 class NumpyEngine:
@@ -375,7 +381,7 @@ class NumpyEngine:
 
     def _syn_namespace(self, g, syn, meta):
         A, net = self.net.arrays, self.net
-        ns = {"_np": np, "dt": net.dt}
+        ns = {"_np": np, "dt": net.dt, **_vmath_namespace()}
         SV = A[f"SV{g}"]
         for k in range(len(meta["svars"])):
             ns[f"sv{k}"] = SV[k]

@@ -36,7 +36,8 @@ import re
 
 import numpy as np
 
-__all__ = ["C_SOURCE", "NAMESPACE", "exp", "expm1", "respell_c", "respell_py", "xexpm1"]
+__all__ = ["C_SOURCE", "NAMESPACE", "exp", "expm1", "respell_c", "respell_py", "respell_tree",
+           "xexpm1"]
 
 # 1/ln 2 and the fdlibm split of ln 2 (ln2_hi has 32 significant bits: k*ln2_hi is exact
 # for |k| < 2**21)
@@ -201,3 +202,22 @@ def respell_c(line: str) -> str:
 def respell_py(line: str) -> str:
     """``_np.exp(`` / ``_np.expm1(`` / ``bs_xexpm1(`` -> ``_vm_exp(`` / ... (NumPy)."""
     return _PY_CALL.sub(lambda m: _PY_NAMES[m.group(1)], line)
+
+
+def respell_tree(tree):
+    """A copy of a snippet tree (dicts and lists) with every C text (under key ``"c"``)
+    respelled by :func:`respell_c` and every NumPy text (key ``"py"``) by
+    :func:`respell_py`."""
+    if isinstance(tree, dict):
+        out = {}
+        for key, value in tree.items():
+            if key in ("c", "py") and isinstance(value, (str, list)):
+                fn = respell_c if key == "c" else respell_py
+                out[key] = fn(value) if isinstance(value, str) else [
+                    fn(v) if isinstance(v, str) else respell_tree(v) for v in value]
+            else:
+                out[key] = respell_tree(value)
+        return out
+    if isinstance(tree, list):
+        return [respell_tree(v) for v in tree]
+    return tree

@@ -525,6 +525,15 @@ class Network:
                 if syn._summed else None
             syns.append(entry)
         self._building = None
+        from biosnn.network import _npengine
+
+        if _npengine.VECTOR_MATH:
+            # exp/expm1 of synapse code go through biosnn's own fixed-operation versions in
+            # both engines, as the populations' do: NumPy's SIMD exp differs from libm's in
+            # the last ulp on some machines (AVX-512), which would split the engines.
+            from biosnn.network._vmath import respell_tree
+
+            syns = respell_tree(syns)
         self._snippets = {"pops": pops, "syns": syns}
         return self._snippets
 

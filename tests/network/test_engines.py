@@ -1,11 +1,14 @@
 """NumPy and C engines run the same snippets and must give identical spike trains."""
 
 import os
+import re
 
 import numpy as np
 import pytest
 
+from biosnn import Model
 from biosnn.codegen import c_build
+from biosnn.network import AllToAll, Network, Population, SpikeGenerator, StateMonitor
 
 needs_c = pytest.mark.skipif(not c_build.compiler_available(), reason="needs a C compiler")
 
@@ -17,19 +20,47 @@ def _spikes(factory, backend, duration, **kw):
     return mon.i, mon.t, net
 
 
-def test_libm_exp_equals_numpy_exp():
-    """The engines rely on NumPy's float64 exp/expm1/log calling the same libm as C."""
-    import ctypes
+def test_network_code_never_calls_the_platforms_exp():
+    """NumPy's float64 exp/expm1 are its own SIMD code on AVX-512 machines and differ from
+    libm's in the last ulp, so neither engine may call them: every exp/expm1 of population
+    and synapse code is respelled to biosnn's fixed-operation versions (network/_vmath.py),
+    identical bits in NumPy and C on any IEEE machine."""
+    import json
 
-    libm = ctypes.CDLL("libm.so.6")
-    rng = np.random.default_rng(0)
-    for name, lo, hi in (("exp", -50, 50), ("expm1", -5, 5), ("log", 1e-6, 1e3)):
-        f = getattr(libm, name)
-        f.restype, f.argtypes = ctypes.c_double, [ctypes.c_double]
-        x = rng.uniform(lo, hi, 20000)
-        ours = getattr(np, name)(x)
-        theirs = np.array([f(v) for v in x])
-        assert np.array_equal(ours, theirs), name
+    from biosnn.network.synapse_models import kinetic_synapses
+
+    clamp = Model("dq/dt = I_syn : coulomb", params={"I_syn": "0 pA", "v": "-65 mV"},
+                  name="clamp")
+    P = Population(clamp, 3, method="euler", params={"v": np.array([-70.0, -40.0, 10.0])})
+    gen = SpikeGenerator(1, [0], [1.0], name="g")
+    syn = kinetic_synapses("nmda", gen, P, "I_syn", connect=AllToAll(), w="1 nS")
+    net = Network(P, gen, syn, dt=0.1, seed=1, backend="numpy")
+    text = json.dumps(net.snippets()["syns"])     # populations: respelled by each engine
+    assert "_vm_exp(" in text and "bsn_exp(" in text          # the synapse's Mg block
+    assert "_np.exp(" not in text and "_np.expm1(" not in text
+    assert not re.search(r"(?<![\w.])(exp|expm1)\(", text.replace("_np.", "np_"))
+
+
+@needs_c
+def test_exp_in_synapse_code_is_identical_in_both_engines():
+    """An NMDA synapse (exp in its Mg block, network/synapse_models.py) onto clamped
+    neurons whose own equation has an exp: the NumPy and C engines give the same bits."""
+    from biosnn.network.synapse_models import kinetic_synapses
+
+    out = []
+    for backend in ("numpy", "c"):
+        clamp = Model("dq/dt = I_syn + exp(v/(30*mV))*pA : coulomb",
+                      params={"I_syn": "0 pA", "v": "-65 mV"}, name="clamp")
+        v = np.linspace(-90.0, 30.0, 13)
+        P = Population(clamp, v.size, method="euler", params={"v": v})
+        gen = SpikeGenerator(1, [0, 0, 0], [1.0, 7.3, 7.9], name="g")
+        syn = kinetic_synapses("nmda", gen, P, "I_syn", connect=AllToAll(), w="1 nS")
+        mon = StateMonitor(P, ["q"], np.arange(v.size))
+        net = Network(P, gen, syn, mon, dt=0.05, seed=1, backend=backend)
+        net.run(40.0)
+        out.append(mon["q"].copy())
+    assert np.abs(out[0]).max() > 0
+    assert np.array_equal(out[0], out[1])
 
 
 @needs_c
