@@ -16,6 +16,12 @@ temporary directory, so no earlier cache is used:
    (the fixed family: kernels and driver, compiled in parallel) also shows each unit's
    CPU time compiled alone.
 
+4. the price of the cache's trust rules (docs/architecture.md, "The cache"): hashing each
+   cached library before ``dlopen`` (``biosnn.cache.verified_blob``, best of 20) and
+   computing the package key (``biosnn.cache.package_key``: every .py/.c/.h of biosnn)
+   from the bytes and from its memo (stat signature), with the files in the OS page
+   cache and after evicting them (``posix_fadvise(DONTNEED)``), best and median of 20.
+
 When the C backend calls ``c_build.build`` / ``c_build.load_library`` through the module,
 the child also reports the time spent inside them (``build_s``, ``load_s``).
 
@@ -165,6 +171,77 @@ def unit_cpu(text: str) -> list:
     return out
 
 
+def library_hash_costs(cache: Path) -> list:
+    """(name, bytes, best seconds of 20) of hashing each cached library before dlopen."""
+    from biosnn import cache as trust
+
+    out = []
+    for lib in sorted((cache / "c").glob("*.so")):
+        times = []
+        for _ in range(20):
+            t0 = time.perf_counter()
+            assert trust.verified_blob(lib)
+            times.append(time.perf_counter() - t0)
+        out.append((lib.name[:12], lib.stat().st_size, min(times)))
+    return out
+
+
+def package_key_costs(repeat: int = 20) -> dict:
+    """Seconds to compute the package key: files in the page cache / evicted first."""
+    import biosnn
+    from biosnn import cache as trust
+
+    pkg = Path(biosnn.__file__).resolve().parent
+    files = [p for p in pkg.rglob("*") if p.suffix in trust.KEY_SUFFIXES
+             and "__pycache__" not in p.parts]
+
+    def timed(evict: bool) -> list:
+        times = []
+        for _ in range(repeat):
+            if evict:
+                for p in files:
+                    fd = os.open(p, os.O_RDONLY)
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                    os.close(fd)
+            t0 = time.perf_counter()
+            trust._hash_package(pkg, biosnn.__version__)
+            times.append(time.perf_counter() - t0)
+        return sorted(times)
+
+    def timed_memo(evict: bool) -> list:
+        # the path every process takes: stat signature + the remembered key
+        times = []
+        for _ in range(repeat):
+            if evict:
+                for p in files:
+                    fd = os.open(p, os.O_RDONLY)
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                    os.close(fd)
+            t0 = time.perf_counter()
+            trust._package_key(pkg, biosnn.__version__)
+            times.append(time.perf_counter() - t0)
+        return sorted(times)
+
+    warm, cold = timed(False), timed(True)
+    with tempfile.TemporaryDirectory(prefix="biosnn-bench-key-") as memo_cache:
+        old = os.environ.get("BIOSNN_CACHE_DIR")
+        os.environ["BIOSNN_CACHE_DIR"] = memo_cache
+        try:
+            trust._package_key(pkg, biosnn.__version__)       # writes the memo
+            memo_warm, memo_cold = timed_memo(False), timed_memo(True)
+        finally:
+            if old is None:
+                os.environ.pop("BIOSNN_CACHE_DIR", None)
+            else:
+                os.environ["BIOSNN_CACHE_DIR"] = old
+    return dict(files=len(files), bytes=sum(p.stat().st_size for p in files),
+                warm_best_s=warm[0], warm_median_s=warm[len(warm) // 2],
+                evicted_best_s=cold[0], evicted_median_s=cold[len(cold) // 2],
+                memo_warm_best_s=memo_warm[0], memo_warm_median_s=memo_warm[len(warm) // 2],
+                memo_evicted_best_s=memo_cold[0],
+                memo_evicted_median_s=memo_cold[len(cold) // 2])
+
+
 def _breakdown(first: dict) -> str:
     names = {"kernel_spec": "KernelSpec (sympy)", "c_kernel": "c_backend.kernel (find/build)",
              "c_source": "C printing", "build": "c_build.build (compile)",
@@ -192,7 +269,10 @@ def main(argv=None) -> int:
             warm = [run_child(method, cache) for _ in range(max(1, args.repeat))]
             best = min(warm, key=lambda r: r["overhead_s"])
             cc = compile_only(Path(cache))
+            hashes = library_hash_costs(Path(cache))
         results[method] = dict(cold=cold, warm_best=best,
+                               library_hash=[dict(library=n, bytes=b, best_s=t)
+                                             for n, b, t in hashes],
                                compiler_only=[dict(source=s, chars=n, seconds=t, cpu_s=c,
                                                    units_cpu_s=dict(u))
                                               for s, n, t, c, u in cc])
@@ -212,7 +292,19 @@ def main(argv=None) -> int:
         print("    " + _breakdown(best["first"]))
         print(f"    before that: import biosnn {best['import_s'] * 1e3:.1f} ms, load_model "
               f"{best['load_model_s'] * 1e3:.1f} ms; whole process {best['process_wall_s']:.2f} s")
-    emit_json("compile_cache", dict(results=results))
+        for name, size, t in hashes:
+            print(f"    sha256 check before dlopen of {name}... ({size / 1e3:.0f} kB): "
+                  f"{t * 1e3:.3f} ms (best of 20)")
+    key = package_key_costs()
+    print(f"package key ({key['files']} files, {key['bytes'] / 1e6:.2f} MB, once per process): "
+          f"hashing the bytes {key['warm_best_s'] * 1e3:.2f} ms best / "
+          f"{key['warm_median_s'] * 1e3:.2f} ms median in the page cache; "
+          f"{key['evicted_best_s'] * 1e3:.1f} / {key['evicted_median_s'] * 1e3:.1f} ms with "
+          f"the files evicted; remembered (stat signature): "
+          f"{key['memo_warm_best_s'] * 1e3:.2f} / {key['memo_warm_median_s'] * 1e3:.2f} ms, "
+          f"evicted {key['memo_evicted_best_s'] * 1e3:.2f} / "
+          f"{key['memo_evicted_median_s'] * 1e3:.2f} ms")
+    emit_json("compile_cache", dict(results=results, package_key=key))
     return 0
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "SimulationError",
     "MethodError",
     "CompilerError",
+    "CacheError",
 ]
 
 
@@ -60,3 +61,8 @@ class MethodError(BiosnnError, ValueError):
 
 class CompilerError(BiosnnError, RuntimeError):
     """The C compiler failed or is missing; callers fall back to NumPy."""
+
+
+class CacheError(BiosnnError, RuntimeError):
+    """The cache directory cannot be used safely (another user's, writable by others,
+    not a directory); the message names the path and the fix."""

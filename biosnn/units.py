@@ -33,10 +33,14 @@ unary minus); nothing is ever evaluated.
 Importing pint takes 0.3-0.5 s, so what it computes is kept on disk: every
 ``(factor, dimension)`` found for a unit text or a unit name is stored in
 ``$BIOSNN_CACHE_DIR/units-<version>.json`` (default ``~/.cache/biosnn``; ``<version>``
-changes with this file and with the installed pint).  The file is read once per process;
-a unit text seen before is answered from it without importing pint, a new one imports
-pint and is added (the file is written to a temporary name and renamed; a file that
-cannot be read or is not what we wrote is ignored and rebuilt).
+changes with any file of biosnn - :func:`biosnn.cache.package_key` - and with the
+installed pint).  The file is read once per process; a unit text seen before is answered
+from it without importing pint, a new one imports pint and is added.  The file is a
+checked record of :mod:`biosnn.cache` (written atomically with fsync, a header line with
+the sha256 of its body): a truncated, garbled or edited file - a changed factor would
+silently change results - is ignored and rebuilt, and every entry is checked for shape
+(a finite non-zero float, a dimension key).  Pint's own parsed-definitions cache is not
+used: it is a pickle, and nothing biosnn reads from disk may run code.
 
 Examples
 --------
@@ -317,8 +321,9 @@ def dim_from_key(key: str) -> Dimension:
 def registry():
     """The pint UnitRegistry of biosnn (created on first use, then cached).
 
-    Only needed when a unit is not in the unit cache.  Pint's parsed definitions are
-    cached on disk under ``$BIOSNN_CACHE_DIR/pint`` (default ``~/.cache/biosnn/pint``).
+    Only needed when a unit is not in the unit cache.  Pint parses its definitions
+    afresh (0.3-0.5 s): its own on-disk cache of them is a pickle, which biosnn never
+    reads (a planted pickle would run code).
 
     Examples
     --------
@@ -326,20 +331,15 @@ def registry():
     >>> registry().Unit("mV").dimensionality == registry().Unit("volt").dimensionality
     True
     """
-    from pathlib import Path
-
     import pint
 
-    try:  # pint's parsed-definitions cache: 0.05 s instead of 0.5 s per process
-        return pint.UnitRegistry(cache_folder=Path(_cache_root()) / "pint")
-    except Exception:  # unwritable or corrupt cache: parse the definitions again
-        return pint.UnitRegistry()
+    return pint.UnitRegistry(cache_folder=None)
 
 
 # -- the unit cache -------------------------------------------------------------------------
 
 #: Bump when the layout of the unit cache file changes.
-CACHE_FORMAT = "1"
+CACHE_FORMAT = "2"
 #: Sections of the cache file: (kind, strict) -> JSON field.
 _SECTIONS = {("text", False): "texts", ("text", True): "strict_texts",
              ("name", False): "names", ("name", True): "strict_names"}
@@ -348,19 +348,28 @@ _TABLES: dict = {}
 
 
 def _cache_root() -> str:
-    return (os.environ.get("BIOSNN_CACHE_DIR")
-            or os.path.join(os.path.expanduser("~"), ".cache", "biosnn"))
+    """The cache directory (checked; a directory that cannot be created is still named,
+    so reads find nothing and writes are skipped)."""
+    from biosnn import cache
+
+    try:
+        return str(cache.root())
+    except OSError:
+        return os.environ.get(cache.ENV) or os.path.join(os.path.expanduser("~"),
+                                                          ".cache", "biosnn")
 
 
 @functools.lru_cache(maxsize=1)
 def _cache_version() -> str:
-    """Hash of this file and of the installed pint (its ``__init__.py`` size and time)."""
+    """Hash of the package key (:func:`biosnn.cache.package_key`) and of the installed
+    pint (its ``__init__.py`` size and time)."""
     import hashlib
     import importlib.util
 
+    from biosnn import cache
+
     h = hashlib.sha256(CACHE_FORMAT.encode())
-    with open(__file__, "rb") as fh:
-        h.update(fh.read())
+    h.update(cache.package_key().encode())
     try:
         spec = importlib.util.find_spec("pint")
         stat = os.stat(spec.origin)
@@ -376,13 +385,13 @@ def cache_path() -> str:
 
 
 def _read_table(path: str) -> dict:
-    """The entries of a cache file; empty when it is missing or not what we wrote."""
-    import json
+    """The entries of a cache file; empty when it is missing, does not match its hash or
+    is not what we wrote."""
+    from biosnn import cache
 
     table = {field: {} for field in _SECTIONS.values()}
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+        data = cache.read_record(path)
         if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT:
             return table
         for field in table:
@@ -416,8 +425,7 @@ def _cached(kind: str, strict: bool, text: str):
 
 def _store(kind: str, strict: bool, text: str, factor: float, dim) -> None:
     """Add an entry and rewrite the file (merged with what other processes added)."""
-    import json
-    import tempfile
+    from biosnn import cache
 
     path = cache_path()
     field = _SECTIONS[kind, strict]
@@ -430,20 +438,9 @@ def _store(kind: str, strict: bool, text: str, factor: float, dim) -> None:
     data = {"format": CACHE_FORMAT}
     data.update({f: {t: list(e) for t, e in sorted(s.items())} for f, s in table.items()})
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-",
-                                   suffix=".json")
+        cache.write_record(path, data)
     except OSError:  # a read-only cache: keep the entry for this process only
-        return
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, sort_keys=True)
-        os.replace(tmp, path)
-    except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        pass
 
 
 def _round_factor(x: float) -> float:

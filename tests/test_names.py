@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 import biosnn
+from biosnn import cache as cache_module
 from biosnn.errors import ModelError
 
 
@@ -283,8 +284,7 @@ def test_network_generators_never_paste_the_name(tmp_path, cache):
     if compiler is not None:
         st = net.structure()
         st["pops"][0]["name"] = payloads(sentinel)[0]
-        lib = tmp_path / "net.so"
-        _cengine._compile(_cengine.generate(st, snippets), lib, compiler)
+        lib = _cengine._compile(_cengine.generate(st, snippets), compiler)
         c_build.load_library(lib)
     assert not sentinel.exists()
 
@@ -292,15 +292,16 @@ def test_network_generators_never_paste_the_name(tmp_path, cache):
 # -- free text (descriptions, references, titles) never reaches generated source -------
 
 def _generated_sources(cache: Path) -> dict:
-    """Every generated source in a cache directory: C files and the sources stored in
-    JSON entries (NumPy kernels, numeric and analysis functions, network snippets)."""
+    """Every generated source in a cache directory: C files, the Python sources stored as
+    blobs (NumPy kernels, numeric, initial and analysis functions: models/<sha256>.py),
+    JSON entries and the network snippets (c/<sha256>.json)."""
     out = {}
     for path in cache.rglob("*"):
-        if path.suffix == ".c":
+        if path.suffix in (".c", ".py"):
             out[str(path)] = path.read_text()
         elif path.suffix == ".json" and path.name != "units.json" and (
                 "layout" in path.name or "analysis" in path.name or path.name.startswith(
-                    "net-")):
+                    "net-") or path.parent.name == "c"):
             out[str(path)] = path.read_text()
     return out
 
@@ -383,9 +384,9 @@ def test_a_cached_manifest_cannot_rename_a_model(tmp_path, cache):
     args = dict(params={"El": "-40 mV", "tau": "10 ms"}, name="lif")
     biosnn.Model(LIF, **args)
     (entry,) = (cache / "models").glob("*.model.json")
-    data = json.loads(entry.read_text())
+    data = cache_module.read_record(entry)
     data["name"] = payloads(sentinel)[0]
-    entry.write_text(json.dumps(data))
+    cache_module.write_record(entry, data)      # a checked record: the name check decides
     model = biosnn.Model(LIF, **args)           # the entry is ignored and rebuilt
     assert model.name == "lif"
 

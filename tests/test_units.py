@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from biosnn import units
+from biosnn import cache, units
 from biosnn.errors import UnitError
 from biosnn.units import (TIME, Dimension, dim_from_key, dim_key, dimensionless,
                           format_dimension, internal_unit_name, is_base_unit_text,
@@ -241,7 +241,7 @@ def test_corrupt_cache_is_ignored_and_rebuilt(tmp_path):
         again = _run(tmp_path)
         assert again["pint"] is True                 # nothing usable: pint is asked again
         assert again == cold                         # and gives the same bits
-        assert json.loads(path.read_text())["texts"]["mV"] == [1.0, cold["mV"][1]]
+        assert cache.read_record(path)["texts"]["mV"] == [1.0, cold["mV"][1]]
     assert _run(tmp_path)["pint"] is False           # rebuilt: warm again
 
 
@@ -258,7 +258,7 @@ def test_cache_entries_of_this_process(tmp_path, monkeypatch):
     monkeypatch.setenv("BIOSNN_CACHE_DIR", str(tmp_path))
     factor, dim = unit_name("mV")                    # lru-cached: may not touch the file
     units._store("text", False, "mV", factor, dim)
-    data = json.loads(_cache_file(tmp_path).read_text())
+    data = cache.read_record(_cache_file(tmp_path))
     assert data["format"] == units.CACHE_FORMAT and data["texts"]["mV"] == [1.0, dim_key(dim)]
     assert units._cached("text", False, "mV") == (1.0, dim)
     assert units.cache_path() == str(_cache_file(tmp_path))

@@ -25,8 +25,10 @@ sympy after a warm start); ``f`` and ``jac`` run the layout's stored NumPy kerne
 Every derived function's printed source is stored in the cache directory as
 ``models/<key>.analysis.json``, with ``key`` = sha256 of the model's ``structure_key``,
 its KernelSpec key, what was asked (``dfd_I_ext``, ``hess``, ``third``, ``dJd_a`` ...),
-:data:`FORMAT`, the manifest's generator version and a hash of the analysis code that
-builds the expressions (:data:`_GENERATORS`); so is whether the model is autonomous.  A
+:data:`FORMAT` and the manifest's generator version (the package key of
+:mod:`biosnn.cache`: any change to biosnn's code changes it); so is whether the model is
+autonomous.  The source is a hash-named blob checked before it is compiled
+(:mod:`biosnn.equations.manifest`).  A
 process that finds them computes equilibria, continuation and Lyapunov coefficients
 without importing sympy; the source it runs is the very text the first process compiled,
 so warm and cold results agree bit for bit.  A missing, unreadable, stale or malformed
@@ -37,7 +39,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 import numpy as np
 
@@ -48,27 +49,14 @@ __all__ = ["System"]
 #: Bump when the stored form of the analysis entries changes.
 FORMAT = "1"
 
-#: Files (relative to biosnn/analysis) whose code builds the stored derived functions.
-_GENERATORS = ("_system.py", "codim2.py")
-
 _DERIVED: dict = {}       # (spec.key, tag) -> compiled function or partials (a cache)
-_VERSION: list = []
-
-
-def _code_version() -> str:
-    """Hash of the analysis code that builds what is stored (read once per process)."""
-    if not _VERSION:
-        from biosnn.equations.manifest import source_hash
-
-        _VERSION.append(source_hash(Path(__file__).resolve().parent, _GENERATORS, FORMAT))
-    return _VERSION[0]
 
 
 def entry_key(model, tag: str) -> str:
     """Cache key of the analysis entry ``tag`` of ``model`` (see the module docstring)."""
     from biosnn.equations import manifest
 
-    text = json.dumps(["analysis", FORMAT, manifest.generator_version(), _code_version(),
+    text = json.dumps(["analysis", FORMAT, manifest.generator_version(),
                        model.structure_key, model.layout.key, tag])
     return hashlib.sha256(text.encode()).hexdigest()
 

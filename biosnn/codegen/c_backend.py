@@ -1635,21 +1635,14 @@ def generate_source(spec, family: str) -> str:
 # --------------------------------------------------------------------------------------
 # kernels: build, cache, load
 # --------------------------------------------------------------------------------------
-_GENERATOR: list = []
 _KERNELS: dict = {}
 
 
 def _generator_version() -> str:
-    """Hash of the code that generates C (changes when the printer or drivers change)."""
-    if not _GENERATOR:
-        from biosnn.equations.manifest import source_hash
+    """The version of the code that generates C: :func:`biosnn.cache.package_key`."""
+    from biosnn import cache
 
-        # rewrite.share_exponentials and the noise generator shape the C too
-        _GENERATOR.append(source_hash(
-            Path(__file__).resolve().parents[1],
-            ("codegen/c_backend.py", "codegen/c_printer.py", "codegen/functions.py",
-             "codegen/c_build.py", "codegen/rewrite.py", "solvers/noise.py"), ""))
-    return _GENERATOR[0]
+    return cache.package_key()
 
 
 class CKernel:
@@ -1663,14 +1656,16 @@ class CKernel:
     path : pathlib.Path
         The shared library in the cache.
     source : str
-        The generated C source (read from the cache after a warm start).
+        The generated C source (after a warm start: read from the cache, hash-checked, by
+        ``source_of``).
     """
 
-    def __init__(self, key: str, family: str, path, source: str | None = None):
+    def __init__(self, key: str, family: str, path, source: str | None = None,
+                 source_of=None):
         from biosnn.codegen import c_build
 
         self.key, self.family, self.path = key, family, Path(path)
-        self._source = source
+        self._source, self._source_of = source, source_of
         self._lib = c_build.load_library(self.path)
         self._run = self._lib.bs_run
         self._run.argtypes = [ctypes.POINTER(BsArgs)]
@@ -1678,8 +1673,8 @@ class CKernel:
 
     @property
     def source(self) -> str:
-        if self._source is None:
-            self._source = self.path.with_suffix(".c").read_text()
+        if self._source is None and self._source_of is not None:
+            self._source = self._source_of()
         return self._source
 
     def __call__(self, args: BsArgs, stop=None) -> int:
@@ -1720,8 +1715,16 @@ def kernel(spec, family: str) -> CKernel:
         full = spec.full_spec() if hasattr(spec, "full_spec") else spec
         source = generate_source(full, family)
         path = c_build.build(source, compiler)
-        c_build.write_alias(warm_key, compiler, path)
-    k = CKernel(spec.key, family, path, source)
+        c_build.write_alias(warm_key, compiler, path, source)
+
+    def source_of():        # this kernel's own source (libraries may be shared by models)
+        text = c_build.alias_source(warm_key, compiler)
+        if text is None:
+            text = generate_source(spec.full_spec() if hasattr(spec, "full_spec") else spec,
+                                   family)
+        return text
+
+    k = CKernel(spec.key, family, path, source, source_of)
     _KERNELS[mem_key] = k
     return k
 

@@ -2,22 +2,36 @@
 
 Cache design
 ------------
-Everything lives in ``$BIOSNN_CACHE_DIR`` (default ``~/.cache/biosnn``), in ``c/``:
+Everything lives in ``$BIOSNN_CACHE_DIR`` (default ``~/.cache/biosnn``), in ``c/``, and
+follows the trust rules of :mod:`biosnn.cache` (private 0700 directory, atomic fsync-ed
+writes, code content-addressed and hash-checked before use):
 
-* ``<H>.so`` and ``<H>.c`` - a compiled kernel and its source, where
-  ``H = sha256(source + compiler identity + flags)``.  Same source, same compiler, same
-  flags: same file, in any process, after any kernel restart.
-* ``alias-<A>.txt`` - contains ``H``; ``A`` is a key the caller computes *without*
-  printing the source (model key + driver family + generator version + compiler identity
-  + flags), so a warm start finds the library before any sympy work.
+* ``<D>.so`` - a compiled library, named by the sha256 ``D`` of its own bytes, and
+  ``<S>.c`` the sources, named by their own sha256.  Before a library is loaded its bytes are
+  hashed and compared with ``D`` (once per process): a truncated, zero-length or altered
+  file is removed and compiled again, never handed to ``dlopen`` (where it would raise
+  SIGBUS or SIGILL).  Only such files, directly in ``c/``, are ever loaded.
+* ``<K>.lib`` - a ref holding ``D``, where ``K = sha256(source + compiler identity +
+  flags + package key)`` (:func:`library_key`).  Same source, same compiler, same flags,
+  same biosnn: same library, in any process, after any kernel restart.
+* ``alias-<A>.txt`` - a ref holding ``D``; ``A`` is a key the caller computes *without*
+  printing the source (model key + driver family + package key + compiler identity +
+  flags), so a warm start finds the library before any sympy work; ``alias-<A>.src``
+  names the source of that kernel.  A ref holds exactly 64 hex digits: it cannot name a
+  file outside ``c/``.
 
-Files are written to a unique temporary name in the same directory and moved into place
-with :func:`os.replace` (atomic on POSIX): two processes compiling the same kernel both
-produce a complete file and the last rename wins; a reader never sees a partial file.
+Files are written to a unique temporary name in the same directory, fsync-ed and moved
+into place with :func:`os.replace` (atomic on POSIX): two processes compiling the same
+kernel both produce a complete file and the last rename wins; a reader never sees a
+partial file.  The compiler runs in a private temporary directory of ``c/`` on relative
+file names (the library's bytes do not depend on that directory); temporaries left by a
+killed compile are removed before the next compile (:func:`biosnn.cache.clean_stale`).
 
-The compiler identity is the resolved path of the executable plus its size and
-modification time (``os.stat``), so a warm start never runs the compiler; the version
-string (``cc --version``) is only asked for when compiling.
+The compiler identity is the command, the resolved path of the executable plus its size
+and modification time (``os.stat``) - and the same for the compiler a wrapper runs
+(``ccache gcc``) - so a warm start never runs the compiler (``cc --version`` would cost a
+process start on every warm run; upgrading or switching the compiler changes the binary
+it resolves to, and so the identity).
 
 Flags: ``-O2 -std=c99 -fPIC -shared -fno-math-errno -fno-trapping-math`` (they only drop
 ``errno`` writes and let the compiler if-convert/vectorize code that could raise a
@@ -33,7 +47,7 @@ Compilation units: a source may be split by marker lines ``/* biosnn-unit NAME -
 unit is compiled to an object by its own compiler process, all in parallel, with
 :data:`FLAGS` at its own ``-O`` level plus the options of its marker, and the
 objects are linked into one library.  The cache key is still the hash of the whole
-source (markers included), and ``<H>.c`` holds the whole source.  The C backend uses
+source (markers included), and ``<S>.c`` holds the whole source.  The C backend uses
 this for its fixed-step family (kernels at ``-O2 -ffp-contract=fast`` with an
 x86-64-v3 (AVX2 + FMA) clone, driver at -O1), so the first compile takes the time of
 the larger unit.
@@ -41,8 +55,8 @@ the larger unit.
 OpenMP: ``-fopenmp`` is added when the compiler can build and link an OpenMP probe
 (libgomp present), else ``-fopenmp-simd`` (``omp simd`` loops only, no threads).  The
 probe runs once per compiler and its answer is cached on disk
-(``openmp-<compiler hash>.txt``), so a warm start never runs the compiler; the flags
-are part of every cache key (:func:`flags`).
+(``openmp-<compiler hash>.json``, a checked record), so a warm start never runs the
+compiler; the flags are part of every cache key (:func:`flags`).
 """
 
 from __future__ import annotations
@@ -54,7 +68,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import tempfile
 import threading
 from pathlib import Path
 
@@ -66,6 +79,8 @@ __all__ = [
     "flags",
     "openmp_available",
     "build",
+    "compile_library",
+    "library_key",
     "split_units",
     "cache_dir",
     "compiler_available",
@@ -74,6 +89,7 @@ __all__ = [
     "load_library",
     "lookup_alias",
     "write_alias",
+    "alias_source",
 ]
 
 FLAGS = ("-O2", "-std=c99", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math")
@@ -87,7 +103,7 @@ _LOCK = threading.Lock()
 _AVAILABLE: dict = {}       # compiler identity -> None (works) or why it does not
 _OPENMP: dict = {}          # compiler identity -> bool
 _FOUND: dict = {}           # ($CC, $PATH) -> Compiler or None
-_CACHE_DIRS: dict = {}      # $BIOSNN_CACHE_DIR -> created c/ directory
+_VERIFIED: set = set()      # library paths whose bytes were hashed in this process
 
 
 class Compiler:
@@ -107,6 +123,11 @@ class Compiler:
         self.path = os.path.realpath(exe)
         st = os.stat(self.path)
         self.identity = f"{' '.join(self.argv)}|{self.path}|{st.st_size}|{st.st_mtime_ns}"
+        for word in self.argv[1:]:          # a wrapper (ccache gcc): the compiler it runs
+            inner = shutil.which(word) if not word.startswith("-") else None
+            if inner:
+                st = os.stat(os.path.realpath(inner))
+                self.identity += f"|{os.path.realpath(inner)}|{st.st_size}|{st.st_mtime_ns}"
 
     def __repr__(self):
         return f"Compiler({self.argv!r}, path={self.path!r})"
@@ -182,15 +203,11 @@ def require_compiler() -> Compiler:
 
 
 def cache_dir() -> Path:
-    """``$BIOSNN_CACHE_DIR/c`` (default ``~/.cache/biosnn/c``), created if missing."""
-    env = os.environ.get("BIOSNN_CACHE_DIR")
-    path = _CACHE_DIRS.get(env)
-    if path is None or not path.is_dir():
-        root = env or os.path.join(os.path.expanduser("~"), ".cache", "biosnn")
-        path = Path(root) / "c"
-        path.mkdir(parents=True, exist_ok=True)
-        _CACHE_DIRS[env] = path
-    return path
+    """``$BIOSNN_CACHE_DIR/c`` (default ``~/.cache/biosnn/c``), created 0700 and checked
+    (:func:`biosnn.cache.directory`)."""
+    from biosnn import cache
+
+    return cache.directory("c")
 
 
 def _sha(*parts: str) -> str:
@@ -202,14 +219,9 @@ def _sha(*parts: str) -> str:
 
 
 def _atomic_write(path: Path, data: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink(tmp)
-        raise
+    from biosnn import cache
+
+    cache.write_atomic(path, data.encode())
 
 
 def _unlink(path) -> None:
@@ -219,13 +231,21 @@ def _unlink(path) -> None:
         pass
 
 
-def library_path(source: str, compiler: Compiler) -> Path:
-    """Where the library compiled from ``source`` lives in the cache."""
-    return cache_dir() / f"{_sha(source, compiler.identity, ' '.join(flags(compiler)))}.so"
+def library_key(source: str, compiler: Compiler) -> str:
+    """The key of the library compiled from ``source``: sha256 of the source, the compiler
+    identity, the flags and :func:`biosnn.cache.package_key`."""
+    from biosnn import cache
+
+    return _sha(source, compiler.identity, " ".join(flags(compiler)), cache.package_key())
 
 
 def build(source: str, compiler: Compiler | None = None) -> Path:
     """Compile ``source`` into the cache (if not there yet) and return the library path.
+
+    The library is stored under the sha256 of its bytes (``<D>.so``; the source as a blob
+    ``<S>.c``) and found through the ref ``<library_key>.lib``; a cached library is
+    returned only after its bytes have been hashed and found equal to its name (a
+    truncated, zero-length or altered file is removed and compiled again).
 
     Parameters
     ----------
@@ -243,26 +263,69 @@ def build(source: str, compiler: Compiler | None = None) -> Path:
     CompilerError
         No compiler, or the compiler failed (the message includes its output).
     """
+    from biosnn import cache
+
     compiler = compiler or find_compiler()
     if compiler is None:
         raise CompilerError("no C compiler found (set CC or install gcc/clang).")
-    lib = library_path(source, compiler)
-    if lib.exists():
+    folder = cache_dir()
+    ref = folder / f"{library_key(source, compiler)}.lib"
+    lib = _verified(folder, cache.read_ref(ref))
+    if lib is not None:
         return lib
-    src = lib.with_suffix(".c")
-    _atomic_write(src, source)
-    fd, tmp = tempfile.mkstemp(dir=lib.parent, prefix=".tmp-", suffix=".so")
-    os.close(fd)
-    try:
-        units = split_units(source)
-        if len(units) == 1 and units[0][1] is None:      # no marker: one command
-            _run(compiler, [*flags(compiler), "-o", tmp, str(src), *LIBS])
-        else:
+    units = split_units(source)
+    if len(units) == 1 and units[0][1] is None:      # no marker: one command
+        steps = [[*flags(compiler), "-o", "lib.so", "main.c", *LIBS]]
+        units = [("main", None, source)]
+    else:
+        steps = None
+    lib = compile_library(compiler, source, units, steps)
+    cache.write_ref(ref, lib.stem)
+    return lib
+
+
+def compile_library(compiler: Compiler, source: str, units: list, steps=None) -> Path:
+    """Compile ``units`` (``[(name, opt, text), ...]``) in a private temporary directory
+    of the cache and store the library as a blob: ``<sha256 of its bytes>.so`` (and
+    ``source`` as the blob ``<sha256 of source>.c``).  ``steps`` (a list of compiler argument lists, run in
+    that directory on ``<name>.c`` files, output ``lib.so``) replaces the default: each
+    unit to an object by :func:`unit_command`, in parallel, then one link."""
+    from biosnn import cache
+
+    folder = cache_dir()
+    cache.clean_stale(folder)
+    with cache.temp_dir(folder) as tmp:
+        for name, _, text in units:
+            (Path(tmp) / f"{name}.c").write_text(text)
+        if steps is None:
             _build_units(compiler, units, tmp)
-    except BaseException:
-        _unlink(tmp)
-        raise
-    os.replace(tmp, lib)
+        else:
+            for args in steps:
+                _run(compiler, args, cwd=tmp)
+        with open(Path(tmp) / "lib.so", "rb") as fh:
+            data = fh.read()
+        digest = hashlib.sha256(data).hexdigest()
+        lib = folder / f"{digest}.so"
+        if not lib.exists():
+            cache.write_atomic(lib, data)
+        cache.put_blob(folder, source.encode(), ".c")
+    _VERIFIED.add(str(lib))
+    return lib
+
+
+def _verified(folder: Path, digest: str | None) -> Path | None:
+    """``folder/<digest>.so`` if it exists and hashes to its name (checked once per
+    process), else None (a corrupt file is removed)."""
+    from biosnn import cache
+
+    if digest is None:
+        return None
+    lib = folder / f"{digest}.so"
+    if str(lib) in _VERIFIED and lib.exists():     # the cache may be deleted meanwhile
+        return lib
+    if not cache.verified_blob(lib):
+        return None
+    _VERIFIED.add(str(lib))
     return lib
 
 
@@ -298,11 +361,11 @@ def split_units(source: str) -> list:
             for k in range(1, len(pieces), 3)]
 
 
-def _run(compiler: Compiler, args: list) -> None:
-    """Run the compiler once; CompilerError with its output if it fails."""
+def _run(compiler: Compiler, args: list, cwd=None) -> None:
+    """Run the compiler once (in ``cwd``); CompilerError with its output if it fails."""
     cmd = [*compiler.argv, *args]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=cwd)
     except OSError as exc:
         raise CompilerError(f"could not run the C compiler {compiler.argv[0]!r}: {exc}")
     if proc.returncode != 0:
@@ -320,46 +383,69 @@ def unit_command(compiler: Compiler, opt: str | None, c_file, obj) -> list:
     return [*compiler.argv, *args, *extra, "-c", "-o", str(obj), str(c_file)]
 
 
-def _build_units(compiler: Compiler, units: list, out: str) -> None:
-    """Compile the units to objects in parallel (one compiler process each), link ``out``.
+def _build_units(compiler: Compiler, units: list, tmp) -> None:
+    """Compile the units (``<name>.c`` in ``tmp``) to objects in parallel (one compiler
+    process each) and link ``tmp/lib.so``.
 
     Each unit gets the flags of :func:`flags` without ``-shared``, its own ``-O`` level
-    and ``-c``; the objects are linked with the full flags into one shared library.
+    and ``-c``; the objects are linked with the full flags into one shared library.  The
+    compiler runs in ``tmp`` on relative names, so the library's bytes do not depend on
+    the temporary directory's name.
     """
-    with tempfile.TemporaryDirectory(dir=cache_dir(), prefix=".tmp-units-") as tmp:
-        procs, objs = [], []
-        try:
-            for name, opt, text in units:
-                c_file, obj = Path(tmp) / f"{name}.c", Path(tmp) / f"{name}.o"
-                c_file.write_text(text)
-                cmd = unit_command(compiler, opt, c_file, obj)
-                procs.append((cmd, subprocess.Popen(
-                    cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
-                objs.append(str(obj))
-        except OSError as exc:
-            for _, proc in procs:
-                proc.kill()
-                proc.wait()
-            raise CompilerError(
-                f"could not run the C compiler {compiler.argv[0]!r}: {exc}") from None
-        errors = []
-        for cmd, proc in procs:
-            _, err = proc.communicate()
-            if proc.returncode != 0:
-                errors.append(f"C compilation failed ({' '.join(cmd)}):\n{err.strip()}")
-        if errors:
-            raise CompilerError("\n".join(errors))
-        _run(compiler, [*flags(compiler), "-o", out, *objs, *LIBS])
+    procs, objs = [], []
+    try:
+        for name, opt, _ in units:
+            cmd = unit_command(compiler, opt, f"{name}.c", f"{name}.o")
+            procs.append((cmd, subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp)))
+            objs.append(f"{name}.o")
+    except OSError as exc:
+        for _, proc in procs:
+            proc.kill()
+            proc.wait()
+        raise CompilerError(
+            f"could not run the C compiler {compiler.argv[0]!r}: {exc}") from None
+    errors = []
+    for cmd, proc in procs:
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            errors.append(f"C compilation failed ({' '.join(cmd)}):\n{err.strip()}")
+    if errors:
+        raise CompilerError("\n".join(errors))
+    _run(compiler, [*flags(compiler), "-o", "lib.so", *objs, *LIBS], cwd=tmp)
 
 
 def load_library(path) -> ctypes.CDLL:
-    """dlopen a library once per process (later calls return the same handle)."""
-    path = str(path)
+    """dlopen a library of the cache once per process (later calls return the same handle).
+
+    Only a file ``<digest>.so`` directly inside :func:`cache_dir` whose bytes hash to
+    ``digest`` is loaded (verified once per process; :func:`build` and
+    :func:`lookup_alias` have already verified what they return).
+
+    Raises
+    ------
+    CacheError
+        ``path`` is not a library of the cache, or its content does not match its name
+        (the file is removed: building again recompiles it).
+    """
+    from biosnn import cache
+    from biosnn.errors import CacheError
+
+    path = Path(path)
     with _LOCK:
-        lib = _LOADED.get(path)
-        if lib is None:
-            lib = ctypes.CDLL(path)
-            _LOADED[path] = lib
+        lib = _LOADED.get(str(path))
+        if lib is not None:
+            return lib
+        folder = cache_dir()
+        if (path.suffix != ".so" or not cache.is_digest(path.stem)
+                or os.path.realpath(path.parent) != os.path.realpath(folder)):
+            raise CacheError(f"refusing to load {path}: biosnn loads only libraries of "
+                             f"its cache directory {folder}, named by their hash.")
+        if _verified(folder, path.stem) is None:
+            raise CacheError(f"the cached library {path} is missing or does not match its "
+                             "hash (removed; it is compiled again on the next build).")
+        lib = ctypes.CDLL(str(folder / path.name))
+        _LOADED[str(path)] = lib
         return lib
 
 
@@ -369,20 +455,41 @@ def alias_key(key: str, compiler: Compiler) -> str:
 
 
 def lookup_alias(key: str, compiler: Compiler) -> Path | None:
-    """The cached library for a warm-start key, or None (no printing, no compiling)."""
-    alias = cache_dir() / f"alias-{alias_key(key, compiler)}.txt"
+    """The cached library for a warm-start key, or None (no printing, no compiling).
+
+    The alias file must hold the digest of a library in the cache, and the library's
+    bytes must hash to it; anything else (a path, garbage, a truncated library) is a
+    miss."""
+    from biosnn import cache
+
+    folder = cache_dir()
+    return _verified(folder, cache.read_ref(folder / f"alias-{alias_key(key, compiler)}.txt"))
+
+
+def write_alias(key: str, compiler: Compiler, lib: Path, source: str | None = None) -> None:
+    """Record that the warm-start ``key`` maps to library ``lib`` (atomic), and to the
+    source it was compiled from (a blob ``<sha256>.c`` named by ``alias-<A>.src``: two
+    sources that compile to the same bytes share a library, not a source)."""
+    from biosnn import cache
+
+    folder = cache_dir()
+    name = f"alias-{alias_key(key, compiler)}"
+    if source is not None:
+        cache.write_ref(folder / f"{name}.src", cache.put_blob(folder, source.encode(), ".c"))
+    cache.write_ref(folder / f"{name}.txt", Path(lib).stem)
+
+
+def alias_source(key: str, compiler: Compiler) -> str | None:
+    """The C source recorded for a warm-start key (hash-checked), or None."""
+    from biosnn import cache
+
+    folder = cache_dir()
+    digest = cache.read_ref(folder / f"alias-{alias_key(key, compiler)}.src")
+    data = cache.read_blob(folder, digest, ".c") if digest else None
     try:
-        name = alias.read_text().strip()
-    except OSError:
+        return None if data is None else data.decode()
+    except UnicodeDecodeError:
         return None
-    lib = cache_dir() / f"{name}.so"
-    return lib if name and lib.exists() else None
-
-
-def write_alias(key: str, compiler: Compiler, lib: Path) -> None:
-    """Record that the warm-start ``key`` maps to library ``lib`` (atomic)."""
-    alias = cache_dir() / f"alias-{alias_key(key, compiler)}.txt"
-    _atomic_write(alias, Path(lib).stem)
 
 
 _PROBE = "#include <math.h>\ndouble bs_probe(double x) { return exp(x); }\n"
@@ -415,23 +522,28 @@ def openmp_available(compiler: Compiler) -> bool:
     """True if ``compiler`` builds and links an OpenMP library (libgomp present).
 
     Asked once per compiler identity; the answer is cached in memory and on disk
-    (``openmp-<hash>.txt`` in the cache directory), so warm starts do not compile.
+    (``openmp-<hash>.json`` in the cache directory, a checked record keyed by the compiler
+    identity and the package key), so warm starts do not compile.
     """
     ident = compiler.identity
     if ident in _OPENMP:
         return _OPENMP[ident]
-    marker = cache_dir() / f"openmp-{_sha(ident, ' '.join(OPENMP_FLAGS))[:32]}.txt"
-    try:
-        ok = marker.read_text().strip() == "1"
-    except OSError:
+    from biosnn import cache
+
+    key = _sha(ident, " ".join(OPENMP_FLAGS), cache.package_key())
+    marker = cache_dir() / f"openmp-{key[:32]}.json"
+    ok = cache.read_record(marker)
+    if not isinstance(ok, bool):
         ok = _probe_openmp(compiler)
-        _atomic_write(marker, "1" if ok else "0")
+        cache.write_record(marker, ok)
     _OPENMP[ident] = ok
     return ok
 
 
 def _probe_openmp(compiler: Compiler) -> bool:
-    with tempfile.TemporaryDirectory(dir=cache_dir(), prefix=".omp-") as tmp:
+    from biosnn import cache
+
+    with cache.temp_dir(cache_dir()) as tmp:
         src, lib = Path(tmp) / "probe.c", Path(tmp) / "probe.so"
         src.write_text(_OPENMP_PROBE)
         cmd = [*compiler.argv, "-O1", "-fPIC", "-shared", *OPENMP_FLAGS, "-o", str(lib),

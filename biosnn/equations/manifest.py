@@ -12,14 +12,21 @@ are stored in the cache directory and found again by a key computed from the tex
     presets, name, time, description, reference, the file it came from);
 ``$BIOSNN_CACHE_DIR/models/<key>.layout.json``
     the :class:`~biosnn.codegen.spec.KernelLayout` of a model structure, keyed by its
-    ``structure_key`` and the dimensions of its parameters.
+    ``structure_key`` and the dimensions of its parameters;
+``$BIOSNN_CACHE_DIR/models/<key>.analysis.json``
+    a derived function of :mod:`biosnn.analysis` (``biosnn.analysis._system``).
 
 Every key includes :data:`FORMAT`, :data:`~biosnn.equations.model.SPEC_VERSION` and
-:func:`generator_version` (a hash of the source files that produce the stored content), so
-editing the parser, the unit code or a printer invalidates the cache by itself.  Files are
-written to a temporary name and renamed (two processes never see half a file); a file
-that cannot be read, is not JSON or does not have the expected fields is ignored and
-rebuilt.  The stored source is our own generated code; user text is never executed.
+:func:`generator_version` (:func:`biosnn.cache.package_key`: the hash of the whole
+installed package), so any change to biosnn invalidates the cache by itself.  The files
+follow the trust rules of :mod:`biosnn.cache`: each is a checked record (a header line
+with the sha256 of the JSON body; a truncated, garbled or edited file is a miss and is
+rebuilt), written atomically with fsync.  Generated source that is executed later (the
+fields of :data:`CODE_FIELDS`: ``initial_source``, ``numeric_source``, ``numpy_source``,
+``source``) is not stored in the record: it is a blob ``models/<sha256>.py`` and the
+record holds ``{"sha256": digest}``; :func:`read` hashes the blob and compares it with
+the digest before handing the text out, and refuses a record that carries such a field
+inline.  The stored source is our own generated code; user text is never executed.
 
 Examples
 --------
@@ -32,46 +39,34 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
-__all__ = ["FORMAT", "cache_root", "generator_version", "args_key", "layout_key", "read",
-           "write", "update"]
+__all__ = ["FORMAT", "CODE_FIELDS", "cache_root", "generator_version", "args_key",
+           "layout_key", "read", "write", "update"]
 
 #: Bump when the layout of the stored JSON changes.
-FORMAT = "1"
+FORMAT = "2"
 
-#: Source files whose output is stored (relative to the biosnn package).
-_GENERATORS = ("equations/parser.py", "equations/model.py", "equations/manifest.py",
-               "units.py", "codegen/spec.py", "codegen/rewrite.py", "codegen/functions.py",
-               "codegen/numpy_backend.py", "codegen/numpy_printer.py",
-               "codegen/numeric_source.py")
+#: Fields of each kind that hold generated source executed later: stored as blobs.
+CODE_FIELDS = {"model": ("initial_source",), "layout": ("numeric_source", "numpy_source"),
+               "analysis": ("source",)}
 _VERSION: list = []
 
 
 def cache_root() -> Path:
-    """``$BIOSNN_CACHE_DIR`` (default ``~/.cache/biosnn``)."""
-    return Path(os.environ.get("BIOSNN_CACHE_DIR")
-                or os.path.join(os.path.expanduser("~"), ".cache", "biosnn"))
+    """``$BIOSNN_CACHE_DIR`` (default ``~/.cache/biosnn``), created 0700 and checked."""
+    from biosnn import cache
 
-
-def source_hash(here: Path, names, salt: str) -> str:
-    """sha256 of ``salt`` and the bytes of the files ``names`` under ``here``: the version
-    of the code that produces a cached entry (a missing file counts by its name)."""
-    h = hashlib.sha256(salt.encode())
-    for name in names:
-        try:
-            h.update((here / name).read_bytes())
-        except OSError:
-            h.update(b"missing " + name.encode())
-    return h.hexdigest()
+    return cache.root()
 
 
 def generator_version() -> str:
-    """Hash of the code that produces the cached content (read once per process)."""
+    """The version of the code that produces the cached content: the package key
+    (:func:`biosnn.cache.package_key`, computed once per process)."""
     if not _VERSION:
-        _VERSION.append(source_hash(Path(__file__).resolve().parents[1], _GENERATORS,
-                                    FORMAT))
+        from biosnn import cache
+
+        _VERSION.append(cache.package_key())
     return _VERSION[0]
 
 
@@ -110,41 +105,60 @@ def layout_key(structure_key: str, param_dims: list) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _folder() -> Path:
+    from biosnn import cache
+
+    return cache.directory("models")
+
+
 def _path(kind: str, key: str) -> Path:
-    return cache_root() / "models" / f"{key}.{kind}.json"
+    return _folder() / f"{key}.{kind}.json"
 
 
 def read(kind: str, key: str) -> dict | None:
-    """The stored dict, or None if missing, unreadable, not JSON or of another version."""
+    """The stored dict, or None if missing, unreadable, not a checked record, of another
+    version, or if a source blob it names is missing or does not match its hash."""
+    from biosnn import cache
+
     try:
-        data = json.loads(_path(kind, key).read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
+        data = cache.read_record(_path(kind, key))
+    except OSError:                         # no cache directory can be made: no cache
         return None
     if (not isinstance(data, dict) or data.get("format") != FORMAT
             or data.get("generator") != generator_version()):
         return None
+    for name in CODE_FIELDS.get(kind, ()):
+        value = data.get(name)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, dict) or set(value) != {"sha256"}:
+            return None                     # inline source: not ours, never executed
+        blob = cache.read_blob(_path(kind, key).parent, value["sha256"], ".py")
+        if blob is None:
+            return None
+        try:
+            data[name] = blob.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
     return data
 
 
 def write(kind: str, key: str, data: dict) -> None:
-    """Store ``data`` atomically; a cache that cannot be written is silently skipped."""
-    import tempfile
+    """Store ``data`` atomically (source fields as hash-named blobs).  A cache that cannot
+    be written is skipped (the next process builds the entry again); a cache directory
+    that is not safe raises :class:`~biosnn.errors.CacheError`."""
+    from biosnn import cache
 
-    path = _path(kind, key)
     try:
-        text = json.dumps({**data, "format": FORMAT, "generator": generator_version()})
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        folder = _folder()
+        cache.clean_stale(folder)
+        data = {**data, "format": FORMAT, "generator": generator_version()}
+        for name in CODE_FIELDS.get(kind, ()):
+            value = data.get(name)
+            if isinstance(value, str) and value:
+                digest = cache.put_blob(folder, value.encode("utf-8"), ".py")
+                data[name] = {"sha256": digest}
+        cache.write_record(_path(kind, key), data)
     except (OSError, TypeError, ValueError):
         pass
 

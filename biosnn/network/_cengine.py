@@ -27,8 +27,9 @@ refractoriness and thresholds as masks and bytes, per-step invariants hoisted ou
 loop, spike lists compacted 8 bytes at a time; large populations split into one block
 per OpenMP thread (docs/network.md, "Engines and code generation").
 The library and the snippets (JSON, needed on the Python side for refractory times and
-exact propagators) are cached under a key computed from texts, so a warm start imports
-no sympy.
+exact propagators) are cached as hash-named blobs (:mod:`biosnn.cache`) found through
+refs keyed by :meth:`Network.key` (which includes the package key), so a warm start
+imports no sympy; both are hash-checked before use.
 """
 
 from __future__ import annotations
@@ -38,8 +39,6 @@ import hashlib
 import json
 import os
 import re
-import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -89,15 +88,9 @@ def cached_snippets(net):
 
 
 def _cached(net_key: str, compiler):
-    """``(library path, snippets)`` of a network key in the cache, or None (the lookup
-    of CEngine's warm start)."""
-    lib, manifest = _paths(net_key, compiler)
-    if not (lib.exists() and manifest.exists()):
-        return None
-    try:
-        return lib, json.loads(manifest.read_text())
-    except (OSError, ValueError):
-        return None
+    """``(library path, snippets)`` of a network key in the cache, both hash-checked, or
+    None (the lookup of CEngine's warm start; see :func:`_refs`)."""
+    return _warm(*_refs(net_key, compiler))
 
 
 def layout(st: dict) -> tuple[list, list]:
@@ -554,36 +547,47 @@ def _flags(compiler) -> tuple:
     return FLAGS + omp
 
 
-def _paths(net_key: str, compiler):
+def _refs(net_key: str, compiler):
+    """The two refs of a network library in the cache: ``net-<h>.lib`` names the library
+    blob, ``net-<h>.snip`` the snippets blob (JSON); ``h`` hashes the network key (which
+    includes the package key), the compiler identity, the flags, the CPU and whether
+    vector math is on."""
     from biosnn.codegen import c_build
 
-    vmath = ""
-    if vector_math():
-        vmath = hashlib.sha256((Path(__file__).parent / "_vmath.py").read_bytes()).hexdigest()
     h = hashlib.sha256("\0".join([net_key, compiler.identity, " ".join(_flags(compiler)),
-                                  _cpu_id(), vmath]).encode()).hexdigest()
+                                  _cpu_id(), str(vector_math())]).encode()).hexdigest()
     d = c_build.cache_dir()
-    return d / f"net-{h}.so", d / f"net-{h}.json"
+    return d / f"net-{h}.lib", d / f"net-{h}.snip"
 
 
-def _compile(source: str, lib: Path, compiler) -> None:
+def _warm(lib_ref: Path, snip_ref: Path):
+    """``(library path, snippets)`` from the cache, both hash-checked, or None."""
+    from biosnn import cache
     from biosnn.codegen import c_build
 
-    src = lib.with_suffix(".c")
-    c_build._atomic_write(src, source)
-    fd, tmp = tempfile.mkstemp(dir=lib.parent, prefix=".tmp-", suffix=".so")
-    os.close(fd)
-    cmd = [*compiler.argv, *_flags(compiler), "-o", tmp, str(src), "-lm"]
+    folder = lib_ref.parent
+    lib = c_build._verified(folder, cache.read_ref(lib_ref))
+    digest = cache.read_ref(snip_ref)
+    data = cache.read_blob(folder, digest, ".json") if digest else None
+    if lib is None or data is None:
+        return None
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    except BaseException:           # Ctrl-C while compiling: leave no half-built file
-        os.unlink(tmp)
-        raise
-    if proc.returncode != 0:
-        os.unlink(tmp)
-        raise CompilerError(f"C compilation of the network failed ({' '.join(cmd)}):\n"
-                            f"{proc.stderr.strip()[:4000]}")
-    os.replace(tmp, lib)
+        snippets = json.loads(data)
+    except ValueError:
+        return None
+    return (lib, snippets) if isinstance(snippets, dict) else None
+
+
+def _compile(source: str, compiler) -> Path:
+    """Compile a network's source into the cache (a hash-named blob); its path."""
+    from biosnn.codegen import c_build
+
+    try:
+        return c_build.compile_library(compiler, source, [("net", None, source)],
+                                       [[*_flags(compiler), "-o", "lib.so", "net.c", "-lm"]])
+    except CompilerError as exc:
+        raise CompilerError(f"C compilation of the network failed: {str(exc)[:4000]}") \
+            from None
 
 
 class CEngine:
@@ -599,15 +603,20 @@ class CEngine:
             raise CompilerError("no C compiler found (set CC or install gcc/clang).")
         self.net = net
         self.structure = net.structure()
-        lib, manifest = _paths(net.key(), compiler)
-        self.warm = lib.exists() and manifest.exists()
+        lib_ref, snip_ref = _refs(net.key(), compiler)
+        found = _cached(net.key(), compiler)
+        self.warm = found is not None
         if self.warm:
-            self.snippets = json.loads(manifest.read_text())
+            lib, self.snippets = found
         else:
+            from biosnn import cache
+
             self.snippets = net.snippets()
             self.source = generate(self.structure, self.snippets)
-            _compile(self.source, lib, compiler)
-            c_build._atomic_write(manifest, json.dumps(self.snippets))
+            lib = _compile(self.source, compiler)
+            digest = cache.put_blob(lib.parent, json.dumps(self.snippets).encode(), ".json")
+            cache.write_ref(snip_ref, digest)
+            cache.write_ref(lib_ref, lib.stem)
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # read when libgomp loads
         self.lib = c_build.load_library(lib)
         self.fn = self.lib.bsn_run

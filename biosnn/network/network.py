@@ -20,7 +20,6 @@ import math
 import numbers
 import re
 import time as _time
-from pathlib import Path
 
 import numpy as np
 
@@ -44,13 +43,11 @@ NOISE_STREAM0 = 1 << 62
 
 
 def _engine_version() -> str:
-    here = Path(__file__).parent
-    h = hashlib.sha256(ENGINE_VERSION.encode())
-    for name in ("_lower.py", "_cengine.py", "network.py"):
-        h.update((here / name).read_bytes())
-    for name in ("c_printer.py", "functions.py"):
-        h.update((here.parent / "codegen" / name).read_bytes())
-    return h.hexdigest()
+    """ENGINE_VERSION and the package key (:func:`biosnn.cache.package_key`): any change
+    to biosnn's code (lowering, printers, rewrites, engines) changes every network key."""
+    from biosnn import cache
+
+    return ENGINE_VERSION + cache.package_key()
 
 
 class Network:

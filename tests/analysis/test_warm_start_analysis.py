@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 import biosnn
+from biosnn import cache
 from biosnn.analysis import _system
 from biosnn.analysis._system import System
 from biosnn.equations import manifest
@@ -75,18 +76,24 @@ def test_hh_equilibria_and_l1_warm_import_no_sympy_and_give_the_same_bits(tmp_pa
 def test_corrupt_and_stale_entries_are_ignored_and_rebuilt(tmp_path):
     cold = _run(tmp_path)
     entries = _entries(tmp_path)
-    bad = ["not json {",                                            # unreadable
-           json.dumps({"tag": "x", "source": "def _fun(_a, _shape):\n"}),  # wrong tag
-           "[]"]                                                    # not a dict
-    for path, text in zip(entries, bad):
-        path.write_text(text, encoding="utf-8")
+    version = {"format": manifest.FORMAT, "generator": manifest.generator_version()}
+    bad = [None,                                                    # unreadable
+           {**version, "tag": "x", "autonomous": True},             # wrong tag
+           []]                                                      # not a dict
+    for path, data in zip(entries, bad):
+        if data is None:
+            path.write_text("not json {", encoding="utf-8")
+        else:
+            cache.write_record(path, data)
     for path in entries[len(bad):]:                                 # a broken source
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = cache.read_record(path)
         if "source" in data:
-            data["source"] = "def _fun(_a, _shape):\n    return (\n"
+            digest = cache.put_blob(path.parent, b"def _fun(_a, _shape):\n    return (\n",
+                                    ".py")
+            data["source"] = {"sha256": digest}
         else:
             data["autonomous"] = "yes"
-        path.write_text(json.dumps(data), encoding="utf-8")
+        cache.write_record(path, data)
     again = _run(tmp_path)
     assert "sympy" in again["modules"]           # everything was printed again
     assert again["special"] == cold["special"]
@@ -100,16 +107,16 @@ def test_entry_of_another_generator_version_is_not_used(tmp_path, monkeypatch):
     monkeypatch.setattr(_system, "_DERIVED", {})
     hh = biosnn.load_model("hodgkin_huxley")
     key = _system.entry_key(hh, "hess")
-    monkeypatch.setattr(_system, "_VERSION", ["older analysis code"])
+    monkeypatch.setattr(manifest, "_VERSION", ["older biosnn code"])
     assert _system.entry_key(hh, "hess") != key
-    monkeypatch.setattr(_system, "_VERSION", [])
+    monkeypatch.setattr(manifest, "_VERSION", [])
     assert _system.entry_key(hh, "hess") == key
     # a stored entry of the right key but another manifest generator is ignored
     manifest.write("analysis", key, {"tag": "hess", "source": "def _fun(_a, _shape):\n"
                                      "    return _np.zeros(_shape)\n"})
     path = tmp_path / "models" / f"{key}.analysis.json"
-    data = json.loads(path.read_text(encoding="utf-8"))
-    path.write_text(json.dumps({**data, "generator": "stale"}), encoding="utf-8")
+    data = cache.read_record(path)
+    cache.write_record(path, {**data, "generator": "stale"})
     system = System(hh)
     y = np.array([[-65.0], [0.05], [0.6], [0.32]])
     u = np.array([[1.0], [0.0], [0.0], [0.0]])
@@ -117,7 +124,7 @@ def test_entry_of_another_generator_version_is_not_used(tmp_path, monkeypatch):
     # (gNa = 120 mS/cm**2, C = 1 uF/cm**2); the stale entry would give 0
     b = system.hess(y, u, np.array([[0.0], [1.0], [0.0], [0.0]]))
     assert abs(b[0, 0] - (-0.54)) < 1e-12
-    assert json.loads(path.read_text(encoding="utf-8"))["generator"] != "stale"
+    assert cache.read_record(path)["generator"] != "stale"
 
 
 def test_phase_plane_before_continuation_on_a_fresh_cache(tmp_path):

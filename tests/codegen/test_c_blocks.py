@@ -156,7 +156,7 @@ def test_openmp_detection_is_cached_on_disk(tmp_path, monkeypatch):
     monkeypatch.setattr(c_build, "_OPENMP", {})
     flags = c_build.flags(compiler)
     assert ("-fopenmp" in flags) != ("-fopenmp-simd" in flags)
-    markers = list((tmp_path / "c").glob("openmp-*.txt"))
+    markers = list((tmp_path / "c").glob("openmp-*.json"))
     assert len(markers) == 1
     monkeypatch.setattr(c_build, "_OPENMP", {})
     monkeypatch.setattr(c_build, "_probe_openmp", lambda c: pytest.fail("probed again"))

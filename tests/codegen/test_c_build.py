@@ -3,6 +3,7 @@ no recompilation on parameter changes, compiler errors, and the no-compiler fall
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -45,7 +46,8 @@ def _lif_request(n=2, **params):
 def test_cache_dir_honoured_and_build_hit(cache):
     src = "double f(double x) { return 2*x; }\n"
     lib = c_build.build(src)
-    assert lib.parent == cache and lib.exists() and lib.with_suffix(".c").read_text() == src
+    assert lib.parent == cache and lib.exists()
+    assert (cache / f"{hashlib.sha256(src.encode()).hexdigest()}.c").read_text() == src
     mtime = lib.stat().st_mtime_ns
     assert c_build.build(src) == lib          # hit: same path, not rebuilt
     assert lib.stat().st_mtime_ns == mtime
@@ -56,9 +58,14 @@ def test_key_depends_on_source_and_flags(cache, monkeypatch):
     a = c_build.build("double f(double x) { return x; }\n")
     b = c_build.build("double f(double x) { return x + 1; }\n")
     assert a != b
+    compiler = c_build.find_compiler()
+    key = c_build.library_key("double f(double x) { return x; }\n", compiler)
     monkeypatch.setattr(c_build, "FLAGS", c_build.FLAGS + ("-DBIOSNN_TEST=1",))
-    c = c_build.build("double f(double x) { return x; }\n")
-    assert c != a
+    assert c_build.library_key("double f(double x) { return x; }\n", compiler) != key
+    c_build.build("double f(double x) { return x; }\n")
+    # compiled again under its own key (the library's bytes, and so its name, may not
+    # change: libraries are stored under the hash of their content)
+    assert len(list(cache.glob("*.lib"))) == 3
 
 
 def test_compiler_error_carries_message(cache):
@@ -94,7 +101,8 @@ def test_units_compile_into_one_library(cache):
     lib.bs_api.restype, lib.bs_api.argtypes = ctypes.c_double, [ctypes.c_double]
     assert lib.bs_api(3.0) == 2.0 * 4.0 + 4.0          # across the two units
     assert not hasattr(lib, "bs_twice")                 # hidden: not exported
-    assert c_build.build(_TWO_UNITS).with_suffix(".c").read_text() == _TWO_UNITS
+    digest = hashlib.sha256(_TWO_UNITS.encode()).hexdigest()
+    assert (cache / f"{digest}.c").read_text() == _TWO_UNITS     # the whole source
     assert not list(cache.glob(".tmp-*"))
 
 
@@ -263,3 +271,18 @@ def test_contraction_only_in_the_kernel_unit_and_only_where_the_cpu_fuses(cache)
     v3 = lib.bs_probe_v3()
     if v3 >= 0:                                  # x86-64 Linux, GCC >= 12: the clone rule
         assert (fused != 0.0) == (v3 > 0)
+
+
+def test_kernels_that_share_a_library_keep_their_own_source(cache):
+    # Libraries are stored under the hash of their bytes: two models whose C differs only
+    # in the header comment (their names) share one library, but each kernel's source is
+    # its own (a guard for the content-addressed cache, not a reproducer of main).
+    v, tau = S._syms(["v", "tau"])
+    a = S.make_spec("model_a", ["v"], ["tau"], [-v / tau])
+    b = S.make_spec("model_b", ["v"], ["tau"], [-v / tau])
+    ka, kb = c_backend.kernel(a, "adaptive"), c_backend.kernel(b, "adaptive")
+    assert ka.path == kb.path                  # same bytes, one library
+    c_backend._KERNELS.clear()                 # as in a new process
+    wa, wb = c_backend.kernel(a, "adaptive"), c_backend.kernel(b, "adaptive")
+    assert "model_a" in wa.source and "model_b" not in wa.source
+    assert "model_b" in wb.source and "model_a" not in wb.source
