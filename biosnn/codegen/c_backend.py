@@ -1152,6 +1152,11 @@ static double bs_event_fn(const bs_step *S, double theta, int boolean) {
 #define BS_MAXDEPTH 50       /* bisection depth of bs_first_up */
 #define BS_NSAMP 8           /* samples per step for thresholds that are not affine */
 #define BS_MAXSP 16          /* spikes per step (a polynomial of degree 7 has <= 4) */
+#if defined(__GNUC__)        /* the rare paths stay out of the per-step code */
+#define BS_COLD __attribute__((noinline, cold))
+#else
+#define BS_COLD
+#endif
 
 /* Illinois on the crossing function in [lo, hi] (theta), flo <= 0 < fhi, to
    |dt| <= 1e-12*max(1, |t|) */
@@ -1297,56 +1302,13 @@ static double bs_theta_time(const bs_step *S, double th) {
     return th < 1.0 ? S->t + th * S->h : S->tn;
 }
 
-/* affine crossing: exact search on the polynomial P after a screen (see
-   biosnn.solvers.events): without extra stages |P - g0| <= sum_s wb_s |sig_s|; DOP853,
-   before its extra stages, P - H = sum_s w_s e_s with H the cubic Hermite interpolant
-   of the crossing and e_s = sig_s - H'(c_s), the unknown |e_s| taken <= 2 max known */
-static int bs_affine_spikes(const bs_args *a, bs_step *S, bs_ev *E, int armed,
-                            int (*dense_ready)(bs_step *), double *out) {
+/* the exact search on the Bernstein coefficients c of a step (see bs_affine_spikes) */
+static BS_COLD int bs_poly_search(const bs_args *a, bs_step *S, int armed, const double *c,
+                                  double *out) {
     const int q = (int)a->q;
-    const int64_t known = a->s, total = a->s_total;
-    double zero[NS] = {0.0}, sig[BS_SMAX], c[BS_QMAX + 1];
-    if (!E->wb_ok) bs_wstage(a, E);
-    if (a->n_stim) bs_stim(a, S->i, S->t, S->t, S->p);
-    const double g0 = bs_crossing(S->t, S->y, S->p), gz = bs_crossing(S->t, zero, S->p);
-    for (int64_t s = 0; s < known; ++s)
-        sig[s] = S->hk * (bs_crossing(S->t, S->K[s], S->p) - gz);
-    if (a->n_stim) bs_stim(a, S->i, S->tn, S->t, S->p);
-    const double g1 = bs_crossing(S->tn, S->yn, S->p);
-    const int up = g1 > 0.0;
-    double pmax, pmin;
-    if (known == total) {
-        double dev = 0.0;
-        for (int64_t s = 0; s < known; ++s) dev += E->wb[s] * fabs(sig[s]);
-        pmax = g0 + dev; pmin = g0 - dev;
-    } else {
-        const double d0 = sig[0], d1 = sig[known - 1], dg = g1 - g0;
-        double dev = 0.0, r = 0.0;
-        for (int64_t s = 0; s < known; ++s) {
-            const double e = fabs(sig[s] - (E->ha[s] * dg + E->hb[s] * d0 + E->hc[s] * d1));
-            dev += E->wb[s] * e;
-            if (e > r) r = e;
-        }
-        dev += 2.0 * r * E->wunk;
-        const double b1 = g0 + d0 / 3.0, b2 = g1 - d1 / 3.0;
-        pmax = fmax(fmax(g0, b1), fmax(b2, g1)) + dev;
-        pmin = fmin(fmin(g0, b1), fmin(b2, g1)) - dev;
-    }
-    if ((pmax <= 0.0 && !up) || (!armed && pmin > 0.0 && up)) return 0;
-    if (known < total) {                     /* the extra stages of the interpolant */
-        dense_ready(S);
-        if (a->n_stim) bs_stim(a, S->i, S->t, S->t, S->p);
-        for (int64_t s = known; s < total; ++s)
-            sig[s] = S->hk * (bs_crossing(S->t, S->K[s], S->p) - gz);
-    }
-    bs_cross_bern(a, sig, total, g0, g1, c);
-    double cmax = c[0], cmin = c[0];
-    for (int i = 1; i <= q; ++i) { cmax = fmax(cmax, c[i]); cmin = fmin(cmin, c[i]); }
-    if (!(cmax > 0.0) || !(armed || cmin <= 0.0)) return 0;
-    dense_ready(S);
     const double tol = 1e-12 * fmax(1.0, fabs(S->tn)) / S->h;
     double cur[BS_QMAX + 1], lo = 0.0, until = -INFINITY;
-    memcpy(cur, c, sizeof cur);
+    memcpy(cur, c, (size_t)(q + 1) * sizeof(double));
     int n = 0;
     while (n < BS_MAXSP) {
         double ra, rb, th;
@@ -1371,8 +1333,68 @@ static int bs_affine_spikes(const bs_args *a, bs_step *S, bs_ev *E, int armed,
     return n;
 }
 
+/* affine crossing: exact search on the polynomial P after a screen (see
+   biosnn.solvers.events): without extra stages |P - g0| <= sum_s wb_s |sig_s|; DOP853,
+   before its extra stages, P - H = sum_s w_s e_s with H the cubic Hermite interpolant
+   of the crossing and e_s = sig_s - H'(c_s), the unknown |e_s| taken <= 2 max known */
+static int bs_affine_spikes(const bs_args *a, bs_step *S, bs_ev *E, int armed,
+                            int (*dense_ready)(bs_step *), double *out) {
+    const int q = (int)a->q;
+    const int64_t known = a->s, total = a->s_total;
+    double zero[NS] = {0.0}, sig[BS_SMAX], c[BS_QMAX + 1];
+    if (!E->wb_ok) bs_wstage(a, E);
+    if (a->n_stim) bs_stim(a, S->i, S->t, S->t, S->p);
+    const double g0 = bs_crossing(S->t, S->y, S->p), gz = bs_crossing(S->t, zero, S->p);
+    if (a->n_stim) bs_stim(a, S->i, S->tn, S->t, S->p);
+    const double g1 = bs_crossing(S->tn, S->yn, S->p);
+    if (a->n_stim) bs_stim(a, S->i, S->t, S->t, S->p);
+    const int up = g1 > 0.0;
+    double pmax, pmin, dev = 0.0;
+    if (known == total) {
+        for (int64_t s = 0; s < known; ++s) {
+            sig[s] = S->hk * (bs_crossing(S->t, S->K[s], S->p) - gz);
+            dev += E->wb[s] * fabs(sig[s]);
+        }
+        pmax = g0 + dev; pmin = g0 - dev;
+    } else {
+        const int64_t last = known - 1;
+        sig[0] = S->hk * (bs_crossing(S->t, S->K[0], S->p) - gz);
+        sig[last] = S->hk * (bs_crossing(S->t, S->K[last], S->p) - gz);
+        const double d0 = sig[0], d1 = sig[last], dg = g1 - g0;
+        double r = 0.0;
+        for (int64_t s = 0; s < known; ++s) {
+            if (s > 0 && s < last) sig[s] = S->hk * (bs_crossing(S->t, S->K[s], S->p) - gz);
+            double e = sig[s] - (E->ha[s] * dg + E->hb[s] * d0 + E->hc[s] * d1);
+            e = e < 0.0 ? -e : e;
+            dev += E->wb[s] * e;
+            if (e > r) r = e;
+        }
+        dev += 2.0 * r * E->wunk;
+        const double b1 = g0 + d0 / 3.0, b2 = g1 - d1 / 3.0;
+        double hmax = g0 > b1 ? g0 : b1, hmin = g0 < b1 ? g0 : b1;
+        if (b2 > hmax) hmax = b2;
+        if (b2 < hmin) hmin = b2;
+        if (g1 > hmax) hmax = g1;
+        if (g1 < hmin) hmin = g1;
+        pmax = hmax + dev; pmin = hmin - dev;
+    }
+    if ((pmax <= 0.0 && !up) || (!armed && pmin > 0.0 && up)) return 0;
+    if (known < total) {                     /* the extra stages of the interpolant */
+        dense_ready(S);
+        if (a->n_stim) bs_stim(a, S->i, S->t, S->t, S->p);
+        for (int64_t s = known; s < total; ++s)
+            sig[s] = S->hk * (bs_crossing(S->t, S->K[s], S->p) - gz);
+    }
+    bs_cross_bern(a, sig, total, g0, g1, c);
+    double cmax = c[0], cmin = c[0];
+    for (int i = 1; i <= q; ++i) { cmax = fmax(cmax, c[i]); cmin = fmin(cmin, c[i]); }
+    if (!(cmax > 0.0) || !(armed || cmin <= 0.0)) return 0;
+    dense_ready(S);
+    return bs_poly_search(a, S, armed, c, out);
+}
+
 /* other thresholds: samples at theta = i/BS_NSAMP, located between two samples */
-static int bs_sampled_spikes(const bs_args *a, bs_step *S, int armed,
+static BS_COLD int bs_sampled_spikes(const bs_args *a, bs_step *S, int armed,
                              int (*dense_ready)(bs_step *), double *out) {
     double v[BS_NSAMP + 1], yt[NS];
     dense_ready(S);
