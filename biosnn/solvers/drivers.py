@@ -1033,6 +1033,20 @@ class _AdaptiveRun:
         # slope of the cubic Hermite interpolant at the known stages' c: ha*dg + hb*d0 + hc*d1
         x = np.asarray(self.stepper.tab.c[:self.known], float)
         self.hermite = (6.0 * x * (1.0 - x), (1.0 - x) * (1.0 - 3.0 * x), x * (3.0 * x - 2.0))
+        # the coefficients c (n_states, n) of an affine crossing g = c.y + d when no
+        # stimulus drives its parameters (then they are constant): sigma_s = c.K_s
+        self.cross_coef = None
+        stimulated = {k for k, _ in prob.stimuli}
+        if self.affine and not (set(aff) & stimulated):
+            n, ns = prob.n, spec.n_states
+            t0 = np.full(n, self.t0)
+            g_zero = np.asarray(prob.kernel.crossing(t0, np.zeros((ns, n)), prob.p), float)
+            coef = np.empty((ns, n))
+            for i in range(ns):
+                e = np.zeros((ns, n))
+                e[i] = 1.0
+                coef[i] = np.asarray(prob.kernel.crossing(t0, e, prob.p), float) - g_zero
+            self.cross_coef = coef
 
     def _spike_times(self, ta, ha, ya, yna, t_new, ca, Ka, live, dense, ensure_dense):
         """Upward crossings inside the accepted steps: {position: [t_s, ...]}."""
@@ -1056,18 +1070,33 @@ class _AdaptiveRun:
         c[0], c[-1] = g0, g1
         return c
 
+    def _crossings(self, tt, p0, columns):
+        """The (affine) crossing of each state column block, one kernel call: (k, m)."""
+        k, m = len(columns), tt.size
+        g = self.prob.kernel.crossing(np.concatenate([tt] * k),
+                                      np.concatenate(columns, axis=1),
+                                      np.concatenate([p0] * k, axis=1))
+        return np.asarray(g, float).reshape(k, m)
+
+    def _slopes(self, tt, p0, pos, Ka, stages, ya, cols):
+        """sigma_s = g(K_s) - g(0) of the stages ``stages`` (a range) for positions
+        ``pos`` (instances ``cols``): (len(stages), len(pos))."""
+        if self.cross_coef is not None:
+            return np.einsum("im,sim->sm", self.cross_coef[:, cols],
+                             Ka[stages.start:stages.stop][:, :, pos])
+        g = self._crossings(tt, p0, [np.zeros_like(ya[:, pos])]
+                            + [Ka[k][:, pos] for k in stages])
+        return g[1:] - g[0]
+
     def _affine_spikes(self, pos, armed, ta, ha, ya, yna, t_new, ca, Ka, dense, ensure_dense):
         prob = self.prob
-        kern = prob.kernel
         tt = ta[pos]
         p0 = prob.params(tt, ca[pos], tt)
-        g0 = np.asarray(kern.crossing(tt, ya[:, pos], p0), float)
-        gz = np.asarray(kern.crossing(tt, np.zeros_like(ya[:, pos]), p0), float)
         known, total = self.known, self.stepper.dense.shape[0]
-        sig = np.array([np.asarray(kern.crossing(tt, Ka[k][:, pos], p0), float) - gz
-                        for k in range(known)])
-        g1 = np.asarray(kern.crossing(t_new[pos], yna[:, pos],
-                                      prob.params(t_new[pos], ca[pos], tt)), float)
+        # an affine crossing reads no t, and no parameter a linear stimulus drives: the
+        # values at the step's end are those with the parameters of its start
+        g0, g1 = self._crossings(tt, p0, [ya[:, pos], yna[:, pos]])
+        sig = self._slopes(tt, p0, pos, Ka, range(known), ya, ca[pos])
         up = g1 > 0
         if known == total:   # |P - g0| <= sum_s Wb_s |sigma_s|
             dev = self.w_stage @ np.abs(sig)
@@ -1088,10 +1117,8 @@ class _AdaptiveRun:
             ensure_dense()
             tt = ta[pos]
             p0 = prob.params(tt, ca[pos], tt)
-            gz = np.asarray(kern.crossing(tt, np.zeros_like(ya[:, pos]), p0), float)
-            extra = np.array([np.asarray(kern.crossing(tt, Ka[k][:, pos], p0), float) - gz
-                              for k in range(known, total)])
-            sig = np.vstack([sig, extra])
+            sig = np.vstack([sig, self._slopes(tt, p0, pos, Ka, range(known, total), ya,
+                                               ca[pos])])
         c = self._affine_bernstein(g0, g1, sig, range(total))
         maybe = (c.max(axis=0) > 0) & (armed | (c.min(axis=0) <= 0))
         found = {}
