@@ -1033,6 +1033,8 @@ class _AdaptiveRun:
         # slope of the cubic Hermite interpolant at the known stages' c: ha*dg + hb*d0 + hc*d1
         x = np.asarray(self.stepper.tab.c[:self.known], float)
         self.hermite = (6.0 * x * (1.0 - x), (1.0 - x) * (1.0 - 3.0 * x), x * (3.0 * x - 2.0))
+        self._w_list = self.w_stage[:self.known].tolist()
+        self._hermite_lists = [h.tolist() for h in self.hermite]
         # the coefficients c (n_states, n) of an affine crossing g = c.y + d when no
         # stimulus drives its parameters (then they are constant): sigma_s = c.K_s
         self.cross_coef = None
@@ -1097,6 +1099,9 @@ class _AdaptiveRun:
         # values at the step's end are those with the parameters of its start
         g0, g1 = self._crossings(tt, p0, [ya[:, pos], yna[:, pos]])
         sig = self._slopes(tt, p0, pos, Ka, range(known), ya, ca[pos])
+        if pos.size == 1 and self._skip_one(float(g0[0]), float(g1[0]), sig[:, 0].tolist(),
+                                            bool(armed[0])):
+            return {}
         up = g1 > 0
         if known == total:   # |P - g0| <= sum_s Wb_s |sigma_s|
             dev = self.w_stage @ np.abs(sig)
@@ -1129,6 +1134,27 @@ class _AdaptiveRun:
             if times:
                 found[j] = times
         return found
+
+    def _skip_one(self, g0, g1, sig, armed) -> bool:
+        """The screen of :meth:`_affine_spikes` for one instance on floats."""
+        known, total = self.known, self.stepper.dense.shape[0]
+        up = g1 > 0
+        dev = 0.0
+        if known == total:
+            for wk, sk in zip(self._w_list, sig):
+                dev += wk * abs(sk)
+            hi, lo = g0 + dev, g0 - dev
+        else:
+            d0, d1, dg = sig[0], sig[known - 1], g1 - g0
+            r = 0.0
+            for wk, wa, wb, wc, sk in zip(self._w_list, *self._hermite_lists, sig):
+                e = abs(sk - (wa * dg + wb * d0 + wc * d1))
+                dev += wk * e
+                r = e if e > r else r
+            dev += 2.0 * r * self.w_unknown
+            hb = (g0, g0 + d0 / 3.0, g1 - d1 / 3.0, g1)
+            hi, lo = max(hb) + dev, min(hb) - dev
+        return (hi <= 0 and not up) or (not armed and lo > 0 and up)
 
     def _search_polynomial(self, j, coeffs, armed, ta, ha, t_new, ca, yna, dense):
         """Spike times of position ``j`` from the Bernstein coefficients of its step."""
