@@ -165,6 +165,19 @@ def test_two_excursions_inside_one_step(backend, method):
                                rtol=0, atol=1e-9)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+@pytest.mark.parametrize("refractory,expected", [
+    ("1.0", [2 - math.sqrt(1.1), 2 + math.sqrt(0.9)]),   # the second is 2.0 later
+    ("2.5", [2 - math.sqrt(1.1)]),                      # still refractory at the second
+])
+def test_refractory_inside_one_step_without_reset(backend, refractory, expected):
+    m = biosnn.Model(QUARTIC, initial={"x": -8.99, "v": 24.0, "a": -44.0, "j": 48.0},
+                     threshold="x > 0", refractory=refractory)
+    res = biosnn.simulate(m, 4.0, method="dop853", rtol=1e-8, atol=1e-8, dt=4.0,
+                          backend=backend, record=[])
+    np.testing.assert_allclose(res.spikes[0], expected, rtol=0, atol=1e-9)
+
+
 # --------------------------------------------------------------------------------------
 # a burster against a fixed-step reference; fi_curve's default (dop853) counts it right
 # --------------------------------------------------------------------------------------
