@@ -123,6 +123,32 @@ class KernelSpec:
     def has_events(self) -> bool:
         return self.threshold is not None
 
+    @property
+    def crossing_affine(self) -> Optional[tuple]:
+        """Whether ``crossing`` is affine in the states, for exact event location.
+
+        ``crossing = sum_i c_i*y_i + d`` with ``c_i`` and ``d`` free of the states and of
+        ``t`` (they may depend on parameters): then along a step's polynomial dense
+        output the crossing function is itself a polynomial, and the drivers find every
+        excursion above the threshold by isolating its roots (:mod:`biosnn.solvers.events`).
+        Returns the indices of the parameters the crossing depends on (a linear stimulus
+        on one of them makes it time-dependent inside a step), or None when it is not
+        affine (or there is no crossing).
+        """
+        cr = self.crossing
+        if cr is None:
+            return None
+        import sympy
+
+        states = [sympy.Symbol(n, real=True) for n in self.states]
+        if cr.has(self.t):
+            return None
+        for y in states:
+            if sympy.diff(cr, y).has(*states):
+                return None
+        names = {s.name for s in cr.free_symbols}
+        return tuple(k for k, n in enumerate(self.params) if n in names)
+
     def __hash__(self) -> int:  # identity of content, not of the object
         return hash(self.key)
 
@@ -147,7 +173,7 @@ SYMBOLIC = _Symbolic()
 LAYOUT_FIELDS = ("name", "key", "states", "params", "noises", "time_dimensionless",
                  "unless_refractory", "alias_names", "threshold", "crossing", "reset",
                  "refractory_time", "refractory_condition", "exp_euler", "linear",
-                 "numeric_source", "numpy_source")
+                 "numeric_source", "numpy_source", "crossing_affine")
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,6 +191,8 @@ class KernelLayout:
       one and None otherwise; ``reset`` is ``((i, SYMBOLIC), ...)``, ``exp_euler`` holds
       ``(SYMBOLIC, SYMBOLIC)`` or None per state, ``aliases`` ``((name, SYMBOLIC), ...)``
       - so tests such as ``spec.threshold is not None`` answer alike;
+    * ``crossing_affine`` (the parameter indices of an affine crossing, or None) is
+      stored, as computed by :attr:`KernelSpec.crossing_affine`;
     * any other attribute (``f``, ``jac``, ``t`` ...) builds the full KernelSpec
       (``full()``, sympy) and answers from it.
 
@@ -191,6 +219,7 @@ class KernelLayout:
     linear: Optional[object]
     numeric_source: str = field(default="", repr=False)
     numpy_source: Optional[str] = field(default=None, repr=False)
+    crossing_affine: Optional[tuple] = None
     full: object = field(default=None, repr=False)
     store: object = field(default=None, repr=False)
     _compiled: dict = field(default_factory=dict, repr=False)
@@ -257,7 +286,9 @@ class KernelLayout:
             refractory_time=present(self.refractory_time),
             refractory_condition=present(self.refractory_condition),
             exp_euler=[present(p) for p in self.exp_euler], linear=present(self.linear),
-            numeric_source=self.numeric_source, numpy_source=self.numpy_source)
+            numeric_source=self.numeric_source, numpy_source=self.numpy_source,
+            crossing_affine=None if self.crossing_affine is None
+            else [int(k) for k in self.crossing_affine])
 
     @classmethod
     def from_dict(cls, d: dict, full=None, store=None) -> "KernelLayout":
@@ -279,6 +310,8 @@ class KernelLayout:
                             for x in d["exp_euler"]),
             linear=flag(d["linear"]), numeric_source=_str(d["numeric_source"]),
             numpy_source=None if numpy_source is None else _str(numpy_source),
+            crossing_affine=None if d["crossing_affine"] is None
+            else tuple(_int(k) for k in d["crossing_affine"]),
             full=full, store=store)
 
     @classmethod
@@ -299,8 +332,8 @@ class KernelLayout:
             refractory_condition=some(spec.refractory_condition),
             exp_euler=tuple((SYMBOLIC, SYMBOLIC) if p is not None else None
                             for p in (spec.exp_euler or (None,) * len(spec.states))),
-            linear=some(spec.linear), numeric_source=numeric_source, full=full,
-            store=store)
+            linear=some(spec.linear), numeric_source=numeric_source,
+            crossing_affine=spec.crossing_affine, full=full, store=store)
 
 
 def _str(x) -> str:

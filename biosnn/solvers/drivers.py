@@ -34,13 +34,16 @@ Adaptive (``rk23``, ``rk45``, ``dop853``) and stiff (``rodas4``)
     which never straddles a breakpoint); ``linear`` ones at each stage time.  FSAL stages
     are reused unless the step ended on a breakpoint, a reset happened or the refractory
     state changed (restart).  Error norm and PI control: :mod:`controllers`.  The first step
-    is ``request.dt`` if given, else Hairer's heuristic.  After an accepted step:
-    threshold at the end; a spike (false at the start, true at the end, not refractory) is
-    located on the step's interpolant (:func:`events.locate_root` for a single relation,
-    :func:`events.locate_boolean` for compound ones); with reset statements, the state at
-    the spike time is reset and the instance restarts from there (records after the spike
-    time then come from the following steps); without, integration continues from the end
-    of the step.  Records at ``t0 + j*record_dt`` inside ``(t, t_end]`` come from the
+    is ``request.dt`` if given, else Hairer's heuristic.  After an accepted step of an
+    instance not refractory at its start: every upward crossing inside the step is found
+    on its dense output (:mod:`events`, "Crossings inside a step": exact root isolation
+    for an affine crossing, DOP853's extra stages only when a screen cannot rule a
+    crossing out; samples at ``theta = i/8`` otherwise) and located there
+    (:func:`events.locate_root` for a single relation, :func:`events.locate_boolean` for
+    compound ones); with reset statements, the state at the first spike time is reset and
+    the instance restarts from there (records after the spike time then come from the
+    following steps); without, every crossing of the step is a spike (except while
+    refractory) and integration continues from the end of the step.  Records at ``t0 + j*record_dt`` inside ``(t, t_end]`` come from the
     interpolant.  A trial step with a non-finite result counts as rejected; when the step
     size underflows (``h < 10*eps*max(1, |t|)``) the run ends with a SimulationError naming
     time, instance and variable.  ``rodas4`` uses the symbolic Jacobian and ``df/dt`` of the
@@ -62,12 +65,16 @@ import numpy as np
 from biosnn.errors import SimulationError
 from biosnn.solvers.controllers import PIController, initial_step
 from biosnn.solvers.events import (
+    N_SAMPLES,
     Refractory,
     SpikeLog,
+    bernstein,
     crossing_time_linear,
     event_tolerance,
+    first_upcrossing,
     locate_boolean,
     locate_root,
+    split_bernstein,
 )
 from biosnn.solvers.noise import normal, seed_key
 from biosnn.solvers.request import ADAPTIVE, METHODS, STIFF, RawRun, RunRequest
@@ -723,6 +730,8 @@ class _AdaptiveRun:
         self.times = req.record_times()
         self.out = np.empty((len(self.rec), n, self.times.size))
         self.next_rec = np.ones(n, np.int64)
+        if self.has_threshold:
+            self._event_setup()
 
     # ----------------------------------------------------------------------------------
     def run(self) -> RawRun:
@@ -950,8 +959,14 @@ class _AdaptiveRun:
         y_end = yna.copy()
         restart = pick(lands) & (pick(t_stop) < self.t1)
         if self.has_threshold:
+            def ensure_dense():
+                if not dense_ready[0]:
+                    stepper.dense_increments(ta, ha, ya, idx_a, refr_a, Ka)
+                    dense_ready[0] = True
+
             t_end, y_end, restart = self._events(ta, ha, ya, t_new, y_end, t_end, restart,
-                                                 pick(refr_now), ca, idx_a, dense)
+                                                 pick(refr_now), ca, idx_a, dense, Ka,
+                                                 ensure_dense)
         self._record(ta, ha, t_end, ca, dense)
         if self.refractory.kind == "condition":
             act = self.refractory.active[ca]
@@ -969,15 +984,19 @@ class _AdaptiveRun:
         self.k0_refr[ca] = pick(refr_now)
         self.done[ca] = t_end >= self.t1
 
-    def _events(self, ta, ha, ya, t_new, y_end, t_end, restart, refr_now, ca, idx_a, dense):
+    def _events(self, ta, ha, ya, t_new, y_end, t_end, restart, refr_now, ca, idx_a, dense,
+                Ka, ensure_dense):
         prob = self.prob
         p_new = prob.params(t_new, ca, ta)
         thr_end = np.asarray(prob.kernel.threshold(t_new, y_end, p_new), bool)
-        spk = thr_end & ~self.thr_prev[ca] & ~refr_now
-        if spk.any():
-            s = np.nonzero(spk)[0]
-            t_s = self._locate(ta, ha, t_new, s, ca, dense)
-            self.spikes.add(ca[s], t_s)
+        found = self._spike_times(ta, ha, ya, y_end, t_new, ca, Ka, ~refr_now, dense,
+                                  ensure_dense)
+        if found:
+            s = np.array(sorted(found), np.int64)
+            t_s = np.array([found[j][0] for j in s])
+            t_last = np.array([found[j][-1] for j in s])
+            for j in s:
+                self.spikes.add(np.full(len(found[j]), ca[j]), np.array(found[j]))
             if self.has_reset:
                 ys = dense((t_s - ta[s]) / ha[s], s)
                 ps = prob.params(t_s, ca[s], ta[s])
@@ -990,36 +1009,272 @@ class _AdaptiveRun:
                 ps = prob.params(t_end[s], ca[s], ta[s])
                 period = np.asarray(prob.kernel.refractory_time(t_end[s], y_end[:, s], ps),
                                     float)
-                self.refractory.start(ca[s], t_s, np.broadcast_to(period, (s.size,)))
+                self.refractory.start(ca[s], t_last, np.broadcast_to(period, (s.size,)))
                 restart[s] = True
         self.thr_prev[ca] = thr_end
         return t_end, y_end, restart
 
-    def _locate(self, ta, ha, t_new, s, ca, dense):
-        """Spike times of the accepted instances ``s`` (positions) on the interpolant."""
+    # ----------------------------------------------------------------------------------
+    def _event_setup(self):
+        """How crossings are searched in this run (see :mod:`biosnn.solvers.events`)."""
         prob = self.prob
-        t_lo, t_hi = ta[s], t_new[s]
+        spec = prob.spec
+        linear = {k for k, st in prob.stimuli if st.kind != "step"}
+        aff = spec.crossing_affine if spec.crossing is not None else None
+        self.affine = aff is not None and not (set(aff) & linear)
+        dense = self.stepper.dense
+        self.q = dense.shape[1]
+        self.known = (self.stepper.s if isinstance(self.stepper, _ERKStep)
+                      else dense.shape[0])
+        # per stage: the largest |Bernstein coefficient| of its dense weight, a bound of
+        # |w_s(theta)| on [0, 1]; their sum over the stages computed only for dense output
+        self.w_stage = np.array([max(abs(x) for x in bernstein([0.0] + list(row)))
+                                 for row in dense])
+        self.w_unknown = float(sum(self.w_stage[self.known:]))
+        # slope of the cubic Hermite interpolant at the known stages' c: ha*dg + hb*d0 + hc*d1
+        x = np.asarray(self.stepper.tab.c[:self.known], float)
+        self.hermite = (6.0 * x * (1.0 - x), (1.0 - x) * (1.0 - 3.0 * x), x * (3.0 * x - 2.0))
+        self._w_list = self.w_stage[:self.known].tolist()
+        self._hermite_lists = [h.tolist() for h in self.hermite]
+        # the coefficients c (n_states, n) of an affine crossing g = c.y + d when no
+        # stimulus drives its parameters (then they are constant): sigma_s = c.K_s
+        self.cross_coef = None
+        stimulated = {k for k, _ in prob.stimuli}
+        if self.affine and not (set(aff) & stimulated):
+            n, ns = prob.n, spec.n_states
+            t0 = np.full(n, self.t0)
+            g_zero = np.asarray(prob.kernel.crossing(t0, np.zeros((ns, n)), prob.p), float)
+            coef = np.empty((ns, n))
+            for i in range(ns):
+                e = np.zeros((ns, n))
+                e[i] = 1.0
+                coef[i] = np.asarray(prob.kernel.crossing(t0, e, prob.p), float) - g_zero
+            self.cross_coef = coef
 
-        if prob.spec.crossing is not None:
-            def fun(tau, sub):
-                pos = s[sub]
-                yy = dense((tau - ta[pos]) / ha[pos], pos)
-                return prob.crossing(tau, yy, ca[pos], ta[pos])
+    def _spike_times(self, ta, ha, ya, yna, t_new, ca, Ka, live, dense, ensure_dense):
+        """Upward crossings inside the accepted steps: {position: [t_s, ...]}."""
+        pos = np.nonzero(live)[0]
+        if pos.size == 0:
+            return {}
+        armed = ~self.thr_prev[ca[pos]]
+        if self.affine:
+            return self._affine_spikes(pos, armed, ta, ha, ya, yna, t_new, ca, Ka, dense,
+                                       ensure_dense)
+        return self._sampled_spikes(pos, armed, ta, ha, ya, yna, t_new, ca, dense,
+                                    ensure_dense)
 
-            all_sub = np.arange(s.size)
-            fa = fun(t_lo, all_sub)
-            fb = fun(t_hi, all_sub)
-            # the end point must be positive (it is, up to interpolation round-off)
-            fb = np.where(fb > 0, fb, np.finfo(float).tiny)
-            fa = np.minimum(fa, 0.0)
-            return locate_root(fun, t_lo, t_hi, fa, fb)
+    def _affine_bernstein(self, g0, g1, sig, stages):
+        """Bernstein coefficients (q+1, m) of the crossing along the dense output, the
+        stages ``stages`` with slopes ``sig`` (the others count as zero); end coefficients
+        are the crossing at the two end states."""
+        dense = self.stepper.dense
+        mono = [g0] + [dense[list(stages), j] @ sig for j in range(self.q)]
+        c = np.array(bernstein(mono))
+        c[0], c[-1] = g0, g1
+        return c
 
-        def bfun(tau, sub):
-            pos = s[sub]
-            yy = dense((tau - ta[pos]) / ha[pos], pos)
-            return prob.threshold(tau, yy, ca[pos], ta[pos])
+    def _crossings(self, tt, p0, columns):
+        """The (affine) crossing of each state column block, one kernel call: (k, m)."""
+        k, m = len(columns), tt.size
+        g = self.prob.kernel.crossing(np.concatenate([tt] * k),
+                                      np.concatenate(columns, axis=1),
+                                      np.concatenate([p0] * k, axis=1))
+        return np.asarray(g, float).reshape(k, m)
 
-        return locate_boolean(bfun, t_lo, t_hi)
+    def _slopes(self, tt, p0, pos, Ka, stages, ya, cols):
+        """sigma_s = g(K_s) - g(0) of the stages ``stages`` (a range) for positions
+        ``pos`` (instances ``cols``): (len(stages), len(pos))."""
+        if self.cross_coef is not None:
+            return np.einsum("im,sim->sm", self.cross_coef[:, cols],
+                             Ka[stages.start:stages.stop][:, :, pos])
+        g = self._crossings(tt, p0, [np.zeros_like(ya[:, pos])]
+                            + [Ka[k][:, pos] for k in stages])
+        return g[1:] - g[0]
+
+    def _affine_spikes(self, pos, armed, ta, ha, ya, yna, t_new, ca, Ka, dense, ensure_dense):
+        prob = self.prob
+        tt = ta[pos]
+        p0 = prob.params(tt, ca[pos], tt)
+        known, total = self.known, self.stepper.dense.shape[0]
+        # an affine crossing reads no t, and no parameter a linear stimulus drives: the
+        # values at the step's end are those with the parameters of its start
+        g0, g1 = self._crossings(tt, p0, [ya[:, pos], yna[:, pos]])
+        sig = self._slopes(tt, p0, pos, Ka, range(known), ya, ca[pos])
+        if pos.size == 1 and self._skip_one(float(g0[0]), float(g1[0]), sig[:, 0].tolist(),
+                                            bool(armed[0])):
+            return {}
+        up = g1 > 0
+        if known == total:   # |P - g0| <= sum_s Wb_s |sigma_s|
+            dev = self.w_stage @ np.abs(sig)
+            hi, lo = g0 + dev, g0 - dev
+        else:                # DOP853: P - H = sum_s w_s e_s (H: cubic Hermite of g)
+            d0, d1, dg = sig[0], sig[known - 1], g1 - g0
+            wa, wb, wc = self.hermite
+            e = np.abs(sig - (wa[:, None] * dg + wb[:, None] * d0 + wc[:, None] * d1))
+            dev = self.w_stage[:known] @ e + 2.0 * e.max(axis=0) * self.w_unknown
+            hbern = np.array([g0, g0 + d0 / 3.0, g1 - d1 / 3.0, g1])
+            hi, lo = hbern.max(axis=0) + dev, hbern.min(axis=0) - dev
+        skip = ((hi <= 0) & ~up) | (~armed & (lo > 0) & up)
+        if skip.all():
+            return {}
+        keep = np.nonzero(~skip)[0]
+        pos, armed, g0, g1, sig = pos[keep], armed[keep], g0[keep], g1[keep], sig[:, keep]
+        if known < total:    # the extra stages of the interpolant
+            ensure_dense()
+            tt = ta[pos]
+            p0 = prob.params(tt, ca[pos], tt)
+            sig = np.vstack([sig, self._slopes(tt, p0, pos, Ka, range(known, total), ya,
+                                               ca[pos])])
+        c = self._affine_bernstein(g0, g1, sig, range(total))
+        maybe = (c.max(axis=0) > 0) & (armed | (c.min(axis=0) <= 0))
+        found = {}
+        for m in np.nonzero(maybe)[0]:
+            j = int(pos[m])
+            times = self._search_polynomial(j, c[:, m].tolist(), bool(armed[m]), ta, ha,
+                                            t_new, ca, yna, dense)
+            if times:
+                found[j] = times
+        return found
+
+    def _skip_one(self, g0, g1, sig, armed) -> bool:
+        """The screen of :meth:`_affine_spikes` for one instance on floats."""
+        known, total = self.known, self.stepper.dense.shape[0]
+        up = g1 > 0
+        dev = 0.0
+        if known == total:
+            for wk, sk in zip(self._w_list, sig):
+                dev += wk * abs(sk)
+            hi, lo = g0 + dev, g0 - dev
+        else:
+            d0, d1, dg = sig[0], sig[known - 1], g1 - g0
+            r = 0.0
+            for wk, wa, wb, wc, sk in zip(self._w_list, *self._hermite_lists, sig):
+                e = abs(sk - (wa * dg + wb * d0 + wc * d1))
+                dev += wk * e
+                r = e if e > r else r
+            dev += 2.0 * r * self.w_unknown
+            hb = (g0, g0 + d0 / 3.0, g1 - d1 / 3.0, g1)
+            hi, lo = max(hb) + dev, min(hb) - dev
+        return (hi <= 0 and not up) or (not armed and lo > 0 and up)
+
+    def _search_polynomial(self, j, coeffs, armed, ta, ha, t_new, ca, yna, dense):
+        """Spike times of position ``j`` from the Bernstein coefficients of its step."""
+        h, t0, t1 = float(ha[j]), float(ta[j]), float(t_new[j])
+        tol = float(event_tolerance(t1)) / h
+        times, lo, c = [], 0.0, coeffs
+        until = -np.inf
+        while True:
+            br = first_upcrossing(c, lo, 1.0, armed, tol)
+            if br is None:
+                break
+            a, b = br
+            t_s = t0 + a * h if a == b else self._refine(j, a, b, ta, ha, t_new, ca, dense)
+            if t_s >= until:
+                times.append(t_s)
+                if self.has_reset or self.refractory.kind == "condition":
+                    break
+                until = self._refractory_until(j, t_s, t1, yna, ta, ca)
+            if b >= 1.0:
+                break
+            _, c = split_bernstein(coeffs, b)
+            lo, armed = b, False
+        return times
+
+    def _refractory_until(self, j, t_s, t1, yna, ta, ca):
+        """End of the refractory period started at ``t_s`` (no reset; -inf without)."""
+        if self.refractory.kind != "time":
+            return -np.inf
+        prob = self.prob
+        jj = np.array([j])
+        ps = prob.params(np.array([t1]), ca[jj], ta[jj])
+        period = np.asarray(prob.kernel.refractory_time(np.array([t1]), yna[:, jj], ps),
+                            float)
+        return t_s + float(np.reshape(period, -1)[0])
+
+    def _crossing_on_dense(self, j, ta, ha, ca, dense):
+        prob = self.prob
+        jj = np.array([j])
+
+        def fun(tau, sub):
+            yy = dense((tau - ta[jj]) / ha[jj], jj)
+            return prob.crossing(tau, yy, ca[jj], ta[jj])
+
+        return fun
+
+    def _refine(self, j, a, b, ta, ha, t_new, ca, dense):
+        """Illinois on the interpolant's crossing function in ``[a, b]`` (theta)."""
+        fun = self._crossing_on_dense(j, ta, ha, ca, dense)
+        t_lo = np.array([ta[j] + a * ha[j]])
+        t_hi = np.array([t_new[j] if b >= 1.0 else ta[j] + b * ha[j]])
+        fa = np.minimum(fun(t_lo, None), 0.0)
+        fb = fun(t_hi, None)
+        fb = np.where(fb > 0, fb, np.finfo(float).tiny)
+        return float(locate_root(fun, t_lo, t_hi, fa, fb)[0])
+
+    def _sampled_spikes(self, pos, armed, ta, ha, ya, yna, t_new, ca, dense, ensure_dense):
+        """Thresholds that are not affine crossings: samples at theta = i/N_SAMPLES."""
+        prob = self.prob
+        kern = prob.kernel
+        ensure_dense()
+        tt, hh = ta[pos], ha[pos]
+        crossing = prob.spec.crossing is not None
+        vals = []
+        for i in range(N_SAMPLES + 1):
+            if i == 0:
+                tau, yy = tt, ya[:, pos]
+            elif i == N_SAMPLES:
+                tau, yy = t_new[pos], yna[:, pos]
+            else:
+                th = i / N_SAMPLES
+                tau, yy = tt + th * hh, dense(np.full(pos.size, th), pos)
+            pp = prob.params(tau, ca[pos], tt)
+            if crossing:
+                vals.append(np.asarray(kern.crossing(tau, yy, pp), float))
+            else:
+                vals.append(np.where(np.asarray(kern.threshold(tau, yy, pp), bool), 1.0,
+                                     -1.0))
+        vals = np.array(vals)
+        maybe = (vals > 0).any(axis=0) & (armed | (vals <= 0).any(axis=0))
+        found = {}
+        for m in np.nonzero(maybe)[0]:
+            j = int(pos[m])
+            h, t0, t1 = float(ha[j]), float(ta[j]), float(t_new[j])
+            arm, until, times = bool(armed[m]), -np.inf, []
+            for i in range(N_SAMPLES + 1):
+                v = vals[i, m]
+                if not v > 0:
+                    arm = True
+                    continue
+                if not arm:
+                    continue
+                arm = False
+                if i == 0:
+                    t_s = t0
+                else:
+                    t_lo = np.array([t0 + (i - 1) / N_SAMPLES * h])
+                    t_hi = np.array([t1 if i == N_SAMPLES else t0 + i / N_SAMPLES * h])
+                    if crossing:
+                        fun = self._crossing_on_dense(j, ta, ha, ca, dense)
+                        t_s = float(locate_root(fun, t_lo, t_hi,
+                                                np.minimum([vals[i - 1, m]], 0.0),
+                                                np.array([v]))[0])
+                    else:
+                        jj = np.array([j])
+
+                        def bfun(tau, sub, jj=jj):
+                            yy = dense((tau - ta[jj]) / ha[jj], jj)
+                            return prob.threshold(tau, yy, ca[jj], ta[jj])
+
+                        t_s = float(locate_boolean(bfun, t_lo, t_hi)[0])
+                if t_s < until:
+                    continue
+                times.append(t_s)
+                if self.has_reset or self.refractory.kind == "condition":
+                    break
+                until = self._refractory_until(j, t_s, t1, yna, ta, ca)
+            if times:
+                found[j] = times
+        return found
 
     # ----------------------------------------------------------------------------------
     def _record(self, ta, ha, t_end, ca, dense):

@@ -13,6 +13,55 @@ holds the small pieces the drivers compose:
   over instances, to ``|dt| <= 1e-12*max(1, |t|)``.
 * :func:`locate_boolean` - adaptive, compound conditions: bisection of the boolean to the
   same tolerance (the first time it is true).
+* :func:`bernstein`, :func:`split_bernstein`, :func:`first_upcrossing` - adaptive: every
+  upward crossing inside an accepted step, found on the step's dense output before it is
+  located (see "Crossings inside a step" below).
+
+Crossings inside a step (adaptive and stiff methods, both backends)
+-------------------------------------------------------------------
+A spike is an upward crossing anywhere inside an accepted step, not only one whose end
+point is above the threshold: an excursion above the threshold that starts and ends
+inside one step is a spike (two excursions are two spikes).  How the drivers find them:
+
+* **Affine crossing** (``crossing = sum_i c_i*y_i + d``, ``c``, ``d`` free of the states
+  and of ``t``: :attr:`KernelSpec.crossing_affine`; every threshold of the model library),
+  unless a linear stimulus drives a parameter it depends on.  Along the dense output
+  ``y(theta) = y0 + sum_s w_s(theta) K_s`` (a polynomial of degree ``q`` in ``theta``)
+  the crossing is the polynomial ``P(theta) = g(y0) + sum_s w_s(theta) sigma_s`` with
+  ``sigma_s = g(K_s) - g(0)`` (exact for an affine ``g``).  Its Bernstein coefficients on
+  ``[0, 1]`` (end coefficients replaced by ``g`` at the step's two end states, so the end
+  points agree with the threshold booleans) are searched left to right by bisection
+  (de Casteljau) with Descartes' rule of signs (:func:`first_upcrossing`): an interval
+  whose coefficients change sign once holds exactly one root.  This finds **every**
+  excursion of the dense output above the threshold, however narrow (to the event
+  tolerance in width), and isolates the first upward root in a bracket, where
+  :func:`locate_root` (Illinois) locates it on the interpolant.  Before the Bernstein
+  search a screen skips steps that cannot hold a crossing: with ``Wb_s`` the largest
+  ``|Bernstein coefficient|`` of the weight ``w_s`` (a bound of ``|w_s|`` on [0, 1]),
+  ``|P - g(y0)| <= sum_s Wb_s |sigma_s|``.  Cost of a step far from the threshold: one
+  evaluation of ``g`` per stage and three more, ``2*s`` multiply-adds.
+* **DOP853** needs three extra stages for its interpolant, computed (as before) only when
+  the interpolant is used.  The screen there: with ``H`` the cubic Hermite interpolant of
+  ``g`` (values at the ends, slopes ``sigma_0`` and ``sigma_11``, both at c = 0 and 1),
+  ``P - H = sum_s w_s (sigma_s - H'(c_s))`` exactly (the weights integrate quadratics
+  exactly), so ``|P - H| <= sum_s Wb_s |e_s|`` with ``e_s = sigma_s - H'(c_s)``.  For the
+  twelve stages computed the ``e_s`` are known; for the three extra stages the screen
+  takes ``|e_s| <= 2*max(known |e_s|)`` - the one assumption behind the guarantee: a
+  step the error control accepted in which the crossing's rate of change at those three
+  points departs from the cubic fit by more than twice as much as at the other twelve
+  stages, and only by that produces an excursion, would be missed.  Steps that pass the
+  screen get the extra stages and the exact search (the HH benchmark of
+  docs/benchmarks.md: 0.6% more right-hand sides).
+* **Other thresholds** (a crossing that is not affine, a compound condition, a linear
+  stimulus on a parameter of an affine crossing): the condition is sampled on the dense
+  output at ``theta = i/8``, ``i = 0..8``; an upward change between two samples is
+  located there.  Excursions wider than ``h/8`` are always found; narrower ones only if
+  they contain a sample.
+* After a spike with reset statements the step ends at the spike (see
+  docs/architecture.md).  Without, the search resumes after the crossing: further
+  excursions in the same step are further spikes, except while the instance is
+  refractory (time-based: until ``t_s + refractory_time``; condition-based: for the rest
+  of the step).
 
 Refractoriness, as implemented (both backends)
 ----------------------------------------------
@@ -39,11 +88,21 @@ import numpy as np
 __all__ = [
     "Refractory",
     "SpikeLog",
+    "bernstein",
     "crossing_time_linear",
     "event_tolerance",
+    "first_upcrossing",
     "locate_boolean",
     "locate_root",
+    "split_bernstein",
 ]
+
+#: Equally spaced samples per step (``theta = i/N_SAMPLES``) for thresholds that are not
+#: affine crossings.
+N_SAMPLES = 8
+
+#: Bisection depth limit of :func:`first_upcrossing` (intervals of width 2**-50).
+MAX_DEPTH = 50
 
 
 def event_tolerance(t) -> np.ndarray:
@@ -189,3 +248,98 @@ def locate_boolean(fun: Callable, a: np.ndarray, b: np.ndarray,
         b[sel[val]] = mid[val]
         a[sel[~val]] = mid[~val]
     return b
+
+
+def bernstein(mono) -> list:
+    """Bernstein coefficients on [0, 1] of ``sum_j mono[j] * theta**j`` (degree q).
+
+    ``b_i = sum_{j <= i} C(i, j)/C(q, j) * mono[j]``, the ratio updated as
+    ``r <- r*(i - j)/(q - j)`` (the C driver computes it the same way).  Works on floats
+    or on NumPy arrays (one column per instance).
+    """
+    q = len(mono) - 1
+    out = []
+    for i in range(q + 1):
+        acc, r = 0.0, 1.0
+        for j in range(i + 1):
+            acc = acc + r * mono[j]
+            if j < i:
+                r = r * (i - j) / (q - j)
+        out.append(acc)
+    return out
+
+
+def split_bernstein(c, tau: float) -> tuple[list, list]:
+    """de Casteljau: Bernstein coefficients of the same polynomial on [0, tau] and
+    [tau, 1] (of the interval ``c`` is given on, rescaled)."""
+    w = list(c)
+    q = len(w) - 1
+    left, right = [0.0] * (q + 1), [0.0] * (q + 1)
+    left[0], right[q] = w[0], w[q]
+    for r in range(1, q + 1):
+        for i in range(q + 1 - r):
+            w[i] = (1.0 - tau) * w[i] + tau * w[i + 1]
+        left[r], right[q - r] = w[0], w[q - r]
+    return left, right
+
+
+def first_upcrossing(c, lo: float, hi: float, armed: bool, tol: float):
+    """Bracket of the first upward crossing of a polynomial, or None.
+
+    Parameters
+    ----------
+    c : sequence of float
+        Bernstein coefficients of ``P`` on ``[lo, hi]``.
+    lo, hi : float
+        The interval (in the step's ``theta``).
+    armed : bool
+        Whether ``P`` counts as having been <= 0 before ``lo`` (the threshold was false at
+        the start).  Otherwise an upward crossing needs ``P <= 0`` first.
+    tol : float
+        Intervals this short (or at depth :data:`MAX_DEPTH`) are not split further.
+
+    Returns
+    -------
+    (a, b) or None
+        ``P(a) <= 0 < P(b)`` with exactly one root of ``P`` in ``[a, b]``, the first
+        upward one after ``lo`` (up to ``tol``); ``a == b`` when ``armed`` and ``P > 0``
+        right from ``lo`` (a spike at ``lo``).
+
+    Notes
+    -----
+    Left-first bisection of ``[lo, hi]`` (de Casteljau at the midpoint).  An interval
+    whose coefficients are all <= 0 has ``P <= 0`` (convex hull); all > 0, ``P > 0``; one
+    sign change between consecutive coefficients, exactly one root (Descartes' rule of
+    signs for the Bernstein basis); more, it is split.  The C drivers run the same
+    algorithm (``bs_first_up`` in :mod:`biosnn.codegen.c_backend`).
+    """
+    q = len(c) - 1
+    stack = [(lo, hi, list(c), 0)]
+    while stack:
+        a, b, w, depth = stack.pop()
+        pos = [x > 0.0 for x in w]
+        if pos[0] and armed:        # only at lo: above at once after being below
+            return a, a
+        changes = sum(1 for i in range(q) if pos[i] != pos[i + 1])
+        if changes == 0:
+            if not pos[0]:
+                armed = True
+            continue
+        if changes == 1:
+            if not pos[0]:
+                return a, b
+            armed = True
+            continue
+        if b - a <= tol or depth >= MAX_DEPTH:
+            if not pos[0]:
+                armed = True
+            if pos[q] and armed:
+                return a, b
+            if not pos[q]:
+                armed = True
+            continue
+        left, right = split_bernstein(w, 0.5)
+        m = 0.5 * (a + b)
+        stack.append((m, b, right, depth + 1))
+        stack.append((a, m, left, depth + 1))
+    return None
