@@ -329,3 +329,87 @@ class XOverExpm1GivenExp(sympy.Function):
 
     def _eval_is_real(self):
         return self.args[0].is_real
+
+
+# -- non-smooth functions: derivatives almost everywhere -------------------------------------
+#
+# sympy differentiates floor, ceiling and sign into unprintable objects (an unevaluated
+# ``Derivative(floor(x), x)``, ``DiracDelta(x)``), and abs, Min and Max into ``sign`` and
+# ``Heaviside``, whose own derivatives are ``DiracDelta`` again.  None of these can be
+# printed as code, and no solver or analysis can use a delta function.  The parser builds
+# the whitelisted functions from these subclasses instead: same names (so every printer,
+# which dispatches on the class name, prints them as before), same evaluation rules, and
+# the derivative that holds everywhere except on the set where the function jumps or
+# kinks (measure zero):
+#
+# * ``floor(x)``, ``ceil(x)``, ``sign(x)``: 0;
+# * ``abs(x)``: ``sign(x)`` (0 at x = 0);
+# * ``maximum(a, b)``: 1 for the argument that is strictly larger, else 0 (0 for both at a
+#   tie); ``minimum`` likewise with "strictly smaller" - a Piecewise, printable everywhere.
+
+class floor(sympy.floor):  # noqa: N801 - the printers dispatch on sympy's class name
+    """``floor(x)``; derivative 0 (everywhere except at the integers, where it jumps)."""
+
+    def fdiff(self, argindex=1):
+        return sympy.S.Zero
+
+    def _eval_derivative(self, s):
+        return sympy.S.Zero
+
+
+class ceiling(sympy.ceiling):  # noqa: N801
+    """``ceil(x)``; derivative 0 (everywhere except at the integers, where it jumps)."""
+
+    def fdiff(self, argindex=1):
+        return sympy.S.Zero
+
+    def _eval_derivative(self, s):
+        return sympy.S.Zero
+
+
+class sign(sympy.sign):  # noqa: N801
+    """``sign(x)``; derivative 0 (everywhere except at 0, where it jumps)."""
+
+    def fdiff(self, argindex=1):
+        return sympy.S.Zero
+
+    def _eval_derivative(self, s):
+        return sympy.S.Zero
+
+
+class Abs(sympy.Abs):
+    """``abs(x)`` of a real ``x``; derivative ``sign(x)`` (0 at the kink x = 0)."""
+
+    def fdiff(self, argindex=1):
+        return sign(self.args[0])
+
+    def _eval_derivative(self, s):
+        return sympy.diff(self.args[0], s) * sign(self.args[0])
+
+
+def _extremum_fdiff(self, argindex, strictly):
+    n = len(self.args)
+    if not 0 < argindex <= n:
+        raise ArgumentIndexError(self, argindex)
+    arg = self.args[argindex - 1]
+    others = [a for k, a in enumerate(self.args) if k != argindex - 1]
+    return sympy.Piecewise((1, sympy.And(*[strictly(arg, o) for o in others])), (0, True))
+
+
+class Max(sympy.Max):
+    """``maximum(a, b, ...)``; d/da is 1 where ``a`` is strictly the largest, else 0."""
+
+    def fdiff(self, argindex):
+        return _extremum_fdiff(self, argindex, sympy.StrictGreaterThan)
+
+
+class Min(sympy.Min):
+    """``minimum(a, b, ...)``; d/da is 1 where ``a`` is strictly the smallest, else 0."""
+
+    def fdiff(self, argindex):
+        return _extremum_fdiff(self, argindex, sympy.StrictLessThan)
+
+
+#: The whitelisted non-smooth functions, by sympy name (what the parser builds).
+NONSMOOTH = {"floor": floor, "ceiling": ceiling, "sign": sign, "Abs": Abs, "Max": Max,
+             "Min": Min}

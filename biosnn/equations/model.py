@@ -826,8 +826,9 @@ def evaluate(expr, values: dict):
                  sympy.floor: np.floor, sympy.ceiling: np.ceil, sympy.Lt: np.less,
                  sympy.Le: np.less_equal, sympy.Gt: np.greater, sympy.Ge: np.greater_equal,
                  sympy.Eq: np.equal, sympy.Ne: np.not_equal, sympy.Not: np.logical_not}
-        if e.func in table:
-            return table[e.func](*args)
+        func = _known(e.func, table)
+        if func is not None:
+            return func(*args)
         if e.func.__name__ in ("expm1", "log1p"):   # sympy.codegen.cfunctions
             return getattr(np, e.func.__name__)(*args)
         if getattr(e.func, "numpy_name", ""):       # biosnn.codegen.functions
@@ -836,15 +837,44 @@ def evaluate(expr, values: dict):
             return NUMPY_FUNCTIONS[e.func.numpy_name](np.asarray(args[0], dtype=float))
         reduce = {sympy.Min: np.minimum, sympy.Max: np.maximum, sympy.And: np.logical_and,
                   sympy.Or: np.logical_or}
-        if e.func in reduce:
+        func = _known(e.func, reduce)
+        if func is not None:
             out = args[0]
             for a in args[1:]:
-                out = reduce[e.func](out, a)
+                out = func(out, a)
             return out
         raise ModelError(f"cannot evaluate {e} numerically")
 
     with np.errstate(all="ignore"):
         return ev(sympy.sympify(expr) if not isinstance(expr, sympy.Basic) else expr)
+
+
+def _known(cls, table):
+    """``table[c]`` for the first class ``c`` of ``cls``'s hierarchy in ``table``, else
+    None (biosnn's ``floor``, ``Abs``, ``Max``... subclass sympy's: same evaluation)."""
+    for c in getattr(cls, "__mro__", (cls,)):
+        if c in table:
+            return table[c]
+    return None
+
+
+def _check_finite(exprs, where: str, how: str, *, line=None, source=None) -> None:
+    """Refuse sympy expressions that are infinite, undefined or complex everywhere.
+
+    The parser refuses such terms as it reads them; this catches what appears only after
+    aliases are substituted (``a = v - v``, ``dv/dt = 1/a``) or derivatives are taken.
+    """
+    import sympy
+
+    for e in exprs:
+        if not isinstance(e, sympy.Basic):
+            continue
+        for marker, what in ((sympy.zoo, "infinite (a division by zero)"),
+                             (sympy.nan, "undefined (such as 0/0, inf - inf or 0*inf)"),
+                             (sympy.I, "not a real number")):
+            if e.has(marker):
+                raise ModelError(f"{where}: the expression is {what} {how}", line=line,
+                                 source=source)
 
 
 # -- values ---------------------------------------------------------------------------------
@@ -1212,8 +1242,13 @@ class _Builder:
         self.rhs, self.noise = {}, {}
         for n in self.states:
             full = self.raw[n].xreplace(subs)
-            self.rhs[n] = full.xreplace({x: 0 for x in xsyms})
+            self.rhs[n] = full.xreplace({x: sympy.S.Zero for x in xsyms})
             self.noise[n] = tuple(sympy.diff(full, x) for x in xsyms)
+        for n in self.alias_names + self.states:
+            _check_finite([self.aliases[n]] if n in self.aliases
+                          else [self.rhs[n], *self.noise[n]],
+                          f"in {self.decl[n].text!r}", "once its aliases are substituted",
+                          line=self.decl[n].line, source=self.source)
 
     def _full_ns(self):
         """Namespace where aliases are their (substituted) expressions."""
@@ -1350,8 +1385,10 @@ class _Builder:
         elif dim == self.T:
             used = (self._names_closure(self.refractory_expr.names)
                     if self.refractory_expr is not None else set())
-            states = [s for s in self.states if s in used]
+            states = [s for s in self.states + ["t"] if s in used]
             if states:
+                # the duration is fixed when the spike happens: it cannot follow the states
+                # or the time (a condition such as "t < t_off" can)
                 raise self.err(f"{label} {ref!r}: a refractory time may depend on parameters "
                                f"only, not on {', '.join(states)} (use a condition instead)")
             if isinstance(value, float) and (not math.isfinite(value) or value < 0):
@@ -1502,7 +1539,7 @@ def _linear_in(expr, y):
     a = sympy.diff(expr, y)
     if a.has(y):
         return None
-    b = expr.xreplace({y: 0})
+    b = expr.xreplace({y: sympy.S.Zero})   # a Python 0 would make ``dv/dt = v`` give int 0
     if b.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
         b = sympy.expand(expr - a * y)
         if b.has(y):
@@ -1562,6 +1599,8 @@ def build_kernel_spec(model: Model):
         b = tuple(sympy.sympify(fi.xreplace({y: sympy.S.Zero for y in ys})) for fi in f)
         if not any(bi.has(t, sympy.nan, sympy.zoo) for bi in b):
             linear = (jac, b)
+    _check_printable(model, f, g, jac, dfdt, threshold, reset, refractory_time,
+                     refractory_condition, aliases)
     fields = dict(
         name=model.name, states=tuple(model._states), params=tuple(model._params),
         noises=tuple(model._noises), t=t, f=f, g=g, jac=jac, dfdt=dfdt,
@@ -1570,6 +1609,29 @@ def build_kernel_spec(model: Model):
         unless_refractory=tuple(model._unless_refractory), aliases=aliases,
         exp_euler=exp_euler, linear=linear, time_dimensionless=model.time_dimensionless)
     return KernelSpec(key=_spec_key(fields), **fields)
+
+
+def _check_printable(model, f, g, jac, dfdt, threshold, reset, refractory_time,
+                     refractory_condition, aliases) -> None:
+    """Every expression a backend prints is finite and real somewhere (a ModelError
+    naming the equation otherwise; the parser catches almost all such terms first)."""
+    states = model._states
+    lines = {s.name: s for s in model._statements}
+    groups = []
+    for i, name in enumerate(states):
+        groups.append((name, "", [f[i], *(g[i] if g else ())]))
+        groups.append((name, " (its derivative, for the Jacobian)", [*jac[i], dfdt[i]]))
+    groups += [(n, "", [e]) for n, e in aliases]
+    for name, how, exprs in groups:
+        stmt = lines.get(name)
+        _check_finite(exprs, f"in {stmt.text!r}" if stmt else name, how.strip(),
+                      line=stmt.line if stmt else None, source=model._origin_source)
+    events = [("threshold", [threshold]), ("reset", [e for _, e in reset]),
+              ("refractory", [refractory_time, refractory_condition])]
+    for label, exprs in events:
+        origin = model._args["_origin"] or Origin()
+        _check_finite(exprs, f"in {origin.label(label)} {model._args[label]!r}", "",
+                      source=model._origin_source)
 
 
 def _numeric_source_of(spec) -> str:
