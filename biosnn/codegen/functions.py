@@ -413,3 +413,43 @@ class Min(sympy.Min):
 #: The whitelisted non-smooth functions, by sympy name (what the parser builds).
 NONSMOOTH = {"floor": floor, "ceiling": ceiling, "sign": sign, "Abs": Abs, "Max": Max,
              "Min": Min}
+
+_SYMPY_NONSMOOTH = {sympy.floor: floor, sympy.ceiling: ceiling, sympy.sign: sign,
+                    sympy.Abs: Abs, sympy.Max: Max, sympy.Min: Min}
+_OURS = frozenset(_SYMPY_NONSMOOTH.values())
+
+
+def as_biosnn(expr):
+    """``expr`` with every sympy ``floor``, ``ceiling``, ``sign``, ``Abs``, ``Min``,
+    ``Max`` replaced by biosnn's class of the same name (same arguments, not
+    re-evaluated).
+
+    sympy's own simplifications can create instances of its base classes inside ours
+    (``Max(0, Min(v, exp(v)))`` nests a sympy ``Min``); their derivatives are
+    ``Heaviside``/``DiracDelta`` again.  Applied to what is differentiated (the
+    right-hand sides of a Model and of its KernelSpec).
+
+    Examples
+    --------
+    >>> import sympy
+    >>> x = sympy.Symbol("x", real=True)
+    >>> type(as_biosnn(sympy.Min(x, 1))) is Min
+    True
+    """
+    if not isinstance(expr, sympy.Basic) or not any(
+            type(e) in _SYMPY_NONSMOOTH for e in sympy.preorder_traversal(expr)):
+        return expr
+    return _rebuild(expr)
+
+
+def _rebuild(expr):
+    if not expr.args or isinstance(expr, (sympy.Symbol, sympy.Number)):
+        return expr
+    args = tuple(_rebuild(a) for a in expr.args)
+    cls = _SYMPY_NONSMOOTH.get(type(expr))
+    if cls is not None or type(expr) in _OURS:
+        # not re-evaluated: sympy's Min/Max would nest its own classes again
+        return (cls or type(expr))(*args, evaluate=False)
+    if all(a is b for a, b in zip(args, expr.args)):
+        return expr
+    return expr.func(*args)

@@ -869,9 +869,10 @@ def _check_finite(exprs, where: str, how: str, *, line=None, source=None) -> Non
     for e in exprs:
         if not isinstance(e, sympy.Basic):
             continue
-        for marker, what in ((sympy.zoo, "infinite (a division by zero)"),
+        for marker, what in ((sympy.zoo, "infinite (such as 1/0 or log(0))"),
                              (sympy.nan, "undefined (such as 0/0, inf - inf or 0*inf)"),
-                             (sympy.I, "not a real number")):
+                             (sympy.I, "not a real number"),
+                             (sympy.AccumBounds, "not a number (such as cos(inf))")):
             if e.has(marker):
                 raise ModelError(f"{where}: the expression is {what} {how}", line=line,
                                  source=source)
@@ -1233,15 +1234,19 @@ class _Builder:
     def _substitute(self):
         import sympy
 
+        from biosnn.codegen.functions import as_biosnn
+
         for n in self.alias_order:
-            self.aliases[n] = self.raw[n].xreplace(
-                {sympy.Symbol(d, real=True): self.aliases[d] for d in self.aliases})
+            self.aliases[n] = self._xreplace(n, self.raw[n], {
+                sympy.Symbol(d, real=True): self.aliases[d] for d in self.aliases})
         self.aliases = {n: self.aliases[n] for n in self.alias_names}
         subs = {sympy.Symbol(n, real=True): e for n, e in self.aliases.items()}
         xsyms = [self.xis[x][0] for x in self.noises]
         self.rhs, self.noise = {}, {}
         for n in self.states:
-            full = self.raw[n].xreplace(subs)
+            # substitution re-evaluates: sympy may nest its own Min/Max/Abs... (whose
+            # derivatives do not print) inside biosnn's; as_biosnn puts ours back
+            full = as_biosnn(self._xreplace(n, self.raw[n], subs))
             self.rhs[n] = full.xreplace({x: sympy.S.Zero for x in xsyms})
             self.noise[n] = tuple(sympy.diff(full, x) for x in xsyms)
         for n in self.alias_names + self.states:
@@ -1249,6 +1254,16 @@ class _Builder:
                           else [self.rhs[n], *self.noise[n]],
                           f"in {self.decl[n].text!r}", "once its aliases are substituted",
                           line=self.decl[n].line, source=self.source)
+
+    def _xreplace(self, name, expr, subs):
+        """``expr.xreplace(subs)``; sympy's TypeError/ValueError (a relation that
+        becomes ``zoo < 1`` once an alias is substituted) is a ModelError."""
+        try:
+            return expr.xreplace(subs)
+        except (TypeError, ValueError) as exc:
+            s = self.decl[name]
+            raise ModelError(f"in {s.text!r}: cannot be computed once its aliases are "
+                             f"substituted ({exc})", line=s.line, source=self.source) from None
 
     def _full_ns(self):
         """Namespace where aliases are their (substituted) expressions."""
@@ -1532,6 +1547,25 @@ class _Builder:
 # -- KernelSpec -----------------------------------------------------------------------------
 
 
+def _jacobian(f, ys):
+    """``(jac, nonzero)``: ``jac[i][j] = d f_i / d y_j`` as a tuple of tuples, and the
+    ``(i, j)`` of the entries that may be nonzero.  Only the states an equation contains
+    are differentiated (a model of n coupled states has O(n) nonzero entries, not n**2)."""
+    import sympy
+
+    index = {y: j for j, y in enumerate(ys)}
+    zero = sympy.S.Zero
+    jac, nonzero = [], []
+    for i, fi in enumerate(f):
+        row = [zero] * len(ys)
+        for j in sorted(index[y] for y in fi.free_symbols if y in index):
+            row[j] = sympy.diff(fi, ys[j])
+            if row[j] != 0:
+                nonzero.append((i, j))
+        jac.append(tuple(row))
+    return tuple(jac), nonzero
+
+
 def _linear_in(expr, y):
     """(A, B) with expr = A*y + B and A, B free of y, or None."""
     import sympy
@@ -1539,7 +1573,10 @@ def _linear_in(expr, y):
     a = sympy.diff(expr, y)
     if a.has(y):
         return None
-    b = expr.xreplace({y: sympy.S.Zero})   # a Python 0 would make ``dv/dt = v`` give int 0
+    try:    # a Python 0 would make ``dv/dt = v`` give int 0
+        b = expr.xreplace({y: sympy.S.Zero})
+    except (TypeError, ValueError):     # a relation that becomes nan < -oo at y = 0
+        b = sympy.nan
     if b.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
         b = sympy.expand(expr - a * y)
         if b.has(y):
@@ -1572,8 +1609,12 @@ def build_kernel_spec(model: Model):
     """Lower a Model to a :class:`~biosnn.codegen.spec.KernelSpec` (see its docstring)."""
     import sympy
 
-    from biosnn.codegen.rewrite import make_numerically_safe as safe
+    from biosnn.codegen.functions import as_biosnn
+    from biosnn.codegen.rewrite import make_numerically_safe
     from biosnn.codegen.spec import KernelSpec
+
+    def safe(e):
+        return as_biosnn(make_numerically_safe(e))
 
     sym = model._symbols
     t = sym["t"]
@@ -1581,7 +1622,7 @@ def build_kernel_spec(model: Model):
     f = tuple(safe(model._rhs[s]) for s in model._states)
     g = tuple(tuple(safe(c) for c in model._noise[s]) for s in model._states) \
         if model._noises else ()
-    jac = tuple(tuple(sympy.diff(fi, y) for y in ys) for fi in f)
+    jac, nonzero = _jacobian(f, ys)
     dfdt = tuple(sympy.diff(fi, t) for fi in f)
     threshold = crossing = None
     if model._threshold is not None:
@@ -1595,11 +1636,19 @@ def build_kernel_spec(model: Model):
     aliases = tuple((n, safe(e)) for n, e in model._aliases.items())
     exp_euler = tuple(_linear_in(fi, y) for fi, y in zip(f, ys))
     linear = None
-    if all(not j.has(*ys, t) for row in jac for j in row):
-        b = tuple(sympy.sympify(fi.xreplace({y: sympy.S.Zero for y in ys})) for fi in f)
+    variables = set(ys) | {t}
+    if not any(jac[i][j].free_symbols & variables for i, j in nonzero):
+        zeros = {y: sympy.S.Zero for y in ys}
+        try:
+            b = tuple(sympy.sympify(fi.xreplace(zeros)) for fi in f)
+        except (TypeError, ValueError):     # a relation that becomes nan < -oo at y = 0
+            b = (sympy.nan,)
         if not any(bi.has(t, sympy.nan, sympy.zoo) for bi in b):
             linear = (jac, b)
-    _check_printable(model, f, g, jac, dfdt, threshold, reset, refractory_time,
+    nonzero_rows = [[] for _ in f]
+    for i, j in nonzero:
+        nonzero_rows[i].append(jac[i][j])
+    _check_printable(model, f, g, nonzero_rows, dfdt, threshold, reset, refractory_time,
                      refractory_condition, aliases)
     fields = dict(
         name=model.name, states=tuple(model._states), params=tuple(model._params),
@@ -1608,19 +1657,20 @@ def build_kernel_spec(model: Model):
         refractory_time=refractory_time, refractory_condition=refractory_condition,
         unless_refractory=tuple(model._unless_refractory), aliases=aliases,
         exp_euler=exp_euler, linear=linear, time_dimensionless=model.time_dimensionless)
-    return KernelSpec(key=_spec_key(fields), **fields)
+    return KernelSpec(key=_spec_key(fields, nonzero), **fields)
 
 
-def _check_printable(model, f, g, jac, dfdt, threshold, reset, refractory_time,
+def _check_printable(model, f, g, jac_rows, dfdt, threshold, reset, refractory_time,
                      refractory_condition, aliases) -> None:
     """Every expression a backend prints is finite and real somewhere (a ModelError
-    naming the equation otherwise; the parser catches almost all such terms first)."""
+    naming the equation otherwise; the parser catches almost all such terms first).
+    ``jac_rows[i]``: the nonzero entries of row i of the Jacobian."""
     states = model._states
     lines = {s.name: s for s in model._statements}
     groups = []
     for i, name in enumerate(states):
         groups.append((name, "", [f[i], *(g[i] if g else ())]))
-        groups.append((name, " (its derivative, for the Jacobian)", [*jac[i], dfdt[i]]))
+        groups.append((name, "in its derivatives (the Jacobian)", [*jac_rows[i], dfdt[i]]))
     groups += [(n, "", [e]) for n, e in aliases]
     for name, how, exprs in groups:
         stmt = lines.get(name)
@@ -1650,7 +1700,7 @@ def _numeric_source_of(spec) -> str:
         return ""
 
 
-def _spec_key(fields: dict) -> str:
+def _spec_key(fields: dict, nonzero) -> str:
     import sympy
 
     def rep(value):
@@ -1660,5 +1710,11 @@ def _spec_key(fields: dict) -> str:
             return [rep(v) for v in value]
         return repr(value)
 
-    text = json.dumps({k: rep(v) for k, v in sorted(fields.items())}, sort_keys=True)
+    # the Jacobian by its nonzero entries ``nonzero`` (list of (i, j)): the n**2 zeros of a
+    # large model would cost seconds
+    jac = [[i, j, fields["jac"][i][j]] for i, j in nonzero]
+    sparse = dict(fields, jac=jac)
+    if fields["linear"] is not None:     # (A, b), A is the Jacobian again
+        sparse["linear"] = [jac, fields["linear"][1]]
+    text = json.dumps({k: rep(v) for k, v in sorted(sparse.items())}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()

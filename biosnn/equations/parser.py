@@ -35,6 +35,7 @@ from __future__ import annotations
 import ast
 import difflib
 import keyword
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -664,9 +665,18 @@ class Converter:
         method = getattr(self, f"visit_{type(node).__name__}", None)
         if method is None:  # the whitelist makes this unreachable
             self.name_error(node, f"{type(node).__name__} is not allowed in an expression")
-        value, dim = method(node)
+        try:
+            value, dim = method(node)
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            if isinstance(exc, ModelError):
+                raise
+            # sympy refusing to build the term: a comparison with zoo or nan, Min/Max of
+            # values it cannot order (exprel(inf)), cosh(1e300) overflowing mpmath ...
+            self.value_error(f"{self.expr.segment(node)} cannot be computed ({exc})")
         if self.symbolic:
             self._check_value(node, value)
+            if getattr(value, "is_Integer", False) and abs(value) > 2**53:
+                value = self.sp.Float(value)    # ceil(1e300): a double, as typed
         return value, dim
 
     def _check_value(self, node, value):
@@ -677,9 +687,10 @@ class Converter:
         sp = self.sp
         if not isinstance(value, sp.Basic):
             return
-        for marker, what in ((sp.zoo, "infinite (a division by zero)"),
+        for marker, what in ((sp.zoo, "infinite (such as 1/0 or log(0))"),
                              (sp.nan, "undefined (such as 0/0, inf - inf or 0*inf)"),
-                             (sp.I, "not a real number")):
+                             (sp.I, "not a real number"),
+                             (sp.AccumBounds, "not a number (such as cos(inf))")):
             if value.has(marker):
                 self.value_error(f"{self.expr.segment(node)} is {what}")
 
@@ -756,6 +767,9 @@ class Converter:
             # a unit is a number with a dimension: mV**-1 is 1/mV, with dimension 1/voltage
             if not units.is_dimensionless(dim):
                 power = float(exponent)
+                if not math.isfinite(power):
+                    self.value_error(f"{self.expr.segment(node)} is not a finite real "
+                                     "number")
                 dim = dim**(int(power) if power == int(power) else power)
             return self._number_power(node, base, exponent), dim
         if units.is_dimensionless(dim):
@@ -763,6 +777,9 @@ class Converter:
         if not self._is_num(exponent):
             self.unit_error(f"{self.expr.segment(node.left)} {units_words(dim)}, so its "
                             f"exponent {self.expr.segment(node.right)} must be a number")
+        if not math.isfinite(float(exponent)):
+            self.unit_error(f"{self.expr.segment(node.left)} {units_words(dim)}, so its "
+                            f"exponent {self.expr.segment(node.right)} must be finite")
         power = float(exponent)
         power = int(power) if power == int(power) else power
         return base**exponent, dim**power

@@ -147,17 +147,17 @@ def test_kinked_functions_have_printable_second_derivatives(fn, d1, d2):
 
 # -- 4. terms that are infinite or undefined -------------------------------------------------
 @pytest.mark.parametrize("kw, words", [
-    (dict(equations="dv/dt = 1/(v - v) : 1"), "1/(v - v) is infinite"),
+    (dict(equations="dv/dt = 1/(v - v) : 1"), "1/(v - v) is infinite (such as 1/0"),
     (dict(equations="dv/dt = -v : 1\nx = 1/0 : 1"), "line 2: in \"x = 1/0 : 1\", 1/0 "
      "divides by zero"),
     (dict(equations="dv/dt = 1 : 1", threshold="v > 1", reset="v = v/0"), "v/0 divides"),
     (dict(equations="dv/dt = 1 : 1", threshold="v > 1", reset="v = 1/(v - v)"),
-     "1/(v - v) is infinite"),
+     "1/(v - v) is infinite (such as 1/0"),
     (dict(equations="dv/dt = 0*log(0) + v : 1"), "log(0) is infinite"),
     (dict(equations="dv/dt = (v - v)/(v - v) : 1"), "is undefined"),
     (dict(equations="dv/dt = sqrt(-1) : 1"), "sqrt(-1) is not a real number"),
     (dict(equations="a = v - v : 1\ndv/dt = 1/a : 1"), "line 2: in 'dv/dt = 1/a : 1': "
-     "the expression is infinite (a division by zero) once its aliases are substituted"),
+     "the expression is infinite (such as 1/0 or log(0)) once its aliases are substituted"),
     (dict(equations="dv/dt = 1 : 1", threshold="1/(v - v) > 0"), "is infinite"),
 ])
 def test_terms_that_cannot_be_computed_are_model_errors(kw, words):
