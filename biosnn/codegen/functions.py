@@ -393,7 +393,9 @@ def _extremum_fdiff(self, argindex, strictly):
         raise ArgumentIndexError(self, argindex)
     arg = self.args[argindex - 1]
     others = [a for k, a in enumerate(self.args) if k != argindex - 1]
-    return sympy.Piecewise((1, sympy.And(*[strictly(arg, o) for o in others])), (0, True))
+    # not evaluated: a comparison sympy cannot decide (nan, zoo) must not raise here
+    return sympy.Piecewise((1, sympy.And(*[strictly(arg, o, evaluate=False) for o in others])),
+                           (0, True))
 
 
 class Max(sympy.Max):

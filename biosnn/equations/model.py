@@ -1622,8 +1622,12 @@ def build_kernel_spec(model: Model):
     f = tuple(safe(model._rhs[s]) for s in model._states)
     g = tuple(tuple(safe(c) for c in model._noise[s]) for s in model._states) \
         if model._noises else ()
-    jac, nonzero = _jacobian(f, ys)
-    dfdt = tuple(sympy.diff(fi, t) for fi in f)
+    try:
+        jac, nonzero = _jacobian(f, ys)
+        dfdt = tuple(sympy.diff(fi, t) for fi in f)
+    except (TypeError, ValueError, ArithmeticError) as exc:  # sympy: "Invalid NaN comparison"
+        raise ModelError(f"model {model.name}: the derivatives of its right-hand sides cannot "
+                         f"be computed ({exc})", source=model._origin_source) from None
     threshold = crossing = None
     if model._threshold is not None:
         threshold = _safe_boolean(model._threshold, safe)
