@@ -61,7 +61,8 @@ class _Printer:
         if e.is_Symbol:
             code = f"_val(_v, {e.name!r})"
         elif e.is_Number or e in (sympy.pi, sympy.E):
-            code = f"_f64({float(e)!r})"
+            x = float(e)    # inf and nan as strings: _f64('inf'), not an undefined name
+            code = f"_f64({x!r})" if x == x and abs(x) != float("inf") else f"_f64({repr(x)!r})"
         elif e is sympy.true or e is sympy.false:
             code = f"_np.bool_({bool(e)!r})"
         elif isinstance(e, sympy.Piecewise):

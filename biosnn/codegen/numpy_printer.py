@@ -39,6 +39,14 @@ class BiosnnNumPyPrinter(NumPyPrinter):
     def _print_Float(self, expr):
         return repr(float(expr))
 
+    def _print_Pow(self, expr, rational=False):
+        """A power of a number through ``numpy.power``: Python's ``1e300**3.14`` raises
+        OverflowError where NumPy (and C) give inf."""
+        if expr.base.is_Number and not expr.exp.is_Integer:
+            return (f"{self._module_format('numpy.power')}({self._print(expr.base)}, "
+                    f"{self._print(expr.exp)})")
+        return super()._print_Pow(expr, rational=rational)
+
     def _print_Piecewise(self, expr):
         pieces = list(expr.args)
         where = self._module_format("numpy.where")

@@ -1258,9 +1258,12 @@ class _Builder:
     def _xreplace(self, name, expr, subs):
         """``expr.xreplace(subs)``; sympy's TypeError/ValueError (a relation that
         becomes ``zoo < 1`` once an alias is substituted) is a ModelError."""
+        from mpmath.libmp import NoConvergence    # (sympy's dependency)
+
         try:
             return expr.xreplace(subs)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, ArithmeticError, RecursionError,
+                NoConvergence) as exc:
             s = self.decl[name]
             raise ModelError(f"in {s.text!r}: cannot be computed once its aliases are "
                              f"substituted ({exc})", line=s.line, source=self.source) from None
@@ -1609,6 +1612,8 @@ def build_kernel_spec(model: Model):
     """Lower a Model to a :class:`~biosnn.codegen.spec.KernelSpec` (see its docstring)."""
     import sympy
 
+    from mpmath.libmp import NoConvergence    # (sympy's dependency)
+
     from biosnn.codegen.functions import as_biosnn
     from biosnn.codegen.rewrite import make_numerically_safe
     from biosnn.codegen.spec import KernelSpec
@@ -1625,7 +1630,8 @@ def build_kernel_spec(model: Model):
     try:
         jac, nonzero = _jacobian(f, ys)
         dfdt = tuple(sympy.diff(fi, t) for fi in f)
-    except (TypeError, ValueError, ArithmeticError) as exc:  # sympy: "Invalid NaN comparison"
+    except (TypeError, ValueError, ArithmeticError, NoConvergence) as exc:
+        # sympy: "Invalid NaN comparison"; mpmath: no convergence of a numeric comparison
         raise ModelError(f"model {model.name}: the derivatives of its right-hand sides cannot "
                          f"be computed ({exc})", source=model._origin_source) from None
     threshold = crossing = None

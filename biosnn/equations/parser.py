@@ -667,7 +667,7 @@ class Converter:
             self.name_error(node, f"{type(node).__name__} is not allowed in an expression")
         try:
             value, dim = method(node)
-        except (TypeError, ValueError, ArithmeticError) as exc:
+        except (TypeError, ValueError, ArithmeticError, _NoConvergence) as exc:
             if isinstance(exc, ModelError):
                 raise
             # sympy refusing to build the term: a comparison with zoo or nan, Min/Max of
@@ -864,6 +864,13 @@ class Converter:
         cond = self._condition(args[0], f"the condition of {name}()")
         (a, b), dim = self._same(args[1:], f"the two values of {name}() must agree")
         return sp.Piecewise((a, cond), (b, True)), dim
+
+
+try:
+    from mpmath.libmp import NoConvergence as _NoConvergence    # sympy's dependency
+except ImportError:     # pragma: no cover - without sympy there is no symbolic pass
+    class _NoConvergence(Exception):
+        pass
 
 
 class _Unknown:

@@ -189,3 +189,51 @@ def test_refractory_condition_with_t_compiles_and_agrees():
     a, b = run_both(m, 4.0, method="euler", dt=0.01)
     np.testing.assert_allclose(a.spikes[0], [1.0, 2.5, 3.5], atol=0.011)
     np.testing.assert_allclose(b.spikes[0], a.spikes[0], atol=1e-9)
+
+
+# -- 6. found by the fuzzer (tests/fuzz_large.py), each a distinct root cause ---------------
+FUZZ_FOUND = [
+    # sympy's AccumulationBounds; t**-inf and mV**inf overflowed int(); exprel(inf)
+    # in minimum() (sympy: "not comparable")
+    "dv/dt = cos(inf) : 1", "dv/dt = t**-inf*second**-1 : 1/second",
+    "dv/dt = v*(mV**inf)/mV : 1", "dv/dt = minimum(v, exprel(inf)) : 1",
+    # 1e300**pi raises OverflowError in Python (inf in NumPy and C)
+    "I = 1e300 : 1\ndv/dt = (I**pi)/I - v : 1",
+    # a relation that becomes zoo < -1 once an alias is substituted
+    "g = -1 : 1\ndv/dt = where(0.0**g < -1, 1, v) : 1",
+    # sympy nests its own Min inside biosnn's: a DiracDelta in the second derivative
+    "I = clip(clip(v, t, v)**cos(0.0), log(t), exp(v)) : 1\ndv/dt = abs(clip(I, 0.0, v)) - 0.5 : 1",
+    # nan < -inf while splitting f = A*v + B at v = 0
+    "dv/dt = v : 1\ndu/dt = where(v/u < -inf, 1, 2) : 1",
+    # 1/t at t = 0 (ZeroDivisionError in the NumPy kernel; inf in C), a complex power
+    "dv/dt = 1e-12/t : 1", "I = minimum(v, -1) : 1\ndv/dt = I**0.76 : 1",
+]
+
+
+@pytest.mark.parametrize("equations", FUZZ_FOUND)
+def test_fuzz_found_inputs_run_or_raise_biosnn_errors(equations):
+    from biosnn.errors import BiosnnError
+
+    try:
+        m = Model(equations, initial={"v": 0.5} if "dv/dt" in equations else None,
+                  time="1" if "second" not in equations and "mV" not in equations else None)
+        m.kernel_spec()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            simulate(m, 0.05, method="rk4", dt=0.01, backend="numpy")
+            if not any(m.kernel_spec().t in f.free_symbols for f in m.kernel_spec().f):
+                s = System(m)
+                y = np.full((len(m.states), 1), 0.3)
+                s.hess(y, y, y)
+    except BiosnnError as exc:
+        assert str(exc).strip()
+
+
+def test_numeric_source_prints_inf_and_nan():
+    # an initial value that is nan or inf was printed as an undefined name
+    import sympy
+
+    from biosnn.codegen.numeric_source import compile_numeric, numeric_source
+
+    out = compile_numeric(numeric_source({"f": [sympy.nan, sympy.oo, -sympy.oo]}))["f"]({})
+    assert np.isnan(out[0]) and out[1] == np.inf and out[2] == -np.inf
