@@ -419,12 +419,15 @@ NONSMOOTH = {"floor": floor, "ceiling": ceiling, "sign": sign, "Abs": Abs, "Max"
 _SYMPY_NONSMOOTH = {sympy.floor: floor, sympy.ceiling: ceiling, sympy.sign: sign,
                     sympy.Abs: Abs, sympy.Max: Max, sympy.Min: Min}
 _OURS = frozenset(_SYMPY_NONSMOOTH.values())
+#: sympy writes abs(exp(z)) as exp(re(z)) when it cannot prove z real; every biosnn value
+#: is real (a complex intermediate is nan in the kernels), so re(z) is z and im(z) is 0.
+_PARTS = frozenset({sympy.re, sympy.im})
 
 
 def as_biosnn(expr):
     """``expr`` with every sympy ``floor``, ``ceiling``, ``sign``, ``Abs``, ``Min``,
     ``Max`` replaced by biosnn's class of the same name (same arguments, not
-    re-evaluated).
+    re-evaluated), and ``re(z)`` by ``z``, ``im(z)`` by 0 (values are real).
 
     sympy's own simplifications can create instances of its base classes inside ours
     (``Max(0, Min(v, exp(v)))`` nests a sympy ``Min``); their derivatives are
@@ -439,7 +442,8 @@ def as_biosnn(expr):
     True
     """
     if not isinstance(expr, sympy.Basic) or not any(
-            type(e) in _SYMPY_NONSMOOTH for e in sympy.preorder_traversal(expr)):
+            type(e) in _SYMPY_NONSMOOTH or type(e) in _PARTS
+            for e in sympy.preorder_traversal(expr)):
         return expr
     return _rebuild(expr)
 
@@ -448,6 +452,8 @@ def _rebuild(expr):
     if not expr.args or isinstance(expr, (sympy.Symbol, sympy.Number)):
         return expr
     args = tuple(_rebuild(a) for a in expr.args)
+    if type(expr) in _PARTS:    # re(x) -> x, im(x) -> 0: biosnn computes in real numbers
+        return args[0] if type(expr) is sympy.re else sympy.S.Zero
     cls = _SYMPY_NONSMOOTH.get(type(expr))
     if cls is not None or type(expr) in _OURS:
         # not re-evaluated: sympy's Min/Max would nest its own classes again

@@ -1295,6 +1295,8 @@ class _Builder:
                 if not math.isfinite(value):
                     raise self.err(f"{what} = {value!r} is not a finite number")
                 internal = float(value) * self.display[name][1]
+                if not math.isfinite(internal):     # 1e308 V is inf in mV
+                    raise self.err(f"{what} = {value!r} is not a finite number")
                 expr = self._number(internal)
                 self.initial_numbers[name] = _as_evaluated(internal)
             elif isinstance(value, str):
@@ -1318,6 +1320,8 @@ class _Builder:
         quantity = self._quantity_of(value, self.dims)
         if quantity is not None:
             internal, dim = quantity
+            if not math.isfinite(internal):
+                raise self.err(f"{what} = {value!r} is not a finite number")
             if dim != self.dims[name] and internal != 0:
                 raise self.err(f"{what} = {value!r} {parser.units_words(dim)} but {name} "
                                f"needs {parser.needs_words(self.dims[name])}", UnitError)
