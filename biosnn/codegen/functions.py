@@ -393,9 +393,11 @@ def _extremum_fdiff(self, argindex, strictly):
         raise ArgumentIndexError(self, argindex)
     arg = self.args[argindex - 1]
     others = [a for k, a in enumerate(self.args) if k != argindex - 1]
-    # not evaluated: a comparison sympy cannot decide (nan, zoo) must not raise here
-    return sympy.Piecewise((1, sympy.And(*[strictly(arg, o, evaluate=False) for o in others])),
-                           (0, True))
+    # not evaluated: a comparison sympy cannot decide (nan, zoo) must not raise here, and
+    # simplifying the condition (ITEs of infinities) can take minutes
+    cond = sympy.And(*[strictly(arg, o, evaluate=False) for o in others], evaluate=False) \
+        if len(others) > 1 else strictly(arg, others[0], evaluate=False)
+    return sympy.Piecewise((1, cond), (0, True), evaluate=False)
 
 
 class Max(sympy.Max):
