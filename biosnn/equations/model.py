@@ -1574,20 +1574,27 @@ def _jacobian(f, ys):
 
 
 def _linear_in(expr, y):
-    """(A, B) with expr = A*y + B and A, B free of y, or None."""
+    """(A, B) with expr = A*y + B and A, B free of y and printable, or None (then the
+    equation is not split: exponential Euler refuses it)."""
     import sympy
+    from mpmath.libmp import NoConvergence    # (sympy's dependency)
 
-    a = sympy.diff(expr, y)
-    if a.has(y):
-        return None
-    try:    # a Python 0 would make ``dv/dt = v`` give int 0
-        b = expr.xreplace({y: sympy.S.Zero})
-    except (TypeError, ValueError):     # a relation that becomes nan < -oo at y = 0
-        b = sympy.nan
-    if b.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
-        b = sympy.expand(expr - a * y)
-        if b.has(y):
+    try:
+        a = sympy.diff(expr, y)
+        if a.has(y):
             return None
+        try:    # a Python 0 would make ``dv/dt = v`` give int 0
+            b = expr.xreplace({y: sympy.S.Zero})
+        except (TypeError, ValueError):     # a relation that becomes nan < -oo at y = 0
+            b = sympy.nan
+        if b.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
+            b = sympy.expand(expr - a * y)
+            if b.has(y):
+                return None
+    except (TypeError, ValueError, ArithmeticError, RecursionError, NoConvergence):
+        return None         # sympy cannot split it (overflow, recursion): not linear
+    if any(e.has(sympy.nan, sympy.zoo, sympy.AccumBounds, sympy.I) for e in (a, b)):
+        return None
     return a, b
 
 
@@ -1634,7 +1641,7 @@ def build_kernel_spec(model: Model):
     try:
         jac, nonzero = _jacobian(f, ys)
         dfdt = tuple(sympy.diff(fi, t) for fi in f)
-    except (TypeError, ValueError, ArithmeticError, NoConvergence) as exc:
+    except (TypeError, ValueError, ArithmeticError, RecursionError, NoConvergence) as exc:
         # sympy: "Invalid NaN comparison"; mpmath: no convergence of a numeric comparison
         raise ModelError(f"model {model.name}: the derivatives of its right-hand sides cannot "
                          f"be computed ({exc})", source=model._origin_source) from None
@@ -1657,7 +1664,7 @@ def build_kernel_spec(model: Model):
             b = tuple(sympy.sympify(fi.xreplace(zeros)) for fi in f)
         except (TypeError, ValueError):     # a relation that becomes nan < -oo at y = 0
             b = (sympy.nan,)
-        if not any(bi.has(t, sympy.nan, sympy.zoo) for bi in b):
+        if not any(bi.has(t, sympy.nan, sympy.zoo, sympy.AccumBounds, sympy.I) for bi in b):
             linear = (jac, b)
     nonzero_rows = [[] for _ in f]
     for i, j in nonzero:

@@ -675,7 +675,9 @@ class Converter:
             self.value_error(f"{self.expr.segment(node)} cannot be computed ({exc})")
         if self.symbolic:
             self._check_value(node, value)
-            if getattr(value, "is_Integer", False) and abs(value) > 2**53:
+            if getattr(value, "is_Integer", False) and abs(value.p) > 2**53:
+                if abs(value.p) > 10**300:      # floor(cosh(exp(10))): 9566 digits
+                    self.value_error(f"{self.expr.segment(node)} is too large")
                 value = self.sp.Float(value)    # ceil(1e300): a double, as typed
         return value, dim
 

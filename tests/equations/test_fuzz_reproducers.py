@@ -245,3 +245,17 @@ def test_an_initial_value_that_overflows_in_internal_units_is_a_model_error():
     # 1e308 V is 1e311 mV = inf: was an OverflowError in the checking pass
     with pytest.raises(ModelError, match="initial v = '1e308 V' is not a finite number"):
         Model("dv/dt = -v/(5*ms) : volt", initial={"v": "1e308 V"})
+
+
+@pytest.mark.parametrize("kwargs", [
+    # floor(cosh(exp(10))) is an integer of 9566 digits (ValueError converting it)
+    dict(equations="dv/dt = floor(cosh(exp(10))) - v : 1", time="1"),
+])
+def test_third_fuzz_run_inputs_run_or_raise_biosnn_errors(kwargs):
+    from biosnn.errors import BiosnnError
+
+    try:
+        m = Model(**kwargs)
+        m.kernel_spec()
+    except BiosnnError as exc:
+        assert str(exc).strip()
