@@ -251,18 +251,27 @@ class System:
         return self._cached("partials", self._make_partials)
 
     def _make_partials(self):
+        import sympy
+
         ys = self._symbols()
+        index = {y: k for k, y in enumerate(ys)}
+        zero = sympy.S.Zero
+
+        def states_in(e):   # O(size of e), not O(n): large models have sparse Jacobians
+            return sorted(index[y] for y in e.free_symbols if y in index)
+
         second, third = {}, {}
         for i, row in enumerate(self.spec.jac):
             for j, e in enumerate(row):
-                for k in range(self.n):
-                    if ys[k] in e.free_symbols:
-                        second[i, j, k] = e.diff(ys[k])
+                if e is zero:
+                    continue
+                for k in states_in(e):
+                    second[i, j, k] = e.diff(ys[k])
         for (i, j, k), e in second.items():
             if k < j:
                 continue
-            for m in range(k, self.n):
-                if ys[m] in e.free_symbols:
+            for m in states_in(e):
+                if m >= k:
                     third[i, j, k, m] = e.diff(ys[m])
         return second, third
 

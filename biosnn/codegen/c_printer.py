@@ -7,6 +7,8 @@ A subclass of sympy's ``C99CodePrinter`` that prints the expressions of a
   "t": "t"}``); a symbol missing from the mapping is printed by its name (cse temporaries);
 * ``Piecewise`` -> nested ternaries on one line, ``Min``/``Max`` -> ``fmin``/``fmax``,
   ``Abs`` -> ``fabs``, ``sign``, ``floor``/``ceil``, relationals and ``&&``/``||``/``!``;
+* ``pi``, ``E`` and every other number symbol -> a double literal (never the ``M_PI``
+  macros of POSIX, undeclared under ``-std=c99``), so ``log(2)`` -> ``log(2)``;
 * integer powers -> repeated multiplication in parentheses (``(x*x*x)``, so that the
   printed product keeps the precedence of a power inside ``a/b**2``; negative:
   ``1.0/(x*x)``),
@@ -53,7 +55,12 @@ class BiosnnCPrinter(C99CodePrinter):
     """
 
     def __init__(self, storage: dict | None = None, settings: dict | None = None):
-        super().__init__(settings or {})
+        settings = dict(settings or {})
+        # no M_PI, M_E, M_LN2 ...: they are not ISO C (undeclared under -std=c99), and the
+        # NumPy respelling of the network engine would have to define them; constants
+        # print as literals (_print_NumberSymbol)
+        settings.setdefault("math_macros", {})
+        super().__init__(settings)
         self.storage = dict(storage or {})
 
     # symbols ---------------------------------------------------------------------------
@@ -158,6 +165,12 @@ class BiosnnCPrinter(C99CodePrinter):
     def _print_Float(self, expr):
         v = float(expr)
         return repr(v) if math.isfinite(v) else super()._print_Float(expr)
+
+    def _print_NumberSymbol(self, expr):
+        """pi, E (``exp(1)``), ... as the nearest double, like any other number."""
+        return repr(float(expr))
+
+    _print_Pi = _print_Exp1 = _print_NumberSymbol
 
 
 def print_c(expr, storage: dict | None = None) -> str:

@@ -329,3 +329,137 @@ class XOverExpm1GivenExp(sympy.Function):
 
     def _eval_is_real(self):
         return self.args[0].is_real
+
+
+# -- non-smooth functions: derivatives almost everywhere -------------------------------------
+#
+# sympy differentiates floor, ceiling and sign into unprintable objects (an unevaluated
+# ``Derivative(floor(x), x)``, ``DiracDelta(x)``), and abs, Min and Max into ``sign`` and
+# ``Heaviside``, whose own derivatives are ``DiracDelta`` again.  None of these can be
+# printed as code, and no solver or analysis can use a delta function.  The parser builds
+# the whitelisted functions from these subclasses instead: same names (so every printer,
+# which dispatches on the class name, prints them as before), same evaluation rules, and
+# the derivative that holds everywhere except on the set where the function jumps or
+# kinks (measure zero):
+#
+# * ``floor(x)``, ``ceil(x)``, ``sign(x)``: 0;
+# * ``abs(x)``: ``sign(x)`` (0 at x = 0);
+# * ``maximum(a, b)``: 1 for the argument that is strictly larger, else 0 (0 for both at a
+#   tie); ``minimum`` likewise with "strictly smaller" - a Piecewise, printable everywhere.
+
+class floor(sympy.floor):  # noqa: N801 - the printers dispatch on sympy's class name
+    """``floor(x)``; derivative 0 (everywhere except at the integers, where it jumps)."""
+
+    def fdiff(self, argindex=1):
+        return sympy.S.Zero
+
+    def _eval_derivative(self, s):
+        return sympy.S.Zero
+
+
+class ceiling(sympy.ceiling):  # noqa: N801
+    """``ceil(x)``; derivative 0 (everywhere except at the integers, where it jumps)."""
+
+    def fdiff(self, argindex=1):
+        return sympy.S.Zero
+
+    def _eval_derivative(self, s):
+        return sympy.S.Zero
+
+
+class sign(sympy.sign):  # noqa: N801
+    """``sign(x)``; derivative 0 (everywhere except at 0, where it jumps)."""
+
+    def fdiff(self, argindex=1):
+        return sympy.S.Zero
+
+    def _eval_derivative(self, s):
+        return sympy.S.Zero
+
+
+class Abs(sympy.Abs):
+    """``abs(x)`` of a real ``x``; derivative ``sign(x)`` (0 at the kink x = 0)."""
+
+    def fdiff(self, argindex=1):
+        return sign(self.args[0])
+
+    def _eval_derivative(self, s):
+        return sympy.diff(self.args[0], s) * sign(self.args[0])
+
+
+def _extremum_fdiff(self, argindex, strictly):
+    n = len(self.args)
+    if not 0 < argindex <= n:
+        raise ArgumentIndexError(self, argindex)
+    arg = self.args[argindex - 1]
+    others = [a for k, a in enumerate(self.args) if k != argindex - 1]
+    # not evaluated: a comparison sympy cannot decide (nan, zoo) must not raise here, and
+    # simplifying the condition (ITEs of infinities) can take minutes
+    cond = sympy.And(*[strictly(arg, o, evaluate=False) for o in others], evaluate=False) \
+        if len(others) > 1 else strictly(arg, others[0], evaluate=False)
+    return sympy.Piecewise((1, cond), (0, True), evaluate=False)
+
+
+class Max(sympy.Max):
+    """``maximum(a, b, ...)``; d/da is 1 where ``a`` is strictly the largest, else 0."""
+
+    def fdiff(self, argindex):
+        return _extremum_fdiff(self, argindex, sympy.StrictGreaterThan)
+
+
+class Min(sympy.Min):
+    """``minimum(a, b, ...)``; d/da is 1 where ``a`` is strictly the smallest, else 0."""
+
+    def fdiff(self, argindex):
+        return _extremum_fdiff(self, argindex, sympy.StrictLessThan)
+
+
+#: The whitelisted non-smooth functions, by sympy name (what the parser builds).
+NONSMOOTH = {"floor": floor, "ceiling": ceiling, "sign": sign, "Abs": Abs, "Max": Max,
+             "Min": Min}
+
+_SYMPY_NONSMOOTH = {sympy.floor: floor, sympy.ceiling: ceiling, sympy.sign: sign,
+                    sympy.Abs: Abs, sympy.Max: Max, sympy.Min: Min}
+_OURS = frozenset(_SYMPY_NONSMOOTH.values())
+#: sympy writes abs(exp(z)) as exp(re(z)) when it cannot prove z real; every biosnn value
+#: is real (a complex intermediate is nan in the kernels), so re(z) is z and im(z) is 0.
+_PARTS = frozenset({sympy.re, sympy.im})
+
+
+def as_biosnn(expr):
+    """``expr`` with every sympy ``floor``, ``ceiling``, ``sign``, ``Abs``, ``Min``,
+    ``Max`` replaced by biosnn's class of the same name (same arguments, not
+    re-evaluated), and ``re(z)`` by ``z``, ``im(z)`` by 0 (values are real).
+
+    sympy's own simplifications can create instances of its base classes inside ours
+    (``Max(0, Min(v, exp(v)))`` nests a sympy ``Min``); their derivatives are
+    ``Heaviside``/``DiracDelta`` again.  Applied to what is differentiated (the
+    right-hand sides of a Model and of its KernelSpec).
+
+    Examples
+    --------
+    >>> import sympy
+    >>> x = sympy.Symbol("x", real=True)
+    >>> type(as_biosnn(sympy.Min(x, 1))) is Min
+    True
+    """
+    if not isinstance(expr, sympy.Basic) or not any(
+            type(e) in _SYMPY_NONSMOOTH or type(e) in _PARTS
+            for e in sympy.preorder_traversal(expr)):
+        return expr
+    return _rebuild(expr)
+
+
+def _rebuild(expr):
+    if not expr.args or isinstance(expr, (sympy.Symbol, sympy.Number)):
+        return expr
+    args = tuple(_rebuild(a) for a in expr.args)
+    if type(expr) in _PARTS:    # re(x) -> x, im(x) -> 0: biosnn computes in real numbers
+        return args[0] if type(expr) is sympy.re else sympy.S.Zero
+    cls = _SYMPY_NONSMOOTH.get(type(expr))
+    if cls is not None or type(expr) in _OURS:
+        # not re-evaluated: sympy's Min/Max would nest its own classes again
+        return (cls or type(expr))(*args, evaluate=False)
+    if all(a is b for a, b in zip(args, expr.args)):
+        return expr
+    return expr.func(*args)

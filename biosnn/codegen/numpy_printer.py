@@ -40,6 +40,14 @@ class BiosnnNumPyPrinter(NumPyPrinter):
     def _print_Float(self, expr):
         return repr(float(expr))
 
+    def _print_Pow(self, expr, rational=False):
+        """A power of a number through ``numpy.power``: Python's ``1e300**3.14`` raises
+        OverflowError where NumPy (and C) give inf."""
+        if expr.base.is_Number and not expr.exp.is_Integer:
+            return (f"{self._module_format('numpy.power')}({self._print(expr.base)}, "
+                    f"{self._print(expr.exp)})")
+        return super()._print_Pow(expr, rational=rational)
+
     def _print_Piecewise(self, expr):
         pieces = list(expr.args)
         where = self._module_format("numpy.where")
@@ -107,6 +115,14 @@ class BiosnnScalarPrinter(PythonCodePrinter):
             return f"_s_{name}({self._print(expr.args[0])})"
         return super()._print_Function(expr)
 
+    def _print_Pow(self, expr, rational=False):
+        """A power that is not an integer power or a square root prints as ``math.pow``:
+        Python's ``(-1.0)**0.5`` is a complex number, ``math.pow`` raises ValueError (and
+        the driver falls back to ``f``, which gives nan like C)."""
+        if expr.exp.is_Integer or expr.exp in (sympy.S.Half, -sympy.S.Half):
+            return super()._print_Pow(expr, rational=rational)
+        return f"_m.pow({self._print(expr.base)}, {self._print(expr.exp)})"
+
 
 def print_numpy(expr) -> str:
     """Print one sympy expression as NumPy code (module ``_np``)."""
@@ -135,6 +151,8 @@ class _Writer:
             if e is not None:
                 used |= {s.name for s in sympy.sympify(e).free_symbols}
         sel = "" if index is None else f", {index}"
+        if "t" in used:     # a float64: 1/t at t = 0 is inf (as in C), not ZeroDivisionError
+            self.emit("t = _np.asarray(t, dtype=float)", indent)
         for i, name in enumerate(self.spec.states):
             if name in used:
                 self.emit(f"{name} = _y[{i}{sel}]", indent)
@@ -220,8 +238,9 @@ def _gen_matrix(w: _Writer, name: str, doc: str, rows, shape: str, index: str):
     w.emit()
     w.emit(f"def {name}(t, _y, _p):")
     w.emit(f'"""{doc}"""', 1)
+    zero = sympy.S.Zero     # identity first: the n**2 zeros of a large Jacobian are cheap
     entries = [(i, j, e) for i, row in enumerate(rows) for j, e in enumerate(row)
-               if sympy.sympify(e) != 0]
+               if e is not zero and sympy.sympify(e) != 0]
     w.bind([e for _, _, e in entries])
     printed = w.cse([e for _, _, e in entries])
     w.emit(f"_out = _np.zeros({shape})", 1)

@@ -850,8 +850,9 @@ def evaluate(expr, values: dict):
                  sympy.floor: np.floor, sympy.ceiling: np.ceil, sympy.Lt: np.less,
                  sympy.Le: np.less_equal, sympy.Gt: np.greater, sympy.Ge: np.greater_equal,
                  sympy.Eq: np.equal, sympy.Ne: np.not_equal, sympy.Not: np.logical_not}
-        if e.func in table:
-            return table[e.func](*args)
+        func = _known(e.func, table)
+        if func is not None:
+            return func(*args)
         if e.func.__name__ in ("expm1", "log1p"):   # sympy.codegen.cfunctions
             return getattr(np, e.func.__name__)(*args)
         if getattr(e.func, "numpy_name", ""):       # biosnn.codegen.functions
@@ -860,15 +861,45 @@ def evaluate(expr, values: dict):
             return NUMPY_FUNCTIONS[e.func.numpy_name](np.asarray(args[0], dtype=float))
         reduce = {sympy.Min: np.minimum, sympy.Max: np.maximum, sympy.And: np.logical_and,
                   sympy.Or: np.logical_or}
-        if e.func in reduce:
+        func = _known(e.func, reduce)
+        if func is not None:
             out = args[0]
             for a in args[1:]:
-                out = reduce[e.func](out, a)
+                out = func(out, a)
             return out
         raise ModelError(f"cannot evaluate {e} numerically")
 
     with np.errstate(all="ignore"):
         return ev(sympy.sympify(expr) if not isinstance(expr, sympy.Basic) else expr)
+
+
+def _known(cls, table):
+    """``table[c]`` for the first class ``c`` of ``cls``'s hierarchy in ``table``, else
+    None (biosnn's ``floor``, ``Abs``, ``Max``... subclass sympy's: same evaluation)."""
+    for c in getattr(cls, "__mro__", (cls,)):
+        if c in table:
+            return table[c]
+    return None
+
+
+def _check_finite(exprs, where: str, how: str, *, line=None, source=None) -> None:
+    """Refuse sympy expressions that are infinite, undefined or complex everywhere.
+
+    The parser refuses such terms as it reads them; this catches what appears only after
+    aliases are substituted (``a = v - v``, ``dv/dt = 1/a``) or derivatives are taken.
+    """
+    import sympy
+
+    for e in exprs:
+        if not isinstance(e, sympy.Basic):
+            continue
+        for marker, what in ((sympy.zoo, "infinite (such as 1/0 or log(0))"),
+                             (sympy.nan, "undefined (such as 0/0, inf - inf or 0*inf)"),
+                             (sympy.I, "not a real number"),
+                             (sympy.AccumBounds, "not a number (such as cos(inf))")):
+            if e.has(marker):
+                raise ModelError(f"{where}: the expression is {what} {how}", line=line,
+                                 source=source)
 
 
 # -- values ---------------------------------------------------------------------------------
@@ -1229,17 +1260,39 @@ class _Builder:
     def _substitute(self):
         import sympy
 
+        from biosnn.codegen.functions import as_biosnn
+
         for n in self.alias_order:
-            self.aliases[n] = self.raw[n].xreplace(
-                {sympy.Symbol(d, real=True): self.aliases[d] for d in self.aliases})
+            self.aliases[n] = self._xreplace(n, self.raw[n], {
+                sympy.Symbol(d, real=True): self.aliases[d] for d in self.aliases})
         self.aliases = {n: self.aliases[n] for n in self.alias_names}
         subs = {sympy.Symbol(n, real=True): e for n, e in self.aliases.items()}
         xsyms = [self.xis[x][0] for x in self.noises]
         self.rhs, self.noise = {}, {}
         for n in self.states:
-            full = self.raw[n].xreplace(subs)
-            self.rhs[n] = full.xreplace({x: 0 for x in xsyms})
+            # substitution re-evaluates: sympy may nest its own Min/Max/Abs... (whose
+            # derivatives do not print) inside biosnn's; as_biosnn puts ours back
+            full = as_biosnn(self._xreplace(n, self.raw[n], subs))
+            self.rhs[n] = full.xreplace({x: sympy.S.Zero for x in xsyms})
             self.noise[n] = tuple(sympy.diff(full, x) for x in xsyms)
+        for n in self.alias_names + self.states:
+            _check_finite([self.aliases[n]] if n in self.aliases
+                          else [self.rhs[n], *self.noise[n]],
+                          f"in {self.decl[n].text!r}", "once its aliases are substituted",
+                          line=self.decl[n].line, source=self.source)
+
+    def _xreplace(self, name, expr, subs):
+        """``expr.xreplace(subs)``; sympy's TypeError/ValueError (a relation that
+        becomes ``zoo < 1`` once an alias is substituted) is a ModelError."""
+        from mpmath.libmp import NoConvergence    # (sympy's dependency)
+
+        try:
+            return expr.xreplace(subs)
+        except (TypeError, ValueError, ArithmeticError, RecursionError,
+                NoConvergence) as exc:
+            s = self.decl[name]
+            raise ModelError(f"in {s.text!r}: cannot be computed once its aliases are "
+                             f"substituted ({exc})", line=s.line, source=self.source) from None
 
     def _full_ns(self):
         """Namespace where aliases are their (substituted) expressions."""
@@ -1268,6 +1321,8 @@ class _Builder:
                 if not math.isfinite(value):
                     raise self.err(f"{what} = {value!r} is not a finite number")
                 internal = float(value) * self.display[name][1]
+                if not math.isfinite(internal):     # 1e308 V is inf in mV
+                    raise self.err(f"{what} = {value!r} is not a finite number")
                 expr = self._number(internal)
                 self.initial_numbers[name] = _as_evaluated(internal)
             elif isinstance(value, str):
@@ -1291,6 +1346,8 @@ class _Builder:
         quantity = self._quantity_of(value, self.dims)
         if quantity is not None:
             internal, dim = quantity
+            if not math.isfinite(internal):
+                raise self.err(f"{what} = {value!r} is not a finite number")
             if dim != self.dims[name] and internal != 0:
                 raise self.err(f"{what} = {value!r} {parser.units_words(dim)} but {name} "
                                f"needs {parser.needs_words(self.dims[name])}", UnitError)
@@ -1376,8 +1433,10 @@ class _Builder:
         elif dim == self.T:
             used = (self._names_closure(self.refractory_expr.names)
                     if self.refractory_expr is not None else set())
-            states = [s for s in self.states if s in used]
+            states = [s for s in self.states + ["t"] if s in used]
             if states:
+                # the duration is fixed when the spike happens: it cannot follow the states
+                # or the time (a condition such as "t < t_off" can)
                 raise self.err(f"{label} {ref!r}: a refractory time may depend on parameters "
                                f"only, not on {', '.join(states)} (use a condition instead)")
             if isinstance(value, float) and (not math.isfinite(value) or value < 0):
@@ -1521,18 +1580,47 @@ class _Builder:
 # -- KernelSpec -----------------------------------------------------------------------------
 
 
-def _linear_in(expr, y):
-    """(A, B) with expr = A*y + B and A, B free of y, or None."""
+def _jacobian(f, ys):
+    """``(jac, nonzero)``: ``jac[i][j] = d f_i / d y_j`` as a tuple of tuples, and the
+    ``(i, j)`` of the entries that may be nonzero.  Only the states an equation contains
+    are differentiated (a model of n coupled states has O(n) nonzero entries, not n**2)."""
     import sympy
 
-    a = sympy.diff(expr, y)
-    if a.has(y):
-        return None
-    b = expr.xreplace({y: 0})
-    if b.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
-        b = sympy.expand(expr - a * y)
-        if b.has(y):
+    index = {y: j for j, y in enumerate(ys)}
+    zero = sympy.S.Zero
+    jac, nonzero = [], []
+    for i, fi in enumerate(f):
+        row = [zero] * len(ys)
+        for j in sorted(index[y] for y in fi.free_symbols if y in index):
+            row[j] = sympy.diff(fi, ys[j])
+            if row[j] != 0:
+                nonzero.append((i, j))
+        jac.append(tuple(row))
+    return tuple(jac), nonzero
+
+
+def _linear_in(expr, y):
+    """(A, B) with expr = A*y + B and A, B free of y and printable, or None (then the
+    equation is not split: exponential Euler refuses it)."""
+    import sympy
+    from mpmath.libmp import NoConvergence    # (sympy's dependency)
+
+    try:
+        a = sympy.diff(expr, y)
+        if a.has(y):
             return None
+        try:    # a Python 0 would make ``dv/dt = v`` give int 0
+            b = expr.xreplace({y: sympy.S.Zero})
+        except (TypeError, ValueError):     # a relation that becomes nan < -oo at y = 0
+            b = sympy.nan
+        if b.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
+            b = sympy.expand(expr - a * y)
+            if b.has(y):
+                return None
+    except (TypeError, ValueError, ArithmeticError, RecursionError, NoConvergence):
+        return None         # sympy cannot split it (overflow, recursion): not linear
+    if any(e.has(sympy.nan, sympy.zoo, sympy.AccumBounds, sympy.I) for e in (a, b)):
+        return None
     return a, b
 
 
@@ -1561,8 +1649,14 @@ def build_kernel_spec(model: Model):
     """Lower a Model to a :class:`~biosnn.codegen.spec.KernelSpec` (see its docstring)."""
     import sympy
 
-    from biosnn.codegen.rewrite import make_numerically_safe as safe
+    from mpmath.libmp import NoConvergence    # (sympy's dependency)
+
+    from biosnn.codegen.functions import as_biosnn
+    from biosnn.codegen.rewrite import make_numerically_safe
     from biosnn.codegen.spec import KernelSpec
+
+    def safe(e):
+        return as_biosnn(make_numerically_safe(e))
 
     sym = model._symbols
     t = sym["t"]
@@ -1570,8 +1664,13 @@ def build_kernel_spec(model: Model):
     f = tuple(safe(model._rhs[s]) for s in model._states)
     g = tuple(tuple(safe(c) for c in model._noise[s]) for s in model._states) \
         if model._noises else ()
-    jac = tuple(tuple(sympy.diff(fi, y) for y in ys) for fi in f)
-    dfdt = tuple(sympy.diff(fi, t) for fi in f)
+    try:
+        jac, nonzero = _jacobian(f, ys)
+        dfdt = tuple(sympy.diff(fi, t) for fi in f)
+    except (TypeError, ValueError, ArithmeticError, RecursionError, NoConvergence) as exc:
+        # sympy: "Invalid NaN comparison"; mpmath: no convergence of a numeric comparison
+        raise ModelError(f"model {model.name}: the derivatives of its right-hand sides cannot "
+                         f"be computed ({exc})", source=model._origin_source) from None
     threshold = crossing = None
     if model._threshold is not None:
         threshold = _safe_boolean(model._threshold, safe)
@@ -1584,10 +1683,20 @@ def build_kernel_spec(model: Model):
     aliases = tuple((n, safe(e)) for n, e in model._aliases.items())
     exp_euler = tuple(_linear_in(fi, y) for fi, y in zip(f, ys))
     linear = None
-    if all(not j.has(*ys, t) for row in jac for j in row):
-        b = tuple(sympy.sympify(fi.xreplace({y: sympy.S.Zero for y in ys})) for fi in f)
-        if not any(bi.has(t, sympy.nan, sympy.zoo) for bi in b):
+    variables = set(ys) | {t}
+    if not any(jac[i][j].free_symbols & variables for i, j in nonzero):
+        zeros = {y: sympy.S.Zero for y in ys}
+        try:
+            b = tuple(sympy.sympify(fi.xreplace(zeros)) for fi in f)
+        except (TypeError, ValueError):     # a relation that becomes nan < -oo at y = 0
+            b = (sympy.nan,)
+        if not any(bi.has(t, sympy.nan, sympy.zoo, sympy.AccumBounds, sympy.I) for bi in b):
             linear = (jac, b)
+    nonzero_rows = [[] for _ in f]
+    for i, j in nonzero:
+        nonzero_rows[i].append(jac[i][j])
+    _check_printable(model, f, g, nonzero_rows, dfdt, threshold, reset, refractory_time,
+                     refractory_condition, aliases)
     fields = dict(
         name=model.name, states=tuple(model._states), params=tuple(model._params),
         noises=tuple(model._noises), t=t, f=f, g=g, jac=jac, dfdt=dfdt,
@@ -1595,7 +1704,31 @@ def build_kernel_spec(model: Model):
         refractory_time=refractory_time, refractory_condition=refractory_condition,
         unless_refractory=tuple(model._unless_refractory), aliases=aliases,
         exp_euler=exp_euler, linear=linear, time_dimensionless=model.time_dimensionless)
-    return KernelSpec(key=_spec_key(fields), **fields)
+    return KernelSpec(key=_spec_key(fields, nonzero), **fields)
+
+
+def _check_printable(model, f, g, jac_rows, dfdt, threshold, reset, refractory_time,
+                     refractory_condition, aliases) -> None:
+    """Every expression a backend prints is finite and real somewhere (a ModelError
+    naming the equation otherwise; the parser catches almost all such terms first).
+    ``jac_rows[i]``: the nonzero entries of row i of the Jacobian."""
+    states = model._states
+    lines = {s.name: s for s in model._statements}
+    groups = []
+    for i, name in enumerate(states):
+        groups.append((name, "", [f[i], *(g[i] if g else ())]))
+        groups.append((name, "in its derivatives (the Jacobian)", [*jac_rows[i], dfdt[i]]))
+    groups += [(n, "", [e]) for n, e in aliases]
+    for name, how, exprs in groups:
+        stmt = lines.get(name)
+        _check_finite(exprs, f"in {stmt.text!r}" if stmt else name, how.strip(),
+                      line=stmt.line if stmt else None, source=model._origin_source)
+    events = [("threshold", [threshold]), ("reset", [e for _, e in reset]),
+              ("refractory", [refractory_time, refractory_condition])]
+    for label, exprs in events:
+        origin = model._args["_origin"] or Origin()
+        _check_finite(exprs, f"in {origin.label(label)} {model._args[label]!r}", "",
+                      source=model._origin_source)
 
 
 def _numeric_source_of(spec) -> str:
@@ -1614,7 +1747,7 @@ def _numeric_source_of(spec) -> str:
         return ""
 
 
-def _spec_key(fields: dict) -> str:
+def _spec_key(fields: dict, nonzero) -> str:
     import sympy
 
     def rep(value):
@@ -1624,5 +1757,11 @@ def _spec_key(fields: dict) -> str:
             return [rep(v) for v in value]
         return repr(value)
 
-    text = json.dumps({k: rep(v) for k, v in sorted(fields.items())}, sort_keys=True)
+    # the Jacobian by its nonzero entries ``nonzero`` (list of (i, j)): the n**2 zeros of a
+    # large model would cost seconds
+    jac = [[i, j, fields["jac"][i][j]] for i, j in nonzero]
+    sparse = dict(fields, jac=jac)
+    if fields["linear"] is not None:     # (A, b), A is the Jacobian again
+        sparse["linear"] = [jac, fields["linear"][1]]
+    text = json.dumps({k: rep(v) for k, v in sorted(sparse.items())}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()

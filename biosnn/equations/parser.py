@@ -35,6 +35,7 @@ from __future__ import annotations
 import ast
 import difflib
 import keyword
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -664,7 +665,36 @@ class Converter:
         method = getattr(self, f"visit_{type(node).__name__}", None)
         if method is None:  # the whitelist makes this unreachable
             self.name_error(node, f"{type(node).__name__} is not allowed in an expression")
-        return method(node)
+        try:
+            value, dim = method(node)
+        except (TypeError, ValueError, ArithmeticError, _NoConvergence) as exc:
+            if isinstance(exc, ModelError):
+                raise
+            # sympy refusing to build the term: a comparison with zoo or nan, Min/Max of
+            # values it cannot order (exprel(inf)), cosh(1e300) overflowing mpmath ...
+            self.value_error(f"{self.expr.segment(node)} cannot be computed ({exc})")
+        if self.symbolic:
+            self._check_value(node, value)
+            if getattr(value, "is_Integer", False) and abs(value.p) > 2**53:
+                if abs(value.p) > 10**300:      # floor(cosh(exp(10))): 9566 digits
+                    self.value_error(f"{self.expr.segment(node)} is too large")
+                value = self.sp.Float(value)    # ceil(1e300): a double, as typed
+        return value, dim
+
+    def _check_value(self, node, value):
+        """Refuse a term that is infinite, undefined or complex for every value of its
+        symbols (``1/(v - v)``, ``0/0``, ``inf - inf``, ``log(0)``, ``sqrt(-1)``): no code
+        can compute it.  Children are visited first, so the term named is the smallest
+        one.  (``inf`` itself, and ``exp(inf)``, are values: they are allowed.)"""
+        sp = self.sp
+        if not isinstance(value, sp.Basic):
+            return
+        for marker, what in ((sp.zoo, "infinite (such as 1/0 or log(0))"),
+                             (sp.nan, "undefined (such as 0/0, inf - inf or 0*inf)"),
+                             (sp.I, "not a real number"),
+                             (sp.AccumBounds, "not a number (such as cos(inf))")):
+            if value.has(marker):
+                self.value_error(f"{self.expr.segment(node)} is {what}")
 
     def visit_Constant(self, node):
         sp = self.sp
@@ -724,8 +754,8 @@ class Converter:
         if isinstance(node.op, ast.Mult):
             return left * right, d1 * d2
         if isinstance(node.op, ast.Div):
-            if not self.symbolic and right == 0.0:
-                return UNKNOWN, d1 / d2
+            if isinstance(right, float) and right == 0.0:   # checking pass: a number
+                self.value_error(f"{self.expr.segment(node)} divides by zero")
             return left / right, d1 / d2
         self.name_error(node, "this operator is not allowed")
 
@@ -739,6 +769,9 @@ class Converter:
             # a unit is a number with a dimension: mV**-1 is 1/mV, with dimension 1/voltage
             if not units.is_dimensionless(dim):
                 power = float(exponent)
+                if not math.isfinite(power):
+                    self.value_error(f"{self.expr.segment(node)} is not a finite real "
+                                     "number")
                 dim = dim**(int(power) if power == int(power) else power)
             return self._number_power(node, base, exponent), dim
         if units.is_dimensionless(dim):
@@ -746,6 +779,9 @@ class Converter:
         if not self._is_num(exponent):
             self.unit_error(f"{self.expr.segment(node.left)} {units_words(dim)}, so its "
                             f"exponent {self.expr.segment(node.right)} must be a number")
+        if not math.isfinite(float(exponent)):
+            self.unit_error(f"{self.expr.segment(node.left)} {units_words(dim)}, so its "
+                            f"exponent {self.expr.segment(node.right)} must be finite")
         power = float(exponent)
         power = int(power) if power == int(power) else power
         return base**exponent, dim**power
@@ -784,6 +820,17 @@ class Converter:
         parts = [ops[type(op)](values[i], values[i + 1]) for i, op in enumerate(node.ops)]
         return (parts[0] if len(parts) == 1 else sp.And(*parts)), BOOL
 
+    def _nonsmooth(self) -> dict:
+        """floor, ceiling, sign, Abs, Min, Max: biosnn's sympy classes (derivatives
+        almost everywhere, see :mod:`biosnn.codegen.functions`) or the float stand-ins."""
+        if not self.symbolic:
+            sp = self.sp
+            return {"floor": sp.floor, "ceiling": sp.ceiling, "sign": sp.sign, "Abs": sp.Abs,
+                    "Min": sp.Min, "Max": sp.Max}
+        from biosnn.codegen.functions import NONSMOOTH
+
+        return NONSMOOTH
+
     def visit_Call(self, node):
         sp, name, args = self.sp, node.func.id, node.args
         simple = {"exp": sp.exp, "log": sp.log, "sin": sp.sin, "cos": sp.cos, "tan": sp.tan,
@@ -800,24 +847,32 @@ class Converter:
         if name == "log10":
             x = self._dimensionless_arg(args[0], name)
             return sp.log(x) / sp.log(10), units.dimensionless()
+        fn = self._nonsmooth()
         if name in ("sqrt", "abs", "floor", "ceil", "sign", "heaviside"):
             x, dim = self._number(args[0])
             if name == "sqrt":
                 return sp.sqrt(x), dim**0.5
             if name == "sign":
-                return sp.sign(x), units.dimensionless()
+                return fn["sign"](x), units.dimensionless()
             if name == "heaviside":
                 return sp.Piecewise((1, x > 0), (0, True)), units.dimensionless()
-            return {"abs": sp.Abs, "floor": sp.floor, "ceil": sp.ceiling}[name](x), dim
+            return fn[{"abs": "Abs", "floor": "floor", "ceil": "ceiling"}[name]](x), dim
         if name in ("minimum", "maximum", "clip"):
             values, dim = self._same(args, f"the arguments of {name}() must agree")
             if name == "clip":
-                return sp.Min(sp.Max(values[0], values[1]), values[2]), dim
-            return (sp.Min if name == "minimum" else sp.Max)(*values), dim
+                return fn["Min"](fn["Max"](values[0], values[1]), values[2]), dim
+            return fn["Min" if name == "minimum" else "Max"](*values), dim
         # where / ifelse
         cond = self._condition(args[0], f"the condition of {name}()")
         (a, b), dim = self._same(args[1:], f"the two values of {name}() must agree")
         return sp.Piecewise((a, cond), (b, True)), dim
+
+
+try:
+    from mpmath.libmp import NoConvergence as _NoConvergence    # sympy's dependency
+except ImportError:     # pragma: no cover - without sympy there is no symbolic pass
+    class _NoConvergence(Exception):
+        pass
 
 
 class _Unknown:

@@ -76,6 +76,15 @@ class PyPrinter(BiosnnCPrinter):
     def _print_Heaviside(self, expr):
         return f"_np.where({self._print(expr.args[0])} > 0, 1.0, 0.0)"
 
+    def _print_Infinity(self, expr):
+        return "_np.inf"
+
+    def _print_NegativeInfinity(self, expr):
+        return "(-_np.inf)"
+
+    def _print_NaN(self, expr):
+        return "_np.nan"
+
     def doprint(self, expr, assign_to=None):
         text = super().doprint(expr, assign_to)
         return _CALL.sub(lambda m: _PY_FUNCS[m.group(1)] + "(", text)
