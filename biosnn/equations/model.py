@@ -1054,7 +1054,11 @@ class _Builder:
         try:
             return units.parse_quantity(text)[:2]
         except UnitError:
-            return None
+            try:
+                factor, dim = units.parse_unit(parts[1])
+            except UnitError:
+                return None
+            return parts[0] * factor, dim       # too large (inf): the caller says so
 
     # parameters -------------------------------------------------------------------------
     def _declared_display(self, s):
