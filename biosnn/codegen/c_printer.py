@@ -54,6 +54,11 @@ class BiosnnCPrinter(C99CodePrinter):
         Passed to ``C99CodePrinter``.
     """
 
+    def _print_ComplexInfinity(self, expr):
+        # sympy's "complex infinity" (1/0, log(0)) where cse or a rewrite folds a branch:
+        # undefined, so NAN (as the NumPy printers), reported as a non-finite state
+        return "NAN"
+
     def __init__(self, storage: dict | None = None, settings: dict | None = None):
         settings = dict(settings or {})
         # no M_PI, M_E, M_LN2 ...: they are not ISO C (undeclared under -std=c99), and the

@@ -31,6 +31,11 @@ class BiosnnNumPyPrinter(NumPyPrinter):
         settings.setdefault("allow_unknown_functions", False)
         super().__init__(settings)
 
+    def _print_ComplexInfinity(self, expr):
+        # sympy's "complex infinity" (1/0, log(0)) can appear where cse or a rewrite folds
+        # a branch: undefined, so nan, which the drivers report as a non-finite state
+        return f"{_MODULE}.nan"
+
     def _module_format(self, fqn, register=True):
         out = super()._module_format(fqn, register)
         if out.startswith("numpy."):

@@ -85,6 +85,9 @@ class PyPrinter(BiosnnCPrinter):
     def _print_NaN(self, expr):
         return "_np.nan"
 
+    def _print_ComplexInfinity(self, expr):
+        return "_np.nan"         # undefined (log(0) of a folded branch): nan, as in C
+
     def doprint(self, expr, assign_to=None):
         text = super().doprint(expr, assign_to)
         return _CALL.sub(lambda m: _PY_FUNCS[m.group(1)] + "(", text)

@@ -232,7 +232,7 @@ class Problem:
         tt = float(np.broadcast_to(t, (y.shape[1],))[bad_col])
         raise SimulationError(
             f"The solution blew up at t = {tt:.6g}{self.time_unit} in instance {inst}: "
-            f"variable {self.spec.states[bad_state]!r} became {y[bad_state, bad_col]!r}. "
+            f"variable {self.spec.states[bad_state]!r} became {float(y[bad_state, bad_col])}. "
             "Try a smaller dt, or an adaptive method (e.g. method='rk45', rtol=1e-6, "
             "atol=1e-9), or check the parameters.")
 

@@ -26,7 +26,7 @@ from biosnn import Model, simulate
 from biosnn.analysis import find_equilibria
 from biosnn.analysis._system import System
 from biosnn.codegen import c_backend
-from biosnn.errors import ModelError
+from biosnn.errors import ModelError, SimulationError
 from biosnn.network import Network, Population, StateMonitor
 
 
@@ -259,3 +259,18 @@ def test_third_fuzz_run_inputs_run_or_raise_biosnn_errors(kwargs):
         m.kernel_spec()
     except BiosnnError as exc:
         assert str(exc).strip()
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_complex_infinity_folded_by_cse_prints_as_nan(backend):
+    # found by tests/fuzz_large.py (seed 41): cse folds log10 of a branch that is <= 0 into
+    # sympy's zoo, which the NumPy printer could not print (KeyError 'ComplexInfinity');
+    # log10 of a non-positive number is undefined, so the run must report the non-finite
+    # state, in both backends
+    m = Model("""
+        du/dt = log10(clip((2/v), clip(0, I, t), (v*0.0))) : 1
+        dv/dt = -v : 1
+        I = w**ceil(t) + tanh(0*0.0) : 1
+        """, params={"w": 2.0}, initial={"v": 1})
+    with pytest.raises(SimulationError, match="'u'"):
+        simulate(m, 1, method="rk4", dt=0.1, backend=backend)
