@@ -1050,9 +1050,22 @@ class _AdaptiveRun:
                 e[i] = 1.0
                 coef[i] = np.asarray(prob.kernel.crossing(t0, e, prob.p), float) - g_zero
             self.cross_coef = coef
+            self.cross_zero = g_zero
+        self._coef_cache = None
+        # a shift of g0 and g1 by m moves the Hermite screen's bounds by at most
+        # m*(1 + 3*sum_s Wb_s) (3 = 2*max|6x(1-x)|: dg moves by 2m)
+        self._margin_factor = (1.0 if self.known == dense.shape[0] else
+                               1.0 + 3.0 * (sum(self._w_list) + 2.0 * self.w_unknown))
 
     def _spike_times(self, ta, ha, ya, yna, t_new, ca, Ka, live, dense, ensure_dense):
         """Upward crossings inside the accepted steps: {position: [t_s, ...]}."""
+        if live.size == 1 and self.affine and self.cross_coef is not None:
+            # one instance: the float screen first, before any array work
+            if not live[0]:
+                return {}
+            i = int(ca[0])
+            if self._screen_one(0, i, ya, yna, Ka, not self.thr_prev[i]):
+                return {}
         pos = np.nonzero(live)[0]
         if pos.size == 0:
             return {}
@@ -1093,15 +1106,19 @@ class _AdaptiveRun:
 
     def _affine_spikes(self, pos, armed, ta, ha, ya, yna, t_new, ca, Ka, dense, ensure_dense):
         prob = self.prob
+        known, total = self.known, self.stepper.dense.shape[0]
+        if (pos.size == 1 and ca.size > 1 and self.cross_coef is not None
+                and self._screen_one(int(pos[0]), int(ca[pos[0]]), ya, yna, Ka,
+                                     bool(armed[0]))):
+            return {}
         tt = ta[pos]
         p0 = prob.params(tt, ca[pos], tt)
-        known, total = self.known, self.stepper.dense.shape[0]
         # an affine crossing reads no t, and no parameter a linear stimulus drives: the
         # values at the step's end are those with the parameters of its start
         g0, g1 = self._crossings(tt, p0, [ya[:, pos], yna[:, pos]])
         sig = self._slopes(tt, p0, pos, Ka, range(known), ya, ca[pos])
-        if pos.size == 1 and self._skip_one(float(g0[0]), float(g1[0]), sig[:, 0].tolist(),
-                                            bool(armed[0])):
+        if pos.size == 1 and self.cross_coef is None and self._skip_one(
+                float(g0[0]), float(g1[0]), sig[:, 0].tolist(), bool(armed[0])):
             return {}
         up = g1 > 0
         if known == total:   # |P - g0| <= sum_s Wb_s |sigma_s|
@@ -1136,10 +1153,49 @@ class _AdaptiveRun:
                 found[j] = times
         return found
 
-    def _skip_one(self, g0, g1, sig, armed) -> bool:
-        """The screen of :meth:`_affine_spikes` for one instance on floats."""
+    def _screen_one(self, j, i, ya, yna, Ka, armed) -> bool:
+        """The screen of :meth:`_affine_spikes` for one instance (position ``j``, instance
+        ``i``) without a kernel call, all on Python floats: True if the step cannot hold a
+        crossing.
+
+        The crossing at the step's ends is rebuilt from its affine form,
+        ``g(y) = sum_i c_i*y_i + g(0)``, and ``sigma_s = sum_i c_i*K_s,i`` (summed in the
+        order einsum sums it in :meth:`_slopes`).  The rebuilt ends differ from the
+        kernel's by rounding (of ``c_i = g(e_i) - g(0)`` and of the sums); the screen
+        widens its bounds by ``1e-12*(|g(0)| + sum_i (|y0_i| + |y1_i|)*(|c_i| + |g(0)|))``
+        (thousands of times that rounding; a NaN margin skips nothing), so it still skips
+        only steps the exact search would find empty.  A step it does not skip goes through the array path unchanged.
+        """
+        cached = self._coef_cache
+        if cached is None or cached[0] != i:
+            coef, gz = self.cross_coef[:, i].tolist(), float(self.cross_zero[i])
+            wabs = [abs(cf) + abs(gz) for cf in coef] + [abs(gz)]
+            cached = self._coef_cache = (i, coef, gz, wabs)
+        _, coef, gz, wabs = cached
+        g0 = g1 = gz
+        m = wabs[-1]
+        for cf, w, y0, y1 in zip(coef, wabs, ya[:, j].tolist(), yna[:, j].tolist()):
+            g0 += cf * y0
+            g1 += cf * y1
+            m += w * ((y0 if y0 > 0 else -y0) + (y1 if y1 > 0 else -y1))
+        sig = []
+        for row in Ka[:self.known, :, j].tolist():
+            acc = 0.0
+            for cf, kk in zip(coef, row):
+                acc += cf * kk
+            sig.append(acc)
+        return self._skip_one(g0, g1, sig, armed, 1e-12 * m)
+
+    def _skip_one(self, g0, g1, sig, armed, margin=0.0) -> bool:
+        """The screen of :meth:`_affine_spikes` for one instance on floats; ``margin``
+        bounds the error of ``g0`` and ``g1`` (the bounds widen by it, times
+        :attr:`_margin_factor` for the Hermite screen, whose deviations depend on them)."""
         known, total = self.known, self.stepper.dense.shape[0]
         up = g1 > 0
+        if margin:
+            if abs(g1) <= margin:
+                return False
+            margin *= self._margin_factor
         dev = 0.0
         if known == total:
             for wk, sk in zip(self._w_list, sig):
@@ -1155,6 +1211,7 @@ class _AdaptiveRun:
             dev += 2.0 * r * self.w_unknown
             hb = (g0, g0 + d0 / 3.0, g1 - d1 / 3.0, g1)
             hi, lo = max(hb) + dev, min(hb) - dev
+        hi, lo = hi + margin, lo - margin
         return (hi <= 0 and not up) or (not armed and lo > 0 and up)
 
     def _search_polynomial(self, j, coeffs, armed, ta, ha, t_new, ca, yna, dense):

@@ -39,7 +39,11 @@ inside one step is a spike (two excursions are two spikes).  How the drivers fin
   search a screen skips steps that cannot hold a crossing: with ``Wb_s`` the largest
   ``|Bernstein coefficient|`` of the weight ``w_s`` (a bound of ``|w_s|`` on [0, 1]),
   ``|P - g(y0)| <= sum_s Wb_s |sigma_s|``.  Cost of a step far from the threshold: one
-  evaluation of ``g`` per stage and three more, ``2*s`` multiply-adds.
+  evaluation of ``g`` per stage and three more, ``2*s`` multiply-adds.  NumPy backend,
+  one instance (or one left) with constant coefficients: the screen runs on Python
+  floats with no kernel call, ``g`` at the step's ends rebuilt as ``c.y + g(0)`` and
+  its bounds widened by ``1e-12*(|g(0)| + sum_i (|y0_i| + |y1_i|)*(|c_i| + |g(0)|))``
+  for the rounding of that rebuild; a step it does not skip takes the array path.
 * **DOP853** needs three extra stages for its interpolant, computed (as before) only when
   the interpolant is used.  The screen there: with ``H`` the cubic Hermite interpolant of
   ``g`` (values at the ends, slopes ``sigma_0`` and ``sigma_11``, both at c = 0 and 1),
