@@ -1082,7 +1082,10 @@ class _AdaptiveRun:
         are the crossing at the two end states."""
         dense = self.stepper.dense
         mono = [g0] + [dense[list(stages), j] @ sig for j in range(self.q)]
-        c = np.array(bernstein(mono))
+        if g0.size == 1:     # the same arithmetic on Python floats, without array calls
+            c = np.array(bernstein([float(x[0]) for x in mono]))[:, None]
+        else:
+            c = np.array(bernstein(mono))
         c[0], c[-1] = g0, g1
         return c
 
@@ -1178,12 +1181,16 @@ class _AdaptiveRun:
             g0 += cf * y0
             g1 += cf * y1
             m += w * ((y0 if y0 > 0 else -y0) + (y1 if y1 > 0 else -y1))
-        sig = []
-        for row in Ka[:self.known, :, j].tolist():
-            acc = 0.0
-            for cf, kk in zip(coef, row):
-                acc += cf * kk
-            sig.append(acc)
+        # state by state; a zero coefficient adds only zeros (skipped if its stages are
+        # finite: 0*inf would be NaN)
+        sig = None
+        for cf, col in zip(coef, Ka[:self.known, :, j].T.tolist()):
+            if cf == 0.0 and math.isfinite(sum(col)):
+                continue
+            sig = ([cf * k for k in col] if sig is None
+                   else [a + cf * k for a, k in zip(sig, col)])
+        if sig is None:
+            sig = [0.0] * self.known
         return self._skip_one(g0, g1, sig, armed, 1e-12 * m)
 
     def _skip_one(self, g0, g1, sig, armed, margin=0.0) -> bool:
