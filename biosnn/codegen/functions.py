@@ -397,7 +397,31 @@ def _extremum_fdiff(self, argindex, strictly):
     # simplifying the condition (ITEs of infinities) can take minutes
     cond = sympy.And(*[strictly(arg, o, evaluate=False) for o in others], evaluate=False) \
         if len(others) > 1 else strictly(arg, others[0], evaluate=False)
-    return sympy.Piecewise((1, cond), (0, True), evaluate=False)
+    return sympy.Piecewise((1, _lift_piecewise(cond)), (0, True), evaluate=False)
+
+
+def _lift_piecewise(cond):
+    """``cond`` with every ``Piecewise`` inside its comparisons lifted out into logic.
+
+    ``Piecewise((a, c), (b, True)) > x`` becomes ``(c & (a > x)) | (~c & (b > x))``.
+    sympy folds a Piecewise inside a condition itself (``piecewise_fold`` and
+    ``simplify_logic``), which can take minutes when that Piecewise's own conditions are
+    nested (``maximum(I, where(I >= 0, 1, I))`` with ``I`` a ``where()``).  A condition
+    without a Piecewise is returned unchanged.
+    """
+    if not cond.has(sympy.Piecewise):
+        return cond
+    if isinstance(cond, sympy.core.relational.Relational):
+        pw = next(e for e in sympy.preorder_traversal(cond) if isinstance(e, sympy.Piecewise))
+        terms, before = [], []
+        for expr, c in pw.args:
+            c = _lift_piecewise(c)
+            sides = [side.xreplace({pw: expr}) for side in cond.args]
+            branch = _lift_piecewise(type(cond)(*sides, evaluate=False))
+            terms.append(sympy.And(*before, c, branch))
+            before.append(sympy.Not(c))
+        return sympy.Or(*terms)
+    return cond.func(*[_lift_piecewise(a) for a in cond.args])
 
 
 class Max(sympy.Max):

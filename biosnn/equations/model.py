@@ -882,6 +882,44 @@ def _known(cls, table):
     return None
 
 
+class _Overflow(Exception):
+    """A term that evaluated to a Float beyond the range of a double (its text)."""
+
+
+def _xreplace_checked(expr, subs):
+    """``expr.xreplace(subs)``, rebuilt bottom-up like sympy's, refusing (``_Overflow``) a
+    rebuilt term that evaluates to a Float beyond the range of a double.
+
+    ``I = 1e-12``, ``sin(sinh(1e300*I))``: sympy evaluates ``sinh(1e288)`` to a finite
+    mpmath number and ``sin`` of it to pi at ~1e288 digits, a hang; the check between the
+    two steps stops it.
+    """
+    if not subs:
+        return expr
+    memo = {}
+
+    def rebuild(e):
+        if e in subs:
+            return subs[e]
+        if e in memo:
+            return memo[e]
+        args, changed = [], False
+        for a in e.args:
+            if hasattr(a, "_xreplace"):
+                b = rebuild(a)
+                changed |= b is not a
+                args.append(b)
+            else:
+                args.append(a)
+        out = e.func(*args) if changed else e
+        if changed and parser.overflows_double(out):
+            raise _Overflow(str(e))
+        memo[e] = out
+        return out
+
+    return rebuild(expr)
+
+
 def _check_finite(exprs, where: str, how: str, *, line=None, source=None) -> None:
     """Refuse sympy expressions that are infinite, undefined or complex everywhere.
 
@@ -1291,7 +1329,12 @@ class _Builder:
         from mpmath.libmp import NoConvergence    # (sympy's dependency)
 
         try:
-            return expr.xreplace(subs)
+            return _xreplace_checked(expr, subs)
+        except _Overflow as exc:
+            s = self.decl[name]
+            raise ModelError(f"in {s.text!r}: {exc.args[0]} is too large (beyond the range "
+                             "of a double) once its aliases are substituted", line=s.line,
+                             source=self.source) from None
         except (TypeError, ValueError, ArithmeticError, RecursionError,
                 NoConvergence) as exc:
             s = self.decl[name]

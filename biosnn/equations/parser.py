@@ -675,6 +675,9 @@ class Converter:
             self.value_error(f"{self.expr.segment(node)} cannot be computed ({exc})")
         if self.symbolic:
             self._check_value(node, value)
+            if overflows_double(value):     # sinh(1e288): sin() of it would take hours
+                self.value_error(f"{self.expr.segment(node)} is too large (beyond the "
+                                 "range of a double)")
             if getattr(value, "is_Integer", False) and abs(value.p) > 2**53:
                 if abs(value.p) > 10**300:      # floor(cosh(exp(10))): 9566 digits
                     self.value_error(f"{self.expr.segment(node)} is too large")
@@ -939,6 +942,21 @@ class _FloatAlgebra:
     Not = And = Or = Lt = Le = Gt = Ge = Eq = Ne = Piecewise
 
     del _m
+
+
+def overflows_double(value) -> bool:
+    """Whether ``value`` is a finite sympy Float beyond the range of a double.
+
+    mpmath's exponent is unbounded, so sympy evaluates ``sinh(1e288)`` to a finite Float
+    that every backend computes as inf; a trigonometric function of it then asks mpmath
+    for pi to ~1e288 digits (a hang).  Such a number is refused where it appears.
+    """
+    if not getattr(value, "is_Float", False):
+        return False
+    try:
+        return not math.isfinite(float(value)) and bool(value.is_finite)
+    except (OverflowError, ValueError):
+        return True
 
 
 def sympy_number(sp, value: float):

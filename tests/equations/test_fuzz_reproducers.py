@@ -274,3 +274,57 @@ def test_complex_infinity_folded_by_cse_prints_as_nan(backend):
         """, params={"w": 2.0}, initial={"v": 1})
     with pytest.raises(SimulationError, match="'u'"):
         simulate(m, 1, method="rk4", dt=0.1, backend=backend)
+
+
+# -- inputs that made sympy hang for minutes (long fuzz run, issue 9 section 4) -------------
+
+@pytest.mark.parametrize("equations, term", [
+    # I = 1e-12 makes sinh(1e300*I) = sinh(1e288): sympy evaluated it to a finite mpmath
+    # number beyond a double, and sin() of it asked mpmath for pi to ~1e288 digits
+    ("I = 1e-12 : 1\ndv/dt = exp(maximum(where(v <= 0, 0, I), 37)) : 1\n"
+     "dw/dt = sin(sinh((1e300 * I))) : 1", r"sinh\(1.0e\+300\*I\) is too large"),
+    # the same number typed directly (the parser evaluated it the same way)
+    ("dv/dt = sin(sinh(1e288)) : 1", r"sinh\(1e288\) is too large"),
+])
+def test_numbers_beyond_a_double_are_refused_before_sympy_evaluates_them(equations, term):
+    # every backend computes sinh(1e288) as inf (IEEE 754 double range ends near 1.8e308)
+    with pytest.raises(ModelError, match=term + r" \(beyond the range of a double\)"):
+        Model(equations, time="1").kernel_spec()
+
+
+def test_fourth_fuzz_run_input_with_nested_where_in_maximum_runs_or_raises():
+    # tests/fuzz_large.py (fuzz run 3): the derivative of maximum() had a where() whose
+    # condition holds another where(); sympy's piecewise_fold/simplify_logic of that
+    # condition took ~100 s
+    from biosnn.errors import BiosnnError
+
+    kwargs = {
+        "equations": "dv/dt = maximum(I, clip((-inf * 1e300), where(I >= 1e-300, 1, I), "
+                     "maximum(t, t))) : 1 (unless refractory)\n"
+                     "I = (maximum(cosh(t), clip(-inf, v, v)) + (where(0.0 <= v, 2, v) * "
+                     "where(t <= t, -inf, v))) : 1",
+        "params": {}, "time": "1", "threshold": "v > minimum(where(I != 1, I, t), (v * I))",
+        "reset": "v /= v"}
+    try:
+        Model(**kwargs).kernel_spec()
+    except BiosnnError as exc:
+        assert str(exc).strip()
+
+
+def test_derivative_of_maximum_of_nested_where_is_the_analytic_one():
+    # the same shape as the fuzz input above, finite: f = max(I, min(W, t)) with
+    # I = max(cosh t, v) - where(v >= 0, 2, v), W = where(I >= 1e-300, 1, I).  At t = -2
+    # (cosh t = 3.76, min(W, t) = -2 < I) f = I, so by hand df/dv = dI/dv:
+    # v = 5: v > cosh t, branch 2 -> 1;  v = 1.5: cosh t wins, branch 2 -> 0;
+    # v = -1: cosh t wins, branch v -> -1
+    from biosnn.codegen.numpy_backend import NumpyKernel
+
+    m = Model("I = maximum(cosh(t), v) + where(0 <= v, 2, v)*(-1) : 1\n"
+              "dv/dt = maximum(I, clip(-inf, where(I >= 1e-300, 1, I), t)) : 1", time="1")
+    spec = m.kernel_spec()
+    jac = NumpyKernel(spec).jac(-2.0, np.array([[5.0, 1.5, -1.0]]), np.zeros((0, 3)))
+    np.testing.assert_array_equal(np.asarray(jac).reshape(-1), [1.0, 0.0, -1.0])
+    # and f itself: I = 3, 3.76 - 2, 3.76 + 1
+    f = NumpyKernel(spec).f(-2.0, np.array([[5.0, 1.5, -1.0]]), np.zeros((0, 3)))
+    np.testing.assert_allclose(np.asarray(f).reshape(-1),
+                               [3.0, np.cosh(2.0) - 2.0, np.cosh(2.0) + 1.0])
