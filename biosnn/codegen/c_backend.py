@@ -203,8 +203,7 @@ def _model_functions(spec, family: str) -> str:
     """The scalar C model functions a family needs (stubs for absent events)."""
     store = _storage(spec)
     ns = spec.n_states
-    out = [_func("bs_f", "void", ", double *restrict out",
-                 _block(spec.f, [f"out[{i}]" for i in range(ns)], store))]
+    out = [_split_f(spec.f, [f"out[{i}]" for i in range(ns)], store)]
     if family == "rodas":
         out.append(_func("bs_jac", "void", ", double *restrict out", _block(
             [spec.jac[i][j] for i in range(ns) for j in range(ns)],
@@ -214,6 +213,25 @@ def _model_functions(spec, family: str) -> str:
                          _block(dfdt, [f"out[{i}]" for i in range(ns)], store)))
     out.append(_event_functions(spec, store))
     return "\n".join(out)
+
+
+def _split_f(exprs, targets, store) -> str:
+    """The scalar drift ``bs_f``; above :data:`LANE_SPLIT` outputs in pieces
+    ``bs_f_0, bs_f_1, ...`` of :data:`LANE_PIECE` outputs called in order (bounded
+    compile time, as for the lane functions, see :func:`_lane_func`)."""
+    extra = ", double *restrict out"
+    if len(exprs) <= LANE_SPLIT:
+        return _func("bs_f", "void", extra, _block(exprs, targets, store))
+    out, calls = [], []
+    for j, a in enumerate(range(0, len(exprs), LANE_PIECE)):
+        body = "    (void)t; (void)y; (void)p;\n" + _block(
+            exprs[a:a + LANE_PIECE], targets[a:a + LANE_PIECE], store)
+        out.append(_func(f"bs_f_{j}", "BS_NOINLINE void", extra, body))
+        calls.append(f"    bs_f_{j}(t, y, p, out);")
+    out.append(_func("bs_f", "void", extra, "\n".join(calls)))
+    return ("#ifndef BS_NOINLINE\n#if defined(__GNUC__)\n"
+            "#define BS_NOINLINE __attribute__((noinline))\n#else\n#define BS_NOINLINE\n"
+            "#endif\n#endif\n" + "\n".join(out))
 
 
 _VECTOR_CALLS = (("exp", "bs_vexp"), ("expm1", "bs_vexpm1"), ("bs_xexpm1", "bs_vxexpm1"))

@@ -46,6 +46,9 @@ def test_large_lane_functions_are_split_into_bounded_pieces(model):
         # the entry point calls every piece once, in order
         body = src.split(f"BS_KERNEL void {name}(")[1].split("\n}\n")[0]
         assert re.findall(rf"{name}_(\d+)\(", body) == defined
+    # the scalar drift of the driver unit too
+    assert re.findall(r"^static BS_NOINLINE void bs_f_(\d+)\(", src, re.M) == [
+        str(j) for j in range(-(-N // c_backend.LANE_PIECE))]
     # every output is written by exactly one piece
     for j in range(N):
         assert len(re.findall(rf"\bO\[{j}\*BS_B\+l\] =", src)) == 1
@@ -69,3 +72,16 @@ def test_split_kernel_agrees_with_numpy(model, method):
     for i in range(N):
         np.testing.assert_allclose(res[f"x{i}"], ref[f"x{i}"], rtol=1e-10, atol=1e-250)
     assert np.all(ref[f"x{N - 1}"][:, -1] > 1e-200)   # the signal reaches the last state
+
+
+def test_split_scalar_drift_agrees_with_numpy(model):
+    # the adaptive (and stiff) drivers call the scalar bs_f, split like the lane
+    # functions; reference: the NumPy backend, same method and tolerances.  The two
+    # may take different steps (rounding near an accept/reject decision), so they agree
+    # to the tolerance, not to rounding
+    kw = dict(method="rk45", rtol=1e-9, atol=1e-12, record_dt=0.25)
+    ref = simulate(model, 5.0, backend="numpy", **kw)
+    res = simulate(model, 5.0, backend="c", **kw)
+    assert res.stats["backend"] == "c"
+    for i in range(N):
+        np.testing.assert_allclose(res[f"x{i}"], ref[f"x{i}"], rtol=0, atol=1e-7)
