@@ -203,8 +203,7 @@ def _model_functions(spec, family: str) -> str:
     """The scalar C model functions a family needs (stubs for absent events)."""
     store = _storage(spec)
     ns = spec.n_states
-    out = [_func("bs_f", "void", ", double *restrict out",
-                 _block(spec.f, [f"out[{i}]" for i in range(ns)], store))]
+    out = [_split_f(spec.f, [f"out[{i}]" for i in range(ns)], store)]
     if family == "rodas":
         out.append(_func("bs_jac", "void", ", double *restrict out", _block(
             [spec.jac[i][j] for i in range(ns) for j in range(ns)],
@@ -214,6 +213,25 @@ def _model_functions(spec, family: str) -> str:
                          _block(dfdt, [f"out[{i}]" for i in range(ns)], store)))
     out.append(_event_functions(spec, store))
     return "\n".join(out)
+
+
+def _split_f(exprs, targets, store) -> str:
+    """The scalar drift ``bs_f``; above :data:`LANE_SPLIT` outputs in pieces
+    ``bs_f_0, bs_f_1, ...`` of :data:`LANE_PIECE` outputs called in order (bounded
+    compile time, as for the lane functions, see :func:`_lane_func`)."""
+    extra = ", double *restrict out"
+    if len(exprs) <= LANE_SPLIT:
+        return _func("bs_f", "void", extra, _block(exprs, targets, store))
+    out, calls = [], []
+    for j, a in enumerate(range(0, len(exprs), LANE_PIECE)):
+        body = "    (void)t; (void)y; (void)p;\n" + _block(
+            exprs[a:a + LANE_PIECE], targets[a:a + LANE_PIECE], store)
+        out.append(_func(f"bs_f_{j}", "BS_NOINLINE void", extra, body))
+        calls.append(f"    bs_f_{j}(t, y, p, out);")
+    out.append(_func("bs_f", "void", extra, "\n".join(calls)))
+    return ("#ifndef BS_NOINLINE\n#if defined(__GNUC__)\n"
+            "#define BS_NOINLINE __attribute__((noinline))\n#else\n#define BS_NOINLINE\n"
+            "#endif\n#endif\n" + "\n".join(out))
 
 
 _VECTOR_CALLS = (("exp", "bs_vexp"), ("expm1", "bs_vexpm1"), ("bs_xexpm1", "bs_vxexpm1"))
@@ -242,14 +260,60 @@ LANE_OUTS = {"bs_f_v": "double *restrict O", "bs_g_v": "double *restrict O",
              "bs_threshold_v": "int *restrict TH"}
 
 
-def _lane_func(name: str, exprs, targets, store) -> str:
-    """``BS_KERNEL void name(t, Y, P, outs...)``: an ``omp simd`` loop over the lanes."""
+#: Lane functions of more than ``LANE_SPLIT`` outputs (models of about 100 states or
+#: more) are split into pieces of at most ``LANE_PIECE`` outputs: gcc's time grows faster
+#: than linearly in the statements of one loop (induction-variable optimisation; a
+#: 3000-state chain: 47 s unsplit, 11 s in pieces of 32), so bounded pieces keep the
+#: compile time near-linear in the model size.  Smaller functions (every library model)
+#: are generated as one loop, unchanged.
+LANE_SPLIT, LANE_PIECE = 128, 32
+
+#: Attributes of the pieces of a split lane function: file-local, with the clones of the
+#: kernel unit, and never inlined back into one large function.
+_PIECE_ATTRS = """#ifndef BS_PIECE
+#if defined(__GNUC__)
+#define BS_PIECE static __attribute__((noinline)) BS_CLONES
+#else
+#define BS_PIECE static
+#endif
+#endif
+"""
+
+
+def _lane_loop(head: str, exprs, targets, store) -> str:
+    """``head {`` + an ``omp simd`` loop over the lanes computing ``targets``."""
     body = _vector_calls(_block(exprs, targets, store))
     body = "\n".join("    " + line for line in body.splitlines())
-    return (f"BS_KERNEL void {name}(double t, const double *restrict Y, "
-            f"const double *restrict P, {LANE_OUTS[name]}) {{\n"
+    return (f"{head} {{\n"
             f"    (void)t; (void)Y; (void)P;\n"
             f"#pragma omp simd\n    for (int l = 0; l < BS_B; ++l) {{\n{body}\n    }}\n}}\n")
+
+
+def _lane_func(name: str, exprs, targets, store) -> str:
+    """``BS_KERNEL void name(t, Y, P, outs...)``: an ``omp simd`` loop over the lanes.
+
+    With more than :data:`LANE_SPLIT` outputs: pieces ``name_0, name_1, ...`` of at most
+    :data:`LANE_PIECE` outputs each (each its own loop and common subexpressions), called
+    in order by ``name``.  The pieces write disjoint outputs and only read ``Y`` and
+    ``P``, so every output is the same expression of the same inputs as unsplit (shared
+    exponentials and common subexpressions are found per piece, so a value may differ
+    from the unsplit one by rounding).
+    """
+    import re
+
+    exprs, targets = list(exprs), list(targets)
+    sig = (f"(double t, const double *restrict Y, const double *restrict P, "
+           f"{LANE_OUTS[name]})")
+    if len(exprs) <= LANE_SPLIT:
+        return _lane_loop(f"BS_KERNEL void {name}{sig}", exprs, targets, store)
+    args = ", ".join(["t", "Y", "P"] + re.findall(r"(\w+)(?:,|$)", LANE_OUTS[name]))
+    out, calls = [_PIECE_ATTRS], []
+    for j, a in enumerate(range(0, len(exprs), LANE_PIECE)):
+        out.append(_lane_loop(f"BS_PIECE void {name}_{j}{sig}", exprs[a:a + LANE_PIECE],
+                              targets[a:a + LANE_PIECE], store))
+        calls.append(f"    {name}_{j}({args});\n")
+    out.append(f"BS_KERNEL void {name}{sig} {{\n{''.join(calls)}}}\n")
+    return "\n".join(out)
 
 
 def _lane_functions(spec) -> str:
