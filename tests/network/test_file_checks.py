@@ -70,8 +70,12 @@ def _error(tmp_path, old, new, cls=ModelError, backend="numpy"):
 
 
 def test_the_base_file_loads_and_runs(tmp_path):
+    # the unmodified file every error case below mutates: it must load and run, else the
+    # errors below would prove nothing
     _, net = _load(tmp_path, BASE)
     net.run("1 ms")
+    assert net.t == pytest.approx(1.0)
+    assert net.stats["backend"] == "numpy"
 
 
 @pytest.mark.parametrize("new, line, words", [
