@@ -195,7 +195,9 @@ def package_key_costs(repeat: int = 20) -> dict:
     files = [p for p in pkg.rglob("*") if p.suffix in trust.KEY_SUFFIXES
              and "__pycache__" not in p.parts]
 
-    def timed(evict: bool) -> list:
+    def timed(evict: bool, fn=trust._hash_package) -> list:
+        # fn = trust._package_key: the path every process takes (stat signature + the
+        # remembered key); trust._hash_package: hashing every file
         times = []
         for _ in range(repeat):
             if evict:
@@ -204,21 +206,7 @@ def package_key_costs(repeat: int = 20) -> dict:
                     os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
                     os.close(fd)
             t0 = time.perf_counter()
-            trust._hash_package(pkg, biosnn.__version__)
-            times.append(time.perf_counter() - t0)
-        return sorted(times)
-
-    def timed_memo(evict: bool) -> list:
-        # the path every process takes: stat signature + the remembered key
-        times = []
-        for _ in range(repeat):
-            if evict:
-                for p in files:
-                    fd = os.open(p, os.O_RDONLY)
-                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-                    os.close(fd)
-            t0 = time.perf_counter()
-            trust._package_key(pkg, biosnn.__version__)
+            fn(pkg, biosnn.__version__)
             times.append(time.perf_counter() - t0)
         return sorted(times)
 
@@ -228,7 +216,8 @@ def package_key_costs(repeat: int = 20) -> dict:
         os.environ["BIOSNN_CACHE_DIR"] = memo_cache
         try:
             trust._package_key(pkg, biosnn.__version__)       # writes the memo
-            memo_warm, memo_cold = timed_memo(False), timed_memo(True)
+            memo = trust._package_key
+            memo_warm, memo_cold = timed(False, memo), timed(True, memo)
         finally:
             if old is None:
                 os.environ.pop("BIOSNN_CACHE_DIR", None)
