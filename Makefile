@@ -23,6 +23,8 @@ demo: $(VENV)/.installed
 	$(BIN)/biosnn demo --out out
 
 test: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q -n 2
 
 # A separate environment for the network-benchmark anchors (Brian2 2.9, NEST 3.10):

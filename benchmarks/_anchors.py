@@ -98,21 +98,33 @@ def _child(python, args: list) -> tuple[dict, float, float]:
     """Run ``python _anchors.py --inner args`` in a fresh process: (row, wall, CPU)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run([str(python), str(Path(__file__).resolve()), "--inner", *args],
-                          capture_output=True, text=True,
-                          env=dict(os.environ, PYNEST_QUIET="1"))
+    proc = subprocess.run(
+        [str(python), str(Path(__file__).resolve()), "--inner", *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYNEST_QUIET="1"),
+    )
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(MARK)]
     if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"anchor {' '.join(args)} failed (exit {proc.returncode}): "
-                           f"{proc.stderr.strip()[-2000:]}")
-    return json.loads(lines[-1][len(MARK):]), wall, cpu
+        raise RuntimeError(
+            f"anchor {' '.join(args)} failed (exit {proc.returncode}): "
+            f"{proc.stderr.strip()[-2000:]}"
+        )
+    return json.loads(lines[-1][len(MARK) :]), wall, cpu
 
 
-def run_anchor(model: str, tool: str, target: str | None = None, n: int = 4000,
-               seed: int = 1, warm: bool | None = None, python=None) -> dict:
+def run_anchor(
+    model: str,
+    tool: str,
+    target: str | None = None,
+    n: int = 4000,
+    seed: int = 1,
+    warm: bool | None = None,
+    python=None,
+) -> dict:
     """Run one anchor in a fresh process of the benchmark environment; its JSON row.
 
     Parameters
@@ -152,21 +164,26 @@ def run_anchor(model: str, tool: str, target: str | None = None, n: int = 4000,
     row["warm_cache"] = bool(warm)
     extra = "" if n == 4000 else f" --n {n}"
     tgt = "" if tool == "nest" else f" --target {target}"
-    row["command"] = (f".venv-bench/bin/python benchmarks/_anchors.py {model} --tool {tool}"
-                      f"{tgt}{extra}")
+    row["command"] = (
+        f".venv-bench/bin/python benchmarks/_anchors.py {model} --tool {tool}{tgt}{extra}"
+    )
     return row
 
 
 # the anchors in the form of _netbench.ANCHORS, measured: (key, model, tool, target, field)
 _ANCHOR_KEYS = {
-    "cuba": [("brian2_cpp_standalone_loop_s", "brian2", "cpp_standalone", "loop_s"),
-             ("brian2_cpp_compile_s", "brian2", "cpp_standalone", "compile_s"),
-             ("brian2_cython_whole_process_s", "brian2", "cython", "whole_process_s"),
-             ("nest_loop_s", "nest", None, "loop_s"),
-             ("nest_whole_process_s", "nest", None, "whole_process_s")],
-    "cobahh": [("brian2_cpp_standalone_loop_s", "brian2", "cpp_standalone", "loop_s"),
-               ("brian2_cython_loop_s", "brian2", "cython", "loop_s"),
-               ("nest_loop_s", "nest", None, "loop_s")],
+    "cuba": [
+        ("brian2_cpp_standalone_loop_s", "brian2", "cpp_standalone", "loop_s"),
+        ("brian2_cpp_compile_s", "brian2", "cpp_standalone", "compile_s"),
+        ("brian2_cython_whole_process_s", "brian2", "cython", "whole_process_s"),
+        ("nest_loop_s", "nest", None, "loop_s"),
+        ("nest_whole_process_s", "nest", None, "whole_process_s"),
+    ],
+    "cobahh": [
+        ("brian2_cpp_standalone_loop_s", "brian2", "cpp_standalone", "loop_s"),
+        ("brian2_cython_loop_s", "brian2", "cython", "loop_s"),
+        ("nest_loop_s", "nest", None, "loop_s"),
+    ],
 }
 
 
@@ -183,24 +200,44 @@ def measured_anchors(model: str, n: int = 4000, repeat: int = 1, nest: bool = Tr
         if tool == "nest" and not nest:
             continue
         if (tool, target) not in rows:
-            rows[(tool, target)] = [run_anchor(model, tool, target, n=n)
-                                    for _ in range(max(1, repeat))]
+            rows[(tool, target)] = [
+                run_anchor(model, tool, target, n=n) for _ in range(max(1, repeat))
+            ]
         out[key] = min(r[field] for r in rows[(tool, target)])
     return out
 
 
 # what `compare` runs by default for each model: (tool, target)
-COMPARE_SET = {"cuba": [("brian2", "cpp_standalone"), ("brian2", "cython"),
-                        ("brian2", "numpy"), ("nest", None)],
-               "cobahh": [("brian2", "cpp_standalone"), ("brian2", "cython"), ("nest", None)]}
-_FIELDS = ("loop_s", "loop_cpu_s", "run_call_cpu_s", "build_s", "compile_s",
-           "whole_process_s", "whole_process_cpu_s", "peak_MiB", "binary_peak_MiB")
+COMPARE_SET = {
+    "cuba": [
+        ("brian2", "cpp_standalone"),
+        ("brian2", "cython"),
+        ("brian2", "numpy"),
+        ("nest", None),
+    ],
+    "cobahh": [("brian2", "cpp_standalone"), ("brian2", "cython"), ("nest", None)],
+}
+_FIELDS = (
+    "loop_s",
+    "loop_cpu_s",
+    "run_call_cpu_s",
+    "build_s",
+    "compile_s",
+    "whole_process_s",
+    "whole_process_cpu_s",
+    "peak_MiB",
+    "binary_peak_MiB",
+)
 
 
 def _ours(model: str, python) -> dict:
-    """biosnn's own benchmark script (benchmarks/<model>.py) in a fresh process."""
-    proc = subprocess.run([str(python), str(HERE / f"{model}.py")], capture_output=True,
-                          text=True, env=dict(os.environ))
+    """Biosnn's own benchmark script (benchmarks/<model>.py) in a fresh process."""
+    proc = subprocess.run(
+        [str(python), str(HERE / f"{model}.py")],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"benchmarks/{model}.py failed: {proc.stderr.strip()[-2000:]}")
@@ -225,18 +262,21 @@ def compare(model: str, repeat: int = 3, tools=None, ours_python=None) -> dict:
     for r in range(max(1, repeat)):
         rounds["biosnn"].append(_ours(model, ours_python))
         for (tool, target), name in zip(tools, names[1:]):
-            rounds[name].append(run_anchor(model, tool, target,
-                                           warm=(target == "cython" and r == 0)))
+            rounds[name].append(
+                run_anchor(model, tool, target, warm=(target == "cython" and r == 0))
+            )
     out = {"model": model, "repeat": repeat, "entries": {}}
     for name, rows in rounds.items():
-        entry = {"rate_Hz": rows[-1]["rate_Hz"], "n_synapses": rows[-1]["n_synapses"],
-                 "command": rows[-1].get("command", f".venv/bin/python benchmarks/{model}.py")}
+        entry = {
+            "rate_Hz": rows[-1]["rate_Hz"],
+            "n_synapses": rows[-1]["n_synapses"],
+            "command": rows[-1].get("command", f".venv/bin/python benchmarks/{model}.py"),
+        }
         for f in _FIELDS:
             vals = sorted(row[f] for row in rows if row.get(f) is not None)
             if vals:
                 entry[f] = {"best": vals[0], "median": round(statistics.median(vals), 4)}
-        entry["rounds"] = [{f: row[f] for f in _FIELDS if row.get(f) is not None}
-                           for row in rows]
+        entry["rounds"] = [{f: row[f] for f in _FIELDS if row.get(f) is not None} for row in rows]
         out["entries"][name] = entry
     ours = out["entries"]["biosnn"]
     for name in names[1:]:
@@ -244,7 +284,8 @@ def compare(model: str, repeat: int = 3, tools=None, ours_python=None) -> dict:
         e["ratio_vs_biosnn"] = {
             f"{f}": round(e[f]["best"] / ours[f]["best"], 3)
             for f in ("loop_s", "loop_cpu_s", "whole_process_s", "whole_process_cpu_s")
-            if f in e and f in ours and ours[f]["best"] > 0}
+            if f in e and f in ours and ours[f]["best"] > 0
+        }
     return out
 
 
@@ -254,9 +295,13 @@ def compare(model: str, repeat: int = 3, tools=None, ours_python=None) -> dict:
 def _rates(counts, ne: int, duration_s: float) -> dict:
     c = [int(x) for x in counts]
     exc, inh = c[:ne], c[ne:]
-    return {"spikes": {"exc": sum(exc), "inh": sum(inh)},
-            "rate_Hz": {"exc": round(sum(exc) / len(exc) / duration_s, 3),
-                        "inh": round(sum(inh) / len(inh) / duration_s, 3)}}
+    return {
+        "spikes": {"exc": sum(exc), "inh": sum(inh)},
+        "rate_Hz": {
+            "exc": round(sum(exc) / len(exc) / duration_s, 3),
+            "inh": round(sum(inh) / len(inh) / duration_s, 3),
+        },
+    }
 
 
 def _peak_mib(who=resource.RUSAGE_SELF) -> float:
@@ -307,8 +352,9 @@ def _brian2_run(b2, target: str, directory, net_objects) -> dict:
         t0 = time.perf_counter()
         device.build(directory=directory, compile=True, run=False, with_output=False)
         row["compile_s"] = round(device.timers["compile"]["make"], 4)
-        row["build_s"] = round(time.perf_counter() - t0 - row["compile_s"]
-                               + row.pop("run_call_s"), 4)
+        row["build_s"] = round(
+            time.perf_counter() - t0 - row["compile_s"] + row.pop("run_call_s"), 4
+        )
         row.pop("run_call_cpu_s")
         device.run(directory, "results", with_output=False, run_args=[])
         row["binary_wall_s"] = round(device.timers["run_binary"], 4)
@@ -322,7 +368,8 @@ def _brian2_run(b2, target: str, directory, net_objects) -> dict:
 
 def _brian2_ei_row(b2, target, directory, P, Ce, Ci, ne, t0, t_start) -> dict:
     """Monitor, run and measure a Brian2 E/I network built since ``t0`` (``ne``
-    excitatory neurons first): the row of brian2_cuba and brian2_cobahh."""
+    excitatory neurons first): the row of brian2_cuba and brian2_cobahh.
+    """
     mon = b2.SpikeMonitor(P)
     build_s = time.perf_counter() - t0
     row = _brian2_run(b2, target, directory, [P, Ce, Ci, mon])
@@ -338,24 +385,38 @@ def _brian2_ei_row(b2, target, directory, P, Ce, Ci, ne, t0, t_start) -> dict:
 
 def brian2_cuba(target: str, n: int = 4000, seed: int = 1) -> dict:
     """Brian2's examples/CUBA.py: LIF, exact ('linear') integration, current-like
-    exponential synapses in volts, no delays, dt = 0.1 ms (Brian2's default), 1 s."""
+    exponential synapses in volts, no delays, dt = 0.1 ms (Brian2's default), 1 s.
+    """
     t_start = time.perf_counter()
     b2, directory = _brian2_setup(target, seed)
     ms, mV = b2.ms, b2.mV
     p = 0.02 if n == 4000 else min(1.0, 80.0 / n)
     ne = int(0.8 * n)
     t0 = time.perf_counter()
-    namespace = {"taum": 20 * ms, "taue": 5 * ms, "taui": 10 * ms, "Vt": -50 * mV,
-                 "Vr": -60 * mV, "El": -49 * mV,
-                 "we": (60 * 0.27 / 10) * mV,    # excitatory weight, 1.62 mV
-                 "wi": (-20 * 4.5 / 10) * mV}    # inhibitory weight, -9 mV
+    namespace = {
+        "taum": 20 * ms,
+        "taue": 5 * ms,
+        "taui": 10 * ms,
+        "Vt": -50 * mV,
+        "Vr": -60 * mV,
+        "El": -49 * mV,
+        "we": (60 * 0.27 / 10) * mV,  # excitatory weight, 1.62 mV
+        "wi": (-20 * 4.5 / 10) * mV,
+    }  # inhibitory weight, -9 mV
     eqs = """
     dv/dt  = (ge + gi - (v - El))/taum : volt (unless refractory)
     dge/dt = -ge/taue : volt
     dgi/dt = -gi/taui : volt
     """
-    P = b2.NeuronGroup(n, eqs, threshold="v > Vt", reset="v = Vr", refractory=5 * ms,
-                       method="linear", namespace=namespace)
+    P = b2.NeuronGroup(
+        n,
+        eqs,
+        threshold="v > Vt",
+        reset="v = Vr",
+        refractory=5 * ms,
+        method="linear",
+        namespace=namespace,
+    )
     P.v = "Vr + rand()*(Vt - Vr)"
     P.ge = 0 * mV
     P.gi = 0 * mV
@@ -368,20 +429,30 @@ def brian2_cuba(target: str, n: int = 4000, seed: int = 1) -> dict:
 
 def brian2_cobahh(target: str, n: int = 4000, seed: int = 1) -> dict:
     """Brian2's examples/COBAHH.py: Traub-Miles HH, exponential conductance synapses,
-    exponential Euler, threshold v > -20 mV with 3 ms refractoriness, dt = 0.1 ms, 1 s."""
+    exponential Euler, threshold v > -20 mV with 3 ms refractoriness, dt = 0.1 ms, 1 s.
+    """
     t_start = time.perf_counter()
     b2, directory = _brian2_setup(target, seed)
     ms, mV, nS = b2.ms, b2.mV, b2.nS
     ne = int(0.8 * n)
     t0 = time.perf_counter()
-    area = 20000 * b2.umetre ** 2
-    namespace = {"Cm": (1 * b2.ufarad * b2.cm ** -2) * area,
-                 "gl": (5e-5 * b2.siemens * b2.cm ** -2) * area,
-                 "El": -60 * mV, "EK": -90 * mV, "ENa": 50 * mV,
-                 "g_na": (100 * b2.msiemens * b2.cm ** -2) * area,
-                 "g_kd": (30 * b2.msiemens * b2.cm ** -2) * area,
-                 "VT": -63 * mV, "taue": 5 * ms, "taui": 10 * ms,
-                 "Ee": 0 * mV, "Ei": -80 * mV, "we": 6 * nS, "wi": 67 * nS}
+    area = 20000 * b2.umetre**2
+    namespace = {
+        "Cm": (1 * b2.ufarad * b2.cm**-2) * area,
+        "gl": (5e-5 * b2.siemens * b2.cm**-2) * area,
+        "El": -60 * mV,
+        "EK": -90 * mV,
+        "ENa": 50 * mV,
+        "g_na": (100 * b2.msiemens * b2.cm**-2) * area,
+        "g_kd": (30 * b2.msiemens * b2.cm**-2) * area,
+        "VT": -63 * mV,
+        "taue": 5 * ms,
+        "taui": 10 * ms,
+        "Ee": 0 * mV,
+        "Ei": -80 * mV,
+        "we": 6 * nS,
+        "wi": 67 * nS,
+    }
     eqs = b2.Equations("""
     dv/dt = (gl*(El - v) + ge*(Ee - v) + gi*(Ei - v)
              - g_na*(m*m*m)*h*(v - ENa) - g_kd*(n*n*n*n)*(v - EK))/Cm : volt
@@ -397,8 +468,14 @@ def brian2_cobahh(target: str, n: int = 4000, seed: int = 1) -> dict:
     alpha_n = 0.032*(mV**-1)*(15*mV - v + VT)/(exp((15*mV - v + VT)/(5*mV)) - 1.)/ms : Hz
     beta_n = .5*exp((10*mV - v + VT)/(40*mV))/ms : Hz
     """)
-    P = b2.NeuronGroup(n, model=eqs, threshold="v > -20*mV", refractory=3 * ms,
-                       method="exponential_euler", namespace=namespace)
+    P = b2.NeuronGroup(
+        n,
+        model=eqs,
+        threshold="v > -20*mV",
+        refractory=3 * ms,
+        method="exponential_euler",
+        namespace=namespace,
+    )
     Ce = b2.Synapses(P[:ne], P, on_pre="ge += we", namespace=namespace)
     Ci = b2.Synapses(P[ne:], P, on_pre="gi += wi", namespace=namespace)
     Ce.connect(p=0.02)
@@ -410,7 +487,7 @@ def brian2_cobahh(target: str, n: int = 4000, seed: int = 1) -> dict:
 
 
 def _nest_setup(seed: int):
-    os.environ.setdefault("PYNEST_QUIET", "1")      # no banner on stdout
+    os.environ.setdefault("PYNEST_QUIET", "1")  # no banner on stdout
     import nest
 
     nest.verbosity = nest.VerbosityLevel.ERROR
@@ -472,18 +549,32 @@ def nest_cuba(n: int = 4000, seed: int = 1) -> dict:
     t_built = time.perf_counter()
     p = 0.02 if n == 4000 else min(1.0, 80.0 / n)
     ne = int(0.8 * n)
-    C_m, tau_m = 250.0, 20.0                       # pF, ms
-    w_e = C_m * (60 * 0.27 / 10) / tau_m           # 20.25 pA
-    w_i = C_m * (-20 * 4.5 / 10) / tau_m           # -112.5 pA
-    nodes = nest.Create("iaf_psc_exp", n, params={
-        "C_m": C_m, "tau_m": tau_m, "E_L": -49.0, "V_th": -50.0, "V_reset": -60.0,
-        "t_ref": 5.0, "tau_syn_ex": 5.0, "tau_syn_in": 10.0, "I_e": 0.0,
-        "V_m": nest.random.uniform(-60.0, -50.0)})
+    C_m, tau_m = 250.0, 20.0  # pF, ms
+    w_e = C_m * (60 * 0.27 / 10) / tau_m  # 20.25 pA
+    w_i = C_m * (-20 * 4.5 / 10) / tau_m  # -112.5 pA
+    nodes = nest.Create(
+        "iaf_psc_exp",
+        n,
+        params={
+            "C_m": C_m,
+            "tau_m": tau_m,
+            "E_L": -49.0,
+            "V_th": -50.0,
+            "V_reset": -60.0,
+            "t_ref": 5.0,
+            "tau_syn_ex": 5.0,
+            "tau_syn_in": 10.0,
+            "I_e": 0.0,
+            "V_m": nest.random.uniform(-60.0, -50.0),
+        },
+    )
     rule = {"rule": "pairwise_bernoulli", "p": p, "allow_autapses": True}
-    nest.Connect(nodes[:ne], nodes, rule, {"synapse_model": "static_synapse",
-                                          "weight": w_e, "delay": 0.1})
-    nest.Connect(nodes[ne:], nodes, rule, {"synapse_model": "static_synapse",
-                                          "weight": w_i, "delay": 0.1})
+    nest.Connect(
+        nodes[:ne], nodes, rule, {"synapse_model": "static_synapse", "weight": w_e, "delay": 0.1}
+    )
+    nest.Connect(
+        nodes[ne:], nodes, rule, {"synapse_model": "static_synapse", "weight": w_i, "delay": 0.1}
+    )
     return _nest_finish(nest, nodes, ne, t_start, t_built)
 
 
@@ -508,12 +599,30 @@ def nest_cobahh(n: int = 4000, seed: int = 1) -> dict:
     nest = _nest_setup(seed)
     t_built = time.perf_counter()
     ne = int(0.8 * n)
-    nodes = nest.Create("hh_cond_exp_traub", n, params={
-        "C_m": 200.0, "g_L": 10.0, "g_Na": 20000.0, "g_K": 6000.0, "E_L": -60.0,
-        "E_Na": 50.0, "E_K": -90.0, "V_T": -63.0, "E_ex": 0.0, "E_in": -80.0,
-        "tau_syn_ex": 5.0, "tau_syn_in": 10.0, "t_ref": 3.0, "I_e": 0.0,
-        "Act_m": 0.0, "Act_n": 0.0, "Inact_h": 0.0,
-        "V_m": nest.random.normal(-65.0, 5.0)})
+    nodes = nest.Create(
+        "hh_cond_exp_traub",
+        n,
+        params={
+            "C_m": 200.0,
+            "g_L": 10.0,
+            "g_Na": 20000.0,
+            "g_K": 6000.0,
+            "E_L": -60.0,
+            "E_Na": 50.0,
+            "E_K": -90.0,
+            "V_T": -63.0,
+            "E_ex": 0.0,
+            "E_in": -80.0,
+            "tau_syn_ex": 5.0,
+            "tau_syn_in": 10.0,
+            "t_ref": 3.0,
+            "I_e": 0.0,
+            "Act_m": 0.0,
+            "Act_n": 0.0,
+            "Inact_h": 0.0,
+            "V_m": nest.random.normal(-65.0, 5.0),
+        },
+    )
     # g_ex, g_in are not settable in NEST: one input spike at 0.1 ms (arriving at 0.2 ms)
     # gives each neuron its initial conductance, scaled up by the decay it misses
     rng = np.random.default_rng(seed)
@@ -542,9 +651,18 @@ def check_cuba_psp(t_end: float = 60.0) -> dict:
 
     nest = _nest_setup(1)
     we, tau_m, tau_e, C_m = 60 * 0.27 / 10, 20.0, 5.0, 250.0
-    cell = nest.Create("iaf_psc_exp", params={"C_m": C_m, "tau_m": tau_m, "E_L": 0.0,
-                                              "V_m": 0.0, "V_reset": 0.0, "V_th": 1e9,
-                                              "tau_syn_ex": tau_e})
+    cell = nest.Create(
+        "iaf_psc_exp",
+        params={
+            "C_m": C_m,
+            "tau_m": tau_m,
+            "E_L": 0.0,
+            "V_m": 0.0,
+            "V_reset": 0.0,
+            "V_th": 1e9,
+            "tau_syn_ex": tau_e,
+        },
+    )
     kick = nest.Create("spike_generator", params={"spike_times": [1.0]})
     meter = nest.Create("multimeter", params={"record_from": ["V_m"], "interval": 0.1})
     nest.Connect(kick, cell, syn_spec={"weight": C_m * we / tau_m, "delay": 0.1})
@@ -553,14 +671,28 @@ def check_cuba_psp(t_end: float = 60.0) -> dict:
     events = meter.get("events")
     err, peak = 0.0, 0.0
     for t, v in zip(events["times"], events["V_m"]):
-        s = t - 1.1                        # the current jumps at 1.0 + 0.1 ms
-        ref = we * tau_e / (tau_m - tau_e) * (math.exp(-s / tau_m) - math.exp(-s / tau_e)) \
-            if s > 0 else 0.0
+        s = t - 1.1  # the current jumps at 1.0 + 0.1 ms
+        ref = (
+            we * tau_e / (tau_m - tau_e) * (math.exp(-s / tau_m) - math.exp(-s / tau_e))
+            if s > 0
+            else 0.0
+        )
         err, peak = max(err, abs(v - ref)), max(peak, v)
-    return {"check": "cuba_psp", "max_abs_error_mV": err, "peak_mV": round(peak, 6),
-            "analytic_peak_mV": round(we * tau_e / (tau_m - tau_e) * (
+    return {
+        "check": "cuba_psp",
+        "max_abs_error_mV": err,
+        "peak_mV": round(peak, 6),
+        "analytic_peak_mV": round(
+            we
+            * tau_e
+            / (tau_m - tau_e)
+            * (
                 (tau_e / tau_m) ** (tau_e / (tau_m - tau_e))
-                - (tau_e / tau_m) ** (tau_m / (tau_m - tau_e))), 6)}
+                - (tau_e / tau_m) ** (tau_m / (tau_m - tau_e))
+            ),
+            6,
+        ),
+    }
 
 
 def _inner(model: str, tool: str, target: str, n: int, seed: int) -> None:
@@ -576,8 +708,14 @@ def _inner(model: str, tool: str, target: str, n: int, seed: int) -> None:
         import nest
 
         version = nest.__version__
-    head = {"model": model, "N": n, "tool": tool, "version": version, "target": target,
-            "seed": seed}
+    head = {
+        "model": model,
+        "N": n,
+        "tool": tool,
+        "version": version,
+        "target": target,
+        "seed": seed,
+    }
     print(MARK + json.dumps({**head, **row}), flush=True)
 
 
@@ -591,36 +729,49 @@ def main(argv=None) -> None:
         print(json.dumps(check_cuba_psp()))
         return
     if argv and argv[0] == "compare":
-        cp = argparse.ArgumentParser(prog="_anchors.py compare",
-                                     description=compare.__doc__.split("\n\n")[0])
+        cp = argparse.ArgumentParser(
+            prog="_anchors.py compare", description=compare.__doc__.split("\n\n")[0]
+        )
         cp.add_argument("model", choices=MODELS)
         cp.add_argument("--repeat", type=int, default=3)
         cp.add_argument("--no-numpy", action="store_true", help="leave Brian2 numpy out")
         cp.add_argument("--no-nest", action="store_true", help="leave NEST out")
         a = cp.parse_args(argv[1:])
-        tools = [(t, g) for t, g in COMPARE_SET[a.model]
-                 if not (a.no_numpy and g == "numpy") and not (a.no_nest and t == "nest")]
+        tools = [
+            (t, g)
+            for t, g in COMPARE_SET[a.model]
+            if not (a.no_numpy and g == "numpy") and not (a.no_nest and t == "nest")
+        ]
         print(json.dumps(compare(a.model, a.repeat, tools)))
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("model", choices=MODELS)
     ap.add_argument("--tool", choices=("brian2", "nest"), required=True)
-    ap.add_argument("--target", choices=TARGETS,
-                    help="Brian2 device/target (required for --tool brian2)")
+    ap.add_argument(
+        "--target", choices=TARGETS, help="Brian2 device/target (required for --tool brian2)"
+    )
     ap.add_argument("--n", type=int, default=4000, help="neurons (default 4000)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--warm", action=argparse.BooleanOptionalAction, default=None,
-                    help="run once untimed first (default: only for cython)")
-    ap.add_argument("--python", default=None,
-                    help="interpreter of the anchor (default .venv-bench/bin/python)")
+    ap.add_argument(
+        "--warm",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run once untimed first (default: only for cython)",
+    )
+    ap.add_argument(
+        "--python", default=None, help="interpreter of the anchor (default .venv-bench/bin/python)"
+    )
     a = ap.parse_args(argv)
     if a.tool == "brian2" and a.target is None:
         ap.error("--tool brian2 needs --target cpp_standalone, cython or numpy")
     if a.tool == "nest" and a.target is not None:
         ap.error("--target applies to Brian2 only")
     python = a.python or bench_python() or sys.executable
-    print(json.dumps(run_anchor(a.model, a.tool, a.target, n=a.n, seed=a.seed,
-                                warm=a.warm, python=python)))
+    print(
+        json.dumps(
+            run_anchor(a.model, a.tool, a.target, n=a.n, seed=a.seed, warm=a.warm, python=python)
+        )
+    )
 
 
 if __name__ == "__main__":

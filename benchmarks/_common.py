@@ -78,8 +78,12 @@ def machine() -> str:
 
 def emit_json(name: str, payload: dict) -> None:
     """Print the one JSON line of results every benchmark ends with."""
-    record = {"benchmark": name, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "machine": machine(), "command": " ".join([Path(sys.executable).name] + sys.argv)}
+    record = {
+        "benchmark": name,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine(),
+        "command": " ".join([Path(sys.executable).name] + sys.argv),
+    }
     record.update(payload)
     print("RESULT " + json.dumps(record, sort_keys=False, default=_jsonable))
 

@@ -1,5 +1,6 @@
 """The Brette et al. (2007) benchmark networks as Brian2's examples define them
-(examples/CUBA.py, examples/COBAHH.py): shared by benchmarks/ and tests/network/."""
+(examples/CUBA.py, examples/COBAHH.py): shared by benchmarks/ and tests/network/.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +14,17 @@ dgi/dt = -gi/taui : volt
 def _ei_network(P, n, p, we, wi, seed, backend, monitor):
     """Brian2's E/I wiring of CUBA and COBAHH on population P: the first 80 % excite
     (``ge += we``), the rest inhibit (``gi += wi``), each pair with probability p;
-    dt = 0.1 ms.  Returns (network, spike monitor or None, number of exc neurons)."""
+    dt = 0.1 ms.  Returns (network, spike monitor or None, number of exc neurons).
+    """
     from biosnn.network import FixedProbability, Network, SpikeMonitor, Synapses
 
     ne = int(n * 0.8)
-    Ce = Synapses(P[:ne], P, on_pre="ge += we", params={"we": we},
-                  connect=FixedProbability(p), name="Ce")
-    Ci = Synapses(P[ne:], P, on_pre="gi += wi", params={"wi": wi},
-                  connect=FixedProbability(p), name="Ci")
+    Ce = Synapses(
+        P[:ne], P, on_pre="ge += we", params={"we": we}, connect=FixedProbability(p), name="Ce"
+    )
+    Ci = Synapses(
+        P[ne:], P, on_pre="gi += wi", params={"wi": wi}, connect=FixedProbability(p), name="Ci"
+    )
     objs = [P, Ce, Ci]
     mon = SpikeMonitor(P) if monitor else None
     if mon is not None:
@@ -34,11 +38,28 @@ def cuba(n=4000, p=0.02, seed=1, backend="c", monitor=True):
     from biosnn import Model
     from biosnn.network import Population, Uniform
 
-    model = Model(CUBA_EQS, params={"taum": "20 ms", "taue": "5 ms", "taui": "10 ms",
-                                    "El": "-49 mV", "Vt": "-50 mV", "Vr": "-60 mV"},
-                  threshold="v > Vt", reset="v = Vr", refractory="5 ms", name="cuba_lif")
-    P = Population(model, n, name="P", method="exact",
-                   init={"v": Uniform("-60 mV", "-50 mV"), "ge": 0.0, "gi": 0.0})
+    model = Model(
+        CUBA_EQS,
+        params={
+            "taum": "20 ms",
+            "taue": "5 ms",
+            "taui": "10 ms",
+            "El": "-49 mV",
+            "Vt": "-50 mV",
+            "Vr": "-60 mV",
+        },
+        threshold="v > Vt",
+        reset="v = Vr",
+        refractory="5 ms",
+        name="cuba_lif",
+    )
+    P = Population(
+        model,
+        n,
+        name="P",
+        method="exact",
+        init={"v": Uniform("-60 mV", "-50 mV"), "ge": 0.0, "gi": 0.0},
+    )
     return _ei_network(P, n, p, "1.62 mV", "-9 mV", seed, backend, monitor)
 
 
@@ -62,9 +83,20 @@ beta_n = .5*exp((10*mV - v + VT)/(40*mV))/ms : Hz
 
 # area 20000 um**2: Cm = 1 uF/cm**2 * area = 200 pF, gl = 5e-5 S/cm**2 * area = 10 nS,
 # g_na = 100 mS/cm**2 * area = 20 uS, g_kd = 30 mS/cm**2 * area = 6 uS
-COBAHH_PARAMS = {"Cm": "200 pF", "gl": "10 nS", "El": "-60 mV", "EK": "-90 mV",
-                 "ENa": "50 mV", "g_na": "20000 nS", "g_kd": "6000 nS", "VT": "-63 mV",
-                 "taue": "5 ms", "taui": "10 ms", "Ee": "0 mV", "Ei": "-80 mV"}
+COBAHH_PARAMS = {
+    "Cm": "200 pF",
+    "gl": "10 nS",
+    "El": "-60 mV",
+    "EK": "-90 mV",
+    "ENa": "50 mV",
+    "g_na": "20000 nS",
+    "g_kd": "6000 nS",
+    "VT": "-63 mV",
+    "taue": "5 ms",
+    "taui": "10 ms",
+    "Ee": "0 mV",
+    "Ei": "-80 mV",
+}
 
 
 def cobahh(n=4000, p=0.02, seed=1, backend="c", monitor=True):
@@ -75,16 +107,29 @@ def cobahh(n=4000, p=0.02, seed=1, backend="c", monitor=True):
     weights, initial values, connectivity): the same model.  Two engine conventions
     differ from Brian2's (refractory window one step longer, threshold on crossing
     instead of level; docs/network.md, "Brian2's COBAHH and our rates"); the mean rate
-    over seeds agrees with Brian2 2.9.0's (34.9 Hz vs 34.7 Hz, all neurons)."""
+    over seeds agrees with Brian2 2.9.0's (34.9 Hz vs 34.7 Hz, all neurons).
+    """
     from biosnn import Model
     from biosnn.network import Normal, Population
 
-    model = Model(COBAHH_EQS, params=COBAHH_PARAMS, threshold="v > -20*mV",
-                  refractory="3 ms", name="cobahh")
+    model = Model(
+        COBAHH_EQS, params=COBAHH_PARAMS, threshold="v > -20*mV", refractory="3 ms", name="cobahh"
+    )
     # v = El + (randn()*5 - 5) mV; ge = (randn()*1.5 + 4)*10 nS; gi = (randn()*12 + 20)*10 nS
-    P = Population(model, n, name="P", method="exponential_euler",
-                   init={"v": Normal("-65 mV", "5 mV"), "ge": Normal("40 nS", "15 nS"),
-                         "gi": Normal("200 nS", "120 nS"), "m": 0.0, "n": 0.0, "h": 0.0})
+    P = Population(
+        model,
+        n,
+        name="P",
+        method="exponential_euler",
+        init={
+            "v": Normal("-65 mV", "5 mV"),
+            "ge": Normal("40 nS", "15 nS"),
+            "gi": Normal("200 nS", "120 nS"),
+            "m": 0.0,
+            "n": 0.0,
+            "h": 0.0,
+        },
+    )
     return _ei_network(P, n, p, "6 nS", "67 nS", seed, backend, monitor)
 
 
@@ -104,7 +149,8 @@ class _Counts:
 def coba(n=4000, p=0.02, seed=1, backend="c", monitor=True):
     """COBA (Brette et al. 2007, benchmark 1; Vogels & Abbott 2005 with conductance
     synapses) from the library file models/networks/coba.toml: populations ``exc`` (80 %)
-    and ``inh``.  Returns (network, counts over exc then inh, number of exc neurons)."""
+    and ``inh``.  Returns (network, counts over exc then inh, number of exc neurons).
+    """
     from biosnn.network import load_network
 
     ne = int(round(0.8 * n))

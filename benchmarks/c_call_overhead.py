@@ -29,15 +29,22 @@ def _best(f, k: int = 5) -> float:
 
 def main() -> None:
     m = biosnn.load_model("hodgkin_huxley").with_params(I_ext=10)
-    biosnn.simulate(m, 1, n=64, record=[], backend="c")          # compile or load
+    biosnn.simulate(m, 1, n=64, record=[], backend="c")  # compile or load
     biosnn.simulate(m, 1, method="dop853", rtol=1e-6, atol=1e-8, record=[], backend="c")
     big = _best(lambda: biosnn.simulate(m, 1000, n=64, record=[], backend="c"))
-    ada = _best(lambda: biosnn.simulate(m, 1000, n=16, method="dop853", rtol=1e-6,
-                                        atol=1e-8, record=[], backend="c"))
-    small = _best(lambda: [biosnn.simulate(m, 0.1, record=[], backend="c")
-                           for _ in range(200)], 3) / 200
-    print(f"rk4 64 x 1e5 steps: {big:.3f} s CPU; dop853 16 x 1000 ms: {ada:.3f} s; "
-          f"one tiny simulate call: {small * 1e3:.3f} ms")
+    ada = _best(
+        lambda: biosnn.simulate(
+            m, 1000, n=16, method="dop853", rtol=1e-6, atol=1e-8, record=[], backend="c"
+        )
+    )
+    small = (
+        _best(lambda: [biosnn.simulate(m, 0.1, record=[], backend="c") for _ in range(200)], 3)
+        / 200
+    )
+    print(
+        f"rk4 64 x 1e5 steps: {big:.3f} s CPU; dop853 16 x 1000 ms: {ada:.3f} s; "
+        f"one tiny simulate call: {small * 1e3:.3f} ms"
+    )
 
 
 if __name__ == "__main__":

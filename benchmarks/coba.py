@@ -11,7 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 if __name__ == "__main__":
-    if "--inner" in sys.argv:          # the whole-process measurement: build + run only
+    if "--inner" in sys.argv:  # the whole-process measurement: build + run only
         from _networks import coba
 
         net, mon, _ = coba(n=int(sys.argv[-1]), backend="c")

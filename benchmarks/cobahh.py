@@ -1,6 +1,6 @@
 """COBAHH-4000 (Brette et al. 2007, as Brian2's examples/COBAHH.py): one JSON line.
 
-    BIOSNN_CACHE_DIR=... .venv/bin/python benchmarks/cobahh.py
+BIOSNN_CACHE_DIR=... .venv/bin/python benchmarks/cobahh.py
 """
 
 import sys

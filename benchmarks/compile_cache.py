@@ -46,8 +46,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit_json
 
 ROOT = Path(__file__).resolve().parent.parent
-METHOD_ARGS = {"rk4": dict(dt=0.01), "exponential_euler": dict(dt=0.025),
-               "dop853": dict(rtol=1e-6, atol=1e-6), "rk45": dict(rtol=1e-6, atol=1e-6)}
+METHOD_ARGS = {
+    "rk4": dict(dt=0.01),
+    "exponential_euler": dict(dt=0.025),
+    "dop853": dict(rtol=1e-6, atol=1e-6),
+    "rk45": dict(rtol=1e-6, atol=1e-6),
+}
 
 
 def child(method: str) -> None:
@@ -59,11 +63,13 @@ def child(method: str) -> None:
     spent: dict = {}
     # Instrument a few entry points (seen only where they are called through the module
     # attribute, which is how biosnn calls them today): where the first call's time goes.
-    probes = [("biosnn.equations.model", "build_kernel_spec", "kernel_spec"),
-              ("biosnn.codegen.c_backend", "kernel", "c_kernel"),
-              ("biosnn.codegen.c_backend", "generate_source", "c_source"),
-              ("biosnn.codegen.c_build", "build", "build"),
-              ("biosnn.codegen.c_build", "load_library", "load")]
+    probes = [
+        ("biosnn.equations.model", "build_kernel_spec", "kernel_spec"),
+        ("biosnn.codegen.c_backend", "kernel", "c_kernel"),
+        ("biosnn.codegen.c_backend", "generate_source", "c_source"),
+        ("biosnn.codegen.c_build", "build", "build"),
+        ("biosnn.codegen.c_build", "load_library", "load"),
+    ]
     for module_name, attr, key in probes:
         try:
             module = importlib.import_module(module_name)
@@ -91,11 +97,21 @@ def child(method: str) -> None:
     c0, t0 = time.process_time(), time.perf_counter()
     biosnn.simulate(model, 1.0, **kw)
     t_second, c_second = time.perf_counter() - t0, time.process_time() - c0
-    print(json.dumps(dict(import_s=t_import, load_model_s=t_model, first_call_s=t_first,
-                          second_call_s=t_second, overhead_s=t_first - t_second,
-                          overhead_cpu_s=c_first - c_second, first=first_spent,
-                          to_here_s=time.perf_counter() - t_start,
-                          backend=str(res.stats.get("backend", "?")))))
+    print(
+        json.dumps(
+            dict(
+                import_s=t_import,
+                load_model_s=t_model,
+                first_call_s=t_first,
+                second_call_s=t_second,
+                overhead_s=t_first - t_second,
+                overhead_cpu_s=c_first - c_second,
+                first=first_spent,
+                to_here_s=time.perf_counter() - t_start,
+                backend=str(res.stats.get("backend", "?")),
+            )
+        )
+    )
 
 
 def run_child(method: str, cache: str) -> dict:
@@ -104,11 +120,18 @@ def run_child(method: str, cache: str) -> dict:
     # imports late, 20-40 ms of the "first-call overhead"); in a private directory.
     env = dict(os.environ, BIOSNN_CACHE_DIR=cache)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env.setdefault("PYTHONPYCACHEPREFIX", os.path.join(tempfile.gettempdir(),
-                                                       "biosnn-bench-pycache"))
+    env.setdefault(
+        "PYTHONPYCACHEPREFIX", os.path.join(tempfile.gettempdir(), "biosnn-bench-pycache")
+    )
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, __file__, "--child", method], env=env,
-                          capture_output=True, text=True, cwd=ROOT, check=False)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", method],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"child failed:\n{proc.stderr[-3000:]}")
@@ -140,8 +163,15 @@ def compile_only(cache: Path) -> list:
                     continue  # the compiler probe
                 r0, t0 = _children_cpu(), time.perf_counter()
                 c_build.build(text)
-                times.append((src.name[:12], len(text), time.perf_counter() - t0,
-                              _children_cpu() - r0, unit_cpu(text)))
+                times.append(
+                    (
+                        src.name[:12],
+                        len(text),
+                        time.perf_counter() - t0,
+                        _children_cpu() - r0,
+                        unit_cpu(text),
+                    )
+                )
         finally:
             if old is None:
                 os.environ.pop("BIOSNN_CACHE_DIR", None)
@@ -165,8 +195,11 @@ def unit_cpu(text: str) -> list:
             c_file = Path(tmp) / f"{name}.c"
             c_file.write_text(unit)
             r0 = _children_cpu()
-            subprocess.run(c_build.unit_command(compiler, opt, c_file, c_file.with_suffix(".o")),
-                           check=True, capture_output=True)
+            subprocess.run(
+                c_build.unit_command(compiler, opt, c_file, c_file.with_suffix(".o")),
+                check=True,
+                capture_output=True,
+            )
             out.append((name, _children_cpu() - r0))
     return out
 
@@ -192,8 +225,9 @@ def package_key_costs(repeat: int = 20) -> dict:
     from biosnn import cache as trust
 
     pkg = Path(biosnn.__file__).resolve().parent
-    files = [p for p in pkg.rglob("*") if p.suffix in trust.KEY_SUFFIXES
-             and "__pycache__" not in p.parts]
+    files = [
+        p for p in pkg.rglob("*") if p.suffix in trust.KEY_SUFFIXES and "__pycache__" not in p.parts
+    ]
 
     def timed(evict: bool, fn=trust._hash_package) -> list:
         # fn = trust._package_key: the path every process takes (stat signature + the
@@ -215,7 +249,7 @@ def package_key_costs(repeat: int = 20) -> dict:
         old = os.environ.get("BIOSNN_CACHE_DIR")
         os.environ["BIOSNN_CACHE_DIR"] = memo_cache
         try:
-            trust._package_key(pkg, biosnn.__version__)       # writes the memo
+            trust._package_key(pkg, biosnn.__version__)  # writes the memo
             memo = trust._package_key
             memo_warm, memo_cold = timed(False, memo), timed(True, memo)
         finally:
@@ -223,27 +257,43 @@ def package_key_costs(repeat: int = 20) -> dict:
                 os.environ.pop("BIOSNN_CACHE_DIR", None)
             else:
                 os.environ["BIOSNN_CACHE_DIR"] = old
-    return dict(files=len(files), bytes=sum(p.stat().st_size for p in files),
-                warm_best_s=warm[0], warm_median_s=warm[len(warm) // 2],
-                evicted_best_s=cold[0], evicted_median_s=cold[len(cold) // 2],
-                memo_warm_best_s=memo_warm[0], memo_warm_median_s=memo_warm[len(warm) // 2],
-                memo_evicted_best_s=memo_cold[0],
-                memo_evicted_median_s=memo_cold[len(cold) // 2])
+    return dict(
+        files=len(files),
+        bytes=sum(p.stat().st_size for p in files),
+        warm_best_s=warm[0],
+        warm_median_s=warm[len(warm) // 2],
+        evicted_best_s=cold[0],
+        evicted_median_s=cold[len(cold) // 2],
+        memo_warm_best_s=memo_warm[0],
+        memo_warm_median_s=memo_warm[len(warm) // 2],
+        memo_evicted_best_s=memo_cold[0],
+        memo_evicted_median_s=memo_cold[len(cold) // 2],
+    )
 
 
 def _breakdown(first: dict) -> str:
-    names = {"kernel_spec": "KernelSpec (sympy)", "c_kernel": "c_backend.kernel (find/build)",
-             "c_source": "C printing", "build": "c_build.build (compile)",
-             "load": "dlopen"}
-    parts = [f"{label} {first[key + '_s'] * 1e3:.1f} ms" for key, label in names.items()
-             if key + "_s" in first]
+    names = {
+        "kernel_spec": "KernelSpec (sympy)",
+        "c_kernel": "c_backend.kernel (find/build)",
+        "c_source": "C printing",
+        "build": "c_build.build (compile)",
+        "load": "dlopen",
+    }
+    parts = [
+        f"{label} {first[key + '_s'] * 1e3:.1f} ms"
+        for key, label in names.items()
+        if key + "_s" in first
+    ]
     return "of which: " + ("; ".join(parts) if parts else "(no probe fired)")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--methods", default="rk4,dop853",
-                    help="one kernel per driver family: fixed step (rk4), adaptive (dop853)")
+    ap.add_argument(
+        "--methods",
+        default="rk4,dop853",
+        help="one kernel per driver family: fixed step (rk4), adaptive (dop853)",
+    )
     ap.add_argument("--repeat", type=int, default=3, help="warm processes (best of)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -259,40 +309,58 @@ def main(argv=None) -> int:
             best = min(warm, key=lambda r: r["overhead_s"])
             cc = compile_only(Path(cache))
             hashes = library_hash_costs(Path(cache))
-        results[method] = dict(cold=cold, warm_best=best,
-                               library_hash=[dict(library=n, bytes=b, best_s=t)
-                                             for n, b, t in hashes],
-                               compiler_only=[dict(source=s, chars=n, seconds=t, cpu_s=c,
-                                                   units_cpu_s=dict(u))
-                                              for s, n, t, c, u in cc])
+        results[method] = dict(
+            cold=cold,
+            warm_best=best,
+            library_hash=[dict(library=n, bytes=b, best_s=t) for n, b, t in hashes],
+            compiler_only=[
+                dict(source=s, chars=n, seconds=t, cpu_s=c, units_cpu_s=dict(u))
+                for s, n, t, c, u in cc
+            ],
+        )
         print(f"HH, {method} kernel (backend {cold['backend']}), fresh BIOSNN_CACHE_DIR:")
-        print(f"  cold cache, first call   {cold['first_call_s']:7.3f} s wall, overhead over a "
-              f"warm call {cold['overhead_s']:.3f} s wall / {cold['overhead_cpu_s']:.3f} s cpu")
+        print(
+            f"  cold cache, first call   {cold['first_call_s']:7.3f} s wall, overhead over a "
+            f"warm call {cold['overhead_s']:.3f} s wall / {cold['overhead_cpu_s']:.3f} s cpu"
+        )
         print("    " + _breakdown(cold["first"]))
         for s, n, t, c, u in cc:
-            print(f"    compiler alone ({n} chars of C)  {t:7.3f} s wall / {c:.3f} s cpu   "
-                  "(goal: first compile < 1 s)")
+            print(
+                f"    compiler alone ({n} chars of C)  {t:7.3f} s wall / {c:.3f} s cpu   "
+                "(goal: first compile < 1 s)"
+            )
             if len(u) > 1:
-                print("      its units compiled one at a time: " + ", ".join(
-                    f"{name} {cpu:.3f} s cpu" for name, cpu in u) + " (built in parallel: "
-                    "the slowest unit + the link is the wall time on free cores)")
-        print(f"  NEW process, warm cache: first-call overhead {best['overhead_s'] * 1e3:7.1f} ms "
-              f"wall / {best['overhead_cpu_s'] * 1e3:.1f} ms cpu   (goal < 50 ms)")
+                print(
+                    "      its units compiled one at a time: "
+                    + ", ".join(f"{name} {cpu:.3f} s cpu" for name, cpu in u)
+                    + " (built in parallel: "
+                    "the slowest unit + the link is the wall time on free cores)"
+                )
+        print(
+            f"  NEW process, warm cache: first-call overhead {best['overhead_s'] * 1e3:7.1f} ms "
+            f"wall / {best['overhead_cpu_s'] * 1e3:.1f} ms cpu   (goal < 50 ms)"
+        )
         print("    " + _breakdown(best["first"]))
-        print(f"    before that: import biosnn {best['import_s'] * 1e3:.1f} ms, load_model "
-              f"{best['load_model_s'] * 1e3:.1f} ms; whole process {best['process_wall_s']:.2f} s")
+        print(
+            f"    before that: import biosnn {best['import_s'] * 1e3:.1f} ms, load_model "
+            f"{best['load_model_s'] * 1e3:.1f} ms; whole process {best['process_wall_s']:.2f} s"
+        )
         for name, size, t in hashes:
-            print(f"    sha256 check before dlopen of {name}... ({size / 1e3:.0f} kB): "
-                  f"{t * 1e3:.3f} ms (best of 20)")
+            print(
+                f"    sha256 check before dlopen of {name}... ({size / 1e3:.0f} kB): "
+                f"{t * 1e3:.3f} ms (best of 20)"
+            )
     key = package_key_costs()
-    print(f"package key ({key['files']} files, {key['bytes'] / 1e6:.2f} MB, once per process): "
-          f"hashing the bytes {key['warm_best_s'] * 1e3:.2f} ms best / "
-          f"{key['warm_median_s'] * 1e3:.2f} ms median in the page cache; "
-          f"{key['evicted_best_s'] * 1e3:.1f} / {key['evicted_median_s'] * 1e3:.1f} ms with "
-          f"the files evicted; remembered (stat signature): "
-          f"{key['memo_warm_best_s'] * 1e3:.2f} / {key['memo_warm_median_s'] * 1e3:.2f} ms, "
-          f"evicted {key['memo_evicted_best_s'] * 1e3:.2f} / "
-          f"{key['memo_evicted_median_s'] * 1e3:.2f} ms")
+    print(
+        f"package key ({key['files']} files, {key['bytes'] / 1e6:.2f} MB, once per process): "
+        f"hashing the bytes {key['warm_best_s'] * 1e3:.2f} ms best / "
+        f"{key['warm_median_s'] * 1e3:.2f} ms median in the page cache; "
+        f"{key['evicted_best_s'] * 1e3:.1f} / {key['evicted_median_s'] * 1e3:.1f} ms with "
+        f"the files evicted; remembered (stat signature): "
+        f"{key['memo_warm_best_s'] * 1e3:.2f} / {key['memo_warm_median_s'] * 1e3:.2f} ms, "
+        f"evicted {key['memo_evicted_best_s'] * 1e3:.2f} / "
+        f"{key['memo_evicted_median_s'] * 1e3:.2f} ms"
+    )
     emit_json("compile_cache", dict(results=results, package_key=key))
     return 0
 

@@ -1,6 +1,6 @@
 """CUBA-4000 (Brette et al. 2007, as Brian2's examples/CUBA.py): one JSON line.
 
-    BIOSNN_CACHE_DIR=... .venv/bin/python benchmarks/cuba.py
+BIOSNN_CACHE_DIR=... .venv/bin/python benchmarks/cuba.py
 """
 
 import sys
@@ -9,7 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 if __name__ == "__main__":
-    if "--inner" in sys.argv:          # the whole-process measurement: build + run only
+    if "--inner" in sys.argv:  # the whole-process measurement: build + run only
         from _networks import cuba
 
         net, mon, _ = cuba(n=int(sys.argv[-1]), backend="c")

@@ -55,7 +55,7 @@ def hh_f(x, current):
     bh = 1 / (1 + np.exp(-(v + 35) / 10))
     an = 0.01 * (v + 55) / (1 - np.exp(-(v + 55) / 10))
     bn = 0.125 * np.exp(-(v + 65) / 80)
-    dv = (current - GNA * m ** 3 * h * (v - ENA) - GK * n ** 4 * (v - EK) - GL * (v - EL)) / C
+    dv = (current - GNA * m**3 * h * (v - ENA) - GK * n**4 * (v - EK) - GL * (v - EL)) / C
     return np.array([dv, am * (1 - m) - bm * m, ah * (1 - h) - bh * h, an * (1 - n) - bn * n])
 
 
@@ -87,8 +87,9 @@ def anchor_equilibria():
     hopf = []
     for k in range(len(currents) - 1):
         if values[k][0] * values[k + 1][0] < 0:
-            i_h = brentq(lambda c, k=k: growth(c, values[k][1])[0], currents[k],
-                         currents[k + 1], xtol=1e-12)
+            i_h = brentq(
+                lambda c, k=k: growth(c, values[k][1])[0], currents[k], currents[k + 1], xtol=1e-12
+            )
             hopf.append((i_h, equilibrium(i_h, values[k][1])))
     return hopf
 
@@ -102,8 +103,13 @@ def anchor_flow(x0, period, current):
         jac = hh_jac(x, current)
         phi = z[4:20].reshape(4, 4)
         sens = z[20:]
-        return np.concatenate([hh_f(x[:, None], current)[:, 0], (jac @ phi).ravel(),
-                               jac @ sens + np.array([1 / C, 0, 0, 0])])
+        return np.concatenate(
+            [
+                hh_f(x[:, None], current)[:, 0],
+                (jac @ phi).ravel(),
+                jac @ sens + np.array([1 / C, 0, 0, 0]),
+            ]
+        )
 
     z0 = np.concatenate([x0, np.eye(4).ravel(), np.zeros(4)])
     sol = solve_ivp(rhs, (0, period), z0, method="DOP853", rtol=1e-10, atol=1e-10)
@@ -111,7 +117,7 @@ def anchor_flow(x0, period, current):
     return z[:4], z[4:20].reshape(4, 4), z[20:], float(np.ptp(sol.y[0]))
 
 
-SCALE = np.array([100.0, 1.0, 1.0, 1.0, 10.0, 100.0])   # x (V mV, gates), T ms, I
+SCALE = np.array([100.0, 1.0, 1.0, 1.0, 10.0, 100.0])  # x (V mV, gates), T ms, I
 
 
 def anchor_cycles(i_h, y_h, max_steps=400):
@@ -123,7 +129,7 @@ def anchor_cycles(i_h, y_h, max_steps=400):
     z = np.concatenate([y_h, [2 * math.pi / ev[k].imag, i_h]])
     t = np.concatenate([q.real, [0.0, 0.0]]) / SCALE
     t /= np.linalg.norm(t)
-    f_ref = -q.imag                                      # orbit direction at t = 0
+    f_ref = -q.imag  # orbit direction at t = 0
     ds, amp_first, lpc = 0.02, None, []
     status = "max steps"
 
@@ -132,8 +138,9 @@ def anchor_cycles(i_h, y_h, max_steps=400):
         for it in range(12):
             x_end, mono, sens, ptp = anchor_flow(zz[:4], zz[4], zz[5])
             f_end = hh_f(x_end[:, None], zz[5])[:, 0]
-            g = np.concatenate([x_end - zz[:4], [f_ref @ (zz[:4] - z_ref[:4]),
-                                                 t @ ((zz - zp) / SCALE)]])
+            g = np.concatenate(
+                [x_end - zz[:4], [f_ref @ (zz[:4] - z_ref[:4]), t @ ((zz - zp) / SCALE)]]
+            )
             m = np.zeros((6, 6))
             m[:4, :4] = mono - np.eye(4)
             m[:4, 4] = f_end
@@ -143,7 +150,7 @@ def anchor_cycles(i_h, y_h, max_steps=400):
             dz = np.linalg.solve(m, -g)
             zz = zz + dz
             if np.max(np.abs(dz / SCALE)) < 1e-9:
-                tan = np.linalg.solve(m, np.eye(6)[5]) / SCALE     # scaled tangent
+                tan = np.linalg.solve(m, np.eye(6)[5]) / SCALE  # scaled tangent
                 tan /= np.linalg.norm(tan)
                 return zz, tan if tan @ t > 0 else -tan, ptp, it + 1
         return None, None, None, 12
@@ -159,7 +166,7 @@ def anchor_cycles(i_h, y_h, max_steps=400):
             continue
         steps += 1
         amp_first = ptp if amp_first is None else amp_first
-        if t[5] * tn[5] < 0:            # fold of cycles: Illinois on dI/ds over the step
+        if t[5] * tn[5] < 0:  # fold of cycles: Illinois on dI/ds over the step
             a, b, fa, fb, zc = 0.0, ds, t[5], tn[5], zn
             for _ in range(30):
                 c = (a * fb - b * fa) / (fb - fa)
@@ -185,6 +192,7 @@ def anchor_cycles(i_h, y_h, max_steps=400):
 
 
 # -- biosnn ------------------------------------------------------------------------------
+
 
 def biosnn_diagram():
     import biosnn
@@ -228,17 +236,24 @@ def fresh_process(repeat: int) -> dict:
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         return wall, cpu, json.loads(proc.stdout.strip().splitlines()[-1])
 
-    first = run()                                   # fills the cache if it is cold
+    first = run()  # fills the cache if it is cold
     best = (math.inf, math.inf)
     for _ in range(max(1, repeat)):
         wall, cpu, result = run()
         best = (min(best[0], wall), min(best[1], cpu))
-    out = {"first_process_wall_s": first[0], "first_process_cpu_s": first[1],
-           "fresh_process_wall_s": best[0], "fresh_process_cpu_s": best[1], **result}
-    print(f"first process: {first[0]:.3f} s wall / {first[1]:.3f} s CPU; fresh process, "
-          f"warm cache (best of {max(1, repeat)}): {best[0]:.3f} s wall / {best[1]:.3f} s "
-          f"CPU; imported: {', '.join(result['modules']) or 'none of sympy, pint'}; LPC "
-          f"at I = {result['lpc_I']:.7f}, period {result['lpc_period']:.5f}")
+    out = {
+        "first_process_wall_s": first[0],
+        "first_process_cpu_s": first[1],
+        "fresh_process_wall_s": best[0],
+        "fresh_process_cpu_s": best[1],
+        **result,
+    }
+    print(
+        f"first process: {first[0]:.3f} s wall / {first[1]:.3f} s CPU; fresh process, "
+        f"warm cache (best of {max(1, repeat)}): {best[0]:.3f} s wall / {best[1]:.3f} s "
+        f"CPU; imported: {', '.join(result['modules']) or 'none of sympy, pint'}; LPC "
+        f"at I = {result['lpc_I']:.7f}, period {result['lpc_period']:.5f}"
+    )
     return out
 
 
@@ -246,8 +261,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3, help="warm biosnn runs (best is kept)")
     ap.add_argument("--no-anchor", action="store_true", help="skip the scipy anchor")
-    ap.add_argument("--fresh-process", action="store_true",
-                    help="time whole new processes on a warm cache (no anchor)")
+    ap.add_argument(
+        "--fresh-process",
+        action="store_true",
+        help="time whole new processes on a warm cache (no anchor)",
+    )
     args = ap.parse_args(argv)
     if args.fresh_process:
         emit_json("hh_bifurcation_fresh_process", fresh_process(args.repeat))
@@ -262,33 +280,54 @@ def main(argv=None):
         d, cycles = biosnn_diagram()
         warm = (min(warm[0], time.perf_counter() - t0), min(warm[1], time.process_time() - c0))
     lpc = min(cycles.special("lpc"), key=lambda sp: sp.param)
-    out = {"biosnn_cold_wall_s": cold[0], "biosnn_cold_cpu_s": cold[1],
-           "biosnn_warm_wall_s": warm[0], "biosnn_warm_cpu_s": warm[1],
-           "hopf": [sp.param for sp in d.special("hopf")],
-           "cycle_points": len(cycles), "cycle_status": cycles.status,
-           "cycle_end_I": cycles.end_param, "lpc_I": lpc.param, "lpc_period": lpc.period,
-           "specials": [(sp.type, sp.param) for sp in cycles.special_points]}
-    print(f"biosnn: cold {cold[0]:.3f} s wall / {cold[1]:.3f} s CPU; warm {warm[0]:.3f} s "
-          f"/ {warm[1]:.3f} s ({len(cycles)} cycle points, {cycles.status} at "
-          f"{cycles.end_param:.5f}); LPC at I = {lpc.param:.7f}, period {lpc.period:.5f}")
+    out = {
+        "biosnn_cold_wall_s": cold[0],
+        "biosnn_cold_cpu_s": cold[1],
+        "biosnn_warm_wall_s": warm[0],
+        "biosnn_warm_cpu_s": warm[1],
+        "hopf": [sp.param for sp in d.special("hopf")],
+        "cycle_points": len(cycles),
+        "cycle_status": cycles.status,
+        "cycle_end_I": cycles.end_param,
+        "lpc_I": lpc.param,
+        "lpc_period": lpc.period,
+        "specials": [(sp.type, sp.param) for sp in cycles.special_points],
+    }
+    print(
+        f"biosnn: cold {cold[0]:.3f} s wall / {cold[1]:.3f} s CPU; warm {warm[0]:.3f} s "
+        f"/ {warm[1]:.3f} s ({len(cycles)} cycle points, {cycles.status} at "
+        f"{cycles.end_param:.5f}); LPC at I = {lpc.param:.7f}, period {lpc.period:.5f}"
+    )
     if not args.no_anchor:
         c0, t0 = time.process_time(), time.perf_counter()
         hopf = anchor_equilibria()
         res = anchor_cycles(*hopf[0])
         anchor = (time.perf_counter() - t0, time.process_time() - c0)
         a_lpc = min(res["lpc"]) if res["lpc"] else (math.nan, math.nan)
-        out.update(anchor_wall_s=anchor[0], anchor_cpu_s=anchor[1],
-                   anchor_hopf=[h[0] for h in hopf], anchor_lpc_I=a_lpc[0],
-                   anchor_lpc_period=a_lpc[1], anchor_steps=res["steps"],
-                   anchor_status=res["status"], anchor_end_I=res["end_I"],
-                   ratio_wall_cold=anchor[0] / cold[0], ratio_cpu_cold=anchor[1] / cold[1],
-                   ratio_wall_warm=anchor[0] / warm[0], ratio_cpu_warm=anchor[1] / warm[1])
-        print(f"scipy shooting: {anchor[0]:.1f} s wall / {anchor[1]:.1f} s CPU "
-              f"({res['steps']} steps, {res['status']} at I = {res['end_I']:.3f}); "
-              f"LPC at I = {a_lpc[0]:.7f}, period {a_lpc[1]:.5f}")
-        print(f"ratio anchor/biosnn: cold {anchor[0] / cold[0]:.0f}x wall, "
-              f"{anchor[1] / cold[1]:.0f}x CPU; warm {anchor[0] / warm[0]:.0f}x wall, "
-              f"{anchor[1] / warm[1]:.0f}x CPU")
+        out.update(
+            anchor_wall_s=anchor[0],
+            anchor_cpu_s=anchor[1],
+            anchor_hopf=[h[0] for h in hopf],
+            anchor_lpc_I=a_lpc[0],
+            anchor_lpc_period=a_lpc[1],
+            anchor_steps=res["steps"],
+            anchor_status=res["status"],
+            anchor_end_I=res["end_I"],
+            ratio_wall_cold=anchor[0] / cold[0],
+            ratio_cpu_cold=anchor[1] / cold[1],
+            ratio_wall_warm=anchor[0] / warm[0],
+            ratio_cpu_warm=anchor[1] / warm[1],
+        )
+        print(
+            f"scipy shooting: {anchor[0]:.1f} s wall / {anchor[1]:.1f} s CPU "
+            f"({res['steps']} steps, {res['status']} at I = {res['end_I']:.3f}); "
+            f"LPC at I = {a_lpc[0]:.7f}, period {a_lpc[1]:.5f}"
+        )
+        print(
+            f"ratio anchor/biosnn: cold {anchor[0] / cold[0]:.0f}x wall, "
+            f"{anchor[1] / cold[1]:.0f}x CPU; warm {anchor[0] / warm[0]:.0f}x wall, "
+            f"{anchor[1] / warm[1]:.0f}x CPU"
+        )
     emit_json("hh_bifurcation", out)
 
 

@@ -72,18 +72,26 @@ class NumpyHH:
     def f(self, V, m, h, n):
         am, bm, ah, bh, an, bn = self.rates(V)
         n2 = n * n  # m*m*m, not m**3: NumPy's power ufunc is ~30x slower than a multiply
-        I_ion = (self.gNa * (m * m * m) * h * (V - self.ENa)
-                 + self.gK * (n2 * n2) * (V - self.EK) + self.gL * (V - self.EL))
-        return ((self.I - I_ion) / self.C, am * (1.0 - m) - bm * m,
-                ah * (1.0 - h) - bh * h, an * (1.0 - n) - bn * n)
+        I_ion = (
+            self.gNa * (m * m * m) * h * (V - self.ENa)
+            + self.gK * (n2 * n2) * (V - self.EK)
+            + self.gL * (V - self.EL)
+        )
+        return (
+            (self.I - I_ion) / self.C,
+            am * (1.0 - m) - bm * m,
+            ah * (1.0 - h) - bh * h,
+            an * (1.0 - n) - bn * n,
+        )
 
     def step_rk4(self, y, dt):
         k1 = self.f(*y)
         k2 = self.f(*(yi + 0.5 * dt * ki for yi, ki in zip(y, k1)))
         k3 = self.f(*(yi + 0.5 * dt * ki for yi, ki in zip(y, k2)))
         k4 = self.f(*(yi + dt * ki for yi, ki in zip(y, k3)))
-        return tuple(yi + dt / 6.0 * (a + 2.0 * b + 2.0 * c + d)
-                     for yi, a, b, c, d in zip(y, k1, k2, k3, k4))
+        return tuple(
+            yi + dt / 6.0 * (a + 2.0 * b + 2.0 * c + d) for yi, a, b, c, d in zip(y, k1, k2, k3, k4)
+        )
 
     def step_exponential_euler(self, y, dt):
         V, m, h, n = y
@@ -97,8 +105,12 @@ class NumpyHH:
         def update(x, A, B):  # x + (e^{A dt} - 1)/A * (A x + B); A < 0 for all HH states
             return x + np.expm1(A * dt) / A * (A * x + B)
 
-        return (update(V, A_V, B_V), update(m, -(am + bm), am), update(h, -(ah + bh), ah),
-                update(n, -(an + bn), an))
+        return (
+            update(V, A_V, B_V),
+            update(m, -(am + bm), am),
+            update(h, -(ah + bh), ah),
+            update(n, -(an + bn), an),
+        )
 
     def run(self, method: str, y0: np.ndarray, duration: float, dt: float):
         """Integrate all neurons; return spike counts per neuron."""
@@ -121,9 +133,18 @@ class NumpyHH:
 def run_biosnn(method, dt, duration, currents, ref, model):
     import biosnn
 
-    res = biosnn.simulate(model, duration, method=method, dt=dt, backend="c",
-                          n=currents.size, params={"I_ext": currents}, init=biosnn_init(ref),
-                          record=[], record_dt=duration)  # spikes only (+ the two end states)
+    res = biosnn.simulate(
+        model,
+        duration,
+        method=method,
+        dt=dt,
+        backend="c",
+        n=currents.size,
+        params={"I_ext": currents},
+        init=biosnn_init(ref),
+        record=[],
+        record_dt=duration,
+    )  # spikes only (+ the two end states)
     return np.array([len(s) for s in res.spikes]), res
 
 
@@ -159,8 +180,10 @@ def compare_sources(paths, methods, duration, currents, ref, model, repeat):
                 spikes[path] = int(counts.sum())
         print(f"  {method} dt={dt} ms, best of {repeat} interleaved runs (thread CPU time):")
         for path in paths:
-            print(f"    {Path(path).name:40s} {best[path]:7.3f} s  "
-                  f"{best[path] / work * 1e9:6.1f} ns/neuron-step  {spikes[path]} spikes")
+            print(
+                f"    {Path(path).name:40s} {best[path]:7.3f} s  "
+                f"{best[path] / work * 1e9:6.1f} ns/neuron-step  {spikes[path]} spikes"
+            )
         out[method] = {str(p): dict(cpu_s=best[p], spikes=spikes[p]) for p in paths}
     return out
 
@@ -174,13 +197,25 @@ def main(argv=None) -> int:
     ap.add_argument("--duration", type=float, default=200.0, help="ms")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--repeat", type=int, default=1, help="timed biosnn runs (best of)")
-    ap.add_argument("--anchor-repeat", type=int, default=1,
-                    help="timed NumPy runs (best of; on a loaded machine use 3 like --repeat)")
+    ap.add_argument(
+        "--anchor-repeat",
+        type=int,
+        default=1,
+        help="timed NumPy runs (best of; on a loaded machine use 3 like --repeat)",
+    )
     ap.add_argument("--no-biosnn", action="store_true", help="run the NumPy anchor only")
-    ap.add_argument("--c-sources", nargs="+", metavar="FILE",
-                    help="compare these generated fixed-family C sources (no NumPy anchor)")
-    ap.add_argument("--threads", type=int, default=0,
-                    help="biosnn threads (sets BIOSNN_NUM_THREADS; default: all cores)")
+    ap.add_argument(
+        "--c-sources",
+        nargs="+",
+        metavar="FILE",
+        help="compare these generated fixed-family C sources (no NumPy anchor)",
+    )
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="biosnn threads (sets BIOSNN_NUM_THREADS; default: all cores)",
+    )
     args = ap.parse_args(argv)
     if args.threads:
         import os
@@ -201,8 +236,15 @@ def main(argv=None) -> int:
         if not ok:
             print(f"  cannot compare C sources: {why}")
             return 1
-        out = compare_sources(args.c_sources, args.methods.split(","), args.duration,
-                              currents, ref, model, args.repeat)
+        out = compare_sources(
+            args.c_sources,
+            args.methods.split(","),
+            args.duration,
+            currents,
+            ref,
+            model,
+            args.repeat,
+        )
         emit_json("hh_ensemble_sources", dict(n=args.n, duration_ms=args.duration, results=out))
         return 0
 
@@ -212,50 +254,80 @@ def main(argv=None) -> int:
         n_steps = round(args.duration / dt)
         t_np, c_np, counts_np = timed(
             lambda method=method, dt=dt: anchor.run(method, ref["y0"], args.duration, dt),
-            args.anchor_repeat)
-        row = dict(method=method, dt=dt, n_steps=n_steps, numpy_time_s=t_np, numpy_cpu_s=c_np,
-                   numpy_neuron_steps_per_s=args.n * n_steps / t_np,
-                   numpy_total_spikes=int(counts_np.sum()))
-        work = args.n * n_steps                                 # neuron-steps
+            args.anchor_repeat,
+        )
+        row = dict(
+            method=method,
+            dt=dt,
+            n_steps=n_steps,
+            numpy_time_s=t_np,
+            numpy_cpu_s=c_np,
+            numpy_neuron_steps_per_s=args.n * n_steps / t_np,
+            numpy_total_spikes=int(counts_np.sum()),
+        )
+        work = args.n * n_steps  # neuron-steps
         row["numpy_cpu_ns_per_neuron_step"] = c_np / work * 1e9
         print(f"  {method} dt={dt} ms ({n_steps} steps)")
-        print(f"    NumPy loop  {t_np:9.3f} s (cpu {c_np:8.3f} s)  "
-              f"{work / t_np:10.3g} neuron-steps/s  {int(counts_np.sum())} spikes  "
-              f"{c_np / work * 1e9:6.1f} ns cpu/neuron-step")
+        print(
+            f"    NumPy loop  {t_np:9.3f} s (cpu {c_np:8.3f} s)  "
+            f"{work / t_np:10.3g} neuron-steps/s  {int(counts_np.sum())} spikes  "
+            f"{c_np / work * 1e9:6.1f} ns cpu/neuron-step"
+        )
         if ok:
             run_biosnn(method, dt, min(args.duration, 1.0), currents[:2], ref, model)  # warm-up
             best, cpu, (counts_b, res) = timed(
-                lambda method=method, dt=dt: run_biosnn(method, dt, args.duration, currents, ref,
-                                                        model),
-                args.repeat)
+                lambda method=method, dt=dt: run_biosnn(
+                    method, dt, args.duration, currents, ref, model
+                ),
+                args.repeat,
+            )
             mismatch = np.flatnonzero(counts_b != counts_np)
             from biosnn.codegen.c_backend import n_threads
 
             threads = n_threads()
-            row.update(threads=threads, biosnn_cpu_ns_per_neuron_step=cpu / work * 1e9,
-                       parallel_efficiency=cpu / (best * threads))
-            row.update(biosnn_time_s=best, biosnn_cpu_s=cpu,
-                       biosnn_neuron_steps_per_s=args.n * n_steps / best,
-                       biosnn_total_spikes=int(counts_b.sum()), ratio=t_np / best,
-                       ratio_cpu=c_np / cpu, spike_count_mismatches=int(mismatch.size),
-                       biosnn_backend=str(res.stats.get("backend", "?")))
-            print(f"    biosnn C    {best:9.3f} s (cpu {cpu:8.3f} s)  "
-                  f"{work / best:10.3g} neuron-steps/s  {int(counts_b.sum())} spikes  "
-                  f"{cpu / work * 1e9:6.1f} ns cpu/neuron-step; {threads} thread(s), "
-                  f"efficiency {cpu / (best * threads):.2f}")
-            print(f"    ratio numpy/biosnn = {t_np / best:.1f}x wall, {c_np / cpu:.1f}x cpu "
-                  f"(goal >= 10x); spike counts "
-                  + ("identical for every neuron" if mismatch.size == 0 else
-                     f"DIFFER for {mismatch.size} neurons (e.g. I = "
-                     f"{currents[mismatch[:5]].round(4).tolist()}: numpy "
-                     f"{counts_np[mismatch[:5]].tolist()} vs biosnn "
-                     f"{counts_b[mismatch[:5]].tolist()})"))
+            row.update(
+                threads=threads,
+                biosnn_cpu_ns_per_neuron_step=cpu / work * 1e9,
+                parallel_efficiency=cpu / (best * threads),
+            )
+            row.update(
+                biosnn_time_s=best,
+                biosnn_cpu_s=cpu,
+                biosnn_neuron_steps_per_s=args.n * n_steps / best,
+                biosnn_total_spikes=int(counts_b.sum()),
+                ratio=t_np / best,
+                ratio_cpu=c_np / cpu,
+                spike_count_mismatches=int(mismatch.size),
+                biosnn_backend=str(res.stats.get("backend", "?")),
+            )
+            print(
+                f"    biosnn C    {best:9.3f} s (cpu {cpu:8.3f} s)  "
+                f"{work / best:10.3g} neuron-steps/s  {int(counts_b.sum())} spikes  "
+                f"{cpu / work * 1e9:6.1f} ns cpu/neuron-step; {threads} thread(s), "
+                f"efficiency {cpu / (best * threads):.2f}"
+            )
+            print(
+                f"    ratio numpy/biosnn = {t_np / best:.1f}x wall, {c_np / cpu:.1f}x cpu "
+                f"(goal >= 10x); spike counts "
+                + (
+                    "identical for every neuron"
+                    if mismatch.size == 0
+                    else f"DIFFER for {mismatch.size} neurons (e.g. I = "
+                    f"{currents[mismatch[:5]].round(4).tolist()}: numpy "
+                    f"{counts_np[mismatch[:5]].tolist()} vs biosnn "
+                    f"{counts_b[mismatch[:5]].tolist()})"
+                )
+            )
         rows[method] = row
-    print(f"  quoted anchors (10,000 x 200 ms, not measured): NEURON 9 dt 0.025 "
-          f"{NEURON_HH_ENSEMBLE_S} s; NumPy RK4 dt 0.01 {NUMPY_RK4_ENSEMBLE_QUOTED_S} s")
+    print(
+        f"  quoted anchors (10,000 x 200 ms, not measured): NEURON 9 dt 0.025 "
+        f"{NEURON_HH_ENSEMBLE_S} s; NumPy RK4 dt 0.01 {NUMPY_RK4_ENSEMBLE_QUOTED_S} s"
+    )
 
-    emit_json("hh_ensemble", dict(n=args.n, duration_ms=args.duration,
-                                  biosnn_status="ok" if ok else why, results=rows))
+    emit_json(
+        "hh_ensemble",
+        dict(n=args.n, duration_ms=args.duration, biosnn_status="ok" if ok else why, results=rows),
+    )
     return 0
 
 

@@ -28,15 +28,17 @@ def main() -> None:
     result = {}
     for method, tol in CASES:
         kw = dict(method=method, rtol=tol, atol=tol, backend="numpy", params={"I_ext": 10.0})
-        res = biosnn.simulate(model, 200.0, **kw)   # warm-up: kernel built and cached
+        res = biosnn.simulate(model, 200.0, **kw)  # warm-up: kernel built and cached
         best = float("inf")
         for _ in range(args.repeat):
             c0 = time.process_time()
             res = biosnn.simulate(model, 200.0, **kw)
             best = min(best, time.process_time() - c0)
         n_spikes = len(res.spikes[0])
-        print(f"{method} tol={tol:g}: {best * 1e3:.1f} ms CPU (best of {args.repeat}), "
-              f"{n_spikes} spikes")
+        print(
+            f"{method} tol={tol:g}: {best * 1e3:.1f} ms CPU (best of {args.repeat}), "
+            f"{n_spikes} spikes"
+        )
         result[method] = {"tol": tol, "cpu_s": best, "spikes": n_spikes}
     print("RESULT " + json.dumps(result))
 

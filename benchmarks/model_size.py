@@ -52,8 +52,9 @@ def child(n: int, numpy: bool) -> None:
 
     out["import_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    model = Model(chain_text(n), params={"tau": 1.0}, initial={"x0": 1.0}, time="1",
-                  name=f"chain{n}")
+    model = Model(
+        chain_text(n), params={"tau": 1.0}, initial={"x0": 1.0}, time="1", name=f"chain{n}"
+    )
     out["model_s"] = time.perf_counter() - t
     t = time.perf_counter()
     spec = model.kernel_spec()
@@ -79,14 +80,13 @@ def child(n: int, numpy: bool) -> None:
         path = build(*a, **kw)
         out["c_compile_s"] += time.perf_counter() - t
         cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        out["c_compile_cpu_s"] += (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime
-                                                                     + cpu0.ru_stime)
+        out["c_compile_cpu_s"] += (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
         return path
 
     c_backend.generate_source, c_build.build = timed_generate, timed_build
     t = time.perf_counter()
     res = simulate(model, 0.01, method="rk4", dt=0.01, backend="c")
-    out["first_step_s"] = (time.perf_counter() - t - out["c_gen_s"] - out["c_compile_s"])
+    out["first_step_s"] = time.perf_counter() - t - out["c_gen_s"] - out["c_compile_s"]
     c_backend.generate_source, c_build.build = generate, build
     assert res.stats["backend"] == "c"
     if numpy:
@@ -95,8 +95,11 @@ def child(n: int, numpy: bool) -> None:
         t = time.perf_counter()
         NumpyKernel(spec)
         out["numpy_kernel_s"] = time.perf_counter() - t
-    out["total_s"] = sum(v for k, v in out.items() if k.endswith("_s") and k not in
-                         ("import_s", "c_compile_cpu_s", "numpy_kernel_s"))
+    out["total_s"] = sum(
+        v
+        for k, v in out.items()
+        if k.endswith("_s") and k not in ("import_s", "c_compile_cpu_s", "numpy_kernel_s")
+    )
     out["c_source_chars"] = sum(sizes)
     print("RESULT " + json.dumps(out), flush=True)
 
@@ -113,26 +116,36 @@ def main(argv=None) -> int:
     rows = []
     for n in args.sizes:
         with tempfile.TemporaryDirectory(prefix="biosnn-size-") as cache:
-            env = dict(os.environ, BIOSNN_CACHE_DIR=cache,
-                       PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-            cmd = [sys.executable, __file__, "--child", str(n)] + (["--numpy"] if args.numpy
-                                                                  else [])
+            env = dict(
+                os.environ,
+                BIOSNN_CACHE_DIR=cache,
+                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+            )
+            cmd = [sys.executable, __file__, "--child", str(n)] + (
+                ["--numpy"] if args.numpy else []
+            )
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
             line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
             if proc.returncode != 0 or not line:
                 print(proc.stdout + proc.stderr)
                 return 1
-            row = json.loads(line[0][len("RESULT "):])
+            row = json.loads(line[0][len("RESULT ") :])
             rows.append(row)
-            phases = " ".join(f"{k[:-2]} {v:.2f}" for k, v in row.items()
-                              if k.endswith("_s") and k != "total_s")
-            print(f"n = {n:5d}: total {row['total_s']:7.2f} s ({phases}); "
-                  f"{1000 * row['total_s'] / n:.1f} ms per state", flush=True)
+            phases = " ".join(
+                f"{k[:-2]} {v:.2f}" for k, v in row.items() if k.endswith("_s") and k != "total_s"
+            )
+            print(
+                f"n = {n:5d}: total {row['total_s']:7.2f} s ({phases}); "
+                f"{1000 * row['total_s'] / n:.1f} ms per state",
+                flush=True,
+            )
     if len(rows) > 1:
         a, b = rows[0], rows[-1]
         per = (b["total_s"] - a["total_s"]) / (b["n"] - a["n"])
-        print(f"marginal cost per state between n = {a['n']} and {b['n']}: "
-              f"{1000 * per:.1f} ms (load average {os.getloadavg()[0]:.1f})")
+        print(
+            f"marginal cost per state between n = {a['n']} and {b['n']}: "
+            f"{1000 * per:.1f} ms (load average {os.getloadavg()[0]:.1f})"
+        )
     print("RESULT " + json.dumps(rows))
     return 0
 

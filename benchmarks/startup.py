@@ -52,18 +52,19 @@ def _one(code: str, cache: str, cwd: Path) -> dict:
     # bytecode as in a normal installation, kept in the temporary directory (this
     # machine's environment sets PYTHONDONTWRITEBYTECODE, which would recompile every
     # module of every process)
-    env = dict(os.environ, BIOSNN_CACHE_DIR=cache,
-               PYTHONPYCACHEPREFIX=os.path.join(cache, "pyc"))
+    env = dict(os.environ, BIOSNN_CACHE_DIR=cache, PYTHONPYCACHEPREFIX=os.path.join(cache, "pyc"))
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd, check=True,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=cwd, check=True, capture_output=True, text=True
+    )
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    out.update(wall=wall, cpu=(after.ru_utime - before.ru_utime)
-               + (after.ru_stime - before.ru_stime))
+    out.update(
+        wall=wall, cpu=(after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    )
     return out
 
 
@@ -77,18 +78,24 @@ def main(argv=None) -> dict:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--code", default=str(ROOT), help="directory holding the biosnn package")
     args = ap.parse_args(argv)
-    code = _CHILD.format(model=args.model, duration=args.duration, method=args.method,
-                         dt=args.dt, backend=args.backend)
+    code = _CHILD.format(
+        model=args.model,
+        duration=args.duration,
+        method=args.method,
+        dt=args.dt,
+        backend=args.backend,
+    )
     with tempfile.TemporaryDirectory(prefix="biosnn-startup-") as cache:
         cold = _one(code, cache, Path(args.code))
         warm = [_one(code, cache, Path(args.code)) for _ in range(args.repeat)]
-    med = {k: statistics.median(w[k] for w in warm)
-           for k in ("wall", "cpu", "load", "simulate")}
+    med = {k: statistics.median(w[k] for w in warm) for k in ("wall", "cpu", "load", "simulate")}
     print(f"{args.model}, {args.method}, backend {warm[0]['backend']} ({args.code})")
     for label, r in (("cold", cold), (f"warm (median of {args.repeat})", {**warm[0], **med})):
-        print(f"  {label:22s} process {r['wall']:.3f} s wall / {r['cpu']:.3f} s CPU; "
-              f"import+load_model {r['load']:.3f} s, first simulate {r['simulate']:.3f} s; "
-              f"imported: {', '.join(r['heavy']) or 'none of sympy, pint, scipy'}")
+        print(
+            f"  {label:22s} process {r['wall']:.3f} s wall / {r['cpu']:.3f} s CPU; "
+            f"import+load_model {r['load']:.3f} s, first simulate {r['simulate']:.3f} s; "
+            f"imported: {', '.join(r['heavy']) or 'none of sympy, pint, scipy'}"
+        )
     return {"cold": cold, "warm": warm, "median": med}
 
 

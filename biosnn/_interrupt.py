@@ -50,7 +50,7 @@ def call(fn, stop):
     def work():
         try:
             box["result"] = fn()
-        except BaseException as exc:   # noqa: BLE001 - handed to the caller's thread
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
             box["error"] = exc
 
     worker = threading.Thread(target=work, name="biosnn-c-run", daemon=True)
@@ -63,7 +63,7 @@ def call(fn, stop):
         while worker.is_alive():
             try:
                 worker.join(POLL)
-            except KeyboardInterrupt:       # a second Ctrl-C: still wait for C to stop
+            except KeyboardInterrupt:  # a second Ctrl-C: still wait for C to stop
                 continue
         raise
     if "error" in box:

@@ -75,5 +75,7 @@ def check_memory(nbytes, what: str, advice: str = "") -> None:
     from biosnn.errors import SimulationError
 
     tail = f"; {advice}" if advice else ""
-    raise SimulationError(f"{what} would need {format_bytes(nbytes)} but only "
-                          f"{format_bytes(avail)} of memory are available{tail}")
+    raise SimulationError(
+        f"{what} would need {format_bytes(nbytes)} but only "
+        f"{format_bytes(avail)} of memory are available{tail}"
+    )

@@ -37,8 +37,7 @@ def _writable_parent(path: Path, what: str) -> None:
         why = "is not a directory" if parent.exists() else "does not exist"
         raise BiosnnError(f"{what} {str(path)!r}: the directory {str(parent)!r} {why}")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise BiosnnError(f"{what} {str(path)!r}: the directory {str(parent)!r} is not "
-                          "writable")
+        raise BiosnnError(f"{what} {str(path)!r}: the directory {str(parent)!r} is not writable")
 
 
 def check_output_file(path, what: str, formats) -> Path:
@@ -64,8 +63,10 @@ def check_output_file(path, what: str, formats) -> Path:
     if ext not in formats:
         known = ", ".join(sorted(formats))
         given = f"'.{ext}'" if ext else "no extension"
-        raise BiosnnError(f"{what} {str(path)!r}: {given} is not a format biosnn can "
-                          f"write here; use one of: {known}")
+        raise BiosnnError(
+            f"{what} {str(path)!r}: {given} is not a format biosnn can "
+            f"write here; use one of: {known}"
+        )
     if p.is_dir():
         raise BiosnnError(f"{what} {str(path)!r} is a directory; give a file name")
     _writable_parent(p, what)
@@ -94,6 +95,7 @@ def check_output_dir(path, what: str) -> Path:
     try:
         p.mkdir()
     except OSError as exc:
-        raise BiosnnError(f"{what} {str(path)!r}: cannot create it "
-                          f"({exc.strerror or exc})") from None
+        raise BiosnnError(
+            f"{what} {str(path)!r}: cannot create it ({exc.strerror or exc})"
+        ) from None
     return p

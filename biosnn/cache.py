@@ -57,9 +57,22 @@ from pathlib import Path
 
 from biosnn.errors import CacheError
 
-__all__ = ["ENV", "root", "directory", "package_key", "write_atomic", "put_blob",
-           "read_blob", "verified_blob", "write_ref", "read_ref", "write_record",
-           "read_record", "clean_stale", "is_digest"]
+__all__ = [
+    "ENV",
+    "root",
+    "directory",
+    "package_key",
+    "write_atomic",
+    "put_blob",
+    "read_blob",
+    "verified_blob",
+    "write_ref",
+    "read_ref",
+    "write_record",
+    "read_record",
+    "clean_stale",
+    "is_digest",
+]
 
 #: The environment variable naming the cache directory.
 ENV = "BIOSNN_CACHE_DIR"
@@ -74,8 +87,8 @@ KEY_SUFFIXES = (".py", ".c", ".h")
 
 _DIGEST = re.compile(r"[0-9a-f]{64}\Z")
 _RECORD = b"biosnn-record sha256="
-_CHECKED: dict = {}       # str(path) -> Path, directories checked in this process
-_CLEANED: set = set()     # directories cleaned of stale temporaries in this process
+_CHECKED: dict = {}  # str(path) -> Path, directories checked in this process
+_CLEANED: set = set()  # directories cleaned of stale temporaries in this process
 _PACKAGE_KEY: list = []
 
 
@@ -114,12 +127,15 @@ def _ensure(path: Path) -> Path:
     try:
         os.makedirs(path, mode=0o700, exist_ok=True)
     except FileExistsError:
-        pass                                # not a directory: _check says so
+        pass  # not a directory: _check says so
     except OSError as exc:
         # not unsafe, only unusable: callers that can run without a cache (manifests,
         # the unit table) skip it; compiling C needs it and reports this error
-        raise OSError(exc.errno, f"cannot create the cache directory {path}: "
-                      f"{exc.strerror}; set {ENV} to a directory you can write") from None
+        raise OSError(
+            exc.errno,
+            f"cannot create the cache directory {path}: "
+            f"{exc.strerror}; set {ENV} to a directory you can write",
+        ) from None
     _check(path)
     _CHECKED[key] = path
     return path
@@ -132,23 +148,27 @@ def _check(path: Path) -> None:
     except OSError as exc:
         raise CacheError(f"cannot use the cache directory {path}: {exc.strerror}.") from None
     if not stat.S_ISDIR(st.st_mode):
-        raise CacheError(f"the cache path {path} is not a directory; remove it or set "
-                         f"{ENV} to another directory.")
+        raise CacheError(
+            f"the cache path {path} is not a directory; remove it or set "
+            f"{ENV} to another directory."
+        )
     uid = os.geteuid()
     if st.st_uid != uid:
         raise CacheError(
             f"the cache directory {path} belongs to another user (uid {st.st_uid}, you are "
             f"{uid}); biosnn does not load code from it. Remove it, or set {ENV} to a "
-            "directory of your own.")
+            "directory of your own."
+        )
     mode = stat.S_IMODE(st.st_mode)
     if mode & 0o022:
         raise CacheError(
             f"the cache directory {path} is writable by group or others (mode "
             f"{mode:04o}), so another user could plant code in it; run `chmod 700 "
-            f"{path}` or set {ENV} to a private directory.")
+            f"{path}` or set {ENV} to a private directory."
+        )
     if mode & 0o077:
         try:
-            os.chmod(path, 0o700)           # our own 0755 directory (older biosnn)
+            os.chmod(path, 0o700)  # our own 0755 directory (older biosnn)
         except OSError:
             pass
 
@@ -181,24 +201,31 @@ RACY_NS = 2_000_000_000
 def _package_key(package: Path, version: str) -> str:
     """The package key, from the memo ``package-<h>.json`` of the cache root when the
     stat signature of the files matches it and is not racy, else by hashing the files
-    (and remembering the result)."""
+    (and remembering the result).
+    """
     files = _package_files(package)
     sig = hashlib.sha256(f"{version}\0{package}".encode())
     newest = 0
     for rel, full in files:
         st = os.stat(full)
-        sig.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0"
-                   f"{st.st_ino}\0{st.st_dev}\n".encode())
+        sig.update(
+            f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0"
+            f"{st.st_ino}\0{st.st_dev}\n".encode()
+        )
         newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
     signature = sig.hexdigest()
     try:
         memo = root() / f"package-{hashlib.sha256(str(package).encode()).hexdigest()[:16]}.json"
-    except OSError:                         # no cache directory: nothing to remember
+    except OSError:  # no cache directory: nothing to remember
         return _hash_files(files, version)
     data = read_record(memo)
-    if (isinstance(data, dict) and data.get("stat") == signature
-            and is_digest(data.get("key")) and isinstance(data.get("written_ns"), int)
-            and data["written_ns"] > newest + RACY_NS):
+    if (
+        isinstance(data, dict)
+        and data.get("stat") == signature
+        and is_digest(data.get("key"))
+        and isinstance(data.get("written_ns"), int)
+        and data["written_ns"] > newest + RACY_NS
+    ):
         return data["key"]
     key = _hash_files(files, version)
     try:
@@ -239,8 +266,7 @@ def _hash_package(package: Path, version: str) -> str:
 def write_atomic(path, data: bytes) -> None:
     """Write ``data`` to ``path``: a temporary file in the same directory, fsync, rename."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{os.getpid()}-",
-                               suffix=path.suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{os.getpid()}-", suffix=path.suffix)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -306,7 +332,7 @@ def _alive(name: str) -> bool:
     """Whether the process that made ``.tmp-<pid>-...`` still runs (True if unknown)."""
     match = re.match(r"\.tmp-(\d+)-", name)
     if not match:
-        return False                        # not ours (an older biosnn's): age decides
+        return False  # not ours (an older biosnn's): age decides
     try:
         os.kill(int(match.group(1)), 0)
     except ProcessLookupError:
@@ -335,7 +361,8 @@ def put_blob(folder: Path, data: bytes, suffix: str) -> str:
 
 def read_blob(folder: Path, digest: str, suffix: str) -> bytes | None:
     """The bytes of blob ``digest``, or None if it is missing or its content does not
-    hash to its name (then the file is removed, so it is rebuilt)."""
+    hash to its name (then the file is removed, so it is rebuilt).
+    """
     if not is_digest(digest):
         return None
     path = Path(folder) / f"{digest}{suffix}"
@@ -352,10 +379,11 @@ def read_blob(folder: Path, digest: str, suffix: str) -> bytes | None:
 
 def verified_blob(path) -> bool:
     """True if the file ``path``, named ``<digest><suffix>``, hashes to its name; a file
-    that does not is removed.  Used before ``dlopen``."""
+    that does not is removed.  Used before ``dlopen``.
+    """
     path = Path(path)
     digest = path.name.split(".", 1)[0]
-    return read_blob(path.parent, digest, path.name[len(digest):]) is not None
+    return read_blob(path.parent, digest, path.name[len(digest) :]) is not None
 
 
 def write_ref(path, digest: str) -> None:
@@ -386,7 +414,8 @@ def write_record(path, obj) -> None:
 
 def read_record(path):
     """The object stored by :func:`write_record`, or None if the file is missing, has no
-    header, does not match its hash or is not JSON."""
+    header, does not match its hash or is not JSON.
+    """
     import json
 
     try:
@@ -395,9 +424,10 @@ def read_record(path):
     except OSError:
         return None
     header, _, body = data.partition(b"\n")
-    if (not header.startswith(_RECORD)
-            or header[len(_RECORD):].decode("ascii", "replace")
-            != hashlib.sha256(body).hexdigest()):
+    if (
+        not header.startswith(_RECORD)
+        or header[len(_RECORD) :].decode("ascii", "replace") != hashlib.sha256(body).hexdigest()
+    ):
         return None
     try:
         return json.loads(body)

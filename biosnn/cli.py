@@ -59,6 +59,7 @@ class _Parser(argparse.ArgumentParser):
 
 # -- argument parsing ------------------------------------------------------------------
 
+
 def _assignment(text: str) -> tuple:
     """``"NAME=VALUE"`` -> ``(NAME, VALUE)`` with VALUE a float or a string with a unit."""
     name, sep, value = text.partition("=")
@@ -103,8 +104,9 @@ def _seed(text: str) -> int:
     """A seed: a whole number with 0 <= seed < 2**64 (never silently reduced)."""
     value = _int(text)
     if not 0 <= value < 2**64:
-        raise argparse.ArgumentTypeError(f"expected a whole number with 0 <= S < 2**64, "
-                                         f"got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number with 0 <= S < 2**64, got {text!r}"
+        )
     return value
 
 
@@ -132,56 +134,107 @@ def _add_model_argument(p) -> None:
 def _add_parameter_arguments(p, set_help: str = "set a parameter (repeatable)") -> None:
     """``--preset P`` and the repeatable ``--set NAME=VALUE`` (values with units)."""
     p.add_argument("--preset", metavar="P", help="named parameter set of the model")
-    p.add_argument("--set", dest="params", action="append", default=[], type=_assignment,
-                   metavar="NAME=VALUE", help=set_help)
+    p.add_argument(
+        "--set",
+        dest="params",
+        action="append",
+        default=[],
+        type=_assignment,
+        metavar="NAME=VALUE",
+        help=set_help,
+    )
 
 
 def _add_simulate_parser(sub) -> None:
     p = sub.add_parser(
-        "simulate", help="simulate a model and print a summary",
+        "simulate",
+        help="simulate a model and print a summary",
         description="Simulate MODEL (a library name or a model file) and print a summary. "
-                    "Values carry units (\"10 uA/cm**2\", \"1000 ms\"); bare numbers are in "
-                    "the display unit (times in ms).")
+        'Values carry units ("10 uA/cm**2", "1000 ms"); bare numbers are in '
+        "the display unit (times in ms).",
+    )
     _add_model_argument(p)
-    p.add_argument("--duration", "-T", required=True, type=_value, metavar="T",
-                   help='simulated time, e.g. "1000 ms" or 1000 (ms)')
+    p.add_argument(
+        "--duration",
+        "-T",
+        required=True,
+        type=_value,
+        metavar="T",
+        help='simulated time, e.g. "1000 ms" or 1000 (ms)',
+    )
     _add_parameter_arguments(p)
-    p.add_argument("--init", action="append", default=[], type=_assignment,
-                   metavar="STATE=VALUE", help="initial value of a state (repeatable)")
-    p.add_argument("--method", default="rk4", metavar="M",
-                   help="euler, midpoint, heun, rk4 (default), exponential_euler, exact, "
-                        "euler_maruyama, stochastic_heun, rk23, rk45, dop853, rodas4")
-    p.add_argument("--dt", type=_value, metavar="DT",
-                   help="step of fixed-step methods (default: model's)")
+    p.add_argument(
+        "--init",
+        action="append",
+        default=[],
+        type=_assignment,
+        metavar="STATE=VALUE",
+        help="initial value of a state (repeatable)",
+    )
+    p.add_argument(
+        "--method",
+        default="rk4",
+        metavar="M",
+        help="euler, midpoint, heun, rk4 (default), exponential_euler, exact, "
+        "euler_maruyama, stochastic_heun, rk23, rk45, dop853, rodas4",
+    )
+    p.add_argument(
+        "--dt", type=_value, metavar="DT", help="step of fixed-step methods (default: model's)"
+    )
     p.add_argument("--rtol", type=_float, metavar="R", help="relative tolerance (adaptive)")
     p.add_argument("--atol", type=_float, metavar="A", help="absolute tolerance (adaptive)")
-    p.add_argument("--backend", choices=("numpy", "c", "auto"), default="auto",
-                   help="kernel backend (default: auto = C if a compiler works)")
-    p.add_argument("--n", type=_positive_int, default=1, metavar="N",
-                   help="number of identical instances (default 1)")
-    p.add_argument("--record", type=_names, metavar="VARS",
-                   help="variables to record, comma separated (default: all states)")
-    p.add_argument("--seed", type=_seed, metavar="S",
-                   help="seed of the noise (0 <= S < 2**64)")
+    p.add_argument(
+        "--backend",
+        choices=("numpy", "c", "auto"),
+        default="auto",
+        help="kernel backend (default: auto = C if a compiler works)",
+    )
+    p.add_argument(
+        "--n",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="number of identical instances (default 1)",
+    )
+    p.add_argument(
+        "--record",
+        type=_names,
+        metavar="VARS",
+        help="variables to record, comma separated (default: all states)",
+    )
+    p.add_argument("--seed", type=_seed, metavar="S", help="seed of the noise (0 <= S < 2**64)")
     p.add_argument("--plot", metavar="FILE.png", help="write a figure of the recorded traces")
     p.add_argument("--out", metavar="FILE.json", help="write the result as JSON")
 
 
 def _add_phaseplane_parser(sub) -> None:
     p = sub.add_parser(
-        "phaseplane", help="phase plane of two states: nullclines, fixed points, cycles",
+        "phaseplane",
+        help="phase plane of two states: nullclines, fixed points, cycles",
         description="Phase plane of MODEL on the states VAR (x) and VAR (y): nullclines, "
-                    "fixed points with type and eigenvalues, manifolds of saddles, limit "
-                    "cycles.  Values and limits are in display units.")
+        "fixed points with type and eigenvalues, manifolds of saddles, limit "
+        "cycles.  Values and limits are in display units.",
+    )
     _add_model_argument(p)
     p.add_argument("--x", required=True, metavar="VAR", help="state on the horizontal axis")
     p.add_argument("--y", required=True, metavar="VAR", help="state on the vertical axis")
     _add_parameter_arguments(p)
-    p.add_argument("--fix", action="append", default=[], type=_assignment,
-                   metavar="STATE=VALUE", help="hold another state at VALUE, or at its "
-                   "steady state with STATE=steady (repeatable; default: initial value)")
-    p.add_argument("--xlim", nargs=2, type=_float, metavar=("A", "B"),
-                   help="window of x (default: from trajectories of the initial state)")
+    p.add_argument(
+        "--fix",
+        action="append",
+        default=[],
+        type=_assignment,
+        metavar="STATE=VALUE",
+        help="hold another state at VALUE, or at its "
+        "steady state with STATE=steady (repeatable; default: initial value)",
+    )
+    p.add_argument(
+        "--xlim",
+        nargs=2,
+        type=_float,
+        metavar=("A", "B"),
+        help="window of x (default: from trajectories of the initial state)",
+    )
     p.add_argument("--ylim", nargs=2, type=_float, metavar=("A", "B"), help="window of y")
     p.add_argument("--plot", metavar="FILE.png", help="write the phase-plane figure")
     p.add_argument("--out", metavar="FILE.json", help="write the phase plane as JSON")
@@ -190,38 +243,59 @@ def _add_phaseplane_parser(sub) -> None:
 def _add_range_arguments(p, param_help: str, from_help: str, to_help: str) -> None:
     """--param NAME --from A --to B (values in display units, or with units)."""
     p.add_argument("--param", required=True, metavar="NAME", help=param_help)
-    p.add_argument("--from", dest="start", required=True, type=_value, metavar="A",
-                   help=from_help)
-    p.add_argument("--to", dest="stop", required=True, type=_value, metavar="B",
-                   help=to_help)
+    p.add_argument("--from", dest="start", required=True, type=_value, metavar="A", help=from_help)
+    p.add_argument("--to", dest="stop", required=True, type=_value, metavar="B", help=to_help)
 
 
 def _add_bifurcation_parser(sub) -> None:
     p = sub.add_parser(
-        "bifurcation", help="continue equilibria in one parameter: folds, Hopf points",
+        "bifurcation",
+        help="continue equilibria in one parameter: folds, Hopf points",
         description="Continue the equilibria of MODEL in the parameter NAME from A to B "
-                    "(display units, or values with units) and locate folds, Hopf points "
-                    "(with the first Lyapunov coefficient and the period at onset) and "
-                    "branch points.  See docs/analysis.md.")
+        "(display units, or values with units) and locate folds, Hopf points "
+        "(with the first Lyapunov coefficient and the period at onset) and "
+        "branch points.  See docs/analysis.md.",
+    )
     _add_model_argument(p)
-    _add_range_arguments(p, "continuation parameter", "start of the parameter interval",
-                         "end of the parameter interval")
+    _add_range_arguments(
+        p,
+        "continuation parameter",
+        "start of the parameter interval",
+        "end of the parameter interval",
+    )
     _add_parameter_arguments(p, "set another parameter (repeatable)")
-    p.add_argument("--init", action="append", default=[], type=_assignment,
-                   metavar="STATE=VALUE", help="guess of the equilibrium at A (repeatable)")
-    p.add_argument("--cycles", action="store_true",
-                   help="also continue the periodic orbits born at each Hopf point "
-                        "(folds of cycles, period doubling, torus)")
-    p.add_argument("--switch", action="store_true",
-                   help="also follow the other branch through each branch point and, with "
-                        "--cycles, the period-doubled orbits from each period doubling")
-    p.add_argument("--param2", metavar="NAME",
-                   help="continue the fold and Hopf points found in a second parameter "
-                        "(fold and Hopf curves; cusp, Bogdanov-Takens, Bautin points)")
-    p.add_argument("--from2", dest="start2", type=_value, metavar="A",
-                   help="start of the interval of --param2")
-    p.add_argument("--to2", dest="stop2", type=_value, metavar="B",
-                   help="end of the interval of --param2")
+    p.add_argument(
+        "--init",
+        action="append",
+        default=[],
+        type=_assignment,
+        metavar="STATE=VALUE",
+        help="guess of the equilibrium at A (repeatable)",
+    )
+    p.add_argument(
+        "--cycles",
+        action="store_true",
+        help="also continue the periodic orbits born at each Hopf point "
+        "(folds of cycles, period doubling, torus)",
+    )
+    p.add_argument(
+        "--switch",
+        action="store_true",
+        help="also follow the other branch through each branch point and, with "
+        "--cycles, the period-doubled orbits from each period doubling",
+    )
+    p.add_argument(
+        "--param2",
+        metavar="NAME",
+        help="continue the fold and Hopf points found in a second parameter "
+        "(fold and Hopf curves; cusp, Bogdanov-Takens, Bautin points)",
+    )
+    p.add_argument(
+        "--from2", dest="start2", type=_value, metavar="A", help="start of the interval of --param2"
+    )
+    p.add_argument(
+        "--to2", dest="stop2", type=_value, metavar="B", help="end of the interval of --param2"
+    )
     p.add_argument("--plot2", metavar="FILE.png", help="write the two-parameter diagram")
     p.add_argument("--plot", metavar="FILE.png", help="write the bifurcation diagram")
     p.add_argument("--out", metavar="FILE.json", help="write the diagram as JSON")
@@ -229,18 +303,31 @@ def _add_bifurcation_parser(sub) -> None:
 
 def _add_fi_parser(sub) -> None:
     p = sub.add_parser(
-        "fi", help="f-I curve: firing rate against a parameter, rheobase, class",
+        "fi",
+        help="f-I curve: firing rate against a parameter, rheobase, class",
         description="Firing rate of MODEL against the parameter NAME at K values from A to "
-                    "B (display units, or values with units), all in one vectorized run; "
-                    "the rheobase and the excitability class (from the curve and from the "
-                    "onset bifurcation).  See docs/analysis.md.")
+        "B (display units, or values with units), all in one vectorized run; "
+        "the rheobase and the excitability class (from the curve and from the "
+        "onset bifurcation).  See docs/analysis.md.",
+    )
     _add_model_argument(p)
     _add_range_arguments(p, "the varied parameter", "first value", "last value")
-    p.add_argument("--points", type=_positive_int, default=41, metavar="K",
-                   help="number of values (default 41, at least 2)")
-    p.add_argument("--duration", "-T", default="1000", type=_value, metavar="T",
-                   help="simulated time per value (default 1000 ms or time units); the "
-                        "first fifth is discarded")
+    p.add_argument(
+        "--points",
+        type=_positive_int,
+        default=41,
+        metavar="K",
+        help="number of values (default 41, at least 2)",
+    )
+    p.add_argument(
+        "--duration",
+        "-T",
+        default="1000",
+        type=_value,
+        metavar="T",
+        help="simulated time per value (default 1000 ms or time units); the "
+        "first fifth is discarded",
+    )
     _add_parameter_arguments(p, "set another parameter (repeatable)")
     p.add_argument("--plot", metavar="FILE.png", help="write the f-I curve")
     p.add_argument("--out", metavar="FILE.json", help="write the curve as JSON")
@@ -248,21 +335,40 @@ def _add_fi_parser(sub) -> None:
 
 def _add_network_parser(sub) -> None:
     p = sub.add_parser(
-        "network", help="run a network file and print spike counts and rates",
+        "network",
+        help="run a network file and print spike counts and rates",
         description="Build and run the network of FILE (a library network such as cuba, "
-                    "coba, cobahh, synfire, or a .toml network file; a .py file that "
-                    "defines 'network' is run as Python code) and print per-population "
-                    "spike counts, rates and timings.")
+        "coba, cobahh, synfire, or a .toml network file; a .py file that "
+        "defines 'network' is run as Python code) and print per-population "
+        "spike counts, rates and timings.",
+    )
     p.add_argument("file", metavar="FILE", help="library network name or network file")
-    p.add_argument("--duration", "-T", type=_value, metavar="T",
-                   help='simulated time, e.g. "1000 ms" or 1000 (ms); default: the file\'s')
-    p.add_argument("--backend", choices=("numpy", "c", "auto"), default="auto",
-                   help="network engine (default: auto = C if a compiler works)")
-    p.add_argument("--seed", type=_seed, metavar="S",
-                   help="seed, 0 <= S < 2**64 (default: the file's)")
-    p.add_argument("--set", dest="changes", action="append", default=[], type=_assignment,
-                   metavar="KEY=VALUE", help="change a value of the file before building, "
-                   "e.g. --set populations.exc.n=800 (repeatable)")
+    p.add_argument(
+        "--duration",
+        "-T",
+        type=_value,
+        metavar="T",
+        help='simulated time, e.g. "1000 ms" or 1000 (ms); default: the file\'s',
+    )
+    p.add_argument(
+        "--backend",
+        choices=("numpy", "c", "auto"),
+        default="auto",
+        help="network engine (default: auto = C if a compiler works)",
+    )
+    p.add_argument(
+        "--seed", type=_seed, metavar="S", help="seed, 0 <= S < 2**64 (default: the file's)"
+    )
+    p.add_argument(
+        "--set",
+        dest="changes",
+        action="append",
+        default=[],
+        type=_assignment,
+        metavar="KEY=VALUE",
+        help="change a value of the file before building, "
+        "e.g. --set populations.exc.n=800 (repeatable)",
+    )
     p.add_argument("--plot", metavar="FILE.png", help="write a raster and population rate")
     p.add_argument("--out", metavar="FILE.json", help="write the summary as JSON")
 
@@ -271,35 +377,48 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``biosnn`` command (cheap: no heavy imports)."""
     from biosnn import __version__
 
-    parser = _Parser(prog="biosnn",
-                     description="biosnn: biophysical neuron models with units - "
-                                 "simulate library models from the command line.")
+    parser = _Parser(
+        prog="biosnn",
+        description="biosnn: biophysical neuron models with units - "
+        "simulate library models from the command line.",
+    )
     parser.add_argument("--version", action="version", version=f"biosnn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    sub.add_parser("models", help="list the model library",
-                   description="List the models of the library (name and title). "
-                               "Directories in $BIOSNN_MODEL_PATH are searched first; a "
-                               "model there shadows the library model of the same name, "
-                               "and the list says so.")
-    show = sub.add_parser("show", help="show a model: equations, parameters, presets",
-                          description="Show a model's equations, parameters (with units), "
-                                      "initial values, events, presets and reference.")
+    sub.add_parser(
+        "models",
+        help="list the model library",
+        description="List the models of the library (name and title). "
+        "Directories in $BIOSNN_MODEL_PATH are searched first; a "
+        "model there shadows the library model of the same name, "
+        "and the list says so.",
+    )
+    show = sub.add_parser(
+        "show",
+        help="show a model: equations, parameters, presets",
+        description="Show a model's equations, parameters (with units), "
+        "initial values, events, presets and reference.",
+    )
     _add_model_argument(show)
     _add_simulate_parser(sub)
     _add_phaseplane_parser(sub)
     _add_bifurcation_parser(sub)
     _add_fi_parser(sub)
     _add_network_parser(sub)
-    demo = sub.add_parser("demo", help="run the demo (figure + JSON summary)",
-                          description="Simulate a few library models, run an f-I analysis "
-                                      "and write demo.png and demo.json.")
-    demo.add_argument("--out", default="out", metavar="DIR",
-                      help="output directory (default: ./out)")
+    demo = sub.add_parser(
+        "demo",
+        help="run the demo (figure + JSON summary)",
+        description="Simulate a few library models, run an f-I analysis "
+        "and write demo.png and demo.json.",
+    )
+    demo.add_argument(
+        "--out", default="out", metavar="DIR", help="output directory (default: ./out)"
+    )
     return parser
 
 
 # -- commands ------------------------------------------------------------------------------
+
 
 def _cmd_models(args, out) -> int:
     import biosnn
@@ -323,8 +442,13 @@ def _library_title(name: str) -> str:
 def _wrap(text: str, first: str = "", rest: str = "") -> list:
     import textwrap
 
-    return textwrap.wrap(" ".join(text.split()), width=88, initial_indent=first,
-                         subsequent_indent=rest, break_on_hyphens=False)
+    return textwrap.wrap(
+        " ".join(text.split()),
+        width=88,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_on_hyphens=False,
+    )
 
 
 def _with_unit(value: float, unit: str) -> str:
@@ -333,7 +457,8 @@ def _with_unit(value: float, unit: str) -> str:
 
 def _paragraphs(text: str) -> list:
     """Wrapped lines of ``text`` with its own paragraph breaks (blank lines) kept and its
-    control characters escaped (:func:`biosnn.names.printable`)."""
+    control characters escaped (:func:`biosnn.names.printable`).
+    """
     out = []
     for paragraph in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n").strip()):
         if paragraph.strip():
@@ -347,7 +472,8 @@ def describe_model(model) -> str:
     Free text of the file (description, reference, preset descriptions) is shown with
     its control characters escaped (ANSI escapes never reach the terminal raw) and its
     paragraph breaks (blank lines) kept; a single line break inside a paragraph is
-    reflowed."""
+    reflowed.
+    """
     title = printable(_library_title(model.name))
     lines = [f"{model.name}" + (f" - {title}" if title else "")]
     if model.description.strip():
@@ -357,15 +483,19 @@ def describe_model(model) -> str:
     lines += ["", shown]
     if not any(line.startswith("initial") for line in shown.splitlines()):
         lines.append("initial values:")
-        lines += [f"  {s} = {_with_unit(v, model.display_unit(s))}"
-                  for s, v in model.initial.items()]
-    lines.append("time: dimensionless" if model.time_unit == "1"
-                 else f"time unit: {model.time_unit}")
+        lines += [
+            f"  {s} = {_with_unit(v, model.display_unit(s))}" for s, v in model.initial.items()
+        ]
+    lines.append(
+        "time: dimensionless" if model.time_unit == "1" else f"time unit: {model.time_unit}"
+    )
     if model.presets:
         lines.append("presets:")
         width = max(len(name) for name in model.presets)
-        lines += [f"  {name:<{width}}  {printable(about)}".rstrip()
-                  for name, about in model.presets.items()]
+        lines += [
+            f"  {name:<{width}}  {printable(about)}".rstrip()
+            for name, about in model.presets.items()
+        ]
     if model.reference.strip():
         lines += _wrap(printable(model.reference), "reference: ", "  ")
     return "\n".join(lines)
@@ -396,11 +526,12 @@ def _time(model, text, what):
 
     given = _value(text)
     if model.time_unit == "1" and isinstance(given, str):
-        raise UsageError(f"{what}: model {model.name} has dimensionless time; give a plain "
-                         f"number, not {text!r}")
+        raise UsageError(
+            f"{what}: model {model.name} has dimensionless time; give a plain number, not {text!r}"
+        )
     try:
         value = float(model.time_to_internal(given))
-    except ModelError as exc:       # the option is at fault, not the model file
+    except ModelError as exc:  # the option is at fault, not the model file
         raise UsageError(f"{what}: {exc.message}") from None
     if not value > 0:
         raise UsageError(f"{what} must be positive, got {text!r}")
@@ -412,8 +543,10 @@ def _check_tolerances(args) -> None:
     from biosnn.solvers.request import ADAPTIVE, STIFF
 
     if args.method in ADAPTIVE + STIFF and (args.rtol is None or args.atol is None):
-        raise UsageError(f"--method {args.method} chooses its own steps and needs explicit "
-                         "tolerances, e.g. --rtol 1e-6 --atol 1e-9")
+        raise UsageError(
+            f"--method {args.method} chooses its own steps and needs explicit "
+            "tolerances, e.g. --rtol 1e-6 --atol 1e-9"
+        )
 
 
 def _simulate(model, args):
@@ -424,9 +557,18 @@ def _simulate(model, args):
     duration = _time(model, args.duration, "--duration")
     dt = _time(model, args.dt, "--dt")
     return biosnn.simulate(
-        model, duration, method=args.method, dt=dt, rtol=args.rtol, atol=args.atol,
-        backend=args.backend, n=args.n, init=dict(args.init) or None, record=args.record,
-        seed=args.seed)
+        model,
+        duration,
+        method=args.method,
+        dt=dt,
+        rtol=args.rtol,
+        atol=args.atol,
+        backend=args.backend,
+        n=args.n,
+        init=dict(args.init) or None,
+        record=args.record,
+        seed=args.seed,
+    )
 
 
 def result_json(model, result, args) -> dict:
@@ -464,7 +606,8 @@ def _write_json(doc, path) -> None:
 
 def _pyplot():
     """``matplotlib.pyplot`` on the file-only Agg backend (the CLI never opens windows);
-    call it before anything draws."""
+    call it before anything draws.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -475,7 +618,8 @@ def _pyplot():
 
 def _save_figure(fig, path, dpi: int = 120) -> None:
     """Lay out ``fig``, write it to ``path`` and close it; a UsageError if the file cannot
-    be written."""
+    be written.
+    """
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
@@ -491,8 +635,9 @@ def plot_result(model, result, variables, path, title="") -> None:
     """Write a figure of the recorded ``variables`` (one panel each) to ``path``."""
     plt = _pyplot()
     variables = list(variables)[:6]
-    fig, axes = plt.subplots(len(variables), 1, sharex=True, squeeze=False,
-                             figsize=(8, 1.8 + 1.6 * len(variables)))
+    fig, axes = plt.subplots(
+        len(variables), 1, sharex=True, squeeze=False, figsize=(8, 1.8 + 1.6 * len(variables))
+    )
     for ax, name in zip(axes[:, 0], variables):
         trace = result[name]
         for row in trace[:10]:
@@ -510,19 +655,25 @@ def _summary(model, result, args) -> list:
     unit = model.time_unit
     stats = dict(result.stats)
     span = f"{duration:g} time units" if unit == "1" else f"{duration:g} {unit}"
-    lines = [f"{model.name}: {span}, method {stats.get('method', args.method)}, "
-             f"backend {stats.get('backend', args.backend)}, n = {args.n}"]
+    lines = [
+        f"{model.name}: {span}, method {stats.get('method', args.method)}, "
+        f"backend {stats.get('backend', args.backend)}, n = {args.n}"
+    ]
     counts = [len(s) for s in result.spikes]
-    if model.layout.threshold is not None:     # the layout: no sympy on a warm start
+    if model.layout.threshold is not None:  # the layout: no sympy on a warm start
         if len(counts) == 1:
             rate = f" ({1000.0 * counts[0] / duration:.4g} Hz)" if unit == "ms" else ""
             lines.append(f"spikes: {counts[0]}{rate}")
         else:
-            lines.append(f"spikes per instance: min {min(counts)}, mean "
-                         f"{sum(counts) / len(counts):.4g}, max {max(counts)}")
-    final = ", ".join(f"{k} = {float(v[0]):.6g}" + (f" {result.units.get(k, '')}"
-                      if result.units.get(k, "1") != "1" else "")
-                      for k, v in result.final_state.items())
+            lines.append(
+                f"spikes per instance: min {min(counts)}, mean "
+                f"{sum(counts) / len(counts):.4g}, max {max(counts)}"
+            )
+    final = ", ".join(
+        f"{k} = {float(v[0]):.6g}"
+        + (f" {result.units.get(k, '')}" if result.units.get(k, "1") != "1" else "")
+        for k, v in result.final_state.items()
+    )
     lines.append(f"final state{' (instance 0)' if args.n > 1 else ''}: {final}")
     if "n_steps" in stats:
         lines.append(f"steps: {stats['n_steps']}")
@@ -546,18 +697,22 @@ def _cmd_simulate(args, out) -> int:
 
 def _phaseplane_lines(pp) -> list:
     """Lines printed by ``biosnn phaseplane``: window, fixed points, limit cycles."""
-    lines = [f"{pp.model}: phase plane of {pp.label(pp.x)} in [{pp.xlim[0]:.6g}, "
-             f"{pp.xlim[1]:.6g}], {pp.label(pp.y)} in [{pp.ylim[0]:.6g}, {pp.ylim[1]:.6g}]",
-             f"fixed points: {len(pp.fixed_points)}"]
+    lines = [
+        f"{pp.model}: phase plane of {pp.label(pp.x)} in [{pp.xlim[0]:.6g}, "
+        f"{pp.xlim[1]:.6g}], {pp.label(pp.y)} in [{pp.ylim[0]:.6g}, {pp.ylim[1]:.6g}]",
+        f"fixed points: {len(pp.fixed_points)}",
+    ]
     for fp in pp.fixed_points:
         where = ", ".join(f"{v} = {fp.state[v]:.6g}" for v in (pp.x, pp.y))
-        eig = ", ".join(f"{z.real:.4g}{z.imag:+.4g}i" if z.imag else f"{z.real:.4g}"
-                        for z in fp.eigenvalues)
+        eig = ", ".join(
+            f"{z.real:.4g}{z.imag:+.4g}i" if z.imag else f"{z.real:.4g}" for z in fp.eigenvalues
+        )
         lines.append(f"  {where}: {fp.type} (eigenvalues {eig})")
     unit = "" if pp.units["t"] == "1" else f" {pp.units['t']}"
     lines.append(f"limit cycles: {len(pp.cycles)}")
-    lines += [f"  period {c.period:.6g}{unit} ({'stable' if c.stable else 'unstable'})"
-              for c in pp.cycles]
+    lines += [
+        f"  period {c.period:.6g}{unit} ({'stable' if c.stable else 'unstable'})" for c in pp.cycles
+    ]
     return lines
 
 
@@ -585,7 +740,8 @@ def _cmd_phaseplane(args, out) -> int:
 
 def _check_two_parameter(model, args) -> None:
     """``--param2 NAME --from2 A --to2 B``: all or none, a parameter, values in its unit
-    (checked before the first continuation runs)."""
+    (checked before the first continuation runs).
+    """
     given = [args.start2 is not None, args.stop2 is not None]
     if args.param2 is None:
         if any(given) or args.plot2:
@@ -604,8 +760,9 @@ def _two_parameter(model, diagram, args, out):
         return None
     from biosnn.analysis.codim2 import two_parameter_diagram
 
-    two = two_parameter_diagram(model, diagram, args.param2, args.start2, args.stop2,
-                                params=dict(args.params))
+    two = two_parameter_diagram(
+        model, diagram, args.param2, args.start2, args.stop2, params=dict(args.params)
+    )
     print(repr(two), file=out)
     if args.plot2:
         _pyplot()
@@ -620,16 +777,21 @@ def _cmd_bifurcation(args, out) -> int:
 
     model = biosnn.load_model(args.model, preset=args.preset)
     _check_two_parameter(model, args)
-    diagram = continue_equilibria(model, args.param, args.start, args.stop,
-                                  params=dict(args.params), init=dict(args.init) or None)
+    diagram = continue_equilibria(
+        model,
+        args.param,
+        args.start,
+        args.stop,
+        params=dict(args.params),
+        init=dict(args.init) or None,
+    )
     print(repr(diagram), file=out)
-    switched = []                   # (branch point, the other branch through it)
+    switched = []  # (branch point, the other branch through it)
     if args.switch:
         for bp in diagram.special("bp"):
             switched.append((bp, diagram.switch(bp)))
             print(f"switched at {bp.param:.8g}: {switched[-1][1]!r}", file=out)
-    branches, sources = _cycle_branches(model, [diagram] + [d for _, d in switched], args,
-                                        out)
+    branches, sources = _cycle_branches(model, [diagram] + [d for _, d in switched], args, out)
     two = _two_parameter(model, diagram, args, out)
     if args.plot:
         _pyplot()
@@ -643,23 +805,33 @@ def _cmd_bifurcation(args, out) -> int:
     if args.out:
         data = {"preset": args.preset, **diagram.to_dict()}
         if two is not None:
-            data.update(param2=two.param2, curves=[c.to_dict() for c in two.curves],
-                        codim2=[p.to_dict() for p in two.codim2])
+            data.update(
+                param2=two.param2,
+                curves=[c.to_dict() for c in two.curves],
+                codim2=[p.to_dict() for p in two.codim2],
+            )
         if args.switch:
-            data["switched"] = [dict(other.to_dict(), source=bp.to_dict())
-                                for bp, other in switched]
+            data["switched"] = [
+                dict(other.to_dict(), source=bp.to_dict()) for bp, other in switched
+            ]
             # the branch point where a branch was switched is already listed
-            data["special_points"] += [dict(sp.to_dict(), switched=k)
-                                       for k, (bp, other) in enumerate(switched)
-                                       for sp in other.special_points
-                                       if not (sp.type == "bp" and abs(sp.param - bp.param)
-                                               <= 1e-9 * max(abs(bp.param), 1.0))]
+            data["special_points"] += [
+                dict(sp.to_dict(), switched=k)
+                for k, (bp, other) in enumerate(switched)
+                for sp in other.special_points
+                if not (
+                    sp.type == "bp" and abs(sp.param - bp.param) <= 1e-9 * max(abs(bp.param), 1.0)
+                )
+            ]
         if args.cycles:
-            data["cycles"] = [dict(branch.to_dict(), source=source)
-                              for branch, source in zip(branches, sources)]
-            data["special_points"] += [dict(sp.to_dict(), branch=k)
-                                       for k, branch in enumerate(branches)
-                                       for sp in branch.special_points]
+            data["cycles"] = [
+                dict(branch.to_dict(), source=source) for branch, source in zip(branches, sources)
+            ]
+            data["special_points"] += [
+                dict(sp.to_dict(), branch=k)
+                for k, branch in enumerate(branches)
+                for sp in branch.special_points
+            ]
         _write_json(_jsonable(data), args.out)
         print(f"wrote {args.out}", file=out)
     return 0
@@ -681,14 +853,24 @@ def _cycle_branches(model, diagrams, args, out):
     branches, sources = [], []
     for d in diagrams:
         for hopf in d.special("hopf"):
-            if any(br.end_param is not None
-                   and abs(br.end_param - hopf.param) <= 1e-4 * max(abs(hopf.param), 1.0)
-                   for br in branches):
-                continue            # already reached as the end of an earlier branch
+            if any(
+                br.end_param is not None
+                and abs(br.end_param - hopf.param) <= 1e-4 * max(abs(hopf.param), 1.0)
+                for br in branches
+            ):
+                continue  # already reached as the end of an earlier branch
             if any(src["type"] == "hopf" and src["param"] == hopf.param for src in sources):
-                continue            # the same Hopf point on a switched branch
-            branches.append(continue_cycles(model, hopf, args.param, params=dict(args.params),
-                                            start=args.start, stop=args.stop))
+                continue  # the same Hopf point on a switched branch
+            branches.append(
+                continue_cycles(
+                    model,
+                    hopf,
+                    args.param,
+                    params=dict(args.params),
+                    start=args.start,
+                    stop=args.stop,
+                )
+            )
             sources.append({"type": "hopf", "param": hopf.param})
             print(repr(branches[-1]), file=out)
     if args.switch:
@@ -717,8 +899,10 @@ def _cmd_fi(args, out) -> int:
 
     per_point = 8 * (1 + len(model.params) + WORK_ARRAYS_PER_STATE * len(model.states))
     check_memory(per_point * args.points, f"--points {args.points}", "use fewer points")
-    a, b = (float(model.from_internal(args.param, model.to_internal(args.param, v)))
-            for v in (args.start, args.stop))
+    a, b = (
+        float(model.from_internal(args.param, model.to_internal(args.param, v)))
+        for v in (args.start, args.stop)
+    )
     if not a < b:
         raise UsageError(f"--from must be below --to, got {args.start!r} and {args.stop!r}")
     duration = _time(model, args.duration, "--duration")
@@ -729,9 +913,16 @@ def _cmd_fi(args, out) -> int:
         _save_figure(curve.plot().figure, args.plot)
         print(f"wrote {args.plot}", file=out)
     if args.out:
-        _write_json(_jsonable({"preset": args.preset,
-                               "params": {name: value for name, value in args.params},
-                               **curve.to_dict()}), args.out)
+        _write_json(
+            _jsonable(
+                {
+                    "preset": args.preset,
+                    "params": {name: value for name, value in args.params},
+                    **curve.to_dict(),
+                }
+            ),
+            args.out,
+        )
         print(f"wrote {args.out}", file=out)
     return 0
 
@@ -769,19 +960,35 @@ def network_json(net, info, duration, timings) -> dict:
     for name, mon in info.spike_monitors.items():
         n = mon.source.n
         count = int(mon.n)
-        pops[name] = {"n": int(n), "spikes": count,
-                      "rate_hz": count / (n * duration * 1e-3) if duration > 0 else 0.0}
+        pops[name] = {
+            "n": int(n),
+            "spikes": count,
+            "rate_hz": count / (n * duration * 1e-3) if duration > 0 else 0.0,
+        }
     syn = {}
     for g, s in enumerate(net.synapses):
-        arrays = [net.arrays[k] for k in net.arrays
-                  if k[:2] in ("PO", "SV", "IP", "DP", "DL") and k[2:] == str(g)]
+        arrays = [
+            net.arrays[k]
+            for k in net.arrays
+            if k[:2] in ("PO", "SV", "IP", "DP", "DL") and k[2:] == str(g)
+        ]
         nsyn = int(net.arrays[f"PO{g}"].size)
-        syn[s.name] = {"n": nsyn,
-                       "bytes_per_synapse": (sum(a.nbytes for a in arrays) / nsyn) if nsyn
-                       else 0.0}
-    return _jsonable({"network": info.name, "duration_ms": duration, "dt_ms": net.dt,
-                      "seed": net.seed, "backend": net.stats.get("backend"),
-                      "populations": pops, "timings": timings, "synapses": syn})
+        syn[s.name] = {
+            "n": nsyn,
+            "bytes_per_synapse": (sum(a.nbytes for a in arrays) / nsyn) if nsyn else 0.0,
+        }
+    return _jsonable(
+        {
+            "network": info.name,
+            "duration_ms": duration,
+            "dt_ms": net.dt,
+            "seed": net.seed,
+            "backend": net.stats.get("backend"),
+            "populations": pops,
+            "timings": timings,
+            "synapses": syn,
+        }
+    )
 
 
 def _plot_network(info, duration, path) -> None:
@@ -797,11 +1004,19 @@ def _plot_network(info, duration, path) -> None:
         times.append(mon.t)
         ticks.append((offset + mon.source.n / 2, name))
         offset += mon.source.n
-    data = (np.concatenate(idx) if idx else np.zeros(0, int),
-            np.concatenate(times) if times else np.zeros(0))
+    data = (
+        np.concatenate(idx) if idx else np.zeros(0, int),
+        np.concatenate(times) if times else np.zeros(0),
+    )
     bin_ms = max(0.1, duration / 500)
-    fig = raster_plot(data, t_stop=duration, n=max(offset, 1), bin=bin_ms,
-                      title=info.title or info.name, markersize=1.0)
+    fig = raster_plot(
+        data,
+        t_stop=duration,
+        n=max(offset, 1),
+        bin=bin_ms,
+        title=info.title or info.name,
+        markersize=1.0,
+    )
     ax = fig.axes[0]
     if ticks:
         ax.set_yticks([t for t, _ in ticks], [label for _, label in ticks])
@@ -816,25 +1031,40 @@ def _cmd_network(args, out) -> int:
     t0 = time.perf_counter()
     duration = None if args.duration is None else _network_time(args.duration, "--duration")
     changes = {k: _change_value(v) for k, v in args.changes}
-    net, info = read_network(args.file, duration=duration, seed=args.seed,
-                             backend=args.backend, changes=changes or None)
+    net, info = read_network(
+        args.file, duration=duration, seed=args.seed, backend=args.backend, changes=changes or None
+    )
     if info.duration is None:
-        raise UsageError(f"{args.file} gives no duration; add --duration, e.g. "
-                         "--duration \"1000 ms\"")
+        raise UsageError(
+            f'{args.file} gives no duration; add --duration, e.g. --duration "1000 ms"'
+        )
     net.run(info.duration)
     total = time.perf_counter() - t0
-    timings = {"build_s": net.stats["build_s"], "compile_s": net.stats["compile_s"],
-               "run_s": net.stats["run_s"], "total_s": total}
+    timings = {
+        "build_s": net.stats["build_s"],
+        "compile_s": net.stats["compile_s"],
+        "run_s": net.stats["run_s"],
+        "total_s": total,
+    }
     doc = network_json(net, info, info.duration, timings)
-    print(f"{info.name}: {info.duration:g} ms, dt {net.dt:g} ms, seed {net.seed}, "
-          f"backend {doc['backend']}", file=out)
+    print(
+        f"{info.name}: {info.duration:g} ms, dt {net.dt:g} ms, seed {net.seed}, "
+        f"backend {doc['backend']}",
+        file=out,
+    )
     width = max((len(n) for n in doc["populations"]), default=0)
     for name, pop in doc["populations"].items():
-        print(f"  {name:<{width}}  n = {pop['n']:<7d} spikes = {pop['spikes']:<9d} "
-              f"rate = {pop['rate_hz']:.4g} Hz", file=out)
+        print(
+            f"  {name:<{width}}  n = {pop['n']:<7d} spikes = {pop['spikes']:<9d} "
+            f"rate = {pop['rate_hz']:.4g} Hz",
+            file=out,
+        )
     print(f"synapses: {sum(s['n'] for s in doc['synapses'].values())}", file=out)
-    print("time: build {build_s:.3g} s, compile {compile_s:.3g} s, run {run_s:.3g} s, "
-          "total {total_s:.3g} s".format(**timings), file=out)
+    print(
+        "time: build {build_s:.3g} s, compile {compile_s:.3g} s, run {run_s:.3g} s, "
+        "total {total_s:.3g} s".format(**timings),
+        file=out,
+    )
     if args.plot:
         _plot_network(info, info.duration, args.plot)
         print(f"wrote {args.plot}", file=out)
@@ -851,9 +1081,16 @@ def _cmd_demo(args, out) -> int:
     return 0
 
 
-_COMMANDS = {"models": _cmd_models, "show": _cmd_show, "simulate": _cmd_simulate,
-             "phaseplane": _cmd_phaseplane, "bifurcation": _cmd_bifurcation,
-             "fi": _cmd_fi, "demo": _cmd_demo, "network": _cmd_network}
+_COMMANDS = {
+    "models": _cmd_models,
+    "show": _cmd_show,
+    "simulate": _cmd_simulate,
+    "phaseplane": _cmd_phaseplane,
+    "bifurcation": _cmd_bifurcation,
+    "fi": _cmd_fi,
+    "demo": _cmd_demo,
+    "network": _cmd_network,
+}
 
 
 def _one_line(error: BaseException) -> str:
@@ -874,13 +1111,13 @@ def _silence_stdout() -> None:
 
 
 #: Formats of the options that write files: option -> extensions (None: matplotlib's).
-_OUTPUT_FORMATS = {"out": ("--out", {"json"}), "plot": ("--plot", None),
-                   "plot2": ("--plot2", None)}
+_OUTPUT_FORMATS = {"out": ("--out", {"json"}), "plot": ("--plot", None), "plot2": ("--plot2", None)}
 
 
 def _check_outputs(args) -> None:
     """Check every output path and format before anything runs (docs/cli.md, "Output
-    files"); ``demo --out DIR`` is checked by :func:`biosnn.demo.run_demo` first thing."""
+    files"); ``demo --out DIR`` is checked by :func:`biosnn.demo.run_demo` first thing.
+    """
     from biosnn._outputs import check_output_file, figure_formats
 
     seen = {}
@@ -923,7 +1160,7 @@ def main(argv=None, *, out=None, err=None) -> int:
     def one_line_warning(message, category, filename, lineno, file=None, line=None):
         print(f"biosnn: warning: {_one_line(message)}", file=err)
 
-    with warnings.catch_warnings():     # warnings as one line each, not file:line + source
+    with warnings.catch_warnings():  # warnings as one line each, not file:line + source
         warnings.showwarning = one_line_warning
         return _main(argv, out, err)
 
@@ -938,16 +1175,15 @@ def _main(argv, out, err) -> int:
     except (UsageError, BiosnnError) as exc:
         print(f"biosnn: error: {_one_line(exc)}", file=err)
         return EXIT_USAGE
-    except MemoryError as exc:         # an allocation no estimate foresaw
-        print(f"biosnn: error: out of memory ({_one_line(exc)}); ask for a smaller run",
-              file=err)
+    except MemoryError as exc:  # an allocation no estimate foresaw
+        print(f"biosnn: error: out of memory ({_one_line(exc)}); ask for a smaller run", file=err)
         return EXIT_USAGE
-    except SystemExit as exc:          # --help, --version
+    except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else 0
     except KeyboardInterrupt:
         print("biosnn: interrupted", file=err)
         return 130
-    except BrokenPipeError:            # `biosnn models | head -1`
+    except BrokenPipeError:  # `biosnn models | head -1`
         _silence_stdout()
         return 0
 

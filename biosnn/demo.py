@@ -46,6 +46,7 @@ HH, IZHIKEVICH, LIF, FHN = "hodgkin_huxley", "izhikevich", "lif", "fitzhugh_nagu
 
 # -- small helpers ------------------------------------------------------------------------
 
+
 def _mean_isi(spikes, t_start: float = -np.inf) -> np.ndarray:
     """Mean interspike interval (ms) of each instance's spikes after ``t_start``.
 
@@ -84,30 +85,45 @@ def _input_param(model) -> str:
 
 # -- 1, 2: Hodgkin-Huxley -----------------------------------------------------------------
 
+
 def hh_trace(duration: float = 100.0, current: float = 10.0) -> dict:
     """HH at a constant current: trace of V, spike times, rate."""
     model = biosnn.load_model(HH)
-    res = biosnn.simulate(model, duration, method="rk4", dt=0.01,
-                          params={"I_ext": current})
+    res = biosnn.simulate(model, duration, method="rk4", dt=0.01, params={"I_ext": current})
     spikes = np.asarray(res.spikes[0])
     isi = np.diff(spikes)
-    return {"summary": {"I_ext_uA_cm2": current, "duration_ms": duration,
-                        "n_spikes": int(spikes.size), "spike_times_ms": spikes,
-                        "mean_isi_ms": float(isi.mean()) if isi.size else None,
-                        "backend": res.stats.get("backend")},
-            "t": res.t, "V": res["V"][0]}
+    return {
+        "summary": {
+            "I_ext_uA_cm2": current,
+            "duration_ms": duration,
+            "n_spikes": int(spikes.size),
+            "spike_times_ms": spikes,
+            "mean_isi_ms": float(isi.mean()) if isi.size else None,
+            "backend": res.stats.get("backend"),
+        },
+        "t": res.t,
+        "V": res["V"][0],
+    }
 
 
 def _hh_rates(currents, duration: float, transient: float) -> np.ndarray:
     """One vectorized simulate call: rate (Hz) of HH for each current (uA/cm**2)."""
     model = biosnn.load_model(HH)
-    res = biosnn.simulate(model, duration, method="rk4", dt=0.05, n=len(currents),
-                          params={"I_ext": np.asarray(currents, float)}, record=[])
+    res = biosnn.simulate(
+        model,
+        duration,
+        method="rk4",
+        dt=0.05,
+        n=len(currents),
+        params={"I_ext": np.asarray(currents, float)},
+        record=[],
+    )
     return _rates_hz(res.spikes, transient)
 
 
-def hh_fi_curve(i_max: float = 20.0, n: int = 40, duration: float = 300.0,
-                transient: float = 50.0) -> dict:
+def hh_fi_curve(
+    i_max: float = 20.0, n: int = 40, duration: float = 300.0, transient: float = 50.0
+) -> dict:
     """HH f-I curve from rest and the rheobase of repetitive firing (refined once)."""
     currents = np.linspace(i_max / n, i_max, n)
     rates = _hh_rates(currents, duration, transient)
@@ -118,13 +134,22 @@ def hh_fi_curve(i_max: float = 20.0, n: int = 40, duration: float = 300.0,
         fine = np.linspace(lo, hi, 21)
         fine_rates = _hh_rates(fine, duration, transient)
         rheobase = float(fine[np.flatnonzero(fine_rates > 0)[0]])
-    return {"summary": {"currents_uA_cm2": currents, "rates_hz": rates,
-                        "rheobase_uA_cm2": rheobase, "duration_ms": duration,
-                        "transient_ms": transient},
-            "currents": currents, "rates": rates, "rheobase": rheobase}
+    return {
+        "summary": {
+            "currents_uA_cm2": currents,
+            "rates_hz": rates,
+            "rheobase_uA_cm2": rheobase,
+            "duration_ms": duration,
+            "transient_ms": transient,
+        },
+        "currents": currents,
+        "rates": rates,
+        "rheobase": rheobase,
+    }
 
 
 # -- 3: Izhikevich --------------------------------------------------------------------------
+
 
 def izhikevich_patterns(duration: float = 300.0, max_presets: int = 5) -> dict:
     """One run per preset of the Izhikevich model: trace of v and spike counts."""
@@ -136,12 +161,16 @@ def izhikevich_patterns(duration: float = 300.0, max_presets: int = 5) -> dict:
         spikes = np.asarray(res.spikes[0])
         var = _first_state(model)
         traces[name] = (res.t, res[var][0])
-        summary[name] = {"description": base.presets[name], "n_spikes": int(spikes.size),
-                         "first_spikes_ms": spikes[:10]}
+        summary[name] = {
+            "description": base.presets[name],
+            "n_spikes": int(spikes.size),
+            "first_spikes_ms": spikes[:10],
+        }
     return {"summary": summary, "traces": traces}
 
 
 # -- 4: LIF against the analytic f-I ---------------------------------------------------------
+
 
 def _internal_params(model) -> dict:
     """Symbol name -> internal value of every parameter (defaults)."""
@@ -160,8 +189,7 @@ def lif_analytic_rate(model, current_name: str, currents) -> np.ndarray:
 
     spec = model.kernel_spec()
     if spec.n_states != 1 or spec.linear is None or spec.crossing is None or not spec.reset:
-        raise biosnn.ModelError(f"{model.name} is not a linear one-state integrate-and-fire "
-                                "model")
+        raise biosnn.ModelError(f"{model.name} is not a linear one-state integrate-and-fire model")
     v = model.symbols[spec.states[0]]
     a_expr = sympy.Matrix(spec.linear[0])[0, 0]
     b_expr = sympy.Matrix(spec.linear[1])[0]
@@ -193,23 +221,41 @@ def lif_fi_curve(n: int = 25, duration: float = 500.0, i_max: float = 1.0) -> di
     model = biosnn.load_model(LIF)
     current = _input_param(model)
     currents = np.linspace(0.0, i_max, n)
-    res = biosnn.simulate(model, duration, method="dop853", rtol=1e-10, atol=1e-10, n=n,
-                          params={current: currents}, record=[])
+    res = biosnn.simulate(
+        model,
+        duration,
+        method="dop853",
+        rtol=1e-10,
+        atol=1e-10,
+        n=n,
+        params={current: currents},
+        record=[],
+    )
     isi = _mean_isi(res.spikes)
     simulated = _rates_hz(res.spikes)
     analytic = lif_analytic_rate(model, current, currents)
     firing = analytic > 0
     isi_error = np.abs(isi[firing] - 1000.0 / analytic[firing])
-    return {"summary": {"current": current, "unit": model.display_unit(current),
-                        "currents": currents, "simulated_hz": simulated,
-                        "analytic_hz": analytic,
-                        "max_isi_error_ms": float(np.max(isi_error)) if isi_error.size else None,
-                        "max_rate_error_hz": float(np.max(np.abs(simulated - analytic)))},
-            "currents": currents, "simulated": simulated, "analytic": analytic,
-            "unit": model.display_unit(current), "current": current}
+    return {
+        "summary": {
+            "current": current,
+            "unit": model.display_unit(current),
+            "currents": currents,
+            "simulated_hz": simulated,
+            "analytic_hz": analytic,
+            "max_isi_error_ms": float(np.max(isi_error)) if isi_error.size else None,
+            "max_rate_error_hz": float(np.max(np.abs(simulated - analytic))),
+        },
+        "currents": currents,
+        "simulated": simulated,
+        "analytic": analytic,
+        "unit": model.display_unit(current),
+        "current": current,
+    }
 
 
 # -- 5: FitzHugh-Nagumo ------------------------------------------------------------------------
+
 
 def _nullcline_grid(model, x_name, y_name, x_range, y_range, size=200):
     """The model's right-hand side on a grid (for nullclines as zero contours)."""
@@ -228,23 +274,41 @@ def _nullcline_grid(model, x_name, y_name, x_range, y_range, size=200):
 def fitzhugh_nagumo(duration: float = 300.0) -> dict:
     """FHN limit cycle (dimensionless time): trajectory, period, nullclines."""
     model = biosnn.load_model(FHN)
-    model = (model.with_preset("oscillating") if "oscillating" in model.presets
-             else model.with_params(**{_input_param(model): 0.5}))
+    model = (
+        model.with_preset("oscillating")
+        if "oscillating" in model.presets
+        else model.with_params(**{_input_param(model): 0.5})
+    )
     x_name, y_name = model.states[:2]
     res = biosnn.simulate(model, duration, method="rk45", rtol=1e-8, atol=1e-8)
     x, y = res[x_name][0], res[y_name][0]
     late = res.t > duration / 2
-    spikes = np.asarray(res.spikes[0])[1:]       # threshold crossings after the first
+    spikes = np.asarray(res.spikes[0])[1:]  # threshold crossings after the first
     period = float(np.mean(np.diff(spikes))) if spikes.size > 1 else None
     pad_x, pad_y = 0.3 * np.ptp(x) + 0.1, 0.3 * np.ptp(y) + 0.1
-    grid = _nullcline_grid(model, x_name, y_name, (x.min() - pad_x, x.max() + pad_x),
-                           (y.min() - pad_y, y.max() + pad_y))
-    return {"summary": {"states": [x_name, y_name], "period": period,
-                        "amplitude": float(np.ptp(x[late]))},
-            "t": res.t, "x": x, "y": y, "names": (x_name, y_name), "grid": grid}
+    grid = _nullcline_grid(
+        model,
+        x_name,
+        y_name,
+        (x.min() - pad_x, x.max() + pad_x),
+        (y.min() - pad_y, y.max() + pad_y),
+    )
+    return {
+        "summary": {
+            "states": [x_name, y_name],
+            "period": period,
+            "amplitude": float(np.ptp(x[late])),
+        },
+        "t": res.t,
+        "x": x,
+        "y": y,
+        "names": (x_name, y_name),
+        "grid": grid,
+    }
 
 
 # -- figure and files --------------------------------------------------------------------------
+
 
 def _plot_hh(ax, data):
     ax.plot(data["t"], data["V"], lw=0.8)
@@ -255,10 +319,8 @@ def _plot_hh_fi(ax, data):
     ax.plot(data["currents"], data["rates"], "o-", ms=3)
     if data["rheobase"] is not None:
         ax.axvline(data["rheobase"], color="0.6", ls="--", lw=0.8)
-        ax.text(data["rheobase"], 0, f" rheobase {data['rheobase']:.2f}", fontsize=8,
-                va="bottom")
-    ax.set(title="HH f-I curve (one vectorized run)", xlabel="I_ext (uA/cm2)",
-           ylabel="rate (Hz)")
+        ax.text(data["rheobase"], 0, f" rheobase {data['rheobase']:.2f}", fontsize=8, va="bottom")
+    ax.set(title="HH f-I curve (one vectorized run)", xlabel="I_ext (uA/cm2)", ylabel="rate (Hz)")
 
 
 def _plot_izhikevich(ax, data):
@@ -271,8 +333,11 @@ def _plot_izhikevich(ax, data):
 def _plot_lif(ax, data):
     ax.plot(data["currents"], data["analytic"], "-", color="0.3", label="analytic")
     ax.plot(data["currents"], data["simulated"], "o", ms=3, label="simulated (dop853)")
-    ax.set(title="LIF f-I: simulation vs formula",
-           xlabel=f"{data['current']} ({data['unit']})", ylabel="rate (Hz)")
+    ax.set(
+        title="LIF f-I: simulation vs formula",
+        xlabel=f"{data['current']} ({data['unit']})",
+        ylabel="rate (Hz)",
+    )
     ax.legend(fontsize=7, frameon=False)
 
 
@@ -281,8 +346,11 @@ def _plot_fhn(ax, data):
     ax.contour(X, Y, FX, levels=[0], colors="tab:orange", linewidths=1)
     ax.contour(X, Y, FY, levels=[0], colors="tab:green", linewidths=1)
     ax.plot(data["x"], data["y"], lw=0.8)
-    ax.set(title="FitzHugh-Nagumo limit cycle + nullclines", xlabel=data["names"][0],
-           ylabel=data["names"][1])
+    ax.set(
+        title="FitzHugh-Nagumo limit cycle + nullclines",
+        xlabel=data["names"][0],
+        ylabel=data["names"][1],
+    )
 
 
 def _plot_fhn_trace(ax, data):
@@ -339,15 +407,17 @@ def run_demo(out_dir="out", *, out=None) -> dict:
 
     out = sys.stdout if out is None else out
     out_dir = check_output_dir(out_dir, "the demo's output directory")
-    for name in ("demo.png", "demo.json"):      # before minutes of work, not after
+    for name in ("demo.png", "demo.json"):  # before minutes of work, not after
         check_output_file(out_dir / name, "the demo's output", {name.split(".")[1]})
     start = time.perf_counter()
     timings: dict = {}
-    parts = {"hh": _timed(hh_trace, timings, "hh"),
-             "hh_fi": _timed(hh_fi_curve, timings, "hh_fi"),
-             "izhikevich": _timed(izhikevich_patterns, timings, "izhikevich"),
-             "lif_fi": _timed(lif_fi_curve, timings, "lif_fi"),
-             "fhn": _timed(fitzhugh_nagumo, timings, "fhn")}
+    parts = {
+        "hh": _timed(hh_trace, timings, "hh"),
+        "hh_fi": _timed(hh_fi_curve, timings, "hh_fi"),
+        "izhikevich": _timed(izhikevich_patterns, timings, "izhikevich"),
+        "lif_fi": _timed(lif_fi_curve, timings, "lif_fi"),
+        "fhn": _timed(fitzhugh_nagumo, timings, "fhn"),
+    }
     png, js = out_dir / "demo.png", out_dir / "demo.json"
     _timed(lambda: write_figure(png, parts), timings, "figure")
     summary = {name: part["summary"] for name, part in parts.items()}

@@ -30,8 +30,14 @@ class ModelError(BiosnnError, ValueError):
     ``source`` names the file or the string.
     """
 
-    def __init__(self, message: str, *, line: int | None = None, column: int | None = None,
-                 source: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+        source: str | None = None,
+    ):
         self.line = line
         self.column = column
         self.source = source
@@ -65,4 +71,5 @@ class CompilerError(BiosnnError, RuntimeError):
 
 class CacheError(BiosnnError, RuntimeError):
     """The cache directory cannot be used safely (another user's, writable by others,
-    not a directory); the message names the path and the fix."""
+    not a directory); the message names the path and the fix.
+    """

@@ -19,7 +19,7 @@ def jsonable(value):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
-    if hasattr(value, "tolist"):            # NumPy arrays and scalars
+    if hasattr(value, "tolist"):  # NumPy arrays and scalars
         return jsonable(value.tolist())
     if isinstance(value, float) and not math.isfinite(value):
         return None

@@ -38,16 +38,24 @@ import re
 
 from biosnn.errors import ModelError
 
-__all__ = ["PATTERN", "MAX_LENGTH", "RULE", "is_identifier", "check_identifier",
-           "is_variable", "from_stem", "source_token", "printable"]
+__all__ = [
+    "PATTERN",
+    "MAX_LENGTH",
+    "RULE",
+    "is_identifier",
+    "check_identifier",
+    "is_variable",
+    "from_stem",
+    "source_token",
+    "printable",
+]
 
 #: Longest name accepted.
 MAX_LENGTH = 64
 #: The pattern every name matches (ASCII only).
 PATTERN = rf"[A-Za-z][A-Za-z0-9_]{{0,{MAX_LENGTH - 1}}}"
 #: The rule in words, as error messages state it.
-RULE = (f"a name is a letter, then letters, digits or underscores (at most {MAX_LENGTH} "
-        "characters)")
+RULE = f"a name is a letter, then letters, digits or underscores (at most {MAX_LENGTH} characters)"
 
 _NAME = re.compile(PATTERN)
 _TOKEN = re.compile(r"[A-Za-z0-9_]{1,128}")
@@ -62,7 +70,8 @@ def is_identifier(name) -> bool:
 def is_variable(name) -> bool:
     """True if ``name`` has the shape of an equation variable (an ASCII letter, then
     letters, digits, ``_``): what a generator may print as a Python or C identifier.
-    For names read back from a cache (the parser checks the rest of the rule)."""
+    For names read back from a cache (the parser checks the rest of the rule).
+    """
     return isinstance(name, str) and _VARIABLE.fullmatch(name) is not None
 
 
@@ -71,8 +80,9 @@ def _shown(name) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def check_identifier(name, what: str = "name", *, source: str | None = None,
-                     line: int | None = None) -> str:
+def check_identifier(
+    name, what: str = "name", *, source: str | None = None, line: int | None = None
+) -> str:
     """Return ``name`` if it matches :data:`PATTERN`, else raise ModelError.
 
     Parameters
@@ -96,10 +106,12 @@ def check_identifier(name, what: str = "name", *, source: str | None = None,
     """
     if not is_identifier(name):
         if not isinstance(name, str):
-            raise ModelError(f"{what} must be a string, not {type(name).__name__}",
-                             source=source, line=line)
-        raise ModelError(f"{what} {_shown(name)} is not a valid name: {RULE}",
-                         source=source, line=line)
+            raise ModelError(
+                f"{what} must be a string, not {type(name).__name__}", source=source, line=line
+            )
+        raise ModelError(
+            f"{what} {_shown(name)} is not a valid name: {RULE}", source=source, line=line
+        )
     return name
 
 
@@ -124,7 +136,8 @@ def from_stem(stem: str) -> str:
 def source_token(text, default: str = "?") -> str:
     """``text`` if it is a plain token (ASCII letters, digits, ``_``; at most 128
     characters), else ``default``: the only form in which a name or a key may appear in
-    generated source (in a comment or a docstring), whatever its origin."""
+    generated source (in a comment or a docstring), whatever its origin.
+    """
     if isinstance(text, str) and _TOKEN.fullmatch(text):
         return text
     return default
@@ -146,6 +159,7 @@ def printable(text: str, *, keep_newlines: bool = False) -> str:
     >>> printable("a\\tb\\rc"), printable("p1\\n\\np2", keep_newlines=True)
     ('a b\\\\x0dc', 'p1\\n\\np2')
     """
+
     def escape(m):
         ch = m.group(0)
         if ch == "\t":

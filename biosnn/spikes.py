@@ -76,23 +76,28 @@ _EDGE = 1e-9  # fraction of a bin: a spike this close below an edge counts in th
 
 # -- input ----------------------------------------------------------------------------------
 
+
 def _flat(spikes, n=None):
     """``(indices int64, times float64, n)`` sorted by (index, time)."""
     if hasattr(spikes, "i") and hasattr(spikes, "t") and not isinstance(spikes, (tuple, list)):
         if n is None:
             n = getattr(spikes, "n", None)
         spikes = (np.asarray(spikes.i), np.asarray(spikes.t))
-    elif hasattr(spikes, "spikes") and isinstance(getattr(spikes, "spikes"), list):
+    elif hasattr(spikes, "spikes") and isinstance(spikes.spikes, list):
         spikes = spikes.spikes
     if isinstance(spikes, tuple):
         if len(spikes) != 2:
-            raise ValueError(f"spike data as a tuple must be (indices, times), got a tuple "
-                             f"of {len(spikes)}; give per-neuron trains as a list")
+            raise ValueError(
+                f"spike data as a tuple must be (indices, times), got a tuple "
+                f"of {len(spikes)}; give per-neuron trains as a list"
+            )
         idx = np.asarray(spikes[0])
         times = np.asarray(spikes[1], dtype=np.float64)
         if idx.ndim != 1 or times.ndim != 1 or idx.size != times.size:
-            raise ValueError(f"indices and times must be 1-D arrays of equal length, got "
-                             f"shapes {idx.shape} and {times.shape}")
+            raise ValueError(
+                f"indices and times must be 1-D arrays of equal length, got "
+                f"shapes {idx.shape} and {times.shape}"
+            )
         if idx.size and not np.issubdtype(idx.dtype, np.integer):
             if not np.all(idx == np.round(idx)):
                 raise ValueError("spike indices must be integers")
@@ -113,8 +118,10 @@ def _flat(spikes, n=None):
         times = np.concatenate(arrays) if arrays else np.zeros(0)
         idx = np.repeat(np.arange(len(arrays), dtype=np.int64), [a.size for a in arrays])
     else:
-        raise TypeError("spike data must be a tuple (indices, times), a list of per-neuron "
-                        f"spike-time arrays or a spike monitor, not {type(spikes).__name__}")
+        raise TypeError(
+            "spike data must be a tuple (indices, times), a list of per-neuron "
+            f"spike-time arrays or a spike monitor, not {type(spikes).__name__}"
+        )
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
         raise ValueError(f"n (the number of neurons) must be a non-negative integer, not {n!r}")
     if not np.all(np.isfinite(times)):
@@ -126,14 +133,20 @@ def _flat(spikes, n=None):
 def _window(t_start, t_stop):
     t_start, t_stop = float(t_start), float(t_stop)
     if not (math.isfinite(t_start) and math.isfinite(t_stop)) or t_stop <= t_start:
-        raise ValueError(f"the time window must have t_stop > t_start, got t_start={t_start}, "
-                         f"t_stop={t_stop} (ms)")
+        raise ValueError(
+            f"the time window must have t_stop > t_start, got t_start={t_start}, "
+            f"t_stop={t_stop} (ms)"
+        )
     return t_start, t_stop
 
 
 def _positive(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-            or not math.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise ValueError(f"{name} must be a positive number (ms), not {value!r}")
     return float(value)
 
@@ -155,6 +168,7 @@ def trains(spikes, n=None) -> list[np.ndarray]:
 
 
 # -- rates ----------------------------------------------------------------------------------
+
 
 def spike_counts(spikes, t_stop, t_start=0.0, n=None) -> np.ndarray:
     """Number of spikes of each neuron in ``t_start <= t < t_stop`` (int64 array of n)."""
@@ -240,13 +254,14 @@ def population_rate(spikes, t_stop, t_start=0.0, bin=1.0, smooth=None, n=None):
         sd = _positive(smooth, "smooth")
         half = int(math.ceil(4 * sd / width))
         kernel = np.exp(-0.5 * (np.arange(-half, half + 1) * width / sd) ** 2)
-        num = np.convolve(rate * widths, kernel, mode="full")[half:half + count]
-        den = np.convolve(widths, kernel, mode="full")[half:half + count]
+        num = np.convolve(rate * widths, kernel, mode="full")[half : half + count]
+        den = np.convolve(widths, kernel, mode="full")[half : half + count]
         rate = num / den
     return (edges[:-1] + edges[1:]) / 2, rate
 
 
 # -- intervals ------------------------------------------------------------------------------
+
 
 def _isis(spikes, n=None):
     """(owner int64, isi float64, n): every inter-spike interval with its neuron."""
@@ -291,10 +306,14 @@ def cv_isi(spikes, n=None, min_spikes=3) -> np.ndarray:
     >>> cv_isi([[0.0, 1.0, 3.0], [0.0, 10.0, 20.0, 30.0], [5.0]]).round(4).tolist()
     [0.3333, 0.0, nan]
     """
-    if isinstance(min_spikes, bool) or not isinstance(min_spikes, numbers.Integral) \
-            or min_spikes < 3:
-        raise ValueError(f"min_spikes must be an integer >= 3 (a CV needs two intervals), "
-                         f"not {min_spikes!r}")
+    if (
+        isinstance(min_spikes, bool)
+        or not isinstance(min_spikes, numbers.Integral)
+        or min_spikes < 3
+    ):
+        raise ValueError(
+            f"min_spikes must be an integer >= 3 (a CV needs two intervals), not {min_spikes!r}"
+        )
     owner, intervals, n = _isis(spikes, n)
     count = np.bincount(owner, minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -329,8 +348,9 @@ def fano_factor(spikes, window, t_stop, t_start=0.0, n=None) -> np.ndarray:
     width = _positive(window, "window")
     count = int(math.floor((t_stop - t_start) / width + _EDGE))
     if count < 2:
-        raise ValueError(f"the Fano factor needs at least two windows of {width} ms in "
-                         f"[{t_start}, {t_stop}) ms")
+        raise ValueError(
+            f"the Fano factor needs at least two windows of {width} ms in [{t_start}, {t_stop}) ms"
+        )
     k = _bin_index(times, t_start, width)
     keep = (k >= 0) & (k < count)
     counts = np.bincount(idx[keep] * count + k[keep], minlength=n * count)
@@ -343,8 +363,8 @@ def fano_factor(spikes, window, t_stop, t_start=0.0, n=None) -> np.ndarray:
 
 # -- correlations ---------------------------------------------------------------------------
 
-def correlogram(a, b=None, *, bin=1.0, window=50.0, normalize="count", t_start=None,
-                t_stop=None):
+
+def correlogram(a, b=None, *, bin=1.0, window=50.0, normalize="count", t_start=None, t_stop=None):
     """Cross-correlogram of two spike trains, or the autocorrelogram of one.
 
     Parameters
@@ -388,12 +408,12 @@ def correlogram(a, b=None, *, bin=1.0, window=50.0, normalize="count", t_start=N
     per = hi - lo
     block = max(1, int(2**22 // max(1, int(per.max(initial=1)))))
     for s in range(0, a.size, block):
-        p = per[s:s + block]
+        p = per[s : s + block]
         total = int(p.sum())
         if total == 0:
             continue
         owner = np.repeat(np.arange(s, s + p.size), p)
-        start = np.repeat(lo[s:s + block] - np.cumsum(p) + p, p)
+        start = np.repeat(lo[s : s + block] - np.cumsum(p) + p, p)
         j = start + np.arange(total)
         if auto:
             keep = j != owner
@@ -415,8 +435,9 @@ def correlogram(a, b=None, *, bin=1.0, window=50.0, normalize="count", t_start=N
     nb = b.size - 1 if auto else b.size
     expected = a.size * nb * width * np.clip(T - np.abs(lags), 0, None) / T**2
     if not np.all(expected > 0):
-        raise ValueError("normalize='ratio' needs spikes in both trains and a window longer "
-                         "than the largest lag")
+        raise ValueError(
+            "normalize='ratio' needs spikes in both trains and a window longer than the largest lag"
+        )
     return lags, counts / expected
 
 
@@ -475,8 +496,9 @@ def synchrony(spikes, t_stop, t_start=0.0, bin=1.0, tau=None, n=None) -> float:
         total = x.sum(axis=0) if total is None else total + x.sum(axis=0)
         var_sum += float(x.var(axis=1).sum())
     if var_sum <= 0:
-        raise ValueError("chi is undefined: no neuron's signal varies in the window (no "
-                         "spikes, or a single bin)")
+        raise ValueError(
+            "chi is undefined: no neuron's signal varies in the window (no spikes, or a single bin)"
+        )
     return math.sqrt(float((total / n).var()) / (var_sum / n))
 
 
@@ -493,8 +515,9 @@ def synchrony_from_traces(traces) -> float:
     """
     v = np.asarray(traces, dtype=np.float64)
     if v.ndim != 2 or v.shape[1] < 2 or v.shape[0] < 1:
-        raise ValueError(f"traces must have shape (N neurons, T samples) with T >= 2, got "
-                         f"{v.shape}")
+        raise ValueError(
+            f"traces must have shape (N neurons, T samples) with T >= 2, got {v.shape}"
+        )
     individual = v.var(axis=1).mean()
     if individual <= 0:
         raise ValueError("chi is undefined: no trace varies in time")
@@ -503,8 +526,19 @@ def synchrony_from_traces(traces) -> float:
 
 # -- figures and export ---------------------------------------------------------------------
 
-def raster_plot(spikes, t_stop=None, t_start=0.0, *, bin=1.0, smooth=None, n=None, axes=None,
-                title=None, markersize=2.0):
+
+def raster_plot(
+    spikes,
+    t_stop=None,
+    t_start=0.0,
+    *,
+    bin=1.0,
+    smooth=None,
+    n=None,
+    axes=None,
+    title=None,
+    markersize=2.0,
+):
     """Raster (one dot per spike, neuron index against time) above the population rate.
 
     Parameters
@@ -524,8 +558,9 @@ def raster_plot(spikes, t_stop=None, t_start=0.0, *, bin=1.0, smooth=None, n=Non
         t_stop = (float(times.max()) if times.size else float(t_start)) + float(bin)
     t_start, t_stop = _window(t_start, t_stop)
     if axes is None:
-        fig, axes = plt.subplots(2, 1, sharex=True, figsize=(7, 5),
-                                 gridspec_kw={"height_ratios": [3, 1]})
+        fig, axes = plt.subplots(
+            2, 1, sharex=True, figsize=(7, 5), gridspec_kw={"height_ratios": [3, 1]}
+        )
     ax_raster, ax_rate = axes
     inside = (times >= t_start) & (times < t_stop)
     ax_raster.plot(times[inside], idx[inside], ".", markersize=markersize, color="k")
@@ -550,13 +585,15 @@ def to_neo(spikes, t_stop, t_start=0.0, n=None) -> list:
     try:
         import neo
     except ImportError:
-        raise ImportError("to_neo needs the optional package neo: pip install neo (or pip "
-                          "install 'biosnn[neo]')") from None
+        raise ImportError(
+            "to_neo needs the optional package neo: pip install neo (or pip install 'biosnn[neo]')"
+        ) from None
     idx, times, n = _flat(spikes, n)
     t_start, t_stop = _window(t_start, t_stop)
     out = []
     for i, train in enumerate(_split(idx, times, n)):
         train = train[(train >= t_start) & (train < t_stop)]
-        out.append(neo.SpikeTrain(train, units="ms", t_start=t_start, t_stop=t_stop,
-                                  name=f"neuron {i}"))
+        out.append(
+            neo.SpikeTrain(train, units="ms", t_start=t_start, t_stop=t_stop, name=f"neuron {i}")
+        )
     return out

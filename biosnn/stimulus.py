@@ -47,12 +47,15 @@ class Stimulus:
         if times.ndim != 1 or times.size == 0:
             raise ValueError("Stimulus times must be a non-empty 1-D array.")
         if np.any(np.isnan(times)) or np.any(np.diff(times) < 0):
-            raise ValueError("Stimulus times must be non-decreasing numbers "
-                             "(-inf is allowed as the first time of a step stimulus).")
+            raise ValueError(
+                "Stimulus times must be non-decreasing numbers "
+                "(-inf is allowed as the first time of a step stimulus)."
+            )
         if values.ndim not in (1, 2) or values.shape[0] != times.size:
             raise ValueError(
                 f"Stimulus values must have shape ({times.size},) or ({times.size}, n); "
-                f"got {values.shape}.")
+                f"got {values.shape}."
+            )
         if self.kind not in ("step", "linear"):
             raise ValueError(f"Stimulus kind must be 'step' or 'linear', not {self.kind!r}.")
         object.__setattr__(self, "times", times)
@@ -60,17 +63,17 @@ class Stimulus:
 
     # constructors ---------------------------------------------------------------------
     @classmethod
-    def step(cls, times, values) -> "Stimulus":
+    def step(cls, times, values) -> Stimulus:
         """Piecewise-constant input: ``values[j]`` from ``times[j]`` on."""
         return cls(np.asarray(times, float), np.asarray(values, float), "step")
 
     @classmethod
-    def linear(cls, times, values) -> "Stimulus":
+    def linear(cls, times, values) -> Stimulus:
         """Piecewise-linear input through the points (times[j], values[j])."""
         return cls(np.asarray(times, float), np.asarray(values, float), "linear")
 
     @classmethod
-    def pulse(cls, start: float, stop: float, amplitude, baseline=0.0) -> "Stimulus":
+    def pulse(cls, start: float, stop: float, amplitude, baseline=0.0) -> Stimulus:
         """A rectangular pulse: ``amplitude`` on [start, stop), ``baseline`` elsewhere.
 
         ``amplitude`` may be an array (one value per instance).
@@ -100,6 +103,6 @@ class Stimulus:
             return np.interp(t, self.times, self.values)
         return np.array([np.interp(t, self.times, col) for col in self.values.T])
 
-    def scaled(self, factor: float) -> "Stimulus":
+    def scaled(self, factor: float) -> Stimulus:
         """The same stimulus with values multiplied by ``factor`` (unit conversion)."""
         return Stimulus(self.times, self.values * factor, self.kind)

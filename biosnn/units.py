@@ -86,39 +86,77 @@ __all__ = [
 
 #: SI prefixes accepted on unit names (Brian2's set without 'da' and 'h').
 PREFIXES = {
-    "y": "yocto", "z": "zepto", "a": "atto", "f": "femto", "p": "pico", "n": "nano",
-    "u": "micro", "m": "milli", "c": "centi", "d": "deci", "k": "kilo", "M": "mega",
-    "G": "giga", "T": "tera",
+    "y": "yocto",
+    "z": "zepto",
+    "a": "atto",
+    "f": "femto",
+    "p": "pico",
+    "n": "nano",
+    "u": "micro",
+    "m": "milli",
+    "c": "centi",
+    "d": "deci",
+    "k": "kilo",
+    "M": "mega",
+    "G": "giga",
+    "T": "tera",
 }
 #: Base unit names (long) -> pint name.  Usable with or without a prefix.
 _LONG = {
-    "volt": "volt", "amp": "ampere", "ampere": "ampere", "siemens": "siemens",
-    "farad": "farad", "ohm": "ohm", "second": "second", "hertz": "hertz", "meter": "meter",
-    "metre": "meter", "molar": "molar", "mole": "mole", "coulomb": "coulomb",
-    "kelvin": "kelvin", "liter": "liter", "litre": "liter", "gram": "gram",
+    "volt": "volt",
+    "amp": "ampere",
+    "ampere": "ampere",
+    "siemens": "siemens",
+    "farad": "farad",
+    "ohm": "ohm",
+    "second": "second",
+    "hertz": "hertz",
+    "meter": "meter",
+    "metre": "meter",
+    "molar": "molar",
+    "mole": "mole",
+    "coulomb": "coulomb",
+    "kelvin": "kelvin",
+    "liter": "liter",
+    "litre": "liter",
+    "gram": "gram",
 }
 #: Unit symbols -> pint name.  Usable with a prefix (mV, nA); alone only those in _BARE.
 _SHORT = {
-    "V": "volt", "A": "ampere", "S": "siemens", "F": "farad", "Ohm": "ohm", "ohm": "ohm",
-    "s": "second", "Hz": "hertz", "m": "meter", "M": "molar", "mol": "mole",
-    "C": "coulomb", "K": "kelvin", "l": "liter", "L": "liter", "g": "gram",
+    "V": "volt",
+    "A": "ampere",
+    "S": "siemens",
+    "F": "farad",
+    "Ohm": "ohm",
+    "ohm": "ohm",
+    "s": "second",
+    "Hz": "hertz",
+    "m": "meter",
+    "M": "molar",
+    "mol": "mole",
+    "C": "coulomb",
+    "K": "kelvin",
+    "l": "liter",
+    "L": "liter",
+    "g": "gram",
 }
 _BARE = {"Hz", "ohm", "Ohm", "mol"}
 _UNPREFIXED = set(_LONG) | _BARE
 
 #: Scale of the internal unit of each pint base dimension, in SI base units.
 _INTERNAL_SCALE = {
-    "[time]": 1e-3,         # ms
-    "[length]": 1e-6,       # um
-    "[current]": 1e-12,     # pA
-    "[mass]": 1e-12,        # 1e-12 kg (so that mV = 1e-12 kg um**2 / (ms**3 pA))
-    "[substance]": 1e-18,   # amol (so mM = amol/um**3)
-    "[temperature]": 1.0,   # K
+    "[time]": 1e-3,  # ms
+    "[length]": 1e-6,  # um
+    "[current]": 1e-12,  # pA
+    "[mass]": 1e-12,  # 1e-12 kg (so that mV = 1e-12 kg um**2 / (ms**3 pA))
+    "[substance]": 1e-18,  # amol (so mM = amol/um**3)
+    "[temperature]": 1.0,  # K
     "[luminosity]": 1.0,
 }
 
 
 # -- dimensions -----------------------------------------------------------------------------
+
 
 def _exponent(value) -> int | float:
     """An exponent as an int when it is integral (``2.0`` -> ``2``), else a float."""
@@ -216,7 +254,7 @@ class Dimension:
     def __truediv__(self, other):
         if not isinstance(other, Dimension):
             return NotImplemented
-        return self * other ** -1
+        return self * other**-1
 
     def __pow__(self, power):
         power = _exponent(power)
@@ -247,7 +285,7 @@ class Dimension:
         return f"Dimension({dict(self._items)!r})"
 
     def __str__(self) -> str:
-        """pint's way: ``[length] ** 2 / [time]``; ``dimensionless`` when empty."""
+        """Pint's way: ``[length] ** 2 / [time]``; ``dimensionless`` when empty."""
         if not self._items:
             return "dimensionless"
         num = [_power_text(n, e) for n, e in self._items if e > 0]
@@ -297,7 +335,7 @@ def dim_key(dim) -> str:
     return ";".join(parts)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def dim_from_key(key: str) -> Dimension:
     """Inverse of :func:`dim_key`.
 
@@ -341,28 +379,35 @@ def registry():
 #: Bump when the layout of the unit cache file changes.
 CACHE_FORMAT = "2"
 #: Sections of the cache file: (kind, strict) -> JSON field.
-_SECTIONS = {("text", False): "texts", ("text", True): "strict_texts",
-             ("name", False): "names", ("name", True): "strict_names"}
+_SECTIONS = {
+    ("text", False): "texts",
+    ("text", True): "strict_texts",
+    ("name", False): "names",
+    ("name", True): "strict_names",
+}
 #: path -> {field: {text: [factor, dim_key]}}, each file read once per process.
 _TABLES: dict = {}
 
 
 def _cache_root() -> str:
     """The cache directory (checked; a directory that cannot be created is still named,
-    so reads find nothing and writes are skipped)."""
+    so reads find nothing and writes are skipped).
+    """
     from biosnn import cache
 
     try:
         return str(cache.root())
     except OSError:
-        return os.environ.get(cache.ENV) or os.path.join(os.path.expanduser("~"),
-                                                          ".cache", "biosnn")
+        return os.environ.get(cache.ENV) or os.path.join(
+            os.path.expanduser("~"), ".cache", "biosnn"
+        )
 
 
 @functools.lru_cache(maxsize=1)
 def _cache_version() -> str:
     """Hash of the package key (:func:`biosnn.cache.package_key`) and of the installed
-    pint (its ``__init__.py`` size and time)."""
+    pint (its ``__init__.py`` size and time).
+    """
     import hashlib
     import importlib.util
 
@@ -386,7 +431,8 @@ def cache_path() -> str:
 
 def _read_table(path: str) -> dict:
     """The entries of a cache file; empty when it is missing, does not match its hash or
-    is not what we wrote."""
+    is not what we wrote.
+    """
     from biosnn import cache
 
     table = {field: {} for field in _SECTIONS.values()}
@@ -400,8 +446,12 @@ def _read_table(path: str) -> dict:
                 return {field: {} for field in _SECTIONS.values()}
             for text, entry in section.items():
                 factor, key = entry
-                if (type(factor) is not float or not math.isfinite(factor) or factor == 0
-                        or not isinstance(key, str)):
+                if (
+                    type(factor) is not float
+                    or not math.isfinite(factor)
+                    or factor == 0
+                    or not isinstance(key, str)
+                ):
                     raise ValueError(f"bad entry {entry!r}")
                 dim_from_key(key)
                 table[field][text] = (factor, key)
@@ -448,7 +498,9 @@ def _round_factor(x: float) -> float:
     if x == 0 or not math.isfinite(x):
         return x
     return float(f"{x:.15g}")
-@functools.lru_cache(maxsize=None)
+
+
+@functools.cache
 def _pint_name(name: str) -> str | None:
     """The pint name of a Brian2-style unit name, or None if it is not one."""
     power = ""
@@ -478,7 +530,7 @@ def is_unit_name(name: str) -> bool:
     return _pint_name(name) is not None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def unit_name(name: str, *, strict: bool = True):
     """``(factor_to_internal, dimension)`` of a single unit name.
 
@@ -544,16 +596,22 @@ def _walk_unit(node, text: str, strict: bool):
         if not is_dimensionless(edim):
             raise UnitError(f"the exponent in {text!r} must be a number")
         # NaN (1e400*0), complex ((-1)**0.5) and absurd exponents never reach pint
-        if not (isinstance(exponent, float) and math.isfinite(exponent)
-                and abs(exponent) <= MAX_EXPONENT):
-            raise UnitError(f"the exponent in {text!r} must be a real number between "
-                            f"-{MAX_EXPONENT} and {MAX_EXPONENT}, not {exponent}")
+        if not (
+            isinstance(exponent, float)
+            and math.isfinite(exponent)
+            and abs(exponent) <= MAX_EXPONENT
+        ):
+            raise UnitError(
+                f"the exponent in {text!r} must be a real number between "
+                f"-{MAX_EXPONENT} and {MAX_EXPONENT}, not {exponent}"
+            )
         if exponent == int(exponent):
             exponent = int(exponent)
         factor = base**exponent
-        if not isinstance(factor, float):      # a negative number to a fractional power
-            raise UnitError(f"cannot read {text!r} as a unit (({base:g})**{exponent} is not "
-                            "a real number)")
+        if not isinstance(factor, float):  # a negative number to a fractional power
+            raise UnitError(
+                f"cannot read {text!r} as a unit (({base:g})**{exponent} is not a real number)"
+            )
         return factor, dim**exponent
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitXor):
         raise UnitError(f"'^' is not allowed in {text!r}; write ** for a power (cm**2)")
@@ -569,8 +627,9 @@ def _parse_ast(text: str):
         raise UnitError(f"cannot read {text[:40]!r} as a unit") from None
     except SyntaxError:
         if "^" in text:
-            raise UnitError(f"'^' is not allowed in {text!r}; write ** for a power "
-                            "(cm**2)") from None
+            raise UnitError(
+                f"'^' is not allowed in {text!r}; write ** for a power (cm**2)"
+            ) from None
         raise UnitError(f"cannot read {text!r} as a unit") from None
 
 
@@ -601,17 +660,19 @@ def parse_unit(text: str, *, strict: bool = False):
     """
     if not isinstance(text, str) or not text.strip():
         raise UnitError(f"empty unit {text!r}")
-    if _NOT_UNIT_TEXT.search(text):   # Python's parser would skip a '# comment'
-        raise UnitError(f"{text!r} is not a unit ('#' and control characters are not "
-                        "allowed in a unit)")
+    if _NOT_UNIT_TEXT.search(text):  # Python's parser would skip a '# comment'
+        raise UnitError(
+            f"{text!r} is not a unit ('#' and control characters are not allowed in a unit)"
+        )
     found = _cached("text", strict, text)
     if found is not None:
         return found
     try:
         factor, dim = _walk_unit(_parse_ast(text), text, strict)
     except (OverflowError, ZeroDivisionError, RecursionError, MemoryError):
-        raise UnitError(f"cannot read {text!r} as a unit (a number is too large, too "
-                        "small or divided by zero)") from None
+        raise UnitError(
+            f"cannot read {text!r} as a unit (a number is too large, too small or divided by zero)"
+        ) from None
     if not math.isfinite(factor) or factor == 0:
         raise UnitError(f"{text!r} is not a usable unit (its size is {factor})")
     factor = _round_factor(factor)
@@ -655,7 +716,7 @@ def parse_quantity(text: str):
     """
     parts = split_quantity(text) if isinstance(text, str) else None
     if parts is None:
-        raise UnitError(f"cannot read {text!r} as a number with a unit (e.g. \"10 ms\")")
+        raise UnitError(f'cannot read {text!r} as a number with a unit (e.g. "10 ms")')
     value, unit_text = parts
     factor, dim = parse_unit(unit_text)
     if not math.isfinite(value * factor):
@@ -692,8 +753,7 @@ _NAMED = (
     ("temperature", "kelvin", "K", Dimension({"[temperature]": 1})),
     ("mass", "kilogram", "1e-12*kg", Dimension({_M: 1})),
 )
-_LENGTH_WORDS = {1: "*length", 2: "*area", 3: "*volume", -1: "/length", -2: "/area",
-                 -3: "/volume"}
+_LENGTH_WORDS = {1: "*length", 2: "*area", 3: "*volume", -1: "/length", -2: "/area", -3: "/volume"}
 
 
 def _power(name: str, exponent) -> str:
@@ -712,7 +772,7 @@ def _decompose(dim):
     return _decompose_dim(dim if isinstance(dim, Dimension) else Dimension(dim.items()))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _decompose_dim(dim):
     length, time = Dimension({_L: 1}), _TIME
     best = None
@@ -762,10 +822,15 @@ def _compose(index, k, a, b, *, which: int) -> str:
 
 
 def _fallback(dim, which: int) -> str:
-    names = {"[length]": ("meter", "um"), "[time]": ("second", "ms"),
-             "[current]": ("amp", "pA"), "[mass]": ("kilogram", "(1e-12*kg)"),
-             "[substance]": ("mole", "amol"), "[temperature]": ("kelvin", "K"),
-             "[luminosity]": ("candela", "cd")}
+    names = {
+        "[length]": ("meter", "um"),
+        "[time]": ("second", "ms"),
+        "[current]": ("amp", "pA"),
+        "[mass]": ("kilogram", "(1e-12*kg)"),
+        "[substance]": ("mole", "amol"),
+        "[temperature]": ("kelvin", "K"),
+        "[luminosity]": ("candela", "cd"),
+    }
     parts = [_power(names.get(k, (k, k))[which - 1], v) for k, v in sorted(dim.items())]
     return "*".join(parts)
 

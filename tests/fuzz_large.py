@@ -39,12 +39,18 @@ def main(argv=None) -> int:
     parser.add_argument("--count", type=int, default=1000, help="inputs to try")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--minutes", type=float, default=None, help="stop after this long")
-    parser.add_argument("--files", type=float, default=0.4,
-                        help="fraction of inputs that are mutated model files")
-    parser.add_argument("--run-every", type=int, default=4,
-                        help="also simulate (NumPy) every k-th input")
-    parser.add_argument("--compile-every", type=int, default=0,
-                        help="also generate and compile C every k-th input (0: never)")
+    parser.add_argument(
+        "--files", type=float, default=0.4, help="fraction of inputs that are mutated model files"
+    )
+    parser.add_argument(
+        "--run-every", type=int, default=4, help="also simulate (NumPy) every k-th input"
+    )
+    parser.add_argument(
+        "--compile-every",
+        type=int,
+        default=0,
+        help="also generate and compile C every k-th input (0: never)",
+    )
     parser.add_argument("--timeout", type=float, default=20.0)
     args = parser.parse_args(argv)
 
@@ -74,10 +80,15 @@ def main(argv=None) -> int:
         compile_c = bool(args.compile_every) and n % args.compile_every == 0
         signal.setitimer(signal.ITIMER_REAL, args.timeout)
         try:
-            fuzzgen.exercise(kwargs, file_text=text, tmp_dir=tmp,
-                             run=n % args.run_every == 0, compile_c=compile_c)
+            fuzzgen.exercise(
+                kwargs,
+                file_text=text,
+                tmp_dir=tmp,
+                run=n % args.run_every == 0,
+                compile_c=compile_c,
+            )
             outcomes["valid"] += 1
-        except CompilerError as exc:       # biosnn generated C that does not compile
+        except CompilerError as exc:  # biosnn generated C that does not compile
             outcomes["crash"] += 1
             label = f"CompilerError at {exc.message[:60]!r}"
             crashes[label] += 1
@@ -96,10 +107,8 @@ def main(argv=None) -> int:
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         if n % 200 == 0:
-            print(f"{n} inputs, {time.perf_counter() - t0:.0f} s: {dict(outcomes)}",
-                  flush=True)
-    print(f"\n{n} inputs in {time.perf_counter() - t0:.0f} s (seed {args.seed}): "
-          f"{dict(outcomes)}")
+            print(f"{n} inputs, {time.perf_counter() - t0:.0f} s: {dict(outcomes)}", flush=True)
+    print(f"\n{n} inputs in {time.perf_counter() - t0:.0f} s (seed {args.seed}): {dict(outcomes)}")
     print(f"{sum(crashes.values())} crashes from {len(crashes)} root causes")
     for label, count in crashes.most_common():
         what, exc = examples[label]

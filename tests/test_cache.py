@@ -63,11 +63,16 @@ print(json.dumps({"V": float(r["V"][0, -1]).hex(), "spikes": len(r.spikes[0]),
 
 def _run(code: str, cache: Path, *args, pythonpath=None, check=True):
     env = dict(os.environ, BIOSNN_CACHE_DIR=str(cache))
-    if pythonpath is not None:      # run there: "-c" puts the working directory first
+    if pythonpath is not None:  # run there: "-c" puts the working directory first
         env["PYTHONPATH"] = str(pythonpath)
-    proc = subprocess.run([sys.executable, "-c", code, *args], env=env,
-                          cwd=pythonpath or ROOT, capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env=env,
+        cwd=pythonpath or ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if not check:
         return proc
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -84,7 +89,8 @@ def _json_body(path: Path):
 
 def _plant_record(path: Path, data) -> None:
     """Write ``data`` as the code under test reads a JSON cache file: a record with a
-    correct hash line (as a deliberate planter would) when biosnn.cache exists."""
+    correct hash line (as a deliberate planter would) when biosnn.cache exists.
+    """
     try:
         from biosnn import cache
     except ImportError:
@@ -103,14 +109,21 @@ def test_cache_directories_are_created_private(tmp_path):
     _run(_LIF_C, cache, "euler", "numpy")
     c_dir = _run_cache_dir(cache)
     for d in (cache, cache / "models", c_dir):
-        assert stat.S_IMODE(d.stat().st_mode) == 0o700, d   # before: 0755
+        assert stat.S_IMODE(d.stat().st_mode) == 0o700, d  # before: 0755
 
 
 def _run_cache_dir(cache: Path) -> Path:
     code = "from biosnn.codegen import c_build; print(c_build.cache_dir())"
     env = dict(os.environ, BIOSNN_CACHE_DIR=str(cache))
-    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT,
-                         capture_output=True, text=True, timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return Path(out.stdout.strip())
 
 
@@ -118,16 +131,30 @@ def test_world_writable_cache_is_refused_with_the_path_and_the_fix(tmp_path):
     cache = tmp_path / "shared"
     cache.mkdir()
     os.chmod(cache, 0o777)
-    proc = subprocess.run([sys.executable, "-m", "biosnn", "simulate", "lif",
-                           "--duration", "10", "--backend", "numpy"],
-                          env=dict(os.environ, BIOSNN_CACHE_DIR=str(cache)), cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2, proc.stdout + proc.stderr   # before: 0, cache used
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "biosnn",
+            "simulate",
+            "lif",
+            "--duration",
+            "10",
+            "--backend",
+            "numpy",
+        ],
+        env=dict(os.environ, BIOSNN_CACHE_DIR=str(cache)),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr  # before: 0, cache used
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr
     assert str(cache) in lines[0] and "writable by group or others" in lines[0]
     assert "chmod 700" in lines[0] and "BIOSNN_CACHE_DIR" in lines[0]
-    assert not any(cache.iterdir())                          # nothing was written
+    assert not any(cache.iterdir())  # nothing was written
 
 
 def test_group_writable_cache_is_refused_in_python(tmp_path, monkeypatch):
@@ -176,16 +203,16 @@ def test_planted_pint_pickle_is_never_unpickled(tmp_path):
     pint.UnitRegistry(cache_folder=cache / "pint")
     planted = [p for p in (cache / "pint").rglob("*") if p.is_file()]
     assert planted
-    payload = ("cbuiltins\nexec\n(V" + _marker_code(marker).replace("\n", "\\u000a")
-               + "\ntR.").encode()                       # pickle protocol 0: exec(...)
+    payload = (
+        "cbuiltins\nexec\n(V" + _marker_code(marker).replace("\n", "\\u000a") + "\ntR."
+    ).encode()  # pickle protocol 0: exec(...)
     for p in planted:
         p.write_bytes(payload)
     os.chmod(cache, 0o700)
     # a unit that is in no unit cache yet: pint is asked
-    code = ("import json; from biosnn import units; "
-            "print(json.dumps(units.parse_unit('mmol/l')[0]))")
-    assert _run(code, cache) == 1.0                       # mmol/l = mM, internal unit
-    assert not marker.exists()                            # before: the pickle ran
+    code = "import json; from biosnn import units; print(json.dumps(units.parse_unit('mmol/l')[0]))"
+    assert _run(code, cache) == 1.0  # mmol/l = mM, internal unit
+    assert not marker.exists()  # before: the pickle ran
 
 
 def test_planted_source_in_manifests_is_not_executed(tmp_path):
@@ -200,11 +227,11 @@ def test_planted_source_in_manifests_is_not_executed(tmp_path):
                 data[field] = _marker_code(marker)
                 planted += 1
         _plant_record(path, data)
-    assert planted >= 3                      # initial_source, numeric_ and numpy_source
+    assert planted >= 3  # initial_source, numeric_ and numpy_source
     again = _run(_HH_NUMPY, cache)
-    assert not marker.exists()               # before: the planted source ran
+    assert not marker.exists()  # before: the planted source ran
     assert again == clean
-    assert _run(_HH_NUMPY, cache) == clean   # and the rebuilt entries are good
+    assert _run(_HH_NUMPY, cache) == clean  # and the rebuilt entries are good
 
 
 def test_source_blob_that_does_not_match_its_hash_is_not_executed(tmp_path):
@@ -212,7 +239,7 @@ def test_source_blob_that_does_not_match_its_hash_is_not_executed(tmp_path):
     clean = _run(_HH_NUMPY, cache)
     marker = tmp_path / "blob-ran"
     blobs = sorted((cache / "models").glob("*.py"))
-    assert blobs                             # generated source is stored as blobs
+    assert blobs  # generated source is stored as blobs
     for p in blobs:
         p.write_text(_marker_code(marker))
     assert _run(_HH_NUMPY, cache) == clean
@@ -226,8 +253,7 @@ def test_poisoned_unit_factor_does_not_change_a_result(tmp_path):
     (units,) = cache.glob("units-*.json")
     # edit the factor of mV in the file (a damaged or tampered file), keeping any header
     text = units.read_text(encoding="utf-8")
-    head, sep, body = text.partition("\n") if text.startswith("biosnn-record") \
-        else ("", "", text)
+    head, sep, body = text.partition("\n") if text.startswith("biosnn-record") else ("", "", text)
     data = json.loads(body)
     poisoned = 0
     for section in data.values():
@@ -238,7 +264,7 @@ def test_poisoned_unit_factor_does_not_change_a_result(tmp_path):
     units.write_text(head + sep + json.dumps(data), encoding="utf-8")
     # a model not built before (new manifest) takes its factors from the unit table
     got = _run(_LIF_C, cache, "euler", "numpy")
-    assert got == fresh                      # before: v and spike counts changed
+    assert got == fresh  # before: v and spike counts changed
 
 
 # -- libraries: only hash-checked files of the cache are loaded -------------------------
@@ -250,22 +276,27 @@ def test_alias_pointing_outside_the_cache_is_not_loaded(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     src = elsewhere / "lib.c"
-    src.write_text(textwrap.dedent(f"""
+    src.write_text(
+        textwrap.dedent(f"""
         #include <stdio.h>
         __attribute__((constructor)) static void planted(void) {{
             FILE *f = fopen("{marker}", "w"); if (f) {{ fputs("ran", f); fclose(f); }}
         }}
         int bs_run(void *a) {{ (void)a; return 0; }}
-    """))
+    """)
+    )
     cc = c_build.find_compiler()
-    subprocess.run([*cc.argv, "-shared", "-fPIC", "-o", str(elsewhere / "lib.so"),
-                    str(src)], check=True, capture_output=True)
+    subprocess.run(
+        [*cc.argv, "-shared", "-fPIC", "-o", str(elsewhere / "lib.so"), str(src)],
+        check=True,
+        capture_output=True,
+    )
     aliases = list((cache / "c").glob("alias-*.txt"))
     assert aliases
     for alias in aliases:
         alias.write_text("../../elsewhere/lib")
     again = _run(_LIF_C, cache, "exact", "c", check=False)
-    assert not marker.exists()               # before: the planted library was loaded
+    assert not marker.exists()  # before: the planted library was loaded
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads(again.stdout.strip().splitlines()[-1]) == clean
 
@@ -281,8 +312,11 @@ def _damage_libraries(cache: Path, how: str) -> int:
         elif how == "flip":
             # ud2 (an illegal instruction) over the middle of the file: the code section
             n = len(data)
-            lib.write_bytes(data[: n // 4] + b"\x0f\x0b" * ((n // 2) // 2)
-                            + data[n // 4 + 2 * ((n // 2) // 2):])
+            lib.write_bytes(
+                data[: n // 4]
+                + b"\x0f\x0b" * ((n // 2) // 2)
+                + data[n // 4 + 2 * ((n // 2) // 2) :]
+            )
         else:
             lib.write_bytes(b"garbage, not an ELF file\n" * 10)
     return len(libs)
@@ -299,7 +333,7 @@ def test_damaged_library_is_rebuilt_not_loaded(tmp_path, how):
     again = _run(_LIF_C, cache, "exact", "c", check=False)
     assert again.returncode == 0, (again.returncode, again.stderr[-2000:])
     assert json.loads(again.stdout.strip().splitlines()[-1]) == clean
-    assert _run(_LIF_C, cache, "exact", "c") == clean      # repaired for good
+    assert _run(_LIF_C, cache, "exact", "c") == clean  # repaired for good
 
 
 # the network C engine: spike counts of 3 LIF neurons driven above threshold
@@ -332,7 +366,7 @@ def test_damaged_network_library_or_snippets_are_rebuilt(tmp_path, how):
         files = [p for p in (cache / "c").glob("*.json") if not p.name.startswith("openmp")]
         assert files
         for p in files:
-            p.write_text("{not json")   # before: a JSON traceback on every later run
+            p.write_text("{not json")  # before: a JSON traceback on every later run
     assert _run(_NET, cache, "c") == clean
 
 
@@ -342,8 +376,8 @@ def test_stale_temporaries_of_a_killed_compile_are_removed(tmp_path, monkeypatch
     monkeypatch.setenv("BIOSNN_CACHE_DIR", str(cache))
     c_dir = c_build.cache_dir()
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()                                # a pid that no longer runs
-    old = 1e9                                  # 2001: far older than any compile
+    dead.wait()  # a pid that no longer runs
+    old = 1e9  # 2001: far older than any compile
     stale = [c_dir / f".tmp-{dead.pid}-abc.so", c_dir / ".tmp-xyz.so"]
     for p in stale:
         p.write_bytes(b"\x7fELF half a library")
@@ -352,7 +386,7 @@ def test_stale_temporaries_of_a_killed_compile_are_removed(tmp_path, monkeypatch
     stale_dir.mkdir()
     (stale_dir / "kernels.o").write_bytes(b"half an object")
     os.utime(stale_dir, (old, old))
-    live = c_dir / f".tmp-{os.getpid()}-live.so"          # a compile still running
+    live = c_dir / f".tmp-{os.getpid()}-live.so"  # a compile still running
     live.write_bytes(b"")
     lib = c_build.build("double bs_stale_probe(double x) { return x; }\n")
     assert lib.exists()
@@ -382,7 +416,7 @@ def test_edited_lowering_module_invalidates_the_network_library(tmp_path):
     after = _run(_NET, cache, "c,numpy", pythonpath=pkg)
     # dV/dt doubled: 0.98^n < 0.2 first at n = 80, spikes every 8 ms: 12 in 100 ms
     assert after["numpy"] == [12, 12, 12]
-    assert after["c"] == after["numpy"]        # before the fix: [6, 6, 6], stale library
+    assert after["c"] == after["numpy"]  # before the fix: [6, 6, 6], stale library
 
 
 @needs_c
@@ -407,8 +441,15 @@ def test_refs_hold_a_digest_and_nothing_else(tmp_path):
     digest = "0123456789abcdef" * 4
     cache.write_ref(ref, digest)
     assert cache.read_ref(ref) == digest
-    for text in ("../../elsewhere/lib", "", "garbage", digest.upper(), digest + "/x",
-                 "/" + digest, digest[:-1]):
+    for text in (
+        "../../elsewhere/lib",
+        "",
+        "garbage",
+        digest.upper(),
+        digest + "/x",
+        "/" + digest,
+        digest[:-1],
+    ):
         ref.write_text(text)
         assert cache.read_ref(ref) is None, text
     with pytest.raises(ValueError):
@@ -422,11 +463,11 @@ def test_records_detect_any_edit_of_their_body(tmp_path):
     cache.write_record(path, {"mV": [1.0, "[voltage]=1"]})
     assert cache.read_record(path) == {"mV": [1.0, "[voltage]=1"]}
     data = path.read_bytes()
-    path.write_bytes(data.replace(b"1.0", b"1.1"))            # a poisoned factor
+    path.write_bytes(data.replace(b"1.0", b"1.1"))  # a poisoned factor
     assert cache.read_record(path) is None
-    path.write_bytes(data[: len(data) - 3])                   # truncated
+    path.write_bytes(data[: len(data) - 3])  # truncated
     assert cache.read_record(path) is None
-    path.write_bytes(data.partition(b"\n")[2])                # no header
+    path.write_bytes(data.partition(b"\n")[2])  # no header
     assert cache.read_record(path) is None
 
 
@@ -437,7 +478,7 @@ def test_blobs_are_read_only_if_they_hash_to_their_name(tmp_path):
     assert cache.read_blob(tmp_path, digest, ".py") == b"generated source\n"
     (tmp_path / f"{digest}.py").write_bytes(b"planted source\n")
     assert cache.read_blob(tmp_path, digest, ".py") is None
-    assert not (tmp_path / f"{digest}.py").exists()           # removed: rebuilt next time
+    assert not (tmp_path / f"{digest}.py").exists()  # removed: rebuilt next time
     assert cache.read_blob(tmp_path, "../../etc/passwd", "") is None
 
 
@@ -448,27 +489,27 @@ def test_package_key_covers_every_source_file_and_nothing_else(tmp_path):
     shutil.copytree(PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
     key = cache._hash_package(pkg, "0.1.0")
     assert key == cache._hash_package(pkg, "0.1.0")
-    assert cache._hash_package(pkg, "0.1.1") != key                      # the version
+    assert cache._hash_package(pkg, "0.1.1") != key  # the version
     (pkg / "__pycache__").mkdir(exist_ok=True)
     (pkg / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"bytecode")
     (pkg / "notes.txt").write_text("not source")
-    assert cache._hash_package(pkg, "0.1.0") == key                      # ignored
+    assert cache._hash_package(pkg, "0.1.0") == key  # ignored
     deep = pkg / "network" / "_lower.py"
     deep.write_text(deep.read_text() + "\n# edited\n")
-    assert cache._hash_package(pkg, "0.1.0") != key                      # any module
+    assert cache._hash_package(pkg, "0.1.0") != key  # any module
     (pkg / "codegen" / "runtime.h").write_text("/* C runtime */\n")
-    assert cache._hash_package(pkg, "0.1.0") != key                      # C files too
+    assert cache._hash_package(pkg, "0.1.0") != key  # C files too
 
 
 def test_young_or_live_temporaries_are_kept(tmp_path):
     from biosnn import cache
 
-    young = tmp_path / ".tmp-999999999-young.so"                 # just written
+    young = tmp_path / ".tmp-999999999-young.so"  # just written
     young.write_bytes(b"")
     live = tmp_path / f".tmp-{os.getpid()}-live.so"
     live.write_bytes(b"")
     ten_minutes_ago = time.time() - 600
-    os.utime(live, (ten_minutes_ago, ten_minutes_ago))         # its process still runs
+    os.utime(live, (ten_minutes_ago, ten_minutes_ago))  # its process still runs
     cache.clean_stale(tmp_path)
     assert young.exists() and live.exists()
 
@@ -479,19 +520,19 @@ def test_remembered_package_key_follows_every_edit(tmp_path, monkeypatch):
     from biosnn import cache
 
     monkeypatch.setenv("BIOSNN_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(cache, "RACY_NS", -10**12)     # trust a memo written right away
+    monkeypatch.setattr(cache, "RACY_NS", -(10**12))  # trust a memo written right away
     pkg = tmp_path / "biosnn"
     shutil.copytree(PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
     key = cache._package_key(pkg, "0.1.0")
-    assert key == cache._hash_package(pkg, "0.1.0")        # reference: the bytes hashed
+    assert key == cache._hash_package(pkg, "0.1.0")  # reference: the bytes hashed
     (memo,) = (tmp_path / "cache").glob("package-*.json")
     real = cache._hash_files
     monkeypatch.setattr(cache, "_hash_files", lambda *a: pytest.fail("hashed again"))
-    assert cache._package_key(pkg, "0.1.0") == key         # from the memo
+    assert cache._package_key(pkg, "0.1.0") == key  # from the memo
     monkeypatch.setattr(cache, "_hash_files", real)
     rewrite = pkg / "codegen" / "rewrite.py"
     text = rewrite.read_text()
-    rewrite.write_text(text.replace("return expr\n", "return EXPR\n", 1))   # same size
+    rewrite.write_text(text.replace("return expr\n", "return EXPR\n", 1))  # same size
     assert cache._package_key(pkg, "0.1.0") == cache._hash_package(pkg, "0.1.0") != key
     memo.write_bytes(memo.read_bytes().replace(b'"key":"', b'"key":"0'))  # damaged
     assert cache._package_key(pkg, "0.1.0") == cache._hash_package(pkg, "0.1.0")
@@ -505,7 +546,7 @@ def test_racy_memo_is_not_trusted(tmp_path, monkeypatch):
     monkeypatch.setenv("BIOSNN_CACHE_DIR", str(tmp_path / "cache"))
     pkg = tmp_path / "biosnn"
     shutil.copytree(PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
-    key = cache._package_key(pkg, "0.1.0")                 # files just written: racy
+    key = cache._package_key(pkg, "0.1.0")  # files just written: racy
     calls = []
     real = cache._hash_files
     monkeypatch.setattr(cache, "_hash_files", lambda *a: calls.append(1) or real(*a))

@@ -60,16 +60,20 @@ def lif_file(tmp_path):
 
 # -- bad arguments -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("argv, words", [
-    ([], ["COMMAND"]),
-    (["bogus"], ["bogus"]),
-    (["simulate", "hodgkin_huxley"], ["--duration"]),
-    (["simulate", "hodgkin_huxley", "--duration", "10", "--n", "0"], ["--n"]),
-    (["simulate", "hodgkin_huxley", "--duration", "10", "--set", "I_ext"], ["NAME=VALUE"]),
-    (["simulate", "hodgkin_huxley", "--duration", "10", "--backend", "gpu"], ["gpu"]),
-    (["simulate", "hodgkin_huxley", "--duration", "10", "--rtol", "tight"], ["--rtol"]),
-    (["show"], ["MODEL"]),
-])
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        ([], ["COMMAND"]),
+        (["bogus"], ["bogus"]),
+        (["simulate", "hodgkin_huxley"], ["--duration"]),
+        (["simulate", "hodgkin_huxley", "--duration", "10", "--n", "0"], ["--n"]),
+        (["simulate", "hodgkin_huxley", "--duration", "10", "--set", "I_ext"], ["NAME=VALUE"]),
+        (["simulate", "hodgkin_huxley", "--duration", "10", "--backend", "gpu"], ["gpu"]),
+        (["simulate", "hodgkin_huxley", "--duration", "10", "--rtol", "tight"], ["--rtol"]),
+        (["show"], ["MODEL"]),
+    ],
+)
 def test_bad_arguments_one_line_status_2(argv, words):
     status, out, err = run(*argv)
     assert_usage_error(status, err, *words)
@@ -137,12 +141,21 @@ def test_unknown_method(lif_file):
 
 
 def test_unwritable_out(lif_file, tmp_path):
-    status, out, err = run("simulate", lif_file, "--duration", "10", "--backend", "numpy",
-                           "--out", tmp_path / "no" / "dir" / "x.json")
+    status, out, err = run(
+        "simulate",
+        lif_file,
+        "--duration",
+        "10",
+        "--backend",
+        "numpy",
+        "--out",
+        tmp_path / "no" / "dir" / "x.json",
+    )
     assert_usage_error(status, err, "x.json")
 
 
 # -- commands -------------------------------------------------------------------------------
+
 
 def test_models_lists_the_library():
     status, out, err = run("models")
@@ -162,34 +175,59 @@ def test_show_library_model():
 def test_show_model_file(lif_file):
     status, out, err = run("show", lif_file)
     assert status == 0, err
-    for word in ("tiny_lif", "dv/dt", "Mohm", "strong", "a stronger input", "Lapicque",
-                 "refractory", "v = -65 mV"):
+    for word in (
+        "tiny_lif",
+        "dv/dt",
+        "Mohm",
+        "strong",
+        "a stronger input",
+        "Lapicque",
+        "refractory",
+        "v = -65 mV",
+    ):
         assert word in out, word
 
 
 def test_simulate_prints_a_summary(lif_file):
-    status, out, err = run("simulate", lif_file, "--duration", "100 ms", "--backend", "numpy",
-                           "--dt", "0.1")
+    status, out, err = run(
+        "simulate", lif_file, "--duration", "100 ms", "--backend", "numpy", "--dt", "0.1"
+    )
     assert status == 0, err
     assert "tiny_lif" in out and "spikes:" in out
 
 
 def test_simulate_json_schema(lif_file, tmp_path):
     path = tmp_path / "run.json"
-    status, out, err = run("simulate", lif_file, "--duration", "0.2 s", "--n", 3,
-                           "--backend", "numpy", "--set", "I=0.3 nA", "--init", "v=-60",
-                           "--method", "rk4", "--dt", "0.05", "--out", path)
+    status, out, err = run(
+        "simulate",
+        lif_file,
+        "--duration",
+        "0.2 s",
+        "--n",
+        3,
+        "--backend",
+        "numpy",
+        "--set",
+        "I=0.3 nA",
+        "--init",
+        "v=-60",
+        "--method",
+        "rk4",
+        "--dt",
+        "0.05",
+        "--out",
+        path,
+    )
     assert status == 0, err
     doc = json.loads(path.read_text())
-    for key in ("spike_times", "final_state", "units", "stats", "model", "duration",
-                "method", "n"):
+    for key in ("spike_times", "final_state", "units", "stats", "model", "duration", "method", "n"):
         assert key in doc, key
     assert doc["duration"] == pytest.approx(200.0)
     assert isinstance(doc["spike_times"], list) and len(doc["spike_times"]) == 3
     spikes = doc["spike_times"][0]
     assert spikes and all(isinstance(s, float) for s in spikes)
     assert all(0 < s <= 200.0 for s in spikes)
-    assert doc["spike_times"][1] == spikes                       # identical instances
+    assert doc["spike_times"][1] == spikes  # identical instances
     assert set(doc["final_state"]) >= {"v"}
     assert len(doc["final_state"]["v"]) == 3
     assert doc["units"]["v"] == "mV"
@@ -200,9 +238,24 @@ def test_simulate_json_schema(lif_file, tmp_path):
 
 def test_simulate_preset_record_and_plot(lif_file, tmp_path):
     png, js = tmp_path / "run.png", tmp_path / "run.json"
-    status, out, err = run("simulate", lif_file, "--duration", 50, "--preset", "strong",
-                           "--backend", "numpy", "--dt", "0.1", "--record", "v",
-                           "--plot", png, "--out", js)
+    status, out, err = run(
+        "simulate",
+        lif_file,
+        "--duration",
+        50,
+        "--preset",
+        "strong",
+        "--backend",
+        "numpy",
+        "--dt",
+        "0.1",
+        "--record",
+        "v",
+        "--plot",
+        png,
+        "--out",
+        js,
+    )
     assert status == 0, err
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     doc = json.loads(js.read_text())
@@ -211,15 +264,17 @@ def test_simulate_preset_record_and_plot(lif_file, tmp_path):
 
 
 def test_python_m_biosnn_models_subprocess():
-    proc = subprocess.run([sys.executable, "-m", "biosnn", "models"], capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "biosnn", "models"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert "hodgkin_huxley" in proc.stdout
 
 
 def test_import_of_cli_is_light():
-    code = ("import sys, biosnn.cli; "
-            "print(any(m in sys.modules for m in ('numpy', 'sympy', 'matplotlib', 'scipy')))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
+    code = (
+        "import sys, biosnn.cli; "
+        "print(any(m in sys.modules for m in ('numpy', 'sympy', 'matplotlib', 'scipy')))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == "False", proc.stderr

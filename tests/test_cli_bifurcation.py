@@ -20,8 +20,20 @@ def run(*argv):
 def test_fitzhugh_nagumo_hopf_points_json_and_plot(tmp_path):
     # closed form (see tests/analysis/test_continuation.py): Hopf at 0.33128, 1.41872
     png, js = tmp_path / "d.png", tmp_path / "d.json"
-    code, out, err = run("bifurcation", "fitzhugh_nagumo", "--param", "I_ext", "--from", "0",
-                         "--to", "2", "--plot", str(png), "--out", str(js))
+    code, out, err = run(
+        "bifurcation",
+        "fitzhugh_nagumo",
+        "--param",
+        "I_ext",
+        "--from",
+        "0",
+        "--to",
+        "2",
+        "--plot",
+        str(png),
+        "--out",
+        str(js),
+    )
     assert code == 0, err
     assert "HB hopf at I_ext = 0.33128134" in out and "HB hopf at I_ext = 1.4187187" in out
     data = json.loads(js.read_text())
@@ -33,18 +45,32 @@ def test_fitzhugh_nagumo_hopf_points_json_and_plot(tmp_path):
 
 def test_preset_units_and_init():
     # project value: Morris-Lecar snic fold at 39.963 uA/cm**2 (2.5 pA/um**2 = 250 uA/cm**2)
-    code, out, err = run("bifurcation", "morris_lecar", "--preset", "snic", "--param",
-                         "I_ext", "--from", "-100", "--to", "2.5 pA/um**2", "--init", "V=-80")
+    code, out, err = run(
+        "bifurcation",
+        "morris_lecar",
+        "--preset",
+        "snic",
+        "--param",
+        "I_ext",
+        "--from",
+        "-100",
+        "--to",
+        "2.5 pA/um**2",
+        "--init",
+        "V=-80",
+    )
     assert code == 0, err
     assert "LP fold at I_ext = 39.963" in out
 
 
 def test_errors_are_one_line():
-    code, out, err = run("bifurcation", "morris_lecar", "--param", "I_x", "--from", "0",
-                         "--to", "1")
+    code, out, err = run(
+        "bifurcation", "morris_lecar", "--param", "I_x", "--from", "0", "--to", "1"
+    )
     assert code == 2 and err.startswith("biosnn: error:") and "I_ext" in err
-    code, _, err = run("bifurcation", "morris_lecar", "--param", "I_ext", "--from", "1",
-                       "--to", "1")
+    code, _, err = run(
+        "bifurcation", "morris_lecar", "--param", "I_ext", "--from", "1", "--to", "1"
+    )
     assert code == 2 and "interval" in err
     code, _, err = run("bifurcation", "morris_lecar", "--param", "I_ext")
     assert code == 2 and "--from" in err
@@ -54,11 +80,24 @@ def test_cycles_option_adds_the_cycle_branch_and_its_special_points(tmp_path):
     # Hendrick (issue 3): HH fold of limit cycles at I = 6.2603 uA/cm**2, period 19.895 ms;
     # the branch from the first Hopf point ends at the second (154.52)
     js, png = tmp_path / "hh.json", tmp_path / "hh.png"
-    code, out, err = run("bifurcation", "hodgkin_huxley", "--param", "I_ext", "--from", "0",
-                         "--to", "200", "--cycles", "--out", str(js), "--plot", str(png))
+    code, out, err = run(
+        "bifurcation",
+        "hodgkin_huxley",
+        "--param",
+        "I_ext",
+        "--from",
+        "0",
+        "--to",
+        "200",
+        "--cycles",
+        "--out",
+        str(js),
+        "--plot",
+        str(png),
+    )
     assert code == 0, err
     assert "LPC lpc at I_ext = 6.26032" in out and "reached a Hopf point" in out
-    assert out.count("CycleBranch(") == 1          # the second Hopf point ends the first branch
+    assert out.count("CycleBranch(") == 1  # the second Hopf point ends the first branch
     data = json.loads(js.read_text())
     (branch,) = data["cycles"]
     assert branch["end_param"] == pytest.approx(154.52, rel=1e-4)
@@ -102,16 +141,29 @@ def test_switch_follows_the_other_branch_of_a_pitchfork(tmp_path):
     model = tmp_path / "pitchfork.toml"
     model.write_text(PITCHFORK)
     js, png = tmp_path / "p.json", tmp_path / "p.png"
-    code, out, err = run("bifurcation", str(model), "--param", "r", "--from", "-1", "--to", "1",
-                         "--switch", "--out", str(js), "--plot", str(png))
+    code, out, err = run(
+        "bifurcation",
+        str(model),
+        "--param",
+        "r",
+        "--from",
+        "-1",
+        "--to",
+        "1",
+        "--switch",
+        "--out",
+        str(js),
+        "--plot",
+        str(png),
+    )
     assert code == 0, err
     assert "BP bp at r = 0" in out and "switched at 0:" in out
     data = json.loads(js.read_text())
-    assert [sp["type"] for sp in data["special_points"]] == ["bp"]     # listed once
+    assert [sp["type"] for sp in data["special_points"]] == ["bp"]  # listed once
     (other,) = data["switched"]
     assert other["source"]["type"] == "bp"
     x, r = (np.array(other["points"]["states"]["x"]), np.array(other["points"]["param"]))
-    assert np.allclose(x ** 2, r, atol=1e-10) and x.max() == pytest.approx(1.0)
+    assert np.allclose(x**2, r, atol=1e-10) and x.max() == pytest.approx(1.0)
     assert png.stat().st_size > 1000
 
 
@@ -123,8 +175,20 @@ def test_switch_with_cycles_follows_the_rossler_period_doubling(tmp_path):
     model = tmp_path / "rossler.toml"
     model.write_text(ROSSLER)
     js = tmp_path / "r.json"
-    code, out, err = run("bifurcation", str(model), "--param", "c", "--from", "3.5", "--to",
-                         "0.3", "--cycles", "--switch", "--out", str(js))
+    code, out, err = run(
+        "bifurcation",
+        str(model),
+        "--param",
+        "c",
+        "--from",
+        "3.5",
+        "--to",
+        "0.3",
+        "--cycles",
+        "--switch",
+        "--out",
+        str(js),
+    )
     assert code == 0, err
     assert "PD pd at c = 2.83244" in out and "period doubling at 2.83244" in out
     data = json.loads(js.read_text())
@@ -132,9 +196,9 @@ def test_switch_with_cycles_follows_the_rossler_period_doubling(tmp_path):
     assert types[:2] == ["fold", "hopf"] and types.count("pd") == 1
     one, two = data["cycles"]
     assert one["source"]["type"] == "hopf" and two["source"] == pytest.approx(
-        {"type": "pd", "param": 2.8324450, "branch": 0}, abs=1e-6)
+        {"type": "pd", "param": 2.8324450, "branch": 0}, abs=1e-6
+    )
     assert two["points"]["param"][-1] == pytest.approx(3.5)
-    assert two["points"]["period"][-1] == pytest.approx(2 * one["points"]["period"][-1],
-                                                        rel=0.02)
+    assert two["points"]["period"][-1] == pytest.approx(2 * one["points"]["period"][-1], rel=0.02)
     (pd,) = [sp for sp in data["special_points"] if sp["type"] == "pd"]
     assert pd["branch"] == 0

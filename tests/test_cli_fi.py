@@ -24,9 +24,24 @@ def run(*argv):
 
 def test_lif_json_and_plot(tmp_path):
     png, js = tmp_path / "fi.png", tmp_path / "fi.json"
-    code, out, err = run("fi", "lif", "--param", "I_ext", "--from", "0.1", "--to", "1 nA",
-                         "--points", "10", "--duration", "300", "--plot", str(png),
-                         "--out", str(js))
+    code, out, err = run(
+        "fi",
+        "lif",
+        "--param",
+        "I_ext",
+        "--from",
+        "0.1",
+        "--to",
+        "1 nA",
+        "--points",
+        "10",
+        "--duration",
+        "300",
+        "--plot",
+        str(png),
+        "--out",
+        str(js),
+    )
     assert code == 0, err
     assert out.startswith("FICurve('lif', 'I_ext': 10 values 0.1 .. 1 nA; rheobase 0.20")
     data = json.loads(js.read_text())
@@ -39,28 +54,62 @@ def test_lif_json_and_plot(tmp_path):
 
 def test_preset_set_and_units():
     # HH with a different leak reversal: the onset is still a Hopf point (class 2)
-    code, out, err = run("fi", "hodgkin_huxley", "--param", "I_ext", "--from", "0",
-                         "--to", "0.2 pA/um**2", "--points", "11", "--duration", "200 ms")
+    code, out, err = run(
+        "fi",
+        "hodgkin_huxley",
+        "--param",
+        "I_ext",
+        "--from",
+        "0",
+        "--to",
+        "0.2 pA/um**2",
+        "--points",
+        "11",
+        "--duration",
+        "200 ms",
+    )
     assert code == 0, err
     assert "class 2" in out and "onset bifurcation hopf at 9.7754" in out
-    code, out, err = run("fi", "morris_lecar", "--preset", "snic", "--set", "gL=2",
-                         "--param", "I_ext", "--from", "30", "--to", "60", "--points", "7",
-                         "--duration", "1000")
+    code, out, err = run(
+        "fi",
+        "morris_lecar",
+        "--preset",
+        "snic",
+        "--set",
+        "gL=2",
+        "--param",
+        "I_ext",
+        "--from",
+        "30",
+        "--to",
+        "60",
+        "--points",
+        "7",
+        "--duration",
+        "1000",
+    )
     assert code == 0, err
     assert "onset bifurcation fold at 39.963" in out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["fi", "lif", "--param", "I_x", "--from", "0", "--to", "1"], "I_x is not a parameter"),
-    (["fi", "lif", "--param", "I_ext", "--from", "1", "--to", "0.1"], "--from must be below"),
-    (["fi", "lif", "--param", "I_ext", "--from", "0", "--to", "1", "--points", "1"],
-     "--points must be at least 2"),
-    (["fi", "lif", "--param", "I_ext", "--from", "0", "--to", "1", "--duration", "-5"],
-     "--duration must be positive"),
-    (["fi", "lif", "--param", "I_ext", "--from", "0", "--to", "1 mV"], "I_ext"),
-    (["fi", "nosuchmodel", "--param", "I_ext", "--from", "0", "--to", "1"], "nosuchmodel"),
-    (["fi", "lif", "--from", "0", "--to", "1"], "--param"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["fi", "lif", "--param", "I_x", "--from", "0", "--to", "1"], "I_x is not a parameter"),
+        (["fi", "lif", "--param", "I_ext", "--from", "1", "--to", "0.1"], "--from must be below"),
+        (
+            ["fi", "lif", "--param", "I_ext", "--from", "0", "--to", "1", "--points", "1"],
+            "--points must be at least 2",
+        ),
+        (
+            ["fi", "lif", "--param", "I_ext", "--from", "0", "--to", "1", "--duration", "-5"],
+            "--duration must be positive",
+        ),
+        (["fi", "lif", "--param", "I_ext", "--from", "0", "--to", "1 mV"], "I_ext"),
+        (["fi", "nosuchmodel", "--param", "I_ext", "--from", "0", "--to", "1"], "nosuchmodel"),
+        (["fi", "lif", "--from", "0", "--to", "1"], "--param"),
+    ],
+)
 def test_errors_are_one_line_exit_2(argv, message):
     code, out, err = run(*argv)
     assert code == 2 and out == ""

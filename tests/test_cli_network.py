@@ -20,12 +20,35 @@ def run(argv):
 
 def test_network_json_schema_and_plot(tmp_path):
     js, png = tmp_path / "cuba.json", tmp_path / "cuba.png"
-    code, out, err = run(["network", "cuba", "--duration", "100 ms", "--backend", "numpy",
-                          "--seed", "5", *SMALL, "--out", str(js), "--plot", str(png)])
+    code, out, err = run(
+        [
+            "network",
+            "cuba",
+            "--duration",
+            "100 ms",
+            "--backend",
+            "numpy",
+            "--seed",
+            "5",
+            *SMALL,
+            "--out",
+            str(js),
+            "--plot",
+            str(png),
+        ]
+    )
     assert code == 0, err
     doc = json.loads(js.read_text())
-    assert set(doc) == {"network", "duration_ms", "dt_ms", "seed", "backend", "populations",
-                        "timings", "synapses"}
+    assert set(doc) == {
+        "network",
+        "duration_ms",
+        "dt_ms",
+        "seed",
+        "backend",
+        "populations",
+        "timings",
+        "synapses",
+    }
     assert doc["network"] == "cuba" and doc["duration_ms"] == 100.0 and doc["dt_ms"] == 0.1
     assert doc["seed"] == 5 and doc["backend"] == "numpy"
     assert set(doc["populations"]) == {"exc", "inh"}
@@ -47,21 +70,44 @@ def test_seed_makes_runs_repeatable(tmp_path):
     docs = []
     for k in range(2):
         path = tmp_path / f"{k}.json"
-        assert run(["network", "cuba", "-T", "50", "--backend", "numpy", "--seed", "2",
-                    *SMALL, "--out", str(path)])[0] == 0
+        assert (
+            run(
+                [
+                    "network",
+                    "cuba",
+                    "-T",
+                    "50",
+                    "--backend",
+                    "numpy",
+                    "--seed",
+                    "2",
+                    *SMALL,
+                    "--out",
+                    str(path),
+                ]
+            )[0]
+            == 0
+        )
         docs.append(json.loads(path.read_text())["populations"])
     assert docs[0] == docs[1]
 
 
-@pytest.mark.parametrize("argv, pattern", [
-    (["network", "nosuchnet"], "no network named 'nosuchnet'"),
-    (["network", "cuba", "--set", "populations.exc.n=0"],
-     r"cuba.toml, line \d+: \[populations.exc\] n: must be a whole number >= 1"),
-    (["network", "cuba", "--set", "populations.exc.size=10"],
-     r"\[populations.exc\] size: unknown key"),
-    (["network", "cuba", "--duration", "10 mV"], "--duration must be a time"),
-    (["network", "cuba", "--backend", "gpu"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "argv, pattern",
+    [
+        (["network", "nosuchnet"], "no network named 'nosuchnet'"),
+        (
+            ["network", "cuba", "--set", "populations.exc.n=0"],
+            r"cuba.toml, line \d+: \[populations.exc\] n: must be a whole number >= 1",
+        ),
+        (
+            ["network", "cuba", "--set", "populations.exc.size=10"],
+            r"\[populations.exc\] size: unknown key",
+        ),
+        (["network", "cuba", "--duration", "10 mV"], "--duration must be a time"),
+        (["network", "cuba", "--backend", "gpu"], "invalid choice"),
+    ],
+)
 def test_errors_exit_2_with_one_line(argv, pattern):
     code, out, err = run(argv)
     assert code == 2

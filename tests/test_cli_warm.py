@@ -31,23 +31,26 @@ print(json.dumps({{"status": status, "out": out.getvalue(), "err": err.getvalue(
 
 def _run(argv, cache):
     env = dict(os.environ, BIOSNN_CACHE_DIR=str(cache))
-    proc = subprocess.run([sys.executable, "-c", CODE.format(argv=argv)], env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", CODE.format(argv=argv)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("backend", ["numpy"] + (["c"] if c_build.compiler_available()
-                                                 else []))
+@pytest.mark.parametrize("backend", ["numpy"] + (["c"] if c_build.compiler_available() else []))
 def test_warm_simulate_imports_no_sympy(tmp_path, backend):
-    argv = ["simulate", "hodgkin_huxley", "-T", "20", "--set", "I_ext=10",
-            "--backend", backend]
+    argv = ["simulate", "hodgkin_huxley", "-T", "20", "--set", "I_ext=10", "--backend", backend]
     cold = _run(argv, tmp_path)
     assert cold["status"] == 0, cold["err"]
-    warm = _run(argv + ["--set", "I_ext=12"], tmp_path)    # another value: same kernel
+    warm = _run(argv + ["--set", "I_ext=12"], tmp_path)  # another value: same kernel
     assert warm["status"] == 0, warm["err"]
     assert "sympy" not in warm["heavy"] and "pint" not in warm["heavy"], warm["heavy"]
-    assert "spikes:" in warm["out"]              # the summary still knows about events
+    assert "spikes:" in warm["out"]  # the summary still knows about events
     # the same run (I_ext=10) cold and warm prints the same summary
     again = _run(argv, tmp_path)
     assert again["out"] == cold["out"]

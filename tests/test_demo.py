@@ -41,8 +41,8 @@ def test_hh_fi_curve_and_rheobase(summary):
     fi = summary["hh_fi"]
     rates = fi["rates_hz"]
     assert 20 <= len(fi["currents_uA_cm2"]) == len(rates) <= 41
-    assert rates[0] == 0                                     # silent at rest
-    assert 50 < rates[-1] < 150                              # HH at 20 uA/cm**2: ~90 Hz
+    assert rates[0] == 0  # silent at rest
+    assert 50 < rates[-1] < 150  # HH at 20 uA/cm**2: ~90 Hz
     # classic HH: repetitive firing from rest starts between 6 and 7 uA/cm**2
     assert 5.5 < fi["rheobase_uA_cm2"] < 7.5
 
@@ -56,13 +56,13 @@ def test_izhikevich_presets_fire(summary):
 def test_lif_matches_the_analytic_rate(summary):
     lif = summary["lif_fi"]
     assert max(lif["analytic_hz"]) > 20
-    assert lif["max_isi_error_ms"] < 1e-6                     # dop853 at rtol 1e-10
+    assert lif["max_isi_error_ms"] < 1e-6  # dop853 at rtol 1e-10
     assert lif["max_rate_error_hz"] < 1e-3
 
 
 def test_fhn_oscillates(summary):
     fhn = summary["fhn"]
-    assert fhn["period"] == pytest.approx(39.47, abs=0.2)     # model file: 39.47 at I = 0.5
+    assert fhn["period"] == pytest.approx(39.47, abs=0.2)  # model file: 39.47 at I = 0.5
     assert fhn["amplitude"] > 2
 
 

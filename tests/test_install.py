@@ -32,10 +32,13 @@ pytestmark = pytest.mark.slow
 
 
 def _run(cmd, *, cwd, env, timeout=300):
-    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
-    assert proc.returncode == 0, (f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n"
-                                  f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    proc = subprocess.run(
+        [str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert proc.returncode == 0, (
+        f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n"
+        f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
     return proc.stdout
 
 
@@ -51,21 +54,25 @@ def _copy_source(dest: Path) -> Path:
 
 
 def _library_files() -> dict:
-    """relative path -> bytes of every file of models/."""
+    """Relative path -> bytes of every file of models/."""
     root = REPO / "models"
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _fresh_venv(path: Path) -> Path:
     """A new virtual environment whose python also sees this environment's packages."""
-    _run([sys.executable, "-m", "venv", "--without-pip", path], cwd=path.parent,
-         env=_clean_env())
+    _run([sys.executable, "-m", "venv", "--without-pip", path], cwd=path.parent, env=_clean_env())
     python = path / "bin" / "python"
-    purelib = _run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                   cwd=path.parent, env=_clean_env()).strip()
-    deps = site.getsitepackages() + ([site.getusersitepackages()] if site.ENABLE_USER_SITE
-                                     else [])
+    purelib = _run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        cwd=path.parent,
+        env=_clean_env(),
+    ).strip()
+    deps = site.getsitepackages() + ([site.getusersitepackages()] if site.ENABLE_USER_SITE else [])
     deps = [p for p in deps if Path(p).is_dir()]
     (Path(purelib) / "_biosnn_test_deps.pth").write_text("\n".join(deps) + "\n")
     return python
@@ -73,18 +80,23 @@ def _fresh_venv(path: Path) -> Path:
 
 def _clean_env(**extra) -> dict:
     """The environment without what would change what is imported, installed or read."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "BIOSNN_MODEL_PATH", "PYTHONHOME", "VIRTUAL_ENV")
-           and not k.startswith(("PYTEST", "PIP_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "BIOSNN_MODEL_PATH", "PYTHONHOME", "VIRTUAL_ENV")
+        and not k.startswith(("PYTEST", "PIP_"))
+    }
     env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1", **extra)
     return env
 
 
-_SHOW = ("import json, biosnn; from biosnn.equations.files import find_model; "
-         "hh = biosnn.load_model('hodgkin_huxley'); "
-         "print(json.dumps({'file': biosnn.__file__, "
-         "'library': str(find_model('hodgkin_huxley').parent), "
-         "'hh': hh.name, 'states': list(hh.states)}))")
+_SHOW = (
+    "import json, biosnn; from biosnn.equations.files import find_model; "
+    "hh = biosnn.load_model('hodgkin_huxley'); "
+    "print(json.dumps({'file': biosnn.__file__, "
+    "'library': str(find_model('hodgkin_huxley').parent), "
+    "'hh': hh.name, 'states': list(hh.states)}))"
+)
 
 
 def _installed_library(python, cwd, env) -> tuple:
@@ -92,8 +104,11 @@ def _installed_library(python, cwd, env) -> tuple:
     shown = json.loads(_run([python, "-c", _SHOW], cwd=cwd, env=env))
     assert shown["hh"] == "hodgkin_huxley" and shown["states"] == ["V", "m", "h", "n"]
     root = Path(shown["library"])
-    files = {p.relative_to(root).as_posix(): p.read_bytes()
-             for p in sorted(root.rglob("*")) if p.is_file()}
+    files = {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
     return Path(shown["file"]), files
 
 
@@ -101,8 +116,23 @@ def _installed_library(python, cwd, env) -> tuple:
 def wheel(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("wheel")
     src = _copy_source(tmp / "src")
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-          "--no-index", "--quiet", "-w", tmp / "dist", src], cwd=tmp, env=_clean_env())
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--quiet",
+            "-w",
+            tmp / "dist",
+            src,
+        ],
+        cwd=tmp,
+        env=_clean_env(),
+    )
     (path,) = (tmp / "dist").glob("biosnn-*.whl")
     return path
 
@@ -110,22 +140,41 @@ def wheel(tmp_path_factory):
 def test_the_wheel_holds_the_library_and_every_module(wheel):
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
-        shipped = {n[len("biosnn/_library/"):]: zf.read(n) for n in names
-                   if n.startswith("biosnn/_library/") and not n.endswith("/")}
-    assert shipped == _library_files()          # every file of models/, byte for byte
-    modules = {p.relative_to(REPO).as_posix() for p in (REPO / "biosnn").rglob("*.py")
-               if "__pycache__" not in p.parts and "_library" not in p.parts}
+        shipped = {
+            n[len("biosnn/_library/") :]: zf.read(n)
+            for n in names
+            if n.startswith("biosnn/_library/") and not n.endswith("/")
+        }
+    assert shipped == _library_files()  # every file of models/, byte for byte
+    modules = {
+        p.relative_to(REPO).as_posix()
+        for p in (REPO / "biosnn").rglob("*.py")
+        if "__pycache__" not in p.parts and "_library" not in p.parts
+    }
     assert modules <= names, sorted(modules - names)
 
 
 def test_installed_wheel_runs_the_demo_and_a_network(wheel, tmp_path):
     venv = tmp_path / "venv"
     python = _fresh_venv(venv)
-    work = tmp_path / "elsewhere"                # not the repository, not its parent
+    work = tmp_path / "elsewhere"  # not the repository, not its parent
     work.mkdir()
     env = _clean_env(BIOSNN_CACHE_DIR=str(tmp_path / "cache"))
-    _run([python, "-m", "pip", "install", "--no-deps", "--no-index", "--ignore-installed",
-          "--quiet", wheel], cwd=work, env=env)
+    _run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--ignore-installed",
+            "--quiet",
+            wheel,
+        ],
+        cwd=work,
+        env=env,
+    )
 
     where, library = _installed_library(python, work, env)
     assert where.is_relative_to(venv) and not where.is_relative_to(REPO), where
@@ -142,8 +191,11 @@ def test_installed_wheel_runs_the_demo_and_a_network(wheel, tmp_path):
     assert summary["fhn"]["period"] == pytest.approx(39.47, abs=0.2)
 
     doc = tmp_path / "cuba.json"
-    _run([biosnn, "network", "cuba", "--duration", "100 ms", "--backend", "numpy",
-          "--out", doc], cwd=work, env=env)
+    _run(
+        [biosnn, "network", "cuba", "--duration", "100 ms", "--backend", "numpy", "--out", doc],
+        cwd=work,
+        env=env,
+    )
     installed = json.loads(doc.read_text())
     # Reference: the same network file run here by the source tree's biosnn (same file,
     # seed and engine, so the same spikes).
@@ -164,8 +216,23 @@ def test_editable_and_wheel_installs_read_the_same_library(tmp_path):
     env = _clean_env(BIOSNN_CACHE_DIR=str(tmp_path / "cache"))
     work = tmp_path / "elsewhere"
     work.mkdir()
-    _run([python, "-m", "pip", "install", "--no-deps", "--no-index", "--no-build-isolation",
-          "--ignore-installed", "--quiet", "-e", src], cwd=work, env=env)
+    _run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            "--ignore-installed",
+            "--quiet",
+            "-e",
+            src,
+        ],
+        cwd=work,
+        env=env,
+    )
     where, library = _installed_library(python, work, env)
     assert where == src / "biosnn" / "__init__.py"
     assert library == _library_files()

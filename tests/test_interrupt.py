@@ -75,20 +75,23 @@ NETWORK = textwrap.dedent("""
 
 
 def _snapshot(cache):
-    return {p: (p.stat().st_mtime_ns, p.stat().st_size)
-            for p in cache.rglob("*") if p.is_file()}
+    return {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in cache.rglob("*") if p.is_file()}
 
 
 def _interrupt(code, cache):
     """Run ``code long``, SIGINT one second after its marker; (status, seconds, out, err)."""
     env = dict(os.environ, BIOSNN_CACHE_DIR=str(cache))
-    proc = subprocess.Popen([sys.executable, "-c", code, "long"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "long"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         marker = proc.stdout.readline()
-        assert marker.startswith("ready c"), (marker, proc.stderr.read() if not marker
-                                              else "")
-        time.sleep(1.0)                    # well inside the long C run
+        assert marker.startswith("ready c"), (marker, proc.stderr.read() if not marker else "")
+        time.sleep(1.0)  # well inside the long C run
         assert proc.poll() is None
         sent = time.perf_counter()
         proc.send_signal(signal.SIGINT)
@@ -106,13 +109,14 @@ def _interrupt(code, cache):
 def _check_cache_intact(code, cache):
     before = _snapshot(cache)
     env = dict(os.environ, BIOSNN_CACHE_DIR=str(cache))
-    proc = subprocess.run([sys.executable, "-c", code, "short"], capture_output=True,
-                          text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "short"], capture_output=True, text=True, env=env, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("ready c")
     after = _snapshot(cache)
     changed = sorted(str(p.relative_to(cache)) for p in after if before.get(p) != after[p])
-    assert not changed, changed            # loaded from the cache: nothing compiled, written
+    assert not changed, changed  # loaded from the cache: nothing compiled, written
 
 
 def test_ctrl_c_stops_the_fixed_step_c_driver(tmp_path):
@@ -135,4 +139,3 @@ def test_ctrl_c_stops_the_network_c_engine(tmp_path):
     assert "refused: the network was interrupted" in out, out
     assert "Traceback" not in err, err
     _check_cache_intact(NETWORK, tmp_path)
-

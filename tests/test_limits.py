@@ -25,26 +25,36 @@ from biosnn.solvers import noise
 # -- unit strings ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text, words", [
-    ("1 ms**((-1)**0.5)", "not a real number"),      # complex: was a TypeError
-    ("1 ms**(-8)**(1/3)", "not a real number"),
-    ("1 ms**(1e400*0)", "nan"),                       # NaN: was a ValueError
-    ("1 ms**(0*1e400)", "nan"),
-    ("1 ms**(2**1000)", "between -100 and 100"),      # accepted before (a 302-digit power)
-    ("1 ms**-1e308", "between -100 and 100"),
-    ("1 ms**101", "between -100 and 100"),
-    ("1 (-ms)**0.5", "not a real number"),
-    ("1e400 ms", "not a finite number"),              # was inf ms
-    ("-1e400 mV", "not a finite number"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("1 ms**((-1)**0.5)", "not a real number"),  # complex: was a TypeError
+        ("1 ms**(-8)**(1/3)", "not a real number"),
+        ("1 ms**(1e400*0)", "nan"),  # NaN: was a ValueError
+        ("1 ms**(0*1e400)", "nan"),
+        ("1 ms**(2**1000)", "between -100 and 100"),  # accepted before (a 302-digit power)
+        ("1 ms**-1e308", "between -100 and 100"),
+        ("1 ms**101", "between -100 and 100"),
+        ("1 (-ms)**0.5", "not a real number"),
+        ("1e400 ms", "not a finite number"),  # was inf ms
+        ("-1e400 mV", "not a finite number"),
+    ],
+)
 def test_unit_strings_with_bad_exponents_or_values_are_unit_errors(text, words):
     with pytest.raises(UnitError, match=words.replace("(", r"\(")):
         units.parse_quantity(text)
 
 
-@pytest.mark.parametrize("text, value", [
-    # factors of the internal system (mV, ms, uA/cm**2 -> 0.01 of nA/um... see units.py):
-    ("2 ms**1", 2.0), ("1 ms**0.5", 1.0), ("10 ms**-1", 10.0), ("3 ms**100", 3.0)])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        # factors of the internal system (mV, ms, uA/cm**2 -> 0.01 of nA/um... see units.py):
+        ("2 ms**1", 2.0),
+        ("1 ms**0.5", 1.0),
+        ("10 ms**-1", 10.0),
+        ("3 ms**100", 3.0),
+    ],
+)
 def test_real_exponents_up_to_100_still_work(text, value):
     assert units.parse_quantity(text)[0] == pytest.approx(value)
 
@@ -54,7 +64,7 @@ def test_model_values_with_bad_units_name_the_reason():
     with pytest.raises(UnitError, match=r"I_ext.*not a real number"):
         m.with_params(I_ext="10 uA/cm**((-1)**0.5)")
     with pytest.raises(UnitError, match=r"I_ext.*not a finite number"):
-        m.to_internal("I_ext", "1e400 uA/cm**2")     # the manifest's quick path too
+        m.to_internal("I_ext", "1e400 uA/cm**2")  # the manifest's quick path too
 
 
 # -- seeds ------------------------------------------------------------------------------------
@@ -78,8 +88,7 @@ def test_seed_2_64_plus_k_is_not_seed_k():
 
 
 def test_simulate_and_network_refuse_bad_seeds():
-    m = biosnn.Model("dv/dt = -v/(10*ms) + 0.1*mV/ms**0.5*xi : volt",
-                     initial={"v": "1 mV"})
+    m = biosnn.Model("dv/dt = -v/(10*ms) + 0.1*mV/ms**0.5*xi : volt", initial={"v": "1 mV"})
     with pytest.raises(SimulationError, match="seed"):
         biosnn.simulate(m, 1, method="euler_maruyama", dt=0.1, seed=2**64, backend="numpy")
     with pytest.raises(SimulationError, match="seed"):
@@ -94,7 +103,7 @@ def test_simulate_and_network_refuse_bad_seeds():
 
 def test_check_memory_refuses_with_both_numbers():
     assert _memory.available_bytes() > 0
-    _memory.check_memory(1024, "a small buffer")          # fits
+    _memory.check_memory(1024, "a small buffer")  # fits
     with pytest.raises(SimulationError) as info:
         _memory.check_memory(1e15, "the test buffer", "ask for less")
     text = str(info.value)
@@ -105,7 +114,7 @@ def test_check_memory_refuses_with_both_numbers():
 
 def test_check_memory_reads_memavailable(monkeypatch):
     monkeypatch.setattr(_memory, "available_bytes", lambda: 10_000)
-    _memory.check_memory(8_000, "x")                      # 80 % of it still fits
+    _memory.check_memory(8_000, "x")  # 80 % of it still fits
     with pytest.raises(SimulationError, match=r"8.01 KiB but only 9.77 KiB"):
         _memory.check_memory(8_200, "x")
 
@@ -127,12 +136,15 @@ def test_network_populations_synapses_and_delays_are_checked():
     with pytest.raises(SimulationError, match=r"populations \(big0 n = 2147483647.*available"):
         Network(*pops, backend="numpy")
     P = Population(lif, 1000, name="p")
-    for rule, count in ((AllToAll(), "1e\\+06"), (FixedProbability(0.5), "5e\\+05"),
-                        (FixedInDegree(10), "1e\\+04")):
+    for rule, count in (
+        (AllToAll(), "1e\\+06"),
+        (FixedProbability(0.5), "5e\\+05"),
+        (FixedInDegree(10), "1e\\+04"),
+    ):
         # the expected count is what the check multiplies by 48 bytes; here it fits
         assert f"{rule.expected_synapses(1000, 1000):.3g}" == count.replace("\\", "")
     with pytest.raises(SimulationError, match=r"4.61e\+18 synapses.*available"):
-        AllToAll().build(2**31 - 1, 2**31 - 1)           # 4.6e18 synapses x 48 bytes
+        AllToAll().build(2**31 - 1, 2**31 - 1)  # 4.6e18 synapses x 48 bytes
     # a delay of 10**12 ms at dt = 0.1 ms: a spike ring of 1e13 x 1000 neurons x 12 bytes
     S = Synapses(P, P, "w : volt", on_pre="v += w", connect=FixedInDegree(1), delay=1e12)
     with pytest.raises(SimulationError, match=r"spike rings.*available"):

@@ -57,8 +57,15 @@ def toml(text: str) -> str:
 LIF = """dv/dt = (El - v)/tau : volt (unless refractory)"""
 
 
-def lif_file(name="lif", description="", reference="", title="", preset="fast",
-             preset_description="", quote_preset=False) -> str:
+def lif_file(
+    name="lif",
+    description="",
+    reference="",
+    title="",
+    preset="fast",
+    preset_description="",
+    quote_preset=False,
+) -> str:
     header = f"[presets.{toml(preset)}]" if quote_preset else f"[presets.{preset}]"
     return textwrap.dedent(f"""\
         name = {toml(name)}
@@ -143,6 +150,7 @@ def assert_clean(source: str, where: str) -> None:
 
 # -- names are refused where they enter -------------------------------------------------
 
+
 @pytest.mark.parametrize("k", range(len(payloads(Path("/sentinel")))))
 def test_hostile_names_are_refused_where_they_enter(tmp_path, k):
     sentinel = tmp_path / "pwned"
@@ -150,8 +158,7 @@ def test_hostile_names_are_refused_where_they_enter(tmp_path, k):
     with pytest.raises(ModelError, match="not a valid name"):
         biosnn.Model(LIF, params={"El": "-40 mV", "tau": "10 ms"}, name=bad)
     with pytest.raises(ModelError, match="not a valid name"):
-        biosnn.Model(LIF, params={"El": "-40 mV", "tau": "10 ms"},
-                     presets={bad: {"tau": "5 ms"}})
+        biosnn.Model(LIF, params={"El": "-40 mV", "tau": "10 ms"}, presets={bad: {"tau": "5 ms"}})
     # model files: the error names the file and the line of the name
     path = tmp_path / "m.toml"
     path.write_text(lif_file(name=bad))
@@ -164,9 +171,11 @@ def test_hostile_names_are_refused_where_they_enter(tmp_path, k):
     from biosnn.network.files import load_network
 
     net = tmp_path / "net.toml"
-    for text, pattern in ((network_file(net_name=bad), r"net\.toml, line 1: name: "),
-                          (network_file(model_name=bad), r"net\.toml, line 9: the model name"),
-                          (network_file(pop=bad), r"net\.toml.*\[populations\]")):
+    for text, pattern in (
+        (network_file(net_name=bad), r"net\.toml, line 1: name: "),
+        (network_file(model_name=bad), r"net\.toml, line 9: the model name"),
+        (network_file(pop=bad), r"net\.toml.*\[populations\]"),
+    ):
         net.write_text(text)
         with pytest.raises(ModelError, match=pattern + ".*not a valid"):
             load_network(net, backend="numpy")
@@ -175,8 +184,10 @@ def test_hostile_names_are_refused_where_they_enter(tmp_path, k):
     from biosnn.network.synapse_models import load_synapse
 
     syn = tmp_path / "syn.toml"
-    syn.write_text(f'name = {toml(bad)}\noutput = "I"\non_pre = "s += w"\nweight_unit = "1"\n'
-                   'equations = "I = s : 1\\ndst/dt = -s/ms : 1"\n')
+    syn.write_text(
+        f'name = {toml(bad)}\noutput = "I"\non_pre = "s += w"\nweight_unit = "1"\n'
+        'equations = "I = s : 1\\ndst/dt = -s/ms : 1"\n'
+    )
     with pytest.raises(ModelError, match=r"syn\.toml, line 1: the synapse model name"):
         load_synapse(str(syn))
     with pytest.raises(ModelError, match="not a valid name"):
@@ -184,10 +195,15 @@ def test_hostile_names_are_refused_where_they_enter(tmp_path, k):
     assert not sentinel.exists()
 
 
-@pytest.mark.parametrize("value", [
-    '1 mV */ __attribute__((constructor)) static void f(void) { system("true"); } /*',
-    '-65 mV"""; __import__("os").system("true"); """', "1 mV\n#include <stdio.h>",
-    "1 \x1b[2JmV"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        '1 mV */ __attribute__((constructor)) static void f(void) { system("true"); } /*',
+        '-65 mV"""; __import__("os").system("true"); """',
+        "1 mV\n#include <stdio.h>",
+        "1 \x1b[2JmV",
+    ],
+)
 def test_unit_strings_that_are_not_units_are_refused(value):
     # a parameter's or an initial value's unit string is parsed (whitelist), never pasted:
     # text that is not a unit is an error naming the value.  "1 mV\n#include ..." was
@@ -219,41 +235,50 @@ def test_derived_models_have_valid_names():
     from biosnn.analysis.fastslow import fast_subsystem
     from biosnn.network.synapse_models import _files, with_synapses
 
-    def is_identifier(name):        # the rule as docs/models.md states it
+    def is_identifier(name):  # the rule as docs/models.md states it
         return re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", name) is not None
 
-    lif = biosnn.Model("dv/dt = (El - v)/tau + I_syn/C : volt",
-                       params={"El": "-65 mV", "tau": "10 ms", "C": "200 pF", "I_syn": "0 pA"},
-                       name="a" * 64)
+    lif = biosnn.Model(
+        "dv/dt = (El - v)/tau + I_syn/C : volt",
+        params={"El": "-65 mV", "tau": "10 ms", "C": "200 pF", "I_syn": "0 pA"},
+        name="a" * 64,
+    )
     merged = with_synapses(lif, {"I_syn": "exp_current"})
     assert is_identifier(merged.name) and merged.name.startswith("a" * 40)
     # given by path, the synapse contributes its name, not its path
     path = str(_files()["exp_current"])
     short = biosnn.Model(lif._args["equations"], params=lif._args["params"], name="lif")
     assert with_synapses(short, {"I_syn": path}).name == "lif_exp_current"
-    fhn = biosnn.Model("dv/dt = v - v**3/3 - w : 1\ndw/dt = 0.08*(v + 0.7 - 0.8*w) : 1",
-                       name="b" * 64)
+    fhn = biosnn.Model(
+        "dv/dt = v - v**3/3 - w : 1\ndw/dt = 0.08*(v + 0.7 - 0.8*w) : 1", name="b" * 64
+    )
     assert is_identifier(fast_subsystem(fhn, "w", value=0.0).name)
 
 
 # -- no generator pastes a name, whatever reaches it -------------------------------------
 
+
 def _spec_named(name):
-    model = biosnn.Model(LIF, params={"El": "-40 mV", "tau": "10 ms"},
-                         threshold="v > -50*mV", reset="v = -65*mV", refractory="2 ms")
+    model = biosnn.Model(
+        LIF,
+        params={"El": "-40 mV", "tau": "10 ms"},
+        threshold="v > -50*mV",
+        reset="v = -65*mV",
+        refractory="2 ms",
+    )
     # a name that bypassed every check (a hand-made spec, a cached manifest): the
     # generators must not rely on the checks upstream
     return dataclasses.replace(model.kernel_spec(), name=name)
 
 
 def test_model_generators_never_paste_the_name(tmp_path, cache):
-    from biosnn.codegen import c_build, c_backend
+    from biosnn.codegen import c_backend, c_build
     from biosnn.codegen.numpy_backend import NumpyKernel
 
     sentinel = tmp_path / "pwned"
     for bad in payloads(sentinel):
         spec = _spec_named(bad)
-        kernel = NumpyKernel(spec)            # prints and executes the NumPy source
+        kernel = NumpyKernel(spec)  # prints and executes the NumPy source
         assert_clean(kernel.source, "the NumPy kernel")
         for family in ("fixed", "adaptive", "rodas"):
             assert_clean(c_backend.generate_source(spec, family), f"the C {family} kernel")
@@ -270,14 +295,19 @@ def test_network_generators_never_paste_the_name(tmp_path, cache):
     from biosnn.network import Network, Population, SpikeMonitor, _cengine
 
     sentinel = tmp_path / "pwned"
-    model = biosnn.Model(LIF, params={"El": "-40 mV", "tau": "10 ms"},
-                         threshold="v > -50*mV", reset="v = -65*mV", name="lif")
+    model = biosnn.Model(
+        LIF,
+        params={"El": "-40 mV", "tau": "10 ms"},
+        threshold="v > -50*mV",
+        reset="v = -65*mV",
+        name="lif",
+    )
     pop = Population(model, 4, name="exc", method="exact")
     net = Network(pop, SpikeMonitor(pop), seed=1, backend="numpy")
     snippets = net.snippets()
     for bad in payloads(sentinel):
         st = net.structure()
-        st["pops"][0]["name"] = bad           # as a cached or hand-made structure could
+        st["pops"][0]["name"] = bad  # as a cached or hand-made structure could
         st["pops"][0]["method"] = bad
         assert_clean(_cengine.generate(st, snippets), "the network C engine")
     compiler = c_build.find_compiler()
@@ -291,17 +321,26 @@ def test_network_generators_never_paste_the_name(tmp_path, cache):
 
 # -- free text (descriptions, references, titles) never reaches generated source -------
 
+
 def _generated_sources(cache: Path) -> dict:
     """Every generated source in a cache directory: C files, the Python sources stored as
     blobs (NumPy kernels, numeric, initial and analysis functions: models/<sha256>.py),
-    JSON entries and the network snippets (c/<sha256>.json)."""
+    JSON entries and the network snippets (c/<sha256>.json).
+    """
     out = {}
     for path in cache.rglob("*"):
         if path.suffix in (".c", ".py"):
             out[str(path)] = path.read_text()
-        elif path.suffix == ".json" and path.name != "units.json" and (
-                "layout" in path.name or "analysis" in path.name or path.name.startswith(
-                    "net-") or path.parent.name == "c"):
+        elif (
+            path.suffix == ".json"
+            and path.name != "units.json"
+            and (
+                "layout" in path.name
+                or "analysis" in path.name
+                or path.name.startswith("net-")
+                or path.parent.name == "c"
+            )
+        ):
             out[str(path)] = path.read_text()
     return out
 
@@ -328,10 +367,9 @@ def test_free_text_never_reaches_generated_source(tmp_path, cache, monkeypatch):
     sentinel = tmp_path / "pwned"
     text = "\n".join(payloads(sentinel))
     path = tmp_path / "lif.toml"
-    path.write_text(lif_file(description=text, reference=text, title=text,
-                             preset_description=text))
+    path.write_text(lif_file(description=text, reference=text, title=text, preset_description=text))
     model = biosnn.load_model(path, preset="fast")
-    assert model.description == text          # free text is kept as data
+    assert model.description == text  # free text is kept as data
     backends = ["numpy"] + (["c"] if c_build.compiler_available() else [])
     for backend in backends:
         for method in ("rk4", "rk45", "rodas4"):
@@ -379,6 +417,7 @@ def test_free_text_never_reaches_generated_source(tmp_path, cache, monkeypatch):
 
 # -- cached names are checked before use -----------------------------------------------
 
+
 def test_a_cached_manifest_cannot_rename_a_model(tmp_path, cache):
     sentinel = tmp_path / "pwned"
     args = dict(params={"El": "-40 mV", "tau": "10 ms"}, name="lif")
@@ -386,8 +425,8 @@ def test_a_cached_manifest_cannot_rename_a_model(tmp_path, cache):
     (entry,) = (cache / "models").glob("*.model.json")
     data = cache_module.read_record(entry)
     data["name"] = payloads(sentinel)[0]
-    cache_module.write_record(entry, data)      # a checked record: the name check decides
-    model = biosnn.Model(LIF, **args)           # the entry is ignored and rebuilt
+    cache_module.write_record(entry, data)  # a checked record: the name check decides
+    model = biosnn.Model(LIF, **args)  # the entry is ignored and rebuilt
     assert model.name == "lif"
 
 
@@ -407,6 +446,7 @@ def test_a_cached_layout_with_a_name_that_is_not_a_variable_is_refused(tmp_path,
 
 # -- biosnn show -------------------------------------------------------------------------
 
+
 def test_show_escapes_control_characters(tmp_path):
     import io
 
@@ -414,8 +454,13 @@ def test_show_escapes_control_characters(tmp_path):
 
     description = "First paragraph \x1b[2J with an\nANSI escape.\n\nSecond\r paragraph\x07."
     path = tmp_path / "lif.toml"
-    path.write_text(lif_file(description=description, reference="Ref \x1b]0;title\x07 (1907)",
-                             preset_description="fast \x1b[31mred\x9b1m"))
+    path.write_text(
+        lif_file(
+            description=description,
+            reference="Ref \x1b]0;title\x07 (1907)",
+            preset_description="fast \x1b[31mred\x9b1m",
+        )
+    )
     out = io.StringIO()
     assert main(["show", str(path)], out=out, err=io.StringIO()) == 0
     shown = out.getvalue()
@@ -433,7 +478,8 @@ def test_models_listing_escapes_control_characters(tmp_path, monkeypatch):
     from biosnn.cli import main
 
     (tmp_path / "zz_evil.toml").write_text(
-        lif_file(name="zz_evil", title="Leaky \x1b[2J\x1b[31mred\r"))
+        lif_file(name="zz_evil", title="Leaky \x1b[2J\x1b[31mred\r")
+    )
     monkeypatch.setenv("BIOSNN_MODEL_PATH", str(tmp_path))
     out = io.StringIO()
     assert main(["models"], out=out, err=io.StringIO()) == 0
@@ -451,18 +497,20 @@ def test_synapse_texts_written_into_equations_are_names_and_units(tmp_path):
     from biosnn.network.synapse_models import kinetic_synapses, load_synapse, with_synapses
 
     syn = tmp_path / "syn.toml"
-    syn.write_text('name = "s"\noutput = "I"\non_pre = "I += w"\n'
-                   'weight_unit = "pA\\nI_post = 1e9*amp : amp (summed)"\n'
-                   'equations = "dI/dt = -I/(5*ms) : amp"\n')
+    syn.write_text(
+        'name = "s"\noutput = "I"\non_pre = "I += w"\n'
+        'weight_unit = "pA\\nI_post = 1e9*amp : amp (summed)"\n'
+        'equations = "dI/dt = -I/(5*ms) : amp"\n'
+    )
     with pytest.raises(ModelError, match=r"syn\.toml: weight_unit"):
         load_synapse(str(syn))
-    neuron = biosnn.Model("dv/dt = (-65*mV - v)/(10*ms) + I_syn/(100*pF) : volt",
-                          params={"I_syn": "0 pA"})
+    neuron = biosnn.Model(
+        "dv/dt = (-65*mV - v)/(10*ms) + I_syn/(100*pF) : volt", params={"I_syn": "0 pA"}
+    )
     P, src = Population(neuron, 1), SpikeGenerator(1, [0], [1.0])
     for target, voltage in (("I_syn\\g<0>", "v"), ("I_syn", "v\\1"), ("I_syn", "v_post = 1\n")):
         with pytest.raises(ModelError, match="cannot be the name"):
-            kinetic_synapses("ampa", src, P, target, connect=AllToAll(), w="1 nS",
-                             voltage=voltage)
+            kinetic_synapses("ampa", src, P, target, connect=AllToAll(), w="1 nS", voltage=voltage)
     with pytest.raises(ModelError, match="cannot be the name"):
         with_synapses(neuron, {"I_syn": "exp_current"}, voltage="v\\1")
     assert with_synapses(neuron, {"I_syn": "exp_current"}).name == "model_exp_current"

@@ -32,12 +32,16 @@ def _kernel_manager(tmp_path: Path, env: dict):
 
     kdir = tmp_path / "kernels" / "biosnn-test"
     kdir.mkdir(parents=True)
-    (kdir / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "biosnn test kernel",
-        "language": "python",
-        "env": env,
-    }))
+    (kdir / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "biosnn test kernel",
+                "language": "python",
+                "env": env,
+            }
+        )
+    )
     ksm = KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")])
     return KernelManager(kernel_name="biosnn-test", kernel_spec_manager=ksm)
 
@@ -52,13 +56,19 @@ def test_notebook_executes(path, tmp_path):
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert not cell.get("outputs"), f"{path.name}: stored outputs (clear them)"
-    env = {"MPLBACKEND": "module://matplotlib_inline.backend_inline",
-           "BIOSNN_CACHE_DIR": os.environ.get("BIOSNN_CACHE_DIR") or str(tmp_path / "cache")}
+    env = {
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        "BIOSNN_CACHE_DIR": os.environ.get("BIOSNN_CACHE_DIR") or str(tmp_path / "cache"),
+    }
     workdir = tmp_path / "run"
     workdir.mkdir()
     client = nbclient.NotebookClient(
-        nb, km=_kernel_manager(tmp_path, env), timeout=600, allow_errors=False,
-        resources={"metadata": {"path": str(workdir)}})
+        nb,
+        km=_kernel_manager(tmp_path, env),
+        timeout=600,
+        allow_errors=False,
+        resources={"metadata": {"path": str(workdir)}},
+    )
     try:
         client.execute()
     except nbclient.exceptions.CellExecutionError as exc:

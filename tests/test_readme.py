@@ -11,8 +11,8 @@ def test_readme_examples_run_and_hold(capsys):
     assert len(BLOCKS) == 3
     ns = {}
 
-    def run(block):                          # one namespace, in order, as a reader types them
-        exec(compile(block, str(README), "exec"), ns)   # noqa: S102 - our own README
+    def run(block):  # one namespace, in order, as a reader types them
+        exec(compile(block, str(README), "exec"), ns)  # noqa: S102 - our own README
 
     run(BLOCKS[0])
     # HH at 10 uA/cm**2 fires tonically: 69 spikes in 1000 ms (the reference
@@ -20,7 +20,7 @@ def test_readme_examples_run_and_hold(capsys):
     assert len(ns["res"].spikes[0]) == 69
     assert len(ns["rates"]) == 40 and max(ns["rates"]) > 50
     run(BLOCKS[1])
-    assert len(ns["res"].spikes[0]) == 12            # "# 12 spikes" in the README's comment
+    assert len(ns["res"].spikes[0]) == 12  # "# 12 spikes" in the README's comment
     run(BLOCKS[2])
     # CUBA: Brian2 gives 5.69 Hz (exc) / 5.66 Hz (inh) (the network issue); within 10 %
     counts = ns["spikes"].count

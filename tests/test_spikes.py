@@ -48,7 +48,7 @@ def renewal_trains(n, rate_hz, t_stop_ms, rng):
 
 
 def test_rates_of_constructed_trains():
-    regular = np.arange(5.0, 1000.0, 10.0)          # 100 spikes in [0, 1000) ms
+    regular = np.arange(5.0, 1000.0, 10.0)  # 100 spikes in [0, 1000) ms
     data = [regular, np.array([]), np.array([100.0, 2000.0])]
     assert S.firing_rates(data, t_stop=1000).tolist() == [100.0, 0.0, 1.0]
     assert S.spike_counts(data, t_stop=1000).tolist() == [100, 0, 1]
@@ -77,13 +77,16 @@ def test_spike_data_forms():
     assert S.spike_counts(Result(), 10).tolist() == [1, 2]
 
 
-@pytest.mark.parametrize("data, message", [
-    ((np.array([0]), np.array([1.0]), np.array([1.0])), "tuple of 3"),
-    ((np.array([0, 1]), np.array([1.0])), "equal length"),
-    ((np.array([-1]), np.array([1.0])), "negative"),
-    ((np.array([0.5]), np.array([1.0])), "integers"),
-    ((np.array([0]), np.array([np.nan])), "finite"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ((np.array([0]), np.array([1.0]), np.array([1.0])), "tuple of 3"),
+        ((np.array([0, 1]), np.array([1.0])), "equal length"),
+        ((np.array([-1]), np.array([1.0])), "negative"),
+        ((np.array([0.5]), np.array([1.0])), "integers"),
+        ((np.array([0]), np.array([np.nan])), "finite"),
+    ],
+)
 def test_bad_spike_data(data, message):
     with pytest.raises(ValueError, match=message):
         S.spike_counts(data, 10)
@@ -120,7 +123,7 @@ def test_population_rate_exact_and_smoothing():
     t, r = S.population_rate([[3 * 0.1]], t_stop=0.5, bin=0.1)
     assert np.flatnonzero(r).tolist() == [3]
     # constant rate stays constant under smoothing, also near the ends
-    regular = [np.arange(0.5, 200, 1.0)] * 3        # one spike per 1 ms bin: 1000 Hz
+    regular = [np.arange(0.5, 200, 1.0)] * 3  # one spike per 1 ms bin: 1000 Hz
     _, r = S.population_rate(regular, t_stop=200, bin=1, smooth=5)
     assert np.allclose(r, 1000.0, rtol=0, atol=1e-9)
     # away from the ends the kernel keeps one spike one spike
@@ -161,7 +164,7 @@ def test_poisson_cv_and_isi_distribution():
 
 def test_poisson_fano_factor_is_one_and_regular_is_zero():
     data = poisson_trains(100, 20.0, 100_000.0, np.random.default_rng(2))
-    fano = S.fano_factor(data, window=1000.0, t_stop=100_000.0)   # K = 100 windows
+    fano = S.fano_factor(data, window=1000.0, t_stop=100_000.0)  # K = 100 windows
     assert abs(np.mean(fano) - 1.0) < 5 * math.sqrt(2 / 99) / math.sqrt(100)
     regular = [np.arange(0.5, 1000.0, 2.0)]
     assert S.fano_factor(regular, window=100.0, t_stop=1000.0).tolist() == [0.0]
@@ -180,12 +183,12 @@ def test_correlogram_peak_at_imposed_lag():
 
 
 def test_autocorrelogram_of_regular_train_exact():
-    a = np.arange(0.0, 1000.0, 10.0)                 # K = 100 spikes, period 10 ms
+    a = np.arange(0.0, 1000.0, 10.0)  # K = 100 spikes, period 10 ms
     lags, c = S.correlogram(a, bin=1.0, window=25.0)
     expected = np.zeros(51)
     for j, pairs in ((1, 99), (2, 98)):
         expected[25 + 10 * j] = expected[25 - 10 * j] = pairs
-    assert np.array_equal(c, expected)               # lag 0 is empty: self pairs left out
+    assert np.array_equal(c, expected)  # lag 0 is empty: self pairs left out
     lags, r = S.correlogram(a, bin=1.0, window=25.0, normalize="rate")
     assert r[35] == pytest.approx(99 / (100 * 1e-3))
 
@@ -194,8 +197,7 @@ def test_correlogram_of_independent_trains_is_flat():
     rng = np.random.default_rng(4)
     T = 100_000.0
     a, b = poisson_trains(2, 20.0, T, rng)
-    lags, ratio = S.correlogram(a, b, bin=1.0, window=50.0, normalize="ratio",
-                                t_start=0, t_stop=T)
+    lags, ratio = S.correlogram(a, b, bin=1.0, window=50.0, normalize="ratio", t_start=0, t_stop=T)
     # each bin holds ~ n_a n_b bin/T = 40 pairs: given the spike counts the mean ratio has
     # sd ~ 1/sqrt(40*101) = 0.016 (measured over 10 seeds: 0.017)
     assert abs(ratio.mean() - 1) < 5 / math.sqrt(40 * 101)
@@ -235,8 +237,8 @@ def test_synchrony_shared_input_matches_analytic_value():
 
 
 def test_synchrony_from_traces_analytic():
-    t = np.linspace(0, 2 * np.pi, 400, endpoint=False) * 3     # three whole periods
-    quarter = np.vstack([np.sin(t), np.cos(t)])                # phases 0 and pi/2
+    t = np.linspace(0, 2 * np.pi, 400, endpoint=False) * 3  # three whole periods
+    quarter = np.vstack([np.sin(t), np.cos(t)])  # phases 0 and pi/2
     assert S.synchrony_from_traces(quarter) == pytest.approx(math.sqrt(0.5), abs=1e-12)
     spread = np.vstack([np.sin(t + 2 * np.pi * k / 4) for k in range(4)])
     assert S.synchrony_from_traces(spread) == pytest.approx(0.0, abs=1e-7)
@@ -266,7 +268,7 @@ def test_raster_plot():
 
 
 def test_to_neo_without_neo_says_how_to_install(monkeypatch):
-    monkeypatch.setitem(sys.modules, "neo", None)          # makes `import neo` fail
+    monkeypatch.setitem(sys.modules, "neo", None)  # makes `import neo` fail
     with pytest.raises(ImportError, match="pip install neo"):
         S.to_neo([[1.0]], t_stop=10)
 
@@ -280,8 +282,11 @@ def test_to_neo_builds_one_spiketrain_per_neuron(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "neo", types.SimpleNamespace(SpikeTrain=SpikeTrain))
     out = S.to_neo((np.array([1, 0, 1]), np.array([5.0, 2.0, 30.0])), t_stop=20, n=3)
-    assert out == [([2.0], "ms", 0.0, 20.0, "neuron 0"), ([5.0], "ms", 0.0, 20.0, "neuron 1"),
-                   ([], "ms", 0.0, 20.0, "neuron 2")]
+    assert out == [
+        ([2.0], "ms", 0.0, 20.0, "neuron 0"),
+        ([5.0], "ms", 0.0, 20.0, "neuron 1"),
+        ([], "ms", 0.0, 20.0, "neuron 2"),
+    ]
 
 
 # -- the examples of docs/spikes.md run ------------------------------------------------------

@@ -1,5 +1,6 @@
 """Units: Brian2 names, the internal unit system, parsing without eval, readable names,
-Dimension algebra and the persistent unit cache (a warm process does not import pint)."""
+Dimension algebra and the persistent unit cache (a warm process does not import pint).
+"""
 
 import json
 import os
@@ -12,9 +13,21 @@ import pytest
 
 from biosnn import cache, units
 from biosnn.errors import UnitError
-from biosnn.units import (TIME, Dimension, dim_from_key, dim_key, dimensionless,
-                          format_dimension, internal_unit_name, is_base_unit_text,
-                          is_unit_name, parse_quantity, parse_unit, registry, unit_name)
+from biosnn.units import (
+    TIME,
+    Dimension,
+    dim_from_key,
+    dim_key,
+    dimensionless,
+    format_dimension,
+    internal_unit_name,
+    is_base_unit_text,
+    is_unit_name,
+    parse_quantity,
+    parse_unit,
+    registry,
+    unit_name,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,26 +36,59 @@ def approx(x):
     return pytest.approx(x, rel=1e-12)
 
 
-@pytest.mark.parametrize("text, factor, internal", [
-    ("volt", 1e3, "mV"), ("mV", 1.0, "mV"), ("uV", 1e-3, "mV"),
-    ("amp", 1e12, "pA"), ("nA", 1e3, "pA"), ("pA", 1.0, "pA"), ("uA", 1e6, "pA"),
-    ("mA", 1e9, "pA"),
-    ("siemens", 1e9, "nS"), ("mS", 1e6, "nS"), ("uS", 1e3, "nS"), ("nS", 1.0, "nS"),
-    ("farad", 1e12, "pF"), ("uF", 1e6, "pF"), ("nF", 1e3, "pF"), ("pF", 1.0, "pF"),
-    ("ohm", 1e-9, "GOhm"), ("kohm", 1e-6, "GOhm"), ("Mohm", 1e-3, "GOhm"),
-    ("Gohm", 1.0, "GOhm"),
-    ("second", 1e3, "ms"), ("ms", 1.0, "ms"), ("us", 1e-3, "ms"),
-    ("Hz", 1e-3, "1/ms"), ("kHz", 1.0, "1/ms"),
-    ("meter", 1e6, "um"), ("metre", 1e6, "um"), ("cm", 1e4, "um"), ("mm", 1e3, "um"),
-    ("um", 1.0, "um"),
-    ("molar", 1e3, "mM"), ("mM", 1.0, "mM"), ("uM", 1e-3, "mM"), ("mmolar", 1.0, "mM"),
-    ("umolar", 1e-3, "mM"),
-    ("coulomb", 1e15, "fC"), ("kelvin", 1.0, "K"), ("1", 1.0, "1"),
-    ("cm**2", 1e8, "um**2"), ("cm2", 1e8, "um**2"), ("um2", 1.0, "um**2"),
-    ("uA/cm**2", 0.01, "pA/um**2"), ("mS/cm**2", 0.01, "nS/um**2"),
-    ("uF/cm**2", 0.01, "pF/um**2"), ("1/ms", 1.0, "1/ms"), ("volt/second", 1.0, "mV/ms"),
-    ("nS*ms", 1.0, "pF"), ("mV/(ms**2)", 1.0, "mV/ms**2"),
-])
+@pytest.mark.parametrize(
+    "text, factor, internal",
+    [
+        ("volt", 1e3, "mV"),
+        ("mV", 1.0, "mV"),
+        ("uV", 1e-3, "mV"),
+        ("amp", 1e12, "pA"),
+        ("nA", 1e3, "pA"),
+        ("pA", 1.0, "pA"),
+        ("uA", 1e6, "pA"),
+        ("mA", 1e9, "pA"),
+        ("siemens", 1e9, "nS"),
+        ("mS", 1e6, "nS"),
+        ("uS", 1e3, "nS"),
+        ("nS", 1.0, "nS"),
+        ("farad", 1e12, "pF"),
+        ("uF", 1e6, "pF"),
+        ("nF", 1e3, "pF"),
+        ("pF", 1.0, "pF"),
+        ("ohm", 1e-9, "GOhm"),
+        ("kohm", 1e-6, "GOhm"),
+        ("Mohm", 1e-3, "GOhm"),
+        ("Gohm", 1.0, "GOhm"),
+        ("second", 1e3, "ms"),
+        ("ms", 1.0, "ms"),
+        ("us", 1e-3, "ms"),
+        ("Hz", 1e-3, "1/ms"),
+        ("kHz", 1.0, "1/ms"),
+        ("meter", 1e6, "um"),
+        ("metre", 1e6, "um"),
+        ("cm", 1e4, "um"),
+        ("mm", 1e3, "um"),
+        ("um", 1.0, "um"),
+        ("molar", 1e3, "mM"),
+        ("mM", 1.0, "mM"),
+        ("uM", 1e-3, "mM"),
+        ("mmolar", 1.0, "mM"),
+        ("umolar", 1e-3, "mM"),
+        ("coulomb", 1e15, "fC"),
+        ("kelvin", 1.0, "K"),
+        ("1", 1.0, "1"),
+        ("cm**2", 1e8, "um**2"),
+        ("cm2", 1e8, "um**2"),
+        ("um2", 1.0, "um**2"),
+        ("uA/cm**2", 0.01, "pA/um**2"),
+        ("mS/cm**2", 0.01, "nS/um**2"),
+        ("uF/cm**2", 0.01, "pF/um**2"),
+        ("1/ms", 1.0, "1/ms"),
+        ("volt/second", 1.0, "mV/ms"),
+        ("nS*ms", 1.0, "pF"),
+        ("mV/(ms**2)", 1.0, "mV/ms**2"),
+    ],
+)
 def test_brian2_unit_names(text, factor, internal):
     f, dim = parse_unit(text)
     assert f == approx(factor)
@@ -80,20 +126,25 @@ def test_noise_unit_has_half_powers():
     assert factor == approx(1000**-0.5)
 
 
-@pytest.mark.parametrize("text, words", [
-    ("volt", "voltage (volt)"),
-    ("amp/meter**2", "current/area (amp/meter**2)"),
-    ("volt/second", "voltage/time (volt/second)"),
-    ("siemens/cm**2", "conductance/area (siemens/meter**2)"),
-    ("ms", "time (second)"),
-    ("1", "dimensionless (1)"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("volt", "voltage (volt)"),
+        ("amp/meter**2", "current/area (amp/meter**2)"),
+        ("volt/second", "voltage/time (volt/second)"),
+        ("siemens/cm**2", "conductance/area (siemens/meter**2)"),
+        ("ms", "time (second)"),
+        ("1", "dimensionless (1)"),
+    ],
+)
 def test_format_dimension(text, words):
     assert format_dimension(parse_unit(text)[1]) == words
 
 
-@pytest.mark.parametrize("bad", ["__import__('os').system('true')", "a.b", "x[0]",
-                                 "lambda: 1", "cm^2", "foo", "", "open('f')"])
+@pytest.mark.parametrize(
+    "bad",
+    ["__import__('os').system('true')", "a.b", "x[0]", "lambda: 1", "cm^2", "foo", "", "open('f')"],
+)
 def test_bad_units_are_refused_without_eval(bad):
     with pytest.raises(UnitError):
         parse_unit(bad)
@@ -124,9 +175,22 @@ def test_registry_is_cached():
     assert registry() is registry()
 
 
-@pytest.mark.parametrize("text", ["volt", "amp/meter**2", "1/volt", "volt**2", "meter/volt",
-                                  "second**-0.5", "siemens/volt", "coulomb/mole", "kg",
-                                  "mole/meter**3/second", "1"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "volt",
+        "amp/meter**2",
+        "1/volt",
+        "volt**2",
+        "meter/volt",
+        "second**-0.5",
+        "siemens/volt",
+        "coulomb/mole",
+        "kg",
+        "mole/meter**3/second",
+        "1",
+    ],
+)
 def test_internal_unit_names_round_trip(text):
     dim = parse_unit(text)[1]
     factor, again = parse_unit(internal_unit_name(dim))
@@ -155,7 +219,7 @@ def test_equal_dimensions_are_equal_whatever_made_them():
     a = Dimension({"[time]": 2.0, "[length]": 0, "[current]": 1})
     b = Dimension([("[current]", 1), ("[time]", 2)])
     assert a == b and hash(a) == hash(b) and {a: 1}[b] == 1
-    assert parse_unit("nS*ms")[1] == parse_unit("pF")[1]     # siemens*second = farad
+    assert parse_unit("nS*ms")[1] == parse_unit("pF")[1]  # siemens*second = farad
     assert parse_unit("Hz")[1] == TIME() ** -1 == dimensionless() / TIME()
     assert L != T and L != "boolean" and not (L == "boolean")  # parser's BOOL marker
 
@@ -172,11 +236,10 @@ def test_dimension_is_immutable_and_readable():
 
 def test_dimension_equals_pint_dimensionality():
     # what pint itself says the dimension of each unit is; ours must compare equal both ways
-    for text in ("mV", "uA/cm**2", "nS", "pF", "Mohm", "mM", "fC", "Hz", "kelvin",
-                 "second**-0.5"):
+    for text in ("mV", "uA/cm**2", "nS", "pF", "Mohm", "mM", "fC", "Hz", "kelvin", "second**-0.5"):
         ours, theirs = parse_unit(text)[1], registry().Unit(text).dimensionality
         assert ours == theirs and not ours != theirs and theirs == ours
-        assert hash(ours) == hash(theirs)                # one dict key for both
+        assert hash(ours) == hash(theirs)  # one dict key for both
 
 
 def test_dim_key_round_trip():
@@ -203,14 +266,19 @@ out["words"] = units.format_dimension(units.parse_unit("uA/cm**2")[1])
 out["pint"] = "pint" in sys.modules
 print(json.dumps(out))
 """
-_TEXTS = ["ms", "mV", "Hz", "uA/cm**2", "1/ms", "ms**-0.5", "nS*mV", "1", "kg",
-          "mmolar"]
+_TEXTS = ["ms", "mV", "Hz", "uA/cm**2", "1/ms", "ms**-0.5", "nS*mV", "1", "kg", "mmolar"]
 
 
 def _run(cache: Path, texts=_TEXTS) -> dict:
     env = dict(os.environ, BIOSNN_CACHE_DIR=str(cache))
-    proc = subprocess.run([sys.executable, "-c", _SCRIPT, json.dumps(texts)], env=env,
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, json.dumps(texts)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -222,41 +290,45 @@ def _cache_file(cache: Path) -> Path:
 
 def test_warm_process_does_not_import_pint(tmp_path):
     cold = _run(tmp_path)
-    assert cold.pop("pint") is True                  # the first process asks pint
+    assert cold.pop("pint") is True  # the first process asks pint
     warm = _run(tmp_path)
-    assert warm.pop("pint") is False                 # the second one only reads the file
-    assert warm == cold                              # same bits, same dimensions
+    assert warm.pop("pint") is False  # the second one only reads the file
+    assert warm == cold  # same bits, same dimensions
     assert cold["uA/cm**2"] == [(0.01).hex(), "[current]=1;[length]=-2"]  # 1e-6/1e-8/1e-12
-    assert cold["quantity"] == [(1.62).hex(), "[current]=-1;[length]=2;[mass]=1;[time]=-3",
-                                "mV"]
+    assert cold["quantity"] == [(1.62).hex(), "[current]=-1;[length]=2;[mass]=1;[time]=-3", "mV"]
     assert cold["time"] is True and cold["words"] == "current/area (amp/meter**2)"
 
 
 def test_corrupt_cache_is_ignored_and_rebuilt(tmp_path):
     cold = _run(tmp_path)
     path = _cache_file(tmp_path)
-    for junk in ("{not json", '{"format": "1", "texts": {"mV": [0, "[time]=1"]}}',
-                 '{"format": "1", "texts": {"mV": "x"}}', "[1, 2]", ""):
+    for junk in (
+        "{not json",
+        '{"format": "1", "texts": {"mV": [0, "[time]=1"]}}',
+        '{"format": "1", "texts": {"mV": "x"}}',
+        "[1, 2]",
+        "",
+    ):
         path.write_text(junk)
         again = _run(tmp_path)
-        assert again["pint"] is True                 # nothing usable: pint is asked again
-        assert again == cold                         # and gives the same bits
+        assert again["pint"] is True  # nothing usable: pint is asked again
+        assert again == cold  # and gives the same bits
         assert cache.read_record(path)["texts"]["mV"] == [1.0, cold["mV"][1]]
-    assert _run(tmp_path)["pint"] is False           # rebuilt: warm again
+    assert _run(tmp_path)["pint"] is False  # rebuilt: warm again
 
 
 def test_new_unit_on_a_warm_cache_asks_pint(tmp_path):
     _run(tmp_path)
     assert _run(tmp_path)["pint"] is False
-    new = _run(tmp_path, _TEXTS + ["ug/um**3"])      # a name not seen before: pint is asked
+    new = _run(tmp_path, _TEXTS + ["ug/um**3"])  # a name not seen before: pint is asked
     assert new["pint"] is True
     assert new["ug/um**3"] == [(1e3).hex(), "[length]=-3;[mass]=1"]  # 1e-9 kg = 1e3 * 1e-12 kg
-    assert _run(tmp_path, _TEXTS + ["ug/um**3"])["pint"] is False    # and it was stored
+    assert _run(tmp_path, _TEXTS + ["ug/um**3"])["pint"] is False  # and it was stored
 
 
 def test_cache_entries_of_this_process(tmp_path, monkeypatch):
     monkeypatch.setenv("BIOSNN_CACHE_DIR", str(tmp_path))
-    factor, dim = unit_name("mV")                    # lru-cached: may not touch the file
+    factor, dim = unit_name("mV")  # lru-cached: may not touch the file
     units._store("text", False, "mV", factor, dim)
     data = cache.read_record(_cache_file(tmp_path))
     assert data["format"] == units.CACHE_FORMAT and data["texts"]["mV"] == [1.0, dim_key(dim)]

@@ -58,20 +58,32 @@ def _field(ax, pp, streamlines):
         return
     norm = np.hypot(su, sv)
     norm[~(norm > 0)] = np.inf
-    length = 0.6 / max(xx.shape)          # arrow length, as a fraction of the window
+    length = 0.6 / max(xx.shape)  # arrow length, as a fraction of the window
     du = su / norm * length * (pp.xlim[1] - pp.xlim[0])
     dv = sv / norm * length * (pp.ylim[1] - pp.ylim[0])
-    ax.quiver(xx, yy, du, dv, color="0.72", angles="xy", scale_units="xy", scale=1.0,
-              pivot="mid", width=0.0025, headwidth=4, headlength=4, headaxislength=3.5,
-              zorder=0)
+    ax.quiver(
+        xx,
+        yy,
+        du,
+        dv,
+        color="0.72",
+        angles="xy",
+        scale_units="xy",
+        scale=1.0,
+        pivot="mid",
+        width=0.0025,
+        headwidth=4,
+        headlength=4,
+        headaxislength=3.5,
+        zorder=0,
+    )
 
 
 def _nullclines(ax, pp):
     for var, color in ((pp.x, "C0"), (pp.y, "C1")):
         label = f"d{var}/dt = 0"
         for k, line in enumerate(pp.nullclines[var]):
-            ax.plot(line[:, 0], line[:, 1], color=color, lw=1.8,
-                    label=label if k == 0 else None)
+            ax.plot(line[:, 0], line[:, 1], color=color, lw=1.8, label=label if k == 0 else None)
 
 
 def _manifolds(ax, pp):
@@ -88,9 +100,14 @@ def _cycles(ax, pp):
         pts = np.vstack([c.points, c.points[:1]])
         unit = "" if pp.units["t"] == "1" else f" {pp.units['t']}"
         kind = "stable" if c.stable else "unstable"
-        ax.plot(pts[:, 0], pts[:, 1], color="C4", lw=2.4 if c.stable else 1.6,
-                ls="-" if c.stable else ":",
-                label=f"{kind} limit cycle, T = {c.period:.4g}{unit}")
+        ax.plot(
+            pts[:, 0],
+            pts[:, 1],
+            color="C4",
+            lw=2.4 if c.stable else 1.6,
+            ls="-" if c.stable else ":",
+            label=f"{kind} limit cycle, T = {c.period:.4g}{unit}",
+        )
 
 
 def _trajectories(ax, pp):
@@ -100,8 +117,12 @@ def _trajectories(ax, pp):
         ax.plot(*tr.start, "o", color="k", ms=3)
         if len(tr.forward) > 10:
             i = min(len(tr.forward) - 2, len(tr.forward) // 10)
-            ax.annotate("", xy=tr.forward[i + 1], xytext=tr.forward[i],
-                        arrowprops=dict(arrowstyle="->", color="k", lw=0.8))
+            ax.annotate(
+                "",
+                xy=tr.forward[i + 1],
+                xytext=tr.forward[i],
+                arrowprops=dict(arrowstyle="->", color="k", lw=0.8),
+            )
 
 
 def _fixed_points(ax, pp):
@@ -110,6 +131,14 @@ def _fixed_points(ax, pp):
         style = _MARKERS.get(fp.type, _MARKERS["degenerate"])
         label = None if fp.type in shown else fp.type
         shown.add(fp.type)
-        ax.scatter([fp.state[pp.x]], [fp.state[pp.y]], s=55, zorder=5, linewidths=1.3,
-                   marker=style["marker"], facecolors=style["facecolor"],
-                   edgecolors=style["edgecolor"], label=label)
+        ax.scatter(
+            [fp.state[pp.x]],
+            [fp.state[pp.y]],
+            s=55,
+            zorder=5,
+            linewidths=1.3,
+            marker=style["marker"],
+            facecolors=style["facecolor"],
+            edgecolors=style["edgecolor"],
+            label=label,
+        )

@@ -49,15 +49,23 @@ __all__ = ["System"]
 #: Bump when the stored form of the analysis entries changes.
 FORMAT = "1"
 
-_DERIVED: dict = {}       # (spec.key, tag) -> compiled function or partials (a cache)
+_DERIVED: dict = {}  # (spec.key, tag) -> compiled function or partials (a cache)
 
 
 def entry_key(model, tag: str) -> str:
     """Cache key of the analysis entry ``tag`` of ``model`` (see the module docstring)."""
     from biosnn.equations import manifest
 
-    text = json.dumps(["analysis", FORMAT, manifest.generator_version(),
-                       model.structure_key, model.layout.key, tag])
+    text = json.dumps(
+        [
+            "analysis",
+            FORMAT,
+            manifest.generator_version(),
+            model.structure_key,
+            model.layout.key,
+            tag,
+        ]
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -90,7 +98,7 @@ def _kernel(layout):
     from biosnn.solvers.simulate import numpy_kernel
 
     if layout.numpy_source is None:
-        numpy_kernel(layout)                    # prints it and stores it in the layout
+        numpy_kernel(layout)  # prints it and stores it in the layout
     name = f"<biosnn-analysis {layout.name} {layout.key[:12]}>"
     return _Functions(compile_kernel_source(layout.numpy_source, name))
 
@@ -129,15 +137,18 @@ class System:
         self.model = model
         self.spec = model.layout
         if not self._cached("autonomous", self._find_autonomous):
-            raise ModelError(f"model {model.name} is not autonomous (its right-hand side "
-                             "depends on t): equilibria are not defined")
+            raise ModelError(
+                f"model {model.name} is not autonomous (its right-hand side "
+                "depends on t): equilibria are not defined"
+            )
         self.kernel = self._cached("kernel", lambda: _kernel(self.spec))
         values = dict(model.params)
         for name, value in (params or {}).items():
             model._check_param(name)
             values[name] = value
-        self.p = np.array([[float(model.to_internal(k, values[k]))] for k in self.spec.params],
-                          dtype=float).reshape(len(self.spec.params), 1)
+        self.p = np.array(
+            [[float(model.to_internal(k, values[k]))] for k in self.spec.params], dtype=float
+        ).reshape(len(self.spec.params), 1)
 
     @property
     def n(self) -> int:
@@ -168,6 +179,7 @@ class System:
 
     def _find_autonomous(self) -> bool:
         """Whether the drift is free of ``t`` (stored in the cache: no sympy when warm)."""
+
         def check(data):
             if not isinstance(data["autonomous"], bool):
                 raise TypeError("autonomous is not a boolean")
@@ -192,8 +204,9 @@ class System:
 
     def _compile(self, tag, build):
         filename = f"<biosnn-analysis {self.spec.name}_{tag}>"
-        stored = _read_entry(self.model, tag,
-                             lambda data: _compile_source(_text(data["source"]), filename))
+        stored = _read_entry(
+            self.model, tag, lambda data: _compile_source(_text(data["source"]), filename)
+        )
         if stored is not None:
             return stored
         exprs, extra = build()
@@ -231,6 +244,7 @@ class System:
 
     def dfdp(self, y, name: str, p=None):
         """``d f / d name`` (internal units), shape (n, N)."""
+
         def build():
             import sympy
 
@@ -257,7 +271,7 @@ class System:
         index = {y: k for k, y in enumerate(ys)}
         zero = sympy.S.Zero
 
-        def states_in(e):   # O(size of e), not O(n): large models have sparse Jacobians
+        def states_in(e):  # O(size of e), not O(n): large models have sparse Jacobians
             return sorted(index[y] for y in e.free_symbols if y in index)
 
         second, third = {}, {}
@@ -278,8 +292,7 @@ class System:
     def _vectors(self, letters):
         import sympy
 
-        return {c: [sympy.Symbol(f"_{c}{i}", real=True) for i in range(self.n)]
-                for c in letters}
+        return {c: [sympy.Symbol(f"_{c}{i}", real=True) for i in range(self.n)] for c in letters}
 
     def _form2(self):
         """``B(u, v)`` as sympy expressions of the states, parameters and ``u``, ``v``."""
@@ -362,7 +375,8 @@ def _compile_source(source: str, filename: str):
     """Compile source printed by :func:`_print_function` (no sympy: the safe functions
     come from :mod:`biosnn.codegen.safe_numpy`); registered with :mod:`linecache` so
     tracebacks show it.  Raises SyntaxError or KeyError for source that is not such a
-    function."""
+    function.
+    """
     import linecache
 
     from biosnn.codegen.safe_numpy import NUMPY_FUNCTIONS
@@ -393,6 +407,6 @@ def _complex_form(real_form, vectors) -> np.ndarray:
     parts = [(np.real(x), np.imag(x)) for x in (np.asarray(v, dtype=complex) for v in vectors)]
     combos = list(itertools.product((0, 1), repeat=k))
     cols = [np.stack([parts[i][c[i]] for c in combos], axis=1) for i in range(k)]
-    values = real_form(*cols)                       # (n, 2**k)
+    values = real_form(*cols)  # (n, 2**k)
     weights = np.array([1j ** sum(c) for c in combos])
     return values @ weights

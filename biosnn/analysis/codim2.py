@@ -60,19 +60,24 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from biosnn.analysis._system import System
-from biosnn.analysis.continuation import (_first_lyapunov, _illinois, _solve,
-                                          newton_bordered, unit_tangent)
+from biosnn.analysis.continuation import (
+    _first_lyapunov,
+    _illinois,
+    _solve,
+    newton_bordered,
+    unit_tangent,
+)
 from biosnn.analysis.equilibria import _as_model, sorted_eigenvalues
 from biosnn.errors import BiosnnError
 
-__all__ = ["Codim2Point", "Curve", "TwoParameterDiagram", "continue_curve",
-           "two_parameter_diagram"]
+__all__ = ["Codim2Point", "Curve", "TwoParameterDiagram", "continue_curve", "two_parameter_diagram"]
 
 #: Labels of codimension-2 points in figures (MatCont's abbreviations).
 LABELS = {"cusp": "CP", "bt": "BT", "bautin": "GH"}
 
 
 # -- result objects ---------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Codim2Point:
@@ -100,10 +105,13 @@ class Codim2Point:
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""
-        return {"type": self.type, "curve": self.curve,
-                "params": {k: float(v) for k, v in self.params.items()},
-                "state": {k: float(v) for k, v in self.state.items()},
-                "eigenvalues": [[float(z.real), float(z.imag)] for z in self.eigenvalues]}
+        return {
+            "type": self.type,
+            "curve": self.curve,
+            "params": {k: float(v) for k, v in self.params.items()},
+            "state": {k: float(v) for k, v in self.state.items()},
+            "eigenvalues": [[float(z.real), float(z.imag)] for z in self.eigenvalues],
+        }
 
 
 @dataclass(frozen=True)
@@ -154,14 +162,20 @@ class Curve:
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""
-        out = {"type": self.type, "param1": self.param1, "param2": self.param2,
-               "status": self.status, self.param1: self.values1.tolist(),
-               self.param2: self.values2.tolist(),
-               "states": {k: v.tolist() for k, v in self.states.items()},
-               "codim2": [c.to_dict() for c in self.codim2]}
+        out = {
+            "type": self.type,
+            "param1": self.param1,
+            "param2": self.param2,
+            "status": self.status,
+            self.param1: self.values1.tolist(),
+            self.param2: self.values2.tolist(),
+            "states": {k: v.tolist() for k, v in self.states.items()},
+            "codim2": [c.to_dict() for c in self.codim2],
+        }
         if self.type == "hopf":
-            out.update(kappa=self.kappa.tolist(), omega=_nan_none(self.omega),
-                       l1=_nan_none(self.l1))
+            out.update(
+                kappa=self.kappa.tolist(), omega=_nan_none(self.omega), l1=_nan_none(self.l1)
+            )
         return out
 
 
@@ -193,23 +207,34 @@ class TwoParameterDiagram:
     codim2: list = field(default_factory=list)
 
     def __repr__(self) -> str:
-        lines = [f"TwoParameterDiagram({self.model!r}, {self.param1!r} x {self.param2!r}: "
-                 f"{len(self.curves)} curve(s))"]
+        lines = [
+            f"TwoParameterDiagram({self.model!r}, {self.param1!r} x {self.param2!r}: "
+            f"{len(self.curves)} curve(s))"
+        ]
         for c in self.curves:
-            lines.append(f"  {c.type} curve: {len(c)} points, {self.param1} "
-                         f"{c.values1.min():.6g} .. {c.values1.max():.6g}, {self.param2} "
-                         f"{c.values2.min():.6g} .. {c.values2.max():.6g} ({c.status})")
+            lines.append(
+                f"  {c.type} curve: {len(c)} points, {self.param1} "
+                f"{c.values1.min():.6g} .. {c.values1.max():.6g}, {self.param2} "
+                f"{c.values2.min():.6g} .. {c.values2.max():.6g} ({c.status})"
+            )
         for p in self.codim2:
-            lines.append(f"  {LABELS[p.type]} {p.type} at {self.param1} = "
-                         f"{p.params[self.param1]:.8g}, {self.param2} = "
-                         f"{p.params[self.param2]:.8g}")
+            lines.append(
+                f"  {LABELS[p.type]} {p.type} at {self.param1} = "
+                f"{p.params[self.param1]:.8g}, {self.param2} = "
+                f"{p.params[self.param2]:.8g}"
+            )
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
         """JSON-ready dict: ``curves`` and ``codim2`` points."""
-        return {"model": self.model, "param1": self.param1, "param2": self.param2,
-                "units": dict(self.units), "curves": [c.to_dict() for c in self.curves],
-                "codim2": [p.to_dict() for p in self.codim2]}
+        return {
+            "model": self.model,
+            "param1": self.param1,
+            "param2": self.param2,
+            "units": dict(self.units),
+            "curves": [c.to_dict() for c in self.curves],
+            "codim2": [p.to_dict() for p in self.codim2],
+        }
 
     def plot(self, ax=None, label_points: bool = True):
         """Draw the curves in the (param1, param2) plane.
@@ -232,12 +257,20 @@ class TwoParameterDiagram:
             drawn.add(c.type)
             if c.type == "hopf":
                 hopf = c.kappa > 0
-                ax.plot(np.where(hopf, c.values1, np.nan), np.where(hopf, c.values2, np.nan),
-                        color=color, label=label)
+                ax.plot(
+                    np.where(hopf, c.values1, np.nan),
+                    np.where(hopf, c.values2, np.nan),
+                    color=color,
+                    label=label,
+                )
                 if not hopf.all():
-                    ax.plot(np.where(~hopf, c.values1, np.nan),
-                            np.where(~hopf, c.values2, np.nan), ":", color=color,
-                            label="neutral saddle" if "ns" not in drawn else None)
+                    ax.plot(
+                        np.where(~hopf, c.values1, np.nan),
+                        np.where(~hopf, c.values2, np.nan),
+                        ":",
+                        color=color,
+                        label="neutral saddle" if "ns" not in drawn else None,
+                    )
                     drawn.add("ns")
             else:
                 ax.plot(c.values1, c.values2, color=color, label=label)
@@ -245,8 +278,13 @@ class TwoParameterDiagram:
             for k, p in enumerate(self.codim2):
                 x, y = p.params[self.param1], p.params[self.param2]
                 ax.plot(x, y, "ko", markersize=5)
-                ax.annotate(LABELS[p.type], (x, y), textcoords="offset points",
-                            xytext=(4, 4 if k % 2 == 0 else -11), fontsize=8)
+                ax.annotate(
+                    LABELS[p.type],
+                    (x, y),
+                    textcoords="offset points",
+                    xytext=(4, 4 if k % 2 == 0 else -11),
+                    fontsize=8,
+                )
         ax.set_xlabel(_axis_label(self.param1, self.units[self.param1]))
         ax.set_ylabel(_axis_label(self.param2, self.units[self.param2]))
         ax.set_title(f"{self.model}: two-parameter diagram", fontsize=9)
@@ -260,6 +298,7 @@ def _axis_label(name, unit):
 
 # -- exact derivatives of the Jacobian ------------------------------------------------
 
+
 def _jac_y_times(system, y, p, *vs):
     """``M[:, k] = (d J / d y_k) v = B(v, e_k)``, shape (n, n), for each ``v`` of ``vs``.
 
@@ -269,7 +308,7 @@ def _jac_y_times(system, y, p, *vs):
     n = system.n
     u = np.hstack([np.repeat(np.reshape(v, (n, 1)), n, axis=1) for v in vs])
     out = system.hess(y, u, np.tile(np.eye(n), len(vs)), p=p)
-    mats = tuple(out[:, k * n:(k + 1) * n] for k in range(len(vs)))
+    mats = tuple(out[:, k * n : (k + 1) * n] for k in range(len(vs)))
     return mats if len(vs) > 1 else mats[0]
 
 
@@ -280,8 +319,10 @@ def _jac_p_times(system, y, p, name, v) -> np.ndarray:
     def build():
         u = system._vectors("u")["u"]
         sym = sympy.Symbol(name, real=True)
-        exprs = [sum((sympy.diff(e, sym) * u[j] for j, e in enumerate(row)), sympy.S(0))
-                 for row in system.spec.jac]
+        exprs = [
+            sum((sympy.diff(e, sym) * u[j] for j, e in enumerate(row)), sympy.S(0))
+            for row in system.spec.jac
+        ]
         return exprs, u
 
     fun = system._derived_function(f"dJd_{name}", build)
@@ -289,6 +330,7 @@ def _jac_p_times(system, y, p, name, v) -> np.ndarray:
 
 
 # -- defining systems -------------------------------------------------------------------
+
 
 class _Defining:
     """Scaled unknowns ``x = (y / sy, (p1 - c1) / s1, (p2 - c2) / s2, extras)``."""
@@ -307,7 +349,7 @@ class _Defining:
     def unpack(self, x):
         n = self.n
         y = (x[:n] * self.sy).reshape(-1, 1)
-        lam = self.c + self.s * x[n:n + 2]
+        lam = self.c + self.s * x[n : n + 2]
         p = self.system.p.copy()
         p[self.k, 0] = lam
         return y, lam, p
@@ -317,7 +359,7 @@ class _Defining:
 
     def key(self, x):
         """The components that identify a point (not the null vector's sign)."""
-        return x[:self.n + 2]
+        return x[: self.n + 2]
 
     def base(self, x):
         """f, its Jacobian in x's (y, p1, p2) columns, J, y, p."""
@@ -384,22 +426,22 @@ class _Hopf(_Defining):
         k = upper[np.argmin(np.abs(ev[upper].real))]
         omega = float(ev[k].imag)
         q = vecs[:, k]
-        q = q * np.exp(-0.5j * np.angle(np.sum(q * q)))   # Re q, Im q orthogonal, Re larger
+        q = q * np.exp(-0.5j * np.angle(np.sum(q * q)))  # Re q, Im q orthogonal, Re larger
         v = q.real / np.linalg.norm(q.real)
         lvec = q.imag - (q.imag @ v) * v
         self.l_vec = lvec / np.linalg.norm(lvec)
-        self.sk = omega ** 2
-        return v, omega ** 2
+        self.sk = omega**2
+        return v, omega**2
 
     def pack(self, y, lam, v, kappa):
         return np.concatenate([self.pack_yp(y, lam), v, [kappa / self.sk]])
 
     def key(self, x):
-        return np.append(x[:self.n + 2], x[-1])
+        return np.append(x[: self.n + 2], x[-1])
 
     def split(self, x):
         n = self.n
-        return x[n + 2:2 * n + 2], x[-1] * self.sk
+        return x[n + 2 : 2 * n + 2], x[-1] * self.sk
 
     def residual_and_jacobian(self, x):
         n = self.n
@@ -409,18 +451,26 @@ class _Hopf(_Defining):
         r2 = jac @ jv + kappa * v
         m1, m2 = _jac_y_times(self.system, y, p, jv, v)
         d2y = (m1 + jac @ m2) * self.sy[None, :]
-        d2p = np.stack([_jac_p_times(self.system, y, p, name, jv)
-                        + jac @ _jac_p_times(self.system, y, p, name, v)
-                        for name in self.names], axis=1) * self.s[None, :]
+        d2p = (
+            np.stack(
+                [
+                    _jac_p_times(self.system, y, p, name, jv)
+                    + jac @ _jac_p_times(self.system, y, p, name, v)
+                    for name in self.names
+                ],
+                axis=1,
+            )
+            * self.s[None, :]
+        )
         size = 2 * n + 3
         dg = np.zeros((2 * n + 2, size))
-        dg[:n, :n + 2] = fx
-        dg[n:2 * n, :n] = d2y
-        dg[n:2 * n, n:n + 2] = d2p
-        dg[n:2 * n, n + 2:2 * n + 2] = jac @ jac + kappa * np.eye(n)
-        dg[n:2 * n, -1] = v * self.sk
-        dg[2 * n, n + 2:2 * n + 2] = 2 * v
-        dg[2 * n + 1, n + 2:2 * n + 2] = self.l_vec
+        dg[:n, : n + 2] = fx
+        dg[n : 2 * n, :n] = d2y
+        dg[n : 2 * n, n : n + 2] = d2p
+        dg[n : 2 * n, n + 2 : 2 * n + 2] = jac @ jac + kappa * np.eye(n)
+        dg[n : 2 * n, -1] = v * self.sk
+        dg[2 * n, n + 2 : 2 * n + 2] = 2 * v
+        dg[2 * n + 1, n + 2 : 2 * n + 2] = self.l_vec
         res = np.concatenate([f, r2, [v @ v - 1.0, v @ self.l_vec]])
         return res, dg
 
@@ -432,8 +482,7 @@ class _Hopf(_Defining):
         if kappa > 0:
             l1, omega = _first_lyapunov(self.system, y, p, jac)
         tests = {"bt": kappa / self.sk, "bautin": l1}
-        return {"jac": jac, "v": v, "kappa": kappa, "l1": l1, "omega": omega,
-                "tests": tests}
+        return {"jac": jac, "v": v, "kappa": kappa, "l1": l1, "omega": omega, "tests": tests}
 
     def adapt(self, info):
         v, jac = info["v"], info["jac"]
@@ -445,6 +494,7 @@ class _Hopf(_Defining):
 
 
 # -- pseudo-arclength continuation ------------------------------------------------------
+
 
 @dataclass
 class _Pt:
@@ -490,16 +540,29 @@ def _march(sys_, first, box, ds, ds_max, ds_min, max_points, tol, max_angle):
             continue
         travelled += np.linalg.norm(sys_.key(new.x) - sys_.key(prev.x))
         found = _specials(sys_, prev, new, ds, tol)
-        outside = [(i, b) for i in range(2) for b, out in
-                   ((box[i][0], new.x[n + i] < box[i][0]),
-                    (box[i][1], new.x[n + i] > box[i][1])) if out]
+        outside = [
+            (i, b)
+            for i in range(2)
+            for b, out in (
+                (box[i][0], new.x[n + i] < box[i][0]),
+                (box[i][1], new.x[n + i] > box[i][1]),
+            )
+            if out
+        ]
         if outside:
             i, b = outside[0]
             status = "left the parameter box"
-            if prev.x[n + i] == b:           # started on the boundary, going out
+            if prev.x[n + i] == b:  # started on the boundary, going out
                 break
-            s_end, end = _locate(sys_, prev, ds, lambda pt, i=i, b=b: pt.x[n + i] - b,
-                                 prev.x[n + i] - b, new.x[n + i] - b, tol)
+            s_end, end = _locate(
+                sys_,
+                prev,
+                ds,
+                lambda pt, i=i, b=b: pt.x[n + i] - b,
+                prev.x[n + i] - b,
+                new.x[n + i] - b,
+                tol,
+            )
             points.extend(pt for s, pt in found if s_end is None or s < s_end)
             if end is not None:
                 points.append(end)
@@ -548,16 +611,28 @@ def _specials(sys_, prev, new, ds, tol):
 
 # -- public functions -------------------------------------------------------------------
 
+
 def _point_fields(point):
     if isinstance(point, dict):
         return point["type"], point["param"], point["state"]
     return point.type, point.param, point.state
 
 
-def continue_curve(model, point, param1: str, param2: str, bounds: dict, *, params=None,
-                   ds: float = 0.01, ds_max: float = 0.05, ds_min: float = 1e-9,
-                   max_points: int = 1000, tol: float = 1e-10,
-                   max_angle: float = 0.2) -> Curve:
+def continue_curve(
+    model,
+    point,
+    param1: str,
+    param2: str,
+    bounds: dict,
+    *,
+    params=None,
+    ds: float = 0.01,
+    ds_max: float = 0.05,
+    ds_min: float = 1e-9,
+    max_points: int = 1000,
+    tol: float = 1e-10,
+    max_angle: float = 0.2,
+) -> Curve:
     """Continue the fold or Hopf curve through ``point`` in ``(param1, param2)``.
 
     Parameters
@@ -600,8 +675,9 @@ def continue_curve(model, point, param1: str, param2: str, bounds: dict, *, para
     model = _as_model(model)
     kind, value1, state = _point_fields(point)
     if kind not in ("fold", "hopf"):
-        raise BiosnnError(f"two-parameter continuation starts at a fold or Hopf point, "
-                          f"not {kind!r}")
+        raise BiosnnError(
+            f"two-parameter continuation starts at a fold or Hopf point, not {kind!r}"
+        )
     if param1 == param2:
         raise BiosnnError("param1 and param2 must differ")
     values = dict(params or {})
@@ -619,8 +695,9 @@ def continue_curve(model, point, param1: str, param2: str, bounds: dict, *, para
     for name, value in zip((param1, param2), lam0):
         if not box[name][0] <= value <= box[name][1]:
             shown = float(model.from_internal(name, value))
-            raise BiosnnError(f"the starting value {name} = {shown:g} is outside its "
-                              f"interval {bounds[name]!r}")
+            raise BiosnnError(
+                f"the starting value {name} = {shown:g} is outside its interval {bounds[name]!r}"
+            )
     scales = [box[name][1] - box[name][0] for name in (param1, param2)]
     y0 = np.array([float(model.to_internal(s, state[s])) for s in system.spec.states])
     cls = _Fold if kind == "fold" else _Hopf
@@ -632,8 +709,9 @@ def continue_curve(model, point, param1: str, param2: str, bounds: dict, *, para
         x0 = sys_.pack(y0, lam0, v0, kappa0)
     else:
         sys_.start(jac0)
-    scaled_box = [tuple((b - c) / s for b in box[name])
-                  for name, c, s in zip((param1, param2), lam0, scales)]
+    scaled_box = [
+        tuple((b - c) / s for b in box[name]) for name, c, s in zip((param1, param2), lam0, scales)
+    ]
     # onto the curve (the special point is located to the one-parameter tolerance)
     _, dg = sys_.residual_and_jacobian(x0)
     t0 = np.linalg.svd(dg)[2][-1]
@@ -648,13 +726,14 @@ def continue_curve(model, point, param1: str, param2: str, bounds: dict, *, para
         vars(sys_).update(saved)
         first = _Pt(x=x0, tangent=sign * t0, info=sys_.info(x0))
         first.tangent = _tangent(dg, sign * t0)
-        pts, status = _march(sys_, first, scaled_box, ds, ds_max, ds_min, max_points,
-                             tol, max_angle)
+        pts, status = _march(
+            sys_, first, scaled_box, ds, ds_max, ds_min, max_points, tol, max_angle
+        )
         halves.append(pts)
         statuses.append(status)
         if status == "closed curve":
             break
-    if len(halves) == 1:                     # closed: end where it started
+    if len(halves) == 1:  # closed: end where it started
         points = halves[0] + [_Pt(x=x0, tangent=t0, info=halves[0][0].info)]
     else:
         points = halves[1][::-1] + halves[0][1:]
@@ -670,30 +749,47 @@ def _curve(model, sys_, points, status) -> Curve:
     for k, pt in enumerate(points):
         y, lam[k], _ = sys_.unpack(pt.x)
         ys[k] = y[:, 0]
-    shown = {s: np.asarray(model.from_internal(s, ys[:, i]), dtype=float)
-             for i, s in enumerate(states)}
+    shown = {
+        s: np.asarray(model.from_internal(s, ys[:, i]), dtype=float) for i, s in enumerate(states)
+    }
     v1 = np.asarray(model.from_internal(names[0], lam[:, 0]), dtype=float)
     v2 = np.asarray(model.from_internal(names[1], lam[:, 1]), dtype=float)
     codim2 = []
     for k, pt in enumerate(points):
         if pt.special is None:
             continue
-        codim2.append(Codim2Point(
-            type=pt.special, curve=sys_.type,
-            params={names[0]: float(v1[k]), names[1]: float(v2[k])},
-            state={s: float(shown[s][k]) for s in states},
-            eigenvalues=sorted_eigenvalues(pt.info["jac"])))
+        codim2.append(
+            Codim2Point(
+                type=pt.special,
+                curve=sys_.type,
+                params={names[0]: float(v1[k]), names[1]: float(v2[k])},
+                state={s: float(shown[s][k]) for s in states},
+                eigenvalues=sorted_eigenvalues(pt.info["jac"]),
+            )
+        )
     extra = {}
     if sys_.type == "hopf":
-        extra = dict(kappa=np.array([pt.info["kappa"] for pt in points]),
-                     omega=np.array([pt.info["omega"] for pt in points]),
-                     l1=np.array([pt.info["l1"] for pt in points]))
-    return Curve(type=sys_.type, param1=names[0], param2=names[1], values1=v1,
-                 values2=v2, states=shown, codim2=codim2, status=status, **extra)
+        extra = dict(
+            kappa=np.array([pt.info["kappa"] for pt in points]),
+            omega=np.array([pt.info["omega"] for pt in points]),
+            l1=np.array([pt.info["l1"] for pt in points]),
+        )
+    return Curve(
+        type=sys_.type,
+        param1=names[0],
+        param2=names[1],
+        values1=v1,
+        values2=v2,
+        states=shown,
+        codim2=codim2,
+        status=status,
+        **extra,
+    )
 
 
-def two_parameter_diagram(model, diagram, param2: str, start2, stop2, *, params=None,
-                          bounds1=None, **options) -> TwoParameterDiagram:
+def two_parameter_diagram(
+    model, diagram, param2: str, start2, stop2, *, params=None, bounds1=None, **options
+) -> TwoParameterDiagram:
     """Continue every fold and Hopf point of a one-parameter diagram in a second parameter.
 
     Parameters
@@ -723,8 +819,10 @@ def two_parameter_diagram(model, diagram, param2: str, start2, stop2, *, params=
     param1 = diagram.param
     if bounds1 is None:
         bounds1 = (float(diagram.param_values.min()), float(diagram.param_values.max()))
-    bounds = {name: tuple(sorted(_display(model, name, v) for v in pair))
-              for name, pair in ((param1, bounds1), (param2, (start2, stop2)))}
+    bounds = {
+        name: tuple(sorted(_display(model, name, v) for v in pair))
+        for name, pair in ((param1, bounds1), (param2, (start2, stop2)))
+    }
     system = System(model, params)
     value2 = float(model.from_internal(param2, system.p[system.index(param2), 0]))
     curves = []
@@ -733,18 +831,19 @@ def two_parameter_diagram(model, diagram, param2: str, start2, stop2, *, params=
             continue
         if any(c.type == sp.type and _on_curve(c, sp, bounds, value2) for c in curves):
             continue
-        curves.append(continue_curve(model, sp, param1, param2, bounds, params=params,
-                                     **options))
+        curves.append(continue_curve(model, sp, param1, param2, bounds, params=params, **options))
     codim2 = []
     for c in curves:
         for p in c.codim2:
-            if not any(q.type == p.type and _close(q.params, p.params, bounds)
-                       for q in codim2):
+            if not any(q.type == p.type and _close(q.params, p.params, bounds) for q in codim2):
                 codim2.append(p)
-    units = {name: model.display_unit(name)
-             for name in (param1, param2) + tuple(model.kernel_spec().states)}
-    return TwoParameterDiagram(model=model.name, param1=param1, param2=param2, units=units,
-                               curves=curves, codim2=codim2)
+    units = {
+        name: model.display_unit(name)
+        for name in (param1, param2) + tuple(model.kernel_spec().states)
+    }
+    return TwoParameterDiagram(
+        model=model.name, param1=param1, param2=param2, units=units, curves=curves, codim2=codim2
+    )
 
 
 def _display(model, name, value) -> float:

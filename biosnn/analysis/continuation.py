@@ -53,12 +53,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from biosnn.analysis._system import System
-from biosnn.analysis.equilibria import (_as_model, _counts, _deduplicate, _default_grid,
-                                        _seeds, newton, sorted_eigenvalues)
+from biosnn.analysis.equilibria import (
+    _as_model,
+    _counts,
+    _deduplicate,
+    _default_grid,
+    _seeds,
+    newton,
+    sorted_eigenvalues,
+)
 from biosnn.errors import BiosnnError
 
-__all__ = ["BifurcationDiagram", "SpecialPoint", "continue_equilibria",
-           "lyapunov_coefficient"]
+__all__ = ["BifurcationDiagram", "SpecialPoint", "continue_equilibria", "lyapunov_coefficient"]
 
 #: Labels of special points in figures (AUTO's abbreviations).
 LABELS = {"fold": "LP", "hopf": "HB", "bp": "BP"}
@@ -67,6 +73,7 @@ _TESTS = ("fold", "hopf", "bp")
 
 
 # -- result objects ---------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SpecialPoint:
@@ -110,13 +117,20 @@ class SpecialPoint:
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""
-        out = {"type": self.type, "param": float(self.param),
-               "state": {k: float(v) for k, v in self.state.items()},
-               "eigenvalues": [[float(z.real), float(z.imag)] for z in self.eigenvalues],
-               "index": int(self.index)}
+        out = {
+            "type": self.type,
+            "param": float(self.param),
+            "state": {k: float(v) for k, v in self.state.items()},
+            "eigenvalues": [[float(z.real), float(z.imag)] for z in self.eigenvalues],
+            "index": int(self.index),
+        }
         if self.type == "hopf":
-            out.update(l1=_num(self.l1), omega=_num(self.omega), period=_num(self.period),
-                       criticality=self.criticality)
+            out.update(
+                l1=_num(self.l1),
+                omega=_num(self.omega),
+                period=_num(self.period),
+                criticality=self.criticality,
+            )
         return out
 
 
@@ -204,37 +218,54 @@ class BifurcationDiagram:
         (1.0, -1.0)
         """
         if not self._context:
-            raise BiosnnError("this diagram was not computed by continue_equilibria: "
-                              "call continue_equilibria(..., from_point=point) instead")
+            raise BiosnnError(
+                "this diagram was not computed by continue_equilibria: "
+                "call continue_equilibria(..., from_point=point) instead"
+            )
         ctx = self._context
         kwargs = dict(ctx["options"])
         kwargs.update(options)
-        return continue_equilibria(ctx["model"], self.param, ctx["start"], ctx["stop"],
-                                   params=ctx["params"], from_point=point, **kwargs)
+        return continue_equilibria(
+            ctx["model"],
+            self.param,
+            ctx["start"],
+            ctx["stop"],
+            params=ctx["params"],
+            from_point=point,
+            **kwargs,
+        )
 
     def __repr__(self) -> str:
-        lines = [f"BifurcationDiagram({self.model!r}, {self.param!r}: {len(self)} points, "
-                 f"{self.param_values.min():.6g} .. {self.param_values.max():.6g} "
-                 f"{self.units[self.param]}; {self.status})"]
+        lines = [
+            f"BifurcationDiagram({self.model!r}, {self.param!r}: {len(self)} points, "
+            f"{self.param_values.min():.6g} .. {self.param_values.max():.6g} "
+            f"{self.units[self.param]}; {self.status})"
+        ]
         for sp in self.special_points:
             extra = ""
             if sp.type == "hopf":
                 extra = f", l1 = {sp.l1:.4g} ({sp.criticality}), period {sp.period:.6g}"
-            lines.append(f"  {LABELS[sp.type]} {sp.type} at {self.param} = {sp.param:.8g}"
-                         f"{extra}")
+            lines.append(f"  {LABELS[sp.type]} {sp.type} at {self.param} = {sp.param:.8g}{extra}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
         """JSON-ready dict: the branch points and the special points."""
-        return {"model": self.model, "param": self.param, "units": dict(self.units),
-                "status": self.status,
-                "points": {"param": self.param_values.tolist(),
-                           "states": {k: v.tolist() for k, v in self.states.items()},
-                           "stable": self.stable.tolist(),
-                           "n_unstable": self.n_unstable.tolist(),
-                           "eigenvalues": [[[float(z.real), float(z.imag)] for z in row]
-                                           for row in self.eigenvalues]},
-                "special_points": [sp.to_dict() for sp in self.special_points]}
+        return {
+            "model": self.model,
+            "param": self.param,
+            "units": dict(self.units),
+            "status": self.status,
+            "points": {
+                "param": self.param_values.tolist(),
+                "states": {k: v.tolist() for k, v in self.states.items()},
+                "stable": self.stable.tolist(),
+                "n_unstable": self.n_unstable.tolist(),
+                "eigenvalues": [
+                    [[float(z.real), float(z.imag)] for z in row] for row in self.eigenvalues
+                ],
+            },
+            "special_points": [sp.to_dict() for sp in self.special_points],
+        }
 
     def plot(self, var: str | None = None, ax=None, color="k", label_points: bool = True):
         """Plot the branch in the AUTO/XPPAUT convention: stable solid, unstable dashed.
@@ -260,14 +291,29 @@ class BifurcationDiagram:
         x, y = self.param_values, self.states[var]
         for start, stop, stable in _runs(self.stable):
             sl = slice(start, min(stop + 1, len(x)))
-            ax.plot(x[sl], y[sl], color=color, linestyle="-" if stable else "--",
-                    linewidth=1.5 if stable else 1.0)
+            ax.plot(
+                x[sl],
+                y[sl],
+                color=color,
+                linestyle="-" if stable else "--",
+                linewidth=1.5 if stable else 1.0,
+            )
         if label_points:
             for sp in self.special_points:
-                ax.plot(sp.param, sp.state[var], "o", color="r" if sp.type == "hopf" else "b",
-                        markersize=5)
-                ax.annotate(LABELS[sp.type], (sp.param, sp.state[var]),
-                            textcoords="offset points", xytext=(4, 4), fontsize=8)
+                ax.plot(
+                    sp.param,
+                    sp.state[var],
+                    "o",
+                    color="r" if sp.type == "hopf" else "b",
+                    markersize=5,
+                )
+                ax.annotate(
+                    LABELS[sp.type],
+                    (sp.param, sp.state[var]),
+                    textcoords="offset points",
+                    xytext=(4, 4),
+                    fontsize=8,
+                )
         ax.set_xlabel(_axis_label(self.param, self.units[self.param]))
         ax.set_ylabel(_axis_label(var, self.units[var]))
         ax.set_title(f"{self.model}: equilibria (solid stable, dashed unstable)", fontsize=9)
@@ -291,13 +337,14 @@ def _runs(flags):
 
 # -- the branch in scaled coordinates ---------------------------------------------------
 
+
 @dataclass
 class _Point:
     """A corrected point: x (scaled), tangent, and what tests and results need."""
 
     x: np.ndarray
     tangent: np.ndarray
-    jac: np.ndarray              # internal units, n x n
+    jac: np.ndarray  # internal units, n x n
     eigenvalues: np.ndarray
     tests: dict
     special: str | None = None
@@ -340,6 +387,7 @@ class _Branch:
 
     def correct(self, xp, t, tol, max_iter=10, fixed_lam=None):
         """Newton on ``G = 0`` plus ``t.(x - xp) = 0`` (or ``x_lam = fixed_lam``)."""
+
         def bordered(x):
             gx, _ = self.jacobians(x)
             if fixed_lam is None:
@@ -356,8 +404,11 @@ class _Branch:
         gx, jac = self.jacobians(x)
         t = self.tangent(gx, previous_tangent)
         ev = sorted_eigenvalues(jac)
-        tests = {"fold": t[-1], "hopf": _hopf_test(ev),
-                 "bp": float(np.linalg.det(np.vstack([gx, t])))}
+        tests = {
+            "fold": t[-1],
+            "hopf": _hopf_test(ev),
+            "bp": float(np.linalg.det(np.vstack([gx, t]))),
+        }
         return _Point(x=x, tangent=t, jac=jac, eigenvalues=ev, tests=tests)
 
 
@@ -420,6 +471,7 @@ def _is_hopf(ev) -> bool:
 
 # -- locating zeros of test functions ---------------------------------------------------
 
+
 def _illinois(phi, a, b, fa, fb, xtol, max_iter=100):
     """Zero of ``phi`` in [a, b] (``fa``, ``fb`` of opposite signs): Illinois method.
 
@@ -466,6 +518,7 @@ def _locate(branch, prev: _Point, ds, fun, f0, f1, tol):
 
 # -- the first Lyapunov coefficient ---------------------------------------------------
 
+
 def _first_lyapunov(system: System, y, p, jac=None):
     """(l1, omega) at a Hopf point ``y`` (internal, (n, 1)) with parameters ``p``."""
     a = system.jac(y, p)[0] if jac is None else jac
@@ -479,15 +532,18 @@ def _first_lyapunov(system: System, y, p, jac=None):
     q = vecs[:, k] / np.linalg.norm(vecs[:, k])
     evt, vecst = np.linalg.eig(a.T)
     pv = vecst[:, np.argmin(np.abs(evt + 1j * omega))]
-    pv = pv / np.conj(np.vdot(pv, q))                       # <p, q> = 1
+    pv = pv / np.conj(np.vdot(pv, q))  # <p, q> = 1
 
     def b_form(u, v):
         return system.hess_c(y, u, v, p)
 
     h11 = np.linalg.solve(a.astype(complex), b_form(q, q.conj()))
     h20 = np.linalg.solve(2j * omega * np.eye(n) - a, b_form(q, q))
-    value = (np.vdot(pv, system.third_c(y, q, q, q.conj(), p))
-             - 2 * np.vdot(pv, b_form(q, h11)) + np.vdot(pv, b_form(q.conj(), h20)))
+    value = (
+        np.vdot(pv, system.third_c(y, q, q, q.conj(), p))
+        - 2 * np.vdot(pv, b_form(q, h11))
+        + np.vdot(pv, b_form(q.conj(), h20))
+    )
     return float(value.real / (2 * omega)), omega
 
 
@@ -525,10 +581,23 @@ def lyapunov_coefficient(model, state: dict, params: dict | None = None) -> tupl
 
 # -- continuation ---------------------------------------------------------------------
 
-def continue_equilibria(model, param: str, start, stop, *, params=None, init=None,
-                        ds: float = 0.01, ds_max: float = 0.05, ds_min: float = 1e-9,
-                        max_points: int = 2000, tol: float = 1e-10,
-                        max_angle: float = 0.2, from_point=None) -> BifurcationDiagram:
+
+def continue_equilibria(
+    model,
+    param: str,
+    start,
+    stop,
+    *,
+    params=None,
+    init=None,
+    ds: float = 0.01,
+    ds_max: float = 0.05,
+    ds_min: float = 1e-9,
+    max_points: int = 2000,
+    tol: float = 1e-10,
+    max_angle: float = 0.2,
+    from_point=None,
+) -> BifurcationDiagram:
     """Continue a branch of equilibria in ``param`` from ``start`` towards ``stop``.
 
     Parameters
@@ -586,48 +655,69 @@ def continue_equilibria(model, param: str, start, stop, *, params=None, init=Non
     lam_b = float(model.to_internal(param, stop))
     if lam_a == lam_b:
         raise BiosnnError(f"continuation needs an interval: start == stop == {start!r}")
-    context = {"model": model, "start": start, "stop": stop, "params": dict(params or {}),
-               "options": dict(ds=ds, ds_max=ds_max, ds_min=ds_min, max_points=max_points,
-                               tol=tol, max_angle=max_angle)}
+    context = {
+        "model": model,
+        "start": start,
+        "stop": stop,
+        "params": dict(params or {}),
+        "options": dict(
+            ds=ds, ds_max=ds_max, ds_min=ds_min, max_points=max_points, tol=tol, max_angle=max_angle
+        ),
+    }
     if from_point is not None:
-        branch, points, status = _switched_branch(system, model, param, lam_a, lam_b,
-                                                  from_point, ds, ds_max, ds_min,
-                                                  max_points, tol, max_angle)
+        branch, points, status = _switched_branch(
+            system,
+            model,
+            param,
+            lam_a,
+            lam_b,
+            from_point,
+            ds,
+            ds_max,
+            ds_min,
+            max_points,
+            tol,
+            max_angle,
+        )
         return _diagram(branch, model, param, points, status, context)
     p0 = system.p.copy()
     p0[system.index(param)] = lam_a
     y0 = _start_state(system, model, p0, init, tol)
-    branch = _Branch(system, param, lam_a, abs(lam_b - lam_a),
-                     np.maximum(np.abs(y0[:, 0]), 1.0))
+    branch = _Branch(system, param, lam_a, abs(lam_b - lam_a), np.maximum(np.abs(y0[:, 0]), 1.0))
     direction = np.zeros(system.n + 1)
     direction[-1] = 1.0 if lam_b > lam_a else -1.0
     first = branch.point(branch.pack(y0, lam_a), direction)
-    points, status = _march(branch, first, lam_b, ds, ds_max, ds_min, max_points, tol,
-                            max_angle)
+    points, status = _march(branch, first, lam_b, ds, ds_max, ds_min, max_points, tol, max_angle)
     return _diagram(branch, model, param, points, status, context)
 
 
 # -- branch switching ---------------------------------------------------------------------
 
-def _switched_branch(system, model, param, lam_a, lam_b, bp, ds, ds_max, ds_min,
-                     max_points, tol, max_angle):
+
+def _switched_branch(
+    system, model, param, lam_a, lam_b, bp, ds, ds_max, ds_min, max_points, tol, max_angle
+):
     """The other branch through the branch point ``bp``: (branch, points, status)."""
     if getattr(bp, "type", None) != "bp":
         kind = getattr(bp, "type", type(bp).__name__)
-        raise BiosnnError(f"branch switching starts at a branch point ('bp'), not at "
-                          f"{kind!r}")
+        raise BiosnnError(f"branch switching starts at a branch point ('bp'), not at {kind!r}")
     if getattr(bp, "_tangent", None) is None:
-        raise BiosnnError("the branch point carries no tangent: pass a 'bp' point of a "
-                          "diagram computed by continue_equilibria")
+        raise BiosnnError(
+            "the branch point carries no tangent: pass a 'bp' point of a "
+            "diagram computed by continue_equilibria"
+        )
     missing = [s for s in system.spec.states if s not in bp.state]
     if missing:
-        raise BiosnnError(f"the branch point has no value for state(s) {missing} of "
-                          f"{model.name}: it comes from another model")
+        raise BiosnnError(
+            f"the branch point has no value for state(s) {missing} of "
+            f"{model.name}: it comes from another model"
+        )
     lam_bp = float(model.to_internal(param, bp.param))
     lo, hi = sorted((lam_a, lam_b))
     if not lo <= lam_bp <= hi:
-        raise BiosnnError(f"the branch point ({param} = {bp.param:g}) lies outside the "
-                          "continuation interval")
+        raise BiosnnError(
+            f"the branch point ({param} = {bp.param:g}) lies outside the continuation interval"
+        )
     y_bp = np.array([float(model.to_internal(s, bp.state[s])) for s in system.spec.states])
     branch = _Branch(system, param, lam_a, abs(lam_b - lam_a), np.maximum(np.abs(y_bp), 1.0))
     x_bp = branch.pack(y_bp, lam_bp)
@@ -649,13 +739,14 @@ def _switched_branch(system, model, param, lam_a, lam_b, bp, ds, ds_max, ds_min,
             halves.append([])
             statuses.append("corrector failed at the branch point")
             continue
-        x_end = (lam_b - lam_a) / branch.sl                  # +1 or -1
+        x_end = (lam_b - lam_a) / branch.sl  # +1 or -1
         if not min(0.0, x_end) <= first.x[-1] <= max(0.0, x_end):
-            halves.append([])                       # this half leaves the interval at once
+            halves.append([])  # this half leaves the interval at once
             statuses.append("reached the end of the interval")
             continue
-        pts, status = _march(branch, first, lam_b, step, ds_max, ds_min, max_points // 2,
-                             tol, max_angle)
+        pts, status = _march(
+            branch, first, lam_b, step, ds_max, ds_min, max_points // 2, tol, max_angle
+        )
         halves.append(pts)
         statuses.append(status)
     centre = branch.point(x_bp, direction)
@@ -663,14 +754,23 @@ def _switched_branch(system, model, param, lam_a, lam_b, bp, ds, ds_max, ds_min,
     centre.tangent = direction
     backwards = [_reversed(pt) for pt in reversed(halves[0])]
     points = backwards + [centre] + halves[1]
-    status = (statuses[0] if statuses[0] == statuses[1]
-              else f"{statuses[0]} (one end); {statuses[1]} (other end)")
+    status = (
+        statuses[0]
+        if statuses[0] == statuses[1]
+        else f"{statuses[0]} (one end); {statuses[1]} (other end)"
+    )
     return branch, points, status
 
 
 def _reversed(pt: _Point) -> _Point:
-    return _Point(x=pt.x, tangent=-pt.tangent, jac=pt.jac, eigenvalues=pt.eigenvalues,
-                  tests=pt.tests, special=pt.special)
+    return _Point(
+        x=pt.x,
+        tangent=-pt.tangent,
+        jac=pt.jac,
+        eigenvalues=pt.eigenvalues,
+        tests=pt.tests,
+        special=pt.special,
+    )
 
 
 def _branch_direction(branch, x, old, eps=1e-6):
@@ -684,7 +784,7 @@ def _branch_direction(branch, x, old, eps=1e-6):
     gx, _ = branch.jacobians(x)
     u, _, vh = np.linalg.svd(gx)
     psi = u[:, -1]
-    null = vh[-2:].T                                   # (n+1, 2): the two smallest
+    null = vh[-2:].T  # (n+1, 2): the two smallest
     phi1 = null @ (null.T @ old)
     phi1 /= np.linalg.norm(phi1)
     phi2 = null @ np.array([-(null.T @ phi1)[1], (null.T @ phi1)[0]])
@@ -698,13 +798,15 @@ def _branch_direction(branch, x, old, eps=1e-6):
 
     q = np.array([[second(a, b) for b in phis] for a in phis])
     q = (q + q.T) / 2
-    values, vectors = np.linalg.eigh(q)                 # ascending: values[0] <= values[1]
+    values, vectors = np.linalg.eigh(q)  # ascending: values[0] <= values[1]
     scale = float(np.max(np.abs(values)))
-    if scale == 0.0 or values[0] * values[1] >= -(1e-8 * scale) ** 2:
-        return phi2                                     # degenerate: no transversal pair
-    roots = [math.sqrt(-values[0]) * vectors[:, 1] + s * math.sqrt(values[1]) * vectors[:, 0]
-             for s in (1.0, -1.0)]
-    coef = min(roots, key=lambda c: abs(c[0]) / np.linalg.norm(c))   # least along phi1
+    if scale == 0.0 or values[0] * values[1] >= -((1e-8 * scale) ** 2):
+        return phi2  # degenerate: no transversal pair
+    roots = [
+        math.sqrt(-values[0]) * vectors[:, 1] + s * math.sqrt(values[1]) * vectors[:, 0]
+        for s in (1.0, -1.0)
+    ]
+    coef = min(roots, key=lambda c: abs(c[0]) / np.linalg.norm(c))  # least along phi1
     t = coef[0] * phi1 + coef[1] * phi2
     return t / np.linalg.norm(t)
 
@@ -723,19 +825,21 @@ def _start_state(system, model, p0, init, tol):
     seeds = _seeds(system, [], None, _default_grid(system.n), p=p0)
     ys, oks = newton(system, seeds, p=p0, tol=tol)
     if not np.any(oks):
-        raise BiosnnError(f"no equilibrium of {model.name} found at the start of the "
-                          "interval; give init={...} (a guess, display units)")
+        raise BiosnnError(
+            f"no equilibrium of {model.name} found at the start of the "
+            "interval; give init={...} (a guess, display units)"
+        )
     ys = _deduplicate(ys[:, oks], 1.0 + np.max(np.abs(ys[:, oks]), axis=1), 1e-6)
     # prefer a stable equilibrium, then the lowest first state
     unstable = [_counts(sorted_eigenvalues(j))[0] for j in system.jac(ys, p0)]
     k = min(range(ys.shape[1]), key=lambda i: (unstable[i] > 0, ys[0, i]))
-    return ys[:, k:k + 1]
+    return ys[:, k : k + 1]
 
 
 def _march(branch, first, lam_end, ds, ds_max, ds_min, max_points, tol, max_angle):
     """Predictor-corrector loop; returns the points (specials inserted) and a status."""
     points = [first]
-    x_end = (lam_end - branch.lam0) / branch.sl           # +1 or -1 (scaled parameter)
+    x_end = (lam_end - branch.lam0) / branch.sl  # +1 or -1 (scaled parameter)
     lo, hi = sorted((0.0, x_end))
     cos_max = math.cos(max_angle)
     status = f"reached max_points = {max_points}"
@@ -753,8 +857,15 @@ def _march(branch, first, lam_end, ds, ds_max, ds_min, max_points, tol, max_angl
         found = _specials(branch, prev, new, ds, tol)
         if out_of_range:
             bound = hi if new.x[-1] > hi else lo
-            s_end, end = _locate(branch, prev, ds, lambda pt: pt.x[-1] - bound,
-                                 prev.x[-1] - bound, new.x[-1] - bound, tol)
+            s_end, end = _locate(
+                branch,
+                prev,
+                ds,
+                lambda pt: pt.x[-1] - bound,
+                prev.x[-1] - bound,
+                new.x[-1] - bound,
+                tol,
+            )
             found = [(s, pt) for s, pt in found if s_end is None or s < s_end]
             points.extend(pt for _, pt in found)
             if end is not None:
@@ -811,13 +922,29 @@ def _diagram(branch, model, param, points, status, context) -> BifurcationDiagra
             y, _, p = branch.unpack(pt.x)
             l1, omega = _first_lyapunov(system, y, p, pt.jac)
             extra = dict(l1=l1, omega=omega, period=2 * math.pi / omega)
-        tangent = pt.tangent * np.append(branch.sy, branch.sl)      # internal units
-        specials.append(SpecialPoint(
-            type=pt.special, param=float(shown_lam[k]),
-            state={s: float(shown[s][k]) for s in states}, eigenvalues=pt.eigenvalues,
-            index=k, _tangent=tangent / np.linalg.norm(tangent), **extra))
+        tangent = pt.tangent * np.append(branch.sy, branch.sl)  # internal units
+        specials.append(
+            SpecialPoint(
+                type=pt.special,
+                param=float(shown_lam[k]),
+                state={s: float(shown[s][k]) for s in states},
+                eigenvalues=pt.eigenvalues,
+                index=k,
+                _tangent=tangent / np.linalg.norm(tangent),
+                **extra,
+            )
+        )
     units = {name: model.display_unit(name) for name in (param,) + tuple(states)}
     return BifurcationDiagram(
-        model=model.name, param=param, units=units, param_values=shown_lam, states=shown,
-        stable=counts[:, 0] == 0, n_unstable=counts[:, 0], eigenvalues=evs,
-        special_points=specials, status=status, _context=context)
+        model=model.name,
+        param=param,
+        units=units,
+        param_values=shown_lam,
+        states=shown,
+        stable=counts[:, 0] == 0,
+        n_unstable=counts[:, 0],
+        eigenvalues=evs,
+        special_points=specials,
+        status=status,
+        _context=context,
+    )

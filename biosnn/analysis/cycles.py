@@ -84,6 +84,7 @@ _TESTS = ("lpc", "pd", "ns")
 
 # -- result objects ---------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class CyclePoint:
     """A bifurcation of periodic orbits on a cycle branch.
@@ -115,17 +116,21 @@ class CyclePoint:
 
     @property
     def amplitude(self) -> dict:
-        """state -> max - min (display units)."""
+        """State -> max - min (display units)."""
         return {k: self.max[k] - self.min[k] for k in self.max}
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""
-        return {"type": self.type, "param": float(self.param), "period": float(self.period),
-                "min": {k: float(v) for k, v in self.min.items()},
-                "max": {k: float(v) for k, v in self.max.items()},
-                "amplitude": {k: float(v) for k, v in self.amplitude.items()},
-                "multipliers": [[float(z.real), float(z.imag)] for z in self.multipliers],
-                "index": int(self.index)}
+        return {
+            "type": self.type,
+            "param": float(self.param),
+            "period": float(self.period),
+            "min": {k: float(v) for k, v in self.min.items()},
+            "max": {k: float(v) for k, v in self.max.items()},
+            "amplitude": {k: float(v) for k, v in self.amplitude.items()},
+            "multipliers": [[float(z.real), float(z.imag)] for z in self.multipliers],
+            "index": int(self.index),
+        }
 
 
 @dataclass(frozen=True)
@@ -188,14 +193,15 @@ class CycleBranch:
             the period-doubling point.  See :func:`continue_cycles` for the method.
         """
         if not self._context:
-            raise BiosnnError("this branch was not computed by continue_cycles: call "
-                              "continue_cycles(model, point, param, ...) instead")
+            raise BiosnnError(
+                "this branch was not computed by continue_cycles: call "
+                "continue_cycles(model, point, param, ...) instead"
+            )
         ctx = self._context
         kwargs = dict(ctx["options"])
         kwargs["ntst"] = 2 * kwargs["ntst"]
         kwargs.update(options)
-        return continue_cycles(ctx["model"], point, self.param, params=ctx["params"],
-                               **kwargs)
+        return continue_cycles(ctx["model"], point, self.param, params=ctx["params"], **kwargs)
 
     def special(self, type: str | None = None) -> list:
         """Special points, all or those of one type (``"lpc"``, ``"pd"``, ``"ns"``)."""
@@ -213,27 +219,39 @@ class CycleBranch:
         return s * self.period[index], {k: values[:, i] for i, k in enumerate(self.min)}
 
     def __repr__(self) -> str:
-        lines = [f"CycleBranch({self.model!r}, {self.param!r}: {len(self)} points, "
-                 f"{self.param_values.min():.6g} .. {self.param_values.max():.6g} "
-                 f"{self.units[self.param]}, period {self.period.min():.6g} .. "
-                 f"{self.period.max():.6g}; {self.status})"]
+        lines = [
+            f"CycleBranch({self.model!r}, {self.param!r}: {len(self)} points, "
+            f"{self.param_values.min():.6g} .. {self.param_values.max():.6g} "
+            f"{self.units[self.param]}, period {self.period.min():.6g} .. "
+            f"{self.period.max():.6g}; {self.status})"
+        ]
         for sp in self.special_points:
-            lines.append(f"  {LABELS[sp.type]} {sp.type} at {self.param} = {sp.param:.8g}, "
-                         f"period {sp.period:.6g}")
+            lines.append(
+                f"  {LABELS[sp.type]} {sp.type} at {self.param} = {sp.param:.8g}, "
+                f"period {sp.period:.6g}"
+            )
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
         """JSON-ready dict: the points along the branch and the special points."""
-        return {"model": self.model, "param": self.param, "units": dict(self.units),
-                "status": self.status, "end_param": self.end_param,
-                "points": {"param": self.param_values.tolist(),
-                           "period": self.period.tolist(),
-                           "min": {k: v.tolist() for k, v in self.min.items()},
-                           "max": {k: v.tolist() for k, v in self.max.items()},
-                           "stable": self.stable.tolist(),
-                           "multipliers": [[[float(z.real), float(z.imag)] for z in row]
-                                           for row in self.multipliers]},
-                "special_points": [sp.to_dict() for sp in self.special_points]}
+        return {
+            "model": self.model,
+            "param": self.param,
+            "units": dict(self.units),
+            "status": self.status,
+            "end_param": self.end_param,
+            "points": {
+                "param": self.param_values.tolist(),
+                "period": self.period.tolist(),
+                "min": {k: v.tolist() for k, v in self.min.items()},
+                "max": {k: v.tolist() for k, v in self.max.items()},
+                "stable": self.stable.tolist(),
+                "multipliers": [
+                    [[float(z.real), float(z.imag)] for z in row] for row in self.multipliers
+                ],
+            },
+            "special_points": [sp.to_dict() for sp in self.special_points],
+        }
 
     def plot(self, var: str | None = None, ax=None, color="g", label_points: bool = True):
         """Plot max and min of ``var`` in the AUTO convention: stable solid, unstable dashed.
@@ -257,18 +275,29 @@ class CycleBranch:
         for y in (self.max[var], self.min[var]):
             for start, stop, stable in _runs(self.stable):
                 sl = slice(start, min(stop + 1, len(x)))
-                ax.plot(x[sl], y[sl], color=color, linestyle="-" if stable else "--",
-                        linewidth=1.5 if stable else 1.0)
+                ax.plot(
+                    x[sl],
+                    y[sl],
+                    color=color,
+                    linestyle="-" if stable else "--",
+                    linewidth=1.5 if stable else 1.0,
+                )
         if label_points:
             for sp in self.special_points:
                 for y in (sp.max[var], sp.min[var]):
                     ax.plot(sp.param, y, "s", color="m", markersize=4)
-                ax.annotate(LABELS[sp.type], (sp.param, sp.max[var]),
-                            textcoords="offset points", xytext=(4, 4), fontsize=8)
+                ax.annotate(
+                    LABELS[sp.type],
+                    (sp.param, sp.max[var]),
+                    textcoords="offset points",
+                    xytext=(4, 4),
+                    fontsize=8,
+                )
         return ax
 
 
 # -- collocation ------------------------------------------------------------------------
+
 
 def _lagrange(nodes, points):
     """Values and derivatives of the Lagrange basis on ``nodes`` at ``points``.
@@ -276,8 +305,8 @@ def _lagrange(nodes, points):
     Returns ``(L, D)`` with ``L[k, i] = l_i(points[k])``, ``D[k, i] = l_i'(points[k])``.
     """
     m = len(nodes)
-    vander = np.vander(nodes, m, increasing=True)          # V[i, p] = s_i**p
-    coef = np.linalg.inv(vander)                           # l_i(s) = sum_p coef[p, i] s**p
+    vander = np.vander(nodes, m, increasing=True)  # V[i, p] = s_i**p
+    coef = np.linalg.inv(vander)  # l_i(s) = sum_p coef[p, i] s**p
     powers = np.vander(points, m, increasing=True)
     dpowers = np.zeros_like(powers)
     dpowers[:, 1:] = powers[:, :-1] * np.arange(1, m)
@@ -289,7 +318,7 @@ def _evaluate(mesh, nodes, ncol, s):
     ntst = len(mesh) - 1
     j = np.clip(np.searchsorted(mesh, s, side="right") - 1, 0, ntst - 1)
     local = (s - mesh[j]) / (mesh[j + 1] - mesh[j])
-    lag, _ = _lagrange(np.linspace(0.0, 1.0, ncol + 1), local)          # (len(s), ncol+1)
+    lag, _ = _lagrange(np.linspace(0.0, 1.0, ncol + 1), local)  # (len(s), ncol+1)
     idx = j[:, None] * ncol + np.arange(ncol + 1)[None, :]
     return np.einsum("ki,kia->ka", lag, nodes[idx])
 
@@ -318,10 +347,10 @@ class _Collocation:
         self.nodes = N * m + 1
         self.nU = self.nodes * n
         self.size = self.nU + 2
-        self.nc = N * m * n                                   # collocation equations
-        self.idx = np.arange(N)[:, None] * m + np.arange(m + 1)[None, :]   # (N, m+1)
+        self.nc = N * m * n  # collocation equations
+        self.idx = np.arange(N)[:, None] * m + np.arange(m + 1)[None, :]  # (N, m+1)
         # node weights of the L2 inner product (int of Lagrange basis, per interval)
-        node_int = self.w @ self.L                                        # (m+1,)
+        node_int = self.w @ self.L  # (m+1,)
         omega = np.zeros(self.nodes)
         np.add.at(omega, self.idx, self.h[:, None] * node_int[None, :])
         self.omega = np.repeat(omega, n)
@@ -329,7 +358,7 @@ class _Collocation:
 
     # helpers ----------------------------------------------------------------------------
     def unpack(self, X):
-        U = X[:self.nU].reshape(self.nodes, self.n)
+        U = X[: self.nU].reshape(self.nodes, self.n)
         return U * self.sy, self.ts * X[self.nU], self.lam0 + self.sl * X[self.nU + 1]
 
     def params(self, lam):
@@ -339,7 +368,7 @@ class _Collocation:
 
     def at_collocation(self, U):
         """(x, xdot) at the collocation points, shape (N, m, n) each, of node values U."""
-        ui = U[self.idx]                                           # (N, m+1, n)
+        ui = U[self.idx]  # (N, m+1, n)
         x = np.einsum("ki,jia->jka", self.L, ui)
         xdot = np.einsum("ki,jia->jka", self.D, ui) / self.h[:, None, None]
         return x, xdot
@@ -357,9 +386,12 @@ class _Collocation:
     def blocks(self, jac, T):
         """``d r_jk / d u_j,i`` (unscaled): shape (N, m, n, m+1, n)."""
         eye = np.eye(self.n)
-        return (self.D[None, :, None, :, None] / self.h[:, None, None, None, None]
-                * eye[None, None, :, None, :]
-                - T * self.L[None, :, None, :, None] * jac[:, :, :, None, :])
+        return (
+            self.D[None, :, None, :, None]
+            / self.h[:, None, None, None, None]
+            * eye[None, None, :, None, :]
+            - T * self.L[None, :, None, :, None] * jac[:, :, :, None, :]
+        )
 
     # residual and Jacobian ----------------------------------------------------------------
     def residual(self, X, ref_dot, row, target, jacobian=True):
@@ -373,9 +405,9 @@ class _Collocation:
         f, jac, fp = self._model(x, lam, jacobian)
         sy = self.sy
         r = ((xdot - T * f) / sy).ravel()
-        U = X[:self.nU].reshape(self.nodes, self.n)
+        U = X[: self.nU].reshape(self.nodes, self.n)
         per = U[0] - U[-1]
-        qw = self.h[:, None] * self.w[None, :]                            # (N, m)
+        qw = self.h[:, None] * self.w[None, :]  # (N, m)
         xs, _ = self.at_collocation(U)
         phase = np.sum(qw[:, :, None] * xs * ref_dot)
         res = np.concatenate([r, per, [phase, row @ (X - target)]])
@@ -386,15 +418,17 @@ class _Collocation:
         dtau = -self.ts * f / sy
         dlam = -T * self.sl * fp / sy
         dphase = np.zeros((self.nodes, n))
-        np.add.at(dphase, self.idx,
-                  np.einsum("jk,ki,jka->jia", qw, self.L, ref_dot))
+        np.add.at(dphase, self.idx, np.einsum("jk,ki,jka->jia", qw, self.L, ref_dot))
         border = np.vstack([np.append(dphase.ravel(), [0.0, 0.0]), row])
-        jac_blocks = (blk.reshape(N, m * n, (m + 1) * n),
-                      np.stack([dtau, dlam], axis=-1).reshape(N, m * n, 2), border)
+        jac_blocks = (
+            blk.reshape(N, m * n, (m + 1) * n),
+            np.stack([dtau, dlam], axis=-1).reshape(N, m * n, 2),
+            border,
+        )
         return res, _Condensed(self, *jac_blocks)
 
     def ref_dot(self, X):
-        U = X[:self.nU].reshape(self.nodes, self.n)
+        U = X[: self.nU].reshape(self.nodes, self.n)
         return self.at_collocation(U)[1]
 
     def extremes(self, X, samples=8):
@@ -408,19 +442,19 @@ class _Collocation:
 
     def amplitude(self, X):
         """L2 norm of the scaled orbit minus its mean."""
-        U = X[:self.nU].reshape(self.nodes, self.n)
-        w = self.omega[::self.n]
+        U = X[: self.nU].reshape(self.nodes, self.n)
+        w = self.omega[:: self.n]
         mean = w @ U / w.sum()
         return float(np.sqrt(np.sum(w[:, None] * (U - mean) ** 2)))
 
     def adapted_mesh(self, X):
         """A mesh equidistributing ``h |u^(m)| ** (1/m)`` of the orbit ``X``."""
-        U = X[:self.nU].reshape(self.nodes, self.n)
+        U = X[: self.nU].reshape(self.nodes, self.n)
         m = self.ncol
         # m-th derivative of the degree-m polynomial: the m-th finite difference / h**m
-        ui = U[self.idx]                                                  # (N, m+1, n)
-        diff = np.abs(np.diff(ui, n=m, axis=1))[:, 0, :]                  # (N, n)
-        deriv = np.max(diff, axis=1) / self.h ** m
+        ui = U[self.idx]  # (N, m+1, n)
+        diff = np.abs(np.diff(ui, n=m, axis=1))[:, 0, :]  # (N, n)
+        deriv = np.max(diff, axis=1) / self.h**m
         # smooth over neighbours (AUTO averages the derivative of adjacent intervals)
         deriv = (np.roll(deriv, 1) + 2 * deriv + np.roll(deriv, -1)) / 4
         density = deriv ** (1.0 / m)
@@ -434,16 +468,15 @@ class _Collocation:
         old_mesh, old_nodes = self.mesh, self.nodes
         base = np.linspace(0, 1, self.ncol + 1)
         h = np.diff(new_mesh)
-        s_nodes = np.append((new_mesh[:-1, None] + h[:, None] * base[None, :])[:, :-1].ravel(),
-                            1.0)
+        s_nodes = np.append((new_mesh[:-1, None] + h[:, None] * base[None, :])[:, :-1].ravel(), 1.0)
         out = []
         for vec in (X, tangent):
             if vec is None:
                 out.append(None)
                 continue
-            U = vec[:old_nodes * self.n].reshape(old_nodes, self.n)
+            U = vec[: old_nodes * self.n].reshape(old_nodes, self.n)
             new = _evaluate(old_mesh, U, self.ncol, s_nodes)
-            out.append(np.concatenate([new.ravel(), vec[old_nodes * self.n:]]))
+            out.append(np.concatenate([new.ravel(), vec[old_nodes * self.n :]]))
         self.set_mesh(new_mesh)
         return out
 
@@ -465,35 +498,58 @@ class _Condensed:
         N, m, n = coll.ntst, coll.ncol, coll.n
         k = (m - 1) * n
         self.coll, self.k = coll, k
-        q, r = np.linalg.qr(blk[:, :, n:n + k], mode="complete")
+        q, r = np.linalg.qr(blk[:, :, n : n + k], mode="complete")
         self.qt = q.transpose(0, 2, 1)
         self.r = r[:, :k, :]
-        ends = np.concatenate([blk[:, :, :n], blk[:, :, n + k:], glob], axis=2)
-        e = self.qt @ ends                                              # (N, nm, 2n+2)
-        self.W = -np.linalg.solve(self.r, e[:, :k])                     # (N, k, 2n+2)
-        self.C = e[:, k:]                                               # (N, n, 2n+2)
+        ends = np.concatenate([blk[:, :, :n], blk[:, :, n + k :], glob], axis=2)
+        e = self.qt @ ends  # (N, nm, 2n+2)
+        self.W = -np.linalg.solve(self.r, e[:, :k])  # (N, k, 2n+2)
+        self.C = e[:, k:]  # (N, n, 2n+2)
         nr = (N + 1) * n + 2
         rows = np.arange(N * n).reshape(N, n)
-        cols = np.concatenate([rows, rows + n, np.broadcast_to([nr - 2, nr - 1], (N, 2))],
-                              axis=1)                                   # (N, 2n+2)
+        cols = np.concatenate(
+            [rows, rows + n, np.broadcast_to([nr - 2, nr - 1], (N, 2))], axis=1
+        )  # (N, 2n+2)
         self.cols = cols
-        bu = border[:, :coll.nU].reshape(2, coll.nodes, n)
-        self.b_int = bu[:, coll.idx[:, 1:-1], :].reshape(2, N, k)        # interior columns
-        contrib = np.einsum("rjk,jkc->rjc", self.b_int, self.W)          # (2, N, 2n+2)
+        bu = border[:, : coll.nU].reshape(2, coll.nodes, n)
+        self.b_int = bu[:, coll.idx[:, 1:-1], :].reshape(2, N, k)  # interior columns
+        contrib = np.einsum("rjk,jkc->rjc", self.b_int, self.W)  # (2, N, 2n+2)
         per = N * n + np.arange(n)
         last = np.arange(nr - 2, nr)
         mesh_cols = np.arange((N + 1) * n)
         # COO entries (duplicates are summed): condensed rows, periodicity, border rows
         self.entries = (
-            np.concatenate([self.C.ravel(), np.ones(n), -np.ones(n),
-                            bu[:, ::m, :].ravel(), border[:, coll.nU:].ravel(),
-                            contrib.ravel()]),
-            np.concatenate([np.broadcast_to(rows[:, :, None], self.C.shape).ravel(), per, per,
-                            np.repeat(last, mesh_cols.size), np.repeat(last, 2),
-                            np.broadcast_to(last[:, None, None], contrib.shape).ravel()]),
-            np.concatenate([np.broadcast_to(cols[:, None, :], self.C.shape).ravel(),
-                            np.arange(n), per, np.tile(mesh_cols, 2), np.tile(last, 2),
-                            np.broadcast_to(cols[None], contrib.shape).ravel()]))
+            np.concatenate(
+                [
+                    self.C.ravel(),
+                    np.ones(n),
+                    -np.ones(n),
+                    bu[:, ::m, :].ravel(),
+                    border[:, coll.nU :].ravel(),
+                    contrib.ravel(),
+                ]
+            ),
+            np.concatenate(
+                [
+                    np.broadcast_to(rows[:, :, None], self.C.shape).ravel(),
+                    per,
+                    per,
+                    np.repeat(last, mesh_cols.size),
+                    np.repeat(last, 2),
+                    np.broadcast_to(last[:, None, None], contrib.shape).ravel(),
+                ]
+            ),
+            np.concatenate(
+                [
+                    np.broadcast_to(cols[:, None, :], self.C.shape).ravel(),
+                    np.arange(n),
+                    per,
+                    np.tile(mesh_cols, 2),
+                    np.tile(last, 2),
+                    np.broadcast_to(cols[None], contrib.shape).ravel(),
+                ]
+            ),
+        )
         self.nr = nr
         self._lu = None
 
@@ -516,18 +572,23 @@ class _Condensed:
         """Solve the Newton system for ``rhs`` (equation order of ``residual``)."""
         coll = self.coll
         N, m, n, k = coll.ntst, coll.ncol, coll.n, self.k
-        e = (self.qt @ rhs[:coll.nc].reshape(N, m * n, 1))[:, :, 0]
-        wr = np.linalg.solve(self.r, e[:, :k, None])[:, :, 0]            # (N, k)
-        rr = np.concatenate([e[:, k:].ravel(), rhs[coll.nc:coll.nc + n],
-                             rhs[-2:] - np.einsum("rjk,jk->r", self.b_int, wr)])
+        e = (self.qt @ rhs[: coll.nc].reshape(N, m * n, 1))[:, :, 0]
+        wr = np.linalg.solve(self.r, e[:, :k, None])[:, :, 0]  # (N, k)
+        rr = np.concatenate(
+            [
+                e[:, k:].ravel(),
+                rhs[coll.nc : coll.nc + n],
+                rhs[-2:] - np.einsum("rjk,jk->r", self.b_int, wr),
+            ]
+        )
         try:
             y = self._factor().solve(rr)
-        except RuntimeError as exc:                    # exactly singular
+        except RuntimeError as exc:  # exactly singular
             raise np.linalg.LinAlgError(str(exc)) from None
-        x = y[self.cols]                                                  # (N, 2n+2)
+        x = y[self.cols]  # (N, 2n+2)
         w = wr + np.einsum("jkc,jc->jk", self.W, x)
         nodes = np.empty((coll.nodes, n))
-        nodes[::m] = y[:(N + 1) * n].reshape(N + 1, n)
+        nodes[::m] = y[: (N + 1) * n].reshape(N + 1, n)
         nodes[coll.idx[:, 1:-1]] = w.reshape(N, m - 1, n)
         return np.concatenate([nodes.ravel(), y[-2:]])
 
@@ -535,7 +596,7 @@ class _Condensed:
         """Floquet multipliers (by decreasing modulus) from the condensed blocks."""
         n = self.coll.n
         try:
-            transfer = -np.linalg.solve(self.C[:, :, n:2 * n], self.C[:, :, :n])
+            transfer = -np.linalg.solve(self.C[:, :, n : 2 * n], self.C[:, :, :n])
         except np.linalg.LinAlgError:
             return np.full(n, np.nan + 0j)
         mono = np.eye(n)
@@ -548,6 +609,7 @@ class _Condensed:
 
 
 # -- the continuation loop --------------------------------------------------------------
+
 
 @dataclass
 class _Pt:
@@ -588,7 +650,7 @@ class _Cont:
             X = X + dx
             size = float(np.max(np.abs(dx)))
             # converged, or (quadratic convergence) the next correction would be below tol
-            if size < self.tol or (it > 1 and size < 1e-3 and size ** 2 / previous < self.tol):
+            if size < self.tol or (it > 1 and size < 1e-3 and size**2 / previous < self.tol):
                 return X, True, it, lu
             if size > 2 * previous and it > 2:
                 return X, False, it, None
@@ -639,11 +701,25 @@ def _is_ns(mu) -> bool:
     return abs(rest[i[k]].imag) > 1e-6 and abs(rest[j[k]].imag) > 1e-6
 
 
-def continue_cycles(model, hopf_point, param: str, *, params=None, start=None, stop=None,
-                    ntst: int = 40, ncol: int = 4, ds: float = 0.02, ds_max: float = 0.5,
-                    ds_min: float = 1e-7, max_points: int = 500, tol: float = 1e-9,
-                    max_angle: float = 0.3, max_period: float | None = None,
-                    adapt: bool = True) -> CycleBranch:
+def continue_cycles(
+    model,
+    hopf_point,
+    param: str,
+    *,
+    params=None,
+    start=None,
+    stop=None,
+    ntst: int = 40,
+    ncol: int = 4,
+    ds: float = 0.02,
+    ds_max: float = 0.5,
+    ds_min: float = 1e-7,
+    max_points: int = 500,
+    tol: float = 1e-9,
+    max_angle: float = 0.3,
+    max_period: float | None = None,
+    adapt: bool = True,
+) -> CycleBranch:
     """Continue the periodic orbits born at a Hopf point (or at a period doubling).
 
     Parameters
@@ -704,19 +780,20 @@ def continue_cycles(model, hopf_point, param: str, *, params=None, start=None, s
     model = _as_model(model)
     kind = getattr(hopf_point, "type", "hopf")
     if kind not in ("hopf", "pd"):
-        raise BiosnnError(f"continue_cycles starts at a Hopf point or at a period "
-                          f"doubling ('pd'), not a {kind!r}")
+        raise BiosnnError(
+            f"continue_cycles starts at a Hopf point or at a period doubling ('pd'), not a {kind!r}"
+        )
     system = System(model, params)
     k = system.index(param)
     if kind == "hopf":
-        coll, first, ref_first = _hopf_start(system, model, k, param, hopf_point, ntst,
-                                             ncol)
+        coll, first, ref_first = _hopf_start(system, model, k, param, hopf_point, ntst, ncol)
         size = _Collocation.amplitude
     else:
         coll, first, ref_first = _pd_start(system, model, k, param, hopf_point)
-        if ntst != coll.ntst:          # keep the distribution of the point's mesh
-            mesh = np.interp(np.linspace(0, 1, ntst + 1), np.linspace(0, 1, coll.ntst + 1),
-                             coll.mesh)
+        if ntst != coll.ntst:  # keep the distribution of the point's mesh
+            mesh = np.interp(
+                np.linspace(0, 1, ntst + 1), np.linspace(0, 1, coll.ntst + 1), coll.mesh
+            )
             first = _remeshed(coll, first, mesh)
             ref_first = coll.ref_dot(first.X)
         size = _half_difference
@@ -727,16 +804,41 @@ def continue_cycles(model, hopf_point, param: str, *, params=None, start=None, s
     t0 = coll.ts
     period_cap = (20 * t0) if max_period is None else float(max_period)
     cont = _Cont(coll, tol)
-    points, status, end = _march(cont, first, ref_first, size, min(bounds), max(bounds),
-                                 period_cap, ds, ds_max, ds_min, max_points, max_angle,
-                                 adapt, "reached a Hopf point" if kind == "hopf"
-                                 else "reached a period doubling")
+    points, status, end = _march(
+        cont,
+        first,
+        ref_first,
+        size,
+        min(bounds),
+        max(bounds),
+        period_cap,
+        ds,
+        ds_max,
+        ds_min,
+        max_points,
+        max_angle,
+        adapt,
+        "reached a Hopf point" if kind == "hopf" else "reached a period doubling",
+    )
     end_param = None if end is None else float(model.from_internal(param, end))
-    context = {"model": model, "params": dict(params or {}),
-               "options": dict(start=start, stop=stop, ntst=ntst, ncol=ncol, ds=ds,
-                               ds_max=ds_max, ds_min=ds_min, max_points=max_points,
-                               tol=tol, max_angle=max_angle, max_period=max_period,
-                               adapt=adapt)}
+    context = {
+        "model": model,
+        "params": dict(params or {}),
+        "options": dict(
+            start=start,
+            stop=stop,
+            ntst=ntst,
+            ncol=ncol,
+            ds=ds,
+            ds_max=ds_max,
+            ds_min=ds_min,
+            max_points=max_points,
+            tol=tol,
+            max_angle=max_angle,
+            max_period=max_period,
+            adapt=adapt,
+        ),
+    }
     return _branch(model, param, coll, points, status, end_param, context)
 
 
@@ -774,35 +876,42 @@ def _pd_start(system, model, k, param, pd):
     """The doubled problem at a period-doubling point: (coll, first point, phase ref)."""
     orbit = getattr(pd, "_orbit", None)
     if orbit is None:
-        raise BiosnnError("the period-doubling point carries no orbit: pass a 'pd' point "
-                          "of a branch computed by continue_cycles")
+        raise BiosnnError(
+            "the period-doubling point carries no orbit: pass a 'pd' point "
+            "of a branch computed by continue_cycles"
+        )
     mesh, u, period, lam, ncol = orbit
     if u.shape[1] != system.n:
-        raise BiosnnError(f"the period-doubling point has {u.shape[1]} states, "
-                          f"{model.name} has {system.n}: it comes from another model")
+        raise BiosnnError(
+            f"the period-doubling point has {u.shape[1]} states, "
+            f"{model.name} has {system.n}: it comes from another model"
+        )
     n = system.n
     sy = np.maximum(np.max(np.abs(u), axis=0), 1.0)
     sl = max(abs(lam), 1.0)
     single = _Collocation(system, k, param, lam, sl, sy, period, mesh, ncol)
     X1 = np.concatenate([(u / sy).ravel(), [1.0, 0.0]])
     _, lu = single.residual(X1, single.ref_dot(X1), np.zeros(single.size), X1)
-    transfer = -np.linalg.solve(lu.C[:, :, n:2 * n], lu.C[:, :, :n])
+    transfer = -np.linalg.solve(lu.C[:, :, n : 2 * n], lu.C[:, :, :n])
     mono = np.eye(n)
     for mat in transfer:
         mono = mat @ mono
     mu, vecs = np.linalg.eig(mono)
     i = int(np.argmin(np.abs(mu + 1.0)))
     if abs(mu[i] + 1.0) > 1e-3:
-        raise BiosnnError(f"no Floquet multiplier -1 at the given point (closest: "
-                          f"{complex(mu[i]):.6g}): it is not a period doubling")
+        raise BiosnnError(
+            f"no Floquet multiplier -1 at the given point (closest: "
+            f"{complex(mu[i]):.6g}): it is not a period doubling"
+        )
     v = np.real(vecs[:, i])
     ends = [v / np.linalg.norm(v)]
-    for mat in transfer:                               # v at the mesh points
+    for mat in transfer:  # v at the mesh points
         ends.append(mat @ ends[-1])
-    ends = np.array(ends)                              # (ntst + 1, n)
+    ends = np.array(ends)  # (ntst + 1, n)
     N, m = single.ntst, single.ncol
-    interior = np.einsum("jkc,jc->jk", lu.W[:, :, :2 * n],
-                         np.hstack([ends[:-1], ends[1:]]))          # (N, (m-1) n)
+    interior = np.einsum(
+        "jkc,jc->jk", lu.W[:, :, : 2 * n], np.hstack([ends[:-1], ends[1:]])
+    )  # (N, (m-1) n)
     V = np.empty((single.nodes, n))
     V[::m] = ends
     V[single.idx[:, 1:-1]] = interior.reshape(N, m - 1, n)
@@ -828,15 +937,29 @@ def _remeshed(coll, pt, mesh):
 
 def _half_difference(coll, X, samples=64):
     """RMS over the orbit of ``u(s + 1/2) - u(s)`` (scaled): zero on a doubled orbit."""
-    U = X[:coll.nU].reshape(coll.nodes, coll.n)
+    U = X[: coll.nU].reshape(coll.nodes, coll.n)
     s = np.linspace(0.0, 0.5, samples, endpoint=False)
     first = _evaluate(coll.mesh, U, coll.ncol, s)
     second = _evaluate(coll.mesh, U, coll.ncol, s + 0.5)
     return float(np.sqrt(np.mean((second - first) ** 2)))
 
 
-def _march(cont, first, ref_first, size, lo, hi, period_cap, ds, ds_max, ds_min,
-           max_points, max_angle, adapt, vanish_status):
+def _march(
+    cont,
+    first,
+    ref_first,
+    size,
+    lo,
+    hi,
+    period_cap,
+    ds,
+    ds_max,
+    ds_min,
+    max_points,
+    max_angle,
+    adapt,
+    vanish_status,
+):
     """Predictor-corrector loop on cycles: (points, status, end parameter or None).
 
     ``size(coll, X)`` measures the orbit's distance from where the branch was born (the
@@ -872,7 +995,7 @@ def _march(cont, first, ref_first, size, lo, hi, period_cap, ds, ds_max, ds_min,
         amp = size(coll, new.X)
         size_first = amp if size_first is None else size_first
         if not lo <= lam <= hi:
-            bound = ((hi if lam > hi else lo) - coll.lam0) / coll.sl      # scaled
+            bound = ((hi if lam > hi else lo) - coll.lam0) / coll.sl  # scaled
             end = _at_bound(cont, prev, ds, ref, bound, new.X[-1] - bound)
             points[-1:] = [end] if end is not None else []
             status = "reached the end of the interval"
@@ -886,11 +1009,11 @@ def _march(cont, first, ref_first, size, lo, hi, period_cap, ds, ds_max, ds_min,
                 status = vanish_status
                 _, _, lam_prev = coll.unpack(prev.X)
                 # lam = lam_end + c a**2 through the last two points
-                end_param = lam + (lam_prev - lam) * amp ** 2 / (amp ** 2 - amp_prev ** 2)
+                end_param = lam + (lam_prev - lam) * amp**2 / (amp**2 - amp_prev**2)
                 break
         ds = min(ds * 1.5, ds_max) if iters <= 3 else ds * 0.7 if iters >= 6 else ds
         if len(points) > 3 and amp < amp_prev:
-            ds = min(ds, 0.6 * amp)                  # approach the end geometrically
+            ds = min(ds, 0.6 * amp)  # approach the end geometrically
         if adapt:
             points[-1] = _remeshed(coll, new, coll.adapted_mesh(new.X))
     return points, status, end_param
@@ -951,7 +1074,7 @@ def _specials(cont, prev, new, ds, ref):
         if not (np.isfinite(f0) and np.isfinite(f1)) or f0 * f1 >= 0:
             continue
         if name != "lpc" and not (_candidate(name, prev.mu) and _candidate(name, new.mu)):
-            continue          # a real pair mu, 1/mu (ns) or a sign change through infinity
+            continue  # a real pair mu, 1/mu (ns) or a sign change through infinity
         cache = {}
 
         def phi(s, name=name):
@@ -996,15 +1119,35 @@ def _branch(model, param, coll, points, status, end_param, context) -> CycleBran
     stable = np.array([bool(np.all(np.abs(_nontrivial(mu)) < 1.0)) for mu in mus])
     shown_lam = np.asarray(model.from_internal(param, lam), dtype=float)
     low = {s: np.asarray(model.from_internal(s, lows[:, i]), float) for i, s in enumerate(states)}
-    high = {s: np.asarray(model.from_internal(s, highs[:, i]), float)
-            for i, s in enumerate(states)}
-    specials = [CyclePoint(type=pt.special, param=float(shown_lam[i]), period=float(period[i]),
-                           min={s: float(low[s][i]) for s in states},
-                           max={s: float(high[s][i]) for s in states},
-                           multipliers=mus[i], index=i, _orbit=internal[i])
-                for i, pt in enumerate(points) if pt.special]
+    high = {s: np.asarray(model.from_internal(s, highs[:, i]), float) for i, s in enumerate(states)}
+    specials = [
+        CyclePoint(
+            type=pt.special,
+            param=float(shown_lam[i]),
+            period=float(period[i]),
+            min={s: float(low[s][i]) for s in states},
+            max={s: float(high[s][i]) for s in states},
+            multipliers=mus[i],
+            index=i,
+            _orbit=internal[i],
+        )
+        for i, pt in enumerate(points)
+        if pt.special
+    ]
     units = {name: model.display_unit(name) for name in (param,) + tuple(states)}
-    return CycleBranch(model=model.name, param=param, units=units, param_values=shown_lam,
-                       period=period, min=low, max=high, multipliers=mus, stable=stable,
-                       special_points=specials, status=status, end_param=end_param,
-                       _orbits=orbits, _context=context)
+    return CycleBranch(
+        model=model.name,
+        param=param,
+        units=units,
+        param_values=shown_lam,
+        period=period,
+        min=low,
+        max=high,
+        multipliers=mus,
+        stable=stable,
+        special_points=specials,
+        status=status,
+        end_param=end_param,
+        _orbits=orbits,
+        _context=context,
+    )

@@ -74,12 +74,16 @@ class Equilibrium:
 
     def to_dict(self) -> dict:
         """JSON-ready dict (eigenvalues as ``[re, im]`` pairs)."""
-        return {"state": {k: float(v) for k, v in self.state.items()},
-                "type": self.type, "stable": bool(self.stable),
-                "n_unstable": int(self.n_unstable), "n_stable": int(self.n_stable),
-                "eigenvalues": [[float(z.real), float(z.imag)] for z in self.eigenvalues],
-                "params": {k: float(v) for k, v in self.params.items()},
-                "residual": float(self.residual)}
+        return {
+            "state": {k: float(v) for k, v in self.state.items()},
+            "type": self.type,
+            "stable": bool(self.stable),
+            "n_unstable": int(self.n_unstable),
+            "n_stable": int(self.n_stable),
+            "eigenvalues": [[float(z.real), float(z.imag)] for z in self.eigenvalues],
+            "params": {k: float(v) for k, v in self.params.items()},
+            "residual": float(self.residual),
+        }
 
 
 def _zero_tol(eigenvalues) -> float:
@@ -214,8 +218,9 @@ def _seeds(system: System, guesses, bounds, grid, p=None) -> np.ndarray:
     p = system.p if p is None else p
     cols = []
     for guess in guesses:
-        cols.append([float(model.to_internal(s, guess[s])) if s in guess else np.nan
-                     for s in states])
+        cols.append(
+            [float(model.to_internal(s, guess[s])) if s in guess else np.nan for s in states]
+        )
     params = {k: float(p[i, 0]) for i, k in enumerate(system.spec.params)}
     try:
         init = model.initial_state(params)
@@ -257,16 +262,22 @@ def equilibrium_from_state(system: System, y, params_display=None) -> Equilibriu
     ev = sorted_eigenvalues(system.jac(y)[0])
     n_unstable, n_stable = _counts(ev)
     model = system.model
-    state = {s: float(model.from_internal(s, y[i, 0])) for i, s in
-             enumerate(system.spec.states)}
-    return Equilibrium(state=state, eigenvalues=ev, type=classify(ev),
-                       stable=n_stable == ev.size, n_unstable=n_unstable, n_stable=n_stable,
-                       params=dict(params_display or {}),
-                       residual=float(np.max(np.abs(system.f(y)))))
+    state = {s: float(model.from_internal(s, y[i, 0])) for i, s in enumerate(system.spec.states)}
+    return Equilibrium(
+        state=state,
+        eigenvalues=ev,
+        type=classify(ev),
+        stable=n_stable == ev.size,
+        n_unstable=n_unstable,
+        n_stable=n_stable,
+        params=dict(params_display or {}),
+        residual=float(np.max(np.abs(system.f(y)))),
+    )
 
 
-def find_equilibria(model, params=None, *, guesses=None, bounds=None, grid=None,
-                    tol: float = 1e-10) -> list:
+def find_equilibria(
+    model, params=None, *, guesses=None, bounds=None, grid=None, tol: float = 1e-10
+) -> list:
     """All equilibria of ``model`` that Newton's method finds from a set of seeds.
 
     Parameters
@@ -314,8 +325,9 @@ def find_equilibria(model, params=None, *, guesses=None, bounds=None, grid=None,
     y = _deduplicate(y, scale, 1e-6)
     y = y[:, np.argsort(y[0])] if y.size else y
     shown = {k: v for k, v in model.params.items()}
-    shown.update({k: float(model.from_internal(k, system.p[system.index(k), 0]))
-                  for k in (params or {})})
+    shown.update(
+        {k: float(model.from_internal(k, system.p[system.index(k), 0])) for k in (params or {})}
+    )
     return [equilibrium_from_state(system, y[:, k], shown) for k in range(y.shape[1])]
 
 

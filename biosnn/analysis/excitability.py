@@ -111,7 +111,8 @@ class FICurve:
     @property
     def excitability_class(self) -> int | None:
         """Hodgkin's class, defined by the curve; from the bifurcation if the curve has
-        no onset in the interval."""
+        no onset in the interval.
+        """
         if self.class_from_curve is not None:
             return self.class_from_curve
         return self.class_from_bifurcation
@@ -119,33 +120,51 @@ class FICurve:
     def __repr__(self) -> str:
         unit = "" if self.unit == "1" else f" {self.unit}"
         rh = "none" if self.rheobase is None else f"{self.rheobase:.6g}{unit}"
-        onset = ("" if self.onset_rate is None
-                 else f", onset rate {self.onset_rate:.4g} {self.rate_unit}")
-        bif = ("" if self.bifurcation is None else
-               f"; onset bifurcation {self.bifurcation['type']} at "
-               f"{self.bifurcation['param']:.6g}")
-        return (f"FICurve({self.model!r}, {self.param!r}: {len(self.values)} values "
-                f"{self.values.min():.6g} .. {self.values.max():.6g}{unit}; rheobase "
-                f"{rh}{onset}; class {self.excitability_class} (curve "
-                f"{self.class_from_curve}, bifurcation {self.class_from_bifurcation}){bif})")
+        onset = (
+            ""
+            if self.onset_rate is None
+            else f", onset rate {self.onset_rate:.4g} {self.rate_unit}"
+        )
+        bif = (
+            ""
+            if self.bifurcation is None
+            else f"; onset bifurcation {self.bifurcation['type']} at "
+            f"{self.bifurcation['param']:.6g}"
+        )
+        return (
+            f"FICurve({self.model!r}, {self.param!r}: {len(self.values)} values "
+            f"{self.values.min():.6g} .. {self.values.max():.6g}{unit}; rheobase "
+            f"{rh}{onset}; class {self.excitability_class} (curve "
+            f"{self.class_from_curve}, bifurcation {self.class_from_bifurcation}){bif})"
+        )
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""
+
         def num(x):
             return None if x is None or not np.isfinite(x) else float(x)
 
-        return {"model": self.model, "param": self.param, "unit": self.unit,
-                "rate_unit": self.rate_unit, "values": self.values.tolist(),
-                "rates": self.rates.tolist(), "rates_count": self.rates_count.tolist(),
-                "n_spikes": self.n_spikes.tolist(), "rheobase": num(self.rheobase),
-                "rheobase_bracket": (None if self.rheobase_bracket is None
-                                     else [float(v) for v in self.rheobase_bracket]),
-                "onset_rate": num(self.onset_rate),
-                "class": self.excitability_class,
-                "class_from_curve": self.class_from_curve,
-                "class_from_bifurcation": self.class_from_bifurcation,
-                "bifurcation": self.bifurcation, "duration": self.duration,
-                "transient": self.transient}
+        return {
+            "model": self.model,
+            "param": self.param,
+            "unit": self.unit,
+            "rate_unit": self.rate_unit,
+            "values": self.values.tolist(),
+            "rates": self.rates.tolist(),
+            "rates_count": self.rates_count.tolist(),
+            "n_spikes": self.n_spikes.tolist(),
+            "rheobase": num(self.rheobase),
+            "rheobase_bracket": (
+                None if self.rheobase_bracket is None else [float(v) for v in self.rheobase_bracket]
+            ),
+            "onset_rate": num(self.onset_rate),
+            "class": self.excitability_class,
+            "class_from_curve": self.class_from_curve,
+            "class_from_bifurcation": self.class_from_bifurcation,
+            "bifurcation": self.bifurcation,
+            "duration": self.duration,
+            "transient": self.transient,
+        }
 
     def plot(self, ax=None, color="k", label=None, count_rates: bool = False):
         """Rate against the parameter; the rheobase marked.  Returns the Axes."""
@@ -153,8 +172,15 @@ class FICurve:
 
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 4))
-        ax.plot(self.values, self.rates, "o-", color=color, ms=3, lw=1.2,
-                label=label or f"{self.model} (class {self.excitability_class})")
+        ax.plot(
+            self.values,
+            self.rates,
+            "o-",
+            color=color,
+            ms=3,
+            lw=1.2,
+            label=label or f"{self.model} (class {self.excitability_class})",
+        )
         if count_rates:
             ax.plot(self.values, self.rates_count, ":", color=color, lw=1)
         if self.rheobase is not None:
@@ -190,10 +216,25 @@ def _as_model(model):
     return biosnn.load_model(model) if isinstance(model, str) else model
 
 
-def fi_curve(model, param: str, values, duration, *, transient=None, method: str = "dop853",
-             dt=None, rtol: float = 1e-6, atol: float = 1e-8, backend: str = "auto",
-             params=None, init=None, rheobase: bool = True, rheobase_tol: float = 1e-3,
-             rheobase_points: int = 8, bifurcation: bool = True) -> FICurve:
+def fi_curve(
+    model,
+    param: str,
+    values,
+    duration,
+    *,
+    transient=None,
+    method: str = "dop853",
+    dt=None,
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+    backend: str = "auto",
+    params=None,
+    init=None,
+    rheobase: bool = True,
+    rheobase_tol: float = 1e-3,
+    rheobase_points: int = 8,
+    bifurcation: bool = True,
+) -> FICurve:
     """Firing rate against a parameter by one vectorized simulation.
 
     Parameters
@@ -240,8 +281,9 @@ def fi_curve(model, param: str, values, duration, *, transient=None, method: str
     duration = float(model.time_to_internal(duration))
     transient = duration / 5 if transient is None else float(model.time_to_internal(transient))
     if not 0 <= transient < duration:
-        raise BiosnnError(f"fi_curve: need 0 <= transient < duration, got {transient} and "
-                          f"{duration}")
+        raise BiosnnError(
+            f"fi_curve: need 0 <= transient < duration, got {transient} and {duration}"
+        )
     rate_unit = "Hz" if model.time_unit == "ms" else "1/time"
     scale = 1000.0 if model.time_unit == "ms" else 1.0
     run_kw = dict(method=method, dt=dt, backend=backend, params=params, init=init)
@@ -254,8 +296,11 @@ def fi_curve(model, param: str, values, duration, *, transient=None, method: str
 
     t0 = time.perf_counter()
     (rates, rates_count, counts), out = run(values)
-    stats = {"simulate_s": time.perf_counter() - t0,
-             "backend": str(out.stats.get("backend", "?")), "method": method}
+    stats = {
+        "simulate_s": time.perf_counter() - t0,
+        "backend": str(out.stats.get("backend", "?")),
+        "method": method,
+    }
 
     bracket, onset = None, None
     firing = counts >= 2
@@ -293,12 +338,25 @@ def fi_curve(model, param: str, values, duration, *, transient=None, method: str
         if bif is not None:
             bif_class = 1 if bif["type"] == "fold" else 2
 
-    return FICurve(model=model.name, param=param, unit=model.display_unit(param),
-                   rate_unit=rate_unit, values=values, rates=rates, rates_count=rates_count,
-                   n_spikes=counts, rheobase=rheo, rheobase_bracket=bracket,
-                   onset_rate=None if onset is None else float(onset),
-                   class_from_curve=curve_class, class_from_bifurcation=bif_class,
-                   bifurcation=bif, duration=duration, transient=transient, stats=stats)
+    return FICurve(
+        model=model.name,
+        param=param,
+        unit=model.display_unit(param),
+        rate_unit=rate_unit,
+        values=values,
+        rates=rates,
+        rates_count=rates_count,
+        n_spikes=counts,
+        rheobase=rheo,
+        rheobase_bracket=bracket,
+        onset_rate=None if onset is None else float(onset),
+        class_from_curve=curve_class,
+        class_from_bifurcation=bif_class,
+        bifurcation=bif,
+        duration=duration,
+        transient=transient,
+        stats=stats,
+    )
 
 
 def _run(model, param, vals, duration, run_kw):
@@ -307,8 +365,9 @@ def _run(model, param, vals, duration, run_kw):
     params = dict(run_kw.get("params") or {})
     params[param] = np.asarray(vals, dtype=float)
     kw = {k: v for k, v in run_kw.items() if k != "params" and v is not None}
-    return biosnn.simulate(model, duration, n=len(vals), params=params, record=[],
-                           record_dt=duration, **kw)
+    return biosnn.simulate(
+        model, duration, n=len(vals), params=params, record=[], record_dt=duration, **kw
+    )
 
 
 def _onset_bifurcation(model, param, start, stop, params, init):
@@ -317,8 +376,7 @@ def _onset_bifurcation(model, param, start, stop, params, init):
 
     others = {k: v for k, v in (params or {}).items() if k != param}
     try:
-        diagram = continue_equilibria(model, param, start, stop, params=others,
-                                      init=init or None)
+        diagram = continue_equilibria(model, param, start, stop, params=others, init=init or None)
     except BiosnnError:
         return None
     for sp in diagram.special_points:

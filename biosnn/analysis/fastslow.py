@@ -78,16 +78,23 @@ class FastSlow:
 
     def to_dict(self) -> dict:
         """JSON-ready dict (diagram, trajectory, cycles)."""
-        out = {"model": self.model, "slow": self.slow, "diagram": self.diagram.to_dict(),
-               "t": self.t.tolist(),
-               "trajectory": {k: v.tolist() for k, v in self.trajectory.items()},
-               "spikes": self.spikes.tolist(), "cycles": None}
+        out = {
+            "model": self.model,
+            "slow": self.slow,
+            "diagram": self.diagram.to_dict(),
+            "t": self.t.tolist(),
+            "trajectory": {k: v.tolist() for k, v in self.trajectory.items()},
+            "spikes": self.spikes.tolist(),
+            "cycles": None,
+        }
         if self.cycles is not None:
             c = self.cycles
-            out["cycles"] = {"slow": c["slow"].tolist(),
-                             "max": {k: v.tolist() for k, v in c["max"].items()},
-                             "min": {k: v.tolist() for k, v in c["min"].items()},
-                             "oscillating": c["oscillating"].tolist()}
+            out["cycles"] = {
+                "slow": c["slow"].tolist(),
+                "max": {k: v.tolist() for k, v in c["max"].items()},
+                "min": {k: v.tolist() for k, v in c["min"].items()},
+                "oscillating": c["oscillating"].tolist(),
+            }
         return out
 
     def plot(self, var: str | None = None, ax=None):
@@ -100,11 +107,23 @@ class FastSlow:
         self.diagram.plot(var, ax=ax)
         if self.cycles is not None:
             c, ok = self.cycles, self.cycles["oscillating"]
-            ax.plot(c["slow"][ok], c["max"][var][ok], "o", color="tab:green", ms=2.5,
-                    label="fast cycles (max/min)")
+            ax.plot(
+                c["slow"][ok],
+                c["max"][var][ok],
+                "o",
+                color="tab:green",
+                ms=2.5,
+                label="fast cycles (max/min)",
+            )
             ax.plot(c["slow"][ok], c["min"][var][ok], "o", color="tab:green", ms=2.5)
-        ax.plot(self.trajectory[self.slow], self.trajectory[var], color="tab:red", lw=0.6,
-                alpha=0.8, label="trajectory")
+        ax.plot(
+            self.trajectory[self.slow],
+            self.trajectory[var],
+            color="tab:red",
+            lw=0.6,
+            alpha=0.8,
+            label="trajectory",
+        )
         ax.legend(frameon=False, loc="best")
         return ax
 
@@ -151,8 +170,9 @@ def fast_subsystem(model, slow: str, value=None):
 
     model = biosnn.load_model(model) if isinstance(model, str) else model
     if slow not in model.states:
-        raise BiosnnError(f"{slow!r} is not a state of {model.name} (states: "
-                          f"{', '.join(model.states)})")
+        raise BiosnnError(
+            f"{slow!r} is not a state of {model.name} (states: {', '.join(model.states)})"
+        )
     if len(model.states) < 2:
         raise BiosnnError("a fast subsystem needs at least one other state")
     args = model._args
@@ -163,14 +183,28 @@ def fast_subsystem(model, slow: str, value=None):
     params[slow] = _value_string(model, slow, value)
     initial = {k: _value_string(model, k, v) for k, v in model.initial.items() if k != slow}
     # a name of at most biosnn.names.MAX_LENGTH (64) characters
-    return biosnn.Model(text, params=params, initial=initial,
-                        name=f"{model.name[:59]}_fast", time=args.get("time"))
+    return biosnn.Model(
+        text, params=params, initial=initial, name=f"{model.name[:59]}_fast", time=args.get("time")
+    )
 
 
-def fast_slow(model, slow: str, *, duration, transient=0.0, params=None, init=None,
-              slow_range=None, cycles: int = 0, method: str = "dop853", rtol: float = 1e-8,
-              atol: float = 1e-10, record_dt=None, backend: str = "auto",
-              ds_max: float = 0.02) -> FastSlow:
+def fast_slow(
+    model,
+    slow: str,
+    *,
+    duration,
+    transient=0.0,
+    params=None,
+    init=None,
+    slow_range=None,
+    cycles: int = 0,
+    method: str = "dop853",
+    rtol: float = 1e-8,
+    atol: float = 1e-10,
+    record_dt=None,
+    backend: str = "auto",
+    ds_max: float = 0.02,
+) -> FastSlow:
     """Fast-slow analysis of ``model`` with the slow state ``slow``.
 
     Parameters
@@ -233,10 +267,19 @@ def fast_slow(model, slow: str, *, duration, transient=0.0, params=None, init=No
 
     found = None
     if cycles:
-        found = _fast_cycles(fast, slow, others, traj, np.linspace(lo, hi, int(cycles)),
-                             duration - transient, kw)
-    return FastSlow(model=model.name, slow=slow, fast_model=fast, diagram=diagram, t=t,
-                    trajectory=traj, spikes=spikes, cycles=found)
+        found = _fast_cycles(
+            fast, slow, others, traj, np.linspace(lo, hi, int(cycles)), duration - transient, kw
+        )
+    return FastSlow(
+        model=model.name,
+        slow=slow,
+        fast_model=fast,
+        diagram=diagram,
+        t=t,
+        trajectory=traj,
+        spikes=spikes,
+        cycles=found,
+    )
 
 
 def _fast_cycles(fast, slow, others, traj, values, duration, kw):
@@ -244,7 +287,7 @@ def _fast_cycles(fast, slow, others, traj, values, duration, kw):
     import biosnn
 
     first = others[0]
-    k = int(np.argmax(traj[first]))                  # a point on the spiking orbit
+    k = int(np.argmax(traj[first]))  # a point on the spiking orbit
     init = {s: np.full(values.size, traj[s][k]) for s in others}
     run = dict(kw)
     run["init"] = init

@@ -75,20 +75,27 @@ class OrbitDiagram:
     def values_at(self, k: int) -> np.ndarray:
         """The values of instance ``k`` (in time order)."""
         start = int(np.sum(self.counts[:k]))
-        return self.values[start:start + int(self.counts[k])]
+        return self.values[start : start + int(self.counts[k])]
 
     def __repr__(self) -> str:
         what = self.quantity if self.var is None else f"{self.quantity} of {self.var}"
-        return (f"OrbitDiagram({self.model!r}, {what} against {self.param!r}: "
-                f"{len(self.param_values)} values, {self.values.size} points)")
+        return (
+            f"OrbitDiagram({self.model!r}, {what} against {self.param!r}: "
+            f"{len(self.param_values)} values, {self.values.size} points)"
+        )
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""
-        return {"model": self.model, "param": self.param, "quantity": self.quantity,
-                "var": self.var, "units": dict(self.units),
-                "param_values": self.param_values.tolist(),
-                "counts": self.counts.tolist(),
-                "points": {"param": self.params.tolist(), "value": self.values.tolist()}}
+        return {
+            "model": self.model,
+            "param": self.param,
+            "quantity": self.quantity,
+            "var": self.var,
+            "units": dict(self.units),
+            "param_values": self.param_values.tolist(),
+            "counts": self.counts.tolist(),
+            "points": {"param": self.params.tolist(), "value": self.values.tolist()},
+        }
 
     def plot(self, ax=None, color="k", markersize=1.0):
         """Scatter the point cloud.  Returns the matplotlib Axes."""
@@ -98,8 +105,11 @@ class OrbitDiagram:
             _, ax = plt.subplots(figsize=(6, 4))
         ax.plot(self.params, self.values, ".", color=color, markersize=markersize)
         ax.set_xlabel(_label(self.param, self.units[self.param]))
-        name = {"isi": "inter-spike interval", "max": f"maxima of {self.var}",
-                "section": f"{self.var} on the section"}[self.quantity]
+        name = {
+            "isi": "inter-spike interval",
+            "max": f"maxima of {self.var}",
+            "section": f"{self.var} on the section",
+        }[self.quantity]
         ax.set_ylabel(_label(name, self.units["value"]))
         ax.set_title(f"{self.model}: orbit diagram", fontsize=9)
         return ax
@@ -109,10 +119,25 @@ def _label(name, unit):
     return name if unit in ("1", "") else f"{name} ({unit})"
 
 
-def orbit_diagram(model, param: str, values, duration, *, transient, quantity: str = "isi",
-                  var: str | None = None, section: tuple | None = None, params=None,
-                  init=None, method: str = "rk4", dt=None, rtol=None, atol=None,
-                  backend: str = "auto", record_dt=None) -> OrbitDiagram:
+def orbit_diagram(
+    model,
+    param: str,
+    values,
+    duration,
+    *,
+    transient,
+    quantity: str = "isi",
+    var: str | None = None,
+    section: tuple | None = None,
+    params=None,
+    init=None,
+    method: str = "rk4",
+    dt=None,
+    rtol=None,
+    atol=None,
+    backend: str = "auto",
+    record_dt=None,
+) -> OrbitDiagram:
     """Simulate one instance per parameter value and collect ISIs, maxima or sections.
 
     Parameters
@@ -145,8 +170,7 @@ def orbit_diagram(model, param: str, values, duration, *, transient, quantity: s
 
     model = _as_model(model)
     if quantity not in _QUANTITIES:
-        raise BiosnnError(f"quantity must be one of {', '.join(_QUANTITIES)}, "
-                          f"not {quantity!r}")
+        raise BiosnnError(f"quantity must be one of {', '.join(_QUANTITIES)}, not {quantity!r}")
     model._check_param(param)
     states = model.kernel_spec().states
     if quantity != "isi" and var not in states:
@@ -163,9 +187,20 @@ def orbit_diagram(model, param: str, values, duration, *, transient, quantity: s
         record = list(dict.fromkeys([var, section[0]]))
     if record and record_dt is None:
         record_dt = dt if dt is not None else 0.1
-    result = simulate(model, duration, method=method, dt=dt, rtol=rtol, atol=atol,
-                      backend=backend, n=values.size, params=run_params, init=init,
-                      record=record, record_dt=record_dt)
+    result = simulate(
+        model,
+        duration,
+        method=method,
+        dt=dt,
+        rtol=rtol,
+        atol=atol,
+        backend=backend,
+        n=values.size,
+        params=run_params,
+        init=init,
+        record=record,
+        record_dt=record_dt,
+    )
     from biosnn.solvers.simulate import _time_value
 
     t0 = float(_time_value(model, transient, "transient"))
@@ -188,11 +223,17 @@ def orbit_diagram(model, param: str, values, duration, *, transient, quantity: s
     counts = np.array([p.size for p in per], dtype=int)
     params_out = np.repeat(values, counts)
     values_out = np.concatenate(per) if per else np.empty(0)
-    return OrbitDiagram(model=model.name, param=param, quantity=quantity,
-                        var=None if quantity == "isi" else var,
-                        units={param: model.display_unit(param), "value": unit},
-                        param_values=values, params=params_out, values=values_out,
-                        counts=counts)
+    return OrbitDiagram(
+        model=model.name,
+        param=param,
+        quantity=quantity,
+        var=None if quantity == "isi" else var,
+        units={param: model.display_unit(param), "value": unit},
+        param_values=values,
+        params=params_out,
+        values=values_out,
+        counts=counts,
+    )
 
 
 def _maxima(x: np.ndarray) -> np.ndarray:

@@ -67,8 +67,7 @@ import numpy as np
 from biosnn.analysis.equilibria import classify
 from biosnn.errors import ModelError
 
-__all__ = ["phase_plane", "PhasePlane", "FixedPoint", "Manifold", "LimitCycle",
-           "Trajectory"]
+__all__ = ["phase_plane", "PhasePlane", "FixedPoint", "Manifold", "LimitCycle", "Trajectory"]
 
 #: Newton stops when a step is shorter than this (in window-normalised coordinates).
 _NEWTON_STEP_TOL = 1e-14
@@ -105,8 +104,11 @@ class FixedPoint:
         return self.state[x], self.state[y]
 
     def to_dict(self) -> dict:
-        return {"state": {k: float(v) for k, v in self.state.items()}, "type": self.type,
-                "eigenvalues": [[float(e.real), float(e.imag)] for e in self.eigenvalues]}
+        return {
+            "state": {k: float(v) for k, v in self.state.items()},
+            "type": self.type,
+            "eigenvalues": [[float(e.real), float(e.imag)] for e in self.eigenvalues],
+        }
 
 
 @dataclass
@@ -156,9 +158,13 @@ class LimitCycle:
     residual: float
 
     def to_dict(self) -> dict:
-        return {"period": float(self.period), "multiplier": float(self.multiplier),
-                "stable": bool(self.stable), "residual": float(self.residual),
-                "points": self.points.tolist()}
+        return {
+            "period": float(self.period),
+            "multiplier": float(self.multiplier),
+            "stable": bool(self.stable),
+            "residual": float(self.residual),
+            "points": self.points.tolist(),
+        }
 
 
 @dataclass
@@ -176,9 +182,13 @@ class Trajectory:
     t_backward: np.ndarray
 
     def to_dict(self) -> dict:
-        return {"start": [float(v) for v in self.start], "forward": self.forward.tolist(),
-                "backward": self.backward.tolist(), "t_forward": self.t_forward.tolist(),
-                "t_backward": self.t_backward.tolist()}
+        return {
+            "start": [float(v) for v in self.start],
+            "forward": self.forward.tolist(),
+            "backward": self.backward.tolist(),
+            "t_forward": self.t_forward.tolist(),
+            "t_backward": self.t_backward.tolist(),
+        }
 
 
 @dataclass
@@ -232,8 +242,12 @@ class PhasePlane:
     def to_dict(self) -> dict:
         """The phase plane as plain JSON types (lists, floats, strings)."""
         return {
-            "model": self.model, "x": self.x, "y": self.y, "units": dict(self.units),
-            "xlim": [float(v) for v in self.xlim], "ylim": [float(v) for v in self.ylim],
+            "model": self.model,
+            "x": self.x,
+            "y": self.y,
+            "units": dict(self.units),
+            "xlim": [float(v) for v in self.xlim],
+            "ylim": [float(v) for v in self.ylim],
             "params": {k: float(v) for k, v in self.params.items()},
             "fixed": {k: (v if isinstance(v, str) else float(v)) for k, v in self.fixed.items()},
             "nullclines": {k: [p.tolist() for p in v] for k, v in self.nullclines.items()},
@@ -281,8 +295,10 @@ class _Slice:
 
         spec = model.kernel_spec()
         if any(spec.t in e.free_symbols for e in spec.f):
-            raise ModelError(f"model {model.name} depends on t explicitly; a phase plane "
-                             "needs an autonomous model")
+            raise ModelError(
+                f"model {model.name} depends on t explicitly; a phase plane "
+                "needs an autonomous model"
+            )
         self.kernel = numpy_kernel(spec)
         names = list(spec.states)
         self.ix, self.iy = names.index(x), names.index(y)
@@ -338,8 +354,8 @@ class _Slice:
                 ys[s] = -b[s] / a[s]
                 return
             for _ in range(50):
-                f = self.kernel.f(0.0, ys, self.p)[s]                       # (k, N)
-                jss = self.kernel.jac(0.0, ys, self.p)[:, s][:, :, s]       # (N, k, k)
+                f = self.kernel.f(0.0, ys, self.p)[s]  # (k, N)
+                jss = self.kernel.jac(0.0, ys, self.p)[:, s][:, :, s]  # (N, k, k)
                 step = np.linalg.solve(jss, f.T[:, :, None])[:, :, 0].T
                 ys[s] -= step
                 if not np.any(np.abs(step) > 1e-13 * (1 + np.abs(ys[s]))):
@@ -358,7 +374,11 @@ class _Slice:
             if not self.slaved:
                 return a
             s = self.slaved
-            b, c, d = full[:, self.plane][:, :, s], full[:, s][:, :, self.plane], full[:, s][:, :, s]
+            b, c, d = (
+                full[:, self.plane][:, :, s],
+                full[:, s][:, :, self.plane],
+                full[:, s][:, :, s],
+            )
             return a - b @ np.linalg.solve(d, c)
 
     def velocity(self, xy) -> np.ndarray:
@@ -405,7 +425,7 @@ def _newton_onto(sl: _Slice, i: int, pts: np.ndarray, win: _Window, iters: int =
     """
     u = win.to_u(pts)
     u0 = u.copy()
-    on_edge = (np.abs(u0) < 1e-9) | (np.abs(u0 - 1) < 1e-9)          # (N, 2)
+    on_edge = (np.abs(u0) < 1e-9) | (np.abs(u0 - 1) < 1e-9)  # (N, 2)
     u[on_edge] = np.round(u[on_edge])
     gscale = sl.scale * win.size
     active = np.ones(len(u), bool)
@@ -464,11 +484,10 @@ def _split_at_jumps(sl, i, piece, win, ftol):
     gnorm = np.hypot(g[:, 0], g[:, 1])
     h = np.hypot(*win.to_u(piece[1:]).T - win.to_u(piece[:-1]).T)
     with np.errstate(all="ignore"):
-        ok = np.isfinite(fm) & (np.abs(fm) <= 0.5 * h * np.maximum(gnorm[1:], gnorm[:-1])
-                                + ftol)
+        ok = np.isfinite(fm) & (np.abs(fm) <= 0.5 * h * np.maximum(gnorm[1:], gnorm[:-1]) + ftol)
     out, start = [], 0
     for k in np.flatnonzero(~ok):
-        out.append(piece[start:k + 1])
+        out.append(piece[start : k + 1])
         start = k + 1
     out.append(piece[start:])
     return [p for p in out if len(p) >= 2]
@@ -496,8 +515,12 @@ def _nullclines(sl, win):
         scales.append(scale)
         lines = contourpy.contour_generator(xs, ys, z).lines(0.0) if z.count() else []
         ftol = 1e-9 * scale
-        curves[i] = [p for line in lines if len(line) >= 2
-                     for p in _refine_polyline(sl, i, np.asarray(line, float), win, ftol)]
+        curves[i] = [
+            p
+            for line in lines
+            if len(line) >= 2
+            for p in _refine_polyline(sl, i, np.asarray(line, float), win, ftol)
+        ]
     return curves, scales
 
 
@@ -551,6 +574,7 @@ def _solve_low_degree(expr, X, Y):
 # fixed points
 def _segment_intersections(a_lines, b_lines, chunk=2_000_000):
     """Intersection points of two sets of polylines (each an (N, 2) array)."""
+
     def segments(lines):
         if not lines:
             return np.empty((0, 2, 2))
@@ -560,7 +584,7 @@ def _segment_intersections(a_lines, b_lines, chunk=2_000_000):
     out = []
     step = max(1, chunk // max(len(sb), 1))
     for k in range(0, len(sa), step):
-        a = sa[k:k + step, None]
+        a = sa[k : k + step, None]
         p, r = a[..., 0, :], a[..., 1, :] - a[..., 0, :]
         q, s = sb[None, :, 0, :], sb[None, :, 1, :] - sb[None, :, 0, :]
         cross = r[..., 0] * s[..., 1] - r[..., 1] * s[..., 0]
@@ -592,12 +616,17 @@ def _newton_2d(sl, pts, win, iters=60):
     gscale = sl.scale * win.size
     for _ in range(iters):
         xy = win.to_xy(u).T
-        f = sl.rhs(xy).T                                      # (N, 2)
+        f = sl.rhs(xy).T  # (N, 2)
         jac = sl.jac(xy) * gscale[None, None, :]
         with np.errstate(all="ignore"):
             det = jac[:, 0, 0] * jac[:, 1, 1] - jac[:, 0, 1] * jac[:, 1, 0]
-            step = np.stack([jac[:, 1, 1] * f[:, 0] - jac[:, 0, 1] * f[:, 1],
-                             jac[:, 0, 0] * f[:, 1] - jac[:, 1, 0] * f[:, 0]], axis=1)
+            step = np.stack(
+                [
+                    jac[:, 1, 1] * f[:, 0] - jac[:, 0, 1] * f[:, 1],
+                    jac[:, 0, 0] * f[:, 1] - jac[:, 1, 0] * f[:, 0],
+                ],
+                axis=1,
+            )
             step /= det[:, None]
         length = np.hypot(step[:, 0], step[:, 1])
         big = length > 0.1
@@ -611,8 +640,10 @@ def _newton_2d(sl, pts, win, iters=60):
 
 def _fixed_points(sl, win, curves, scales, model):
     """All fixed points in the window, refined, de-duplicated, classified."""
-    seeds = [_segment_intersections(curves[0], curves[1]),
-             _near_touches(curves[0], curves[1], win, 2 * win.cell)]
+    seeds = [
+        _segment_intersections(curves[0], curves[1]),
+        _near_touches(curves[0], curves[1], win, 2 * win.cell),
+    ]
     seeds = np.concatenate(seeds)
     if not len(seeds):
         return []
@@ -633,16 +664,26 @@ def _describe_point(sl, model, p) -> FixedPoint:
     state = {name: float(model.from_internal(name, full[k])) for k, name in enumerate(sl.names)}
     jd = sl.jac_display(np.asarray(p)[:, None])[0]
     lam, vec = np.linalg.eig(jd)
-    order = np.argsort(-lam.real, kind="stable")     # decreasing real part, as equilibria
+    order = np.argsort(-lam.real, kind="stable")  # decreasing real part, as equilibria
     lam, vec = lam[order], vec[:, order]
-    return FixedPoint(state=state, type=classify(lam), eigenvalues=lam,
-                      eigenvectors=np.real(vec))
+    return FixedPoint(state=state, type=classify(lam), eigenvalues=lam, eigenvectors=np.real(vec))
 
 
 # ---------------------------------------------------------------------------------------
 # integration
-def _integrate(sl, win, z0, duration, *, backward=False, stop_near=(), margin=0.05,
-               sections=False, max_points=20_000, rtol=1e-10):
+def _integrate(
+    sl,
+    win,
+    z0,
+    duration,
+    *,
+    backward=False,
+    stop_near=(),
+    margin=0.05,
+    sections=False,
+    max_points=20_000,
+    rtol=1e-10,
+):
     """Integrate the slice from ``z0`` (display) for ``duration`` (sign set by ``backward``).
 
     Stops when the orbit leaves the window enlarged by ``margin`` or comes within 1e-4
@@ -668,13 +709,23 @@ def _integrate(sl, win, z0, duration, *, backward=False, stop_near=(), margin=0.
         near.terminal = True
         events.append(near)
     if sections:
+
         def section(t, z):
             return fun(t, z)[0]
+
         events.append(section)
     atol = rtol * np.abs(win.size)
-    return solve_ivp(fun, (0.0, sign * duration), np.asarray(z0, float), method="DOP853",
-                     rtol=rtol, atol=atol, events=events, dense_output=True,
-                     max_step=abs(duration) / 50)
+    return solve_ivp(
+        fun,
+        (0.0, sign * duration),
+        np.asarray(z0, float),
+        method="DOP853",
+        rtol=rtol,
+        atol=atol,
+        events=events,
+        dense_output=True,
+        max_step=abs(duration) / 50,
+    )
 
 
 def _flow_function(sl):
@@ -733,8 +784,9 @@ def _manifolds(sl, win, fixed_points, duration, offset=1e-5):
             direction = direction / np.hypot(*direction) * win.size
             for sign in (1.0, -1.0):
                 z0 = points[k] + sign * offset * direction
-                sol = _integrate(sl, win, z0, duration, backward=(kind == "stable"),
-                                 stop_near=others)
+                sol = _integrate(
+                    sl, win, z0, duration, backward=(kind == "stable"), stop_near=others
+                )
                 curve = np.vstack([points[k], _sample(sol, 600)[0]])
                 out.append(Manifold(saddle=k, kind=kind, points=curve))
     return out
@@ -769,8 +821,7 @@ def _close_orbit(win, times, pts, tol):
 
 def _find_cycle(sl, win, z0, duration, backward, fixed_xy):
     """A limit cycle reached from ``z0`` (forward: stable, backward: unstable), or None."""
-    sol = _integrate(sl, win, z0, duration, backward=backward, stop_near=fixed_xy,
-                     sections=True)
+    sol = _integrate(sl, win, z0, duration, backward=backward, stop_near=fixed_xy, sections=True)
     times, pts = _section_hits(sl, sol)
     found = None
     for tol in (1e-7, 1e-5, 1e-3):
@@ -791,11 +842,16 @@ def _find_cycle(sl, win, z0, duration, backward, fixed_xy):
     extent = float(np.max(u.max(axis=0) - u.min(axis=0)))
     gap = float(np.hypot(*(u[-1] - u[0])))
     if residual > 1e-2 * extent or gap > max(10 * residual, 1e-6) + 1e-3 * extent:
-        return None                   # a slow spiral, not a closed orbit
+        return None  # a slow spiral, not a closed orbit
     div = sl.divergence(curve.T)
     multiplier = float(np.exp(np.trapezoid(div, t)))
-    return LimitCycle(period=float(period), points=curve[::5].copy(), multiplier=multiplier,
-                      stable=not backward, residual=residual)
+    return LimitCycle(
+        period=float(period),
+        points=curve[::5].copy(),
+        multiplier=multiplier,
+        stable=not backward,
+        residual=residual,
+    )
 
 
 def _cycles(sl, win, fixed_points, duration, seeds, offset=1e-3):
@@ -832,8 +888,9 @@ def _trajectories(sl, win, starts, duration):
         fwd = _integrate(sl, win, z0, duration, margin=0.5)
         bwd = _integrate(sl, win, z0, duration, margin=0.5, backward=True)
         (pf, tf), (pb, tb) = _sample(fwd, 1000), _sample(bwd, 1000)
-        out.append(Trajectory(start=tuple(z0), forward=pf, backward=pb, t_forward=tf,
-                              t_backward=tb))
+        out.append(
+            Trajectory(start=tuple(z0), forward=pf, backward=pb, t_forward=tf, t_backward=tb)
+        )
     return out
 
 
@@ -847,10 +904,24 @@ def _vector_field(sl, win, arrows):
 
 # ---------------------------------------------------------------------------------------
 # the public function
-def phase_plane(model, x: str, y: str, xlim=None, ylim=None, *, params=None, preset=None,
-                fixed=None, grid: int = 201, arrows: int = 21, trajectories=(),
-                duration=None, manifolds: bool = True, cycles: bool = True,
-                cycle_seeds=()) -> PhasePlane:
+def phase_plane(
+    model,
+    x: str,
+    y: str,
+    xlim=None,
+    ylim=None,
+    *,
+    params=None,
+    preset=None,
+    fixed=None,
+    grid: int = 201,
+    arrows: int = 21,
+    trajectories=(),
+    duration=None,
+    manifolds: bool = True,
+    cycles: bool = True,
+    cycle_seeds=(),
+) -> PhasePlane:
     """The phase plane of ``model`` on states ``x`` and ``y``.
 
     Parameters
@@ -913,17 +984,22 @@ def phase_plane(model, x: str, y: str, xlim=None, ylim=None, *, params=None, pre
     fps = _fixed_points(sl, win, curves, scales, model)
     duration = float(duration) if duration is not None else 60 * _time_scale(sl, win, fps)
     return PhasePlane(
-        model=model.name, x=x, y=y,
+        model=model.name,
+        x=x,
+        y=y,
         units={x: model.display_unit(x), y: model.display_unit(y), "t": model.time_unit},
-        xlim=tuple(map(float, xlim)), ylim=tuple(map(float, ylim)),
-        params=dict(model.params), fixed=_fixed_report(model, sl, fixed),
+        xlim=tuple(map(float, xlim)),
+        ylim=tuple(map(float, ylim)),
+        params=dict(model.params),
+        fixed=_fixed_report(model, sl, fixed),
         nullclines={x: curves[0], y: curves[1]},
         formulas=_symbolic_nullclines(model, sl, x, y),
         fixed_points=fps,
         manifolds=_manifolds(sl, win, fps, duration) if manifolds else [],
         cycles=_cycles(sl, win, fps, duration, cycle_seeds) if cycles else [],
         trajectories=_trajectories(sl, win, trajectories, duration),
-        field=_vector_field(sl, win, arrows))
+        field=_vector_field(sl, win, arrows),
+    )
 
 
 def _as_model(model, preset, params):
@@ -941,15 +1017,18 @@ def _as_model(model, preset, params):
 def _check_vars(model, x, y, fixed) -> dict:
     for name in (x, y):
         if name not in model.states:
-            raise ModelError(f"{name!r} is not a state of model {model.name} (states: "
-                             f"{', '.join(model.states)})")
+            raise ModelError(
+                f"{name!r} is not a state of model {model.name} (states: {', '.join(model.states)})"
+            )
     if x == y:
         raise ModelError(f"x and y must be two different states, both are {x!r}")
     fixed = dict(fixed or {})
     for name in fixed:
         if name not in model.states or name in (x, y):
-            raise ModelError(f"fixed: {name!r} is not one of the other states of model "
-                             f"{model.name} ({', '.join(s for s in model.states if s not in (x, y)) or 'none'})")
+            raise ModelError(
+                f"fixed: {name!r} is not one of the other states of model "
+                f"{model.name} ({', '.join(s for s in model.states if s not in (x, y)) or 'none'})"
+            )
     return fixed
 
 

@@ -85,15 +85,20 @@ class PeriodicOrbit:
 
     def solution(self, t) -> np.ndarray:
         """States at times ``t`` (taken modulo the period): cubic Hermite interpolation
-        of the grid with the exact drift as slopes; shape (n, len(t))."""
+        of the grid with the exact drift as slopes; shape (n, len(t)).
+        """
         t = np.mod(np.atleast_1d(np.asarray(t, float)), self.period)
         h = self.t[1] - self.t[0]
         k = np.minimum((t / h).astype(int), self.t.size - 2)
         s = (t - self.t[k]) / h
         h00, h10 = (1 + 2 * s) * (1 - s) ** 2, s * (1 - s) ** 2
         h01, h11 = s * s * (3 - 2 * s), s * s * (s - 1)
-        return (h00 * self.x[:, k] + h10 * h * self.fx[:, k]
-                + h01 * self.x[:, k + 1] + h11 * h * self.fx[:, k + 1])
+        return (
+            h00 * self.x[:, k]
+            + h10 * h * self.fx[:, k]
+            + h01 * self.x[:, k + 1]
+            + h11 * h * self.fx[:, k + 1]
+        )
 
     def states_at(self, phases) -> np.ndarray:
         """States (internal units) at ``phases`` in [0, 1): shape (n, len(phases))."""
@@ -139,10 +144,16 @@ class PRC:
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""
-        return {"model": self.model, "var": self.var, "method": self.method,
-                "period": float(self.period), "unit": self.unit,
-                "phases": self.phases.tolist(), "Z": self.Z.tolist(),
-                "normalisation_error": self.normalisation_error}
+        return {
+            "model": self.model,
+            "var": self.var,
+            "method": self.method,
+            "period": float(self.period),
+            "unit": self.unit,
+            "phases": self.phases.tolist(),
+            "Z": self.Z.tolist(),
+            "normalisation_error": self.normalisation_error,
+        }
 
     def plot(self, ax=None, style="-", label=None, **kw):
         """``Z`` against the phase.  Returns the Axes."""
@@ -150,8 +161,7 @@ class PRC:
 
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 4))
-        ax.plot(self.phases, self.Z, style, label=label or f"{self.model} ({self.method})",
-                **kw)
+        ax.plot(self.phases, self.Z, style, label=label or f"{self.model} ({self.method})", **kw)
         ax.axhline(0, color="0.6", lw=0.6)
         ax.set_xlabel("phase (from the spike)")
         ax.set_ylabel(f"Z_{self.var} ({self.unit})")
@@ -168,12 +178,16 @@ def _as_model(model):
 def _check_threshold(model):
     spec = model.kernel_spec()
     if spec.crossing is None:
-        raise BiosnnError(f"model {model.name} has no threshold relation (such as "
-                          "'V > 0*mV'): phase 0 is its upward crossing; give the model one")
+        raise BiosnnError(
+            f"model {model.name} has no threshold relation (such as "
+            "'V > 0*mV'): phase 0 is its upward crossing; give the model one"
+        )
     if spec.reset or spec.refractory_time is not None or spec.refractory_condition is not None:
-        raise BiosnnError(f"model {model.name} has a reset or refractoriness: its orbit is "
-                          "not smooth, and these PRCs (adjoint, kicks on a smooth orbit) "
-                          "need a smooth oscillator")
+        raise BiosnnError(
+            f"model {model.name} has a reset or refractoriness: its orbit is "
+            "not smooth, and these PRCs (adjoint, kicks on a smooth orbit) "
+            "need a smooth oscillator"
+        )
     return model
 
 
@@ -182,15 +196,33 @@ def _simulate(model, duration, params, init, backend, rtol, atol, n=1, record_dt
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*threshold condition already true.*")
-        return biosnn.simulate(model, duration, method="dop853", rtol=rtol, atol=atol,
-                               backend=backend, n=n, params=params, init=init,
-                               record=[] if record_dt is None else None,
-                               record_dt=duration if record_dt is None else record_dt)
+        return biosnn.simulate(
+            model,
+            duration,
+            method="dop853",
+            rtol=rtol,
+            atol=atol,
+            backend=backend,
+            n=n,
+            params=params,
+            init=init,
+            record=[] if record_dt is None else None,
+            record_dt=duration if record_dt is None else record_dt,
+        )
 
 
-def periodic_orbit(model, params=None, *, init=None, transient=None,
-                   grid: int = 4096, rtol: float = 1e-10, atol: float = 1e-12,
-                   max_rounds: int = 20, backend: str = "auto") -> PeriodicOrbit:
+def periodic_orbit(
+    model,
+    params=None,
+    *,
+    init=None,
+    transient=None,
+    grid: int = 4096,
+    rtol: float = 1e-10,
+    atol: float = 1e-12,
+    max_rounds: int = 20,
+    backend: str = "auto",
+) -> PeriodicOrbit:
     """The stable periodic orbit reached from ``init`` (or the initial state).
 
     Everything runs on :func:`biosnn.simulate` (dop853 at ``rtol``/``atol``, compiled
@@ -230,32 +262,37 @@ def periodic_orbit(model, params=None, *, init=None, transient=None,
             if abs(isi[-1] - isi[-2]) <= 1e-8 * isi[-1]:
                 break
     else:
-        raise BiosnnError(f"{model.name}: no steady periodic firing (the last inter-spike "
-                          f"intervals did not settle in {max_rounds} x {transient:g}; "
-                          "does the model oscillate at these parameters?)")
+        raise BiosnnError(
+            f"{model.name}: no steady periodic firing (the last inter-spike "
+            f"intervals did not settle in {max_rounds} x {transient:g}; "
+            "does the model oscillate at these parameters?)"
+        )
     period = float(isi[-1])
     to_next = float(s[-1] + period - transient)
     while to_next <= 1e-9 * period:
         to_next += period
-    y = {k: float(v[0]) for k, v in
-         _simulate(model, to_next, params, y, backend, rtol, atol).final_state.items()}
+    y = {
+        k: float(v[0])
+        for k, v in _simulate(model, to_next, params, y, backend, rtol, atol).final_state.items()
+    }
     grid = int(grid) + int(grid) % 2
-    res = _simulate(model, period * (1 + 0.5 / grid), params, y, backend, rtol, atol,
-                    record_dt=period / grid)
-    x = np.array([model.to_internal(k, res[k][0]) for k in states], float)[:, :grid + 1]
+    res = _simulate(
+        model, period * (1 + 0.5 / grid), params, y, backend, rtol, atol, record_dt=period / grid
+    )
+    x = np.array([model.to_internal(k, res[k][0]) for k in states], float)[:, : grid + 1]
     t = np.arange(grid + 1) * (period / grid)
     extent = np.ptp(x, axis=1) + 1e-300
     closure = float(np.max(np.abs(x[:, -1] - x[:, 0]) / extent))
-    return PeriodicOrbit(period=period, t=t, x=x, fx=system.f(x), system=system,
-                         closure=closure)
+    return PeriodicOrbit(period=period, t=t, x=x, fx=system.f(x), system=system, closure=closure)
 
 
 def _var_index(model, system, var):
     if var is None:
         var = system.spec.states[0]
     if var not in system.spec.states:
-        raise BiosnnError(f"{var!r} is not a state of {model.name} "
-                          f"(states: {', '.join(system.spec.states)})")
+        raise BiosnnError(
+            f"{var!r} is not a state of {model.name} (states: {', '.join(system.spec.states)})"
+        )
     return var, system.spec.states.index(var)
 
 
@@ -267,8 +304,17 @@ def _z_unit(model, var):
     return f"{t}/{u}" if t != "1" else f"1/{u}"
 
 
-def adjoint_prc(model, params=None, *, var=None, n_phases: int = 200, phases=None,
-                orbit=None, periods: int = 4, **orbit_kw) -> PRC:
+def adjoint_prc(
+    model,
+    params=None,
+    *,
+    var=None,
+    n_phases: int = 200,
+    phases=None,
+    orbit=None,
+    periods: int = 4,
+    **orbit_kw,
+) -> PRC:
     """Infinitesimal PRC by the adjoint method on the periodic orbit.
 
     Parameters
@@ -298,15 +344,15 @@ def adjoint_prc(model, params=None, *, var=None, n_phases: int = 200, phases=Non
     var, i_var = _var_index(model, system, var)
     n = system.n
 
-    A = -np.transpose(system.jac(orbit.x), (0, 2, 1))         # (M + 1, n, n)
-    h = 2.0 * (orbit.t[1] - orbit.t[0])                          # RK4 over two intervals
+    A = -np.transpose(system.jac(orbit.x), (0, 2, 1))  # (M + 1, n, n)
+    h = 2.0 * (orbit.t[1] - orbit.t[0])  # RK4 over two intervals
     M = orbit.t.size - 1
     fx0 = orbit.fx[:, 0]
     z = fx0 / (fx0 @ fx0)
     Zs = np.empty((n, M + 1))
     for _ in range(max(1, periods)):
         Zs[:, M] = z
-        for k in range(M, 0, -2):                               # backward: t_k -> t_k - h
+        for k in range(M, 0, -2):  # backward: t_k -> t_k - h
             a0, a1, a2 = A[k], A[k - 1], A[k - 2]
             k1 = a0 @ z
             k2 = a1 @ (z - 0.5 * h * k1)
@@ -314,25 +360,46 @@ def adjoint_prc(model, params=None, *, var=None, n_phases: int = 200, phases=Non
             k4 = a2 @ (z - h * k3)
             z = z - h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
             Zs[:, k - 2] = z
-        z = z / (z @ fx0)                                        # keep the scale near 1
+        z = z / (z @ fx0)  # keep the scale near 1
     even = slice(0, M + 1, 2)
     dots = np.einsum("ij,ij->j", Zs[:, even], orbit.fx[:, even])
     scale = dots[0]
     dots = dots / scale
-    phases = (np.arange(n_phases) / n_phases if phases is None
-              else np.mod(np.asarray(phases, float), 1.0))
+    phases = (
+        np.arange(n_phases) / n_phases if phases is None else np.mod(np.asarray(phases, float), 1.0)
+    )
     Z_int = _periodic_spline(orbit.t[even], Zs[i_var, even] / scale)(phases * T)
     # internal -> display: Z per display unit = Z per internal unit * (internal / display)
     Z = Z_int * float(model.to_internal(var, 1.0))
-    return PRC(model=model.name, var=var, method="adjoint", phases=phases, Z=Z, period=T,
-               unit=_z_unit(model, var),
-               normalisation_error=float(np.max(np.abs(dots - 1.0))),
-               extra={"closure": orbit.closure})
+    return PRC(
+        model=model.name,
+        var=var,
+        method="adjoint",
+        phases=phases,
+        Z=Z,
+        period=T,
+        unit=_z_unit(model, var),
+        normalisation_error=float(np.max(np.abs(dots - 1.0))),
+        extra={"closure": orbit.closure},
+    )
 
 
-def direct_prc(model, params=None, *, var=None, n_phases: int = 50, kick=None,
-               cycles: int = 3, orbit=None, method: str = "dop853", rtol: float = 1e-10,
-               atol: float = 1e-12, dt=None, backend: str = "auto", **orbit_kw) -> PRC:
+def direct_prc(
+    model,
+    params=None,
+    *,
+    var=None,
+    n_phases: int = 50,
+    kick=None,
+    cycles: int = 3,
+    orbit=None,
+    method: str = "dop853",
+    rtol: float = 1e-10,
+    atol: float = 1e-12,
+    dt=None,
+    backend: str = "auto",
+    **orbit_kw,
+) -> PRC:
     """Infinitesimal PRC by direct perturbation, all phases in one vectorized simulation.
 
     ``2 * n_phases`` instances start on the orbit at phases ``(k + 1/2) / n_phases``, kicked
@@ -372,7 +439,7 @@ def direct_prc(model, params=None, *, var=None, n_phases: int = 50, kick=None,
     system, T = orbit.system, orbit.period
     var, i_var = _var_index(model, system, var)
     phases = (np.arange(n_phases) + 0.5) / n_phases
-    x = orbit.states_at(phases)                                   # internal (n, K)
+    x = orbit.states_at(phases)  # internal (n, K)
     if kick is None:
         vals = orbit.solution(np.linspace(0, T, 401))[i_var]
         kick = 1e-4 * float(model.from_internal(var, np.ptp(vals)))
@@ -381,8 +448,7 @@ def direct_prc(model, params=None, *, var=None, n_phases: int = 50, kick=None,
     for i, s in enumerate(system.spec.states):
         row = np.concatenate([x[i], x[i]])
         if i == i_var:
-            row = row + np.concatenate([np.full(n_phases, kick_int),
-                                        np.full(n_phases, -kick_int)])
+            row = row + np.concatenate([np.full(n_phases, kick_int), np.full(n_phases, -kick_int)])
         init[s] = np.asarray(model.from_internal(s, row), float)
     duration = (cycles + 2) * T
     kw = dict(method=method, backend=backend, record=[], record_dt=duration)
@@ -392,18 +458,26 @@ def direct_prc(model, params=None, *, var=None, n_phases: int = 50, kick=None,
         kw["dt"] = dt
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*threshold condition already true.*")
-        res = biosnn.simulate(model, duration, n=2 * n_phases, params=params, init=init,
-                              **kw)
+        res = biosnn.simulate(model, duration, n=2 * n_phases, params=params, init=init, **kw)
     expected = np.concatenate([(1 - phases + cycles) * T] * 2)
     t_spike = np.empty(2 * n_phases)
     for j, s in enumerate(res.spikes):
         if len(s) == 0:
-            raise BiosnnError(f"{model.name}: an instance stopped firing after the kick "
-                              f"(kick {kick} too large?)")
+            raise BiosnnError(
+                f"{model.name}: an instance stopped firing after the kick (kick {kick} too large?)"
+            )
         t_spike[j] = s[np.argmin(np.abs(np.asarray(s) - expected[j]))]
     Z = (t_spike[n_phases:] - t_spike[:n_phases]) / (2.0 * kick)
-    return PRC(model=model.name, var=var, method="direct", phases=phases, Z=Z, period=T,
-               unit=_z_unit(model, var), extra={"kick": kick, "cycles": cycles})
+    return PRC(
+        model=model.name,
+        var=var,
+        method="direct",
+        phases=phases,
+        Z=Z,
+        period=T,
+        unit=_z_unit(model, var),
+        extra={"kick": kick, "cycles": cycles},
+    )
 
 
 def _periodic_spline(t, z):

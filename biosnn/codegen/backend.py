@@ -33,7 +33,7 @@ __all__ = ["BACKENDS", "check_backend", "use_c", "fall_back"]
 #: The values of every ``backend`` argument.
 BACKENDS = ("auto", "c", "numpy")
 
-_WARNED: set = set()     # reasons already reported in this process
+_WARNED: set = set()  # reasons already reported in this process
 
 
 def check_backend(backend, error=SimulationError) -> str:
@@ -69,14 +69,18 @@ def use_c(backend: str, stacklevel: int = 2) -> bool:
 
 def fall_back(exc: CompilerError, stacklevel: int = 2) -> None:
     """Under ``backend="auto"``: say (once per process and reason) that NumPy runs
-    instead of C, and why (``stacklevel`` as for :func:`use_c`)."""
+    instead of C, and why (``stacklevel`` as for :func:`use_c`).
+    """
     reason = " ".join(str(exc).split())
     if len(reason) > 600:
         reason = reason[:600] + " ..."
     if reason in _WARNED:
         return
     _WARNED.add(reason)
-    warnings.warn(f"biosnn runs on NumPy (slower) instead of compiled C: {reason}. Pass "
-                  "backend='numpy' to choose NumPy without this warning, or "
-                  "backend='c' to make this an error.", RuntimeWarning,
-                  stacklevel=stacklevel + 1)
+    warnings.warn(
+        f"biosnn runs on NumPy (slower) instead of compiled C: {reason}. Pass "
+        "backend='numpy' to choose NumPy without this warning, or "
+        "backend='c' to make this an error.",
+        RuntimeWarning,
+        stacklevel=stacklevel + 1,
+    )

@@ -108,14 +108,23 @@ __all__ = [
 ]
 
 #: Driver family of each method.
-FAMILIES = {**{m: "fixed" for m in FIXED_STEP + STOCHASTIC},
-            **{m: "adaptive" for m in ADAPTIVE}, **{m: "rodas" for m in STIFF}}
+FAMILIES = {
+    **{m: "fixed" for m in FIXED_STEP + STOCHASTIC},
+    **{m: "adaptive" for m in ADAPTIVE},
+    **{m: "rodas" for m in STIFF},
+}
 #: Method codes of the fixed-step driver.
-FIXED_CODES = {"exponential_euler": 1, "exact": 2, "euler_maruyama": 3,
-               "stochastic_heun": 4}
-STATUS = {0: "ok", 1: "spike buffer full", 2: "non-finite state", 3: "max_steps exceeded",
-          4: "step size underflow", 5: "singular iteration matrix", 6: "out of memory",
-          7: "interrupted"}
+FIXED_CODES = {"exponential_euler": 1, "exact": 2, "euler_maruyama": 3, "stochastic_heun": 4}
+STATUS = {
+    0: "ok",
+    1: "spike buffer full",
+    2: "non-finite state",
+    3: "max_steps exceeded",
+    4: "step size underflow",
+    5: "singular iteration matrix",
+    6: "out of memory",
+    7: "interrupted",
+}
 #: Lanes of a block of the fixed-step driver (instances processed together, SoA).
 BLOCK = 8
 SMAX = 20  # largest number of stages of a tableau
@@ -123,31 +132,81 @@ SMAX = 20  # largest number of stages of a tableau
 _I, _D, _U, _PI, _PD = "int64_t", "double", "uint64_t", "int64_t *", "double *"
 #: Layout of ``bs_args`` (C struct and ctypes Structure are both built from it).
 ARG_FIELDS = (
-    ("n", _I), ("i_start", _I), ("method", _I),
-    ("t0", _D), ("t1", _D), ("dt", _D), ("rtol", _D), ("atol", _D),
-    ("n_steps", _I), ("record_every", _I), ("record_dt", _D), ("n_rec", _I),
-    ("n_record", _I), ("record_states", _PI),
-    ("y0", _PD), ("params", _PD), ("y_rec", _PD), ("y_final", _PD),
-    ("n_stim", _I), ("stim_param", _PI), ("stim_kind", _PI), ("stim_ntimes", _PI),
-    ("stim_ncols", _PI), ("stim_toff", _PI), ("stim_voff", _PI),
-    ("stim_times", _PD), ("stim_values", _PD),
-    ("n_bp", _I), ("bp", _PD),
-    ("key", _U), ("max_steps", _I),
-    ("prop", _PD), ("prop_ncols", _I),
-    ("s", _I), ("s_total", _I), ("q", _I), ("fsal", _I), ("has_low", _I),
-    ("c", _PD), ("A", _PD), ("b", _PD), ("b_err", _PD), ("b_err_low", _PD),
-    ("dense", _PD), ("ros_d", _PD), ("ros_C", _PD), ("gamma", _D),
-    ("safety", _D), ("fac_min", _D), ("fac_max", _D), ("beta1", _D), ("beta2", _D),
+    ("n", _I),
+    ("i_start", _I),
+    ("method", _I),
+    ("t0", _D),
+    ("t1", _D),
+    ("dt", _D),
+    ("rtol", _D),
+    ("atol", _D),
+    ("n_steps", _I),
+    ("record_every", _I),
+    ("record_dt", _D),
+    ("n_rec", _I),
+    ("n_record", _I),
+    ("record_states", _PI),
+    ("y0", _PD),
+    ("params", _PD),
+    ("y_rec", _PD),
+    ("y_final", _PD),
+    ("n_stim", _I),
+    ("stim_param", _PI),
+    ("stim_kind", _PI),
+    ("stim_ntimes", _PI),
+    ("stim_ncols", _PI),
+    ("stim_toff", _PI),
+    ("stim_voff", _PI),
+    ("stim_times", _PD),
+    ("stim_values", _PD),
+    ("n_bp", _I),
+    ("bp", _PD),
+    ("key", _U),
+    ("max_steps", _I),
+    ("prop", _PD),
+    ("prop_ncols", _I),
+    ("s", _I),
+    ("s_total", _I),
+    ("q", _I),
+    ("fsal", _I),
+    ("has_low", _I),
+    ("c", _PD),
+    ("A", _PD),
+    ("b", _PD),
+    ("b_err", _PD),
+    ("b_err_low", _PD),
+    ("dense", _PD),
+    ("ros_d", _PD),
+    ("ros_C", _PD),
+    ("gamma", _D),
+    ("safety", _D),
+    ("fac_min", _D),
+    ("fac_max", _D),
+    ("beta1", _D),
+    ("beta2", _D),
     ("expo_rej", _D),
-    ("spike_cap", _I), ("n_spikes", _I), ("spike_index", _PI), ("spike_time", _PD),
+    ("spike_cap", _I),
+    ("n_spikes", _I),
+    ("spike_index", _PI),
+    ("spike_time", _PD),
     ("stats", _PI),
-    ("fail_instance", _I), ("fail_var", _I), ("fail_time", _D),
-    ("n_threads", _I), ("spike_need", _I), ("stash", _PD), ("stash_n", _I),
-    ("stop", _PI),          # Ctrl-C: the drivers return BS_STOP once *stop != 0
+    ("fail_instance", _I),
+    ("fail_var", _I),
+    ("fail_time", _D),
+    ("n_threads", _I),
+    ("spike_need", _I),
+    ("stash", _PD),
+    ("stash_n", _I),
+    ("stop", _PI),  # Ctrl-C: the drivers return BS_STOP once *stop != 0
 )
 
-_CTYPES = {_I: ctypes.c_int64, _D: ctypes.c_double, _U: ctypes.c_uint64,
-           _PI: ctypes.c_void_p, _PD: ctypes.c_void_p}
+_CTYPES = {
+    _I: ctypes.c_int64,
+    _D: ctypes.c_double,
+    _U: ctypes.c_uint64,
+    _PI: ctypes.c_void_p,
+    _PD: ctypes.c_void_p,
+}
 
 
 class BsArgs(ctypes.Structure):
@@ -157,8 +216,7 @@ class BsArgs(ctypes.Structure):
 
 
 def _c_struct() -> str:
-    lines = [f"    {kind}{'' if kind.endswith('*') else ' '}{name};"
-             for name, kind in ARG_FIELDS]
+    lines = [f"    {kind}{'' if kind.endswith('*') else ' '}{name};" for name, kind in ARG_FIELDS]
     return "typedef struct {\n" + "\n".join(lines) + "\n} bs_args;\n"
 
 
@@ -181,7 +239,6 @@ def _block(exprs, targets, store) -> str:
     import sympy as sp
 
     from biosnn.codegen.c_printer import BiosnnCPrinter
-
     from biosnn.codegen.rewrite import share_exponentials
 
     printer = BiosnnCPrinter(store)
@@ -205,12 +262,27 @@ def _model_functions(spec, family: str) -> str:
     ns = spec.n_states
     out = [_split_f(spec.f, [f"out[{i}]" for i in range(ns)], store)]
     if family == "rodas":
-        out.append(_func("bs_jac", "void", ", double *restrict out", _block(
-            [spec.jac[i][j] for i in range(ns) for j in range(ns)],
-            [f"out[{i * ns + j}]" for i in range(ns) for j in range(ns)], store)))
+        out.append(
+            _func(
+                "bs_jac",
+                "void",
+                ", double *restrict out",
+                _block(
+                    [spec.jac[i][j] for i in range(ns) for j in range(ns)],
+                    [f"out[{i * ns + j}]" for i in range(ns) for j in range(ns)],
+                    store,
+                ),
+            )
+        )
         dfdt = spec.dfdt or (0,) * ns
-        out.append(_func("bs_dfdt", "void", ", double *restrict out",
-                         _block(dfdt, [f"out[{i}]" for i in range(ns)], store)))
+        out.append(
+            _func(
+                "bs_dfdt",
+                "void",
+                ", double *restrict out",
+                _block(dfdt, [f"out[{i}]" for i in range(ns)], store),
+            )
+        )
     out.append(_event_functions(spec, store))
     return "\n".join(out)
 
@@ -218,20 +290,24 @@ def _model_functions(spec, family: str) -> str:
 def _split_f(exprs, targets, store) -> str:
     """The scalar drift ``bs_f``; above :data:`LANE_SPLIT` outputs in pieces
     ``bs_f_0, bs_f_1, ...`` of :data:`LANE_PIECE` outputs called in order (bounded
-    compile time, as for the lane functions, see :func:`_lane_func`)."""
+    compile time, as for the lane functions, see :func:`_lane_func`).
+    """
     extra = ", double *restrict out"
     if len(exprs) <= LANE_SPLIT:
         return _func("bs_f", "void", extra, _block(exprs, targets, store))
     out, calls = [], []
     for j, a in enumerate(range(0, len(exprs), LANE_PIECE)):
         body = "    (void)t; (void)y; (void)p;\n" + _block(
-            exprs[a:a + LANE_PIECE], targets[a:a + LANE_PIECE], store)
+            exprs[a : a + LANE_PIECE], targets[a : a + LANE_PIECE], store
+        )
         out.append(_func(f"bs_f_{j}", "BS_NOINLINE void", extra, body))
         calls.append(f"    bs_f_{j}(t, y, p, out);")
     out.append(_func("bs_f", "void", extra, "\n".join(calls)))
-    return ("#ifndef BS_NOINLINE\n#if defined(__GNUC__)\n"
-            "#define BS_NOINLINE __attribute__((noinline))\n#else\n#define BS_NOINLINE\n"
-            "#endif\n#endif\n" + "\n".join(out))
+    return (
+        "#ifndef BS_NOINLINE\n#if defined(__GNUC__)\n"
+        "#define BS_NOINLINE __attribute__((noinline))\n#else\n#define BS_NOINLINE\n"
+        "#endif\n#endif\n" + "\n".join(out)
+    )
 
 
 _VECTOR_CALLS = (("exp", "bs_vexp"), ("expm1", "bs_vexpm1"), ("bs_xexpm1", "bs_vxexpm1"))
@@ -255,9 +331,12 @@ def _lane_storage(spec) -> dict:
 
 
 #: Signature tails of the lane functions (the driver unit declares them, see _FIXED_TYPES).
-LANE_OUTS = {"bs_f_v": "double *restrict O", "bs_g_v": "double *restrict O",
-             "bs_expeuler_v": "double *restrict A, double *restrict B",
-             "bs_threshold_v": "int *restrict TH"}
+LANE_OUTS = {
+    "bs_f_v": "double *restrict O",
+    "bs_g_v": "double *restrict O",
+    "bs_expeuler_v": "double *restrict A, double *restrict B",
+    "bs_threshold_v": "int *restrict TH",
+}
 
 
 #: Lane functions of more than ``LANE_SPLIT`` outputs (models of about 100 states or
@@ -284,9 +363,11 @@ def _lane_loop(head: str, exprs, targets, store) -> str:
     """``head {`` + an ``omp simd`` loop over the lanes computing ``targets``."""
     body = _vector_calls(_block(exprs, targets, store))
     body = "\n".join("    " + line for line in body.splitlines())
-    return (f"{head} {{\n"
-            f"    (void)t; (void)Y; (void)P;\n"
-            f"#pragma omp simd\n    for (int l = 0; l < BS_B; ++l) {{\n{body}\n    }}\n}}\n")
+    return (
+        f"{head} {{\n"
+        f"    (void)t; (void)Y; (void)P;\n"
+        f"#pragma omp simd\n    for (int l = 0; l < BS_B; ++l) {{\n{body}\n    }}\n}}\n"
+    )
 
 
 def _lane_func(name: str, exprs, targets, store) -> str:
@@ -302,15 +383,20 @@ def _lane_func(name: str, exprs, targets, store) -> str:
     import re
 
     exprs, targets = list(exprs), list(targets)
-    sig = (f"(double t, const double *restrict Y, const double *restrict P, "
-           f"{LANE_OUTS[name]})")
+    sig = f"(double t, const double *restrict Y, const double *restrict P, {LANE_OUTS[name]})"
     if len(exprs) <= LANE_SPLIT:
         return _lane_loop(f"BS_KERNEL void {name}{sig}", exprs, targets, store)
     args = ", ".join(["t", "Y", "P"] + re.findall(r"(\w+)(?:,|$)", LANE_OUTS[name]))
     out, calls = [_PIECE_ATTRS], []
     for j, a in enumerate(range(0, len(exprs), LANE_PIECE)):
-        out.append(_lane_loop(f"BS_PIECE void {name}_{j}{sig}", exprs[a:a + LANE_PIECE],
-                              targets[a:a + LANE_PIECE], store))
+        out.append(
+            _lane_loop(
+                f"BS_PIECE void {name}_{j}{sig}",
+                exprs[a : a + LANE_PIECE],
+                targets[a : a + LANE_PIECE],
+                store,
+            )
+        )
         calls.append(f"    {name}_{j}({args});\n")
     out.append(f"BS_KERNEL void {name}{sig} {{\n{''.join(calls)}}}\n")
     return "\n".join(out)
@@ -322,10 +408,14 @@ def _lane_functions(spec) -> str:
     ns, nn = spec.n_states, spec.n_noises
     lane = "*BS_B+l]"
     out = [_lane_func("bs_f_v", spec.f, [f"O[{i}{lane}" for i in range(ns)], store)]
-    out.append(_lane_func("bs_g_v",
-                          [spec.g[i][k] for i in range(ns) for k in range(nn)],
-                          [f"O[{i * nn + k}{lane}" for i in range(ns) for k in range(nn)],
-                          store))
+    out.append(
+        _lane_func(
+            "bs_g_v",
+            [spec.g[i][k] for i in range(ns) for k in range(nn)],
+            [f"O[{i * nn + k}{lane}" for i in range(ns) for k in range(nn)],
+            store,
+        )
+    )
     out.append(_lane_threshold(spec, store))
     ee = spec.exp_euler or (None,) * ns
     exprs, targets = [], []
@@ -342,12 +432,17 @@ def _lane_threshold(spec, store) -> str:
     from biosnn.codegen.c_printer import BiosnnCPrinter
 
     th = spec.threshold
-    cond = ("(" + _vector_calls(BiosnnCPrinter(store).doprint(th)) + ") ? 1 : 0"
-            if th is not None else "0")
-    return ("BS_KERNEL void bs_threshold_v(double t, const double *restrict Y, "
-            "const double *restrict P, int *restrict TH) {\n    (void)t; (void)Y; (void)P;\n"
-            "#pragma omp simd\n    for (int l = 0; l < BS_B; ++l) TH[l] = "
-            f"{cond};\n}}\n")
+    cond = (
+        "(" + _vector_calls(BiosnnCPrinter(store).doprint(th)) + ") ? 1 : 0"
+        if th is not None
+        else "0"
+    )
+    return (
+        "BS_KERNEL void bs_threshold_v(double t, const double *restrict Y, "
+        "const double *restrict P, int *restrict TH) {\n    (void)t; (void)Y; (void)P;\n"
+        "#pragma omp simd\n    for (int l = 0; l < BS_B; ++l) TH[l] = "
+        f"{cond};\n}}\n"
+    )
 
 
 def _event_functions(spec, store) -> str:
@@ -356,32 +451,55 @@ def _event_functions(spec, store) -> str:
     pr = BiosnnCPrinter(store)
     out = []
     th = spec.threshold
-    out.append(_func("bs_threshold", "int", "", "    return " + (
-        "(" + pr.doprint(th) + ") ? 1 : 0;" if th is not None else "0;")))
+    out.append(
+        _func(
+            "bs_threshold",
+            "int",
+            "",
+            "    return " + ("(" + pr.doprint(th) + ") ? 1 : 0;" if th is not None else "0;"),
+        )
+    )
     cr = spec.crossing
-    out.append(_func("bs_crossing", "double", "", _block([cr], ["return_value"], store)
-                     .replace("    return_value =", "    return") if cr is not None
-                     else "    return 0.0;"))
+    out.append(
+        _func(
+            "bs_crossing",
+            "double",
+            "",
+            _block([cr], ["return_value"], store).replace("    return_value =", "    return")
+            if cr is not None
+            else "    return 0.0;",
+        )
+    )
     reset = "\n".join(f"    y[{i}] = {pr.doprint(e)};" for i, e in spec.reset)
-    out.append(f"static void bs_reset(double t, double *restrict y, "
-               f"const double *restrict p) {{\n    (void)t; (void)p;\n{reset}\n}}\n")
+    out.append(
+        f"static void bs_reset(double t, double *restrict y, "
+        f"const double *restrict p) {{\n    (void)t; (void)p;\n{reset}\n}}\n"
+    )
     rc = spec.refractory_condition
-    out.append(_func("bs_refcond", "int", "", "    return " + (
-        "(" + pr.doprint(rc) + ") ? 1 : 0;" if rc is not None else "0;")))
+    out.append(
+        _func(
+            "bs_refcond",
+            "int",
+            "",
+            "    return " + ("(" + pr.doprint(rc) + ") ? 1 : 0;" if rc is not None else "0;"),
+        )
+    )
     rt = spec.refractory_time
-    out.append(f"static double bs_reftime(const double *restrict p) {{\n    (void)p;\n"
-               f"    return {pr.doprint(rt) if rt is not None else '0.0'};\n}}\n")
+    out.append(
+        f"static double bs_reftime(const double *restrict p) {{\n    (void)p;\n"
+        f"    return {pr.doprint(rt) if rt is not None else '0.0'};\n}}\n"
+    )
     return "\n".join(out)
 
 
 def _crossing_defines(spec) -> list:
     """CROSS_AFFINE and CROSS_PARAMS (per parameter: does an affine crossing depend on
-    it), for the event search of the adaptive drivers (biosnn.solvers.events)."""
+    it), for the event search of the adaptive drivers (biosnn.solvers.events).
+    """
     aff = spec.crossing_affine if spec.crossing is not None else None
     used = set(aff or ())
     flags = ", ".join("1" if k in used else "0" for k in range(max(spec.n_params, 1)))
-    return [f"#define CROSS_AFFINE {int(aff is not None)}",
-            f"#define CROSS_PARAMS {{{flags}}}"]
+    return [f"#define CROSS_AFFINE {int(aff is not None)}", f"#define CROSS_PARAMS {{{flags}}}"]
 
 
 def _defines(spec) -> str:
@@ -1928,8 +2046,11 @@ static int bs_instance(bs_args *a, int64_t i) {
 #: fast at -O1 and stays ISO C (no contraction).
 KERNEL_OPT, DRIVER_OPT = "-O2 -ffp-contract=fast", "-O1"
 
-_DRIVERS = {"fixed": _FIXED, "adaptive": _SERIAL_RUN + _DENSE_EVENTS + _ADAPTIVE,
-            "rodas": _SERIAL_RUN + _DENSE_EVENTS + _RODAS}
+_DRIVERS = {
+    "fixed": _FIXED,
+    "adaptive": _SERIAL_RUN + _DENSE_EVENTS + _ADAPTIVE,
+    "rodas": _SERIAL_RUN + _DENSE_EVENTS + _RODAS,
+}
 
 
 def family_of(method: str) -> str:
@@ -1937,8 +2058,9 @@ def family_of(method: str) -> str:
     try:
         return FAMILIES[method]
     except KeyError:
-        raise MethodError(f"unknown method {method!r}; choose one of "
-                          f"{', '.join(FAMILIES)}.") from None
+        raise MethodError(
+            f"unknown method {method!r}; choose one of {', '.join(FAMILIES)}."
+        ) from None
 
 
 def generate_source(spec, family: str) -> str:
@@ -1961,9 +2083,12 @@ def generate_source(spec, family: str) -> str:
     model = _model_functions(spec, family)
     lanes = _lane_functions(spec) if family == "fixed" else ""
     # no text of a file in generated source: the name and key only as plain tokens
-    parts = [_HEADER, f"/* model {source_token(spec.name)}, key {source_token(spec.key)}, "
-             f"family {family} */\n",
-             _defines(spec), _c_struct()]
+    parts = [
+        _HEADER,
+        f"/* model {source_token(spec.name)}, key {source_token(spec.key)}, family {family} */\n",
+        _defines(spec),
+        _c_struct(),
+    ]
     if "bs_xexpm1" in model + lanes:
         from biosnn.codegen.functions import C_GIVEN_EXP, C_PRELUDE
 
@@ -1972,14 +2097,28 @@ def generate_source(spec, family: str) -> str:
             parts.append(C_GIVEN_EXP)
     if family != "fixed":
         return "\n".join([*parts, model, _COMMON_STIM, _COMMON, _DRIVERS[family]])
-    protos = "".join(f"BS_HIDDEN void {name}(double t, const double *restrict Y, "
-                     f"const double *restrict P, {outs});\n"
-                     for name, outs in LANE_OUTS.items())
-    return "\n".join([
-        *parts, _COMMON_STIM, protos, _FIXED_TYPES,
-        UNIT_MARKER.format(name="kernels", opt=KERNEL_OPT), _VMATH, lanes, _FIXED_KERNELS,
-        UNIT_MARKER.format(name="driver", opt=DRIVER_OPT), noise.C_SOURCE, model, _COMMON,
-        _FIXED])
+    protos = "".join(
+        f"BS_HIDDEN void {name}(double t, const double *restrict Y, "
+        f"const double *restrict P, {outs});\n"
+        for name, outs in LANE_OUTS.items()
+    )
+    return "\n".join(
+        [
+            *parts,
+            _COMMON_STIM,
+            protos,
+            _FIXED_TYPES,
+            UNIT_MARKER.format(name="kernels", opt=KERNEL_OPT),
+            _VMATH,
+            lanes,
+            _FIXED_KERNELS,
+            UNIT_MARKER.format(name="driver", opt=DRIVER_OPT),
+            noise.C_SOURCE,
+            model,
+            _COMMON,
+            _FIXED,
+        ]
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -2010,8 +2149,7 @@ class CKernel:
         ``source_of``).
     """
 
-    def __init__(self, key: str, family: str, path, source: str | None = None,
-                 source_of=None):
+    def __init__(self, key: str, family: str, path, source: str | None = None, source_of=None):
         from biosnn.codegen import c_build
 
         self.key, self.family, self.path = key, family, Path(path)
@@ -2029,7 +2167,8 @@ class CKernel:
 
     def __call__(self, args: BsArgs, stop=None) -> int:
         """Run the driver on ``args``; with ``stop`` (the int64 array behind
-        ``args.stop``) Ctrl-C stops it within a step (:mod:`biosnn._interrupt`)."""
+        ``args.stop``) Ctrl-C stops it within a step (:mod:`biosnn._interrupt`).
+        """
         if stop is None:
             return int(self._run(ctypes.byref(args)))
         from biosnn import _interrupt
@@ -2067,11 +2206,10 @@ def kernel(spec, family: str) -> CKernel:
         path = c_build.build(source, compiler)
         c_build.write_alias(warm_key, compiler, path, source)
 
-    def source_of():        # this kernel's own source (libraries may be shared by models)
+    def source_of():  # this kernel's own source (libraries may be shared by models)
         text = c_build.alias_source(warm_key, compiler)
         if text is None:
-            text = generate_source(spec.full_spec() if hasattr(spec, "full_spec") else spec,
-                                   family)
+            text = generate_source(spec.full_spec() if hasattr(spec, "full_spec") else spec, family)
         return text
 
     k = CKernel(spec.key, family, path, source, source_of)
@@ -2081,7 +2219,8 @@ def kernel(spec, family: str) -> CKernel:
 
 def available() -> bool:
     """True if a C compiler is present and works (never warns; see
-    :mod:`biosnn.codegen.backend` for the choice of backend)."""
+    :mod:`biosnn.codegen.backend` for the choice of backend).
+    """
     from biosnn.codegen import c_build
 
     return c_build.compiler_available()
@@ -2094,24 +2233,31 @@ def _check(spec, request) -> str:
     method = request.method
     family = family_of(method)
     if family != "fixed" and spec.n_noises:
-        raise MethodError(f"method {method!r} cannot integrate a model with noise "
-                          f"({', '.join(spec.noises)}); use 'euler_maruyama' or "
-                          "'stochastic_heun'.")
+        raise MethodError(
+            f"method {method!r} cannot integrate a model with noise "
+            f"({', '.join(spec.noises)}); use 'euler_maruyama' or "
+            "'stochastic_heun'."
+        )
     if method in FIXED_STEP and spec.n_noises:
-        raise MethodError(f"method {method!r} ignores noise; use 'euler_maruyama' or "
-                          "'stochastic_heun' for a model with "
-                          f"{', '.join(spec.noises)}.")
+        raise MethodError(
+            f"method {method!r} ignores noise; use 'euler_maruyama' or "
+            "'stochastic_heun' for a model with "
+            f"{', '.join(spec.noises)}."
+        )
     if family == "fixed" and not (request.dt and request.dt > 0):
         raise MethodError(f"method {method!r} needs a time step, e.g. dt=0.01.")
     if family != "fixed" and (request.rtol is None or request.atol is None):
-        raise MethodError(f"method {method!r} is adaptive and needs explicit tolerances, "
-                          "e.g. rtol=1e-6, atol=1e-9.")
+        raise MethodError(
+            f"method {method!r} is adaptive and needs explicit tolerances, "
+            "e.g. rtol=1e-6, atol=1e-9."
+        )
     if family == "fixed" and request.n_fixed_steps > request.max_steps:
         steps = request.n_fixed_steps
         raise SimulationError(
             f"{steps if steps < 10**12 else f'{steps:.3g}'} steps of dt = {request.dt:g} "
             "are needed, more than "
-            f"max_steps = {request.max_steps}; increase max_steps or dt.")
+            f"max_steps = {request.max_steps}; increase max_steps or dt."
+        )
     if not np.isfinite(np.asarray(request.y0, float)).all():
         raise SimulationError("the initial state is not finite.")
     if method == "exact" and request.propagator is None:
@@ -2124,8 +2270,14 @@ def _controller(k: int) -> dict:
     from biosnn.solvers.controllers import PIController
 
     pi = PIController(order=k)
-    return {"safety": pi.safety, "fac_min": pi.factor_min, "fac_max": pi.factor_max,
-            "beta1": pi.alpha, "beta2": pi.beta, "expo_rej": 1.0 / k}
+    return {
+        "safety": pi.safety,
+        "fac_min": pi.factor_min,
+        "fac_max": pi.factor_max,
+        "beta1": pi.alpha,
+        "beta2": pi.beta,
+        "expo_rej": 1.0 / k,
+    }
 
 
 class _Args:
@@ -2156,14 +2308,17 @@ def _set_stimuli(args: _Args, request, n: int) -> None:
     t_at, v_at = 0, 0
     for k, stim in items:
         if stim.n_columns not in (1, n):
-            raise SimulationError(f"stimulus of parameter {k} has {stim.n_columns} columns; "
-                                  f"expected 1 or {n} (one per instance).")
+            raise SimulationError(
+                f"stimulus of parameter {k} has {stim.n_columns} columns; "
+                f"expected 1 or {n} (one per instance)."
+            )
         toff.append(t_at)
         voff.append(v_at)
         times.append(stim.times)
         values.append(stim.values.reshape(-1))
         t_at += stim.times.size
         v_at += stim.values.size
+
     def cat(xs):
         return np.concatenate(xs) if xs else np.zeros(0)
 
@@ -2185,15 +2340,22 @@ def _set_stimuli(args: _Args, request, n: int) -> None:
 
 def _set_method(args: _Args, spec, request, family: str) -> None:
     method = request.method
-    if method in FIXED_CODES:       # no tableau: skip building the catalogue (start-up)
+    if method in FIXED_CODES:  # no tableau: skip building the catalogue (start-up)
         ROSENBROCK = TABLEAUX = {}
     else:
         from biosnn.solvers.tableaux import ROSENBROCK, TABLEAUX
     if family == "rodas":
         tab = ROSENBROCK[method]
         s, st, k = tab.n_stages, tab.n_stages, tab.error_exponent_order
-        arrays = {"c": tab.c, "A": tab.a, "b": tab.m, "b_err": tab.m_err,
-                  "dense": tab.dense, "ros_d": tab.d, "ros_C": tab.C}
+        arrays = {
+            "c": tab.c,
+            "A": tab.a,
+            "b": tab.m,
+            "b_err": tab.m_err,
+            "dense": tab.dense,
+            "ros_d": tab.d,
+            "ros_C": tab.C,
+        }
         args.set("gamma", float(tab.gamma))
         fsal, has_low = 0, 0
     elif method in TABLEAUX:
@@ -2278,7 +2440,7 @@ def _build_args(spec, request, family: str) -> _Args:
     return args
 
 
-_THREADS_PID: list = []     # pid of the process that started OpenMP threads
+_THREADS_PID: list = []  # pid of the process that started OpenMP threads
 
 
 def n_threads() -> int:
@@ -2320,17 +2482,22 @@ def _raise(spec, args: _Args, status: int) -> None:
     where = f"at t = {a.fail_time:.10g} in instance {a.fail_instance}"
     if status == 2:
         var = spec.states[a.fail_var] if 0 <= a.fail_var < spec.n_states else "?"
-        raise SimulationError(f"the state became non-finite {where}: variable {var!r} "
-                              "(blow-up; try a smaller dt or tighter tolerances).")
+        raise SimulationError(
+            f"the state became non-finite {where}: variable {var!r} "
+            "(blow-up; try a smaller dt or tighter tolerances)."
+        )
     if status == 3:
-        raise SimulationError(f"more than max_steps = {a.max_steps} steps {where}; "
-                              "raise max_steps or loosen the tolerances.")
+        raise SimulationError(
+            f"more than max_steps = {a.max_steps} steps {where}; "
+            "raise max_steps or loosen the tolerances."
+        )
     if status == 4:
         var = spec.states[a.fail_var] if 0 <= a.fail_var < spec.n_states else "?"
         raise SimulationError(
             f"the step size underflowed {where} (variable {var!r} changed fastest): the "
             "solution blows up or the model is too stiff for this method (try "
-            "method='rodas4').")
+            "method='rodas4')."
+        )
     raise SimulationError(f"{STATUS.get(status, 'error')} {where}.")
 
 
@@ -2365,9 +2532,16 @@ def run(spec, request) -> RawRun:
     m = args.s.n_spikes
     stats = args.keep["stats"].sum(axis=0)
     return RawRun(
-        t=args.keep["t_rec"], y=args.keep["y_rec"],
+        t=args.keep["t_rec"],
+        y=args.keep["y_rec"],
         spike_index=args.keep["spike_index"][:m].copy(),
         spike_time=args.keep["spike_time"][:m].copy(),
         y_final=args.keep["y_final"],
-        stats={"n_steps": int(stats[0]), "n_rejected": int(stats[1]),
-               "n_rhs": int(stats[2]), "n_jac": int(stats[3]), "backend": "c"})
+        stats={
+            "n_steps": int(stats[0]),
+            "n_rejected": int(stats[1]),
+            "n_rhs": int(stats[2]),
+            "n_jac": int(stats[3]),
+            "backend": "c",
+        },
+    )

@@ -98,12 +98,12 @@ OPENMP_FLAGS = ("-fopenmp",)
 NO_OPENMP_FLAGS = ("-fopenmp-simd",)
 LIBS = ("-lm",)
 
-_LOADED: dict = {}          # path -> ctypes.CDLL (one dlopen per file and process)
+_LOADED: dict = {}  # path -> ctypes.CDLL (one dlopen per file and process)
 _LOCK = threading.Lock()
-_AVAILABLE: dict = {}       # compiler identity -> None (works) or why it does not
-_OPENMP: dict = {}          # compiler identity -> bool
-_FOUND: dict = {}           # ($CC, $PATH) -> Compiler or None
-_VERIFIED: set = set()      # library paths whose bytes were hashed in this process
+_AVAILABLE: dict = {}  # compiler identity -> None (works) or why it does not
+_OPENMP: dict = {}  # compiler identity -> bool
+_FOUND: dict = {}  # ($CC, $PATH) -> Compiler or None
+_VERIFIED: set = set()  # library paths whose bytes were hashed in this process
 
 
 class Compiler:
@@ -123,7 +123,7 @@ class Compiler:
         self.path = os.path.realpath(exe)
         st = os.stat(self.path)
         self.identity = f"{' '.join(self.argv)}|{self.path}|{st.st_size}|{st.st_mtime_ns}"
-        for word in self.argv[1:]:          # a wrapper (ccache gcc): the compiler it runs
+        for word in self.argv[1:]:  # a wrapper (ccache gcc): the compiler it runs
             inner = shutil.which(word) if not word.startswith("-") else None
             if inner:
                 st = os.stat(os.path.realpath(inner))
@@ -163,10 +163,11 @@ def _not_found() -> str:
     """What :func:`find_compiler` tried, as the reason of a CompilerError."""
     env = os.environ.get("CC")
     if env:
-        return (f"no C compiler: $CC is {env!r}, which is not a program on PATH (set CC "
-                "to a working compiler such as gcc or clang)")
-    return ("no C compiler: none of cc, gcc, clang is on PATH (install gcc or clang, or "
-            "set CC)")
+        return (
+            f"no C compiler: $CC is {env!r}, which is not a program on PATH (set CC "
+            "to a working compiler such as gcc or clang)"
+        )
+    return "no C compiler: none of cc, gcc, clang is on PATH (install gcc or clang, or set CC)"
 
 
 def require_compiler() -> Compiler:
@@ -195,8 +196,10 @@ def require_compiler() -> Compiler:
             _AVAILABLE[ident] = None
         except (CompilerError, OSError) as exc:
             first = " ".join(str(exc).split())[:500]
-            _AVAILABLE[ident] = (f"the C compiler {' '.join(compiler.argv)!r} "
-                                 f"({compiler.path}) cannot build a library: {first}")
+            _AVAILABLE[ident] = (
+                f"the C compiler {' '.join(compiler.argv)!r} "
+                f"({compiler.path}) cannot build a library: {first}"
+            )
     if _AVAILABLE[ident] is not None:
         raise CompilerError(_AVAILABLE[ident])
     return compiler
@@ -204,7 +207,8 @@ def require_compiler() -> Compiler:
 
 def cache_dir() -> Path:
     """``$BIOSNN_CACHE_DIR/c`` (default ``~/.cache/biosnn/c``), created 0700 and checked
-    (:func:`biosnn.cache.directory`)."""
+    (:func:`biosnn.cache.directory`).
+    """
     from biosnn import cache
 
     return cache.directory("c")
@@ -233,7 +237,8 @@ def _unlink(path) -> None:
 
 def library_key(source: str, compiler: Compiler) -> str:
     """The key of the library compiled from ``source``: sha256 of the source, the compiler
-    identity, the flags and :func:`biosnn.cache.package_key`."""
+    identity, the flags and :func:`biosnn.cache.package_key`.
+    """
     from biosnn import cache
 
     return _sha(source, compiler.identity, " ".join(flags(compiler)), cache.package_key())
@@ -274,7 +279,7 @@ def build(source: str, compiler: Compiler | None = None) -> Path:
     if lib is not None:
         return lib
     units = split_units(source)
-    if len(units) == 1 and units[0][1] is None:      # no marker: one command
+    if len(units) == 1 and units[0][1] is None:  # no marker: one command
         steps = [[*flags(compiler), "-o", "lib.so", "main.c", *LIBS]]
         units = [("main", None, source)]
     else:
@@ -289,7 +294,8 @@ def compile_library(compiler: Compiler, source: str, units: list, steps=None) ->
     of the cache and store the library as a blob: ``<sha256 of its bytes>.so`` (and
     ``source`` as the blob ``<sha256 of source>.c``).  ``steps`` (a list of compiler argument lists, run in
     that directory on ``<name>.c`` files, output ``lib.so``) replaces the default: each
-    unit to an object by :func:`unit_command`, in parallel, then one link."""
+    unit to an object by :func:`unit_command`, in parallel, then one link.
+    """
     from biosnn import cache
 
     folder = cache_dir()
@@ -315,13 +321,14 @@ def compile_library(compiler: Compiler, source: str, units: list, steps=None) ->
 
 def _verified(folder: Path, digest: str | None) -> Path | None:
     """``folder/<digest>.so`` if it exists and hashes to its name (checked once per
-    process), else None (a corrupt file is removed)."""
+    process), else None (a corrupt file is removed).
+    """
     from biosnn import cache
 
     if digest is None:
         return None
     lib = folder / f"{digest}.so"
-    if str(lib) in _VERIFIED and lib.exists():     # the cache may be deleted meanwhile
+    if str(lib) in _VERIFIED and lib.exists():  # the cache may be deleted meanwhile
         return lib
     if not cache.verified_blob(lib):
         return None
@@ -335,7 +342,10 @@ def _verified(folder: Path, digest: str | None) -> Path | None:
 UNIT_OPTIONS = ("-ffp-contract=fast", "-ffp-contract=on", "-ffp-contract=off")
 _UNIT_RE = re.compile(
     r"^/\* biosnn-unit ([A-Za-z_]\w*) (-O[0-3s](?: (?:"
-    + "|".join(re.escape(o) for o in UNIT_OPTIONS) + r"))*) \*/$", re.M)
+    + "|".join(re.escape(o) for o in UNIT_OPTIONS)
+    + r"))*) \*/$",
+    re.M,
+)
 
 
 def split_units(source: str) -> list:
@@ -357,8 +367,7 @@ def split_units(source: str) -> list:
     if len(pieces) == 1:
         return [("main", None, source)]
     common = pieces[0]
-    return [(pieces[k], pieces[k + 1], common + pieces[k + 2])
-            for k in range(1, len(pieces), 3)]
+    return [(pieces[k], pieces[k + 1], common + pieces[k + 2]) for k in range(1, len(pieces), 3)]
 
 
 def _run(compiler: Compiler, args: list, cwd=None) -> None:
@@ -369,17 +378,18 @@ def _run(compiler: Compiler, args: list, cwd=None) -> None:
     except OSError as exc:
         raise CompilerError(f"could not run the C compiler {compiler.argv[0]!r}: {exc}")
     if proc.returncode != 0:
-        raise CompilerError(
-            f"C compilation failed ({' '.join(cmd)}):\n{proc.stderr.strip()}")
+        raise CompilerError(f"C compilation failed ({' '.join(cmd)}):\n{proc.stderr.strip()}")
 
 
 def unit_command(compiler: Compiler, opt: str | None, c_file, obj) -> list:
     """The command that compiles one unit to an object: :func:`flags` without
     ``-shared``, the ``-O`` level of ``opt`` (None: unchanged) and its other options
-    (after the flags, so they override them), ``-c``."""
+    (after the flags, so they override them), ``-c``.
+    """
     level, *extra = opt.split() if opt else (None,)
-    args = [(level if level and f.startswith("-O") else f) for f in flags(compiler)
-            if f != "-shared"]
+    args = [
+        (level if level and f.startswith("-O") else f) for f in flags(compiler) if f != "-shared"
+    ]
     return [*compiler.argv, *args, *extra, "-c", "-o", str(obj), str(c_file)]
 
 
@@ -396,15 +406,20 @@ def _build_units(compiler: Compiler, units: list, tmp) -> None:
     try:
         for name, opt, _ in units:
             cmd = unit_command(compiler, opt, f"{name}.c", f"{name}.o")
-            procs.append((cmd, subprocess.Popen(
-                cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp)))
+            procs.append(
+                (
+                    cmd,
+                    subprocess.Popen(
+                        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp
+                    ),
+                )
+            )
             objs.append(f"{name}.o")
     except OSError as exc:
         for _, proc in procs:
             proc.kill()
             proc.wait()
-        raise CompilerError(
-            f"could not run the C compiler {compiler.argv[0]!r}: {exc}") from None
+        raise CompilerError(f"could not run the C compiler {compiler.argv[0]!r}: {exc}") from None
     errors = []
     for cmd, proc in procs:
         _, err = proc.communicate()
@@ -416,7 +431,7 @@ def _build_units(compiler: Compiler, units: list, tmp) -> None:
 
 
 def load_library(path) -> ctypes.CDLL:
-    """dlopen a library of the cache once per process (later calls return the same handle).
+    """Dlopen a library of the cache once per process (later calls return the same handle).
 
     Only a file ``<digest>.so`` directly inside :func:`cache_dir` whose bytes hash to
     ``digest`` is loaded (verified once per process; :func:`build` and
@@ -437,13 +452,20 @@ def load_library(path) -> ctypes.CDLL:
         if lib is not None:
             return lib
         folder = cache_dir()
-        if (path.suffix != ".so" or not cache.is_digest(path.stem)
-                or os.path.realpath(path.parent) != os.path.realpath(folder)):
-            raise CacheError(f"refusing to load {path}: biosnn loads only libraries of "
-                             f"its cache directory {folder}, named by their hash.")
+        if (
+            path.suffix != ".so"
+            or not cache.is_digest(path.stem)
+            or os.path.realpath(path.parent) != os.path.realpath(folder)
+        ):
+            raise CacheError(
+                f"refusing to load {path}: biosnn loads only libraries of "
+                f"its cache directory {folder}, named by their hash."
+            )
         if _verified(folder, path.stem) is None:
-            raise CacheError(f"the cached library {path} is missing or does not match its "
-                             "hash (removed; it is compiled again on the next build).")
+            raise CacheError(
+                f"the cached library {path} is missing or does not match its "
+                "hash (removed; it is compiled again on the next build)."
+            )
         lib = ctypes.CDLL(str(folder / path.name))
         _LOADED[str(path)] = lib
         return lib
@@ -459,7 +481,8 @@ def lookup_alias(key: str, compiler: Compiler) -> Path | None:
 
     The alias file must hold the digest of a library in the cache, and the library's
     bytes must hash to it; anything else (a path, garbage, a truncated library) is a
-    miss."""
+    miss.
+    """
     from biosnn import cache
 
     folder = cache_dir()
@@ -469,7 +492,8 @@ def lookup_alias(key: str, compiler: Compiler) -> Path | None:
 def write_alias(key: str, compiler: Compiler, lib: Path, source: str | None = None) -> None:
     """Record that the warm-start ``key`` maps to library ``lib`` (atomic), and to the
     source it was compiled from (a blob ``<sha256>.c`` named by ``alias-<A>.src``: two
-    sources that compile to the same bytes share a library, not a source)."""
+    sources that compile to the same bytes share a library, not a source).
+    """
     from biosnn import cache
 
     folder = cache_dir()
@@ -546,13 +570,12 @@ def _probe_openmp(compiler: Compiler) -> bool:
     with cache.temp_dir(cache_dir()) as tmp:
         src, lib = Path(tmp) / "probe.c", Path(tmp) / "probe.so"
         src.write_text(_OPENMP_PROBE)
-        cmd = [*compiler.argv, "-O1", "-fPIC", "-shared", *OPENMP_FLAGS, "-o", str(lib),
-               str(src)]
+        cmd = [*compiler.argv, "-O1", "-fPIC", "-shared", *OPENMP_FLAGS, "-o", str(lib), str(src)]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 return False
-            ctypes.CDLL(str(lib))          # libgomp must also load
+            ctypes.CDLL(str(lib))  # libgomp must also load
             return True
         except OSError:
             return False

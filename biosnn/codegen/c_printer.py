@@ -94,8 +94,11 @@ class BiosnnCPrinter(C99CodePrinter):
     # piecewise and logic ---------------------------------------------------------------
     def _print_Piecewise(self, expr):
         *pieces, (last_e, last_c) = expr.args
-        tail = self._print(last_e) if last_c == sp.true else (
-            f"({self._cond(last_c)} ? ({self._print(last_e)}) : NAN)")
+        tail = (
+            self._print(last_e)
+            if last_c == sp.true
+            else (f"({self._cond(last_c)} ? ({self._print(last_e)}) : NAN)")
+        )
         for e, c in reversed(pieces):
             tail = f"({self._cond(c)} ? ({self._print(e)}) : {tail})"
         return tail

@@ -78,11 +78,21 @@ __all__ = [
 # The constants, exact coefficients and NumPy definitions live in the sympy-free module
 # biosnn.codegen.safe_numpy (warm processes import it without sympy); re-exported here.
 from biosnn.codegen.safe_numpy import (  # noqa: E402,F401
-    _BERNOULLI, _POLYS, _SERIES, HIGH_ORDER_SERIES_RADIUS, MAX_ORDER, NUMPY_FUNCTIONS,
-    ORDER0_SERIES_RADIUS, SERIES_RADIUS, _c_name, _poly_terms, _series_radius)
-
+    _BERNOULLI,
+    _POLYS,
+    _SERIES,
+    HIGH_ORDER_SERIES_RADIUS,
+    MAX_ORDER,
+    NUMPY_FUNCTIONS,
+    ORDER0_SERIES_RADIUS,
+    SERIES_RADIUS,
+    _c_name,
+    _poly_terms,
+    _series_radius,
+)
 
 # -- C implementations ------------------------------------------------------------------------
+
 
 def _c_double(value: float) -> str:
     return repr(float(value))
@@ -114,7 +124,8 @@ def _c_order0() -> str:
         f"    /* x/(exp(x) - 1), 1 at x = 0 */\n"
         f"    if (fabs(x) < {_c_double(ORDER0_SERIES_RADIUS)}) return 1.0 - x*(0.5 - x/12.0);\n"
         f"    return x/expm1(x);\n"
-        f"}}\n")
+        f"}}\n"
+    )
 
 
 def _c_derivative(order: int) -> str:
@@ -131,17 +142,20 @@ def _c_derivative(order: int) -> str:
         f" + {order}.0*({_c_poly(_POLYS[order - 1])});\n"
         f"        return isfinite(r) ? r : 0.0;\n"
         f"    }}\n"
-        f"}}\n")
+        f"}}\n"
+    )
 
 
 #: C99 definitions (static inline) of every safe function; needs ``<math.h>``.
 C_PRELUDE = (
     "/* biosnn safe functions (biosnn/codegen/functions.py) */\n"
     + _c_order0()
-    + "".join(_c_derivative(n) for n in range(1, MAX_ORDER + 1)))
+    + "".join(_c_derivative(n) for n in range(1, MAX_ORDER + 1))
+)
 
 
 # -- arbitrary precision (sympy evalf) --------------------------------------------------------
+
 
 def _mp_value(order: int, x, prec: int):
     """The ``order``-th derivative at the mpmath number ``x`` with ``prec`` bits."""
@@ -165,6 +179,7 @@ def _mp_value(order: int, x, prec: int):
 
 
 # -- sympy classes ---------------------------------------------------------------------------
+
 
 class SafeFunction(sympy.Function):
     """Base of the functions added by rewrites (one argument; see the module docstring)."""
@@ -231,12 +246,22 @@ class _XOverExpm1Base(SafeFunction):
 
 def _make_class(order: int) -> type:
     name = "XOverExpm1" if order == 0 else f"XOverExpm1D{order}"
-    doc = ("``x/(exp(x) - 1)``, equal to 1 at ``x = 0`` (safe; see module docstring)."
-           if order == 0 else
-           f"Derivative of order {order} of ``x/(exp(x) - 1)`` (safe; see module docstring).")
-    return type(name, (_XOverExpm1Base,), {
-        "order": order, "c_name": _c_name(order), "numpy_name": _c_name(order),
-        "__doc__": doc, "__module__": __name__})
+    doc = (
+        "``x/(exp(x) - 1)``, equal to 1 at ``x = 0`` (safe; see module docstring)."
+        if order == 0
+        else f"Derivative of order {order} of ``x/(exp(x) - 1)`` (safe; see module docstring)."
+    )
+    return type(
+        name,
+        (_XOverExpm1Base,),
+        {
+            "order": order,
+            "c_name": _c_name(order),
+            "numpy_name": _c_name(order),
+            "__doc__": doc,
+            "__module__": __name__,
+        },
+    )
 
 
 _CLASSES = tuple(_make_class(n) for n in range(MAX_ORDER + 1))
@@ -294,7 +319,8 @@ def _c_given_exp() -> str:
         "    const double x2 = x*x;\n"
         f"    const double s = 1.0 - 0.5*x + x2*{poly};\n"
         f"    return fabs(x) < {_c_double(GIVEN_EXP_SERIES_RADIUS)} ? s : x/(e - 1.0);\n"
-        "}\n")
+        "}\n"
+    )
 
 
 #: C99 definition of ``bs_xexpm1e`` (needs ``<math.h>``).
@@ -347,6 +373,7 @@ class XOverExpm1GivenExp(sympy.Function):
 # * ``maximum(a, b)``: 1 for the argument that is strictly larger, else 0 (0 for both at a
 #   tie); ``minimum`` likewise with "strictly smaller" - a Piecewise, printable everywhere.
 
+
 class floor(sympy.floor):  # noqa: N801 - the printers dispatch on sympy's class name
     """``floor(x)``; derivative 0 (everywhere except at the integers, where it jumps)."""
 
@@ -395,8 +422,11 @@ def _extremum_fdiff(self, argindex, strictly):
     others = [a for k, a in enumerate(self.args) if k != argindex - 1]
     # not evaluated: a comparison sympy cannot decide (nan, zoo) must not raise here, and
     # simplifying the condition (ITEs of infinities) can take minutes
-    cond = sympy.And(*[strictly(arg, o, evaluate=False) for o in others], evaluate=False) \
-        if len(others) > 1 else strictly(arg, others[0], evaluate=False)
+    cond = (
+        sympy.And(*[strictly(arg, o, evaluate=False) for o in others], evaluate=False)
+        if len(others) > 1
+        else strictly(arg, others[0], evaluate=False)
+    )
     return sympy.Piecewise((1, _lift_piecewise(cond)), (0, True), evaluate=False)
 
 
@@ -439,11 +469,16 @@ class Min(sympy.Min):
 
 
 #: The whitelisted non-smooth functions, by sympy name (what the parser builds).
-NONSMOOTH = {"floor": floor, "ceiling": ceiling, "sign": sign, "Abs": Abs, "Max": Max,
-             "Min": Min}
+NONSMOOTH = {"floor": floor, "ceiling": ceiling, "sign": sign, "Abs": Abs, "Max": Max, "Min": Min}
 
-_SYMPY_NONSMOOTH = {sympy.floor: floor, sympy.ceiling: ceiling, sympy.sign: sign,
-                    sympy.Abs: Abs, sympy.Max: Max, sympy.Min: Min}
+_SYMPY_NONSMOOTH = {
+    sympy.floor: floor,
+    sympy.ceiling: ceiling,
+    sympy.sign: sign,
+    sympy.Abs: Abs,
+    sympy.Max: Max,
+    sympy.Min: Min,
+}
 _OURS = frozenset(_SYMPY_NONSMOOTH.values())
 #: sympy writes abs(exp(z)) as exp(re(z)) when it cannot prove z real; every biosnn value
 #: is real (a complex intermediate is nan in the kernels), so re(z) is z and im(z) is 0.
@@ -468,8 +503,8 @@ def as_biosnn(expr):
     True
     """
     if not isinstance(expr, sympy.Basic) or not any(
-            type(e) in _SYMPY_NONSMOOTH or type(e) in _PARTS
-            for e in sympy.preorder_traversal(expr)):
+        type(e) in _SYMPY_NONSMOOTH or type(e) in _PARTS for e in sympy.preorder_traversal(expr)
+    ):
         return expr
     return _rebuild(expr)
 
@@ -478,7 +513,7 @@ def _rebuild(expr):
     if not expr.args or isinstance(expr, (sympy.Symbol, sympy.Number)):
         return expr
     args = tuple(_rebuild(a) for a in expr.args)
-    if type(expr) in _PARTS:    # re(x) -> x, im(x) -> 0: biosnn computes in real numbers
+    if type(expr) in _PARTS:  # re(x) -> x, im(x) -> 0: biosnn computes in real numbers
         return args[0] if type(expr) is sympy.re else sympy.S.Zero
     cls = _SYMPY_NONSMOOTH.get(type(expr))
     if cls is not None or type(expr) in _OURS:

@@ -44,6 +44,7 @@ Examples
 >>> k.f(0.0, np.array([[1.0, 2.0]]), np.array([[10.0, 20.0]]))
 array([[-0.1, -0.1]])
 """
+
 from __future__ import annotations
 
 import linecache
@@ -78,7 +79,7 @@ _SAFE_CALL = re.compile(r"\bbs_\w*\(|\b_s_bs_\w*\(")
 
 
 def _safe_functions() -> dict:
-    """name -> callable of the safe functions, plus ``_s_name`` scalar versions."""
+    """Name -> callable of the safe functions, plus ``_s_name`` scalar versions."""
     from biosnn.codegen.safe_numpy import kernel_namespace
 
     return kernel_namespace()
@@ -125,11 +126,21 @@ class NumpyKernel:
 
             self.source = generate(spec.full_spec() if hasattr(spec, "full_spec") else spec)
         self.filename = f"<biosnn-numpy {_ident(spec.name)} {spec.key[:12]}>"
-        linecache.cache[self.filename] = (len(self.source), None,
-                                          self.source.splitlines(True), self.filename)
-        namespace = {_MODULE: np, "_m": math, "_full": _full, "_sel": _sel, "inf": np.inf,
-                     "nan": np.nan}
-        if _SAFE_CALL.search(self.source):   # (functions.py imports sympy)
+        linecache.cache[self.filename] = (
+            len(self.source),
+            None,
+            self.source.splitlines(True),
+            self.filename,
+        )
+        namespace = {
+            _MODULE: np,
+            "_m": math,
+            "_full": _full,
+            "_sel": _sel,
+            "inf": np.inf,
+            "nan": np.nan,
+        }
+        if _SAFE_CALL.search(self.source):  # (functions.py imports sympy)
             namespace.update(_safe_functions())
         exec(compile(self.source, self.filename, "exec"), namespace)  # noqa: S102 - printed by us
         for name in _FUNCTIONS:
@@ -146,15 +157,26 @@ class NumpyKernel:
 
     @property
     def has_refractory(self) -> bool:
-        return (self.spec.refractory_time is not None
-                or self.spec.refractory_condition is not None)
+        return self.spec.refractory_time is not None or self.spec.refractory_condition is not None
 
     def __repr__(self) -> str:
         return f"NumpyKernel({self.spec.name!r}, states={self.spec.states})"
 
 
-_FUNCTIONS = ("f", "f1", "g", "jac", "dfdt", "crossing", "threshold", "reset",
-              "refractory_condition", "refractory_time", "exp_euler_AB", "aliases")
+_FUNCTIONS = (
+    "f",
+    "f1",
+    "g",
+    "jac",
+    "dfdt",
+    "crossing",
+    "threshold",
+    "reset",
+    "refractory_condition",
+    "refractory_time",
+    "exp_euler_AB",
+    "aliases",
+)
 
 
 def _ident(name: str) -> str:

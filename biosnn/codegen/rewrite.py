@@ -48,21 +48,28 @@ XOverExpm1(-V/10 - 4)
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import sympy
 from sympy.codegen.cfunctions import expm1, log1p
 
 from biosnn.codegen.functions import XOverExpm1, XOverExpm1GivenExp
 
-__all__ = ["removable_singularities", "use_expm1", "use_log1p", "make_numerically_safe",
-           "PASSES", "share_exponentials"]
+__all__ = [
+    "removable_singularities",
+    "use_expm1",
+    "use_log1p",
+    "make_numerically_safe",
+    "PASSES",
+    "share_exponentials",
+]
 
 #: Relative tolerance for comparing floating-point coefficients.
 RTOL = 1e-12
 
 
 # -- traversal -------------------------------------------------------------------------
+
 
 def _bottom_up(expr, rule: Callable):
     """Apply ``rule`` to every node of ``expr``, children first.
@@ -82,6 +89,7 @@ def _bottom_up(expr, rule: Callable):
 
 
 # -- numeric helpers -------------------------------------------------------------------
+
 
 def _close(a, b) -> bool:
     """True if two numbers are equal (exact) or agree to :data:`RTOL` (floats)."""
@@ -114,6 +122,7 @@ def _coeff_scale(expr) -> float:
 
 
 # -- removable singularities -------------------------------------------------------------
+
 
 def _exp_minus_one(den):
     """Match ``den = k*(exp(B) - 1)``; return ``(k, B)`` or None.
@@ -178,14 +187,14 @@ def _singular_quotient(node):
         if match is None:
             continue
         k, arg = match
-        others = factors[:i] + factors[i + 1:]
+        others = factors[:i] + factors[i + 1 :]
         for j, num in enumerate(others):
             if not num.free_symbols & arg.free_symbols:
                 continue
             ratio = _linear_ratio(num, arg)
             if ratio is None:
                 continue
-            rest = sympy.Mul(*(others[:j] + others[j + 1:]))
+            rest = sympy.Mul(*(others[:j] + others[j + 1 :]))
             return rest * _clean_number(ratio / k) * XOverExpm1(arg)
     return None
 
@@ -216,6 +225,7 @@ def removable_singularities(expr):
 
 # -- expm1 -----------------------------------------------------------------------------------
 
+
 def _expm1_sum(node):
     """In a sum, replace ``c*exp(x) + (-c)`` by ``c*expm1(x)``."""
     if not isinstance(node, sympy.Add):
@@ -227,7 +237,7 @@ def _expm1_sum(node):
     for i, term in enumerate(terms):
         c, e = term.as_coeff_Mul()
         if isinstance(e, sympy.exp) and _close(c, -const):
-            others = terms[:i] + terms[i + 1:]
+            others = terms[:i] + terms[i + 1 :]
             return sympy.Add(c * expm1(e.args[0]), *others)
     return None
 
@@ -248,6 +258,7 @@ def use_expm1(expr):
 
 
 # -- log1p ------------------------------------------------------------------------------------
+
 
 def _log1p_node(node):
     """``log(1 + x)`` -> ``log1p(x)``."""
@@ -377,7 +388,7 @@ def share_exponentials(exprs, prefix: str = "_bse"):
     [_bse0, 0.07*_bse0**4]
     """
     exprs = [sympy.sympify(e) for e in exprs]
-    found: dict = {}                      # (s, c, d) -> nodes with that argument
+    found: dict = {}  # (s, c, d) -> nodes with that argument
     for e in exprs:
         for node in sympy.preorder_traversal(e):
             if isinstance(node, (sympy.exp, XOverExpm1)):
@@ -389,7 +400,7 @@ def share_exponentials(exprs, prefix: str = "_bse"):
         by_symbol.setdefault(s, []).append((c, d))
     defs, mapping = [], {}
     for s in sorted(by_symbol, key=lambda sym: sym.name):
-        bases = []                        # [c0, d0, [(c, d, k, shift), ...]]
+        bases = []  # [c0, d0, [(c, d, k, shift), ...]]
         for c, d in sorted(by_symbol[s], key=lambda cd: (abs(float(cd[0])), float(cd[1]))):
             for base in bases:
                 k = _power_of(c, base[0])
@@ -404,12 +415,16 @@ def share_exponentials(exprs, prefix: str = "_bse"):
             sym = sympy.Symbol(f"{prefix}{len(defs)}", real=True, positive=True)
             defs.append((sym, sympy.exp(c0 * s + d0)))
             for c, d, k, shift in members:
-                factor = (sympy.Integer(1) if shift == 0
-                          else sympy.Float(sympy.exp(shift).evalf(30), 30))
+                factor = (
+                    sympy.Integer(1) if shift == 0 else sympy.Float(sympy.exp(shift).evalf(30), 30)
+                )
                 value = factor * sym**k
                 for node in found[(s, c, d)]:
-                    mapping[node] = (value if isinstance(node, sympy.exp)
-                                     else XOverExpm1GivenExp(node.args[0], value))
+                    mapping[node] = (
+                        value
+                        if isinstance(node, sympy.exp)
+                        else XOverExpm1GivenExp(node.args[0], value)
+                    )
     if not mapping:
         return [], exprs
     return defs, [e.xreplace(mapping) for e in exprs]

@@ -30,8 +30,14 @@ from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["NUMPY_FUNCTIONS", "kernel_namespace", "MAX_ORDER", "SERIES_RADIUS",
-           "HIGH_ORDER_SERIES_RADIUS", "ORDER0_SERIES_RADIUS"]
+__all__ = [
+    "NUMPY_FUNCTIONS",
+    "kernel_namespace",
+    "MAX_ORDER",
+    "SERIES_RADIUS",
+    "HIGH_ORDER_SERIES_RADIUS",
+    "ORDER0_SERIES_RADIUS",
+]
 
 
 #: Highest derivative order of ``x/(exp(x) - 1)`` that has a safe function.
@@ -45,6 +51,7 @@ ORDER0_SERIES_RADIUS = 1e-5
 
 
 # -- exact coefficients (pure Python, computed once at import) ---------------------------
+
 
 def _bernoulli_numbers(n_max: int) -> list:
     """Bernoulli numbers ``B_0..B_n_max`` as Fractions, with ``B_1 = -1/2``.
@@ -70,7 +77,7 @@ def _bernoulli_numbers(n_max: int) -> list:
     if n_max >= 1:
         b[1] = Fraction(-1, 2)
     for k in range(1, n + 1):
-        four = 4 ** k
+        four = 4**k
         b[2 * k] = Fraction((-1) ** (k - 1) * 2 * k * tangent[k], four * (four - 1))
     return b
 
@@ -97,10 +104,10 @@ def _series(order: int, bern: list, tol: float = 1e-18) -> tuple:
     while m + order < len(bern):
         coeffs.append(bern[m + order] / math.factorial(m))
         m += 2
-    scale = max(abs(float(c)) * radius**(2 * k + parity) for k, c in enumerate(coeffs[:3]))
+    scale = max(abs(float(c)) * radius ** (2 * k + parity) for k, c in enumerate(coeffs[:3]))
     last = len(coeffs)
     for k in range(len(coeffs) - 1, -1, -1):
-        if abs(float(coeffs[k])) * radius**(2 * k + parity) > tol * scale:
+        if abs(float(coeffs[k])) * radius ** (2 * k + parity) > tol * scale:
             last = k + 1
             break
     return lone, parity, [float(c) for c in coeffs[:last]]
@@ -135,6 +142,7 @@ def _poly_terms(poly: dict) -> list:
 
 
 # -- NumPy implementations -----------------------------------------------------------------
+
 
 def _np_series(series: tuple, order: int, x: np.ndarray) -> np.ndarray:
     lone, parity, coeffs = series
@@ -199,6 +207,7 @@ NUMPY_FUNCTIONS.update({_c_name(n): _make_np_derivative(n) for n in range(1, MAX
 def _scalar_version(name: str, fun):
     """Scalar (float -> float) version of a vectorized safe function."""
     if name == "bs_xexpm1":
+
         def xexpm1(x, _r=ORDER0_SERIES_RADIUS, _expm1=math.expm1):
             # the same formula as the vectorized version (_np_order0)
             if abs(x) < _r:
@@ -216,7 +225,8 @@ def _scalar_version(name: str, fun):
 
 def kernel_namespace() -> dict:
     """``name -> callable`` of the safe functions plus their scalar versions ``_s_name``:
-    what generated NumPy kernel source may call (a fresh dict)."""
+    what generated NumPy kernel source may call (a fresh dict).
+    """
     out = dict(NUMPY_FUNCTIONS)
     for name, fun in NUMPY_FUNCTIONS.items():
         out["_s_" + name] = _scalar_version(name, fun)

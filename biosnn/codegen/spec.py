@@ -26,7 +26,6 @@ Conventions
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 __all__ = ["KernelSpec", "KernelLayout", "SYMBOLIC"]
 
@@ -95,15 +94,15 @@ class KernelSpec:
     g: tuple
     jac: tuple
     dfdt: tuple
-    threshold: Optional[object] = None
-    crossing: Optional[object] = None
+    threshold: object | None = None
+    crossing: object | None = None
     reset: tuple = ()
-    refractory_time: Optional[object] = None
-    refractory_condition: Optional[object] = None
+    refractory_time: object | None = None
+    refractory_condition: object | None = None
     unless_refractory: tuple = ()
     aliases: tuple = ()
     exp_euler: tuple = ()
-    linear: Optional[tuple] = None
+    linear: tuple | None = None
     time_dimensionless: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -124,7 +123,7 @@ class KernelSpec:
         return self.threshold is not None
 
     @property
-    def crossing_affine(self) -> Optional[tuple]:
+    def crossing_affine(self) -> tuple | None:
         """Whether ``crossing`` is affine in the states, for exact event location.
 
         ``crossing = sum_i c_i*y_i + d`` with ``c_i`` and ``d`` free of the states and of
@@ -170,10 +169,26 @@ class _Symbolic:
 SYMBOLIC = _Symbolic()
 
 #: KernelSpec fields that a KernelLayout answers itself (everything else: ``full()``).
-LAYOUT_FIELDS = ("name", "key", "states", "params", "noises", "time_dimensionless",
-                 "unless_refractory", "alias_names", "threshold", "crossing", "reset",
-                 "refractory_time", "refractory_condition", "exp_euler", "linear",
-                 "numeric_source", "numpy_source", "crossing_affine")
+LAYOUT_FIELDS = (
+    "name",
+    "key",
+    "states",
+    "params",
+    "noises",
+    "time_dimensionless",
+    "unless_refractory",
+    "alias_names",
+    "threshold",
+    "crossing",
+    "reset",
+    "refractory_time",
+    "refractory_condition",
+    "exp_euler",
+    "linear",
+    "numeric_source",
+    "numpy_source",
+    "crossing_affine",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -210,16 +225,16 @@ class KernelLayout:
     time_dimensionless: bool
     unless_refractory: tuple
     alias_names: tuple
-    threshold: Optional[object]
-    crossing: Optional[object]
+    threshold: object | None
+    crossing: object | None
     reset: tuple
-    refractory_time: Optional[object]
-    refractory_condition: Optional[object]
+    refractory_time: object | None
+    refractory_condition: object | None
     exp_euler: tuple
-    linear: Optional[object]
+    linear: object | None
     numeric_source: str = field(default="", repr=False)
-    numpy_source: Optional[str] = field(default=None, repr=False)
-    crossing_affine: Optional[tuple] = None
+    numpy_source: str | None = field(default=None, repr=False)
+    crossing_affine: tuple | None = None
     full: object = field(default=None, repr=False)
     store: object = field(default=None, repr=False)
     _compiled: dict = field(default_factory=dict, repr=False)
@@ -258,13 +273,18 @@ class KernelLayout:
 
     def numeric(self, name: str):
         """The compiled function ``name`` of ``numeric_source`` (``linear_Ab``,
-        ``threshold``), or None when the source has none."""
+        ``threshold``), or None when the source has none.
+        """
         if "numeric" not in self._compiled:
             from biosnn.codegen.numeric_source import compile_numeric
 
-            self._compiled["numeric"] = compile_numeric(
-                self.numeric_source, f"<biosnn-numeric {self.name} {self.key[:12]}>") \
-                if self.numeric_source else {}
+            self._compiled["numeric"] = (
+                compile_numeric(
+                    self.numeric_source, f"<biosnn-numeric {self.name} {self.key[:12]}>"
+                )
+                if self.numeric_source
+                else {}
+            )
         return self._compiled["numeric"].get(name)
 
     def remember_numpy_source(self, source: str) -> None:
@@ -277,63 +297,88 @@ class KernelLayout:
         """JSON-ready fields (flags as booleans)."""
         present = lambda x: x is not None  # noqa: E731
         return dict(
-            name=self.name, key=self.key, states=list(self.states),
-            params=list(self.params), noises=list(self.noises),
+            name=self.name,
+            key=self.key,
+            states=list(self.states),
+            params=list(self.params),
+            noises=list(self.noises),
             time_dimensionless=bool(self.time_dimensionless),
             unless_refractory=[bool(x) for x in self.unless_refractory],
-            alias_names=list(self.alias_names), threshold=present(self.threshold),
-            crossing=present(self.crossing), reset=[int(i) for i, _ in self.reset],
+            alias_names=list(self.alias_names),
+            threshold=present(self.threshold),
+            crossing=present(self.crossing),
+            reset=[int(i) for i, _ in self.reset],
             refractory_time=present(self.refractory_time),
             refractory_condition=present(self.refractory_condition),
-            exp_euler=[present(p) for p in self.exp_euler], linear=present(self.linear),
-            numeric_source=self.numeric_source, numpy_source=self.numpy_source,
-            crossing_affine=None if self.crossing_affine is None
-            else [int(k) for k in self.crossing_affine])
+            exp_euler=[present(p) for p in self.exp_euler],
+            linear=present(self.linear),
+            numeric_source=self.numeric_source,
+            numpy_source=self.numpy_source,
+            crossing_affine=None
+            if self.crossing_affine is None
+            else [int(k) for k in self.crossing_affine],
+        )
 
     @classmethod
-    def from_dict(cls, d: dict, full=None, store=None) -> "KernelLayout":
+    def from_dict(cls, d: dict, full=None, store=None) -> KernelLayout:
         """Inverse of :meth:`to_dict`; raises KeyError/TypeError/ValueError on bad data."""
         flag = lambda x: SYMBOLIC if _bool(x) else None  # noqa: E731
         names = lambda x: tuple(_variable(v) for v in x)  # noqa: E731
         numpy_source = d["numpy_source"]
         return cls(
-            name=_str(d["name"]), key=_str(d["key"]), states=names(d["states"]),
-            params=names(d["params"]), noises=names(d["noises"]),
+            name=_str(d["name"]),
+            key=_str(d["key"]),
+            states=names(d["states"]),
+            params=names(d["params"]),
+            noises=names(d["noises"]),
             time_dimensionless=_bool(d["time_dimensionless"]),
             unless_refractory=tuple(_bool(x) for x in d["unless_refractory"]),
-            alias_names=names(d["alias_names"]), threshold=flag(d["threshold"]),
+            alias_names=names(d["alias_names"]),
+            threshold=flag(d["threshold"]),
             crossing=flag(d["crossing"]),
             reset=tuple((_int(i), SYMBOLIC) for i in d["reset"]),
             refractory_time=flag(d["refractory_time"]),
             refractory_condition=flag(d["refractory_condition"]),
-            exp_euler=tuple((SYMBOLIC, SYMBOLIC) if _bool(x) else None
-                            for x in d["exp_euler"]),
-            linear=flag(d["linear"]), numeric_source=_str(d["numeric_source"]),
+            exp_euler=tuple((SYMBOLIC, SYMBOLIC) if _bool(x) else None for x in d["exp_euler"]),
+            linear=flag(d["linear"]),
+            numeric_source=_str(d["numeric_source"]),
             numpy_source=None if numpy_source is None else _str(numpy_source),
-            crossing_affine=None if d["crossing_affine"] is None
+            crossing_affine=None
+            if d["crossing_affine"] is None
             else tuple(_int(k) for k in d["crossing_affine"]),
-            full=full, store=store)
+            full=full,
+            store=store,
+        )
 
     @classmethod
-    def of(cls, spec: KernelSpec, numeric_source: str = "", full=None,
-           store=None) -> "KernelLayout":
+    def of(cls, spec: KernelSpec, numeric_source: str = "", full=None, store=None) -> KernelLayout:
         """The layout of a full KernelSpec."""
         some = lambda x: SYMBOLIC if x is not None else None  # noqa: E731
         return cls(
-            name=spec.name, key=spec.key, states=tuple(spec.states),
-            params=tuple(spec.params), noises=tuple(spec.noises),
+            name=spec.name,
+            key=spec.key,
+            states=tuple(spec.states),
+            params=tuple(spec.params),
+            noises=tuple(spec.noises),
             time_dimensionless=bool(spec.time_dimensionless),
             unless_refractory=tuple(bool(x) for x in spec.unless_refractory)
             or (False,) * len(spec.states),
-            alias_names=tuple(n for n, _ in spec.aliases), threshold=some(spec.threshold),
+            alias_names=tuple(n for n, _ in spec.aliases),
+            threshold=some(spec.threshold),
             crossing=some(spec.crossing),
             reset=tuple((int(i), SYMBOLIC) for i, _ in spec.reset),
             refractory_time=some(spec.refractory_time),
             refractory_condition=some(spec.refractory_condition),
-            exp_euler=tuple((SYMBOLIC, SYMBOLIC) if p is not None else None
-                            for p in (spec.exp_euler or (None,) * len(spec.states))),
-            linear=some(spec.linear), numeric_source=numeric_source,
-            crossing_affine=spec.crossing_affine, full=full, store=store)
+            exp_euler=tuple(
+                (SYMBOLIC, SYMBOLIC) if p is not None else None
+                for p in (spec.exp_euler or (None,) * len(spec.states))
+            ),
+            linear=some(spec.linear),
+            numeric_source=numeric_source,
+            crossing_affine=spec.crossing_affine,
+            full=full,
+            store=store,
+        )
 
 
 def _str(x) -> str:
@@ -344,7 +389,8 @@ def _str(x) -> str:
 
 def _variable(x) -> str:
     """A variable name read back from the cache: printed as an identifier, so it must be
-    one (:func:`biosnn.names.is_variable`)."""
+    one (:func:`biosnn.names.is_variable`).
+    """
     from biosnn.names import is_variable
 
     if not is_variable(x):

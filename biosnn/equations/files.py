@@ -43,11 +43,29 @@ from pathlib import Path
 from biosnn.errors import ModelError
 from biosnn.names import from_stem
 
-__all__ = ["load_model", "list_models", "read_model_file", "library_dirs", "find_model",
-           "package_library", "user_dirs", "shadowed_models"]
+__all__ = [
+    "load_model",
+    "list_models",
+    "read_model_file",
+    "library_dirs",
+    "find_model",
+    "package_library",
+    "user_dirs",
+    "shadowed_models",
+]
 
-_TOP_KEYS = ("name", "title", "description", "reference", "time", "equations", "parameters",
-             "initial", "events", "presets")
+_TOP_KEYS = (
+    "name",
+    "title",
+    "description",
+    "reference",
+    "time",
+    "equations",
+    "parameters",
+    "initial",
+    "events",
+    "presets",
+)
 _EVENT_KEYS = ("threshold", "reset", "refractory")
 
 
@@ -78,9 +96,11 @@ def package_library() -> Path:
 
     library = Path(str(files("biosnn").joinpath("_library")))
     if not library.is_dir():
-        raise ModelError(f"the model library of biosnn is missing: {library} is not a "
-                         "directory (reinstall biosnn; in a source checkout it is a symbolic "
-                         "link to models/)")
+        raise ModelError(
+            f"the model library of biosnn is missing: {library} is not a "
+            "directory (reinstall biosnn; in a source checkout it is a symbolic "
+            "link to models/)"
+        )
     return library
 
 
@@ -104,8 +124,7 @@ def user_dirs() -> list:
         if text:
             path = Path(text).expanduser()
             if not path.is_dir():
-                raise ModelError(f"BIOSNN_MODEL_PATH names {text!r}, which is not a "
-                                 "directory")
+                raise ModelError(f"BIOSNN_MODEL_PATH names {text!r}, which is not a directory")
             out.append(path)
     return out
 
@@ -128,7 +147,7 @@ def library_dirs() -> list:
 
 
 def _library_files() -> dict:
-    """name -> path of every model file in the library (first directory wins)."""
+    """Name -> path of every model file in the library (first directory wins)."""
     found = {}
     for directory in library_dirs():
         for path in sorted(directory.glob("*.toml")):
@@ -147,16 +166,23 @@ def shadowed_models() -> list:
     """
     library = {path.stem: path for path in package_library().glob("*.toml")}
     found = _library_files()
-    return [(name, found[name], library[name]) for name in sorted(library)
-            if found[name].resolve() != library[name].resolve()]
+    return [
+        (name, found[name], library[name])
+        for name in sorted(library)
+        if found[name].resolve() != library[name].resolve()
+    ]
 
 
 def find_model(name_or_path) -> Path:
     """The path of a model given by library name or file path."""
     text = str(name_or_path)
     path = Path(text).expanduser()
-    looks_like_path = (isinstance(name_or_path, Path) or text.endswith(".toml")
-                       or os.sep in text or (os.altsep and os.altsep in text))
+    looks_like_path = (
+        isinstance(name_or_path, Path)
+        or text.endswith(".toml")
+        or os.sep in text
+        or (os.altsep and os.altsep in text)
+    )
     if looks_like_path:
         if not path.is_file():
             raise ModelError(f"no model file {text!r}")
@@ -169,8 +195,10 @@ def find_model(name_or_path) -> Path:
     close = difflib.get_close_matches(text, list(files), n=3)
     hint = f"; did you mean {' or '.join(close)}" if close else ""
     where = ", ".join(str(d) for d in library_dirs())
-    raise ModelError(f"no model named {text!r} in the library ({where}){hint}. "
-                     f"Available: {', '.join(sorted(files)) or 'none'}.")
+    raise ModelError(
+        f"no model named {text!r} in the library ({where}){hint}. "
+        f"Available: {', '.join(sorted(files)) or 'none'}."
+    )
 
 
 def _read_toml(path: Path, what: str = "model file") -> tuple:
@@ -187,9 +215,10 @@ def _read_toml(path: Path, what: str = "model file") -> tuple:
         line = column = None
         if match:
             line, column = int(match.group(1)), int(match.group(2))
-            message = message[:match.start()].strip()
-        raise ModelError(f"invalid TOML: {message}", line=line, column=column,
-                         source=str(path)) from None
+            message = message[: match.start()].strip()
+        raise ModelError(
+            f"invalid TOML: {message}", line=line, column=column, source=str(path)
+        ) from None
     return raw, data
 
 
@@ -199,9 +228,9 @@ def _equations_line(raw: str) -> int:
     if not match:
         return 1
     start = match.end()
-    if match.group(1) in ('"""', "'''") and raw[start:start + 1] == "\n":
+    if match.group(1) in ('"""', "'''") and raw[start : start + 1] == "\n":
         start += 1
-    elif match.group(1) in ('"""', "'''") and raw[start:start + 2] == "\r\n":
+    elif match.group(1) in ('"""', "'''") and raw[start : start + 2] == "\r\n":
         start += 2
     return raw.count("\n", 0, start) + 1
 
@@ -213,7 +242,8 @@ _KEY = re.compile(r"^\s*[\"']?([^\"'=]+?)[\"']?\s*=")
 def _name_lines(raw: str) -> tuple:
     """``(("name", line), ("presets.RS", line), ...)``: the 1-based lines where a file
     gives the model's name and its presets' names (for errors; best effort: a name the
-    lines do not show plainly gets none)."""
+    lines do not show plainly gets none).
+    """
     found, table = {}, ""
     for k, text in enumerate(raw.splitlines(), 1):
         header = _HEADER.match(text)
@@ -244,8 +274,10 @@ def _check_table(data, key, path, allowed=None, kind=dict):
             if k not in allowed:
                 close = difflib.get_close_matches(k, allowed, n=1)
                 hint = f" (did you mean {close[0]}?)" if close else ""
-                raise ModelError(f"[{key}] {k}: unknown key{hint}; allowed: "
-                                 f"{', '.join(allowed)}", source=str(path))
+                raise ModelError(
+                    f"[{key}] {k}: unknown key{hint}; allowed: {', '.join(allowed)}",
+                    source=str(path),
+                )
     return value
 
 
@@ -265,8 +297,9 @@ def read_model_file(path) -> dict:
         if key not in _TOP_KEYS:
             close = difflib.get_close_matches(key, _TOP_KEYS, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            raise ModelError(f"unknown key {key!r}{hint}; allowed: {', '.join(_TOP_KEYS)}",
-                             source=source)
+            raise ModelError(
+                f"unknown key {key!r}{hint}; allowed: {', '.join(_TOP_KEYS)}", source=source
+            )
     for key in ("name", "title", "description", "reference", "equations"):
         if key in data and not isinstance(data[key], str):
             raise ModelError(f"{key} must be a string", source=source)
@@ -274,27 +307,39 @@ def read_model_file(path) -> dict:
         raise ModelError("the file has no 'equations' string", source=source)
     time = data.get("time")
     if time is not None and not isinstance(time, (str, int)):
-        raise ModelError("time must be a string (\"1\" for dimensionless time)", source=source)
+        raise ModelError('time must be a string ("1" for dimensionless time)', source=source)
     events = _check_table(data, "events", path, _EVENT_KEYS)
     presets = _check_table(data, "presets", path)
     for pname, table in presets.items():
         if not isinstance(table, dict):
-            raise ModelError(f"[presets] {pname} must be a table ([presets.{pname}])",
-                             source=source)
-    labels = (("params", "[parameters]"), ("initial", "[initial]"),
-              ("threshold", "[events] threshold"), ("reset", "[events] reset"),
-              ("refractory", "[events] refractory"))
-    origin = Origin(source=source, equations_line=_equations_line(raw), labels=labels,
-                    lines=_name_lines(raw))
+            raise ModelError(
+                f"[presets] {pname} must be a table ([presets.{pname}])", source=source
+            )
+    labels = (
+        ("params", "[parameters]"),
+        ("initial", "[initial]"),
+        ("threshold", "[events] threshold"),
+        ("reset", "[events] reset"),
+        ("refractory", "[events] refractory"),
+    )
+    origin = Origin(
+        source=source, equations_line=_equations_line(raw), labels=labels, lines=_name_lines(raw)
+    )
     return dict(
         equations=data["equations"],
         params=_check_table(data, "parameters", path),
         initial=_check_table(data, "initial", path),
-        threshold=events.get("threshold"), reset=events.get("reset"),
+        threshold=events.get("threshold"),
+        reset=events.get("reset"),
         refractory=events.get("refractory"),
-        name=data.get("name", from_stem(path.stem)), time=None if time is None else str(time),
-        presets=presets, description=data.get("description", ""),
-        reference=data.get("reference", ""), title=data.get("title", ""), _origin=origin)
+        name=data.get("name", from_stem(path.stem)),
+        time=None if time is None else str(time),
+        presets=presets,
+        description=data.get("description", ""),
+        reference=data.get("reference", ""),
+        title=data.get("title", ""),
+        _origin=origin,
+    )
 
 
 @functools.lru_cache(maxsize=128)

@@ -41,15 +41,27 @@ import hashlib
 import json
 from pathlib import Path
 
-__all__ = ["FORMAT", "CODE_FIELDS", "cache_root", "generator_version", "args_key",
-           "layout_key", "read", "write", "update"]
+__all__ = [
+    "FORMAT",
+    "CODE_FIELDS",
+    "cache_root",
+    "generator_version",
+    "args_key",
+    "layout_key",
+    "read",
+    "write",
+    "update",
+]
 
 #: Bump when the layout of the stored JSON changes.
 FORMAT = "2"
 
 #: Fields of each kind that hold generated source executed later: stored as blobs.
-CODE_FIELDS = {"model": ("initial_source",), "layout": ("numeric_source", "numpy_source"),
-               "analysis": ("source",)}
+CODE_FIELDS = {
+    "model": ("initial_source",),
+    "layout": ("numeric_source", "numpy_source"),
+    "analysis": ("source",),
+}
 _VERSION: list = []
 
 
@@ -62,7 +74,8 @@ def cache_root() -> Path:
 
 def generator_version() -> str:
     """The version of the code that produces the cached content: the package key
-    (:func:`biosnn.cache.package_key`, computed once per process)."""
+    (:func:`biosnn.cache.package_key`, computed once per process).
+    """
     if not _VERSION:
         from biosnn import cache
 
@@ -89,7 +102,8 @@ def _canonical(value):
 
 def args_key(args: dict) -> str | None:
     """Key of a Model's constructor arguments, or None if they are not plain data
-    (such a model is simply not cached)."""
+    (such a model is simply not cached).
+    """
     from biosnn.equations.model import SPEC_VERSION
 
     try:
@@ -117,22 +131,26 @@ def _path(kind: str, key: str) -> Path:
 
 def read(kind: str, key: str) -> dict | None:
     """The stored dict, or None if missing, unreadable, not a checked record, of another
-    version, or if a source blob it names is missing or does not match its hash."""
+    version, or if a source blob it names is missing or does not match its hash.
+    """
     from biosnn import cache
 
     try:
         data = cache.read_record(_path(kind, key))
-    except OSError:                         # no cache directory can be made: no cache
+    except OSError:  # no cache directory can be made: no cache
         return None
-    if (not isinstance(data, dict) or data.get("format") != FORMAT
-            or data.get("generator") != generator_version()):
+    if (
+        not isinstance(data, dict)
+        or data.get("format") != FORMAT
+        or data.get("generator") != generator_version()
+    ):
         return None
     for name in CODE_FIELDS.get(kind, ()):
         value = data.get(name)
         if value is None or value == "":
             continue
         if not isinstance(value, dict) or set(value) != {"sha256"}:
-            return None                     # inline source: not ours, never executed
+            return None  # inline source: not ours, never executed
         blob = cache.read_blob(_path(kind, key).parent, value["sha256"], ".py")
         if blob is None:
             return None
@@ -146,7 +164,8 @@ def read(kind: str, key: str) -> dict | None:
 def write(kind: str, key: str, data: dict) -> None:
     """Store ``data`` atomically (source fields as hash-named blobs).  A cache that cannot
     be written is skipped (the next process builds the entry again); a cache directory
-    that is not safe raises :class:`~biosnn.errors.CacheError`."""
+    that is not safe raises :class:`~biosnn.errors.CacheError`.
+    """
     from biosnn import cache
 
     try:

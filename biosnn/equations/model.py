@@ -138,10 +138,24 @@ class Model:
     (True, [[1 - v**2, -1], [eps, -b*eps]])
     """
 
-    def __init__(self, equations, params=None, initial=None, threshold=None, reset=None,
-                 refractory=None, name="model", time=None, presets=None, description="",
-                 reference="", *, _origin: Origin | None = None, _parent=None,
-                 _manifest=None):
+    def __init__(
+        self,
+        equations,
+        params=None,
+        initial=None,
+        threshold=None,
+        reset=None,
+        refractory=None,
+        name="model",
+        time=None,
+        presets=None,
+        description="",
+        reference="",
+        *,
+        _origin: Origin | None = None,
+        _parent=None,
+        _manifest=None,
+    ):
         for key, value in (("params", params), ("initial", initial), ("presets", presets)):
             if value is not None and not isinstance(value, dict):
                 raise ModelError(f"{key} must be a dict, not {type(value).__name__}")
@@ -149,20 +163,31 @@ class Model:
         for key, value in (presets or {}).items():
             if not isinstance(value, dict):
                 raise ModelError(f"preset {key!r} must be a dict of parameter values")
-        args = dict(equations=equations, params=dict(params or {}),
-                    initial=dict(initial or {}), threshold=threshold, reset=reset,
-                    refractory=refractory, name=name, time=time,
-                    presets={k: dict(v) for k, v in (presets or {}).items()},
-                    description=description, reference=reference, _origin=_origin)
+        args = dict(
+            equations=equations,
+            params=dict(params or {}),
+            initial=dict(initial or {}),
+            threshold=threshold,
+            reset=reset,
+            refractory=refractory,
+            name=name,
+            time=time,
+            presets={k: dict(v) for k, v in (presets or {}).items()},
+            description=description,
+            reference=reference,
+            _origin=_origin,
+        )
         cache: dict = {}
         # warm start (docs/architecture.md): the manifest given (unpickling), stored under
         # the key of these arguments, or derived from the parent's (with_params); else
         # the checking pass, whose result is stored for the next process
         disk_key = manifest.args_key(args)
         fields = data = None
-        for find, where in ((lambda: _manifest, disk_key),
-                            (lambda: _stored(disk_key), disk_key),
-                            (lambda: _derived(_parent, args), "parent")):
+        for find, where in (
+            (lambda: _manifest, disk_key),
+            (lambda: _stored(disk_key), disk_key),
+            (lambda: _derived(_parent, args), "parent"),
+        ):
             data = find()
             fields = _fields(data, args) if data is not None else None
             if fields is not None:
@@ -173,8 +198,7 @@ class Model:
             built = builder.build()
             data = builder.manifest(built)
             fields = _fields(data, args)
-            cache.update(builder=builder, dims=builder.dims,
-                         statements=built["_statements"])
+            cache.update(builder=builder, dims=builder.dims, statements=built["_statements"])
             if disk_key is not None:
                 manifest.write("model", disk_key, data)
         object.__setattr__(self, "_args", args)
@@ -202,7 +226,7 @@ class Model:
 
     # built on first use: the checking pass (after a warm start), the sympy side ----------
     @property
-    def _builder(self) -> "_Builder":
+    def _builder(self) -> _Builder:
         if "builder" not in self._cache:
             builder = _Builder(self._args)
             built = builder.build()
@@ -211,19 +235,22 @@ class Model:
 
     @property
     def _dims(self) -> dict:
-        """name -> dimension (a :class:`~biosnn.units.Dimension`)."""
+        """Name -> dimension (a :class:`~biosnn.units.Dimension`)."""
         if "dims" not in self._cache:
-            self._cache["dims"] = {n: units.dim_from_key(k)
-                                   for n, k in self._manifest["dims"].items()}
+            self._cache["dims"] = {
+                n: units.dim_from_key(k) for n, k in self._manifest["dims"].items()
+            }
         return self._cache["dims"]
 
     @property
     def _statements(self) -> tuple:
         if "statements" not in self._cache:
             origin = self._args["_origin"] or Origin()
-            self._cache["statements"] = tuple(parser.parse_equations(
-                self._args["equations"], source=origin.source,
-                first_line=origin.equations_line))
+            self._cache["statements"] = tuple(
+                parser.parse_equations(
+                    self._args["equations"], source=origin.source, first_line=origin.equations_line
+                )
+            )
         return self._cache["statements"]
 
     def _symbolic(self) -> dict:
@@ -249,7 +276,8 @@ class Model:
         order, events, time), computed from the text: equal for models that differ only in
         defaults, initial values or presets.  Caches can look up a compiled kernel by it
         without building :meth:`kernel_spec` (include :data:`SPEC_VERSION`, which it
-        does, and the backend's own version)."""
+        does, and the backend's own version).
+        """
         return self._structure_key_value
 
     @property
@@ -272,7 +300,8 @@ class Model:
         """State -> initial value in its display unit, with the default parameters."""
         values = self.initial_state()
         return types.MappingProxyType(
-            {s: float(self.from_internal(s, values[s])) for s in self._states})
+            {s: float(self.from_internal(s, values[s])) for s in self._states}
+        )
 
     @property
     def initial_exprs(self) -> types.MappingProxyType:
@@ -303,7 +332,8 @@ class Model:
     def presets(self) -> types.MappingProxyType:
         """Preset name -> description."""
         return types.MappingProxyType(
-            {k: str(v.get("description", "")) for k, v in self._args["presets"].items()})
+            {k: str(v.get("description", "")) for k, v in self._args["presets"].items()}
+        )
 
     @property
     def time_unit(self) -> str:
@@ -392,8 +422,10 @@ class Model:
         try:
             array = np.asarray(value, dtype=float)
         except (TypeError, ValueError):
-            raise ModelError(f"the value of {name} must be a number, an array or a string "
-                             f"with a unit, not {value!r}") from None
+            raise ModelError(
+                f"the value of {name} must be a number, an array or a string "
+                f"with a unit, not {value!r}"
+            ) from None
         return array * factor
 
     def from_internal(self, name: str, array):
@@ -420,11 +452,13 @@ class Model:
         """Internal value of a string for ``name``; the dimension must match."""
         quick = _quick_quantity(text, self._manifest["units"])
         if quick is not None and quick[1] == self._manifest["dims"][name]:
-            return quick[0]     # a unit this model's manifest knows: no pint needed
+            return quick[0]  # a unit this model's manifest knows: no pint needed
         value, dim, _ = _parse_value(text, what, self._origin_source)
         if dim != self._dims[name] and value != 0:
-            raise UnitError(f"{what} {text!r} {parser.units_words(dim)} but {name} needs "
-                            f"{parser.needs_words(self._dims[name])}")
+            raise UnitError(
+                f"{what} {text!r} {parser.units_words(dim)} but {name} needs "
+                f"{parser.needs_words(self._dims[name])}"
+            )
         return value
 
     # initial state ----------------------------------------------------------------------
@@ -454,13 +488,16 @@ class Model:
         import numpy as np
 
         computed = iter(function(values))
-        return {s: np.float64(v) if v is not None else next(computed)
-                for s, v in self._manifest["initial"]}
+        return {
+            s: np.float64(v) if v is not None else next(computed)
+            for s, v in self._manifest["initial"]
+        }
 
     def _initial_function(self):
         """The compiled initial values of the states given as expressions (generated
         NumPy source from the manifest, printed once when sympy is loaded), ``lambda v:
-        ()`` when all initial values are numbers, None when it cannot be printed."""
+        ()`` when all initial values are numbers, None when it cannot be printed.
+        """
         if "initial_fn" in self._cache:
             return self._cache["initial_fn"]
         exprs = [s for s, v in self._manifest["initial"] if v is None]
@@ -482,8 +519,9 @@ class Model:
             if source:
                 from biosnn.codegen.numeric_source import compile_numeric
 
-                function = compile_numeric(
-                    source, f"<biosnn-initial {self.name} {self.key[:12]}>")["initial"]
+                function = compile_numeric(source, f"<biosnn-initial {self.name} {self.key[:12]}>")[
+                    "initial"
+                ]
         self._cache["initial_fn"] = function
         return function
 
@@ -491,16 +529,19 @@ class Model:
     def _check_name(self, name):
         if name not in self._display:
             known = list(self._states) + list(self._params) + list(self._alias_names)
-            raise ModelError(f"{name} is not a variable of model {self.name}"
-                             f"{_suggest(name, known)}")
+            raise ModelError(
+                f"{name} is not a variable of model {self.name}{_suggest(name, known)}"
+            )
 
     def _check_param(self, name):
         if name not in self._params:
-            raise ModelError(f"{name} is not a parameter of model {self.name}"
-                             f"{_suggest(name, self._params)}; parameters: "
-                             f"{', '.join(self._params)}")
+            raise ModelError(
+                f"{name} is not a parameter of model {self.name}"
+                f"{_suggest(name, self._params)}; parameters: "
+                f"{', '.join(self._params)}"
+            )
 
-    def with_params(self, **values) -> "Model":
+    def with_params(self, **values) -> Model:
         """A new model with other default parameter values.
 
         Values are numbers in the display unit or strings with a unit.  For one value per
@@ -528,20 +569,24 @@ class Model:
         elif _is_number(value) or (hasattr(value, "ndim") and value.ndim == 0):
             internal = float(value) * self._display[name][1]
         else:
-            raise ModelError(f"{what}: a default value must be a number or a string with a "
-                             "unit; for one value per instance pass an array to "
-                             "simulate(..., params={...})")
+            raise ModelError(
+                f"{what}: a default value must be a number or a string with a "
+                "unit; for one value per instance pass an array to "
+                "simulate(..., params={...})"
+            )
         shown = internal / self._display[name][1]
         unit = self._display[name][0]
         return f"{shown!r} {unit}" if unit != "1" else f"{shown!r}"
 
-    def with_preset(self, name: str) -> "Model":
+    def with_preset(self, name: str) -> Model:
         """A new model with the parameter values of preset ``name``."""
         presets = self._args["presets"]
         if name not in presets:
-            raise ModelError(f"model {self.name} has no preset {name!r}"
-                             f"{_suggest(name, presets)}; presets: "
-                             f"{', '.join(presets) or 'none'}")
+            raise ModelError(
+                f"model {self.name} has no preset {name!r}"
+                f"{_suggest(name, presets)}; presets: "
+                f"{', '.join(presets) or 'none'}"
+            )
         values = {k: v for k, v in presets[name].items() if k != "description"}
         return self.with_params(**values)
 
@@ -574,13 +619,14 @@ class Model:
         return self._cache["layout"]
 
     def _find_layout(self):
-        from biosnn.codegen.spec import KernelLayout
-
         import functools
 
+        from biosnn.codegen.spec import KernelLayout
+
         dims = self._manifest["dims"]
-        lkey = manifest.layout_key(self.structure_key,
-                                   [dims[n] for n, _, _ in self._manifest["params"]])
+        lkey = manifest.layout_key(
+            self.structure_key, [dims[n] for n, _, _ in self._manifest["params"]]
+        )
         # a partial of a module function, not a closure: the layout (and a Result holding
         # it) pickles with the standard pickle
         store = functools.partial(manifest.update, "layout", lkey)
@@ -589,35 +635,48 @@ class Model:
             try:
                 layout = KernelLayout.from_dict(data, full=self.kernel_spec, store=store)
                 if (layout.name, layout.states, layout.params) == (
-                        self.name, self._states, tuple(self._params)):
+                    self.name,
+                    self._states,
+                    tuple(self._params),
+                ):
                     return layout
             except (KeyError, TypeError, ValueError):
                 pass
         spec = self.kernel_spec()
-        layout = KernelLayout.of(spec, _numeric_source_of(spec), full=self.kernel_spec,
-                                 store=store)
+        layout = KernelLayout.of(spec, _numeric_source_of(spec), full=self.kernel_spec, store=store)
         manifest.write("layout", lkey, layout.to_dict())
         return layout
 
     # display ----------------------------------------------------------------------------
     def __repr__(self) -> str:
         extra = ", dimensionless time" if self.time_dimensionless else ""
-        lines = [f"Model {self.name!r} ({len(self._states)} states, "
-                 f"{len(self._params)} parameters{extra})"]
+        lines = [
+            f"Model {self.name!r} ({len(self._states)} states, "
+            f"{len(self._params)} parameters{extra})"
+        ]
         lines += ["  " + text for text in self._manifest["statements"]]
         try:
             initial = self.initial
-            lines.append("initial: " + ", ".join(
-                f"{k} = {_fmt(v)}{_unit_suffix(self._display[k][0])}"
-                for k, v in initial.items()))
+            lines.append(
+                "initial: "
+                + ", ".join(
+                    f"{k} = {_fmt(v)}{_unit_suffix(self._display[k][0])}"
+                    for k, v in initial.items()
+                )
+            )
         except Exception:  # an initial value that cannot be evaluated numerically
             pass
         if self._params:
             lines.append("parameters:")
-            lines += [f"  {k} = {_fmt(v)}" + _unit_suffix(self._display[k][0])
-                      for k, v in self._params.items()]
-        events = [(k, self._args[k]) for k in ("threshold", "reset", "refractory")
-                  if self._args[k] is not None]
+            lines += [
+                f"  {k} = {_fmt(v)}" + _unit_suffix(self._display[k][0])
+                for k, v in self._params.items()
+            ]
+        events = [
+            (k, self._args[k])
+            for k in ("threshold", "reset", "refractory")
+            if self._args[k] is not None
+        ]
         if events:
             lines.append("events:")
             lines += [f"  {k} = {v!r}" for k, v in events]
@@ -638,7 +697,8 @@ class Model:
 
 def _as_evaluated(value: float) -> float:
     """``float(parser.sympy_number(sympy, value))`` without sympy: what ``evaluate`` gives
-    for an initial value that is a number (integral values become sympy Integers)."""
+    for an initial value that is a number (integral values become sympy Integers).
+    """
     if value == int(value) and abs(value) < 1e15:
         return float(int(value))
     return value
@@ -667,7 +727,8 @@ def _stored(disk_key):
 
 def _quick_quantity(text, table: dict):
     """``(internal value, dimension key)`` of ``"10 ms"`` from a table of unit strings
-    (``{unit: [factor, dim_key]}``, filled by pint on the cold path), else None."""
+    (``{unit: [factor, dim_key]}``, filled by pint on the cold path), else None.
+    """
     if not isinstance(text, str):
         return None
     parts = units.split_quantity(text)
@@ -675,7 +736,7 @@ def _quick_quantity(text, table: dict):
         return None
     entry = table.get(" ".join(parts[1].split()))
     if entry is None or not math.isfinite(parts[0] * entry[0]):
-        return None         # unknown unit, or "1e400 mV": the full path says what is wrong
+        return None  # unknown unit, or "1e400 mV": the full path says what is wrong
     return parts[0] * entry[0], entry[1]
 
 
@@ -694,8 +755,10 @@ def _text(x) -> str:
 def _fields(data, args) -> dict | None:
     """The attributes of a Model from a manifest, or None if it is stale or malformed."""
     try:
-        if (data.get("format") != manifest.FORMAT
-                or data.get("generator") != manifest.generator_version()):
+        if (
+            data.get("format") != manifest.FORMAT
+            or data.get("generator") != manifest.generator_version()
+        ):
             return None
         states = tuple(_text(x) for x in data["states"])
         for x in data["statements"]:
@@ -714,24 +777,32 @@ def _fields(data, args) -> dict | None:
             if v is not None:
                 _real(v)
         if not isinstance(data["units"], dict) or not isinstance(
-                data.get("initial_source") or "", str):
+            data.get("initial_source") or "", str
+        ):
             raise TypeError("units")
         unless = tuple(bool(x) for x in data["unless_refractory"])
         if len(unless) != len(states):
             raise ValueError("unless_refractory")
         # names are printed into generated source: a cached manifest must not bring others
         if data["name"] != args["name"] or not all(
-                is_variable(n) for n in states + aliases + tuple(names)
-                + tuple(data["noises"])):
+            is_variable(n) for n in states + aliases + tuple(names) + tuple(data["noises"])
+        ):
             raise ValueError("names")
         origin = args["_origin"]
         return dict(
-            name=_text(data["name"]), time_dimensionless=bool(data["time_dimensionless"]),
-            key=_text(data["key"]), _structure_key_value=_text(data["structure_key"]),
-            _states=states, _params={n: _real(v) for n, _, v in data["params"]},
-            _defaults={n: _real(v) for n, v, _ in data["params"]}, _alias_names=aliases,
-            _noises=tuple(_text(x) for x in data["noises"]), _display=display,
-            _unless_refractory=unless, _origin_source=origin.source if origin else None)
+            name=_text(data["name"]),
+            time_dimensionless=bool(data["time_dimensionless"]),
+            key=_text(data["key"]),
+            _structure_key_value=_text(data["structure_key"]),
+            _states=states,
+            _params={n: _real(v) for n, _, v in data["params"]},
+            _defaults={n: _real(v) for n, v, _ in data["params"]},
+            _alias_names=aliases,
+            _noises=tuple(_text(x) for x in data["noises"]),
+            _display=display,
+            _unless_refractory=unless,
+            _origin_source=origin.source if origin else None,
+        )
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
 
@@ -741,13 +812,14 @@ def _derived(parent, args) -> dict | None:
     it cannot be derived exactly (then the checking pass runs, and raises any error).
 
     Follows ``_Builder._param`` step by step for the parameters whose value changed; the
-    tests compare derived and checked models of every library model and preset."""
+    tests compare derived and checked models of every library model and preset.
+    """
     if parent is None:
         return None
     pdata, pargs = parent._manifest, parent._args
-    if ({k: v for k, v in args.items() if k != "params"}
-            != {k: v for k, v in pargs.items() if k != "params"}
-            or list(args["params"]) != list(pargs["params"])):
+    if {k: v for k, v in args.items() if k != "params"} != {
+        k: v for k, v in pargs.items() if k != "params"
+    } or list(args["params"]) != list(pargs["params"]):
         return None
     table, declared = pdata["units"], pdata["declared"]
     params = {n: [d, v] for n, d, v in pdata["params"]}
@@ -768,23 +840,35 @@ def _derived(parent, args) -> dict | None:
                     return None
                 dim, unit, factor = decl
         elif _is_number(value):
-            unit, factor, dim = (decl[1], decl[2], decl[0]) if decl is not None else                 ("1", 1.0, "")
+            unit, factor, dim = (decl[1], decl[2], decl[0]) if decl is not None else ("1", 1.0, "")
             internal = float(value) * factor
         else:
             return None
-        if (not math.isfinite(internal) or dim != pdata["dims"][name]
-                or (name in pdata["time_constants"] and internal <= 0)):
+        if (
+            not math.isfinite(internal)
+            or dim != pdata["dims"][name]
+            or (name in pdata["time_constants"] and internal <= 0)
+        ):
             return None
         params[name] = [internal, internal / factor]
         display[name] = [unit, factor]
     for n, p in pdata["follows"].items():
         display[n] = list(display[p])
     names = [n for n, _, _ in pdata["params"]]
-    key = _content_key(pdata["events_content"], names,
-                       {n: params[n][0] for n in names}, {n: display[n][0] for n in names},
-                       args["initial"], args["presets"])
-    return {**pdata, "key": key, "params": [[n, *params[n]] for n in names],
-            "display": [[n, *display[n]] for n, _, _ in pdata["display"]]}
+    key = _content_key(
+        pdata["events_content"],
+        names,
+        {n: params[n][0] for n in names},
+        {n: display[n][0] for n in names},
+        args["initial"],
+        args["presets"],
+    )
+    return {
+        **pdata,
+        "key": key,
+        "params": [[n, *params[n]] for n in names],
+        "display": [[n, *display[n]] for n, _, _ in pdata["display"]],
+    }
 
 
 def _content_key(events_content, names, defaults, display_units, initial, presets) -> str:
@@ -792,8 +876,7 @@ def _content_key(events_content, names, defaults, display_units, initial, preset
     content = {
         **events_content,
         "params": {n: [repr(defaults[n]), display_units[n]] for n in names},
-        "initial": {n: (v if isinstance(v, str) else repr(float(v)))
-                    for n, v in initial.items()},
+        "initial": {n: (v if isinstance(v, str) else repr(float(v))) for n, v in initial.items()},
         "presets": {k: {kk: repr(vv) for kk, vv in v.items()} for k, v in presets.items()},
     }
     text = json.dumps(content, sort_keys=True)
@@ -817,9 +900,8 @@ def evaluate(expr, values: dict):
     >>> float(evaluate(sympy.exp(x) + 1, {"x": 0.0}))
     2.0
     """
-    import sympy
-
     import numpy as np
+    import sympy
 
     def ev(e):
         if e.is_Symbol:
@@ -844,23 +926,42 @@ def evaluate(expr, values: dict):
             conds = [np.asarray(ev(c), dtype=bool) for _, c in e.args]
             vals = [ev(v) for v, _ in e.args]
             return np.select(conds, vals, default=np.nan)
-        table = {sympy.exp: np.exp, sympy.log: np.log, sympy.sin: np.sin, sympy.cos: np.cos,
-                 sympy.tan: np.tan, sympy.sinh: np.sinh, sympy.cosh: np.cosh,
-                 sympy.tanh: np.tanh, sympy.Abs: np.abs, sympy.sign: np.sign,
-                 sympy.floor: np.floor, sympy.ceiling: np.ceil, sympy.Lt: np.less,
-                 sympy.Le: np.less_equal, sympy.Gt: np.greater, sympy.Ge: np.greater_equal,
-                 sympy.Eq: np.equal, sympy.Ne: np.not_equal, sympy.Not: np.logical_not}
+        table = {
+            sympy.exp: np.exp,
+            sympy.log: np.log,
+            sympy.sin: np.sin,
+            sympy.cos: np.cos,
+            sympy.tan: np.tan,
+            sympy.sinh: np.sinh,
+            sympy.cosh: np.cosh,
+            sympy.tanh: np.tanh,
+            sympy.Abs: np.abs,
+            sympy.sign: np.sign,
+            sympy.floor: np.floor,
+            sympy.ceiling: np.ceil,
+            sympy.Lt: np.less,
+            sympy.Le: np.less_equal,
+            sympy.Gt: np.greater,
+            sympy.Ge: np.greater_equal,
+            sympy.Eq: np.equal,
+            sympy.Ne: np.not_equal,
+            sympy.Not: np.logical_not,
+        }
         func = _known(e.func, table)
         if func is not None:
             return func(*args)
-        if e.func.__name__ in ("expm1", "log1p"):   # sympy.codegen.cfunctions
+        if e.func.__name__ in ("expm1", "log1p"):  # sympy.codegen.cfunctions
             return getattr(np, e.func.__name__)(*args)
-        if getattr(e.func, "numpy_name", ""):       # biosnn.codegen.functions
+        if getattr(e.func, "numpy_name", ""):  # biosnn.codegen.functions
             from biosnn.codegen.safe_numpy import NUMPY_FUNCTIONS
 
             return NUMPY_FUNCTIONS[e.func.numpy_name](np.asarray(args[0], dtype=float))
-        reduce = {sympy.Min: np.minimum, sympy.Max: np.maximum, sympy.And: np.logical_and,
-                  sympy.Or: np.logical_or}
+        reduce = {
+            sympy.Min: np.minimum,
+            sympy.Max: np.maximum,
+            sympy.And: np.logical_and,
+            sympy.Or: np.logical_or,
+        }
         func = _known(e.func, reduce)
         if func is not None:
             out = args[0]
@@ -875,7 +976,8 @@ def evaluate(expr, values: dict):
 
 def _known(cls, table):
     """``table[c]`` for the first class ``c`` of ``cls``'s hierarchy in ``table``, else
-    None (biosnn's ``floor``, ``Abs``, ``Max``... subclass sympy's: same evaluation)."""
+    None (biosnn's ``floor``, ``Abs``, ``Max``... subclass sympy's: same evaluation).
+    """
     for c in getattr(cls, "__mro__", (cls,)):
         if c in table:
             return table[c]
@@ -931,13 +1033,16 @@ def _check_finite(exprs, where: str, how: str, *, line=None, source=None) -> Non
     for e in exprs:
         if not isinstance(e, sympy.Basic):
             continue
-        for marker, what in ((sympy.zoo, "infinite (such as 1/0 or log(0))"),
-                             (sympy.nan, "undefined (such as 0/0, inf - inf or 0*inf)"),
-                             (sympy.I, "not a real number"),
-                             (sympy.AccumBounds, "not a number (such as cos(inf))")):
+        for marker, what in (
+            (sympy.zoo, "infinite (such as 1/0 or log(0))"),
+            (sympy.nan, "undefined (such as 0/0, inf - inf or 0*inf)"),
+            (sympy.I, "not a real number"),
+            (sympy.AccumBounds, "not a number (such as cos(inf))"),
+        ):
             if e.has(marker):
-                raise ModelError(f"{where}: the expression is {what} {how}", line=line,
-                                 source=source)
+                raise ModelError(
+                    f"{where}: the expression is {what} {how}", line=line, source=source
+                )
 
 
 # -- values ---------------------------------------------------------------------------------
@@ -951,14 +1056,16 @@ def _parse_value(text: str, what: str, source=None):
         try:
             return units.parse_quantity(text)
         except UnitError as exc:
-            unit_error = exc        # the more precise reason if the expression fails too
+            unit_error = exc  # the more precise reason if the expression fails too
     try:
-        value, dim = parser.parse_expression(text, {}, context=f"in {what}", source=source,
-                                             symbolic=False)
+        value, dim = parser.parse_expression(
+            text, {}, context=f"in {what}", source=source, symbolic=False
+        )
     except ModelError as exc:
         first = unit_error if unit_error is not None else exc
-        raise type(first)(f"{what}: cannot read {text!r} as a number with a unit "
-                          f"({first.message})", source=source) from None
+        raise type(first)(
+            f"{what}: cannot read {text!r} as a number with a unit ({first.message})", source=source
+        ) from None
     if dim == BOOL or not isinstance(value, float):
         raise ModelError(f"{what}: {text!r} is not a number with a unit", source=source)
     return value, dim, units.internal_unit_name(dim)
@@ -983,29 +1090,38 @@ class _Builder:
         name = a["name"]
         if not isinstance(name, str) or not name:
             raise self.err("name must be a non-empty string")
-        self.statements = parser.parse_equations(a["equations"], source=self.source,
-                                                 first_line=self.origin.equations_line)
+        self.statements = parser.parse_equations(
+            a["equations"], source=self.source, first_line=self.origin.equations_line
+        )
         self._declarations()
         self._events_text()
         self.time_dimensionless = self._time()
         self.T = units.dimensionless() if self.time_dimensionless else units.TIME()
         self._params()
         self._symbols_and_dims()
-        self._set_mode(False)           # check everything without sympy
+        self._set_mode(False)  # check everything without sympy
         self._convert_equations()
         self._convert_initial()
         self._convert_events()
         self._check_presets()
         self._check_time_constants()
         out = dict(
-            name=name, time_dimensionless=self.time_dimensionless,
-            _statements=tuple(self.statements), _states=tuple(self.states),
-            _params=self.param_display, _defaults=self.defaults,
-            _alias_names=tuple(self.alias_names), _noises=self.noises, _dims=self.dims,
+            name=name,
+            time_dimensionless=self.time_dimensionless,
+            _statements=tuple(self.statements),
+            _states=tuple(self.states),
+            _params=self.param_display,
+            _defaults=self.defaults,
+            _alias_names=tuple(self.alias_names),
+            _noises=self.noises,
+            _dims=self.dims,
             _display=self.display,
-            _unless_refractory=tuple("unless refractory" in self.decl[s].flags
-                                     for s in self.states),
-            _origin_source=self.source, _builder=self)
+            _unless_refractory=tuple(
+                "unless refractory" in self.decl[s].flags for s in self.states
+            ),
+            _origin_source=self.source,
+            _builder=self,
+        )
         out["key"] = self._key()
         out["_structure_key_value"] = self._structure_key()
         return out
@@ -1016,8 +1132,11 @@ class _Builder:
         for s in self.statements:
             if s.name in self.decl:
                 first = self.decl[s.name]
-                raise self.err(f"{s.name} is defined twice (line {first.line}: "
-                               f"{first.text!r}, and line {s.line}: {s.text!r})", line=s.line)
+                raise self.err(
+                    f"{s.name} is defined twice (line {first.line}: "
+                    f"{first.text!r}, and line {s.line}: {s.text!r})",
+                    line=s.line,
+                )
             self.decl[s.name] = s
         self.states = [s.name for s in self.statements if s.kind == "diff"]
         self.alias_names = [s.name for s in self.statements if s.kind == "alias"]
@@ -1031,7 +1150,8 @@ class _Builder:
         self.threshold_expr = self.reset_stmts = self.refractory_expr = None
         if a["threshold"] is not None:
             self.threshold_expr = parser.parse_expression_text(
-                a["threshold"], source=self.source, what="threshold")
+                a["threshold"], source=self.source, what="threshold"
+            )
         if a["reset"] is not None:
             self.reset_stmts = parser.parse_reset(a["reset"], source=self.source)
         ref = a["refractory"]
@@ -1040,11 +1160,14 @@ class _Builder:
             try:
                 self.refractory_quantity = units.parse_quantity(ref)[:2]
             except UnitError:
-                self.refractory_expr = parser.parse_expression_text(ref, source=self.source,
-                                                                    what="refractory")
+                self.refractory_expr = parser.parse_expression_text(
+                    ref, source=self.source, what="refractory"
+                )
         elif ref is not None and not _is_number(ref):
-            raise self.err(f"{self.origin.label('refractory')}: must be a time (\"2 ms\" or a "
-                           f"number in ms), a parameter name or a condition, not {ref!r}")
+            raise self.err(
+                f'{self.origin.label("refractory")}: must be a time ("2 ms" or a '
+                f"number in ms), a parameter name or a condition, not {ref!r}"
+            )
 
     def _time(self) -> bool:
         time = self.args["time"]
@@ -1056,7 +1179,7 @@ class _Builder:
             if units.is_dimensionless(dim):
                 return True
             if dim != units.TIME():
-                raise self.err(f"time = {time!r} must be \"1\" (dimensionless) or a time unit")
+                raise self.err(f'time = {time!r} must be "1" (dimensionless) or a time unit')
             return False
         return not self._uses_units()
 
@@ -1085,7 +1208,8 @@ class _Builder:
     @staticmethod
     def _quantity_of(text, own):
         """``parse_quantity(text)[:2]``, or None if it is not a number with a unit or its
-        "unit" names a model variable (``"2*h"`` is twice the state h, not two hours)."""
+        "unit" names a model variable (``"2*h"`` is twice the state h, not two hours).
+        """
         parts = units.split_quantity(text)
         if parts is None or set(re.findall(r"[A-Za-z_]\w*", parts[1])) & set(own):
             return None
@@ -1096,7 +1220,7 @@ class _Builder:
                 factor, dim = units.parse_unit(parts[1])
             except UnitError:
                 return None
-            return parts[0] * factor, dim       # too large (inf): the caller says so
+            return parts[0] * factor, dim  # too large (inf): the caller says so
 
     # parameters -------------------------------------------------------------------------
     def _declared_display(self, s):
@@ -1116,15 +1240,19 @@ class _Builder:
                 raise self.err(f"{label}: parameter names must be strings, not {name!r}")
             if name in self.decl and self.decl[name].kind != "param":
                 kind = "a state" if self.decl[name].kind == "diff" else "an alias"
-                raise self.err(f"{label}: {name} is {kind} (line {self.decl[name].line}), "
-                               "not a parameter")
+                raise self.err(
+                    f"{label}: {name} is {kind} (line {self.decl[name].line}), not a parameter"
+                )
             parser.check_name(name, what="parameter", source=self.source)
         order = self.declared_params + [n for n in given if n not in self.declared_params]
         for name in order:
             if name not in given:
                 s = self.decl[name]
-                raise self.err(f"parameter {name} is declared ({s.text!r}) but has no "
-                               f"value; give a default in {label}", line=s.line)
+                raise self.err(
+                    f"parameter {name} is declared ({s.text!r}) but has no "
+                    f"value; give a default in {label}",
+                    line=s.line,
+                )
             self._param(name, given[name], f"{label} {name}")
         self.param_names = order
 
@@ -1135,9 +1263,12 @@ class _Builder:
             internal, dim, unit = _parse_value(value, what, self.source)
             factor = units.parse_unit(unit)[0]
             if declared is not None and dim != declared and internal != 0:
-                raise self.err(f"{what} = {value!r} {parser.units_words(dim)} but {name} is "
-                               f"declared {s.unit!r} ({units.format_dimension(declared)})",
-                               UnitError, line=s.line)
+                raise self.err(
+                    f"{what} = {value!r} {parser.units_words(dim)} but {name} is "
+                    f"declared {s.unit!r} ({units.format_dimension(declared)})",
+                    UnitError,
+                    line=s.line,
+                )
             if declared is not None and dim != declared:  # a bare 0 for a declared parameter
                 dim = declared
                 unit, factor = self._declared_display(s)
@@ -1149,9 +1280,11 @@ class _Builder:
                 unit, factor, dim = "1", 1.0, units.dimensionless()
             internal = float(value) * factor
         else:
-            raise self.err(f"{what}: a default must be a number or a string with a unit, not "
-                           f"{value!r} (for one value per instance pass an array to "
-                           "simulate(..., params=...))")
+            raise self.err(
+                f"{what}: a default must be a number or a string with a unit, not "
+                f"{value!r} (for one value per instance pass an array to "
+                "simulate(..., params=...))"
+            )
         if not math.isfinite(internal):
             raise self.err(f"{what} = {value!r} is not a finite number")
         self.param_dims[name] = dim
@@ -1180,11 +1313,14 @@ class _Builder:
                 continue
             used = {n for n in s.expr.names if parser.is_noise_name(n)}
             if used and s.kind != "diff":
-                raise self.err(f"in {s.text!r}: white noise ({', '.join(sorted(used))}) may "
-                               "only appear in differential equations", line=s.line)
+                raise self.err(
+                    f"in {s.text!r}: white noise ({', '.join(sorted(used))}) may "
+                    "only appear in differential equations",
+                    line=s.line,
+                )
             noise_names |= used
         self.noises = tuple(sorted(noise_names))
-        self.noise_dim = self.T ** -0.5
+        self.noise_dim = self.T**-0.5
         self.alias_order = self._alias_order()
 
     def _names_closure(self, names) -> set:
@@ -1206,8 +1342,9 @@ class _Builder:
         if symbolic:
             import sympy
 
-            self.symbols = {n: sympy.Symbol(n, real=True) for n in
-                            self.states + self.param_names + ["t"]}
+            self.symbols = {
+                n: sympy.Symbol(n, real=True) for n in self.states + self.param_names + ["t"]
+            }
             value = lambda n: sympy.Symbol(n, real=True)  # noqa: E731
         else:
             value = lambda n: parser.UNKNOWN  # noqa: E731
@@ -1216,8 +1353,9 @@ class _Builder:
         self.xis = {n: (value(n), self.noise_dim) for n in self.noises}
 
     def _converter(self, context, namespace=None):
-        return Converter(self.namespace if namespace is None else namespace, context,
-                         symbolic=self.symbolic)
+        return Converter(
+            self.namespace if namespace is None else namespace, context, symbolic=self.symbolic
+        )
 
     def build_symbolic(self) -> dict:
         """The sympy fields of the Model (run once, lazily, after all checks passed)."""
@@ -1226,24 +1364,38 @@ class _Builder:
         self._convert_initial()
         self._convert_events()
         return dict(
-            aliases=self.aliases, raw=self.raw, rhs=self.rhs, noise=self.noise,
-            symbols=self.symbols, initial=self.initial, threshold=self.threshold,
-            reset=self.reset, refractory_time=self.refractory_time,
-            refractory_condition=self.refractory_condition)
+            aliases=self.aliases,
+            raw=self.raw,
+            rhs=self.rhs,
+            noise=self.noise,
+            symbols=self.symbols,
+            initial=self.initial,
+            threshold=self.threshold,
+            reset=self.reset,
+            refractory_time=self.refractory_time,
+            refractory_condition=self.refractory_condition,
+        )
 
     # equations --------------------------------------------------------------------------
     def _alias_order(self):
-        deps = {n: [d for d in sorted(self.decl[n].expr.names) if d in self.decl
-                    and self.decl[d].kind == "alias"] for n in self.alias_names}
+        deps = {
+            n: [
+                d
+                for d in sorted(self.decl[n].expr.names)
+                if d in self.decl and self.decl[d].kind == "alias"
+            ]
+            for n in self.alias_names
+        }
         order, state = [], {}
 
         def visit(n, path):
             if state.get(n) == "done":
                 return
             if state.get(n) == "active":
-                cycle = path[path.index(n):] + [n]
-                raise self.err(f"circular definition of aliases: {' -> '.join(cycle)}",
-                               line=self.decl[n].line)
+                cycle = path[path.index(n) :] + [n]
+                raise self.err(
+                    f"circular definition of aliases: {' -> '.join(cycle)}", line=self.decl[n].line
+                )
             state[n] = "active"
             for d in deps[n]:
                 visit(d, path + [n])
@@ -1259,12 +1411,14 @@ class _Builder:
         for n in self.alias_order:
             s = self.decl[n]
             self.raw[n], _ = self._converter(f'in "{s.text}"').convert(
-                s.expr, self.dims[n], needs="the alias is declared as")
+                s.expr, self.dims[n], needs="the alias is declared as"
+            )
         ns_noise = {**self.namespace, **self.xis}
         for n in self.states:
             s = self.decl[n]
             self.raw[n], _ = self._converter(f'in "{s.text}"', ns_noise).convert(
-                s.expr, self.dims[n] / self.T)
+                s.expr, self.dims[n] / self.T
+            )
             if not self.symbolic:
                 self._check_noise_linear(s)
         if self.symbolic:
@@ -1272,10 +1426,13 @@ class _Builder:
 
     def _check_noise_linear(self, s):
         """White noise must enter linearly: never inside a function, a power, a
-        denominator, a condition, or multiplied by another noise."""
+        denominator, a condition, or multiplied by another noise.
+        """
+
         def has_noise(node):
-            return any(isinstance(n, ast.Name) and parser.is_noise_name(n.id)
-                       for n in ast.walk(node))
+            return any(
+                isinstance(n, ast.Name) and parser.is_noise_name(n.id) for n in ast.walk(node)
+            )
 
         def bad(node):
             if not has_noise(node):
@@ -1295,9 +1452,11 @@ class _Builder:
             return True
 
         if bad(s.expr.tree.body):
-            raise self.err(f"in {s.text!r}: white noise must enter linearly (a coefficient "
-                           "times xi, not inside a function, a power or a denominator)",
-                           line=s.line)
+            raise self.err(
+                f"in {s.text!r}: white noise must enter linearly (a coefficient "
+                "times xi, not inside a function, a power or a denominator)",
+                line=s.line,
+            )
 
     def _substitute(self):
         import sympy
@@ -1305,8 +1464,9 @@ class _Builder:
         from biosnn.codegen.functions import as_biosnn
 
         for n in self.alias_order:
-            self.aliases[n] = self._xreplace(n, self.raw[n], {
-                sympy.Symbol(d, real=True): self.aliases[d] for d in self.aliases})
+            self.aliases[n] = self._xreplace(
+                n, self.raw[n], {sympy.Symbol(d, real=True): self.aliases[d] for d in self.aliases}
+            )
         self.aliases = {n: self.aliases[n] for n in self.alias_names}
         subs = {sympy.Symbol(n, real=True): e for n, e in self.aliases.items()}
         xsyms = [self.xis[x][0] for x in self.noises]
@@ -1318,28 +1478,37 @@ class _Builder:
             self.rhs[n] = full.xreplace({x: sympy.S.Zero for x in xsyms})
             self.noise[n] = tuple(sympy.diff(full, x) for x in xsyms)
         for n in self.alias_names + self.states:
-            _check_finite([self.aliases[n]] if n in self.aliases
-                          else [self.rhs[n], *self.noise[n]],
-                          f"in {self.decl[n].text!r}", "once its aliases are substituted",
-                          line=self.decl[n].line, source=self.source)
+            _check_finite(
+                [self.aliases[n]] if n in self.aliases else [self.rhs[n], *self.noise[n]],
+                f"in {self.decl[n].text!r}",
+                "once its aliases are substituted",
+                line=self.decl[n].line,
+                source=self.source,
+            )
 
     def _xreplace(self, name, expr, subs):
         """``expr.xreplace(subs)``; sympy's TypeError/ValueError (a relation that
-        becomes ``zoo < 1`` once an alias is substituted) is a ModelError."""
-        from mpmath.libmp import NoConvergence    # (sympy's dependency)
+        becomes ``zoo < 1`` once an alias is substituted) is a ModelError.
+        """
+        from mpmath.libmp import NoConvergence  # (sympy's dependency)
 
         try:
             return _xreplace_checked(expr, subs)
         except _Overflow as exc:
             s = self.decl[name]
-            raise ModelError(f"in {s.text!r}: {exc.args[0]} is too large (beyond the range "
-                             "of a double) once its aliases are substituted", line=s.line,
-                             source=self.source) from None
-        except (TypeError, ValueError, ArithmeticError, RecursionError,
-                NoConvergence) as exc:
+            raise ModelError(
+                f"in {s.text!r}: {exc.args[0]} is too large (beyond the range "
+                "of a double) once its aliases are substituted",
+                line=s.line,
+                source=self.source,
+            ) from None
+        except (TypeError, ValueError, ArithmeticError, RecursionError, NoConvergence) as exc:
             s = self.decl[name]
-            raise ModelError(f"in {s.text!r}: cannot be computed once its aliases are "
-                             f"substituted ({exc})", line=s.line, source=self.source) from None
+            raise ModelError(
+                f"in {s.text!r}: cannot be computed once its aliases are substituted ({exc})",
+                line=s.line,
+                source=self.source,
+            ) from None
 
     def _full_ns(self):
         """Namespace where aliases are their (substituted) expressions."""
@@ -1368,7 +1537,7 @@ class _Builder:
                 if not math.isfinite(value):
                     raise self.err(f"{what} = {value!r} is not a finite number")
                 internal = float(value) * self.display[name][1]
-                if not math.isfinite(internal):     # 1e308 V is inf in mV
+                if not math.isfinite(internal):  # 1e308 V is inf in mV
                     raise self.err(f"{what} = {value!r} is not a finite number")
                 expr = self._number(internal)
                 self.initial_numbers[name] = _as_evaluated(internal)
@@ -1396,18 +1565,25 @@ class _Builder:
             if not math.isfinite(internal):
                 raise self.err(f"{what} = {value!r} is not a finite number")
             if dim != self.dims[name] and internal != 0:
-                raise self.err(f"{what} = {value!r} {parser.units_words(dim)} but {name} "
-                               f"needs {parser.needs_words(self.dims[name])}", UnitError)
+                raise self.err(
+                    f"{what} = {value!r} {parser.units_words(dim)} but {name} "
+                    f"needs {parser.needs_words(self.dims[name])}",
+                    UnitError,
+                )
             self.initial_numbers[name] = _as_evaluated(internal)
             return self._number(internal)
         expr = parser.parse_expression_text(value, source=self.source, what=what)
-        missing = sorted(n for n in self._names_closure(expr.names)
-                         if n in self.states and n not in done)
+        missing = sorted(
+            n for n in self._names_closure(expr.names) if n in self.states and n not in done
+        )
         if missing:
-            raise self.err(f"{what} = {value!r} depends on {', '.join(missing)}, whose "
-                           "initial value is not given before it")
+            raise self.err(
+                f"{what} = {value!r} depends on {', '.join(missing)}, whose "
+                "initial value is not given before it"
+            )
         result, _ = self._converter(f"in {what} = {value!r}", ns).convert(
-            expr, self.dims[name], needs=f"{name} needs")
+            expr, self.dims[name], needs=f"{name} needs"
+        )
         if self.symbolic:
             result = result.xreplace({self.symbols[s]: e for s, e in done.items()})
         return result
@@ -1420,11 +1596,11 @@ class _Builder:
             label = self.origin.label("threshold")
             text = self.args["threshold"]
             self.threshold, _ = self._converter(f"in {label} {text!r}", ns).convert(
-                self.threshold_expr, BOOL, needs="a threshold must be")
+                self.threshold_expr, BOOL, needs="a threshold must be"
+            )
             used = self._names_closure(self.threshold_expr.names)
             if not used & (set(self.states) | {"t"}):
-                raise self.err(f"{label} {text!r} depends on no state; it could never be "
-                               "crossed")
+                raise self.err(f"{label} {text!r} depends on no state; it could never be crossed")
         self.reset = self._convert_reset(ns)
         self._convert_refractory(ns)
 
@@ -1436,27 +1612,43 @@ class _Builder:
         for r in self.reset_stmts:
             context = f"in {label} {r.text!r}"
             if r.name not in self.states:
-                raise ModelError(f"{context}: {self._not_a_state(r.name)}; only states can "
-                                 "be reset", line=r.line, source=self.source)
+                raise ModelError(
+                    f"{context}: {self._not_a_state(r.name)}; only states can be reset",
+                    line=r.line,
+                    source=self.source,
+                )
             dim = self.dims[r.name]
             expected = dim if r.op in ("=", "+=", "-=") else units.dimensionless()
-            needs = (f"{r.name} needs" if r.op in ("=", "+=", "-=")
-                     else f"the factor of {r.op} must be")
+            needs = (
+                f"{r.name} needs" if r.op in ("=", "+=", "-=") else f"the factor of {r.op} must be"
+            )
             value, _ = self._converter(context, ns).convert(r.expr, expected, needs=needs)
             if self.symbolic:
                 y = self.symbols[r.name]
-                value = {"=": value, "+=": y + value, "-=": y - value, "*=": y * value,
-                         "/=": y / value}[r.op]
+                value = {
+                    "=": value,
+                    "+=": y + value,
+                    "-=": y - value,
+                    "*=": y * value,
+                    "/=": y / value,
+                }[r.op]
             out.append((self.states.index(r.name), value))
         return tuple(out)
 
     def _not_a_state(self, name) -> str:
-        kind = ("a parameter" if name in self.param_dims else "an alias"
-                if name in self.alias_names else None)
+        kind = (
+            "a parameter"
+            if name in self.param_dims
+            else "an alias"
+            if name in self.alias_names
+            else None
+        )
         if kind:
             return f"{name} is {kind}, not a state (states: {', '.join(self.states)})"
-        return (f"{name} is not a state of the model{_suggest(name, self.states)} "
-                f"(states: {', '.join(self.states)})")
+        return (
+            f"{name} is not a state of the model{_suggest(name, self.states)} "
+            f"(states: {', '.join(self.states)})"
+        )
 
     def _convert_refractory(self, ns):
         ref = self.args["refractory"]
@@ -1473,26 +1665,33 @@ class _Builder:
             internal, dim = self.refractory_quantity
             value = self._number(internal)
         else:
-            value, dim = self._converter(f"in {label} {ref!r}", ns).convert(
-                self.refractory_expr)
+            value, dim = self._converter(f"in {label} {ref!r}", ns).convert(self.refractory_expr)
         if dim == BOOL:
             self.refractory_condition = value
         elif dim == self.T:
-            used = (self._names_closure(self.refractory_expr.names)
-                    if self.refractory_expr is not None else set())
+            used = (
+                self._names_closure(self.refractory_expr.names)
+                if self.refractory_expr is not None
+                else set()
+            )
             states = [s for s in self.states + ["t"] if s in used]
             if states:
                 # the duration is fixed when the spike happens: it cannot follow the states
                 # or the time (a condition such as "t < t_off" can)
-                raise self.err(f"{label} {ref!r}: a refractory time may depend on parameters "
-                               f"only, not on {', '.join(states)} (use a condition instead)")
+                raise self.err(
+                    f"{label} {ref!r}: a refractory time may depend on parameters "
+                    f"only, not on {', '.join(states)} (use a condition instead)"
+                )
             if isinstance(value, float) and (not math.isfinite(value) or value < 0):
                 raise self.err(f"{label} {ref!r} must be a time >= 0")
             self.refractory_time = value
         else:
-            kind = "a number" if self.time_dimensionless else "a time (such as \"2 ms\")"
-            raise UnitError(f"{label} {ref!r} {parser.units_words(dim)} but must be {kind}, "
-                            "a parameter name or a condition", source=self.source)
+            kind = "a number" if self.time_dimensionless else 'a time (such as "2 ms")'
+            raise UnitError(
+                f"{label} {ref!r} {parser.units_words(dim)} but must be {kind}, "
+                "a parameter name or a condition",
+                source=self.source,
+            )
 
     # presets and checks -----------------------------------------------------------------
     def _check_presets(self):
@@ -1504,15 +1703,18 @@ class _Builder:
                 if k == "description":
                     continue
                 if k not in self.param_dims:
-                    raise self.err(f"{what_base}: {k} is not a parameter"
-                                   f"{_suggest(k, self.param_dims)}")
+                    raise self.err(
+                        f"{what_base}: {k} is not a parameter{_suggest(k, self.param_dims)}"
+                    )
                 what = f"{what_base} {k}"
                 if isinstance(v, str):
                     internal, dim, _ = _parse_value(v, what, self.source)
                     if dim != self.param_dims[k] and internal != 0:
-                        raise self.err(f"{what} = {v!r} {parser.units_words(dim)} but {k} "
-                                       f"needs {parser.needs_words(self.param_dims[k])}",
-                                       UnitError)
+                        raise self.err(
+                            f"{what} = {v!r} {parser.units_words(dim)} but {k} "
+                            f"needs {parser.needs_words(self.param_dims[k])}",
+                            UnitError,
+                        )
                 elif not _is_number(v):
                     raise self.err(f"{what}: must be a number or a string with a unit")
                 elif not math.isfinite(v):
@@ -1531,9 +1733,12 @@ class _Builder:
             for node in ast.walk(s.expr.tree):
                 if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
                     found |= names(node.right)
-                elif (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow)
-                      and isinstance(node.right, ast.UnaryOp)
-                      and isinstance(node.right.op, ast.USub)):
+                elif (
+                    isinstance(node, ast.BinOp)
+                    and isinstance(node.op, ast.Pow)
+                    and isinstance(node.right, ast.UnaryOp)
+                    and isinstance(node.right.op, ast.USub)
+                ):
                     found |= names(node.left)
         return found
 
@@ -1544,9 +1749,11 @@ class _Builder:
         divisors = self._divisors()
         for name, dim in self.param_dims.items():
             if dim == self.T and self.defaults[name] <= 0 and name in divisors:
-                raise self.err(f"{self.origin.label('params')} {name} = "
-                               f"{_fmt(self.param_display[name])} "
-                               f"{self.display[name][0]}: a time constant must be > 0")
+                raise self.err(
+                    f"{self.origin.label('params')} {name} = "
+                    f"{_fmt(self.param_display[name])} "
+                    f"{self.display[name][0]}: a time constant must be > 0"
+                )
 
     def _events_content(self) -> dict:
         a = self.args
@@ -1557,8 +1764,11 @@ class _Builder:
             "equations": [s.canonical for s in self.statements],
             "threshold": self.threshold_expr.canonical if self.threshold_expr else None,
             "reset": [r.canonical for r in self.reset_stmts or ()],
-            "refractory": (self.refractory_expr.canonical if self.refractory_expr
-                           else repr(self.refractory_quantity or a["refractory"])),
+            "refractory": (
+                self.refractory_expr.canonical
+                if self.refractory_expr
+                else repr(self.refractory_quantity or a["refractory"])
+            ),
         }
 
     def _structure_key(self) -> str:
@@ -1568,9 +1778,14 @@ class _Builder:
 
     def _key(self) -> str:
         """Hash of the whole content (defaults, initial values, presets included)."""
-        return _content_key(self._events_content(), self.param_names, self.defaults,
-                            {n: self.display[n][0] for n in self.param_names},
-                            self.args["initial"], self.args["presets"])
+        return _content_key(
+            self._events_content(),
+            self.param_names,
+            self.defaults,
+            {n: self.display[n][0] for n in self.param_names},
+            self.args["initial"],
+            self.args["presets"],
+        )
 
     def manifest(self, built: dict) -> dict:
         """The JSON-ready result of the checking pass (see :mod:`.manifest`)."""
@@ -1594,31 +1809,39 @@ class _Builder:
         model_units = {}
         for name in self.param_names:
             model_units.setdefault(self.param_dims[name], name)
-        follows = {n: model_units[self.dims[n]] for n in self.states + self.alias_names
-                   if units.is_base_unit_text(self.decl[n].unit)
-                   and self.dims[n] in model_units}
+        follows = {
+            n: model_units[self.dims[n]]
+            for n in self.states + self.alias_names
+            if units.is_base_unit_text(self.decl[n].unit) and self.dims[n] in model_units
+        }
         declared = {}
         for name in self.declared_params:
             unit, factor = self._declared_display(self.decl[name])
             declared[name] = [key(units.parse_unit(self.decl[name].unit)[1]), unit, factor]
         return {
-            "format": manifest.FORMAT, "generator": manifest.generator_version(),
-            "name": built["name"], "time_dimensionless": self.time_dimensionless,
-            "key": built["key"], "structure_key": built["_structure_key_value"],
+            "format": manifest.FORMAT,
+            "generator": manifest.generator_version(),
+            "name": built["name"],
+            "time_dimensionless": self.time_dimensionless,
+            "key": built["key"],
+            "structure_key": built["_structure_key_value"],
             "states": list(self.states),
             "statements": [s.text for s in self.statements],
-            "params": [[n, self.defaults[n], self.param_display[n]]
-                       for n in self.param_names],
-            "aliases": list(self.alias_names), "noises": list(self.noises),
+            "params": [[n, self.defaults[n], self.param_display[n]] for n in self.param_names],
+            "aliases": list(self.alias_names),
+            "noises": list(self.noises),
             "display": [[n, u, f] for n, (u, f) in self.display.items()],
             "dims": {n: key(d) for n, d in self.dims.items()},
             "unless_refractory": list(built["_unless_refractory"]),
             "initial": [[s, self.initial_numbers.get(s)] for s in self.states],
             "initial_source": None,
-            "declared": declared, "follows": follows,
-            "time_constants": [n for n in self.param_names
-                               if self.param_dims[n] == self.T and n in divisors
-                               and not self.time_dimensionless],
+            "declared": declared,
+            "follows": follows,
+            "time_constants": [
+                n
+                for n in self.param_names
+                if self.param_dims[n] == self.T and n in divisors and not self.time_dimensionless
+            ],
             "events_content": self._events_content(),
             "units": table,
         }
@@ -1630,7 +1853,8 @@ class _Builder:
 def _jacobian(f, ys):
     """``(jac, nonzero)``: ``jac[i][j] = d f_i / d y_j`` as a tuple of tuples, and the
     ``(i, j)`` of the entries that may be nonzero.  Only the states an equation contains
-    are differentiated (a model of n coupled states has O(n) nonzero entries, not n**2)."""
+    are differentiated (a model of n coupled states has O(n) nonzero entries, not n**2).
+    """
     import sympy
 
     index = {y: j for j, y in enumerate(ys)}
@@ -1648,24 +1872,25 @@ def _jacobian(f, ys):
 
 def _linear_in(expr, y):
     """(A, B) with expr = A*y + B and A, B free of y and printable, or None (then the
-    equation is not split: exponential Euler refuses it)."""
+    equation is not split: exponential Euler refuses it).
+    """
     import sympy
-    from mpmath.libmp import NoConvergence    # (sympy's dependency)
+    from mpmath.libmp import NoConvergence  # (sympy's dependency)
 
     try:
         a = sympy.diff(expr, y)
         if a.has(y):
             return None
-        try:    # a Python 0 would make ``dv/dt = v`` give int 0
+        try:  # a Python 0 would make ``dv/dt = v`` give int 0
             b = expr.xreplace({y: sympy.S.Zero})
-        except (TypeError, ValueError):     # a relation that becomes nan < -oo at y = 0
+        except (TypeError, ValueError):  # a relation that becomes nan < -oo at y = 0
             b = sympy.nan
         if b.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
             b = sympy.expand(expr - a * y)
             if b.has(y):
                 return None
     except (TypeError, ValueError, ArithmeticError, RecursionError, NoConvergence):
-        return None         # sympy cannot split it (overflow, recursion): not linear
+        return None  # sympy cannot split it (overflow, recursion): not linear
     if any(e.has(sympy.nan, sympy.zoo, sympy.AccumBounds, sympy.I) for e in (a, b)):
         return None
     return a, b
@@ -1695,8 +1920,7 @@ def _safe_boolean(cond, safe):
 def build_kernel_spec(model: Model):
     """Lower a Model to a :class:`~biosnn.codegen.spec.KernelSpec` (see its docstring)."""
     import sympy
-
-    from mpmath.libmp import NoConvergence    # (sympy's dependency)
+    from mpmath.libmp import NoConvergence  # (sympy's dependency)
 
     from biosnn.codegen.functions import as_biosnn
     from biosnn.codegen.rewrite import make_numerically_safe
@@ -1709,24 +1933,32 @@ def build_kernel_spec(model: Model):
     t = sym["t"]
     ys = [sym[s] for s in model._states]
     f = tuple(safe(model._rhs[s]) for s in model._states)
-    g = tuple(tuple(safe(c) for c in model._noise[s]) for s in model._states) \
-        if model._noises else ()
+    g = (
+        tuple(tuple(safe(c) for c in model._noise[s]) for s in model._states)
+        if model._noises
+        else ()
+    )
     try:
         jac, nonzero = _jacobian(f, ys)
         dfdt = tuple(sympy.diff(fi, t) for fi in f)
     except (TypeError, ValueError, ArithmeticError, RecursionError, NoConvergence) as exc:
         # sympy: "Invalid NaN comparison"; mpmath: no convergence of a numeric comparison
-        raise ModelError(f"model {model.name}: the derivatives of its right-hand sides cannot "
-                         f"be computed ({exc})", source=model._origin_source) from None
+        raise ModelError(
+            f"model {model.name}: the derivatives of its right-hand sides cannot "
+            f"be computed ({exc})",
+            source=model._origin_source,
+        ) from None
     threshold = crossing = None
     if model._threshold is not None:
         threshold = _safe_boolean(model._threshold, safe)
         crossing = _crossing(threshold)
     reset = tuple((i, safe(e)) for i, e in model._reset)
-    refractory_time = safe(model._refractory_time) if model._refractory_time is not None \
+    refractory_time = safe(model._refractory_time) if model._refractory_time is not None else None
+    refractory_condition = (
+        _safe_boolean(model._refractory_condition, safe)
+        if model._refractory_condition is not None
         else None
-    refractory_condition = (_safe_boolean(model._refractory_condition, safe)
-                            if model._refractory_condition is not None else None)
+    )
     aliases = tuple((n, safe(e)) for n, e in model._aliases.items())
     exp_euler = tuple(_linear_in(fi, y) for fi, y in zip(f, ys))
     linear = None
@@ -1735,30 +1967,56 @@ def build_kernel_spec(model: Model):
         zeros = {y: sympy.S.Zero for y in ys}
         try:
             b = tuple(sympy.sympify(fi.xreplace(zeros)) for fi in f)
-        except (TypeError, ValueError):     # a relation that becomes nan < -oo at y = 0
+        except (TypeError, ValueError):  # a relation that becomes nan < -oo at y = 0
             b = (sympy.nan,)
         if not any(bi.has(t, sympy.nan, sympy.zoo, sympy.AccumBounds, sympy.I) for bi in b):
             linear = (jac, b)
     nonzero_rows = [[] for _ in f]
     for i, j in nonzero:
         nonzero_rows[i].append(jac[i][j])
-    _check_printable(model, f, g, nonzero_rows, dfdt, threshold, reset, refractory_time,
-                     refractory_condition, aliases)
+    _check_printable(
+        model,
+        f,
+        g,
+        nonzero_rows,
+        dfdt,
+        threshold,
+        reset,
+        refractory_time,
+        refractory_condition,
+        aliases,
+    )
     fields = dict(
-        name=model.name, states=tuple(model._states), params=tuple(model._params),
-        noises=tuple(model._noises), t=t, f=f, g=g, jac=jac, dfdt=dfdt,
-        threshold=threshold, crossing=crossing, reset=reset,
-        refractory_time=refractory_time, refractory_condition=refractory_condition,
-        unless_refractory=tuple(model._unless_refractory), aliases=aliases,
-        exp_euler=exp_euler, linear=linear, time_dimensionless=model.time_dimensionless)
+        name=model.name,
+        states=tuple(model._states),
+        params=tuple(model._params),
+        noises=tuple(model._noises),
+        t=t,
+        f=f,
+        g=g,
+        jac=jac,
+        dfdt=dfdt,
+        threshold=threshold,
+        crossing=crossing,
+        reset=reset,
+        refractory_time=refractory_time,
+        refractory_condition=refractory_condition,
+        unless_refractory=tuple(model._unless_refractory),
+        aliases=aliases,
+        exp_euler=exp_euler,
+        linear=linear,
+        time_dimensionless=model.time_dimensionless,
+    )
     return KernelSpec(key=_spec_key(fields, nonzero), **fields)
 
 
-def _check_printable(model, f, g, jac_rows, dfdt, threshold, reset, refractory_time,
-                     refractory_condition, aliases) -> None:
+def _check_printable(
+    model, f, g, jac_rows, dfdt, threshold, reset, refractory_time, refractory_condition, aliases
+) -> None:
     """Every expression a backend prints is finite and real somewhere (a ModelError
     naming the equation otherwise; the parser catches almost all such terms first).
-    ``jac_rows[i]``: the nonzero entries of row i of the Jacobian."""
+    ``jac_rows[i]``: the nonzero entries of row i of the Jacobian.
+    """
     states = model._states
     lines = {s.name: s for s in model._statements}
     groups = []
@@ -1768,14 +2026,26 @@ def _check_printable(model, f, g, jac_rows, dfdt, threshold, reset, refractory_t
     groups += [(n, "", [e]) for n, e in aliases]
     for name, how, exprs in groups:
         stmt = lines.get(name)
-        _check_finite(exprs, f"in {stmt.text!r}" if stmt else name, how.strip(),
-                      line=stmt.line if stmt else None, source=model._origin_source)
-    events = [("threshold", [threshold]), ("reset", [e for _, e in reset]),
-              ("refractory", [refractory_time, refractory_condition])]
+        _check_finite(
+            exprs,
+            f"in {stmt.text!r}" if stmt else name,
+            how.strip(),
+            line=stmt.line if stmt else None,
+            source=model._origin_source,
+        )
+    events = [
+        ("threshold", [threshold]),
+        ("reset", [e for _, e in reset]),
+        ("refractory", [refractory_time, refractory_condition]),
+    ]
     for label, exprs in events:
         origin = model._args["_origin"] or Origin()
-        _check_finite(exprs, f"in {origin.label(label)} {model._args[label]!r}", "",
-                      source=model._origin_source)
+        _check_finite(
+            exprs,
+            f"in {origin.label(label)} {model._args[label]!r}",
+            "",
+            source=model._origin_source,
+        )
 
 
 def _numeric_source_of(spec) -> str:
@@ -1808,7 +2078,7 @@ def _spec_key(fields: dict, nonzero) -> str:
     # large model would cost seconds
     jac = [[i, j, fields["jac"][i][j]] for i, j in nonzero]
     sparse = dict(fields, jac=jac)
-    if fields["linear"] is not None:     # (A, b), A is the Jacobian again
+    if fields["linear"] is not None:  # (A, b), A is the Jacobian again
         sparse["linear"] = [jac, fields["linear"][1]]
     text = json.dumps({k: rep(v) for k, v in sorted(sparse.items())}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()

@@ -67,9 +67,27 @@ BOOL = "boolean"
 
 #: Functions allowed in expressions -> number of arguments.
 FUNCTIONS = {
-    "exp": 1, "log": 1, "log10": 1, "sqrt": 1, "sin": 1, "cos": 1, "tan": 1, "sinh": 1,
-    "cosh": 1, "tanh": 1, "abs": 1, "sign": 1, "floor": 1, "ceil": 1, "clip": 3,
-    "heaviside": 1, "minimum": 2, "maximum": 2, "where": 3, "ifelse": 3, "exprel": 1,
+    "exp": 1,
+    "log": 1,
+    "log10": 1,
+    "sqrt": 1,
+    "sin": 1,
+    "cos": 1,
+    "tan": 1,
+    "sinh": 1,
+    "cosh": 1,
+    "tanh": 1,
+    "abs": 1,
+    "sign": 1,
+    "floor": 1,
+    "ceil": 1,
+    "clip": 3,
+    "heaviside": 1,
+    "minimum": 2,
+    "maximum": 2,
+    "where": 3,
+    "ifelse": 3,
+    "exprel": 1,
 }
 FLAGS = {"diff": ("unless refractory",), "alias": (), "param": ("constant",)}
 
@@ -77,7 +95,8 @@ C_KEYWORDS = frozenset(
     "auto break case char const continue default do double else enum extern float for goto "
     "if inline int long register restrict return short signed sizeof static struct switch "
     "typedef union unsigned void volatile while _Bool _Complex _Imaginary bool true false "
-    "NULL".split())
+    "NULL".split()
+)
 #: Names a user variable may not take (besides '_*', keywords and functions).
 RESERVED = frozenset({"t", "dt", "pi", "inf"})
 
@@ -88,19 +107,45 @@ _FORBIDDEN = {
     ast.IfExp: "the conditional expression 'a if c else b' (use where(c, a, b))",
     ast.NamedExpr: "the assignment expression ':='",
     ast.JoinedStr: "f-strings",
-    ast.ListComp: "comprehensions", ast.SetComp: "comprehensions",
-    ast.DictComp: "comprehensions", ast.GeneratorExp: "comprehensions",
-    ast.List: "lists", ast.Tuple: "tuples", ast.Set: "sets", ast.Dict: "dicts",
-    ast.Starred: "starred expressions", ast.Await: "await", ast.Yield: "yield",
-    ast.YieldFrom: "yield", ast.Slice: "slices",
+    ast.ListComp: "comprehensions",
+    ast.SetComp: "comprehensions",
+    ast.DictComp: "comprehensions",
+    ast.GeneratorExp: "comprehensions",
+    ast.List: "lists",
+    ast.Tuple: "tuples",
+    ast.Set: "sets",
+    ast.Dict: "dicts",
+    ast.Starred: "starred expressions",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.YieldFrom: "yield",
+    ast.Slice: "slices",
 }
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
-_OPNAMES = {ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.BitAnd: "&",
-            ast.BitOr: "|", ast.LShift: "<<", ast.RShift: ">>", ast.Invert: "~",
-            ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}
-_HINTS = {"min": " (use minimum)", "max": " (use maximum)", "pow": " (use **)",
-          "ln": " (use log)", "ceiling": " (use ceil)", "Abs": " (use abs)",
-          "fabs": " (use abs)", "heavi": " (use heaviside)"}
+_OPNAMES = {
+    ast.Mod: "%",
+    ast.FloorDiv: "//",
+    ast.MatMult: "@",
+    ast.BitAnd: "&",
+    ast.BitOr: "|",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.Invert: "~",
+    ast.Is: "is",
+    ast.IsNot: "is not",
+    ast.In: "in",
+    ast.NotIn: "not in",
+}
+_HINTS = {
+    "min": " (use minimum)",
+    "max": " (use maximum)",
+    "pow": " (use **)",
+    "ln": " (use log)",
+    "ceiling": " (use ceil)",
+    "Abs": " (use abs)",
+    "fabs": " (use abs)",
+    "heavi": " (use heaviside)",
+}
 _OPERATOR_NODES = (ast.operator, ast.unaryop, ast.cmpop, ast.boolop, ast.expr_context)
 _COMPARE = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
 
@@ -137,8 +182,9 @@ def check_name(name: str, *, what: str = "variable", line=None, source=None) -> 
     elif name in FUNCTIONS:
         reason = "it is the name of a function"
     if reason:
-        raise ModelError(f"{name} cannot be the name of a {what}: {reason}", line=line,
-                         source=source)
+        raise ModelError(
+            f"{name} cannot be the name of a {what}: {reason}", line=line, source=source
+        )
 
 
 # -- records --------------------------------------------------------------------------------
@@ -162,8 +208,9 @@ class Expression:
     def names(self) -> frozenset:
         """Every name used (variables, units, functions excluded)."""
         calls = {id(n.func) for n in ast.walk(self.tree) if isinstance(n, ast.Call)}
-        return frozenset(n.id for n in ast.walk(self.tree)
-                         if isinstance(n, ast.Name) and id(n) not in calls)
+        return frozenset(
+            n.id for n in ast.walk(self.tree) if isinstance(n, ast.Name) and id(n) not in calls
+        )
 
     @property
     def canonical(self) -> str:
@@ -246,8 +293,7 @@ def _logical_lines(text: str, first_line: int, source):
             yield first_line + start, "\n".join(buf)
             buf, depth, start = [], 0, None
     if buf:
-        raise _error("a parenthesis opened here is never closed", first_line + start,
-                     source=source)
+        raise _error("a parenthesis opened here is never closed", first_line + start, source=source)
 
 
 def _top_level(text: str, chars: str):
@@ -272,8 +318,9 @@ def _line_col(chunk: str, offset: int, line: int):
 # -- expressions ----------------------------------------------------------------------------
 
 
-def parse_expression_text(text: str, *, line: int = 1, col: int = 0, source=None,
-                          what: str = "expression") -> Expression:
+def parse_expression_text(
+    text: str, *, line: int = 1, col: int = 0, source=None, what: str = "expression"
+) -> Expression:
     """Syntax- and whitelist-check an expression; return an :class:`Expression`.
 
     Examples
@@ -284,10 +331,9 @@ def parse_expression_text(text: str, *, line: int = 1, col: int = 0, source=None
     biosnn.errors.ModelError: line 1, column 1: not allowed in an expression: attribute access (a.b)
     """
     if not isinstance(text, str):
-        raise _error(f"the {what} must be a string, not {type(text).__name__}", line,
-                     source=source)
+        raise _error(f"the {what} must be a string, not {type(text).__name__}", line, source=source)
     stripped = text.lstrip()
-    skipped = text[:len(text) - len(stripped)]
+    skipped = text[: len(text) - len(stripped)]
     if "\n" in skipped:
         line += skipped.count("\n")
         col = len(skipped) - skipped.rfind("\n") - 1
@@ -297,8 +343,12 @@ def parse_expression_text(text: str, *, line: int = 1, col: int = 0, source=None
     if not stripped:
         raise _error(f"the {what} is empty", line, col + 1, source)
     if len(stripped) > MAX_LENGTH:
-        raise _error(f"the {what} is too long ({len(stripped)} characters; at most "
-                     f"{MAX_LENGTH})", line, col + 1, source)
+        raise _error(
+            f"the {what} is too long ({len(stripped)} characters; at most {MAX_LENGTH})",
+            line,
+            col + 1,
+            source,
+        )
     try:
         tree = ast.parse(stripped, mode="eval")
     except SyntaxError as exc:
@@ -321,8 +371,7 @@ def _syntax_error(exc: SyntaxError, text: str, line: int, col: int, source):
         message += " ('^' is not allowed: write ** for a power)"
     if re.search(r"\b(import|lambda|def|class|for|while|with|yield|await)\b", text):
         message += "; statements and Python keywords are not allowed in expressions"
-    return _error(f"{message}: {' '.join(text.split())!r}", line + lineno - 1, column + 1,
-                  source)
+    return _error(f"{message}: {' '.join(text.split())!r}", line + lineno - 1, column + 1, source)
 
 
 class _Whitelist(ast.NodeVisitor):
@@ -333,8 +382,7 @@ class _Whitelist(ast.NodeVisitor):
 
     def fail(self, node, what: str):
         line, column = self.expr.position(node)
-        raise _error(f"not allowed in an expression: {what}", line, column,
-                     self.expr.source)
+        raise _error(f"not allowed in an expression: {what}", line, column, self.expr.source)
 
     def children(self, node):
         for child in ast.iter_child_nodes(node):
@@ -383,8 +431,11 @@ class _Whitelist(ast.NodeVisitor):
 
     def visit_Call(self, node):
         if not isinstance(node.func, ast.Name):
-            self.fail(node, f"calling {ast.unparse(node.func)}() (only the functions "
-                            f"{', '.join(sorted(FUNCTIONS))} may be called)")
+            self.fail(
+                node,
+                f"calling {ast.unparse(node.func)}() (only the functions "
+                f"{', '.join(sorted(FUNCTIONS))} may be called)",
+            )
         name = node.func.id
         if name.startswith("_") or name not in FUNCTIONS:
             allowed = ", ".join(sorted(FUNCTIONS))
@@ -394,8 +445,12 @@ class _Whitelist(ast.NodeVisitor):
             self.fail(node, f"keyword or starred arguments in {name}()")
         if len(node.args) != FUNCTIONS[name]:
             line, column = self.expr.position(node)
-            raise _error(f"{name}() takes {FUNCTIONS[name]} argument(s), "
-                         f"got {len(node.args)}", line, column, self.expr.source)
+            raise _error(
+                f"{name}() takes {FUNCTIONS[name]} argument(s), got {len(node.args)}",
+                line,
+                column,
+                self.expr.source,
+            )
         for arg in node.args:
             self.visit(arg)
 
@@ -428,50 +483,68 @@ def parse_equations(text: str, *, source=None, first_line: int = 1) -> list:
     """
     if not isinstance(text, str):
         raise _error(f"equations must be a string, not {type(text).__name__}", source=source)
-    return [_statement(chunk, line, source)
-            for line, chunk in _logical_lines(text, first_line, source)]
+    return [
+        _statement(chunk, line, source) for line, chunk in _logical_lines(text, first_line, source)
+    ]
 
 
 def _statement(chunk: str, line: int, source) -> Statement:
     text = " ".join(chunk.split())
     colons = _top_level(chunk, ":")
     if not colons:
-        raise _error(f"{text!r} has no unit: write 'dx/dt = ... : unit', 'x = ... : unit' "
-                     "or 'x : unit' (': 1' for dimensionless)", line, source=source)
-    lhs, rhs = chunk[:colons[-1]], chunk[colons[-1] + 1:]
+        raise _error(
+            f"{text!r} has no unit: write 'dx/dt = ... : unit', 'x = ... : unit' "
+            "or 'x : unit' (': 1' for dimensionless)",
+            line,
+            source=source,
+        )
+    lhs, rhs = chunk[: colons[-1]], chunk[colons[-1] + 1 :]
     unit, flags = _unit_and_flags(rhs, text, line, source)
     for pattern, kind in ((_DIFF, "diff"), (_ALIAS, "alias"), (_PARAM, "param")):  # noqa: B007
         match = pattern.match(lhs)
         if match:
             break
     else:
-        raise _error(f"cannot read {text!r} as an equation: expected 'dx/dt = expr : unit', "
-                     "'x = expr : unit' or 'x : unit'", line, source=source)
+        raise _error(
+            f"cannot read {text!r} as an equation: expected 'dx/dt = expr : unit', "
+            "'x = expr : unit' or 'x : unit'",
+            line,
+            source=source,
+        )
     name = match.group(1)
     check_name(name, what="variable", line=line, source=source)
     for flag in flags:
         if flag not in FLAGS[kind]:
             allowed = " or ".join(f"({f})" for f in FLAGS[kind]) or "no flags"
-            raise _error(f"in {text!r}: the flag ({flag}) is not supported here "
-                         f"(allowed: {allowed})", line, source=source)
+            raise _error(
+                f"in {text!r}: the flag ({flag}) is not supported here (allowed: {allowed})",
+                line,
+                source=source,
+            )
     expr = None
     if kind != "param":
         eline, ecol = _line_col(chunk, match.end(), line)
-        expr = parse_expression_text(lhs[match.end():], line=eline, col=ecol, source=source,
-                                     what=f"right-hand side of {name}")
+        expr = parse_expression_text(
+            lhs[match.end() :],
+            line=eline,
+            col=ecol,
+            source=source,
+            what=f"right-hand side of {name}",
+        )
     return Statement(kind, name, expr, unit, flags, line, text, source)
 
 
 def _unit_and_flags(rhs: str, text: str, line: int, source):
     flags = ()
     match = _FLAGS.search(rhs)
-    if match and not rhs[:match.start()].rstrip().endswith(("*", "/")):
+    if match and not rhs[: match.start()].rstrip().endswith(("*", "/")):
         flags = tuple(" ".join(f.split()) for f in match.group(1).split(","))
-        rhs = rhs[:match.start()]
+        rhs = rhs[: match.start()]
     unit = " ".join(rhs.split())
     if not unit:
-        raise _error(f"{text!r} has no unit after ':' (': 1' for dimensionless)", line,
-                     source=source)
+        raise _error(
+            f"{text!r} has no unit after ':' (': 1' for dimensionless)", line, source=source
+        )
     try:
         units.parse_unit(unit)
     except UnitError as exc:
@@ -505,14 +578,20 @@ def parse_reset(text: str, *, source=None, first_line: int = 1) -> list:
             pline, pcol = _line_col(chunk, start, line)
             match = _ASSIGN.match(piece)
             if not match:
-                raise _error(f"cannot read {' '.join(piece.split())!r} as a reset statement "
-                             "(expected 'x = expr', 'x += expr', ...)", pline, pcol + 1,
-                             source)
+                raise _error(
+                    f"cannot read {' '.join(piece.split())!r} as a reset statement "
+                    "(expected 'x = expr', 'x += expr', ...)",
+                    pline,
+                    pcol + 1,
+                    source,
+                )
             eline, ecol = _line_col(chunk, start + match.end(), line)
-            expr = parse_expression_text(piece[match.end():], line=eline, col=ecol,
-                                         source=source, what="reset value")
-            result.append(ResetStatement(match.group(1), match.group(2), expr, pline,
-                                         " ".join(piece.split())))
+            expr = parse_expression_text(
+                piece[match.end() :], line=eline, col=ecol, source=source, what="reset value"
+            )
+            result.append(
+                ResetStatement(match.group(1), match.group(2), expr, pline, " ".join(piece.split()))
+            )
     return result
 
 
@@ -536,8 +615,7 @@ def needs_words(dim) -> str:
 def _is_zero_literal(node) -> bool:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         return _is_zero_literal(node.operand)
-    return (isinstance(node, ast.Constant) and type(node.value) in (int, float)
-            and node.value == 0)
+    return isinstance(node, ast.Constant) and type(node.value) in (int, float) and node.value == 0
 
 
 class Converter:
@@ -579,8 +657,11 @@ class Converter:
         try:
             return self._convert(expr, expected, needs)
         except RecursionError:
-            raise ModelError(f"{self._prefix()}the expression is nested too deeply",
-                             line=expr.line, source=expr.source) from None
+            raise ModelError(
+                f"{self._prefix()}the expression is nested too deeply",
+                line=expr.line,
+                source=expr.source,
+            ) from None
 
     def _convert(self, expr, expected, needs):
         body = expr.tree.body
@@ -592,11 +673,9 @@ class Converter:
         if dim == BOOL and expected != BOOL:
             value, dim = self._as_number(value), units.dimensionless()
         if dim != expected and not (expected != BOOL and _is_zero_literal(body)):
-            noun = "the right-hand side " if needs.startswith(("the equation", "the alias")) \
-                else ""
+            noun = "the right-hand side " if needs.startswith(("the equation", "the alias")) else ""
             wanted = "a condition" if expected == BOOL else needs_words(expected)
-            self.unit_error(f"{noun}{expr.segment(body)} {units_words(dim)} but "
-                            f"{needs} {wanted}")
+            self.unit_error(f"{noun}{expr.segment(body)} {units_words(dim)} but {needs} {wanted}")
         return value, dim
 
     # errors -----------------------------------------------------------------------------
@@ -604,17 +683,16 @@ class Converter:
         return f"{self.context}, " if self.context else ""
 
     def unit_error(self, message: str):
-        raise UnitError(self._prefix() + message, line=self.expr.line,
-                        source=self.expr.source)
+        raise UnitError(self._prefix() + message, line=self.expr.line, source=self.expr.source)
 
     def value_error(self, message: str):
-        raise ModelError(self._prefix() + message, line=self.expr.line,
-                         source=self.expr.source)
+        raise ModelError(self._prefix() + message, line=self.expr.line, source=self.expr.source)
 
     def name_error(self, node, message: str):
         line, column = self.expr.position(node)
-        raise ModelError(self._prefix() + message, line=line, column=column,
-                         source=self.expr.source)
+        raise ModelError(
+            self._prefix() + message, line=line, column=column, source=self.expr.source
+        )
 
     # helpers ----------------------------------------------------------------------------
     @staticmethod
@@ -633,8 +711,10 @@ class Converter:
     def _condition(self, node, where: str):
         value, dim = self.visit(node)
         if dim != BOOL:
-            self.unit_error(f"{self.expr.segment(node)} is used as {where} but is not a "
-                            "condition (write a comparison such as x > 0)")
+            self.unit_error(
+                f"{self.expr.segment(node)} is used as {where} but is not a "
+                "condition (write a comparison such as x > 0)"
+            )
         return value
 
     def _same(self, nodes, what: str):
@@ -650,14 +730,17 @@ class Converter:
             elif dim != ref[1]:
                 self.unit_error(
                     f"{what}: {self.expr.segment(node)} {units_words(dim)} but "
-                    f"{self.expr.segment(ref[0])} {units_words(ref[1])}")
+                    f"{self.expr.segment(ref[0])} {units_words(ref[1])}"
+                )
         return values, (units.dimensionless() if ref is None else ref[1])
 
     def _dimensionless_arg(self, node, fname):
         value, dim = self._number(node)
         if not units.is_dimensionless(dim):
-            self.unit_error(f"the argument of {fname}(), {self.expr.segment(node)}, "
-                            f"{units_words(dim)} but must be dimensionless")
+            self.unit_error(
+                f"the argument of {fname}(), {self.expr.segment(node)}, "
+                f"{units_words(dim)} but must be dimensionless"
+            )
         return value
 
     # nodes ------------------------------------------------------------------------------
@@ -675,27 +758,31 @@ class Converter:
             self.value_error(f"{self.expr.segment(node)} cannot be computed ({exc})")
         if self.symbolic:
             self._check_value(node, value)
-            if overflows_double(value):     # sinh(1e288): sin() of it would take hours
-                self.value_error(f"{self.expr.segment(node)} is too large (beyond the "
-                                 "range of a double)")
+            if overflows_double(value):  # sinh(1e288): sin() of it would take hours
+                self.value_error(
+                    f"{self.expr.segment(node)} is too large (beyond the range of a double)"
+                )
             if getattr(value, "is_Integer", False) and abs(value.p) > 2**53:
-                if abs(value.p) > 10**300:      # floor(cosh(exp(10))): 9566 digits
+                if abs(value.p) > 10**300:  # floor(cosh(exp(10))): 9566 digits
                     self.value_error(f"{self.expr.segment(node)} is too large")
-                value = self.sp.Float(value)    # ceil(1e300): a double, as typed
+                value = self.sp.Float(value)  # ceil(1e300): a double, as typed
         return value, dim
 
     def _check_value(self, node, value):
         """Refuse a term that is infinite, undefined or complex for every value of its
         symbols (``1/(v - v)``, ``0/0``, ``inf - inf``, ``log(0)``, ``sqrt(-1)``): no code
         can compute it.  Children are visited first, so the term named is the smallest
-        one.  (``inf`` itself, and ``exp(inf)``, are values: they are allowed.)"""
+        one.  (``inf`` itself, and ``exp(inf)``, are values: they are allowed.)
+        """
         sp = self.sp
         if not isinstance(value, sp.Basic):
             return
-        for marker, what in ((sp.zoo, "infinite (such as 1/0 or log(0))"),
-                             (sp.nan, "undefined (such as 0/0, inf - inf or 0*inf)"),
-                             (sp.I, "not a real number"),
-                             (sp.AccumBounds, "not a number (such as cos(inf))")):
+        for marker, what in (
+            (sp.zoo, "infinite (such as 1/0 or log(0))"),
+            (sp.nan, "undefined (such as 0/0, inf - inf or 0*inf)"),
+            (sp.I, "not a real number"),
+            (sp.AccumBounds, "not a number (such as cos(inf))"),
+        ):
             if value.has(marker):
                 self.value_error(f"{self.expr.segment(node)} is {what}")
 
@@ -744,8 +831,10 @@ class Converter:
                 value, d = self._number(n)
                 values.append(value)
                 if d != expected and not _is_zero_literal(n):
-                    self.unit_error(f"the term {self.expr.segment(n)} {units_words(d)} but "
-                                    f"{needs} {needs_words(expected)}")
+                    self.unit_error(
+                        f"the term {self.expr.segment(n)} {units_words(d)} but "
+                        f"{needs} {needs_words(expected)}"
+                    )
         return self.sp.Add(*[s * v for (_, s), v in zip(terms, values)]), dim
 
     def visit_BinOp(self, node):
@@ -757,7 +846,7 @@ class Converter:
         if isinstance(node.op, ast.Mult):
             return left * right, d1 * d2
         if isinstance(node.op, ast.Div):
-            if isinstance(right, float) and right == 0.0:   # checking pass: a number
+            if isinstance(right, float) and right == 0.0:  # checking pass: a number
                 self.value_error(f"{self.expr.segment(node)} divides by zero")
             return left / right, d1 / d2
         self.name_error(node, "this operator is not allowed")
@@ -766,25 +855,30 @@ class Converter:
         base, dim = self._number(node.left)
         exponent, edim = self._number(node.right)
         if not units.is_dimensionless(edim):
-            self.unit_error(f"the exponent {self.expr.segment(node.right)} "
-                            f"{units_words(edim)} but must be dimensionless")
+            self.unit_error(
+                f"the exponent {self.expr.segment(node.right)} "
+                f"{units_words(edim)} but must be dimensionless"
+            )
         if self._is_num(base) and self._is_num(exponent):
             # a unit is a number with a dimension: mV**-1 is 1/mV, with dimension 1/voltage
             if not units.is_dimensionless(dim):
                 power = float(exponent)
                 if not math.isfinite(power):
-                    self.value_error(f"{self.expr.segment(node)} is not a finite real "
-                                     "number")
-                dim = dim**(int(power) if power == int(power) else power)
+                    self.value_error(f"{self.expr.segment(node)} is not a finite real number")
+                dim = dim ** (int(power) if power == int(power) else power)
             return self._number_power(node, base, exponent), dim
         if units.is_dimensionless(dim):
             return base**exponent, dim
         if not self._is_num(exponent):
-            self.unit_error(f"{self.expr.segment(node.left)} {units_words(dim)}, so its "
-                            f"exponent {self.expr.segment(node.right)} must be a number")
+            self.unit_error(
+                f"{self.expr.segment(node.left)} {units_words(dim)}, so its "
+                f"exponent {self.expr.segment(node.right)} must be a number"
+            )
         if not math.isfinite(float(exponent)):
-            self.unit_error(f"{self.expr.segment(node.left)} {units_words(dim)}, so its "
-                            f"exponent {self.expr.segment(node.right)} must be finite")
+            self.unit_error(
+                f"{self.expr.segment(node.left)} {units_words(dim)}, so its "
+                f"exponent {self.expr.segment(node.right)} must be finite"
+            )
         power = float(exponent)
         power = int(power) if power == int(power) else power
         return base**exponent, dim**power
@@ -810,14 +904,22 @@ class Converter:
         return (-value if isinstance(node.op, ast.USub) else value), dim
 
     def visit_BoolOp(self, node):
-        parts = [self._condition(v, f"an operand of '{type(node.op).__name__.lower()}'")
-                 for v in node.values]
+        parts = [
+            self._condition(v, f"an operand of '{type(node.op).__name__.lower()}'")
+            for v in node.values
+        ]
         return (self.sp.And if isinstance(node.op, ast.And) else self.sp.Or)(*parts), BOOL
 
     def visit_Compare(self, node):
         sp = self.sp
-        ops = {ast.Lt: sp.Lt, ast.LtE: sp.Le, ast.Gt: sp.Gt, ast.GtE: sp.Ge,
-               ast.Eq: sp.Eq, ast.NotEq: sp.Ne}
+        ops = {
+            ast.Lt: sp.Lt,
+            ast.LtE: sp.Le,
+            ast.Gt: sp.Gt,
+            ast.GtE: sp.Ge,
+            ast.Eq: sp.Eq,
+            ast.NotEq: sp.Ne,
+        }
         nodes = [node.left] + list(node.comparators)
         values, _ = self._same(nodes, f"the sides of {self.expr.segment(node)} must agree")
         parts = [ops[type(op)](values[i], values[i + 1]) for i, op in enumerate(node.ops)]
@@ -825,19 +927,34 @@ class Converter:
 
     def _nonsmooth(self) -> dict:
         """floor, ceiling, sign, Abs, Min, Max: biosnn's sympy classes (derivatives
-        almost everywhere, see :mod:`biosnn.codegen.functions`) or the float stand-ins."""
+        almost everywhere, see :mod:`biosnn.codegen.functions`) or the float stand-ins.
+        """
         if not self.symbolic:
             sp = self.sp
-            return {"floor": sp.floor, "ceiling": sp.ceiling, "sign": sp.sign, "Abs": sp.Abs,
-                    "Min": sp.Min, "Max": sp.Max}
+            return {
+                "floor": sp.floor,
+                "ceiling": sp.ceiling,
+                "sign": sp.sign,
+                "Abs": sp.Abs,
+                "Min": sp.Min,
+                "Max": sp.Max,
+            }
         from biosnn.codegen.functions import NONSMOOTH
 
         return NONSMOOTH
 
     def visit_Call(self, node):
         sp, name, args = self.sp, node.func.id, node.args
-        simple = {"exp": sp.exp, "log": sp.log, "sin": sp.sin, "cos": sp.cos, "tan": sp.tan,
-                  "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh}
+        simple = {
+            "exp": sp.exp,
+            "log": sp.log,
+            "sin": sp.sin,
+            "cos": sp.cos,
+            "tan": sp.tan,
+            "sinh": sp.sinh,
+            "cosh": sp.cosh,
+            "tanh": sp.tanh,
+        }
         if name in simple:
             return simple[name](self._dimensionless_arg(args[0], name)), units.dimensionless()
         if name == "exprel":  # Brian2's (exp(x) - 1)/x, 1 at x = 0: 1/XOverExpm1(x)
@@ -872,8 +989,9 @@ class Converter:
 
 
 try:
-    from mpmath.libmp import NoConvergence as _NoConvergence    # sympy's dependency
-except ImportError:     # pragma: no cover - without sympy there is no symbolic pass
+    from mpmath.libmp import NoConvergence as _NoConvergence  # sympy's dependency
+except ImportError:  # pragma: no cover - without sympy there is no symbolic pass
+
     class _NoConvergence(Exception):
         pass
 
@@ -905,13 +1023,15 @@ def _float_function(fn):
             except (ValueError, OverflowError, ZeroDivisionError):
                 return UNKNOWN
         return UNKNOWN
+
     return apply
 
 
 class _FloatAlgebra:
     """Stand-in for sympy when only checking dimensions: numbers are folded to floats
     (exponents of dimensional bases must be numbers), everything else is UNKNOWN.  No
-    sympy import, so a Model is checked in milliseconds."""
+    sympy import, so a Model is checked in milliseconds.
+    """
 
     import math as _m
 
@@ -968,9 +1088,17 @@ def sympy_number(sp, value: float):
     return sp.Float(value)
 
 
-def parse_expression(text: str, namespace: dict | None = None, *, expected=None,
-                     context: str = "", source=None, line: int = 1, col: int = 0,
-                     symbolic: bool = True):
+def parse_expression(
+    text: str,
+    namespace: dict | None = None,
+    *,
+    expected=None,
+    context: str = "",
+    source=None,
+    line: int = 1,
+    col: int = 0,
+    symbolic: bool = True,
+):
     """Parse one expression with a namespace: ``(sympy_expr, dimension)``.
 
     Parameters

@@ -49,8 +49,16 @@ from biosnn.network.objects import check_memory
 
 __all__ = ["CEngine", "cached_snippets", "generate", "layout", "FLAGS"]
 
-FLAGS = ("-O3", "-march=native", "-std=c99", "-fPIC", "-shared", "-fno-math-errno",
-         "-fno-trapping-math", "-ffp-contract=off")
+FLAGS = (
+    "-O3",
+    "-march=native",
+    "-std=c99",
+    "-fPIC",
+    "-shared",
+    "-fno-math-errno",
+    "-fno-trapping-math",
+    "-ffp-contract=off",
+)
 #: A population whose method is not 'exact' runs its neurons on OpenMP threads from
 #: this many neurons on (exact updates are too cheap to share below PAR_EXACT: CUBA-64000
 #: ran 1.6 s wall on one thread against 2.6-3.6 s on two at load 5; docs/benchmarks.md).
@@ -72,7 +80,8 @@ def _cpu_id() -> str:
 def cached_snippets(net):
     """The snippets stored with the compiled library of ``net``'s structure (its key), or
     None: no compiler, not compiled yet, or an unreadable file.  Data only (JSON): the
-    Network checks them when it is built (warm start: no sympy); nothing is run here."""
+    Network checks them when it is built (warm start: no sympy); nothing is run here.
+    """
     from biosnn.codegen import c_build
 
     compiler = c_build.find_compiler()
@@ -82,14 +91,18 @@ def cached_snippets(net):
     if found is None:
         return None
     snippets = found[1]
-    ok = isinstance(snippets, dict) and isinstance(snippets.get("pops"), list) and \
-        len(snippets["pops"]) == len(net.populations)
+    ok = (
+        isinstance(snippets, dict)
+        and isinstance(snippets.get("pops"), list)
+        and len(snippets["pops"]) == len(net.populations)
+    )
     return snippets if ok else None
 
 
 def _cached(net_key: str, compiler):
     """``(library path, snippets)`` of a network key in the cache, both hash-checked, or
-    None (the lookup of CEngine's warm start; see :func:`_refs`)."""
+    None (the lookup of CEngine's warm start; see :func:`_refs`).
+    """
     return _warm(*_refs(net_key, compiler))
 
 
@@ -97,8 +110,7 @@ def layout(st: dict) -> tuple[list, list]:
     """(pointer slot names, integer slot names) of a network structure."""
     ptr, ints = [], ["key", "RUN0"]
     for k, _ in enumerate(st["pops"]):
-        ptr += [f"{x}{k}" for x in ("Y", "PS", "PA", "LS", "AB", "RF", "RT", "MP", "MI",
-                                    "SF")]
+        ptr += [f"{x}{k}" for x in ("Y", "PS", "PA", "LS", "AB", "RF", "RT", "MP", "MI", "SF")]
         ints.append(f"N{k}")
         if st["pops"][k].get("noises"):
             ints.append(f"NS{k}")
@@ -132,19 +144,50 @@ def layout(st: dict) -> tuple[list, list]:
     return ptr, ints
 
 
-_TYPES = {"Y": "double", "PS": "const double", "PA": "const double", "LS": "double",
-          "AB": "uint8_t", "RF": "uint8_t", "RT": "const double", "MP": "const double",
-          "MI": "const int32_t", "SF": "uint8_t", "HS": "int32_t", "HN": "int64_t",
-          "GS": "const int64_t", "GI": "const int32_t", "GP": "int64_t",
-          "PR": "const double", "PT": "const double", "DP": "const int64_t",
-          "IP": "const int64_t", "PO": "const int32_t", "SV": "double", "QS": "const double",
-          "BI": "int32_t", "BS": "int64_t", "BN": "int64_t", "BK": "const uint8_t",
-          "RC": "int64_t", "SB": "double", "SX": "const int64_t", "SR": "const int64_t",
-          "SC": "int64_t"}
+_TYPES = {
+    "Y": "double",
+    "PS": "const double",
+    "PA": "const double",
+    "LS": "double",
+    "AB": "uint8_t",
+    "RF": "uint8_t",
+    "RT": "const double",
+    "MP": "const double",
+    "MI": "const int32_t",
+    "SF": "uint8_t",
+    "HS": "int32_t",
+    "HN": "int64_t",
+    "GS": "const int64_t",
+    "GI": "const int32_t",
+    "GP": "int64_t",
+    "PR": "const double",
+    "PT": "const double",
+    "DP": "const int64_t",
+    "IP": "const int64_t",
+    "PO": "const int32_t",
+    "SV": "double",
+    "QS": "const double",
+    "BI": "int32_t",
+    "BS": "int64_t",
+    "BN": "int64_t",
+    "BK": "const uint8_t",
+    "RC": "int64_t",
+    "SB": "double",
+    "SX": "const int64_t",
+    "SR": "const int64_t",
+    "SC": "int64_t",
+}
 
 
-_TYPES.update({"DT": "const double", "LU": "double", "PI": "const int32_t", "BP": "const int64_t",
-               "BX": "const int64_t"})
+_TYPES.update(
+    {
+        "DT": "const double",
+        "LU": "double",
+        "PI": "const int32_t",
+        "BP": "const int64_t",
+        "BX": "const int64_t",
+    }
+)
 
 
 def _prefix(name: str) -> str:
@@ -172,15 +215,17 @@ def _pop_function(k, pop, snip) -> list:
     exact = pop["method"] == "exact"
     rows = ", ".join(f"double *restrict Y_{i}" for i in range(ns))
     # no text of a file in generated source: the model name only as a plain token
-    L = [f"/* population {k}: {source_token(pop['name'])} ({source_token(pop['method'])}) */",
-         f"static void bsn_update{k}(const int64_t j0, const int64_t j1, const int64_t N, "
-         "const double tn, const double dt, "
-         f"{rows}, const double *restrict PS, const double *restrict PA, "
-         "const double *restrict LS, const uint8_t *restrict RF, const double *restrict RT, "
-         "const double *restrict MP, const int32_t *restrict MI, uint8_t *restrict AB, "
-         f"uint8_t *restrict SF{_noise_params(k, pop)}) {{",
-         "    (void)PA; (void)LS; (void)RF; (void)RT; (void)MP; (void)MI; (void)AB;",
-         "    const double tref = tn + 0.5*dt; (void)tref;"]
+    L = [
+        f"/* population {k}: {source_token(pop['name'])} ({source_token(pop['method'])}) */",
+        f"static void bsn_update{k}(const int64_t j0, const int64_t j1, const int64_t N, "
+        "const double tn, const double dt, "
+        f"{rows}, const double *restrict PS, const double *restrict PA, "
+        "const double *restrict LS, const uint8_t *restrict RF, const double *restrict RT, "
+        "const double *restrict MP, const int32_t *restrict MI, uint8_t *restrict AB, "
+        f"uint8_t *restrict SF{_noise_params(k, pop)}) {{",
+        "    (void)PA; (void)LS; (void)RF; (void)RT; (void)MP; (void)MI; (void)AB;",
+        "    const double tref = tn + 0.5*dt; (void)tref;",
+    ]
     for kk, p in enumerate(params):
         if p not in arr:
             L.append(f"    const double P_{kk} = PS[{kk}]; (void)P_{kk};")
@@ -198,8 +243,10 @@ def _pop_function(k, pop, snip) -> list:
     L += ["    " + ln for ln in hoisted]
     # a refractory time of shared parameters only is the same for every neuron
     # (Network._reftimes fills RT with one value): read it once, not once per neuron
-    shared_rt = snip["reftime"] is not None and set(
-        re.findall(r"\bP_\d+\b", snip["reftime"]["c"])) <= uniform
+    shared_rt = (
+        snip["reftime"] is not None
+        and set(re.findall(r"\bP_\d+\b", snip["reftime"]["c"])) <= uniform
+    )
     if shared_rt:
         L.append("    const double rt = RT[0];")
     B = [f"const double y_{i} = Y_{i}[j];" for i in range(ns)]
@@ -207,8 +254,10 @@ def _pop_function(k, pop, snip) -> list:
         if p in arr:
             B.append(f"const double P_{kk} = PA[{arr.index(p)}*N + j]; (void)P_{kk};")
     if exact and arr:
-        B.append(f"const double (*M)[{ns + 1}] = (const double (*)[{ns + 1}])(MP + "
-                 f"{ns * (ns + 1)}*(int64_t)MI[j]);")
+        B.append(
+            f"const double (*M)[{ns + 1}] = (const double (*)[{ns + 1}])(MP + "
+            f"{ns * (ns + 1)}*(int64_t)MI[j]);"
+        )
     B.append("double tt = tn; (void)tt;")
     B += _noise_defs(k, pop)
     B.append("double " + ", ".join(f"yn_{i}" for i in range(ns)) + ";")
@@ -227,9 +276,9 @@ def _pop_function(k, pop, snip) -> list:
         B.append("{")
         B += [f"    const double y_{i} = yn_{i}; (void)y_{i};" for i in range(ns)]
         B.append(f"    const int c1 = {snip['threshold']['c']} ? 1 : 0;")
-        prev = "" if snip.get("level") else " & !AB[j]"   # threshold rule: network.md
+        prev = "" if snip.get("level") else " & !AB[j]"  # threshold rule: network.md
         B.append(f"    SF[j] = (uint8_t)(c1{prev} & !ref);")
-        if not snip.get("level"):   # the level rule never reads the previous check
+        if not snip.get("level"):  # the level rule never reads the previous check
             B.append("    AB[j] = (uint8_t)c1;")
         B.append("}")
     else:
@@ -238,8 +287,10 @@ def _pop_function(k, pop, snip) -> list:
     return L
 
 
-_PHI = re.compile(r"^(yn_\d+) = (y_\d+ \+ \((A_\d+)\*y_\d+ \+ B_\d+\))\*"
-                  r"\(\(\3 == 0\.0\) \? dt : (\w+)\(\3\*dt\)/\3\);$")
+_PHI = re.compile(
+    r"^(yn_\d+) = (y_\d+ \+ \((A_\d+)\*y_\d+ \+ B_\d+\))\*"
+    r"\(\(\3 == 0\.0\) \? dt : (\w+)\(\3\*dt\)/\3\);$"
+)
 _DECL = re.compile(r"^(?:const )?double (\w+) = (.*);$")
 _NUMBER = re.compile(r"(?<![\w.])\d[\d.]*(?:[eE][+-]?\d+)?")
 _NAME = re.compile(r"\b[A-Za-z_]\w*\b(?!\s*\()")
@@ -248,20 +299,21 @@ _NAME = re.compile(r"\b[A-Za-z_]\w*\b(?!\s*\()")
 def _split_phi(line: str) -> list:
     """Exponential Euler's ``yn = y + (A y + B)*((A == 0.0) ? dt : expm1(A dt)/A)`` as two
     lines, ``phi_i`` first: the same value, but a separate statement that :func:`_hoist`
-    moves out of the loop when A is the same for all neurons (ge, gi of COBAHH)."""
+    moves out of the loop when A is the same for all neurons (ge, gi of COBAHH).
+    """
     m = _PHI.match(line)
     if m is None:
         return [line]
     yn, head, a, fn = m.groups()
     phi = f"phi_{a[2:]}"
-    return [f"const double {phi} = ({a} == 0.0) ? dt : {fn}({a}*dt)/{a};",
-            f"{yn} = {head}*{phi};"]
+    return [f"const double {phi} = ({a} == 0.0) ? dt : {fn}({a}*dt)/{a};", f"{yn} = {head}*{phi};"]
 
 
 def _hoist(lines: list, uniform: set) -> tuple[list, list]:
     """Split declarations that depend only on ``uniform`` names (shared parameters, dt,
     tn, propagator scalars) from the per-neuron lines: they are evaluated once per step,
-    before the loop (the same expression, so the same bits)."""
+    before the loop (the same expression, so the same bits).
+    """
     uniform, assigned = set(uniform), set()
     for ln in lines:
         m = _DECL.match(ln)
@@ -305,32 +357,47 @@ def _pop_update(k, pop, snip, r) -> list:
     """
     ns = len(pop["states"])
     rows = ", ".join(f"Y{k} + {i}*N{k}" for i in range(ns))
-    args = (f"N{k}, tn, dt, {rows}, PS{k}, PA{k}, LS{k}, RF{k}, RT{k}, MP{k}, MI{k}, AB{k}, "
-            f"SF{k}{_noise_args(k, pop)}")
+    args = (
+        f"N{k}, tn, dt, {rows}, PS{k}, PA{k}, LS{k}, RF{k}, RT{k}, MP{k}, MI{k}, AB{k}, "
+        f"SF{k}{_noise_args(k, pop)}"
+    )
     par = PAR_EXACT if pop["method"] == "exact" else PAR_MIN
-    return ["{", "#if defined(_OPENMP)", f"    if (N{k} >= {par}) {{",
-            "        #pragma omp parallel",
-            "        {",
-            "            const int64_t nt = omp_get_num_threads(), th = omp_get_thread_num();",
-            f"            const int64_t j0 = (N{k}*th/nt) & ~(int64_t)63;",
-            f"            const int64_t j1 = th == nt - 1 ? N{k} : (N{k}*(th + 1)/nt) & ~(int64_t)63;",
-            f"            bsn_update{k}(j0, j1, {args});",
-            "        }", "    } else", "#endif",
-            f"    bsn_update{k}(0, N{k}, {args});",
-            f"    HN{r}[n % H{r}] = bsn_compact(SF{k}, N{k}, HS{r} + (n % H{r})*NR{r});",
-            "}"]
+    return [
+        "{",
+        "#if defined(_OPENMP)",
+        f"    if (N{k} >= {par}) {{",
+        "        #pragma omp parallel",
+        "        {",
+        "            const int64_t nt = omp_get_num_threads(), th = omp_get_thread_num();",
+        f"            const int64_t j0 = (N{k}*th/nt) & ~(int64_t)63;",
+        f"            const int64_t j1 = th == nt - 1 ? N{k} : (N{k}*(th + 1)/nt) & ~(int64_t)63;",
+        f"            bsn_update{k}(j0, j1, {args});",
+        "        }",
+        "    } else",
+        "#endif",
+        f"    bsn_update{k}(0, N{k}, {args});",
+        f"    HN{r}[n % H{r}] = bsn_compact(SF{k}, N{k}, HS{r} + (n % H{r})*NR{r});",
+        "}",
+    ]
 
 
 def _pop_reset(k, pop, snip, r) -> list:
     ns, params, arr = len(pop["states"]), pop["params"], pop["array_params"]
-    L = ["{", f"    const int64_t N = N{k};",
-         f"    const int32_t *sp = HS{r} + (n % H{r})*NR{r};",
-         f"    const int64_t cnt = HN{r}[n % H{r}];",
-         "    for (int64_t c = 0; c < cnt; ++c) {", "        const int64_t j = sp[c];"]
+    L = [
+        "{",
+        f"    const int64_t N = N{k};",
+        f"    const int32_t *sp = HS{r} + (n % H{r})*NR{r};",
+        f"    const int64_t cnt = HN{r}[n % H{r}];",
+        "    for (int64_t c = 0; c < cnt; ++c) {",
+        "        const int64_t j = sp[c];",
+    ]
     B = [f"double y_{i} = Y{k}[{i}*N + j];" for i in range(ns)]
     for kk, p in enumerate(params):
-        B.append(f"const double P_{kk} = PA{k}[{arr.index(p)}*N + j]; (void)P_{kk};"
-                 if p in arr else f"const double P_{kk} = PS{k}[{kk}]; (void)P_{kk};")
+        B.append(
+            f"const double P_{kk} = PA{k}[{arr.index(p)}*N + j]; (void)P_{kk};"
+            if p in arr
+            else f"const double P_{kk} = PS{k}[{kk}]; (void)P_{kk};"
+        )
     B.append("double tt = tn + dt; (void)tt;")
     B += snip["reset"]["c"]
     B += [f"Y{k}[{i}*N + j] = y_{i};" for i in range(ns)]
@@ -345,8 +412,11 @@ def _pop_reset(k, pop, snip, r) -> list:
         L += ["    for (int64_t j = 0; j < N; ++j) {", f"        if (!RF{k}[j]) continue;"]
         R = [f"const double y_{i} = Y{k}[{i}*N + j]; (void)y_{i};" for i in range(ns)]
         for kk, p in enumerate(params):
-            R.append(f"const double P_{kk} = PA{k}[{arr.index(p)}*N + j]; (void)P_{kk};"
-                     if p in arr else f"const double P_{kk} = PS{k}[{kk}]; (void)P_{kk};")
+            R.append(
+                f"const double P_{kk} = PA{k}[{arr.index(p)}*N + j]; (void)P_{kk};"
+                if p in arr
+                else f"const double P_{kk} = PS{k}[{kk}]; (void)P_{kk};"
+            )
         R.append("const double tt = tn + dt; (void)tt;")
         R.append(f"RF{k}[j] = (uint8_t)({snip['refcond']['c']} ? 1 : 0);")
         L += _indent(R, 2) + ["    }"]
@@ -355,12 +425,16 @@ def _pop_reset(k, pop, snip, r) -> list:
 
 
 def _side_defs(side, k, pop) -> list:
-    out = [f"double *{side}_y{i} = Y{k} + {i}*N{k}; (void){side}_y{i};"
-           for i in range(len(pop["states"]))]
+    out = [
+        f"double *{side}_y{i} = Y{k} + {i}*N{k}; (void){side}_y{i};"
+        for i in range(len(pop["states"]))
+    ]
     for kk, p in enumerate(pop["params"]):
         if p in pop["array_params"]:
-            out.append(f"const double *{side}_P{kk} = PA{k} + "
-                       f"{pop['array_params'].index(p)}*N{k}; (void){side}_P{kk};")
+            out.append(
+                f"const double *{side}_P{kk} = PA{k} + "
+                f"{pop['array_params'].index(p)}*N{k}; (void){side}_P{kk};"
+            )
         else:
             out.append(f"const double {side}_P{kk} = PS{k}[{kk}]; (void){side}_P{kk};")
     return out
@@ -371,8 +445,9 @@ def _deliver(g, syn, snip, st) -> list:
         return []
     r = syn["pre_root"]
     L = [f"/* synapses {g} */", "{", "    const double tt = tn + dt; (void)tt;"]
-    L += [f"    double *sv{k} = SV{g} + {k}*NSYN{g}; (void)sv{k};"
-          for k in range(len(syn["svars"]))]
+    L += [
+        f"    double *sv{k} = SV{g} + {k}*NSYN{g}; (void)sv{k};" for k in range(len(syn["svars"]))
+    ]
     L += [f"    const double q{k} = QS{g}[{k}]; (void)q{k};" for k in range(len(syn["shared"]))]
     L += _indent(_side_defs("post", syn["post"], st["pops"][syn["post"]]), 1)
     if syn["pre_pop"] is not None:
@@ -381,23 +456,28 @@ def _deliver(g, syn, snip, st) -> list:
     inner = ["for (int64_t s = lo; s < hi; ++s) {", "    const int64_t j = PO%d[s]; (void)j;" % g]
     inner += _indent(body, 1) + ["}"]
     if syn["hetero"]:
-        rng = [f"const int64_t lo = DP{g}[il*(D{g} + 2) + lag], "
-               f"hi = DP{g}[il*(D{g} + 2) + lag + 1];"]
+        rng = [
+            f"const int64_t lo = DP{g}[il*(D{g} + 2) + lag], hi = DP{g}[il*(D{g} + 2) + lag + 1];"
+        ]
         L += [f"    for (int64_t lag = D{g}; lag >= 0; --lag) {{"]
         pre = "        "
     else:
         rng = [f"const int64_t lo = IP{g}[il], hi = IP{g}[il + 1];"]
         L += ["    {", f"        const int64_t lag = D{g};"]
         pre = "        "
-    L += [pre + ln for ln in [
-        "const int64_t stp = n - lag;",
-        "if (stp >= 0) {",
-        f"    const int32_t *sp = HS{r} + (stp % H{r})*NR{r};",
-        f"    const int64_t cnt = HN{r}[stp % H{r}];",
-        "    for (int64_t c = 0; c < cnt; ++c) {",
-        "        const int64_t ip = sp[c]; (void)ip;",
-        f"        if (ip < OFF{g} || ip >= OFF{g} + NPRE{g}) continue;",
-        f"        const int64_t il = ip - OFF{g};"]]
+    L += [
+        pre + ln
+        for ln in [
+            "const int64_t stp = n - lag;",
+            "if (stp >= 0) {",
+            f"    const int32_t *sp = HS{r} + (stp % H{r})*NR{r};",
+            f"    const int64_t cnt = HN{r}[stp % H{r}];",
+            "    for (int64_t c = 0; c < cnt; ++c) {",
+            "        const int64_t ip = sp[c]; (void)ip;",
+            f"        if (ip < OFF{g} || ip >= OFF{g} + NPRE{g}) continue;",
+            f"        const int64_t il = ip - OFF{g};",
+        ]
+    ]
     L += [pre + "        " + ln for ln in rng + inner]
     L += [pre + "    }", pre + "}", "    }", "}"]
     return L
@@ -409,16 +489,20 @@ def _sources(st, npop) -> list:
         r = npop + j
         L += ["{", f"    int32_t *out = HS{r} + (n % H{r})*NR{r};", "    int64_t cnt = 0;"]
         if src["kind"] == "gen":
-            L += [f"    int64_t p = GP{j}[0];",
-                  f"    while (p < NG{j} && GS{j}[p] <= n) out[cnt++] = GI{j}[p++];",
-                  f"    GP{j}[0] = p;"]
+            L += [
+                f"    int64_t p = GP{j}[0];",
+                f"    while (p < NG{j} && GS{j}[p] <= n) out[cnt++] = GI{j}[p++];",
+                f"    GP{j}[0] = p;",
+            ]
         else:
             prob = f"PR{j}[i]" if src["kind"] == "poisson_const" else f"PT{j}[n - RUN0]"
             if src["kind"] == "poisson_neuron":
                 prob = f"PT{j}[(n - RUN0)*NR{r} + i]"
-            L += [f"    for (int64_t i = 0; i < NR{r}; ++i)",
-                  f"        if (bsn_uniform(key, (uint64_t)n, (uint64_t)(ST{j} + i)) < {prob})"
-                  " out[cnt++] = (int32_t)i;"]
+            L += [
+                f"    for (int64_t i = 0; i < NR{r}; ++i)",
+                f"        if (bsn_uniform(key, (uint64_t)n, (uint64_t)(ST{j} + i)) < {prob})"
+                " out[cnt++] = (int32_t)i;",
+            ]
         L += [f"    HN{r}[n % H{r}] = cnt;", "}"]
     return L
 
@@ -428,38 +512,53 @@ def _monitors(st) -> tuple[list, list]:
     for m, mon in enumerate(st["mons"]):
         if mon["kind"] == "spike":
             r = mon["root"]
-            check.append(f"if (BN{m}[1] - BN{m}[0] < MNS{m}) {{ *done = n - step0; "
-                         "return 1; }")
+            check.append(f"if (BN{m}[1] - BN{m}[0] < MNS{m}) {{ *done = n - step0; return 1; }}")
             mask = f" && BK{m}[i - MO{m}]" if mon["mask"] else ""
-            rec += ["{", f"    const int32_t *sp = HS{r} + (n % H{r})*NR{r};",
-                    f"    const int64_t cnt = HN{r}[n % H{r}];",
-                    "    for (int64_t c = 0; c < cnt; ++c) {", "        const int64_t i = sp[c];",
-                    f"        if (i >= MO{m} && i < MO{m} + MNS{m}{mask}) {{",
-                    f"            BI{m}[BN{m}[0]] = (int32_t)(i - MO{m}); BS{m}[BN{m}[0]] = n;"
-                    f" BN{m}[0]++;", "        }", "    }", "}"]
+            rec += [
+                "{",
+                f"    const int32_t *sp = HS{r} + (n % H{r})*NR{r};",
+                f"    const int64_t cnt = HN{r}[n % H{r}];",
+                "    for (int64_t c = 0; c < cnt; ++c) {",
+                "        const int64_t i = sp[c];",
+                f"        if (i >= MO{m} && i < MO{m} + MNS{m}{mask}) {{",
+                f"            BI{m}[BN{m}[0]] = (int32_t)(i - MO{m}); BS{m}[BN{m}[0]] = n;"
+                f" BN{m}[0]++;",
+                "        }",
+                "    }",
+                "}",
+            ]
         elif mon["kind"] == "rate":
             r = mon["root"]
-            rec += ["{", f"    const int32_t *sp = HS{r} + (n % H{r})*NR{r};",
-                    f"    const int64_t cnt = HN{r}[n % H{r}];", "    int64_t k = 0;",
-                    "    for (int64_t c = 0; c < cnt; ++c)",
-                    f"        k += (sp[c] >= MO{m} && sp[c] < MO{m} + MNS{m});",
-                    f"    RC{m}[n - RUN0] = k;", "}"]
+            rec += [
+                "{",
+                f"    const int32_t *sp = HS{r} + (n % H{r})*NR{r};",
+                f"    const int64_t cnt = HN{r}[n % H{r}];",
+                "    int64_t k = 0;",
+                "    for (int64_t c = 0; c < cnt; ++c)",
+                f"        k += (sp[c] >= MO{m} && sp[c] < MO{m} + MNS{m});",
+                f"    RC{m}[n - RUN0] = k;",
+                "}",
+            ]
         else:
-            rec += [f"if ((n + 1) % SE{m} == 0) {{",
-                    f"    const double *Yp = (const double *)P[SP{m}];",
-                    f"    const int64_t Np = SNP{m};",
-                    f"    double *dst = SB{m} + SC{m}[0]*SNV{m}*SNX{m};",
-                    f"    for (int64_t v = 0; v < SNV{m}; ++v)",
-                    f"        for (int64_t q = 0; q < SNX{m}; ++q)",
-                    f"            dst[v*SNX{m} + q] = Yp[SR{m}[v]*Np + SX{m}[q]];",
-                    f"    SC{m}[0]++;", "}"]
+            rec += [
+                f"if ((n + 1) % SE{m} == 0) {{",
+                f"    const double *Yp = (const double *)P[SP{m}];",
+                f"    const int64_t Np = SNP{m};",
+                f"    double *dst = SB{m} + SC{m}[0]*SNV{m}*SNX{m};",
+                f"    for (int64_t v = 0; v < SNV{m}; ++v)",
+                f"        for (int64_t q = 0; q < SNX{m}; ++q)",
+                f"            dst[v*SNX{m} + q] = Yp[SR{m}[v]*Np + SX{m}[q]];",
+                f"    SC{m}[0]++;",
+                "}",
+            ]
     return check, rec
 
 
 def vector_math() -> bool:
     """Whether populations use :mod:`biosnn.network._vmath`'s exp/expm1 (vectorisable)
     instead of libm's: only when the NumPy engine does too (its flag ``VECTOR_MATH``), so
-    that both engines keep the same bits."""
+    that both engines keep the same bits.
+    """
     from biosnn.network import _npengine
 
     return bool(getattr(_npengine, "VECTOR_MATH", False))
@@ -484,9 +583,16 @@ def generate(st: dict, snippets: dict) -> str:
 
     ptr, ints = layout(st)
     npop = len(st["pops"])
-    out = ["/* generated by biosnn.network._cengine - do not edit */",
-           "#include <math.h>", "#include <stdint.h>", "#include <stdlib.h>",
-           "#include <string.h>", "#if defined(_OPENMP)", "#include <omp.h>", "#endif"]
+    out = [
+        "/* generated by biosnn.network._cengine - do not edit */",
+        "#include <math.h>",
+        "#include <stdint.h>",
+        "#include <stdlib.h>",
+        "#include <string.h>",
+        "#if defined(_OPENMP)",
+        "#include <omp.h>",
+        "#endif",
+    ]
     if vector_math():
         from biosnn.network import _vmath
 
@@ -508,14 +614,18 @@ def generate(st: dict, snippets: dict) -> str:
     B = ["const double dt = D[0];", "const uint64_t key = (uint64_t)I[0]; (void)key;"]
     B.append("const double sdt = sqrt(dt); (void)sdt;")
     for s, name in enumerate(ptr):
-        B.append(f"{_TYPES[_prefix(name)]} *restrict {name} = ({_TYPES[_prefix(name)]} *)P[{s}]; "
-                 f"(void){name};")
+        B.append(
+            f"{_TYPES[_prefix(name)]} *restrict {name} = ({_TYPES[_prefix(name)]} *)P[{s}]; "
+            f"(void){name};"
+        )
     for s, name in enumerate(ints):
         if name != "key":
             B.append(f"const int64_t {name} = I[{s}]; (void){name};")
     check, rec = _monitors(st)
-    L = ["for (int64_t n = step0; n < step0 + nsteps; ++n) {",
-         "    if (*(volatile const int64_t *)(done + 1)) { *done = n - step0; return 2; }"]
+    L = [
+        "for (int64_t n = step0; n < step0 + nsteps; ++n) {",
+        "    if (*(volatile const int64_t *)(done + 1)) { *done = n - step0; return 2; }",
+    ]
     L += _indent(check, 1)
     L.append("    const double tn = (double)n*dt;")
     L += _indent(_driven(st), 1)
@@ -532,8 +642,10 @@ def generate(st: dict, snippets: dict) -> str:
     L += _indent(rec, 1)
     L.append("}")
     B += L + ["*done = nsteps;", "return 0;"]
-    out.append("int bsn_run(void **P, const int64_t *I, const double *D, int64_t step0, "
-               "int64_t nsteps, int64_t *done) {")
+    out.append(
+        "int bsn_run(void **P, const int64_t *I, const double *D, int64_t step0, "
+        "int64_t nsteps, int64_t *done) {"
+    )
     out += _indent(B, 1)
     out.append("}")
     return "\n".join(out) + "\n"
@@ -551,11 +663,15 @@ def _refs(net_key: str, compiler):
     """The two refs of a network library in the cache: ``net-<h>.lib`` names the library
     blob, ``net-<h>.snip`` the snippets blob (JSON); ``h`` hashes the network key (which
     includes the package key), the compiler identity, the flags, the CPU and whether
-    vector math is on."""
+    vector math is on.
+    """
     from biosnn.codegen import c_build
 
-    h = hashlib.sha256("\0".join([net_key, compiler.identity, " ".join(_flags(compiler)),
-                                  _cpu_id(), str(vector_math())]).encode()).hexdigest()
+    h = hashlib.sha256(
+        "\0".join(
+            [net_key, compiler.identity, " ".join(_flags(compiler)), _cpu_id(), str(vector_math())]
+        ).encode()
+    ).hexdigest()
     d = c_build.cache_dir()
     return d / f"net-{h}.lib", d / f"net-{h}.snip"
 
@@ -583,11 +699,14 @@ def _compile(source: str, compiler) -> Path:
     from biosnn.codegen import c_build
 
     try:
-        return c_build.compile_library(compiler, source, [("net", None, source)],
-                                       [[*_flags(compiler), "-o", "lib.so", "net.c", "-lm"]])
+        return c_build.compile_library(
+            compiler,
+            source,
+            [("net", None, source)],
+            [[*_flags(compiler), "-o", "lib.so", "net.c", "-lm"]],
+        )
     except CompilerError as exc:
-        raise CompilerError(f"C compilation of the network failed: {str(exc)[:4000]}") \
-            from None
+        raise CompilerError(f"C compilation of the network failed: {str(exc)[:4000]}") from None
 
 
 class CEngine:
@@ -617,12 +736,18 @@ class CEngine:
             digest = cache.put_blob(lib.parent, json.dumps(self.snippets).encode(), ".json")
             cache.write_ref(snip_ref, digest)
             cache.write_ref(lib_ref, lib.stem)
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # read when libgomp loads
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when libgomp loads
         self.lib = c_build.load_library(lib)
         self.fn = self.lib.bsn_run
         self.fn.restype = ctypes.c_int
-        self.fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-                            ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
+        self.fn.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_int64,
+            ctypes.c_int64,
+            ctypes.c_void_p,
+        ]
         self.ptr_names, self.int_names = layout(self.structure)
 
     # -- run ------------------------------------------------------------------------------
@@ -636,12 +761,14 @@ class CEngine:
         for j, src in enumerate(net.sources):
             kind = self.structure["sources"][j]["kind"]
             if kind in ("poisson_table", "poisson_neuron"):
-                self.buf[f"PT{j}"] = _rate_table(src, net.step, nsteps, net.dt,
-                                                 per_neuron=kind == "poisson_neuron")
+                self.buf[f"PT{j}"] = _rate_table(
+                    src, net.step, nsteps, net.dt, per_neuron=kind == "poisson_neuron"
+                )
         for k, pop in enumerate(net.populations):
             if net.pop_meta[k]["driven"]:
-                self.buf[f"DT{k}"] = driven_table(pop, net.pop_meta[k]["driven"], net.step,
-                                                  nsteps, net.dt)
+                self.buf[f"DT{k}"] = driven_table(
+                    pop, net.pop_meta[k]["driven"], net.step, nsteps, net.dt
+                )
         for m, mon in enumerate(net.monitors):
             kind = self.structure["mons"][m]["kind"]
             if kind == "spike":
@@ -654,26 +781,31 @@ class CEngine:
                     mask[mon.indices] = 1
                 self.buf[f"BK{m}"] = mask
             elif kind == "rate":
-                check_memory(8 * nsteps, f"the RateMonitor of {mon.source.name}",
-                             "give it a bin and run shorter pieces")
+                check_memory(
+                    8 * nsteps,
+                    f"the RateMonitor of {mon.source.name}",
+                    "give it a bin and run shorter pieces",
+                )
                 self.buf[f"RC{m}"] = np.zeros(max(nsteps, 1), np.int64)
             else:
                 nrec = (net.step + nsteps) // mon.every - net.step // mon.every
                 _check_memory(nrec * len(mon.variables) * mon.indices.size * 8, mon)
-                self.buf[f"SB{m}"] = np.zeros((max(nrec, 1), len(mon.variables),
-                                               mon.indices.size))
+                self.buf[f"SB{m}"] = np.zeros((max(nrec, 1), len(mon.variables), mon.indices.size))
                 self.buf[f"SX{m}"] = (mon.indices + mon.population.offset).astype(np.int64)
                 model = mon.population.model
-                self.buf[f"SR{m}"] = np.array([model.states.index(v) for v in mon.variables],
-                                              np.int64)
+                self.buf[f"SR{m}"] = np.array(
+                    [model.states.index(v) for v in mon.variables], np.int64
+                )
                 self.buf[f"SC{m}"] = np.zeros(1, np.int64)
         self.key = int(noise.seed_key(net.seed))
         self._ints()
 
     def _ints(self):
         net, A = self.net, self.net.arrays
-        vals = {"key": self.key - (1 << 64) if self.key >= (1 << 63) else self.key,
-                "RUN0": self.step0}
+        vals = {
+            "key": self.key - (1 << 64) if self.key >= (1 << 63) else self.key,
+            "RUN0": self.step0,
+        }
         for k, pop in enumerate(net.populations):
             vals[f"N{k}"] = pop.n
         for r, root in enumerate(net.roots):
@@ -722,15 +854,18 @@ class CEngine:
         for k, pop in enumerate(net.populations):
             A.setdefault(f"SF{k}", np.zeros(pop.n, np.uint8))
         D = np.array([net.dt])
-        done = np.zeros(2, np.int64)        # [steps made (out), stop flag (in)]
+        done = np.zeros(2, np.int64)  # [steps made (out), stop flag (in)]
         start, left = net.step, count
         from biosnn import _interrupt
 
         while True:
             ptrs = self._pointers()
             status = _interrupt.call(
-                lambda: self.fn(ptrs, self.I.ctypes.data, D.ctypes.data, start, left,
-                                done.ctypes.data), done[1:])
+                lambda: self.fn(
+                    ptrs, self.I.ctypes.data, D.ctypes.data, start, left, done.ctypes.data
+                ),
+                done[1:],
+            )
             start += int(done[0])
             left -= int(done[0])
             if status == 0:
@@ -794,14 +929,19 @@ def _extra_ints(net) -> dict:
 def _noise_defs(k, pop) -> list:
     """dW_q = sqrt(dt)*z(key, step, stream) for neuron j of population k."""
     nn = pop.get("noises", 0)
-    return [f"const double dW_{q} = sdt*bs_normal(key, (uint64_t)n, (uint64_t)(NS{k} + "
-            f"j*{nn} + {q}));" for q in range(nn)]
+    return [
+        f"const double dW_{q} = sdt*bs_normal(key, (uint64_t)n, (uint64_t)(NS{k} + j*{nn} + {q}));"
+        for q in range(nn)
+    ]
 
 
 def _noise_params(k, pop) -> str:
     """Extra parameters of ``bsn_update{k}`` for a population with white noise."""
-    return (f", const uint64_t key, const int64_t n, const int64_t NS{k}, const double sdt"
-            if pop.get("noises") else "")
+    return (
+        f", const uint64_t key, const int64_t n, const int64_t NS{k}, const double sdt"
+        if pop.get("noises")
+        else ""
+    )
 
 
 def _noise_args(k, pop) -> str:
@@ -813,13 +953,15 @@ def _event_advance(g, snip) -> list:
     ev = snip.get("event")
     if not ev:
         return []
-    return ["{", f"    const double dl_ = tt - LU{g}[s];"] + _indent(ev["c"], 1) + [
-        f"    LU{g}[s] = tt;", "}"]
+    return (
+        ["{", f"    const double dl_ = tt - LU{g}[s];"]
+        + _indent(ev["c"], 1)
+        + [f"    LU{g}[s] = tt;", "}"]
+    )
 
 
 def _group_defs(g, syn, st) -> list:
-    L = [f"    double *sv{k} = SV{g} + {k}*NSYN{g}; (void)sv{k};"
-         for k in range(len(syn["svars"]))]
+    L = [f"    double *sv{k} = SV{g} + {k}*NSYN{g}; (void)sv{k};" for k in range(len(syn["svars"]))]
     L += [f"    const double q{k} = QS{g}[{k}]; (void)q{k};" for k in range(len(syn["shared"]))]
     L += _indent(_side_defs("post", syn["post"], st["pops"][syn["post"]]), 1)
     if syn["pre_pop"] is not None:
@@ -838,15 +980,17 @@ def _post_deliveries(st, snippets) -> list:
         L += [f"/* synapses {g}: on_post */", "{", "    const double tt = tn + dt; (void)tt;"]
         L += _group_defs(g, syn, st)
         body = _event_advance(g, snip) + [x["c"] for x in snip["on_post"]["list"]]
-        L += [f"    const int32_t *sp = HS{r} + (n % H{r})*NR{r};",
-              f"    const int64_t cnt = HN{r}[n % H{r}];",
-              "    for (int64_t c = 0; c < cnt; ++c) {",
-              f"        const int64_t jl = sp[c] - POFF{g};",
-              f"        if (jl < 0 || jl >= NPOST{g}) continue;",
-              f"        for (int64_t b = BP{g}[jl]; b < BP{g}[jl + 1]; ++b) {{",
-              f"            const int64_t s = BX{g}[b];",
-              f"            const int64_t j = PO{g}[s]; (void)j;",
-              f"            const int64_t ip = PI{g}[s]; (void)ip;"]
+        L += [
+            f"    const int32_t *sp = HS{r} + (n % H{r})*NR{r};",
+            f"    const int64_t cnt = HN{r}[n % H{r}];",
+            "    for (int64_t c = 0; c < cnt; ++c) {",
+            f"        const int64_t jl = sp[c] - POFF{g};",
+            f"        if (jl < 0 || jl >= NPOST{g}) continue;",
+            f"        for (int64_t b = BP{g}[jl]; b < BP{g}[jl + 1]; ++b) {{",
+            f"            const int64_t s = BX{g}[b];",
+            f"            const int64_t j = PO{g}[s]; (void)j;",
+            f"            const int64_t ip = PI{g}[s]; (void)ip;",
+        ]
         L += _indent(body, 3) + ["        }", "    }", "}"]
     return L
 
@@ -854,27 +998,33 @@ def _post_deliveries(st, snippets) -> list:
 def _driven(st) -> list:
     """Start of a step: copy this step's row of each time-driven parameter's table
     (``DT<k>``, shape (steps of the run, driven, N), see _npengine.driven_table) into
-    its row of ``PA<k>``."""
+    its row of ``PA<k>``.
+    """
     L = []
     for k, pop in enumerate(st["pops"]):
         nd = len(pop.get("driven", ()))
         for d, name in enumerate(pop.get("driven", ())):
             a = pop["array_params"].index(name)
-            L.append(f"memcpy((double *)PA{k} + {a}*N{k}, DT{k} + ((n - RUN0)*{nd} + {d})*N{k}, "
-                     f"(size_t)N{k}*sizeof(double));")
+            L.append(
+                f"memcpy((double *)PA{k} + {a}*N{k}, DT{k} + ((n - RUN0)*{nd} + {d})*N{k}, "
+                f"(size_t)N{k}*sizeof(double));"
+            )
     return L
 
 
 def _summed_and_clock(st, snippets) -> list:
     """Start of a step: zero the summed targets, add every group's terms (synapse order),
-    then advance the clock-driven synapse variables (all from the start-of-step state)."""
+    then advance the clock-driven synapse variables (all from the start-of-step state).
+    """
     L = []
     for g, syn in enumerate(st["syns"]):
         k = syn["post"]
         for name in syn.get("summed", []):
             a = st["pops"][k]["array_params"].index(name)
-            L += [f"for (int64_t j = POFF{g}; j < POFF{g} + NPOST{g}; ++j) "
-                  f"((double *)PA{k})[{a}*N{k} + j] = 0.0;"]
+            L += [
+                f"for (int64_t j = POFF{g}; j < POFF{g} + NPOST{g}; ++j) "
+                f"((double *)PA{k})[{a}*N{k} + j] = 0.0;"
+            ]
     for what in ("summed", "clock"):
         for g, syn in enumerate(st["syns"]):
             snip = snippets["syns"][g].get(what)
@@ -890,29 +1040,49 @@ def _summed_and_clock(st, snippets) -> list:
                 tail = [f"tg{m}[j] = tg{m}[j] + sm_{m};" for m in range(len(syn["summed"]))]
             else:
                 tail = [f"sv{q}[s] = cn_{q};" for q in snip["targets"]]
-            L += [f"    for (int64_t s = 0; s < NSYN{g}; ++s) {{",
-                  f"        const int64_t j = PO{g}[s]; (void)j;",
-                  f"        const int64_t ip = PI{g}[s]; (void)ip;"]
+            L += [
+                f"    for (int64_t s = 0; s < NSYN{g}; ++s) {{",
+                f"        const int64_t j = PO{g}[s]; (void)j;",
+                f"        const int64_t ip = PI{g}[s]; (void)ip;",
+            ]
             L += _indent(snip["c"] + tail, 2) + ["    }", "}"]
     return L
 
 
 def _stamp_spikes(st, snippets) -> list:
-    """lastspike (and the refractory flag) of this step's spikes, before the deliveries,
+    """Lastspike (and the refractory flag) of this step's spikes, before the deliveries,
     for the populations whose ``lastspike``/``not_refractory`` synapse statements read
-    (docs/network.md, "Refractoriness in synapses"); the resets write the same values."""
-    pops = sorted({k for sn in snippets["syns"] for what in ("on_pre", "on_post")
-                   if sn.get(what) for k in sn[what].get("spike_pops", ())})
+    (docs/network.md, "Refractoriness in synapses"); the resets write the same values.
+    """
+    pops = sorted(
+        {
+            k
+            for sn in snippets["syns"]
+            for what in ("on_pre", "on_post")
+            if sn.get(what)
+            for k in sn[what].get("spike_pops", ())
+        }
+    )
     L = []
     for k in pops:
         flag = [f"        RF{k}[sp[c]] = 1;"] if snippets["pops"][k]["refcond"] else []
-        L += ["{", f"    const int32_t *sp = HS{k} + (n % H{k})*NR{k};",
-              f"    for (int64_t c = 0; c < HN{k}[n % H{k}]; ++c) {{",
-              f"        LS{k}[sp[c]] = tn + dt;"] + flag + ["    }", "}"]
+        L += (
+            [
+                "{",
+                f"    const int32_t *sp = HS{k} + (n % H{k})*NR{k};",
+                f"    for (int64_t c = 0; c < HN{k}[n % H{k}]; ++c) {{",
+                f"        LS{k}[sp[c]] = tn + dt;",
+            ]
+            + flag
+            + ["    }", "}"]
+        )
     return L
 
 
 def _check_memory(nbytes: int, mon) -> None:
     """Refuse a monitor buffer larger than the memory available now."""
-    check_memory(nbytes, f"the StateMonitor of {mon.population.name}",
-                 "record fewer neurons or variables, use every=k, or run shorter pieces")
+    check_memory(
+        nbytes,
+        f"the StateMonitor of {mon.population.name}",
+        "record fewer neurons or variables, use every=k, or run shorter pieces",
+    )

@@ -29,12 +29,27 @@ from biosnn.codegen.c_printer import BiosnnCPrinter
 
 __all__ = ["PyPrinter", "assignments", "population_snippets"]
 
-_PY_FUNCS = {"exp": "_np.exp", "expm1": "_np.expm1", "log": "_np.log", "log1p": "_np.log1p",
-             "log10": "_np.log10", "sqrt": "_np.sqrt", "sin": "_np.sin", "cos": "_np.cos",
-             "tan": "_np.tan", "sinh": "_np.sinh", "cosh": "_np.cosh", "tanh": "_np.tanh",
-             "fabs": "_np.abs", "floor": "_np.floor", "ceil": "_np.ceil",
-             "fmin": "_np.minimum", "fmax": "_np.maximum", "pow": "_np.power",
-             "cbrt": "_np.cbrt"}
+_PY_FUNCS = {
+    "exp": "_np.exp",
+    "expm1": "_np.expm1",
+    "log": "_np.log",
+    "log1p": "_np.log1p",
+    "log10": "_np.log10",
+    "sqrt": "_np.sqrt",
+    "sin": "_np.sin",
+    "cos": "_np.cos",
+    "tan": "_np.tan",
+    "sinh": "_np.sinh",
+    "cosh": "_np.cosh",
+    "tanh": "_np.tanh",
+    "fabs": "_np.abs",
+    "floor": "_np.floor",
+    "ceil": "_np.ceil",
+    "fmin": "_np.minimum",
+    "fmax": "_np.maximum",
+    "pow": "_np.power",
+    "cbrt": "_np.cbrt",
+}
 _CALL = re.compile(r"(?<![\w.])(" + "|".join(_PY_FUNCS) + r")\(")
 
 
@@ -43,8 +58,11 @@ class PyPrinter(BiosnnCPrinter):
 
     def _print_Piecewise(self, expr):
         *pieces, (last_e, last_c) = expr.args
-        tail = self._print(last_e) if last_c == sp.true else (
-            f"_np.where({self._print(last_c)}, {self._print(last_e)}, _np.nan)")
+        tail = (
+            self._print(last_e)
+            if last_c == sp.true
+            else (f"_np.where({self._print(last_c)}, {self._print(last_e)}, _np.nan)")
+        )
         for e, c in reversed(pieces):
             tail = f"_np.where({self._print(c)}, {self._print(e)}, {tail})"
         return tail
@@ -86,7 +104,7 @@ class PyPrinter(BiosnnCPrinter):
         return "_np.nan"
 
     def _print_ComplexInfinity(self, expr):
-        return "_np.nan"         # undefined (log(0) of a folded branch): nan, as in C
+        return "_np.nan"  # undefined (log(0) of a folded branch): nan, as in C
 
     def doprint(self, expr, assign_to=None):
         text = super().doprint(expr, assign_to)
@@ -94,7 +112,7 @@ class PyPrinter(BiosnnCPrinter):
 
 
 def assignments(exprs, targets, store, prefix: str) -> dict:
-    """cse + print ``target = expr`` lines for C and Python.
+    """Cse + print ``target = expr`` lines for C and Python.
 
     Parameters
     ----------
@@ -125,8 +143,10 @@ def assignments(exprs, targets, store, prefix: str) -> dict:
 
 def condition(expr, store) -> dict:
     """A boolean printed for C (``int``) and Python (bool array)."""
-    return {"c": f"({BiosnnCPrinter(store).doprint(expr)})",
-            "py": f"({PyPrinter(store).doprint(expr)})"}
+    return {
+        "c": f"({BiosnnCPrinter(store).doprint(expr)})",
+        "py": f"({PyPrinter(store).doprint(expr)})",
+    }
 
 
 def _store(spec, state_name) -> dict:
@@ -147,8 +167,9 @@ def _rk_code(spec, tableau) -> dict:
         else:
             name = lambda i, s=s: f"ys{s}_{i}"  # noqa: E731
             for i in range(ns):
-                terms = [f"{float(tableau.A[s][j])!r}*k{j}_{i}" for j in range(s)
-                         if tableau.A[s][j] != 0]
+                terms = [
+                    f"{float(tableau.A[s][j])!r}*k{j}_{i}" for j in range(s) if tableau.A[s][j] != 0
+                ]
                 rhs = f"y_{i} + dt*({' + '.join(terms)})" if terms else f"y_{i}"
                 c.append(f"const double ys{s}_{i} = {rhs};")
                 py.append(f"ys{s}_{i} = {rhs}")
@@ -156,13 +177,11 @@ def _rk_code(spec, tableau) -> dict:
         tt = "tn" if ct == 0 else f"tn + {ct!r}*dt"
         c.append(f"tt = {tt};")
         py.append(f"tt = {tt}")
-        block = assignments(spec.f, [f"k{s}_{i}" for i in range(ns)],
-                            _store(spec, name), f"c{s}_")
+        block = assignments(spec.f, [f"k{s}_{i}" for i in range(ns)], _store(spec, name), f"c{s}_")
         c += [("double " + line if line.startswith("k") else line) for line in block["c"]]
         py += block["py"]
     for i in range(ns):
-        terms = [f"{float(tableau.b[j])!r}*k{j}_{i}" for j in range(s_count)
-                 if tableau.b[j] != 0]
+        terms = [f"{float(tableau.b[j])!r}*k{j}_{i}" for j in range(s_count) if tableau.b[j] != 0]
         rhs = f"y_{i} + dt*({' + '.join(terms)})"
         c.append(f"yn_{i} = {rhs};")
         py.append(f"yn_{i} = {rhs}")
@@ -179,14 +198,18 @@ def _exp_euler_code(spec) -> dict:
         exprs += [a, b]
         targets += [f"A_{i}", f"B_{i}"]
     block = assignments(exprs, targets, _store(spec, lambda i: f"y_{i}"), "c0_")
-    c = ["tt = tn;"] + [("double " + ln if ln.startswith(("A_", "B_")) else ln)
-                        for ln in block["c"]]
+    c = ["tt = tn;"] + [
+        ("double " + ln if ln.startswith(("A_", "B_")) else ln) for ln in block["c"]
+    ]
     py = ["tt = tn"] + block["py"]
     for i in range(ns):
-        c.append(f"yn_{i} = y_{i} + (A_{i}*y_{i} + B_{i})*((A_{i} == 0.0) ? dt : "
-                 f"expm1(A_{i}*dt)/A_{i});")
-        py.append(f"yn_{i} = y_{i} + (A_{i}*y_{i} + B_{i})*_np.where(A_{i} == 0.0, dt, "
-                  f"_np.expm1(A_{i}*dt)/_np.where(A_{i} == 0.0, 1.0, A_{i}))")
+        c.append(
+            f"yn_{i} = y_{i} + (A_{i}*y_{i} + B_{i})*((A_{i} == 0.0) ? dt : expm1(A_{i}*dt)/A_{i});"
+        )
+        py.append(
+            f"yn_{i} = y_{i} + (A_{i}*y_{i} + B_{i})*_np.where(A_{i} == 0.0, dt, "
+            f"_np.expm1(A_{i}*dt)/_np.where(A_{i} == 0.0, 1.0, A_{i}))"
+        )
     return {"c": c, "py": py}
 
 
@@ -219,12 +242,14 @@ def _exact_code(spec) -> dict:
 
 def _propagator_pattern(spec) -> list:
     """``keep[i][j]``: whether ``M[i][j]`` of the exact propagator can be nonzero
-    (columns 0..ns-1 the states, column ns the constant; see :func:`_exact_code`)."""
+    (columns 0..ns-1 the states, column ns the constant; see :func:`_exact_code`).
+    """
     ns = spec.n_states
     names = set(spec.states)
-    reach = [[i == j or not sp.sympify(spec.jac[i][j]).is_zero for j in range(ns)]
-             for i in range(ns)]
-    for k in range(ns):                              # transitive closure (Warshall)
+    reach = [
+        [i == j or not sp.sympify(spec.jac[i][j]).is_zero for j in range(ns)] for i in range(ns)
+    ]
+    for k in range(ns):  # transitive closure (Warshall)
         for i in range(ns):
             if reach[i][k]:
                 for j in range(ns):
@@ -234,8 +259,7 @@ def _propagator_pattern(spec) -> list:
         f = sp.sympify(f)
         zero = {s: 0 for s in f.free_symbols if s.name in names}
         const.append(not sp.sympify(f.subs(zero)).is_zero)
-    return [reach[i] + [any(reach[i][k] and const[k] for k in range(ns))]
-            for i in range(ns)]
+    return [reach[i] + [any(reach[i][k] and const[k] for k in range(ns))] for i in range(ns)]
 
 
 #: Stochastic methods of populations (white noise ``xi`` in the model).
@@ -262,7 +286,8 @@ def _sde_code(spec, method: str) -> dict:
     def stage(s, name, t_expr):
         exprs = list(spec.f) + [g[i][k] for i in range(ns) for k in range(nn) if g[i][k] != 0]
         targets = [f"k{s}_{i}" for i in range(ns)] + [
-            f"G{s}_{i}_{k}" for i in range(ns) for k in range(nn) if g[i][k] != 0]
+            f"G{s}_{i}_{k}" for i in range(ns) for k in range(nn) if g[i][k] != 0
+        ]
         c.append(f"tt = {t_expr};")
         py.append(f"tt = {t_expr}")
         block = assignments(exprs, targets, _store(spec, name), f"c{s}_")
@@ -316,17 +341,24 @@ def population_snippets(spec, method: str) -> dict:
     else:
         update = _rk_code(spec, TABLEAUX[method])
     drift = assignments(spec.f, [f"k0_{i}" for i in range(spec.n_states)], store, "d_")
-    out = {"update": update, "drift": drift,
-           "threshold": condition(spec.threshold, store) if spec.threshold is not None
-           else None,
-           "refcond": condition(spec.refractory_condition, store)
-           if spec.refractory_condition is not None else None,
-           "reftime": None, "reset": {"c": [], "py": []}, "noises": spec.n_noises,
-           "held": [bool(h) for h in (spec.unless_refractory or (False,) * spec.n_states)],
-           "level": bool(spec.reset)}
+    out = {
+        "update": update,
+        "drift": drift,
+        "threshold": condition(spec.threshold, store) if spec.threshold is not None else None,
+        "refcond": condition(spec.refractory_condition, store)
+        if spec.refractory_condition is not None
+        else None,
+        "reftime": None,
+        "reset": {"c": [], "py": []},
+        "noises": spec.n_noises,
+        "held": [bool(h) for h in (spec.unless_refractory or (False,) * spec.n_states)],
+        "level": bool(spec.reset),
+    }
     if spec.refractory_time is not None:
-        out["reftime"] = {"c": BiosnnCPrinter(store).doprint(spec.refractory_time),
-                          "py": PyPrinter(store).doprint(spec.refractory_time)}
+        out["reftime"] = {
+            "c": BiosnnCPrinter(store).doprint(spec.refractory_time),
+            "py": PyPrinter(store).doprint(spec.refractory_time),
+        }
     cp, pp = BiosnnCPrinter(store), PyPrinter(store)
     for i, e in spec.reset:
         out["reset"]["c"].append(f"y_{i} = {cp.doprint(e)};")
@@ -358,8 +390,9 @@ class SideInfo:
     def __init__(self, model=None, array_params=(), index=None):
         self.states = tuple(model.states) if model is not None else ()
         self.params = tuple(model.params) if model is not None else ()
-        self.dims = {n: model.dimension(n) for n in self.states + self.params} \
-            if model is not None else {}
+        self.dims = (
+            {n: model.dimension(n) for n in self.states + self.params} if model is not None else {}
+        )
         self.array_params = frozenset(array_params)
         self.index = index if model is not None else None
         self.refractory = None
@@ -371,9 +404,14 @@ class SideInfo:
 
     def spike_variable(self, base):
         """True if ``base`` is ``lastspike`` or ``not_refractory`` of this population
-        (and not one of its own states or parameters, which come first)."""
-        return (self.index is not None and base in SPIKE_VARIABLES
-                and base not in self.states and base not in self.params)
+        (and not one of its own states or parameters, which come first).
+        """
+        return (
+            self.index is not None
+            and base in SPIKE_VARIABLES
+            and base not in self.states
+            and base not in self.params
+        )
 
 
 def _side_names(side: str, info: SideInfo, lang: str, index: str) -> dict:
@@ -382,9 +420,8 @@ def _side_names(side: str, info: SideInfo, lang: str, index: str) -> dict:
     for i, s in enumerate(info.states):
         out[f"{side}_y{i}"] = f"{side}_y{i}[{index}]"
     for k, p in enumerate(info.params):
-        out[f"{side}_P{k}"] = (f"{side}_P{k}[{index}]" if p in info.array_params
-                               else f"{side}_P{k}")
-    if info.index is not None:   # the population's own arrays (same names in C and NumPy)
+        out[f"{side}_P{k}"] = f"{side}_P{k}[{index}]" if p in info.array_params else f"{side}_P{k}"
+    if info.index is not None:  # the population's own arrays (same names in C and NumPy)
         for what in ("LS", "RT", "RF"):
             out[f"{side}_{what}"] = f"{what}{info.index}[{index}]"
     return out
@@ -397,8 +434,7 @@ class _SynNames:
     synaptic variable or shared parameter first, else a variable of the post population.
     """
 
-    def __init__(self, syn_vars: dict, shared: dict, pre: SideInfo, post: SideInfo,
-                 context: str):
+    def __init__(self, syn_vars: dict, shared: dict, pre: SideInfo, post: SideInfo, context: str):
         from biosnn import units
 
         self.syn_vars, self.shared, self.pre, self.post = syn_vars, shared, pre, post
@@ -428,17 +464,27 @@ class _SynNames:
             base, side = m.group("base"), m.group("side")
             info = self.pre if side == "pre" else self.post
             if base in info.states:
-                return (side, info.states.index(base), f"{side}_y{info.states.index(base)}",
-                        info.dims[base])
+                return (
+                    side,
+                    info.states.index(base),
+                    f"{side}_y{info.states.index(base)}",
+                    info.dims[base],
+                )
             if base in info.params:
                 k = info.params.index(base)
                 return (side + "_param", k, f"{side}_P{k}", info.dims[base])
             if info.spike_variable(base):
                 return (side + "_spike", base, f"{side}_{base}", None)
-            known = ", ".join(info.states + info.params
-                              + (SPIKE_VARIABLES if info.index is not None else ())) or "none"
-            raise ModelError(f"in {self.context}: {name}: {base} is not a variable of the "
-                             f"{side}synaptic population (its variables: {known})")
+            known = (
+                ", ".join(
+                    info.states + info.params + (SPIKE_VARIABLES if info.index is not None else ())
+                )
+                or "none"
+            )
+            raise ModelError(
+                f"in {self.context}: {name}: {base} is not a variable of the "
+                f"{side}synaptic population (its variables: {known})"
+            )
         if name in self.syn_index:
             k = self.syn_index[name]
             return ("syn", k, f"S_{k}", self.syn_vars[name])
@@ -472,8 +518,10 @@ class _SynNames:
         if base == "lastspike":
             return ls, self.time
         if info.refractory == "time":
-            return sp.GreaterThan(self.symbol("tt") + sp.Rational(1, 2) * self.symbol("dt_"),
-                                  ls + self.symbol(f"{side}_RT")), BOOL
+            return sp.GreaterThan(
+                self.symbol("tt") + sp.Rational(1, 2) * self.symbol("dt_"),
+                ls + self.symbol(f"{side}_RT"),
+            ), BOOL
         if info.refractory == "condition":
             return sp.Eq(self.symbol(f"{side}_RF"), 0), BOOL
         return sp.true, BOOL
@@ -485,7 +533,7 @@ class _SynNames:
         return symbol
 
     def namespace(self, names) -> dict:
-        """name -> (symbol, dim) for the resolvable ``names`` and ``t``."""
+        """Name -> (symbol, dim) for the resolvable ``names`` and ``t``."""
         ns = {}
         for name in sorted(names):
             r = self.resolve(name)
@@ -500,8 +548,16 @@ class _SynNames:
         return BiosnnCPrinter(self.c_store), PyPrinter(self.py_store)
 
 
-def synapse_snippets(statements, syn_vars: dict, shared: dict, pre: SideInfo,
-                     post: SideInfo, context: str, source=None, first_line: int = 1) -> dict:
+def synapse_snippets(
+    statements,
+    syn_vars: dict,
+    shared: dict,
+    pre: SideInfo,
+    post: SideInfo,
+    context: str,
+    source=None,
+    first_line: int = 1,
+) -> dict:
     """Lower synapse statements (``on_pre`` or ``on_post``) for both engines.
 
     Parameters
@@ -534,8 +590,9 @@ def synapse_snippets(statements, syn_vars: dict, shared: dict, pre: SideInfo,
     try:
         stmts = parser.parse_reset(statements, source=source, first_line=first_line)
     except ModelError as exc:
-        raise type(exc)(f"in {context}: {exc.message}", line=exc.line, column=exc.column,
-                        source=exc.source) from None
+        raise type(exc)(
+            f"in {context}: {exc.message}", line=exc.line, column=exc.column, source=exc.source
+        ) from None
     used_names = set()
     for st in stmts:
         used_names |= set(st.expr.names) | {st.name}
@@ -546,23 +603,36 @@ def synapse_snippets(statements, syn_vars: dict, shared: dict, pre: SideInfo,
         where = f"in {context} {st.text!r}"
         target = names.resolve(st.name)
         if target is None or target[0] not in ("syn", "post", "pre"):
-            what = ("a shared parameter (constant)" if target and target[0] == "shared"
-                    else "kept by the population itself (read-only)"
-                    if target and target[0].endswith("_spike")
-                    else "a parameter" if target else "not a variable here")
-            raise ModelError(f"{where}: {st.name} is {what}; statements may assign "
-                             "per-synapse variables and states of the pre- or "
-                             "postsynaptic population", line=st.line, source=source)
+            what = (
+                "a shared parameter (constant)"
+                if target and target[0] == "shared"
+                else "kept by the population itself (read-only)"
+                if target and target[0].endswith("_spike")
+                else "a parameter"
+                if target
+                else "not a variable here"
+            )
+            raise ModelError(
+                f"{where}: {st.name} is {what}; statements may assign "
+                "per-synapse variables and states of the pre- or "
+                "postsynaptic population",
+                line=st.line,
+                source=source,
+            )
         dim = target[3]
         expected = dim if st.op in ("=", "+=", "-=") else units.dimensionless()
-        needs = (f"{st.name} needs" if st.op in ("=", "+=", "-=")
-                 else f"the factor of {st.op} must be")
+        needs = (
+            f"{st.name} needs" if st.op in ("=", "+=", "-=") else f"the factor of {st.op} must be"
+        )
         value, _ = parser.Converter(ns, where).convert(st.expr, expected, needs=needs)
         free = {x.name for x in sp.sympify(value).free_symbols}
         reads_post |= any(n.startswith("post_y") for n in free)
         reads_pre |= any(n.startswith("pre_") for n in free) or target[0] == "pre"
-        reads = sorted([n.split("_y")[0], int(n.split("_y")[1])] for n in free
-                       if n.startswith(("post_y", "pre_y")))
+        reads = sorted(
+            [n.split("_y")[0], int(n.split("_y")[1])]
+            for n in free
+            if n.startswith(("post_y", "pre_y"))
+        )
         for side, info in (("pre", pre), ("post", post)):
             if any(n in free for n in (f"{side}_LS", f"{side}_RF")):
                 spike_pops.add(info.index)
@@ -570,10 +640,23 @@ def synapse_snippets(statements, syn_vars: dict, shared: dict, pre: SideInfo,
         op = st.op
         c_rhs = cp.doprint(value)
         c_line = f"{lhs} = {c_rhs};" if op == "=" else f"{lhs} = {lhs} {op[0]} ({c_rhs});"
-        out.append({"kind": target[0], "index": target[1], "op": op, "c": c_line,
-                    "py": pp.doprint(value), "text": st.text, "reads": reads})
-    return {"list": out, "reads_post": reads_post, "reads_pre": reads_pre,
-            "spike_pops": sorted(spike_pops)}
+        out.append(
+            {
+                "kind": target[0],
+                "index": target[1],
+                "op": op,
+                "c": c_line,
+                "py": pp.doprint(value),
+                "text": st.text,
+                "reads": reads,
+            }
+        )
+    return {
+        "list": out,
+        "reads_post": reads_post,
+        "reads_pre": reads_pre,
+        "spike_pops": sorted(spike_pops),
+    }
 
 
 def _ode_rhs(names: _SynNames, st, label: str, kinds, forbidden, context) -> object:
@@ -586,26 +669,36 @@ def _ode_rhs(names: _SynNames, st, label: str, kinds, forbidden, context) -> obj
     from biosnn.errors import ModelError
 
     where = f"in {context} {st.text!r}"
-    words = {"syn": "synapse variables", "shared": "shared constants", "pre": "pre states",
-             "pre_param": "pre parameters", "post": "post states",
-             "post_param": "post parameters", "t": "t",
-             "pre_spike": "lastspike_pre, not_refractory_pre",
-             "post_spike": "lastspike_post, not_refractory_post"}
+    words = {
+        "syn": "synapse variables",
+        "shared": "shared constants",
+        "pre": "pre states",
+        "pre_param": "pre parameters",
+        "post": "post states",
+        "post_param": "post parameters",
+        "t": "t",
+        "pre_spike": "lastspike_pre, not_refractory_pre",
+        "post_spike": "lastspike_post, not_refractory_post",
+    }
     for name in st.expr.names:
         r = names.resolve(name) if name != "t" else ("t",)
         if (r is not None and r[0] not in kinds) or name in forbidden:
-            raise ModelError(f"{where}: {label} equations cannot use {name} (they may use "
-                             f"{', '.join(words[k] for k in kinds)}"
-                             + (f", but not {', '.join(sorted(forbidden))}" if forbidden
-                                else "") + ")")
+            raise ModelError(
+                f"{where}: {label} equations cannot use {name} (they may use "
+                f"{', '.join(words[k] for k in kinds)}"
+                + (f", but not {', '.join(sorted(forbidden))}" if forbidden else "")
+                + ")"
+            )
     dim = names.syn_vars[st.name]
     value, _ = parser.Converter(names.namespace(st.expr.names), where).convert(
-        st.expr, dim / names.time, needs="the equation needs")
+        st.expr, dim / names.time, needs="the equation needs"
+    )
     return value
 
 
-def event_snippets(odes: dict, syn_vars: dict, shared: dict, pre: SideInfo, post: SideInfo,
-                   forbidden, context: str) -> dict:
+def event_snippets(
+    odes: dict, syn_vars: dict, shared: dict, pre: SideInfo, post: SideInfo, forbidden, context: str
+) -> dict:
     """Exact advance of the event-driven variables over the elapsed time ``dl_``.
 
     ``odes``: name -> Statement (``dapre/dt = -apre/taupre : 1``).  The system must be
@@ -621,15 +714,19 @@ def event_snippets(odes: dict, syn_vars: dict, shared: dict, pre: SideInfo, post
 
     names = _SynNames(syn_vars, shared, pre, post, context)
     order = list(odes)
-    rhs = [_ode_rhs(names, odes[n], "event-driven", ("syn", "shared"), forbidden, context)
-           for n in order]
+    rhs = [
+        _ode_rhs(names, odes[n], "event-driven", ("syn", "shared"), forbidden, context)
+        for n in order
+    ]
     xs = [names.symbol(f"S_{names.syn_index[n]}") for n in order]
     dl = names.symbol("dl_")
     A = sp.Matrix([[sp.diff(f, x) for x in xs] for f in rhs])
     if any(x in A.free_symbols for x in xs):
-        raise ModelError(f"in {context}: event-driven equations must be linear in their "
-                         f"variables ({', '.join(order)}); integrate nonlinear ones "
-                         "with (clock-driven)")
+        raise ModelError(
+            f"in {context}: event-driven equations must be linear in their "
+            f"variables ({', '.join(order)}); integrate nonlinear ones "
+            "with (clock-driven)"
+        )
     b = [f.subs({x: 0 for x in xs}) for f in rhs]
     if any(x in sp.sympify(e).free_symbols for e in b for x in xs):
         raise ModelError(f"in {context}: event-driven equations must be linear")
@@ -651,11 +748,15 @@ def event_snippets(odes: dict, syn_vars: dict, shared: dict, pre: SideInfo, post
         try:
             E = sp.simplify(big.exp())
         except Exception as exc:  # noqa: BLE001 - sympy gives up: say so
-            raise ModelError(f"in {context}: sympy cannot solve the event-driven system "
-                             f"exactly ({exc}); use (clock-driven)") from None
+            raise ModelError(
+                f"in {context}: sympy cannot solve the event-driven system "
+                f"exactly ({exc}); use (clock-driven)"
+            ) from None
         if E.has(sp.Integral) or E.has(sp.Piecewise):
-            raise ModelError(f"in {context}: sympy cannot solve the event-driven system "
-                             "in closed form; use (clock-driven)")
+            raise ModelError(
+                f"in {context}: sympy cannot solve the event-driven system "
+                "in closed form; use (clock-driven)"
+            )
         vec = sp.Matrix(xs + [1])
         new = list(E[:n, :] * vec)
     targets = [names.syn_index[n] for n in order]
@@ -665,8 +766,16 @@ def event_snippets(odes: dict, syn_vars: dict, shared: dict, pre: SideInfo, post
     return {"c": c, "py": block["py"], "targets": targets}
 
 
-def clock_snippets(odes: dict, syn_vars: dict, shared: dict, pre: SideInfo, post: SideInfo,
-                   method, forbidden, context: str) -> dict:
+def clock_snippets(
+    odes: dict,
+    syn_vars: dict,
+    shared: dict,
+    pre: SideInfo,
+    post: SideInfo,
+    method,
+    forbidden,
+    context: str,
+) -> dict:
     """One step of the clock-driven synapse variables (all read at the start of the step).
 
     ``method``: ``"euler"`` (``x + dt*f``) or ``"exponential_euler"`` (``x + (A x + B)
@@ -680,8 +789,17 @@ def clock_snippets(odes: dict, syn_vars: dict, shared: dict, pre: SideInfo, post
     from biosnn.errors import ModelError
 
     names = _SynNames(syn_vars, shared, pre, post, context)
-    kinds = ("syn", "shared", "pre", "pre_param", "post", "post_param", "t", "pre_spike",
-             "post_spike")
+    kinds = (
+        "syn",
+        "shared",
+        "pre",
+        "pre_param",
+        "post",
+        "post_param",
+        "t",
+        "pre_spike",
+        "post_spike",
+    )
     order = list(odes)
     rhs = [_ode_rhs(names, odes[n], "clock-driven", kinds, forbidden, context) for n in order]
     xs = [names.symbol(f"S_{names.syn_index[n]}") for n in order]
@@ -693,9 +811,11 @@ def clock_snippets(odes: dict, syn_vars: dict, shared: dict, pre: SideInfo, post
         method = "exponential_euler" if all(p is not None for p in pairs) else "euler"
     if method == "exponential_euler" and any(p is None for p in pairs):
         bad = [n for n, p in zip(order, pairs) if p is None]
-        raise ModelError(f"in {context}: exponential_euler needs each clock-driven equation "
-                         f"to be linear in its own variable; {', '.join(bad)} is not "
-                         "(use method='euler')")
+        raise ModelError(
+            f"in {context}: exponential_euler needs each clock-driven equation "
+            f"to be linear in its own variable; {', '.join(bad)} is not "
+            "(use method='euler')"
+        )
     targets = [names.syn_index[n] for n in order]
     if method == "euler":
         block = assignments(rhs, [f"cf_{k}" for k in targets], names.c_store, "k_")
@@ -713,15 +833,26 @@ def clock_snippets(odes: dict, syn_vars: dict, shared: dict, pre: SideInfo, post
         c = [("double " + ln if ln.startswith(("A_", "B_")) else ln) for ln in block["c"]]
         py = list(block["py"])
         for k in targets:
-            c.append(f"const double cn_{k} = sv{k}[s] + (A_{k}*sv{k}[s] + B_{k})*((A_{k} == "
-                     f"0.0) ? dt : expm1(A_{k}*dt)/A_{k});")
-            py.append(f"cn_{k} = sv{k}[s] + (A_{k}*sv{k}[s] + B_{k})*_np.where(A_{k} == 0.0, "
-                      f"dt, _np.expm1(A_{k}*dt)/_np.where(A_{k} == 0.0, 1.0, A_{k}))")
+            c.append(
+                f"const double cn_{k} = sv{k}[s] + (A_{k}*sv{k}[s] + B_{k})*((A_{k} == "
+                f"0.0) ? dt : expm1(A_{k}*dt)/A_{k});"
+            )
+            py.append(
+                f"cn_{k} = sv{k}[s] + (A_{k}*sv{k}[s] + B_{k})*_np.where(A_{k} == 0.0, "
+                f"dt, _np.expm1(A_{k}*dt)/_np.where(A_{k} == 0.0, 1.0, A_{k}))"
+            )
     return {"c": c, "py": py, "targets": targets, "method": method}
 
 
-def summed_snippets(summed: list, syn_vars: dict, shared: dict, pre: SideInfo,
-                    post: SideInfo, event_vars, context: str) -> dict:
+def summed_snippets(
+    summed: list,
+    syn_vars: dict,
+    shared: dict,
+    pre: SideInfo,
+    post: SideInfo,
+    event_vars,
+    context: str,
+) -> dict:
     """The per-synapse terms of summed variables (``I_gap_post = g*(v_pre - v_post)``).
 
     Returns {"c", "py": lines assigning ``sm_<m>``, "targets": the index of each summed
@@ -736,10 +867,13 @@ def summed_snippets(summed: list, syn_vars: dict, shared: dict, pre: SideInfo,
         where = f"in {context} {st.text!r}"
         for name in st.expr.names:
             if name in event_vars:
-                raise ModelError(f"{where}: the event-driven variable {name} is only "
-                                 "up to date at events; a summed variable cannot use it")
+                raise ModelError(
+                    f"{where}: the event-driven variable {name} is only "
+                    "up to date at events; a summed variable cannot use it"
+                )
         value, _ = parser.Converter(names.namespace(st.expr.names), where).convert(
-            st.expr, post.dims[target], needs=f"{target}_post needs")
+            st.expr, post.dims[target], needs=f"{target}_post needs"
+        )
         exprs.append(value)
         targets.append(post.params.index(target))
     block = assignments(exprs, [f"sm_{m}" for m in range(len(exprs))], names.c_store, "m_")

@@ -58,28 +58,38 @@ def drift_function(snip, ns: int, n_params: int, array_params, params):
         else:
             lines.append(f"    P_{k} = PS[{k}]")
     lines += ["    " + ln for ln in snip["drift"]["py"]]
-    lines.append("    return _np.array([" + ", ".join(
-        f"_np.broadcast_to(k0_{i}, Y[0].shape)" for i in range(ns)) + "], dtype=float)")
+    lines.append(
+        "    return _np.array(["
+        + ", ".join(f"_np.broadcast_to(k0_{i}, Y[0].shape)" for i in range(ns))
+        + "], dtype=float)"
+    )
     return _compile("\n".join(lines) + "\n", "drift")["drift"]
 
 
 def _pop_source(k: int, pop, meta, snip) -> str:
     m = pop.model
     ns, params, arr = len(m.states), list(m.params), meta["array_params"]
-    L = ["def update(A, tn, dt, n=0, key=0):",
-         f"    Y = A['Y{k}']; PS = A['PS{k}']; PA = A['PA{k}']; LS = A['LS{k}']",
-         f"    AB = A['AB{k}']; RF = A['RF{k}']; RT = A['RT{k}']"]
+    L = [
+        "def update(A, tn, dt, n=0, key=0):",
+        f"    Y = A['Y{k}']; PS = A['PS{k}']; PA = A['PA{k}']; LS = A['LS{k}']",
+        f"    AB = A['AB{k}']; RF = A['RF{k}']; RT = A['RT{k}']",
+    ]
     L += [f"    y_{i} = Y[{i}]" for i in range(ns)]
     for kk, p in enumerate(params):
         L.append(f"    P_{kk} = PA[{arr.index(p)}]" if p in arr else f"    P_{kk} = PS[{kk}]")
     if pop.method == "exact":
-        L.append(f"    M = A['MP{k}'][0]" if not arr else
-                 f"    M = A['MP{k}'][A['MI{k}']].transpose(1, 2, 0)")
+        L.append(
+            f"    M = A['MP{k}'][0]"
+            if not arr
+            else f"    M = A['MP{k}'][A['MI{k}']].transpose(1, 2, 0)"
+        )
     L.append("    tt = tn")
     nn = snip.get("noises", 0)
-    if nn:   # dW = sqrt(dt)*z(key, step, stream): the same numbers as the C engine
-        L.append(f"    _st = _np.uint64({meta['noise_stream']}) + _np.arange(Y.shape[1], "
-                 f"dtype=_np.uint64)*_np.uint64({nn})")
+    if nn:  # dW = sqrt(dt)*z(key, step, stream): the same numbers as the C engine
+        L.append(
+            f"    _st = _np.uint64({meta['noise_stream']}) + _np.arange(Y.shape[1], "
+            f"dtype=_np.uint64)*_np.uint64({nn})"
+        )
         L.append("    sdt = _np.sqrt(dt)")
         L += [f"    dW_{q} = sdt*_normal(key, n, _st + _np.uint64({q}))" for q in range(nn)]
     L += ["    " + ln for ln in snip["update"]["py"]]
@@ -99,37 +109,42 @@ def _pop_source(k: int, pop, meta, snip) -> str:
         L.append("    return None")
     else:
         L.append(f"    c1 = _np.broadcast_to({snip['threshold']['py']}, Y[0].shape)")
-        prev = "" if snip.get("level") else " & (AB == 0)"   # threshold rule: network.md
+        prev = "" if snip.get("level") else " & (AB == 0)"  # threshold rule: network.md
         L.append(f"    spike = c1{prev} & ~_np.broadcast_to(ref, Y[0].shape)")
-        if not snip.get("level"):   # the level rule never reads the previous check
+        if not snip.get("level"):  # the level rule never reads the previous check
             L.append("    AB[:] = c1")
         L.append("    return _np.flatnonzero(spike)")
     # reset of the neurons that spiked
-    L += ["", "def reset(A, idx, tn, dt):",
-          f"    Y = A['Y{k}']; PS = A['PS{k}']; PA = A['PA{k}']",
-          "    tt = tn + dt"]
+    L += [
+        "",
+        "def reset(A, idx, tn, dt):",
+        f"    Y = A['Y{k}']; PS = A['PS{k}']; PA = A['PA{k}']",
+        "    tt = tn + dt",
+    ]
     L += [f"    y_{i} = Y[{i}, idx]" for i in range(ns)]
     for kk, p in enumerate(params):
-        L.append(f"    P_{kk} = PA[{arr.index(p)}, idx]" if p in arr else
-                 f"    P_{kk} = PS[{kk}]")
+        L.append(f"    P_{kk} = PA[{arr.index(p)}, idx]" if p in arr else f"    P_{kk} = PS[{kk}]")
     L += ["    " + ln for ln in snip["reset"]["py"]]
     L += [f"    Y[{i}, idx] = y_{i}" for i in range(ns)]
     L.append(f"    A['LS{k}'][idx] = tn + dt")
     if snip["threshold"] is not None:
-        L.append(f"    A['AB{k}'][idx] = _np.broadcast_to({snip['threshold']['py']}, "
-                 "idx.shape)")
+        L.append(f"    A['AB{k}'][idx] = _np.broadcast_to({snip['threshold']['py']}, idx.shape)")
     if snip["refcond"] is not None:
         L.append(f"    A['RF{k}'][idx] = 1")
     L += ["", "def refcheck(A, tn, dt):"]
     if snip["refcond"] is None:
         L.append("    return")
     else:
-        L += [f"    Y = A['Y{k}']; PS = A['PS{k}']; PA = A['PA{k}']; RF = A['RF{k}']",
-              "    idx = _np.flatnonzero(RF)", "    tt = tn + dt"]
+        L += [
+            f"    Y = A['Y{k}']; PS = A['PS{k}']; PA = A['PA{k}']; RF = A['RF{k}']",
+            "    idx = _np.flatnonzero(RF)",
+            "    tt = tn + dt",
+        ]
         L += [f"    y_{i} = Y[{i}, idx]" for i in range(ns)]
         for kk, p in enumerate(params):
-            L.append(f"    P_{kk} = PA[{arr.index(p)}, idx]" if p in arr else
-                     f"    P_{kk} = PS[{kk}]")
+            L.append(
+                f"    P_{kk} = PA[{arr.index(p)}, idx]" if p in arr else f"    P_{kk} = PS[{kk}]"
+            )
         L.append(f"    RF[idx] = _np.broadcast_to({snip['refcond']['py']}, idx.shape)")
     return "\n".join(L) + "\n"
 
@@ -159,17 +174,16 @@ class NumpyEngine:
         self.pop_fns = []
         for k, pop in enumerate(net.populations):
             src = _pop_source(k, pop, net.pop_meta[k], self.snippets["pops"][k])
-            if VECTOR_MATH:     # populations only, as the C engine (_cengine._respelled)
+            if VECTOR_MATH:  # populations only, as the C engine (_cengine._respelled)
                 from biosnn.network._vmath import respell_py
 
                 src = respell_py(src)
             self.pop_fns.append(_compile(src, f"pop{k}"))
         self.syn_fns, self.post_fns, self.extra = [], [], []
-        self.stamped = set()   # populations whose lastspike/refractoriness synapses read
+        self.stamped = set()  # populations whose lastspike/refractoriness synapses read
         for g, _syn in enumerate(net.synapses):
             snip = self.snippets["syns"][g]
-            roots = {"pre": net.syn_meta[g]["root"],
-                     "post": net.populations.index(_syn.post.root)}
+            roots = {"pre": net.syn_meta[g]["root"], "post": net.populations.index(_syn.post.root)}
             for what, fns in (("on_pre", self.syn_fns), ("on_post", self.post_fns)):
                 entry = snip.get(what)
                 if entry is None:
@@ -181,8 +195,10 @@ class NumpyEngine:
             extra = {}
             for what in ("event", "clock", "summed"):
                 if snip.get(what):
-                    extra[what] = (snip[what], compile("\n".join(snip[what]["py"]) + "\n",
-                                                       f"<{what} {g}>", "exec"))
+                    extra[what] = (
+                        snip[what],
+                        compile("\n".join(snip[what]["py"]) + "\n", f"<{what} {g}>", "exec"),
+                    )
             self.extra.append(extra)
         self.key = noise.seed_key(net.seed)
 
@@ -194,16 +210,22 @@ class NumpyEngine:
         for j, src in enumerate(net.sources):
             kind = net.source_kinds[j]
             if kind in ("poisson_table", "poisson_neuron"):
-                self.tables[j] = _rate_table(src, net.step, nsteps, net.dt,
-                                             per_neuron=kind == "poisson_neuron")
-        self.driven = {k: driven_table(pop, net.pop_meta[k]["driven"], net.step, nsteps,
-                                       net.dt)
-                       for k, pop in enumerate(net.populations) if net.pop_meta[k]["driven"]}
+                self.tables[j] = _rate_table(
+                    src, net.step, nsteps, net.dt, per_neuron=kind == "poisson_neuron"
+                )
+        self.driven = {
+            k: driven_table(pop, net.pop_meta[k]["driven"], net.step, nsteps, net.dt)
+            for k, pop in enumerate(net.populations)
+            if net.pop_meta[k]["driven"]
+        }
         self.rate_counts = {id(m): [] for m in net.monitors if hasattr(m, "_counts")}
         for m in net.monitors:
             if hasattr(m, "_counts"):
-                check_memory(8 * nsteps, f"the RateMonitor of {m.source.name}",
-                             "give it a bin and run shorter pieces")
+                check_memory(
+                    8 * nsteps,
+                    f"the RateMonitor of {m.source.name}",
+                    "give it a bin and run shorter pieces",
+                )
 
     def end_run(self):
         for m in self.net.monitors:
@@ -218,7 +240,7 @@ class NumpyEngine:
         for n in range(net.step, net.step + count):
             tn = n * dt
             spikes = []
-            for k, table in self.driven.items():     # this step's row (see driven_table)
+            for k, table in self.driven.items():  # this step's row (see driven_table)
                 arr = net.pop_meta[k]["array_params"]
                 for d, name in enumerate(net.pop_meta[k]["driven"]):
                     A[f"PA{k}"][arr.index(name)] = table[n - self.step0, d]
@@ -242,7 +264,7 @@ class NumpyEngine:
                 H = net.depth[r]
                 A[f"HS{r}"][n % H, : s.size] = s
                 A[f"HN{r}"][n % H] = s.size
-            for k in sorted(self.stamped):   # a spike of this step counts at once
+            for k in sorted(self.stamped):  # a spike of this step counts at once
                 A[f"LS{k}"][spikes[k]] = tn + dt
                 if self.snippets["pops"][k]["refcond"] is not None:
                     A[f"RF{k}"][spikes[k]] = 1
@@ -250,7 +272,7 @@ class NumpyEngine:
                 for g in range(len(net.synapses)):
                     if self.syn_fns[g] is not None:
                         self._deliver(g, n, tn, dt)
-                for g in range(len(net.synapses)):   # on_post after every on_pre
+                for g in range(len(net.synapses)):  # on_post after every on_pre
                     if self.post_fns[g] is not None:
                         self._deliver_post(g, n, tn, dt)
                 for k in range(npop):
@@ -307,18 +329,22 @@ class NumpyEngine:
         ``rounds``: None when vectorising the whole delivery gives that result, else the
         roots ``{"j": root, "ip": root}`` whose neurons order the synapses: the delivery
         is split into rounds (:func:`sequential_rounds`) in which no two synapses touch
-        the same neuron of a population the statements write."""
+        the same neuron of a population the statements write.
+        """
         if not rounds:
             self._apply(entry, code, ns, s, j, ip, g, syn)
             return
-        keys = np.stack([(np.int64(root) << 32) + (j if side == "j" else ip)
-                         for side, root in rounds.items()], axis=1)
+        keys = np.stack(
+            [(np.int64(root) << 32) + (j if side == "j" else ip) for side, root in rounds.items()],
+            axis=1,
+        )
         for sel in sequential_rounds(keys):
             self._apply(entry, code, ns, s[sel], j[sel], ip[sel], g, syn)
 
     def _deliver_post(self, g, n, tn, dt):
         """on_post of group g for the postsynaptic spikes of step n (no delay), post
-        neuron by post neuron (increasing index), synapses in increasing index."""
+        neuron by post neuron (increasing index), synapses in increasing index.
+        """
         net, A = self.net, self.net.arrays
         syn = net.synapses[g]
         entry, code, rounds = self.post_fns[g]
@@ -341,7 +367,8 @@ class NumpyEngine:
 
     def _summed_and_clock(self, tn, dt):
         """Start of a step: summed variables (all targets zeroed, then every group adds
-        its terms in synapse order), then clock-driven synapse equations."""
+        its terms in synapse order), then clock-driven synapse equations.
+        """
         net, A = self.net, self.net.arrays
         groups = [g for g, ex in enumerate(self.extra) if "summed" in ex]
         for g in groups:
@@ -349,7 +376,7 @@ class NumpyEngine:
             k = net.populations.index(syn.post.root)
             arr = net.pop_meta[k]["array_params"]
             for name in syn.summed:
-                A[f"PA{k}"][arr.index(name), syn.post.offset: syn.post.offset + syn.post.n] = 0
+                A[f"PA{k}"][arr.index(name), syn.post.offset : syn.post.offset + syn.post.n] = 0
         for g in groups:
             snip, code = self.extra[g]["summed"]
             syn = net.synapses[g]
@@ -395,7 +422,7 @@ class NumpyEngine:
 
     def _side(self, ns, side, k):
         A, net = self.net.arrays, self.net
-        for what in ("LS", "RT", "RF"):   # lastspike_<side>, not_refractory_<side>
+        for what in ("LS", "RT", "RF"):  # lastspike_<side>, not_refractory_<side>
             ns[f"{what}{k}"] = A[f"{what}{k}"]
         Y = A[f"Y{k}"]
         for i in range(Y.shape[0]):
@@ -406,7 +433,7 @@ class NumpyEngine:
 
     def _apply(self, entry, code, ns, s, j, ip, g, syn):
         ns["s"], ns["j"], ns["ip"] = s, j, ip
-        if "event" in self.extra[g]:   # advance event-driven variables to the event
+        if "event" in self.extra[g]:  # advance event-driven variables to the event
             snip, ev = self.extra[g]["event"]
             LU = self.net.arrays[f"LU{g}"]
             ns["dl_"] = ns["tt"] - LU[s]
@@ -483,13 +510,18 @@ def order_sides(entry, roots):
         for side, idx in st.get("reads", ()):
             reads.add((roots[side], idx))
             touched.add(side)
-    plain = all(len(ops) == 1 and ops[0] in ("+=", "-=", "*=", "/=") and var not in reads
-                for var, ops in writes.items())
+    plain = all(
+        len(ops) == 1 and ops[0] in ("+=", "-=", "*=", "/=") and var not in reads
+        for var, ops in writes.items()
+    )
     if plain:
         return None
     written = {root for root, _ in writes}
-    return {side_of[side]: roots[side] for side in ("post", "pre")
-            if side in touched and roots[side] in written}
+    return {
+        side_of[side]: roots[side]
+        for side in ("post", "pre")
+        if side in touched and roots[side] in written
+    }
 
 
 def sequential_rounds(keys) -> list:
@@ -505,8 +537,8 @@ def sequential_rounds(keys) -> list:
     """
     keys = np.array(keys, dtype=np.int64, copy=True)
     m, K = keys.shape
-    for c in range(1, K):   # an autapse touches its neuron once
-        same = np.any(keys[:, c:c + 1] == keys[:, :c], axis=1)
+    for c in range(1, K):  # an autapse touches its neuron once
+        same = np.any(keys[:, c : c + 1] == keys[:, :c], axis=1)
         keys[same, c] = -1 - np.flatnonzero(same)
     remaining = np.arange(m)
     rounds = []
@@ -521,30 +553,37 @@ def sequential_rounds(keys) -> list:
 
 
 def _rate_table(src, step0, nsteps, dt, per_neuron=False) -> np.ndarray:
-    """p = rate(t_n)*dt on the steps of a run (rate a function of t or an array):
-    shape (nsteps,), or (nsteps, n) with ``per_neuron``."""
+    """P = rate(t_n)*dt on the steps of a run (rate a function of t or an array):
+    shape (nsteps,), or (nsteps, n) with ``per_neuron``.
+    """
     from biosnn.errors import SimulationError
 
     t = (step0 + np.arange(nsteps)) * dt
-    check_memory(8 * nsteps * (src.n if per_neuron else 1),
-                 f"the rate table of PoissonGroup {src.name!r}",
-                 "run shorter pieces (the table covers one run() call)")
+    check_memory(
+        8 * nsteps * (src.n if per_neuron else 1),
+        f"the rate table of PoissonGroup {src.name!r}",
+        "run shorter pieces (the table covers one run() call)",
+    )
     if per_neuron:
         if callable(src.rate):
             r = np.empty((nsteps, src.n))
             for q, x in enumerate(t):
                 row = np.asarray(src.rate(float(x)), dtype=float)
                 if row.shape != (src.n,):
-                    raise SimulationError(f"the rate function of {src.name!r} returned shape "
-                                          f"{row.shape} at t = {x} ms, not ({src.n},)")
+                    raise SimulationError(
+                        f"the rate function of {src.name!r} returned shape "
+                        f"{row.shape} at t = {x} ms, not ({src.n},)"
+                    )
                 r[q] = row
         else:
             table = np.asarray(src.rate, dtype=float)
             if table.shape[0] < step0 + nsteps:
-                raise SimulationError(f"the rate table of {src.name!r} has {table.shape[0]} "
-                                      f"steps; this run needs steps {step0}.."
-                                      f"{step0 + nsteps - 1}")
-            r = np.broadcast_to(table[step0: step0 + nsteps], (nsteps, src.n))
+                raise SimulationError(
+                    f"the rate table of {src.name!r} has {table.shape[0]} "
+                    f"steps; this run needs steps {step0}.."
+                    f"{step0 + nsteps - 1}"
+                )
+            r = np.broadcast_to(table[step0 : step0 + nsteps], (nsteps, src.n))
         if not np.all(np.isfinite(r)) or np.any(r < 0):
             raise SimulationError(f"the rate of {src.name!r} must be finite and >= 0")
         return np.ascontiguousarray(r * 1e-3 * dt)
@@ -556,12 +595,14 @@ def _rate_table(src, step0, nsteps, dt, per_neuron=False) -> np.ndarray:
         if r is None or r.shape != t.shape:
             r = np.array([float(src.rate(float(x))) for x in t])
     else:
-        r = np.asarray(src.rate, dtype=float).reshape(-1)[step0: step0 + nsteps]
+        r = np.asarray(src.rate, dtype=float).reshape(-1)[step0 : step0 + nsteps]
         if r.size != nsteps:
             from biosnn.errors import SimulationError
 
-            raise SimulationError(f"the rate table of {src.name!r} has no values for the "
-                                  f"steps {step0}..{step0 + nsteps - 1}")
+            raise SimulationError(
+                f"the rate table of {src.name!r} has no values for the "
+                f"steps {step0}..{step0 + nsteps - 1}"
+            )
     if not np.all(np.isfinite(r)) or np.any(r < 0):
         from biosnn.errors import SimulationError
 
@@ -582,9 +623,11 @@ def driven_table(pop, names, step0, nsteps, dt) -> np.ndarray:
     from biosnn.errors import ModelError, SimulationError
 
     m, n = pop.model, pop.n
-    check_memory(8 * nsteps * len(names) * n,
-                 f"the table of {', '.join(names)} of population {pop.name!r}",
-                 "run shorter pieces (the table covers one run() call)")
+    check_memory(
+        8 * nsteps * len(names) * n,
+        f"the table of {', '.join(names)} of population {pop.name!r}",
+        "run shorter pieces (the table covers one run() call)",
+    )
     out = np.empty((nsteps, len(names), n))
     t = (step0 + np.arange(nsteps)) * dt
     for d, name in enumerate(names):
@@ -596,21 +639,27 @@ def driven_table(pop, names, step0, nsteps, dt) -> np.ndarray:
                 try:
                     row = np.asarray(given(float(x)), dtype=float)
                 except Exception as exc:  # noqa: BLE001 - the user's function failed
-                    raise ModelError(f"the function giving {what} failed at t = {x} ms: "
-                                     f"{exc}") from exc
+                    raise ModelError(
+                        f"the function giving {what} failed at t = {x} ms: {exc}"
+                    ) from exc
                 if row.shape not in ((), (1,), (n,)):
-                    raise ModelError(f"the function giving {what} must return a number or "
-                                     f"an array of n = {n} values, but returned shape "
-                                     f"{row.shape} at t = {x} ms")
+                    raise ModelError(
+                        f"the function giving {what} must return a number or "
+                        f"an array of n = {n} values, but returned shape "
+                        f"{row.shape} at t = {x} ms"
+                    )
                 raw[q] = row
         else:
             table = np.asarray(given, dtype=float)
             if table.shape[0] < step0 + nsteps:
-                raise SimulationError(f"the table of {what} has {table.shape[0]} steps; this "
-                                      f"run needs steps {step0}..{step0 + nsteps - 1}")
-            raw = np.broadcast_to(table[step0: step0 + nsteps], (nsteps, n))
+                raise SimulationError(
+                    f"the table of {what} has {table.shape[0]} steps; this "
+                    f"run needs steps {step0}..{step0 + nsteps - 1}"
+                )
+            raw = np.broadcast_to(table[step0 : step0 + nsteps], (nsteps, n))
         if not np.all(np.isfinite(raw)):
-            raise SimulationError(f"{what} must be finite; its function or table gave a "
-                                  "non-finite value")
+            raise SimulationError(
+                f"{what} must be finite; its function or table gave a non-finite value"
+            )
         out[:, d, :] = np.asarray(m.to_internal(name, np.ascontiguousarray(raw)), float)
     return out

@@ -36,23 +36,41 @@ import re
 
 import numpy as np
 
-__all__ = ["C_SOURCE", "NAMESPACE", "exp", "expm1", "respell_c", "respell_py", "respell_tree",
-           "xexpm1"]
+__all__ = [
+    "C_SOURCE",
+    "NAMESPACE",
+    "exp",
+    "expm1",
+    "respell_c",
+    "respell_py",
+    "respell_tree",
+    "xexpm1",
+]
 
 # 1/ln 2 and the fdlibm split of ln 2 (ln2_hi has 32 significant bits: k*ln2_hi is exact
 # for |k| < 2**21)
 _INVLN2 = 1.4426950408889634
 _LN2HI = 6.93147180369123816490e-01
 _LN2LO = 1.90821492927058770002e-10
-_SHIFT = 6755399441055744.0              # 1.5 * 2**52: x + SHIFT - SHIFT = rint(x)
+_SHIFT = 6755399441055744.0  # 1.5 * 2**52: x + SHIFT - SHIFT = rint(x)
 _SHIFT_BITS = 0x4338000000000000
 #: Taylor coefficients 1/n!, n = 13 .. 2 (Horner order)
-_COEFFS = (1.6059043836821613e-10, 2.08767569878681e-09, 2.505210838544172e-08,
-           2.755731922398589e-07, 2.7557319223985893e-06, 2.48015873015873e-05,
-           0.0001984126984126984, 0.001388888888888889, 0.008333333333333333,
-           0.041666666666666664, 0.16666666666666666, 0.5)
-_XMAX, _XMIN = 710.0, -746.0             # exp overflows above 709.78, is 0 below -745.14
-_SMALL = 1e-05                           # bs_xexpm1's series radius (codegen/functions.py)
+_COEFFS = (
+    1.6059043836821613e-10,
+    2.08767569878681e-09,
+    2.505210838544172e-08,
+    2.755731922398589e-07,
+    2.7557319223985893e-06,
+    2.48015873015873e-05,
+    0.0001984126984126984,
+    0.001388888888888889,
+    0.008333333333333333,
+    0.041666666666666664,
+    0.16666666666666666,
+    0.5,
+)
+_XMAX, _XMIN = 710.0, -746.0  # exp overflows above 709.78, is 0 below -745.14
+_SMALL = 1e-05  # bs_xexpm1's series radius (codegen/functions.py)
 
 
 def _c_source() -> str:
@@ -207,14 +225,18 @@ def respell_py(line: str) -> str:
 def respell_tree(tree):
     """A copy of a snippet tree (dicts and lists) with every C text (under key ``"c"``)
     respelled by :func:`respell_c` and every NumPy text (key ``"py"``) by
-    :func:`respell_py`."""
+    :func:`respell_py`.
+    """
     if isinstance(tree, dict):
         out = {}
         for key, value in tree.items():
             if key in ("c", "py") and isinstance(value, (str, list)):
                 fn = respell_c if key == "c" else respell_py
-                out[key] = fn(value) if isinstance(value, str) else [
-                    fn(v) if isinstance(v, str) else respell_tree(v) for v in value]
+                out[key] = (
+                    fn(value)
+                    if isinstance(value, str)
+                    else [fn(v) if isinstance(v, str) else respell_tree(v) for v in value]
+                )
             else:
                 out[key] = respell_tree(value)
         return out

@@ -108,18 +108,20 @@ def _check_sizes(rule, n_pre, n_post, same):
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
             raise ValueError(f"{rule!r}: {label} must be a non-negative integer, not {n!r}")
         if n >= 2**31:
-            raise ValueError(f"{rule!r}: {label} = {n} is too large (at most 2**31 - 1 "
-                             "neurons per group)")
+            raise ValueError(
+                f"{rule!r}: {label} = {n} is too large (at most 2**31 - 1 neurons per group)"
+            )
     if same and n_pre != n_post:
-        raise ValueError(f"{rule!r}: same=True (a population onto itself) needs n_pre == "
-                         f"n_post, got {n_pre} and {n_post}")
+        raise ValueError(
+            f"{rule!r}: same=True (a population onto itself) needs n_pre == "
+            f"n_post, got {n_pre} and {n_post}"
+        )
     return int(n_pre), int(n_post)
 
 
 def _check_probability(owner, name, p):
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
-        raise ValueError(f"{owner}: the probability {name} must be a number in [0, 1], "
-                         f"not {p!r}")
+        raise ValueError(f"{owner}: the probability {name} must be a number in [0, 1], not {p!r}")
 
 
 def _check_degree(owner, k):
@@ -165,7 +167,7 @@ def _bernoulli_pairs(n_pre, n_post, p, rng, skip_self):
                 last = int(positions[-1])
                 mean = max(p * (total - last), 1.0)
             flat = np.concatenate(parts) if len(parts) > 1 else parts[0]
-            flat = flat[:np.searchsorted(flat, total)]
+            flat = flat[: np.searchsorted(flat, total)]
         rows, cols = _split_flat(flat, n_cols, row0, n_rows)
         if skip_self:
             cols += cols >= rows
@@ -181,9 +183,12 @@ def _distinct_per_row(n_rows, k, n_cand, rng):
         block = max(1, _CHUNK // n_cand)
         for r0 in range(0, n_rows, block):
             keys = rng.random((min(block, n_rows - r0), n_cand))
-            chosen = np.argpartition(keys, k - 1, axis=1)[:, :k] if k < n_cand else \
-                np.broadcast_to(np.arange(n_cand), keys.shape)
-            out[r0:r0 + keys.shape[0]] = np.sort(chosen, axis=1)
+            chosen = (
+                np.argpartition(keys, k - 1, axis=1)[:, :k]
+                if k < n_cand
+                else np.broadcast_to(np.arange(n_cand), keys.shape)
+            )
+            out[r0 : r0 + keys.shape[0]] = np.sort(chosen, axis=1)
         return out
     out = rng.integers(0, n_cand, size=(n_rows, k), dtype=np.int64)
     out.sort(axis=1)
@@ -203,8 +208,7 @@ def _distinct_per_row(n_rows, k, n_cand, rng):
 
 
 def _finish(pre, post):
-    return (np.ascontiguousarray(pre, dtype=np.int32),
-            np.ascontiguousarray(post, dtype=np.int32))
+    return (np.ascontiguousarray(pre, dtype=np.int32), np.ascontiguousarray(post, dtype=np.int32))
 
 
 class Rule:
@@ -212,8 +216,9 @@ class Rule:
 
     allow_self: bool = True
 
-    def build(self, n_pre: int, n_post: int, rng=None, same: bool = False, pos_pre=None,
-              pos_post=None) -> tuple[np.ndarray, np.ndarray]:
+    def build(
+        self, n_pre: int, n_post: int, rng=None, same: bool = False, pos_pre=None, pos_post=None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The synapses as ``(pre, post)`` int32 arrays sorted by ``(pre, post)``.
 
         Parameters
@@ -232,9 +237,11 @@ class Rule:
         if expected is not None:
             from biosnn._memory import check_memory
 
-            check_memory(BUILD_BYTES_PER_SYNAPSE * expected,
-                         f"{self!r} between {n_pre} and {n_post} neurons (about "
-                         f"{expected:.3g} synapses)", "use smaller groups or fewer synapses")
+            check_memory(
+                BUILD_BYTES_PER_SYNAPSE * expected,
+                f"{self!r} between {n_pre} and {n_post} neurons (about {expected:.3g} synapses)",
+                "use smaller groups or fewer synapses",
+            )
         pre, post = self._build(n_pre, n_post, _rng(rng), bool(same), pos_pre, pos_post)
         return _finish(pre, post)
 
@@ -279,11 +286,14 @@ class OneToOne(Rule):
 
     def _build(self, n_pre, n_post, rng, same, pos_pre, pos_post):
         if n_pre != n_post:
-            raise ValueError(f"OneToOne needs groups of equal size, got n_pre={n_pre} and "
-                             f"n_post={n_post}")
+            raise ValueError(
+                f"OneToOne needs groups of equal size, got n_pre={n_pre} and n_post={n_post}"
+            )
         if self._skip_self(same):
-            raise ValueError("OneToOne(allow_self=False) from a population onto itself would "
-                             "make no synapse at all")
+            raise ValueError(
+                "OneToOne(allow_self=False) from a population onto itself would "
+                "make no synapse at all"
+            )
         index = np.arange(n_pre, dtype=np.int64)
         return index, index
 
@@ -306,24 +316,25 @@ class FixedProbability(Rule):
         return float(self.p) * n_pre * n_post
 
     def _build(self, n_pre, n_post, rng, same, pos_pre, pos_post):
-        chunks = list(_bernoulli_pairs(n_pre, n_post, float(self.p), rng,
-                                       self._skip_self(same)))
+        chunks = list(_bernoulli_pairs(n_pre, n_post, float(self.p), rng, self._skip_self(same)))
         if not chunks:
             return _empty()
-        return (np.concatenate([c[0] for c in chunks]),
-                np.concatenate([c[1] for c in chunks]))
+        return (np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks]))
 
 
 def _fixed_degree(rule, k, n_rows, n_other, skip, rng, picked, row):
     """``k`` distinct partners per row for FixedInDegree (rows: targets) and
     FixedOutDegree (rows: sources): the row indices as a column and the partners
-    (n_rows, k), the row itself excluded when ``skip``."""
+    (n_rows, k), the row itself excluded when ``skip``.
+    """
     n_cand = n_other - 1 if skip else n_other
     if k > n_cand and n_rows > 0:
         other = "n_pre" if rule == "FixedInDegree" else "n_post"
-        raise ValueError(f"{rule}(k={k}) needs {k} distinct {picked} per {row} but "
-                         f"there are only {n_cand} ({other}={n_other}"
-                         f"{', self connections excluded' if skip else ''})")
+        raise ValueError(
+            f"{rule}(k={k}) needs {k} distinct {picked} per {row} but "
+            f"there are only {n_cand} ({other}={n_other}"
+            f"{', self connections excluded' if skip else ''})"
+        )
     partners = _distinct_per_row(n_rows, k, n_cand, rng)
     rows = np.arange(n_rows, dtype=np.int64)[:, None]
     if skip:
@@ -345,8 +356,16 @@ class FixedInDegree(Rule):
         return float(self.k) * n_post
 
     def _build(self, n_pre, n_post, rng, same, pos_pre, pos_post):
-        targets, sources = _fixed_degree("FixedInDegree", int(self.k), n_post, n_pre,
-                                         self._skip_self(same), rng, "sources", "target")
+        targets, sources = _fixed_degree(
+            "FixedInDegree",
+            int(self.k),
+            n_post,
+            n_pre,
+            self._skip_self(same),
+            rng,
+            "sources",
+            "target",
+        )
         keys = np.sort((sources * n_post + targets).ravel())
         return _split_flat(keys, n_post, 0, n_pre)
 
@@ -366,21 +385,25 @@ class FixedOutDegree(Rule):
 
     def _build(self, n_pre, n_post, rng, same, pos_pre, pos_post):
         k = int(self.k)
-        sources, targets = _fixed_degree("FixedOutDegree", k, n_pre, n_post,
-                                         self._skip_self(same), rng, "targets", "source")
+        sources, targets = _fixed_degree(
+            "FixedOutDegree", k, n_pre, n_post, self._skip_self(same), rng, "targets", "source"
+        )
         return np.repeat(sources.ravel(), k), targets.ravel()
 
 
 def _positions(pos, n, label):
     if pos is None:
-        raise ValueError(f"DistanceDependent needs the positions of the {label} neurons "
-                         "(give positions= to the population, an (n, d) array in um)")
+        raise ValueError(
+            f"DistanceDependent needs the positions of the {label} neurons "
+            "(give positions= to the population, an (n, d) array in um)"
+        )
     array = np.asarray(pos, dtype=np.float64)
     if array.ndim == 1:
         array = array[:, None]
     if array.ndim != 2 or array.shape[0] != n:
-        raise ValueError(f"the {label} positions must have shape ({n}, d) (in um), got "
-                         f"{np.shape(pos)}")
+        raise ValueError(
+            f"the {label} positions must have shape ({n}, d) (in um), got {np.shape(pos)}"
+        )
     if not np.all(np.isfinite(array)):
         raise ValueError(f"the {label} positions must be finite numbers (um)")
     return array
@@ -395,8 +418,9 @@ def _length_um(value, owner):
             raise ValueError(f"{owner}: sigma {value!r} is not a length (e.g. '100 um')")
         return float(um)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{owner}: sigma must be a number (um) or a length such as '100 um', "
-                         f"not {value!r}")
+        raise ValueError(
+            f"{owner}: sigma must be a number (um) or a length such as '100 um', not {value!r}"
+        )
     return float(value)
 
 
@@ -426,14 +450,17 @@ class DistanceDependent(Rule):
         a = _positions(pos_pre, n_pre, "source")
         b = _positions(pos_post, n_post, "target")
         if a.shape[1] != b.shape[1]:
-            raise ValueError(f"the source positions are {a.shape[1]}-D but the target "
-                             f"positions are {b.shape[1]}-D")
+            raise ValueError(
+                f"the source positions are {a.shape[1]}-D but the target "
+                f"positions are {b.shape[1]}-D"
+            )
         scale = -0.5 / _length_um(self.sigma, "DistanceDependent") ** 2
         a_cols = [np.ascontiguousarray(col) for col in a.T]
         b_cols = [np.ascontiguousarray(col) for col in b.T]
         pres, posts = [], []
-        for pre, post in _bernoulli_pairs(n_pre, n_post, float(self.p0), rng,
-                                          self._skip_self(same)):
+        for pre, post in _bernoulli_pairs(
+            n_pre, n_post, float(self.p0), rng, self._skip_self(same)
+        ):
             d2 = np.zeros(pre.size)
             for a_col, b_col in zip(a_cols, b_cols):
                 diff = a_col[pre]
@@ -452,8 +479,9 @@ class DistanceDependent(Rule):
 def _index_array(values, label):
     array = np.asarray(values)
     if array.ndim != 1:
-        raise ValueError(f"FromArrays: {label} must be a 1-D array of indices, got shape "
-                         f"{array.shape}")
+        raise ValueError(
+            f"FromArrays: {label} must be a 1-D array of indices, got shape {array.shape}"
+        )
     if array.size and not np.issubdtype(array.dtype, np.integer):
         if not np.issubdtype(array.dtype, np.floating) or np.any(array != np.round(array)):
             raise ValueError(f"FromArrays: {label} must hold integer indices")
@@ -482,15 +510,18 @@ class FromArrays(Rule):
         i = _index_array(i, "i")
         j = _index_array(j, "j")
         if i.size != j.size:
-            raise ValueError(f"FromArrays: i and j must have the same length, got {i.size} "
-                             f"and {j.size}")
+            raise ValueError(
+                f"FromArrays: i and j must have the same length, got {i.size} and {j.size}"
+            )
         if i.size and (i.min() < 0 or j.min() < 0):
             raise ValueError("FromArrays: indices must not be negative")
         if values is not None:
             values = np.array(values, dtype=np.float64)
             if values.shape != (i.size,):
-                raise ValueError(f"FromArrays: values must have one entry per pair "
-                                 f"({i.size}), got shape {values.shape}")
+                raise ValueError(
+                    f"FromArrays: values must have one entry per pair "
+                    f"({i.size}), got shape {values.shape}"
+                )
             values.setflags(write=False)
         object.__setattr__(self, "i", i)
         object.__setattr__(self, "j", j)
@@ -505,11 +536,15 @@ class FromArrays(Rule):
         """Indices into ``i, j`` of the synapses that ``build`` returns, in its order."""
         n_pre, n_post = _check_sizes(self, n_pre, n_post, same)
         if self.i.size and self.i.max() >= n_pre:
-            raise ValueError(f"FromArrays: source index {int(self.i.max())} is out of range "
-                             f"for a group of {n_pre}")
+            raise ValueError(
+                f"FromArrays: source index {int(self.i.max())} is out of range "
+                f"for a group of {n_pre}"
+            )
         if self.j.size and self.j.max() >= n_post:
-            raise ValueError(f"FromArrays: target index {int(self.j.max())} is out of range "
-                             f"for a group of {n_post}")
+            raise ValueError(
+                f"FromArrays: target index {int(self.j.max())} is out of range "
+                f"for a group of {n_post}"
+            )
         order = np.lexsort((self.j, self.i))
         if self._skip_self(same):
             order = order[self.i[order] != self.j[order]]
@@ -552,8 +587,10 @@ class FromSparse(Rule):
         else:
             dense = np.asarray(matrix)
             if dense.ndim != 2:
-                raise ValueError(f"FromSparse needs a 2-D matrix (rows = sources, columns = "
-                                 f"targets), got shape {dense.shape}")
+                raise ValueError(
+                    f"FromSparse needs a 2-D matrix (rows = sources, columns = "
+                    f"targets), got shape {dense.shape}"
+                )
             try:
                 dense = dense.astype(np.float64)
             except (TypeError, ValueError):
@@ -571,14 +608,18 @@ class FromSparse(Rule):
         object.__setattr__(self, "allow_self", bool(allow_self))
 
     def __repr__(self):
-        return (f"FromSparse(<{self.shape[0]}x{self.shape[1]} matrix, {self.rows.size} "
-                f"entries>, allow_self={self.allow_self})")
+        return (
+            f"FromSparse(<{self.shape[0]}x{self.shape[1]} matrix, {self.rows.size} "
+            f"entries>, allow_self={self.allow_self})"
+        )
 
     def _keep(self, n_pre, n_post, same):
         n_pre, n_post = _check_sizes(self, n_pre, n_post, same)
         if self.shape != (n_pre, n_post):
-            raise ValueError(f"FromSparse: the matrix has shape {self.shape} but the groups "
-                             f"need ({n_pre}, {n_post}) (rows = sources, columns = targets)")
+            raise ValueError(
+                f"FromSparse: the matrix has shape {self.shape} but the groups "
+                f"need ({n_pre}, {n_post}) (rows = sources, columns = targets)"
+            )
         if self._skip_self(same):
             return self.rows != self.cols
         return None
@@ -671,8 +712,10 @@ def csr(pre, post, n_pre: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     pre = np.asarray(pre)
     post = np.asarray(post)
     if pre.shape != post.shape or pre.ndim != 1:
-        raise ValueError(f"csr: pre and post must be 1-D arrays of equal length, got shapes "
-                         f"{pre.shape} and {post.shape}")
+        raise ValueError(
+            f"csr: pre and post must be 1-D arrays of equal length, got shapes "
+            f"{pre.shape} and {post.shape}"
+        )
     if pre.size and (pre.min() < 0 or pre.max() >= n_pre):
         raise ValueError(f"csr: a source index is outside 0..{n_pre - 1}")
     counts = np.bincount(pre, minlength=n_pre) if pre.size else np.zeros(n_pre, np.int64)

@@ -70,20 +70,67 @@ from biosnn.names import RULE, from_stem, is_identifier
 from biosnn.network import connectivity as _conn
 from biosnn.network.connectivity import Blocks  # noqa: F401 - kept importable from here
 
-__all__ = ["load_network", "read_network", "find_network", "list_networks", "network_dirs",
-           "NetworkInfo", "Blocks"]
+__all__ = [
+    "load_network",
+    "read_network",
+    "find_network",
+    "list_networks",
+    "network_dirs",
+    "NetworkInfo",
+    "Blocks",
+]
 
-_TOP = ("name", "title", "description", "reference", "dt", "duration", "seed", "models",
-        "populations", "sources", "synapses", "monitors")
-_MODEL_KEYS = ("library", "preset", "name", "title", "description", "reference", "time",
-               "equations", "parameters", "initial", "events", "presets", "synapses")
+_TOP = (
+    "name",
+    "title",
+    "description",
+    "reference",
+    "dt",
+    "duration",
+    "seed",
+    "models",
+    "populations",
+    "sources",
+    "synapses",
+    "monitors",
+)
+_MODEL_KEYS = (
+    "library",
+    "preset",
+    "name",
+    "title",
+    "description",
+    "reference",
+    "time",
+    "equations",
+    "parameters",
+    "initial",
+    "events",
+    "presets",
+    "synapses",
+)
 _POP_KEYS = ("model", "n", "method", "params", "init")
-_SOURCE_KEYS = {"poisson": ("kind", "n", "rate"),
-                "generator": ("kind", "n", "indices", "times"),
-                "pulse_packet": ("kind", "a", "sigma", "t")}
-_SYN_KEYS = ("pre", "post", "model", "on_pre", "on_post", "params", "init", "connect",
-             "method", "library", "target", "w", "voltage",
-             "delay")
+_SOURCE_KEYS = {
+    "poisson": ("kind", "n", "rate"),
+    "generator": ("kind", "n", "indices", "times"),
+    "pulse_packet": ("kind", "a", "sigma", "t"),
+}
+_SYN_KEYS = (
+    "pre",
+    "post",
+    "model",
+    "on_pre",
+    "on_post",
+    "params",
+    "init",
+    "connect",
+    "method",
+    "library",
+    "target",
+    "w",
+    "voltage",
+    "delay",
+)
 _MONITOR_KEYS = ("spikes", "states", "rates")
 _STATE_KEYS = ("population", "variables", "indices", "every")
 _RATE_KEYS = ("bin",)
@@ -103,6 +150,7 @@ _RULES = {
 
 
 # -- what load_network returns besides the Network ------------------------------------------
+
 
 @dataclass
 class NetworkInfo:
@@ -139,6 +187,7 @@ class NetworkInfo:
 
 # -- the library -----------------------------------------------------------------------------
 
+
 def network_dirs() -> list:
     """Directories searched for network files: ``networks/`` under each model directory.
 
@@ -174,8 +223,10 @@ def find_network(name_or_path) -> Path:
         return files[text]
     close = difflib.get_close_matches(text, list(files), n=3)
     hint = f"; did you mean {' or '.join(close)}" if close else ""
-    raise ModelError(f"no network named {text!r} in the library{hint}. Available: "
-                     f"{', '.join(sorted(files)) or 'none'}.")
+    raise ModelError(
+        f"no network named {text!r} in the library{hint}. Available: "
+        f"{', '.join(sorted(files)) or 'none'}."
+    )
 
 
 def list_networks() -> list:
@@ -201,6 +252,7 @@ def list_networks() -> list:
 
 
 # -- locating keys in the raw text (for line numbers) ---------------------------------------
+
 
 class _Where:
     """Error messages that name the file, the table, the key and the line."""
@@ -249,14 +301,18 @@ class _Where:
         label = f"[{table}]" if table else ""
         if key:
             label = f"{label} {key}" if label else key
-        return ModelError(f"{label}: {message}" if label else message, source=self.path,
-                          line=self.line(table, key))
+        return ModelError(
+            f"{label}: {message}" if label else message,
+            source=self.path,
+            line=self.line(table, key),
+        )
 
 
 def _text_line(where, table: str, key: str) -> int | None:
     """The line in the file of the first line of the string ``key`` of ``[table]``: the
     key's line, or the next one when the value opens with \"\"\" or \'\'\' alone on
-    it (TOML drops that first newline)."""
+    it (TOML drops that first newline).
+    """
     line = where.line(table, key)
     if line is None:
         return None
@@ -273,6 +329,7 @@ def _clean(exc: BaseException) -> str:
 
 
 # -- reading ---------------------------------------------------------------------------------
+
 
 def _check_keys(where, table, data, allowed):
     if not isinstance(data, dict):
@@ -330,14 +387,16 @@ def _values(where, table, key, data) -> dict:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise where.error(table, key, "must be a table such as { v = \"-65 mV\" }")
+        raise where.error(table, key, 'must be a table such as { v = "-65 mV" }')
     out = {}
     for name, value in data.items():
         if isinstance(value, list):
-            if not all(isinstance(v, (numbers.Real, str)) and not isinstance(v, bool)
-                       for v in value):
-                raise where.error(table, f"{key}.{name}", "an array must hold numbers or "
-                                  "strings with units")
+            if not all(
+                isinstance(v, (numbers.Real, str)) and not isinstance(v, bool) for v in value
+            ):
+                raise where.error(
+                    table, f"{key}.{name}", "an array must hold numbers or strings with units"
+                )
             out[name] = value
             continue
         try:
@@ -352,8 +411,10 @@ def _set_path(data: dict, dotted: str, value) -> None:
     node = data
     for part in parts[:-1]:
         if part not in node or not isinstance(node[part], dict):
-            raise ModelError(f"cannot set {dotted!r}: the file has no table "
-                             f"[{'.'.join(parts[:parts.index(part) + 1])}]")
+            raise ModelError(
+                f"cannot set {dotted!r}: the file has no table "
+                f"[{'.'.join(parts[: parts.index(part) + 1])}]"
+            )
         node = node[part]
     node[parts[-1]] = value
 
@@ -374,15 +435,15 @@ def _build_model(where, name, table):
     if "library" in table:
         extra = [k for k in table if k not in ("library", "preset", "synapses")]
         if extra:
-            raise where.error(t, extra[0], "a library model takes only 'preset' and "
-                              "'synapses' besides 'library'")
+            raise where.error(
+                t, extra[0], "a library model takes only 'preset' and 'synapses' besides 'library'"
+            )
         lib = _need(where, t, table, "library", str, "a library model name")
         preset = table.get("preset")
         try:
             model = load_model(lib, preset=preset)
         except BiosnnError as exc:
-            raise where.error(t, "library" if preset is None else "preset",
-                              _clean(exc)) from None
+            raise where.error(t, "library" if preset is None else "preset", _clean(exc)) from None
     else:
         eqs = _need(where, t, table, "equations", str, "the equations (a string)")
         events = table.get("events", {})
@@ -391,23 +452,38 @@ def _build_model(where, name, table):
             if sub in table and not isinstance(table[sub], dict):
                 raise where.error(t, sub, "must be a table")
         eq_line = where.line(t, "equations") or 1
-        if re.match(r'^\s*equations\s*=\s*("""|\'\'\')\s*$',
-                    where.lines[eq_line - 1] if eq_line <= len(where.lines) else ""):
+        if re.match(
+            r'^\s*equations\s*=\s*("""|\'\'\')\s*$',
+            where.lines[eq_line - 1] if eq_line <= len(where.lines) else "",
+        ):
             eq_line += 1
-        labels = (("params", f"[{t}.parameters]"), ("initial", f"[{t}.initial]"),
-                  ("threshold", f"[{t}.events] threshold"),
-                  ("reset", f"[{t}.events] reset"),
-                  ("refractory", f"[{t}.events] refractory"))
+        labels = (
+            ("params", f"[{t}.parameters]"),
+            ("initial", f"[{t}.initial]"),
+            ("threshold", f"[{t}.events] threshold"),
+            ("reset", f"[{t}.events] reset"),
+            ("refractory", f"[{t}.events] refractory"),
+        )
         try:
-            model = Model(eqs, params=table.get("parameters"), initial=table.get("initial"),
-                          threshold=events.get("threshold"), reset=events.get("reset"),
-                          refractory=events.get("refractory"),
-                          name=table.get("name", name), time=table.get("time"),
-                          presets=table.get("presets"),
-                          description=table.get("description", ""),
-                          reference=table.get("reference", ""),
-                          _origin=Origin(source=where.path, equations_line=eq_line,
-                                         labels=labels, lines=_name_lines(where, t, table)))
+            model = Model(
+                eqs,
+                params=table.get("parameters"),
+                initial=table.get("initial"),
+                threshold=events.get("threshold"),
+                reset=events.get("reset"),
+                refractory=events.get("refractory"),
+                name=table.get("name", name),
+                time=table.get("time"),
+                presets=table.get("presets"),
+                description=table.get("description", ""),
+                reference=table.get("reference", ""),
+                _origin=Origin(
+                    source=where.path,
+                    equations_line=eq_line,
+                    labels=labels,
+                    lines=_name_lines(where, t, table),
+                ),
+            )
         except BiosnnError as exc:
             if isinstance(exc, ModelError) and exc.source:
                 raise
@@ -421,8 +497,7 @@ def _build_model(where, name, table):
         from biosnn.network.synapse_models import with_synapses
 
         if not isinstance(synapses, dict):
-            raise where.error(t, "synapses", "must be a table such as "
-                              "{ I_syn = \"exp_current\" }")
+            raise where.error(t, "synapses", 'must be a table such as { I_syn = "exp_current" }')
         try:
             model = with_synapses(model, synapses)
         except BiosnnError as exc:
@@ -436,8 +511,9 @@ def _part(where, table, key, text, groups):
         raise where.error(table, key, f"must name a population or source, not {text!r}")
     m = re.fullmatch(r"\s*([A-Za-z_]\w*)\s*(?:\[\s*(\d*)\s*:\s*(\d*)\s*\])?\s*", text)
     if not m:
-        raise where.error(table, key, f"{text!r} is not a name such as 'exc' or a slice "
-                          "such as 'exc[0:100]'")
+        raise where.error(
+            table, key, f"{text!r} is not a name such as 'exc' or a slice such as 'exc[0:100]'"
+        )
     name = m.group(1)
     if name not in groups:
         close = difflib.get_close_matches(name, list(groups), n=1)
@@ -451,8 +527,9 @@ def _part(where, table, key, text, groups):
     start = int(m.group(2)) if m.group(2) else 0
     stop = int(m.group(3)) if m.group(3) else obj.n
     if not 0 <= start < stop <= obj.n:
-        raise where.error(table, key, f"the slice [{start}:{stop}] is not inside the "
-                          f"{obj.n} neurons of {name!r}")
+        raise where.error(
+            table, key, f"the slice [{start}:{stop}] is not inside the {obj.n} neurons of {name!r}"
+        )
     return obj[start:stop]
 
 
@@ -460,22 +537,28 @@ def _rule(where, table, spec):
     if isinstance(spec, str):
         spec = {"rule": spec}
     if not isinstance(spec, dict):
-        raise where.error(table, "connect", "must be a table such as "
-                          "{ rule = \"fixed_probability\", p = 0.02 }")
+        raise where.error(
+            table, "connect", 'must be a table such as { rule = "fixed_probability", p = 0.02 }'
+        )
     name = spec.get("rule")
     if name not in _RULES:
         close = difflib.get_close_matches(str(name), list(_RULES), n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
-        raise where.error(table, "connect", f"unknown rule {name!r}{hint}; rules: "
-                          f"{', '.join(_RULES)}")
+        raise where.error(
+            table, "connect", f"unknown rule {name!r}{hint}; rules: {', '.join(_RULES)}"
+        )
     cls, required, optional = _RULES[name]
     kwargs = {}
     for key, value in spec.items():
         if key == "rule":
             continue
         if key not in required + optional:
-            raise where.error(table, "connect", f"rule {name!r} has no parameter {key!r}; "
-                              f"it takes {', '.join(required + optional) or 'none'}")
+            raise where.error(
+                table,
+                "connect",
+                f"rule {name!r} has no parameter {key!r}; "
+                f"it takes {', '.join(required + optional) or 'none'}",
+            )
         kwargs[key] = value
     missing = [k for k in required if k not in kwargs]
     if missing:
@@ -494,15 +577,20 @@ def _source(where, name, table, seed, index):
         raise where.error(t, None, "must be a table")
     kind = table.get("kind")
     if kind not in _SOURCE_KEYS:
-        raise where.error(t, "kind", f"must be one of {', '.join(_SOURCE_KEYS)}, not "
-                          f"{kind!r}")
+        raise where.error(t, "kind", f"must be one of {', '.join(_SOURCE_KEYS)}, not {kind!r}")
     _check_keys(where, t, table, _SOURCE_KEYS[kind])
     try:
         if kind == "poisson":
             n = _count(where, t, table, "n")
-            rate = _need(where, t, table, "rate", (numbers.Real, str, list),
-                         "a rate such as '5 Hz' (or a number in Hz, a list of n rates, an "
-                         "expression of t, or a .npy file)")
+            rate = _need(
+                where,
+                t,
+                table,
+                "rate",
+                (numbers.Real, str, list),
+                "a rate such as '5 Hz' (or a number in Hz, a list of n rates, an "
+                "expression of t, or a .npy file)",
+            )
             if isinstance(rate, str):
                 rate = _rate_value(where, t, rate)
             return PoissonGroup(n, rate, name=name)
@@ -515,8 +603,19 @@ def _source(where, name, table, seed, index):
         # pulse_packet: a neurons, one spike each, at t + N(0, sigma)
         a = _count(where, t, table, "a")
         sigma = _time_ms(where, t, "sigma", table.get("sigma", 0.0))
-        t0 = _time_ms(where, t, "t", _need(where, t, table, "t", (numbers.Real, str),
-                                            "the packet's centre time such as '10 ms'"))
+        t0 = _time_ms(
+            where,
+            t,
+            "t",
+            _need(
+                where,
+                t,
+                table,
+                "t",
+                (numbers.Real, str),
+                "the packet's centre time such as '10 ms'",
+            ),
+        )
         if sigma < 0:
             raise where.error(t, "sigma", "must not be negative")
         times = pulse_packet_times(a, t0, sigma, seed, index)
@@ -547,11 +646,15 @@ class RateFunction:
 
         self.text = text
         symbol = sp.Symbol("t", real=True)
-        value, _ = parser.parse_expression(_quantities(text), {"t": (symbol, units.TIME())},
-                                           expected=units.parse_unit("Hz")[1],
-                                           context="the rate")
-        source = ("def rate(t):\n    return 1000.0*("
-                  f"{PyPrinter({'t': 't'}).doprint(value)}) + 0.0*t\n")
+        value, _ = parser.parse_expression(
+            _quantities(text),
+            {"t": (symbol, units.TIME())},
+            expected=units.parse_unit("Hz")[1],
+            context="the rate",
+        )
+        source = (
+            f"def rate(t):\n    return 1000.0*({PyPrinter({'t': 't'}).doprint(value)}) + 0.0*t\n"
+        )
         ns = {"_np": np, "M_PI": math.pi, "M_E": math.e, "INFINITY": math.inf}
         exec(compile(source, f"<rate {text}>", "exec"), ns)  # noqa: S102 - printed from sympy
         self._fn, self.source = ns["rate"], source
@@ -567,19 +670,23 @@ class RateFunction:
         return f"RateFunction({self.text!r})"
 
 
-_QUANTITY = re.compile(r"(?<![\w.])(\d[\d.]*(?:[eE][+-]?\d+)?)\s+"
-                       r"(?!(?:and|or|not|if|else|in|is)\b)([A-Za-z_]\w*)")
+_QUANTITY = re.compile(
+    r"(?<![\w.])(\d[\d.]*(?:[eE][+-]?\d+)?)\s+"
+    r"(?!(?:and|or|not|if|else|in|is)\b)([A-Za-z_]\w*)"
+)
 
 
 def _quantities(text: str) -> str:
     """``"5 Hz + 2 Hz*sin(2*pi*t/(100 ms))"`` -> ``"5*Hz + 2*Hz*sin(2*pi*t/(100*ms))"``:
-    a number followed by a unit name, as in quantity strings, is their product."""
+    a number followed by a unit name, as in quantity strings, is their product.
+    """
     return _QUANTITY.sub(r"\1*\2", text)
 
 
 def _rate_value(where, table, text: str):
     """A rate string of a network file: a quantity (``"5 Hz"``), an expression of t, or
-    the path of a .npy file (relative to the network file) of rates in Hz."""
+    the path of a .npy file (relative to the network file) of rates in Hz.
+    """
     from biosnn.equations import parser
 
     key = "rate"
@@ -591,12 +698,17 @@ def _rate_value(where, table, text: str):
         try:
             arr = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as exc:
-            raise where.error(table, key, f"cannot read the rate file {text!r}: "
-                              f"{_clean(exc)}") from None
+            raise where.error(
+                table, key, f"cannot read the rate file {text!r}: {_clean(exc)}"
+            ) from None
         if arr.dtype.kind not in "iuf" or arr.ndim not in (1, 2):
-            raise where.error(table, key, f"the rate file {text!r} must hold a 1-d (n) or "
-                              f"2-d (steps, n) array of numbers (Hz), not {arr.dtype} "
-                              f"with shape {arr.shape}")
+            raise where.error(
+                table,
+                key,
+                f"the rate file {text!r} must hold a 1-d (n) or "
+                f"2-d (steps, n) array of numbers (Hz), not {arr.dtype} "
+                f"with shape {arr.shape}",
+            )
         return np.asarray(arr, dtype=float)
     try:
         names = parser.parse_expression_text(_quantities(text)).names
@@ -624,8 +736,7 @@ def pulse_packet_times(a: int, t: float, sigma: float, seed: int, stream: int = 
     return np.maximum(t + sigma * rng.standard_normal(int(a)), 0.1)
 
 
-def read_network(path_or_name, *, dt=None, duration=None, seed=None, backend="auto",
-                 changes=None):
+def read_network(path_or_name, *, dt=None, duration=None, seed=None, backend="auto", changes=None):
     """Build the network of a file; return ``(network, info)``.  See :func:`load_network`."""
     path = find_network(path_or_name)
     if path.suffix == ".py":
@@ -643,8 +754,14 @@ def read_network(path_or_name, *, dt=None, duration=None, seed=None, backend="au
 
 
 def _build(where, data, path, *, dt, duration, seed, backend):
-    from biosnn.network import (Network, Population, RateMonitor, SpikeMonitor,
-                                StateMonitor, Synapses)
+    from biosnn.network import (
+        Network,
+        Population,
+        RateMonitor,
+        SpikeMonitor,
+        StateMonitor,
+        Synapses,
+    )
 
     _check_keys(where, "", data, _TOP)
     for key in ("name", "title", "description", "reference"):
@@ -653,9 +770,13 @@ def _build(where, data, path, *, dt, duration, seed, backend):
     name = data.get("name", from_stem(path.stem))
     if not is_identifier(name):
         raise where.error("", "name", f"{name!r} is not a valid network name: {RULE}")
-    info = NetworkInfo(name=name, title=data.get("title", ""),
-                       description=data.get("description", ""),
-                       reference=data.get("reference", ""), path=str(path))
+    info = NetworkInfo(
+        name=name,
+        title=data.get("title", ""),
+        description=data.get("description", ""),
+        reference=data.get("reference", ""),
+        path=str(path),
+    )
     dt_ms = _time_ms(where, "", "dt", data.get("dt", 0.1)) if dt is None else float(dt)
     if not dt_ms > 0:
         raise where.error("", "dt", "must be positive")
@@ -668,7 +789,7 @@ def _build(where, data, path, *, dt, duration, seed, backend):
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise where.error("", "seed", f"must be a whole number, not {seed!r}")
     if seed is None:
-        seed = int(np.random.SeedSequence().entropy % (2 ** 63))
+        seed = int(np.random.SeedSequence().entropy % (2**63))
 
     models = {}
     for name, table in _table(where, data, "models").items():
@@ -678,19 +799,25 @@ def _build(where, data, path, *, dt, duration, seed, backend):
     for name, table in _table(where, data, "populations").items():
         t = f"populations.{name}"
         _check_keys(where, t, table, _POP_KEYS)
-        mname = _need(where, t, table, "model", str, "a model name ([models.NAME] or a "
-                      "library model)")
+        mname = _need(
+            where, t, table, "model", str, "a model name ([models.NAME] or a library model)"
+        )
         n = _count(where, t, table, "n")
         try:
             model = models[mname] if mname in models else _library_model(mname)
         except BiosnnError as exc:
-            raise where.error(t, "model", f"no model {mname!r} in [models] and "
-                              f"{_clean(exc)}") from None
+            raise where.error(
+                t, "model", f"no model {mname!r} in [models] and {_clean(exc)}"
+            ) from None
         try:
-            pop = Population(model, n, name=name,
-                             params=_values(where, t, "params", table.get("params")),
-                             init=_values(where, t, "init", table.get("init")),
-                             method=table.get("method", "rk4"))
+            pop = Population(
+                model,
+                n,
+                name=name,
+                params=_values(where, t, "params", table.get("params")),
+                init=_values(where, t, "init", table.get("init")),
+                method=table.get("method", "rk4"),
+            )
         except ModelError as exc:
             if exc.source:
                 raise
@@ -710,52 +837,92 @@ def _build(where, data, path, *, dt, duration, seed, backend):
     for name, table in _table(where, data, "synapses").items():
         t = f"synapses.{name}"
         _check_keys(where, t, table, _SYN_KEYS)
-        pre = _part(where, t, "pre", _need(where, t, table, "pre", str, "a source name"),
-                    groups)
-        post = _part(where, t, "post", _need(where, t, table, "post", str,
-                                            "a population name"), groups)
-        rule = _rule(where, t, _need(where, t, table, "connect", (dict, str),
-                                     "a connectivity rule"))
+        pre = _part(where, t, "pre", _need(where, t, table, "pre", str, "a source name"), groups)
+        post = _part(
+            where, t, "post", _need(where, t, table, "post", str, "a population name"), groups
+        )
+        rule = _rule(
+            where, t, _need(where, t, table, "connect", (dict, str), "a connectivity rule")
+        )
         params = table.get("params") or {}
         if not isinstance(params, dict):
-            raise where.error(t, "params", "must be a table such as { we = \"1.62 mV\" }")
+            raise where.error(t, "params", 'must be a table such as { we = "1.62 mV" }')
         delay = table.get("delay", 0)
         if isinstance(delay, str) and "(" in delay:
             delay = _values(where, t, "delay", {"delay": delay})["delay"]
         # the lines of its texts in the file: every statement and equation is checked
         # when the Network is built below, and its errors name the file and the line
-        origin = (where.path, {"table": where.line(t),
-                               **{key: _text_line(where, t, key)
-                                  for key in ("model", "on_pre", "on_post") if key in table}})
+        origin = (
+            where.path,
+            {
+                "table": where.line(t),
+                **{
+                    key: _text_line(where, t, key)
+                    for key in ("model", "on_pre", "on_post")
+                    if key in table
+                },
+            },
+        )
         try:
-            if "library" in table:   # a kinetic synapse of models/synapses/
+            if "library" in table:  # a kinetic synapse of models/synapses/
                 for key in ("model", "on_pre", "on_post"):
                     if key in table:
-                        raise where.error(t, key, "a library synapse brings its own model "
-                                          "and statements; remove this key")
+                        raise where.error(
+                            t,
+                            key,
+                            "a library synapse brings its own model "
+                            "and statements; remove this key",
+                        )
                 from biosnn.network.synapse_models import kinetic_synapses
 
                 syn = kinetic_synapses(
                     _need(where, t, table, "library", str, "a synapse name such as 'ampa'"),
-                    pre, post, _need(where, t, table, "target", str,
-                                     "the neuron parameter that receives the current"),
-                    connect=rule, w=_need(where, t, table, "w", (str, numbers.Real),
-                                          "the maximal conductance, e.g. '1 nS'"),
-                    voltage=table.get("voltage", "v"), params=params,
-                    init=_values(where, t, "init", table.get("init")), delay=delay,
-                    name=name, method=table.get("method"))
+                    pre,
+                    post,
+                    _need(
+                        where,
+                        t,
+                        table,
+                        "target",
+                        str,
+                        "the neuron parameter that receives the current",
+                    ),
+                    connect=rule,
+                    w=_need(
+                        where,
+                        t,
+                        table,
+                        "w",
+                        (str, numbers.Real),
+                        "the maximal conductance, e.g. '1 nS'",
+                    ),
+                    voltage=table.get("voltage", "v"),
+                    params=params,
+                    init=_values(where, t, "init", table.get("init")),
+                    delay=delay,
+                    name=name,
+                    method=table.get("method"),
+                )
             else:
-                syn = Synapses(pre, post, model=table.get("model"),
-                               on_pre=table.get("on_pre"), on_post=table.get("on_post"),
-                               connect=rule, params=params,
-                               init=_values(where, t, "init", table.get("init")),
-                               delay=delay, name=name, method=table.get("method"),
-                               _origin=origin)
+                syn = Synapses(
+                    pre,
+                    post,
+                    model=table.get("model"),
+                    on_pre=table.get("on_pre"),
+                    on_post=table.get("on_post"),
+                    connect=rule,
+                    params=params,
+                    init=_values(where, t, "init", table.get("init")),
+                    delay=delay,
+                    name=name,
+                    method=table.get("method"),
+                    _origin=origin,
+                )
         except ModelError as exc:
             if exc.source:
                 raise
             raise where.error(t, None, _clean(exc)) from None
-        if syn._origin is None:      # a library synapse: errors point at its table
+        if syn._origin is None:  # a library synapse: errors point at its table
             syn._origin = (where.path, {"table": where.line(t)})
         info.synapses[name] = syn
         objects.append(syn)
@@ -782,8 +949,12 @@ def _build(where, data, path, *, dt, duration, seed, backend):
         if pname not in info.populations:
             raise where.error("monitors", "states", f"no population named {pname!r}")
         try:
-            sm = StateMonitor(info.populations[pname], spec.get("variables", []),
-                              spec.get("indices", [0]), every=spec.get("every", 1))
+            sm = StateMonitor(
+                info.populations[pname],
+                spec.get("variables", []),
+                spec.get("indices", [0]),
+                every=spec.get("every", 1),
+            )
         except ModelError as exc:
             raise where.error("monitors", "states", _clean(exc)) from None
         info.state_monitors.append(sm)
@@ -792,16 +963,13 @@ def _build(where, data, path, *, dt, duration, seed, backend):
     try:
         net = Network(*objects, dt=dt_ms, seed=seed, backend=backend)
     except ModelError as exc:
-        if exc.source:               # located by the Network: file, line, object
+        if exc.source:  # located by the Network: file, line, object
             raise
-        raise ModelError(f"cannot build the network: {_clean(exc)}",
-                         source=str(path)) from None
+        raise ModelError(f"cannot build the network: {_clean(exc)}", source=str(path)) from None
     except BiosnnError as exc:
-        raise ModelError(f"cannot build the network: {_clean(exc)}",
-                         source=str(path)) from None
-    except (ValueError, TypeError) as exc:   # values.draw: wrong sizes or kinds of values
-        raise ModelError(f"cannot build the network: {_clean(exc)}",
-                         source=str(path)) from None
+        raise ModelError(f"cannot build the network: {_clean(exc)}", source=str(path)) from None
+    except (ValueError, TypeError) as exc:  # values.draw: wrong sizes or kinds of values
+        raise ModelError(f"cannot build the network: {_clean(exc)}", source=str(path)) from None
     return net, info
 
 
@@ -826,8 +994,7 @@ def _table(where, data, key) -> dict:
         raise where.error("", key, f"must be tables [{key}.NAME]")
     for name, table in value.items():
         if not is_identifier(name):
-            raise where.error(key, None, f"{name!r} is not a valid name: {RULE} (such as "
-                              "'exc')")
+            raise where.error(key, None, f"{name!r} is not a valid name: {RULE} (such as 'exc')")
         if not isinstance(table, dict):
             raise where.error(key, name, f"must be a table [{key}.{name}]")
     return value
@@ -839,15 +1006,20 @@ def _read_python(path, *, dt, duration, seed, backend):
     from biosnn.network import Network, RateMonitor, SpikeMonitor, StateMonitor
 
     if dt is not None or seed is not None or backend not in (None, "auto"):
-        raise ModelError("dt, seed and backend of a Python network file are set in the "
-                         "file itself", source=str(path))
+        raise ModelError(
+            "dt, seed and backend of a Python network file are set in the file itself",
+            source=str(path),
+        )
     ns = runpy.run_path(str(path), run_name="__biosnn_network__")
     net = ns.get("network")
     if not isinstance(net, Network):
-        raise ModelError("a Python network file must define 'network', a "
-                         "biosnn.network.Network", source=str(path))
-    info = NetworkInfo(name=str(ns.get("name", path.stem)), title=str(ns.get("title", "")),
-                       path=str(path))
+        raise ModelError(
+            "a Python network file must define 'network', a biosnn.network.Network",
+            source=str(path),
+        )
+    info = NetworkInfo(
+        name=str(ns.get("name", path.stem)), title=str(ns.get("title", "")), path=str(path)
+    )
     if duration is not None:
         info.duration = float(duration)
     elif ns.get("duration") is not None:
@@ -866,8 +1038,7 @@ def _read_python(path, *, dt, duration, seed, backend):
     return net, info
 
 
-def load_network(path_or_name, *, dt=None, duration=None, seed=None, backend="auto",
-                 changes=None):
+def load_network(path_or_name, *, dt=None, duration=None, seed=None, backend="auto", changes=None):
     """Build a network from a network file or a library network.
 
     Parameters
@@ -898,7 +1069,8 @@ def load_network(path_or_name, *, dt=None, duration=None, seed=None, backend="au
     >>> sorted(net.info.spike_monitors), net.info.duration
     (['exc', 'inh'], 1000.0)
     """
-    net, info = read_network(path_or_name, dt=dt, duration=duration, seed=seed,
-                             backend=backend, changes=changes)
+    net, info = read_network(
+        path_or_name, dt=dt, duration=duration, seed=seed, backend=backend, changes=changes
+    )
     net.info = info
     return net

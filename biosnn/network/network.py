@@ -25,9 +25,17 @@ import numpy as np
 
 from biosnn.errors import ModelError, SimulationError
 from biosnn.network._npengine import driven_table
-from biosnn.network.objects import (PoissonGroup, Population, RateMonitor, SpikeGenerator,
-                                    SpikeMonitor, StateMonitor, Subgroup, Synapses,
-                                    is_driven)
+from biosnn.network.objects import (
+    PoissonGroup,
+    Population,
+    RateMonitor,
+    SpikeGenerator,
+    SpikeMonitor,
+    StateMonitor,
+    Subgroup,
+    Synapses,
+    is_driven,
+)
 
 __all__ = ["Network"]
 
@@ -44,7 +52,8 @@ NOISE_STREAM0 = 1 << 62
 
 def _engine_version() -> str:
     """ENGINE_VERSION and the package key (:func:`biosnn.cache.package_key`): any change
-    to biosnn's code (lowering, printers, rewrites, engines) changes every network key."""
+    to biosnn's code (lowering, printers, rewrites, engines) changes every network key.
+    """
     from biosnn import cache
 
     return ENGINE_VERSION + cache.package_key()
@@ -87,7 +96,7 @@ class Network:
 
         self.backend_request = check_backend(backend, ModelError)
         if seed is None:
-            seed = int(np.random.SeedSequence().entropy % (2 ** 63))
+            seed = int(np.random.SeedSequence().entropy % (2**63))
         from biosnn.solvers.noise import check_seed
 
         self.seed = check_seed(seed, ModelError)
@@ -98,10 +107,10 @@ class Network:
         self._name_objects()
         self.step = 0
         self._stored = {}
-        self._interrupted = None        # run() interrupted half way: the state is partial
+        self._interrupted = None  # run() interrupted half way: the state is partial
         self._engine = None
         self._snippets = None
-        self._building = None          # the object being built (for error locations)
+        self._building = None  # the object being built (for error locations)
         self.stats = {"build_s": 0.0, "compile_s": 0.0, "run_s": 0.0, "seed": self.seed}
         rng = np.random.default_rng(self.seed)
         self.arrays = {}
@@ -118,10 +127,10 @@ class Network:
             raise located from None
         self._building = None
         n_syn = sum(int(self.arrays[f"PO{g}"].size) for g in range(len(self.synapses)))
-        syn_bytes = sum(self.arrays[k].nbytes for k in self.arrays
-                        if k[:2] in ("PO", "SV", "IP", "DP", "DL"))
-        self.stats.update(n_synapses=n_syn,
-                          bytes_per_synapse=(syn_bytes / n_syn) if n_syn else 0.0)
+        syn_bytes = sum(
+            self.arrays[k].nbytes for k in self.arrays if k[:2] in ("PO", "SV", "IP", "DP", "DL")
+        )
+        self.stats.update(n_synapses=n_syn, bytes_per_synapse=(syn_bytes / n_syn) if n_syn else 0.0)
         self.stats["build_s"] = _time.perf_counter() - t0
 
     # -- objects ------------------------------------------------------------------------
@@ -143,20 +152,26 @@ class Network:
             elif isinstance(obj, Subgroup):
                 raise ModelError("give the Network the population, not a slice of it")
             else:
-                raise ModelError(f"a Network holds populations, sources, synapses and "
-                                 f"monitors, not {type(obj).__name__}")
+                raise ModelError(
+                    f"a Network holds populations, sources, synapses and "
+                    f"monitors, not {type(obj).__name__}"
+                )
         members = {id(o) for o in self.populations + self.sources}
         for obj in self.synapses + self.monitors:
             for end in ("pre", "post", "source", "population"):
                 part = getattr(obj, end, None)
                 if part is not None and id(part.root) not in members:
-                    raise ModelError(f"{obj!r} uses {part.root!r}, which is not in the "
-                                     "Network; add it")
+                    raise ModelError(
+                        f"{obj!r} uses {part.root!r}, which is not in the Network; add it"
+                    )
 
     def _name_objects(self):
         used = set()
-        for kind, items in (("pop", self.populations), ("src", self.sources),
-                            ("syn", self.synapses)):
+        for kind, items in (
+            ("pop", self.populations),
+            ("src", self.sources),
+            ("syn", self.synapses),
+        ):
             for k, obj in enumerate(items):
                 if obj.name is None:
                     obj.name = f"{kind}{k}"
@@ -178,70 +193,91 @@ class Network:
 
     # -- build --------------------------------------------------------------------------
     def _build_populations(self, rng):
-        from biosnn.network.values import draw
-
         from biosnn._memory import check_memory
+        from biosnn.network.values import draw
 
         A = self.arrays
         self.pop_meta = []
         stream = NOISE_STREAM0
         # before drawing anything: states (and the engine's copies), parameters, spike and
         # refractory bookkeeping of every population and source (estimate)
-        need = sum(8 * pop.n * (3 * len(pop.model.states) + len(pop.model.params) + 4)
-                   for pop in self.populations) + sum(16 * src.n for src in self.sources)
-        check_memory(need, "the populations (" + ", ".join(
-            f"{o.name} n = {o.n}" for o in self.populations + self.sources) + ")",
-            "use smaller populations")
+        need = sum(
+            8 * pop.n * (3 * len(pop.model.states) + len(pop.model.params) + 4)
+            for pop in self.populations
+        ) + sum(16 * src.n for src in self.sources)
+        check_memory(
+            need,
+            "the populations ("
+            + ", ".join(f"{o.name} n = {o.n}" for o in self.populations + self.sources)
+            + ")",
+            "use smaller populations",
+        )
         for k, pop in enumerate(self.populations):
             self._building = pop
             m = pop.model
             summed = {t for syn in self.synapses if syn.post.root is pop for t in syn.summed}
             if summed and pop.method == "exact":
-                raise ModelError(f"population {pop.name!r} receives the summed variable(s) "
-                                 f"{', '.join(sorted(summed))}, which change every step; "
-                                 "method 'exact' needs constant parameters (use "
-                                 "'exponential_euler', 'euler' or 'rk4')")
+                raise ModelError(
+                    f"population {pop.name!r} receives the summed variable(s) "
+                    f"{', '.join(sorted(summed))}, which change every step; "
+                    "method 'exact' needs constant parameters (use "
+                    "'exponential_euler', 'euler' or 'rk4')"
+                )
             driven = [p for p in m.params if p in pop.params and is_driven(pop.params[p])]
             both = sorted(set(driven) & summed)
             if both:
-                raise ModelError(f"{', '.join(both)} of population {pop.name!r} is both "
-                                 "given as a function of time and written by a summed "
-                                 "synapse variable; give it one source only")
+                raise ModelError(
+                    f"{', '.join(both)} of population {pop.name!r} is both "
+                    "given as a function of time and written by a summed "
+                    "synapse variable; give it one source only"
+                )
             values = {}
             for name in m.params:
                 given = pop.params.get(name, m.params[name])
                 if name in driven:
                     values[name] = driven_table(pop, [name], 0, 1, self.dt)[0, 0]
                     continue
-                values[name] = draw(given, pop.n, rng, lambda x, nm=name: m.to_internal(nm, x),
-                                    name=f"{name} of population {pop.name!r}")
+                values[name] = draw(
+                    given,
+                    pop.n,
+                    rng,
+                    lambda x, nm=name: m.to_internal(nm, x),
+                    name=f"{name} of population {pop.name!r}",
+                )
             init = {}
             for name in m.states:
                 if name in pop.init:
-                    init[name] = draw(pop.init[name], pop.n, rng,
-                                      lambda x, nm=name: m.to_internal(nm, x),
-                                      name=f"{name} of population {pop.name!r}")
+                    init[name] = draw(
+                        pop.init[name],
+                        pop.n,
+                        rng,
+                        lambda x, nm=name: m.to_internal(nm, x),
+                        name=f"{name} of population {pop.name!r}",
+                    )
             missing = [s for s in m.states if s not in init]
             if missing:
                 start = m.initial_state(params=values)
                 for s in missing:
                     init[s] = np.broadcast_to(np.asarray(start[s], float), (pop.n,))
-            arrays = [p for p in m.params if (values[p].size and np.ptp(values[p]) != 0)
-                      or p in summed or p in driven]
-            A[f"Y{k}"] = np.ascontiguousarray(np.array([init[s] for s in m.states],
-                                                       dtype=float).reshape(len(m.states),
-                                                                            pop.n))
+            arrays = [
+                p
+                for p in m.params
+                if (values[p].size and np.ptp(values[p]) != 0) or p in summed or p in driven
+            ]
+            A[f"Y{k}"] = np.ascontiguousarray(
+                np.array([init[s] for s in m.states], dtype=float).reshape(len(m.states), pop.n)
+            )
             A[f"PS{k}"] = np.array([values[p][0] for p in m.params] or [0.0], dtype=float)
             A[f"PA{k}"] = np.ascontiguousarray(
-                np.array([values[p] for p in arrays], dtype=float).reshape(len(arrays),
-                                                                           pop.n)
-                if arrays else np.zeros((1, 1)))
+                np.array([values[p] for p in arrays], dtype=float).reshape(len(arrays), pop.n)
+                if arrays
+                else np.zeros((1, 1))
+            )
             A[f"LS{k}"] = np.full(pop.n, -np.inf)
             A[f"AB{k}"] = np.zeros(pop.n, np.uint8)
             A[f"RF{k}"] = np.zeros(pop.n, np.uint8)
             A[f"RT{k}"] = np.zeros(pop.n)
-            self.pop_meta.append({"array_params": arrays, "noise_stream": stream,
-                                  "driven": driven})
+            self.pop_meta.append({"array_params": arrays, "noise_stream": stream, "driven": driven})
             stream += pop.n * len(m.noises)
             pop._values = values
 
@@ -264,22 +300,26 @@ class Network:
                     try:
                         probe = np.asarray(src.rate(0.0), dtype=float)
                     except Exception as exc:  # noqa: BLE001 - the user's function failed
-                        raise ModelError(f"the rate function of {src.name!r} failed at "
-                                         f"t = 0: {exc}") from exc
+                        raise ModelError(
+                            f"the rate function of {src.name!r} failed at t = 0: {exc}"
+                        ) from exc
                     if probe.shape not in ((), (src.n,)):
-                        raise ModelError(f"the rate function of {src.name!r} must return a "
-                                         f"number or an array of n = {src.n} rates, not an "
-                                         f"array of shape {probe.shape}")
-                    self.source_kinds.append("poisson_neuron" if probe.ndim else
-                                             "poisson_table")
+                        raise ModelError(
+                            f"the rate function of {src.name!r} must return a "
+                            f"number or an array of n = {src.n} rates, not an "
+                            f"array of shape {probe.shape}"
+                        )
+                    self.source_kinds.append("poisson_neuron" if probe.ndim else "poisson_table")
                 else:
                     self.source_kinds.append("poisson_neuron")
             else:
                 self.source_kinds.append("gen")
                 k = np.rint(src.times / self.dt).astype(np.int64)
                 if k.size and k.min() < 1:
-                    raise ModelError(f"SpikeGenerator {src.name!r}: a spike at t < dt/2 has "
-                                     "no step ending there; the first possible time is dt")
+                    raise ModelError(
+                        f"SpikeGenerator {src.name!r}: a spike at t < dt/2 has "
+                        "no step ending there; the first possible time is dt"
+                    )
                 order = np.lexsort((src.indices, k))
                 A[f"GS{j}"] = np.ascontiguousarray(k[order] - 1)
                 A[f"GI{j}"] = np.ascontiguousarray(src.indices[order].astype(np.int32))
@@ -295,22 +335,26 @@ class Network:
         depth = [1] * len(self.roots)
         for g, syn in enumerate(self.synapses):
             self._building = syn
-            same = syn.pre.root is syn.post.root and syn.pre.offset == syn.post.offset \
+            same = (
+                syn.pre.root is syn.post.root
+                and syn.pre.offset == syn.post.offset
                 and syn.pre.n == syn.post.n
+            )
             pos_pre = getattr(syn.pre.root, "positions", None)
             pos_post = syn.post.root.positions
             if pos_pre is not None:
-                pos_pre = pos_pre[syn.pre.offset: syn.pre.offset + syn.pre.n]
+                pos_pre = pos_pre[syn.pre.offset : syn.pre.offset + syn.pre.n]
             if pos_post is not None:
-                pos_post = pos_post[syn.post.offset: syn.post.offset + syn.post.n]
-            pre, post = syn.connect.build(syn.pre.n, syn.post.n, rng, same=same,
-                                          pos_pre=pos_pre, pos_post=pos_post)
+                pos_post = pos_post[syn.post.offset : syn.post.offset + syn.post.n]
+            pre, post = syn.connect.build(
+                syn.pre.n, syn.post.n, rng, same=same, pos_pre=pos_pre, pos_post=pos_post
+            )
             nsyn = int(pre.size)
             # shared constants and per-synapse variables
             shared, svars = {}, {}
             for name, unit in syn._declared.items():
                 factor, dim = units.parse_unit(unit)
-                if units.is_base_unit_text(unit):   # "w : volt": numbers in mV (internal)
+                if units.is_base_unit_text(unit):  # "w : volt": numbers in mV (internal)
                     factor = 1.0
                 if name in syn.params:
                     shared[name] = (dim, factor)
@@ -334,8 +378,10 @@ class Network:
                 if isinstance(val, str):
                     value, vdim, _ = units.parse_quantity(val)
                     if vdim != dim:
-                        raise ModelError(f"synapse parameter {name} = {val!r} of {syn.name!r} "
-                                         f"must have the unit declared in the model")
+                        raise ModelError(
+                            f"synapse parameter {name} = {val!r} of {syn.name!r} "
+                            f"must have the unit declared in the model"
+                        )
                 else:
                     value = float(val) * factor
                 qvals.append(value)
@@ -345,17 +391,26 @@ class Network:
             sv = np.zeros((max(len(svars), 1), nsyn))
             for i, (name, (dim, factor)) in enumerate(svars.items()):
                 if name in syn.init:
-                    sv[i] = draw(syn.init[name], nsyn, rng,
-                                 lambda x, f=factor: _convert_with(x, f, dim),
-                                 name=f"{name} of synapses {syn.name!r}")
+                    sv[i] = draw(
+                        syn.init[name],
+                        nsyn,
+                        rng,
+                        lambda x, f=factor: _convert_with(x, f, dim),
+                        name=f"{name} of synapses {syn.name!r}",
+                    )
                 elif name == "w" and values is not None:
                     sv[i] = np.asarray(values, float) * factor
             d = syn.delay
             if isinstance(d, (numbers.Real, str)) and not isinstance(d, bool):
                 dsteps = np.array([_steps(_time_value(d, "delay"), self.dt, syn)])
             else:
-                dv = draw(d, nsyn, rng, lambda x: _time_value(x, "delay"),
-                          name=f"delay of synapses {syn.name!r}")
+                dv = draw(
+                    d,
+                    nsyn,
+                    rng,
+                    lambda x: _time_value(x, "delay"),
+                    name=f"delay of synapses {syn.name!r}",
+                )
                 dsteps = _steps(dv, self.dt, syn)
             hetero = dsteps.size > 1 and nsyn > 0 and np.ptp(dsteps) != 0
             indptr, indices, order = csr(pre, post, syn.pre.n)
@@ -369,16 +424,18 @@ class Network:
                 D = int(dsteps.max())
                 from biosnn._memory import check_memory
 
-                check_memory(16 * syn.pre.n * (D + 2), f"the delay table of synapses "
-                             f"{syn.name!r} (longest delay {D * self.dt:g} ms)",
-                             "use shorter delays or a larger dt")
+                check_memory(
+                    16 * syn.pre.n * (D + 2),
+                    f"the delay table of synapses {syn.name!r} (longest delay {D * self.dt:g} ms)",
+                    "use shorter delays or a larger dt",
+                )
                 counts = np.zeros((syn.pre.n, D + 1), np.int64)
                 np.add.at(counts, (row, dsteps), 1)
                 dptr = np.zeros((syn.pre.n, D + 2), np.int64)
                 dptr[:, 1:] = np.cumsum(counts, axis=1)
                 dptr += indptr[:-1, None]
                 A[f"DP{g}"] = np.ascontiguousarray(dptr.reshape(-1))
-                A[f"DL{g}"] = dsteps.astype(np.int32)   # for inspection (delays per synapse)
+                A[f"DL{g}"] = dsteps.astype(np.int32)  # for inspection (delays per synapse)
                 delay = D
             else:
                 delay = int(dsteps.reshape(-1)[0]) if dsteps.size else 0
@@ -389,17 +446,28 @@ class Network:
             self._build_synapse_extras(g, syn, indptr if not hetero else None, nsyn)
             r = self.root_index[id(syn.pre.root)]
             depth[r] = max(depth[r], delay + 1)
-            self.syn_meta.append({"svars": list(svars), "shared": list(shared),
-                                  "dims": {n: v[0] for n, v in {**svars, **shared}.items()},
-                                  "hetero": bool(hetero), "delay": delay, "root": r})
+            self.syn_meta.append(
+                {
+                    "svars": list(svars),
+                    "shared": list(shared),
+                    "dims": {n: v[0] for n, v in {**svars, **shared}.items()},
+                    "hetero": bool(hetero),
+                    "delay": delay,
+                    "root": r,
+                }
+            )
             syn.state = _SynapseView(self, g, syn, list(svars), svars)
         self.depth = depth
         from biosnn._memory import check_memory
 
-        check_memory(sum(12 * depth[r] * root.n for r, root in enumerate(self.roots)),
-                     "the spike rings of the synaptic delays (longest delay "
-                     f"{(max(depth) - 1) * self.dt:g} ms)" if depth else "the spike rings",
-                     "use shorter delays or a larger dt")
+        check_memory(
+            sum(12 * depth[r] * root.n for r, root in enumerate(self.roots)),
+            "the spike rings of the synaptic delays (longest delay "
+            f"{(max(depth) - 1) * self.dt:g} ms)"
+            if depth
+            else "the spike rings",
+            "use shorter delays or a larger dt",
+        )
         for r, root in enumerate(self.roots):
             A[f"HS{r}"] = np.zeros((depth[r], root.n), np.int32)
             A[f"HN{r}"] = np.zeros(depth[r], np.int64)
@@ -424,13 +492,15 @@ class Network:
             dp = A[f"DP{g}"].reshape(syn.pre.n, D + 2)
             counts = dp[:, -1] - dp[:, 0]
         A[f"PI{g}"] = np.ascontiguousarray(
-            (np.repeat(np.arange(syn.pre.n), counts) + syn.pre.offset).astype(np.int32))
+            (np.repeat(np.arange(syn.pre.n), counts) + syn.pre.offset).astype(np.int32)
+        )
         if syn.on_post:
             local = A[f"PO{g}"].astype(np.int64) - syn.post.offset
             order = np.argsort(local, kind="stable")
             A[f"BX{g}"] = np.ascontiguousarray(order.astype(np.int64))
-            A[f"BP{g}"] = np.ascontiguousarray(np.searchsorted(
-                local[order], np.arange(syn.post.n + 1)).astype(np.int64))
+            A[f"BP{g}"] = np.ascontiguousarray(
+                np.searchsorted(local[order], np.arange(syn.post.n + 1)).astype(np.int64)
+            )
 
     def _build_monitors(self):
         for m in self.monitors:
@@ -452,46 +522,75 @@ class Network:
         """The JSON-able structure both engines are generated from (no sympy needed).
 
         It holds everything the lowering checks (texts, names, dimensions), so that a
-        network whose key finds a compiled library has passed the same checks."""
+        network whose key finds a compiled library has passed the same checks.
+        """
         from biosnn import units
 
         pops = []
         for k, pop in enumerate(self.populations):
-            pops.append({"model": pop.model.structure_key, "name": pop.model.name,
-                         "method": pop.method, "states": list(pop.model.states),
-                         "params": list(pop.model.params),
-                         "dims": [units.dim_key(pop.model.dimension(n)) for n in
-                                  list(pop.model.states) + list(pop.model.params)],
-                         "array_params": self.pop_meta[k]["array_params"],
-                         "driven": self.pop_meta[k]["driven"],
-                         "noises": len(pop.model.noises)})
+            pops.append(
+                {
+                    "model": pop.model.structure_key,
+                    "name": pop.model.name,
+                    "method": pop.method,
+                    "states": list(pop.model.states),
+                    "params": list(pop.model.params),
+                    "dims": [
+                        units.dim_key(pop.model.dimension(n))
+                        for n in list(pop.model.states) + list(pop.model.params)
+                    ],
+                    "array_params": self.pop_meta[k]["array_params"],
+                    "driven": self.pop_meta[k]["driven"],
+                    "noises": len(pop.model.noises),
+                }
+            )
         srcs = []
         for j, _src in enumerate(self.sources):
             srcs.append({"kind": self.source_kinds[j]})
         syns = []
         for g, syn in enumerate(self.synapses):
             meta = self.syn_meta[g]
-            syns.append({"pre_root": meta["root"], "post": self.populations.index(
-                syn.post.root), "model": syn.model_text, "on_pre": syn.on_pre,
-                "on_post": syn.on_post, "svars": meta["svars"], "shared": meta["shared"],
-                "dims": {n: units.dim_key(d) for n, d in meta["dims"].items()},
-                "hetero": meta["hetero"],
-                "pre_pop": meta["root"] if meta["root"] < len(self.populations) else None,
-                "event": list(syn.event_driven), "clock": list(syn.clock_driven),
-                "summed": list(syn.summed), "method": syn.method,
-                "odes": [st.canonical for _, st in syn._odes.values()]
-                + [st.canonical for _, st in syn._summed]})
+            syns.append(
+                {
+                    "pre_root": meta["root"],
+                    "post": self.populations.index(syn.post.root),
+                    "model": syn.model_text,
+                    "on_pre": syn.on_pre,
+                    "on_post": syn.on_post,
+                    "svars": meta["svars"],
+                    "shared": meta["shared"],
+                    "dims": {n: units.dim_key(d) for n, d in meta["dims"].items()},
+                    "hetero": meta["hetero"],
+                    "pre_pop": meta["root"] if meta["root"] < len(self.populations) else None,
+                    "event": list(syn.event_driven),
+                    "clock": list(syn.clock_driven),
+                    "summed": list(syn.summed),
+                    "method": syn.method,
+                    "odes": [st.canonical for _, st in syn._odes.values()]
+                    + [st.canonical for _, st in syn._summed],
+                }
+            )
         mons = []
         for m in self.monitors:
             if isinstance(m, SpikeMonitor):
-                mons.append({"kind": "spike", "root": self.root_index[id(m.source.root)],
-                             "mask": m.indices is not None})
+                mons.append(
+                    {
+                        "kind": "spike",
+                        "root": self.root_index[id(m.source.root)],
+                        "mask": m.indices is not None,
+                    }
+                )
             elif isinstance(m, RateMonitor):
                 mons.append({"kind": "rate", "root": self.root_index[id(m.source.root)]})
             else:
                 mons.append({"kind": "state"})
-        return {"version": ENGINE_VERSION, "pops": pops, "sources": srcs, "syns": syns,
-                "mons": mons}
+        return {
+            "version": ENGINE_VERSION,
+            "pops": pops,
+            "sources": srcs,
+            "syns": syns,
+            "mons": mons,
+        }
 
     def key(self) -> str:
         text = json.dumps(self.structure(), sort_keys=True) + _engine_version()
@@ -499,7 +598,8 @@ class Network:
 
     def snippets(self) -> dict:
         """The lowered code of every population and synapse group (needs sympy); computed
-        once, when the network is built (:meth:`_check`), and run by both engines."""
+        once, when the network is built (:meth:`_check`), and run by both engines.
+        """
         if self._snippets is not None:
             return self._snippets
         from biosnn.network import _lower
@@ -509,13 +609,20 @@ class Network:
             self._building = pop
             spec = pop.model.kernel_spec()
             if pop.method == "exact" and spec.linear is None:
-                raise ModelError(f"population {pop.name!r}: method 'exact' needs linear "
-                                 f"equations with constant coefficients; model "
-                                 f"{pop.model.name} is not (use 'exponential_euler' or 'rk4')")
-            if pop.method == "exponential_euler" and spec.exp_euler and any(
-                    e is None for e in spec.exp_euler):
-                raise ModelError(f"population {pop.name!r}: exponential_euler needs every "
-                                 "equation to be linear in its own state")
+                raise ModelError(
+                    f"population {pop.name!r}: method 'exact' needs linear "
+                    f"equations with constant coefficients; model "
+                    f"{pop.model.name} is not (use 'exponential_euler' or 'rk4')"
+                )
+            if (
+                pop.method == "exponential_euler"
+                and spec.exp_euler
+                and any(e is None for e in spec.exp_euler)
+            ):
+                raise ModelError(
+                    f"population {pop.name!r}: exponential_euler needs every "
+                    "equation to be linear in its own state"
+                )
             pops.append(_lower.population_snippets(spec, pop.method))
         syns = []
         for g, syn in enumerate(self.synapses):
@@ -527,26 +634,50 @@ class Network:
             pre_arr = self.pop_meta[meta["root"]]["array_params"] if pre_model else ()
             post_arr = self.pop_meta[self.populations.index(syn.post.root)]["array_params"]
             pre_info = _lower.SideInfo(pre_model, pre_arr, meta["root"])
-            post_info = _lower.SideInfo(syn.post.root.model, post_arr,
-                                        self.populations.index(syn.post.root))
+            post_info = _lower.SideInfo(
+                syn.post.root.model, post_arr, self.populations.index(syn.post.root)
+            )
             entry = {}
             for what in ("on_pre", "on_post"):
                 text = getattr(syn, what)
                 source, first = syn.text_origin(what)
-                entry[what] = _lower.synapse_snippets(
-                    text, svars, shared, pre_info, post_info,
-                    f"{what} of synapses {syn.name!r}", source, first) if text else None
+                entry[what] = (
+                    _lower.synapse_snippets(
+                        text,
+                        svars,
+                        shared,
+                        pre_info,
+                        post_info,
+                        f"{what} of synapses {syn.name!r}",
+                        source,
+                        first,
+                    )
+                    if text
+                    else None
+                )
             odes = {n: st for n, (_, st) in syn._odes.items()}
             ev = {n: odes[n] for n in syn.event_driven}
             ck = {n: odes[n] for n in syn.clock_driven}
             context = f"the model of synapses {syn.name!r}"
-            entry["event"] = _lower.event_snippets(ev, svars, shared, pre_info, post_info,
-                                                   set(ck), context) if ev else None
-            entry["clock"] = _lower.clock_snippets(ck, svars, shared, pre_info, post_info,
-                                                   syn.method, set(ev), context) if ck else None
-            entry["summed"] = _lower.summed_snippets(syn._summed, svars, shared, pre_info,
-                                                     post_info, set(ev), context) \
-                if syn._summed else None
+            entry["event"] = (
+                _lower.event_snippets(ev, svars, shared, pre_info, post_info, set(ck), context)
+                if ev
+                else None
+            )
+            entry["clock"] = (
+                _lower.clock_snippets(
+                    ck, svars, shared, pre_info, post_info, syn.method, set(ev), context
+                )
+                if ck
+                else None
+            )
+            entry["summed"] = (
+                _lower.summed_snippets(
+                    syn._summed, svars, shared, pre_info, post_info, set(ev), context
+                )
+                if syn._summed
+                else None
+            )
             syns.append(entry)
         self._building = None
         from biosnn.network import _npengine
@@ -566,7 +697,8 @@ class Network:
         group (every equation, statement and expression parsed, names resolved, units
         checked).  A structure whose C library is cached was lowered when the library
         was built (the key holds everything the lowering checks); its stored snippets
-        are read instead (no sympy: the warm start)."""
+        are read instead (no sympy: the warm start).
+        """
         snippets = None
         if self.backend_request != "numpy":
             from biosnn.network import _cengine
@@ -579,9 +711,11 @@ class Network:
             ref = snippets["pops"][k].get("reftime")
             for name in self.pop_meta[k]["driven"] if ref else ():
                 if re.search(rf"\bP_{pop.model.params.index(name)}\b", ref["py"]):
-                    raise ModelError(f"the refractory time of population {pop.name!r} "
-                                     f"uses {name}, which changes with time; give it a "
-                                     "constant")
+                    raise ModelError(
+                        f"the refractory time of population {pop.name!r} "
+                        f"uses {name}, which changes with time; give it a "
+                        "constant"
+                    )
 
     # -- running --------------------------------------------------------------------------
     def _get_engine(self):
@@ -615,9 +749,10 @@ class Network:
 
     def _prepare_propagators(self, engine):
         """Exact populations: M = expm([[A, b], [0, 0]] dt) per distinct parameter set,
-        with A and b probed from the drift (f(0), f(e_j) - f(0)): no sympy needed."""
-        from biosnn.solvers.expm import expm
+        with A and b probed from the drift (f(0), f(e_j) - f(0)): no sympy needed.
+        """
         from biosnn.network._npengine import drift_function
+        from biosnn.solvers.expm import expm
 
         A = self.arrays
         for k, pop in enumerate(self.populations):
@@ -643,16 +778,19 @@ class Network:
                 big[:ns, :ns], big[:ns, ns] = Amat, b
                 mats.append(expm(big * self.dt)[:ns])
             A[f"MP{k}"] = np.ascontiguousarray(np.array(mats))
-            A[f"MI{k}"] = np.ascontiguousarray(np.asarray(inverse).reshape(-1).astype(
-                np.int32))
+            A[f"MI{k}"] = np.ascontiguousarray(np.asarray(inverse).reshape(-1).astype(np.int32))
 
     def _reftimes(self, k, pop, snip):
         if snip["reftime"] is None:
             return
         from biosnn.network._npengine import param_namespace
 
-        ns = param_namespace(self.arrays[f"PS{k}"], self.arrays[f"PA{k}"],
-                             self.pop_meta[k]["array_params"], pop.model.params)
+        ns = param_namespace(
+            self.arrays[f"PS{k}"],
+            self.arrays[f"PA{k}"],
+            self.pop_meta[k]["array_params"],
+            pop.model.params,
+        )
         ns["_np"] = np
         value = eval(compile(snip["reftime"]["py"], "<reftime>", "eval"), ns)  # noqa: S307 - generated
         self.arrays[f"RT{k}"][:] = value
@@ -670,18 +808,23 @@ class Network:
             raise SimulationError(
                 f"the network was interrupted during run({self._interrupted!r}): its state "
                 "and monitors are those of an unfinished step; restore() a stored state or "
-                "build the network again")
+                "build the network again"
+            )
         T = _time_value(duration, "duration")
         if not (isinstance(T, float) and np.isfinite(T)):
             raise SimulationError(f"the duration must be a finite time, not {duration!r}")
         if T / self.dt >= MAX_STEPS:
-            raise SimulationError(f"the duration {duration!r} is {T / self.dt:.3g} steps of "
-                                  f"dt = {self.dt} ms, more than a run can make "
-                                  f"({MAX_STEPS:.3g}); run shorter pieces")
+            raise SimulationError(
+                f"the duration {duration!r} is {T / self.dt:.3g} steps of "
+                f"dt = {self.dt} ms, more than a run can make "
+                f"({MAX_STEPS:.3g}); run shorter pieces"
+            )
         nsteps = int(round(T / self.dt))
         if T < 0 or abs(nsteps * self.dt - T) > 1e-9 * max(1.0, T):
-            raise SimulationError(f"the duration {duration!r} must be >= 0 and a whole "
-                                  f"number of steps of dt = {self.dt} ms")
+            raise SimulationError(
+                f"the duration {duration!r} must be >= 0 and a whole "
+                f"number of steps of dt = {self.dt} ms"
+            )
         engine = self._get_engine()
         t0 = _time.perf_counter()
         chunks = [nsteps]
@@ -703,7 +846,7 @@ class Network:
                 if bar is not None:
                     bar.update(c)
             engine.end_run()
-        except KeyboardInterrupt:       # Ctrl-C (the C engine stops within a step)
+        except KeyboardInterrupt:  # Ctrl-C (the C engine stops within a step)
             self._interrupted = duration
             raise
         if bar is not None:
@@ -723,10 +866,11 @@ class Network:
         they recorded), the arrays (state, connectivity, spike queues), the time step,
         the stored states (:meth:`store`), the seed and the backend asked for, and the
         lowered snippets.  The engine (compiled library or NumPy functions) is made again
-        by the next :meth:`run`, which continues exactly as the original would."""
+        by the next :meth:`run`, which continues exactly as the original would.
+        """
         state = dict(self.__dict__)
         state["_engine"] = None
-        del state["root_index"]          # keyed by id(): made again for the new objects
+        del state["root_index"]  # keyed by id(): made again for the new objects
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -750,8 +894,9 @@ class Network:
     def restore(self, name="default"):
         """Go back to the state stored under ``name`` (bit for bit)."""
         if name not in self._stored:
-            raise KeyError(f"nothing stored under {name!r}; stored: "
-                           f"{', '.join(self._stored) or 'nothing'}")
+            raise KeyError(
+                f"nothing stored under {name!r}; stored: {', '.join(self._stored) or 'nothing'}"
+            )
         arrays, step, mons = self._stored[name]
         for k, v in arrays.items():
             if k in self.arrays and self.arrays[k].shape == v.shape:
@@ -772,7 +917,8 @@ class Network:
 def _located(exc, obj):
     """``exc`` with the file and line of the network object ``obj`` when ``exc`` names
     no file and ``obj`` was read from one (``obj._origin = (file, {"table": line,
-    ...})``, set by :mod:`biosnn.network.files`), else ``exc`` itself."""
+    ...})``, set by :mod:`biosnn.network.files`), else ``exc`` itself.
+    """
     origin = getattr(obj, "_origin", None)
     if not isinstance(exc, ModelError) or exc.source is not None or origin is None:
         return exc

@@ -14,12 +14,28 @@ import numpy as np
 from biosnn.errors import ModelError
 from biosnn.names import check_identifier
 
-__all__ = ["Population", "Subgroup", "PoissonGroup", "SpikeGenerator", "Synapses",
-           "SpikeMonitor", "StateMonitor", "RateMonitor"]
+__all__ = [
+    "Population",
+    "Subgroup",
+    "PoissonGroup",
+    "SpikeGenerator",
+    "Synapses",
+    "SpikeMonitor",
+    "StateMonitor",
+    "RateMonitor",
+]
 
 #: Integration methods a population may use (fixed step; the last two for white noise).
-METHODS = ("exact", "exponential_euler", "euler", "midpoint", "heun", "rk4",
-           "euler_maruyama", "stochastic_heun")
+METHODS = (
+    "exact",
+    "exponential_euler",
+    "euler",
+    "midpoint",
+    "heun",
+    "rk4",
+    "euler_maruyama",
+    "stochastic_heun",
+)
 
 
 def _check_n(n, what) -> int:
@@ -37,7 +53,8 @@ def _check_name(name, default):
 def check_memory(nbytes, what: str, advice: str) -> None:
     """Refuse (SimulationError) a buffer of ``nbytes`` above 80 % of the memory available
     now; ``what`` names the buffer, ``advice`` says what to do instead
-    (:func:`biosnn._memory.check_memory`)."""
+    (:func:`biosnn._memory.check_memory`).
+    """
     from biosnn._memory import check_memory as _check
 
     _check(nbytes, what, advice)
@@ -45,7 +62,8 @@ def check_memory(nbytes, what: str, advice: str) -> None:
 
 def is_driven(value) -> bool:
     """Whether a population parameter value changes with time: a function of t, a
-    Stimulus (callable too) or a 2-d array ``(steps, n)`` / ``(steps, 1)``."""
+    Stimulus (callable too) or a 2-d array ``(steps, n)`` / ``(steps, 1)``.
+    """
     if callable(value):
         return True
     if isinstance(value, (str, numbers.Number)) or not hasattr(value, "__len__"):
@@ -113,54 +131,70 @@ class Population(_Source):
     (100, 10)
     """
 
-    def __init__(self, model, n, name=None, params=None, init=None, method="rk4",
-                 positions=None):
+    def __init__(self, model, n, name=None, params=None, init=None, method="rk4", positions=None):
         if isinstance(model, str):
             from biosnn.equations.files import load_model
 
             model = load_model(model)
         if not hasattr(model, "structure_key"):
-            raise ModelError(f"a Population needs a Model or a library model name, not "
-                             f"{type(model).__name__}")
+            raise ModelError(
+                f"a Population needs a Model or a library model name, not {type(model).__name__}"
+            )
         self.model = model
         self.n = _check_n(n, "n")
         self.name = _check_name(name, None)
         if method not in METHODS:
-            raise ModelError(f"unknown method {method!r} for a population; the methods are: "
-                             + ", ".join(METHODS))
+            raise ModelError(
+                f"unknown method {method!r} for a population; the methods are: "
+                + ", ".join(METHODS)
+            )
         if model.noises and method not in METHODS[-2:]:
-            raise ModelError(f"model {model.name} has white noise ({', '.join(model.noises)}); "
-                             f"use method 'euler_maruyama' or 'stochastic_heun', not {method!r}")
+            raise ModelError(
+                f"model {model.name} has white noise ({', '.join(model.noises)}); "
+                f"use method 'euler_maruyama' or 'stochastic_heun', not {method!r}"
+            )
         self.method = method
         self.params = dict(params or {})
         self.init = dict(init or {})
         for key in self.params:
             if key not in model.params:
-                raise ModelError(f"{key} is not a parameter of model {model.name}; its "
-                                 f"parameters: {', '.join(model.params) or 'none'}")
+                raise ModelError(
+                    f"{key} is not a parameter of model {model.name}; its "
+                    f"parameters: {', '.join(model.params) or 'none'}"
+                )
             value = self.params[key]
             if is_driven(value) and not callable(value):
                 arr = np.asarray(value, dtype=float)
-                if arr.shape[0] == 0 or arr.shape[1] not in (1, self.n) or \
-                        not np.all(np.isfinite(arr)):
-                    raise ModelError(f"a table of {key} over time must be finite and have "
-                                     f"shape (steps, {self.n}) or (steps, 1), not "
-                                     f"{arr.shape}")
+                if (
+                    arr.shape[0] == 0
+                    or arr.shape[1] not in (1, self.n)
+                    or not np.all(np.isfinite(arr))
+                ):
+                    raise ModelError(
+                        f"a table of {key} over time must be finite and have "
+                        f"shape (steps, {self.n}) or (steps, 1), not "
+                        f"{arr.shape}"
+                    )
                 self.params[key] = arr
         if method == "exact" and any(is_driven(v) for v in self.params.values()):
-            raise ModelError("method 'exact' needs constant parameters; with a parameter "
-                             "that changes with time use 'exponential_euler', 'euler' or "
-                             "'rk4'")
+            raise ModelError(
+                "method 'exact' needs constant parameters; with a parameter "
+                "that changes with time use 'exponential_euler', 'euler' or "
+                "'rk4'"
+            )
         for key in self.init:
             if key not in model.states:
-                raise ModelError(f"{key} is not a state of model {model.name}; its states: "
-                                 f"{', '.join(model.states)}")
+                raise ModelError(
+                    f"{key} is not a state of model {model.name}; its states: "
+                    f"{', '.join(model.states)}"
+                )
         self.positions = None
         if positions is not None:
             pos = np.asarray(positions, dtype=float)
             if pos.ndim != 2 or pos.shape[0] != self.n:
-                raise ModelError(f"positions must have shape (n, d) = ({self.n}, d), not "
-                                 f"{pos.shape}")
+                raise ModelError(
+                    f"positions must have shape (n, d) = ({self.n}, d), not {pos.shape}"
+                )
             self.positions = pos
 
     def __getitem__(self, item):
@@ -168,8 +202,9 @@ class Population(_Source):
             raise ModelError("a population can be sliced with [a:b] only (contiguous)")
         start, stop, _ = item.indices(self.n)
         if stop <= start:
-            raise ModelError(f"the slice [{item.start}:{item.stop}] of population "
-                             f"{self.name!r} is empty")
+            raise ModelError(
+                f"the slice [{item.start}:{item.stop}] of population {self.name!r} is empty"
+            )
         return Subgroup(self, start, stop)
 
     def __repr__(self):
@@ -178,7 +213,8 @@ class Population(_Source):
 
 class Subgroup(_Source):
     """Neurons ``start:stop`` of a population (``P[:3200]``); usable wherever a
-    population is a source or a target."""
+    population is a source or a target.
+    """
 
     def __init__(self, population: Population, start: int, stop: int):
         self.population, self.start, self.stop = population, int(start), int(stop)
@@ -239,14 +275,21 @@ class PoissonGroup(_Source):
             self.rate = value * 1000.0  # internal 1/ms -> Hz
             rate = self.rate
         arr = np.asarray(rate, dtype=float)
-        if arr.ndim > 2 or (arr.ndim == 1 and arr.size != self.n) or (
-                arr.ndim == 2 and (arr.shape[1] not in (1, self.n) or arr.shape[0] == 0)) \
-                or not np.all(arr >= 0) or not np.all(np.isfinite(arr)):
-            raise ModelError(f"a Poisson rate must be finite, >= 0, and a number, a string "
-                             f"with a unit, an array of n = {self.n} rates, an array of shape "
-                             f"(steps, {self.n}) or a function of t, not an array of shape "
-                             f"{arr.shape}" if arr.ndim else
-                             "a Poisson rate must be a finite number >= 0")
+        if (
+            arr.ndim > 2
+            or (arr.ndim == 1 and arr.size != self.n)
+            or (arr.ndim == 2 and (arr.shape[1] not in (1, self.n) or arr.shape[0] == 0))
+            or not np.all(arr >= 0)
+            or not np.all(np.isfinite(arr))
+        ):
+            raise ModelError(
+                f"a Poisson rate must be finite, >= 0, and a number, a string "
+                f"with a unit, an array of n = {self.n} rates, an array of shape "
+                f"(steps, {self.n}) or a function of t, not an array of shape "
+                f"{arr.shape}"
+                if arr.ndim
+                else "a Poisson rate must be a finite number >= 0"
+            )
         if arr.ndim == 2:
             self.rate = arr
 
@@ -280,10 +323,10 @@ class SpikeGenerator(_Source):
         else:
             t = np.asarray(times, dtype=float)
         if idx.shape != t.shape or idx.ndim != 1:
-            raise ModelError("indices and times of a SpikeGenerator must be 1-d arrays of "
-                             "the same length")
-        if idx.size and (idx.min() < 0 or idx.max() >= self.n
-                         or not np.all(idx == np.round(idx))):
+            raise ModelError(
+                "indices and times of a SpikeGenerator must be 1-d arrays of the same length"
+            )
+        if idx.size and (idx.min() < 0 or idx.max() >= self.n or not np.all(idx == np.round(idx))):
             raise ModelError(f"SpikeGenerator indices must be whole numbers in [0, {self.n})")
         if not np.all(np.isfinite(t)) or (t.size and t.min() < 0):
             raise ModelError("SpikeGenerator times must be finite and >= 0")
@@ -348,17 +391,35 @@ class Synapses:
     ('apre', 'apost')
     """
 
-    def __init__(self, pre, post, model=None, on_pre=None, on_post=None, connect=None,
-                 params=None, init=None, delay=0, name=None, method=None, *, _origin=None):
+    def __init__(
+        self,
+        pre,
+        post,
+        model=None,
+        on_pre=None,
+        on_post=None,
+        connect=None,
+        params=None,
+        init=None,
+        delay=0,
+        name=None,
+        method=None,
+        *,
+        _origin=None,
+    ):
         if not isinstance(pre, _Source):
-            raise ModelError(f"pre must be a Population, a slice of one, a PoissonGroup or "
-                             f"a SpikeGenerator, not {type(pre).__name__}")
+            raise ModelError(
+                f"pre must be a Population, a slice of one, a PoissonGroup or "
+                f"a SpikeGenerator, not {type(pre).__name__}"
+            )
         if not isinstance(post, (Population, Subgroup)):
-            raise ModelError(f"post must be a Population or a slice of one, not "
-                             f"{type(post).__name__}")
+            raise ModelError(
+                f"post must be a Population or a slice of one, not {type(post).__name__}"
+            )
         if connect is None or not hasattr(connect, "build"):
-            raise ModelError("Synapses need connect=<a connectivity rule>, e.g. "
-                             "connect=FixedProbability(0.02)")
+            raise ModelError(
+                "Synapses need connect=<a connectivity rule>, e.g. connect=FixedProbability(0.02)"
+            )
         for what, text in (("model", model), ("on_pre", on_pre), ("on_post", on_post)):
             if text is not None and not isinstance(text, str):
                 raise ModelError(f"{what} must be a string, not {type(text).__name__}")
@@ -374,40 +435,50 @@ class Synapses:
         # line, "on_post": line}) - errors name the file and the line in it
         self._origin = _origin
         source, first = self.text_origin("model")
-        self._declared, self._odes, self._summed = _synapse_model(self.model_text, source,
-                                                                  first)
+        self._declared, self._odes, self._summed = _synapse_model(self.model_text, source, first)
         if not (on_pre or on_post or self._summed or self.clock_driven):
-            raise ModelError("Synapses need on_pre and/or on_post statements, a summed "
-                             "variable or a clock-driven equation")
+            raise ModelError(
+                "Synapses need on_pre and/or on_post statements, a summed "
+                "variable or a clock-driven equation"
+            )
         if method not in SYNAPSE_METHODS:
-            raise ModelError(f"unknown method {method!r} for synapses; the methods are: "
-                             "None (exponential_euler when every clock-driven equation is "
-                             "linear in its own variable, else euler), "
-                             + ", ".join(m for m in SYNAPSE_METHODS if m))
+            raise ModelError(
+                f"unknown method {method!r} for synapses; the methods are: "
+                "None (exponential_euler when every clock-driven equation is "
+                "linear in its own variable, else euler), "
+                + ", ".join(m for m in SYNAPSE_METHODS if m)
+            )
         self.method = method
         for key in self.params:
             if not isinstance(key, str) or not key.isidentifier():
                 raise ModelError(f"synapse parameter names must be identifiers, not {key!r}")
             if key in self._odes:
-                raise ModelError(f"{key} is a differential equation of the synapse model, "
-                                 "not a parameter; give its initial value in init")
+                raise ModelError(
+                    f"{key} is a differential equation of the synapse model, "
+                    "not a parameter; give its initial value in init"
+                )
         for target, _ in self._summed:
             if target not in post.model.params:
-                raise ModelError(f"the summed variable {target}_post must be a parameter of "
-                                 f"the postsynaptic model {post.model.name} (declare "
-                                 f"'{target} : unit' there); its parameters: "
-                                 f"{', '.join(post.model.params) or 'none'}")
+                raise ModelError(
+                    f"the summed variable {target}_post must be a parameter of "
+                    f"the postsynaptic model {post.model.name} (declare "
+                    f"'{target} : unit' there); its parameters: "
+                    f"{', '.join(post.model.params) or 'none'}"
+                )
         for key in self.init:
             if key not in self._declared or key in self.params:
-                raise ModelError(f"init gives {key}, which is not a per-synapse variable "
-                                 f"declared in the synapse model ({self.model_text!r})")
-        self.state = None   # filled by the network (arrays)
+                raise ModelError(
+                    f"init gives {key}, which is not a per-synapse variable "
+                    f"declared in the synapse model ({self.model_text!r})"
+                )
+        self.state = None  # filled by the network (arrays)
 
     def text_origin(self, what: str) -> tuple:
         """``(file, line in the file of the first line)`` of the text ``what`` (``"model"``,
-        ``"on_pre"``, ``"on_post"``), ``(None, 1)`` when not read from a file."""
+        ``"on_pre"``, ``"on_post"``), ``(None, 1)`` when not read from a file.
+        """
         source, lines = self._origin or (None, {})
-        if not lines.get(what):     # not from a file, or from a library synapse file
+        if not lines.get(what):  # not from a file, or from a library synapse file
             return None, 1
         return source, lines[what]
 
@@ -466,17 +537,19 @@ def _synapse_model(text: str, source=None, first_line: int = 1):
         match = _SYN_FLAG.search(code)
         if match:
             flags[number] = match.group(1)
-            code = code[:match.start()]
+            code = code[: match.start()]
         lines.append(code + hash_ + comment)
-    statements = parser.parse_equations("\n".join(lines), source=source,
-                                        first_line=first_line)
+    statements = parser.parse_equations("\n".join(lines), source=source, first_line=first_line)
     starts = [st.line - first_line + 1 for st in statements]
     owner = {}
     for number, flag in flags.items():
         before = [k for k, first in enumerate(starts) if first <= number]
         if not before:
-            raise ModelError(f"synapse model line {number}: the flag ({flag}) has no "
-                             "equation", source=source, line=first_line + number - 1)
+            raise ModelError(
+                f"synapse model line {number}: the flag ({flag}) has no equation",
+                source=source,
+                line=first_line + number - 1,
+            )
         owner[before[-1]] = flag
     declared, odes, summed = {}, {}, []
     for k, st in enumerate(statements):
@@ -485,37 +558,53 @@ def _synapse_model(text: str, source=None, first_line: int = 1):
             declared[st.name] = st.unit
         elif st.kind == "diff" and flag in ("event-driven", "clock-driven"):
             if st.flags:
-                raise ModelError(f"synapse model line {st.text!r}: the flags "
-                                 f"({', '.join(st.flags)}) are not supported in synapses",
-                                 source=source, line=st.line)
+                raise ModelError(
+                    f"synapse model line {st.text!r}: the flags "
+                    f"({', '.join(st.flags)}) are not supported in synapses",
+                    source=source,
+                    line=st.line,
+                )
             declared[st.name] = st.unit
             odes[st.name] = (flag, st)
         elif st.kind == "alias" and flag == "summed":
             if not st.name.endswith("_post"):
-                raise ModelError(f"synapse model line {st.text!r}: a summed variable names a "
-                                 "parameter of the postsynaptic population with the suffix "
-                                 "_post, such as 'I_gap_post = g*(v_pre - v_post) : amp "
-                                 "(summed)'",
-                                 source=source, line=st.line)
+                raise ModelError(
+                    f"synapse model line {st.text!r}: a summed variable names a "
+                    "parameter of the postsynaptic population with the suffix "
+                    "_post, such as 'I_gap_post = g*(v_pre - v_post) : amp "
+                    "(summed)'",
+                    source=source,
+                    line=st.line,
+                )
             target = st.name[: -len("_post")]
             if target in [t for t, _ in summed]:
-                raise ModelError(f"synapse model: {st.name} is summed twice",
-                                 source=source, line=st.line)
+                raise ModelError(
+                    f"synapse model: {st.name} is summed twice", source=source, line=st.line
+                )
             summed.append((target, st))
         elif st.kind == "diff":
-            raise ModelError(f"synapse model line {st.text!r}: a differential equation in a "
-                             "synapse model needs the flag (event-driven) or (clock-driven)",
-                             source=source, line=st.line)
+            raise ModelError(
+                f"synapse model line {st.text!r}: a differential equation in a "
+                "synapse model needs the flag (event-driven) or (clock-driven)",
+                source=source,
+                line=st.line,
+            )
         elif st.kind == "alias":
-            raise ModelError(f"synapse model line {st.text!r}: only summed variables "
-                             "('x_post = expr : unit (summed)') may be written 'x = expr' in a "
-                             "synapse model",
-                             source=source, line=st.line)
+            raise ModelError(
+                f"synapse model line {st.text!r}: only summed variables "
+                "('x_post = expr : unit (summed)') may be written 'x = expr' in a "
+                "synapse model",
+                source=source,
+                line=st.line,
+            )
         else:
-            raise ModelError(f"synapse model line {st.text!r}: the flag ({flag}) belongs to a "
-                             "differential equation (event-driven, clock-driven) or to "
-                             "'x_post = expr : unit' (summed)",
-                             source=source, line=st.line)
+            raise ModelError(
+                f"synapse model line {st.text!r}: the flag ({flag}) belongs to a "
+                "differential equation (event-driven, clock-driven) or to "
+                "'x_post = expr : unit' (summed)",
+                source=source,
+                line=st.line,
+            )
     return declared, odes, summed
 
 
@@ -532,16 +621,20 @@ class SpikeMonitor:
 
     def __init__(self, source, indices=None):
         if not isinstance(source, _Source):
-            raise ModelError(f"a SpikeMonitor records a population or spike source, not "
-                             f"{type(source).__name__}")
+            raise ModelError(
+                f"a SpikeMonitor records a population or spike source, not {type(source).__name__}"
+            )
         self.source = source
         self.indices = None if indices is None else np.unique(np.asarray(indices, int))
-        if self.indices is not None and self.indices.size and (
-                self.indices.min() < 0 or self.indices.max() >= source.n):
+        if (
+            self.indices is not None
+            and self.indices.size
+            and (self.indices.min() < 0 or self.indices.max() >= source.n)
+        ):
             raise ModelError(f"SpikeMonitor indices must be in [0, {source.n})")
         self._i = np.zeros(0, np.int32)
         self._step = np.zeros(0, np.int64)
-        self._chunks = []     # recorded (i, step) pieces not yet joined into _i, _step
+        self._chunks = []  # recorded (i, step) pieces not yet joined into _i, _step
         self._dt = None
 
     def _append(self, i, step) -> None:
@@ -549,9 +642,12 @@ class SpikeMonitor:
         if not len(i):
             return
         total = self.n + len(i)
-        check_memory(total * 12 * 2, f"the SpikeMonitor of {self.source.name}",
-                     "record fewer neurons (indices=...), or run shorter pieces and "
-                     "empty the monitor in between")
+        check_memory(
+            total * 12 * 2,
+            f"the SpikeMonitor of {self.source.name}",
+            "record fewer neurons (indices=...), or run shorter pieces and "
+            "empty the monitor in between",
+        )
         self._chunks.append((np.asarray(i, np.int32), np.asarray(step, np.int64)))
 
     def _join(self) -> None:
@@ -586,12 +682,13 @@ class SpikeMonitor:
         order = np.argsort(self._i, kind="stable")
         i, t = self._i[order], self.t[order]
         cuts = np.searchsorted(i, np.arange(self.source.n + 1))
-        return [t[cuts[k]:cuts[k + 1]] for k in range(self.source.n)]
+        return [t[cuts[k] : cuts[k + 1]] for k in range(self.source.n)]
 
 
 class StateMonitor:
     """Records states of some neurons: ``.t`` (ms) and ``[var]`` (len(indices), T) in the
-    model's display units.  Records the initial state and then every ``every`` steps."""
+    model's display units.  Records the initial state and then every ``every`` steps.
+    """
 
     def __init__(self, population, variables, indices, every=1):
         if not isinstance(population, (Population, Subgroup)):
@@ -601,12 +698,14 @@ class StateMonitor:
         model = population.model
         for v in variables:
             if v not in model.states:
-                raise ModelError(f"{v} is not a state of model {model.name}; states: "
-                                 f"{', '.join(model.states)}")
+                raise ModelError(
+                    f"{v} is not a state of model {model.name}; states: {', '.join(model.states)}"
+                )
         idx = np.atleast_1d(np.asarray(indices, dtype=np.int64))
         if idx.ndim != 1 or idx.size == 0 or idx.min() < 0 or idx.max() >= population.n:
-            raise ModelError(f"StateMonitor indices must be a non-empty list in "
-                             f"[0, {population.n})")
+            raise ModelError(
+                f"StateMonitor indices must be a non-empty list in [0, {population.n})"
+            )
         if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
             raise ModelError(f"every must be a positive whole number of steps, not {every!r}")
         self.population, self.variables = population, tuple(variables)
@@ -657,12 +756,12 @@ class RateMonitor:
             return 1
         from biosnn import units
 
-        b = units.parse_quantity(self.bin)[0] if isinstance(self.bin, str) else float(
-            self.bin)
+        b = units.parse_quantity(self.bin)[0] if isinstance(self.bin, str) else float(self.bin)
         k = int(round(b / self._dt))
         if k < 1 or abs(k * self._dt - b) > 1e-9 * max(1.0, b):
-            raise ModelError(f"the bin of a RateMonitor must be a whole number of steps, "
-                             f"not {self.bin!r}")
+            raise ModelError(
+                f"the bin of a RateMonitor must be a whole number of steps, not {self.bin!r}"
+            )
         return k
 
     @property

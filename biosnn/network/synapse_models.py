@@ -34,11 +34,28 @@ from biosnn import units
 from biosnn.errors import ModelError, UnitError
 from biosnn.names import MAX_LENGTH, check_identifier, from_stem
 
-__all__ = ["SynapseModel", "load_synapse", "list_synapses", "with_synapses", "on_pre",
-           "kinetic_synapses"]
+__all__ = [
+    "SynapseModel",
+    "load_synapse",
+    "list_synapses",
+    "with_synapses",
+    "on_pre",
+    "kinetic_synapses",
+]
 
-_KEYS = ("name", "title", "description", "reference", "output", "weight_unit", "on_pre",
-         "equations", "parameters", "kind", "initial")
+_KEYS = (
+    "name",
+    "title",
+    "description",
+    "reference",
+    "output",
+    "weight_unit",
+    "on_pre",
+    "equations",
+    "parameters",
+    "kind",
+    "initial",
+)
 _KINDS = ("linear", "kinetic")
 
 
@@ -63,8 +80,10 @@ class SynapseModel:
         from biosnn.equations import parser
 
         if self.kind == "kinetic":
-            raise ModelError(f"the synapse {self.name} is kinetic (one state per synapse); "
-                             "build it with kinetic_synapses(), not with_synapses()")
+            raise ModelError(
+                f"the synapse {self.name} is kinetic (one state per synapse); "
+                "build it with kinetic_synapses(), not with_synapses()"
+            )
         out = [st.name for st in parser.parse_equations(self.equations)]
         return out + [p for p, _ in self.parameters if p not in out]
 
@@ -74,10 +93,14 @@ class SynapseModel:
         mapping["v"] = voltage
 
         def sub(text):
-            text = re.sub(r"\bd([A-Za-z_]\w*)/dt\b",
-                          lambda m: f"d{mapping.get(m.group(1), m.group(1))}/dt", text)
-            return re.sub(r"\b([A-Za-z_]\w*)\b",
-                          lambda m: mapping.get(m.group(1), m.group(1)), text)
+            text = re.sub(
+                r"\bd([A-Za-z_]\w*)/dt\b",
+                lambda m: f"d{mapping.get(m.group(1), m.group(1))}/dt",
+                text,
+            )
+            return re.sub(
+                r"\b([A-Za-z_]\w*)\b", lambda m: mapping.get(m.group(1), m.group(1)), text
+            )
 
         params = {mapping[p]: value for p, value in self.parameters}
         return sub(self.equations), params, sub(self.on_pre)
@@ -117,8 +140,9 @@ def load_synapse(name_or_path) -> SynapseModel:
     text = str(name_or_path)
     path = Path(text) if text.endswith(".toml") else _files().get(text)
     if path is None or not path.is_file():
-        raise ModelError(f"no synapse model {text!r}; the library has "
-                         f"{', '.join(sorted(_files())) or 'none'}")
+        raise ModelError(
+            f"no synapse model {text!r}; the library has {', '.join(sorted(_files())) or 'none'}"
+        )
     raw = path.read_text(encoding="utf-8")
     try:
         data = _toml().loads(raw)
@@ -126,41 +150,63 @@ def load_synapse(name_or_path) -> SynapseModel:
         raise ModelError(f"invalid TOML: {exc}", source=str(path)) from None
     for key in data:
         if key not in _KEYS:
-            raise ModelError(f"unknown key {key!r}; allowed: {', '.join(_KEYS)}",
-                             source=str(path))
+            raise ModelError(f"unknown key {key!r}; allowed: {', '.join(_KEYS)}", source=str(path))
     for key in ("output", "on_pre", "equations", "weight_unit"):
         if not isinstance(data.get(key), str):
             raise ModelError(f"{key} must be a string", source=str(path))
     kind = data.get("kind", "linear")
     if kind not in _KINDS:
-        raise ModelError(f"kind must be one of {', '.join(_KINDS)}, not {kind!r}",
-                         source=str(path))
-    name = check_identifier(data.get("name", from_stem(path.stem)), "the synapse model name",
-                            source=str(path), line=dict(_name_lines(raw)).get("name"))
-    try:   # a unit, not text: it is written into the synapse equations (w : unit)
+        raise ModelError(f"kind must be one of {', '.join(_KINDS)}, not {kind!r}", source=str(path))
+    name = check_identifier(
+        data.get("name", from_stem(path.stem)),
+        "the synapse model name",
+        source=str(path),
+        line=dict(_name_lines(raw)).get("name"),
+    )
+    try:  # a unit, not text: it is written into the synapse equations (w : unit)
         units.parse_unit(data["weight_unit"])
     except UnitError as exc:
         raise ModelError(f"weight_unit: {exc}", source=str(path)) from None
-    return SynapseModel(name=name, equations=data["equations"],
-                        parameters=tuple(data.get("parameters", {}).items()),
-                        output=data["output"], on_pre=data["on_pre"],
-                        weight_unit=data["weight_unit"], title=data.get("title", ""),
-                        description=data.get("description", ""),
-                        reference=data.get("reference", ""), kind=kind,
-                        initial=tuple(data.get("initial", {}).items()))
+    return SynapseModel(
+        name=name,
+        equations=data["equations"],
+        parameters=tuple(data.get("parameters", {}).items()),
+        output=data["output"],
+        on_pre=data["on_pre"],
+        weight_unit=data["weight_unit"],
+        title=data.get("title", ""),
+        description=data.get("description", ""),
+        reference=data.get("reference", ""),
+        kind=kind,
+        initial=tuple(data.get("initial", {}).items()),
+    )
 
 
 def on_pre(synapse, target: str) -> str:
     """The ``on_pre`` statement of ``synapse`` feeding the neuron input ``target``
-    (``w`` is the synaptic weight, a parameter or per-synapse variable of the Synapses)."""
+    (``w`` is the synaptic weight, a parameter or per-synapse variable of the Synapses).
+    """
     syn = synapse if isinstance(synapse, SynapseModel) else load_synapse(synapse)
     if syn.kind == "kinetic":
         return syn.on_pre
     return syn.renamed(target)[2]
 
 
-def kinetic_synapses(synapse, pre, post, target: str, *, connect, w, voltage: str = "v",
-                     params=None, init=None, delay=0, name=None, method=None):
+def kinetic_synapses(
+    synapse,
+    pre,
+    post,
+    target: str,
+    *,
+    connect,
+    w,
+    voltage: str = "v",
+    params=None,
+    init=None,
+    delay=0,
+    name=None,
+    method=None,
+):
     """A :class:`~biosnn.network.Synapses` object for a kinetic library synapse.
 
     Parameters
@@ -198,10 +244,11 @@ def kinetic_synapses(synapse, pre, post, target: str, *, connect, w, voltage: st
     _check_variables(target=target, voltage=voltage)
     syn = synapse if isinstance(synapse, SynapseModel) else load_synapse(synapse)
     if syn.kind != "kinetic":
-        raise ModelError(f"the synapse {syn.name} is linear: merge it into the neuron with "
-                         "with_synapses() and on_pre()")
-    text = re.sub(rf"\b{re.escape(syn.output)}_post\b", lambda m: f"{target}_post",
-                  syn.equations)
+        raise ModelError(
+            f"the synapse {syn.name} is linear: merge it into the neuron with "
+            "with_synapses() and on_pre()"
+        )
+    text = re.sub(rf"\b{re.escape(syn.output)}_post\b", lambda m: f"{target}_post", syn.equations)
     text = re.sub(r"\bv_post\b", lambda m: f"{voltage}_post", text)
     shared = dict(syn.parameters)
     shared.update(params or {})
@@ -212,8 +259,18 @@ def kinetic_synapses(synapse, pre, post, target: str, *, connect, w, voltage: st
     else:
         shared["w"] = w
         values = dict(syn.initial, **(init or {}))
-    return Synapses(pre, post, model=text, on_pre=syn.on_pre, connect=connect,
-                    params=shared, init=values, delay=delay, name=name, method=method)
+    return Synapses(
+        pre,
+        post,
+        model=text,
+        on_pre=syn.on_pre,
+        connect=connect,
+        params=shared,
+        init=values,
+        delay=delay,
+        name=name,
+        method=method,
+    )
 
 
 def _check_variables(**names) -> None:
@@ -262,15 +319,18 @@ def with_synapses(model, inputs: dict, voltage: str | None = None):
         syn = syn if isinstance(syn, SynapseModel) else load_synapse(syn)
         used.append(syn.name)
         if target not in model.params:
-            raise ModelError(f"model {model.name} has no parameter {target!r} for the "
-                             f"synapse {syn.name} to drive; its parameters: "
-                             f"{', '.join(model.params)}")
+            raise ModelError(
+                f"model {model.name} has no parameter {target!r} for the "
+                f"synapse {syn.name} to drive; its parameters: "
+                f"{', '.join(model.params)}"
+            )
         text, sparams, _ = syn.renamed(target, voltage)
         params.pop(target, None)
         eqs = re.sub(rf"^\s*{re.escape(target)}\s*:.*$", "", eqs, flags=re.M)
         eqs = eqs.rstrip("\n") + "\n" + text
         params.update(sparams)
-    args.update(equations=eqs, params=params, _origin=None,
-                name="_".join([model.name] + used)[:MAX_LENGTH])
+    args.update(
+        equations=eqs, params=params, _origin=None, name="_".join([model.name] + used)[:MAX_LENGTH]
+    )
     args.pop("presets", None)
     return Model(**args)

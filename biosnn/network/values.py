@@ -44,8 +44,9 @@ from __future__ import annotations
 import math
 import numbers
 import re
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
-from typing import Callable, Union
+from typing import Union
 
 import numpy as np
 
@@ -87,8 +88,10 @@ def _check_param(owner: str, name: str, value, *, optional: bool = False):
             raise ModelError(f"{owner}: the parameter {name} is an empty string")
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ModelError(f"{owner}: the parameter {name} must be a number or a string with a "
-                         f"unit such as '-60 mV', not {value!r}")
+        raise ModelError(
+            f"{owner}: the parameter {name} must be a number or a string with a "
+            f"unit such as '-60 mV', not {value!r}"
+        )
     if not math.isfinite(float(value)):
         raise ModelError(f"{owner}: the parameter {name} must be finite, not {value!r}")
     return value
@@ -130,8 +133,9 @@ class Distribution:
         params = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            params[f.name] = None if value is None else _internal(
-                convert, value, f"{self} (parameter {f.name})")
+            params[f.name] = (
+                None if value is None else _internal(convert, value, f"{self} (parameter {f.name})")
+            )
         out = self._sample(params, int(n), _rng(rng))
         return np.ascontiguousarray(out, dtype=np.float64)
 
@@ -168,8 +172,11 @@ class Uniform(Distribution):
     def __post_init__(self):
         _check_param("Uniform", "low", self.low)
         _check_param("Uniform", "high", self.high)
-        if not isinstance(self.low, str) and not isinstance(self.high, str) \
-                and self.high < self.low:
+        if (
+            not isinstance(self.low, str)
+            and not isinstance(self.high, str)
+            and self.high < self.low
+        ):
             raise ModelError(f"{self}: high must not be below low")
 
     def _sample(self, p, n, rng):
@@ -208,8 +215,11 @@ class Normal(Distribution):
         _check_param("Normal", "high", self.high, optional=True)
         if not isinstance(self.sd, str) and self.sd < 0:
             raise ModelError(f"{self}: the standard deviation sd must not be negative")
-        if isinstance(self.low, numbers.Real) and isinstance(self.high, numbers.Real) \
-                and not self.low < self.high:
+        if (
+            isinstance(self.low, numbers.Real)
+            and isinstance(self.high, numbers.Real)
+            and not self.low < self.high
+        ):
             raise ModelError(f"{self}: low must be below high")
 
     def _sample(self, p, n, rng):
@@ -236,14 +246,15 @@ class Normal(Distribution):
             raise ModelError(
                 f"{self}: the interval [low, high] holds only {mass:.2g} of the normal "
                 f"distribution (at least {MIN_TRUNCATED_MASS:g} is needed); check the "
-                "bounds and their units")
+                "bounds and their units"
+            )
         out = np.empty(n)
         filled = 0
         while filled < n:
             need = n - filled
             batch = rng.normal(mean, sd, int(need / mass * 1.1) + 16)
             batch = batch[(batch >= lo) & (batch <= hi)][:need]
-            out[filled:filled + batch.size] = batch
+            out[filled : filled + batch.size] = batch
             filled += batch.size
         return out
 
@@ -321,8 +332,9 @@ def _rng(rng):
 _CALL = re.compile(r"\s*([A-Za-z_]\w*)\s*\((.*)\)\s*$", re.S)
 
 
-def draw(value, n: int, rng=None, convert: Callable | None = None, *,
-         name: str = "value") -> np.ndarray:
+def draw(
+    value, n: int, rng=None, convert: Callable | None = None, *, name: str = "value"
+) -> np.ndarray:
     """``n`` values of a quantity in internal units, as a float64 array.
 
     Parameters
@@ -358,8 +370,9 @@ def draw(value, n: int, rng=None, convert: Callable | None = None, *,
     array([1000., 2000., 3000.])
     """
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-        raise ValueError(f"the number of values for {name} must be a non-negative integer, "
-                         f"not {n!r}")
+        raise ValueError(
+            f"the number of values for {name} must be a non-negative integer, not {n!r}"
+        )
     n = int(n)
     if isinstance(value, str) and _CALL.match(value):
         value = parse_value(value)
@@ -371,8 +384,10 @@ def draw(value, n: int, rng=None, convert: Callable | None = None, *,
     if isinstance(value, (str, numbers.Real)) and not isinstance(value, bool):
         return np.full(n, _internal(convert, value, name))
     if isinstance(value, (bool, dict, set)) or callable(value) or value is None:
-        raise TypeError(f"{name} must be a number, a string with a unit, an array of {n} "
-                        f"values or a Distribution, not {value!r}")
+        raise TypeError(
+            f"{name} must be a number, a string with a unit, an array of {n} "
+            f"values or a Distribution, not {value!r}"
+        )
     if isinstance(value, (list, tuple)) and any(isinstance(v, str) for v in value):
         values = [_internal(convert, v, f"{name}[{k}]") for k, v in enumerate(value)]
         array = np.asarray(values, dtype=np.float64)
@@ -380,18 +395,22 @@ def draw(value, n: int, rng=None, convert: Callable | None = None, *,
         try:
             array = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError):
-            raise TypeError(f"{name} must be a number, a string with a unit, an array of {n} "
-                            f"values or a Distribution, not {value!r}") from None
+            raise TypeError(
+                f"{name} must be a number, a string with a unit, an array of {n} "
+                f"values or a Distribution, not {value!r}"
+            ) from None
         if array.ndim != 1:
-            raise ValueError(f"{name} must be a 1-D array of {n} values, got shape "
-                             f"{array.shape}")
+            raise ValueError(f"{name} must be a 1-D array of {n} values, got shape {array.shape}")
         if array.size != n:
-            raise ValueError(f"{name} must have {n} values (one per neuron or synapse), got {array.size}")
+            raise ValueError(
+                f"{name} must have {n} values (one per neuron or synapse), got {array.size}"
+            )
         if convert is not None:
             array = np.asarray(convert(array), dtype=np.float64)
     if array.shape != (n,):
-        raise ValueError(f"{name} must have {n} values (one per neuron or synapse), got "
-                         f"{array.size}")
+        raise ValueError(
+            f"{name} must have {n} values (one per neuron or synapse), got {array.size}"
+        )
     return np.ascontiguousarray(array)
 
 
@@ -407,8 +426,9 @@ def _parse_quantity_text(text: str, where: str):
     """A number (float) or a number with a unit (the stripped string)."""
     match = _QUANTITY.match(text)
     if not match or not text.strip():
-        raise ModelError(f"{where}: {text.strip()!r} is not a number or a number with a unit "
-                         "(e.g. '-60 mV')")
+        raise ModelError(
+            f"{where}: {text.strip()!r} is not a number or a number with a unit (e.g. '-60 mV')"
+        )
     if match.group(2) is None or not match.group(2).strip():
         return float(match.group(1))
     return " ".join(text.split())
@@ -442,8 +462,9 @@ def parse_value(text):
     if isinstance(text, numbers.Real) and not isinstance(text, bool):
         return float(text)
     if not isinstance(text, str):
-        raise ModelError(f"a value must be a number or a text such as 'uniform(-60 mV, -50 mV)'"
-                         f", not {text!r}")
+        raise ModelError(
+            f"a value must be a number or a text such as 'uniform(-60 mV, -50 mV)', not {text!r}"
+        )
     if len(text) > 500:
         raise ModelError(f"the value {text[:40]!r}... is too long")
     call = _CALL.match(text)
@@ -453,11 +474,12 @@ def parse_value(text):
     where = f"in {text.strip()!r}"
     cls = _KINDS.get(kind.lower())
     if cls is None:
-        raise ModelError(f"{where}: unknown distribution {kind!r}; use one of "
-                         f"{', '.join(_KINDS)}")
+        raise ModelError(f"{where}: unknown distribution {kind!r}; use one of {', '.join(_KINDS)}")
     if "(" in body or ")" in body:
-        raise ModelError(f"{where}: arguments must be numbers with units; parentheses inside "
-                         "the arguments are not allowed")
+        raise ModelError(
+            f"{where}: arguments must be numbers with units; parentheses inside "
+            "the arguments are not allowed"
+        )
     names = [f.name for f in fields(cls)]
     args, kwargs = [], {}
     for part in body.split(",") if body.strip() else []:
@@ -465,8 +487,9 @@ def parse_value(text):
         if keyword:
             key = keyword.group(1)
             if key not in names:
-                raise ModelError(f"{where}: {kind} has no parameter {key!r} (it has "
-                                 f"{', '.join(names)})")
+                raise ModelError(
+                    f"{where}: {kind} has no parameter {key!r} (it has {', '.join(names)})"
+                )
             if key in kwargs:
                 raise ModelError(f"{where}: the parameter {key!r} is given twice")
             kwargs[key] = _parse_quantity_text(keyword.group(2), where)
@@ -475,15 +498,18 @@ def parse_value(text):
                 raise ModelError(f"{where}: a positional argument follows a keyword argument")
             args.append(_parse_quantity_text(part, where))
     if len(args) > len(names):
-        raise ModelError(f"{where}: {kind} takes at most {len(names)} arguments "
-                         f"({', '.join(names)}), got {len(args)}")
-    for key in names[:len(args)]:
+        raise ModelError(
+            f"{where}: {kind} takes at most {len(names)} arguments "
+            f"({', '.join(names)}), got {len(args)}"
+        )
+    for key in names[: len(args)]:
         if key in kwargs:
             raise ModelError(f"{where}: the parameter {key!r} is given twice")
     given = dict(zip(names, args), **kwargs)
     required = [f.name for f in fields(cls) if f.default is MISSING]
     missing = [key for key in required if key not in given]
     if missing:
-        raise ModelError(f"{where}: {kind} needs {', '.join(required)}; missing "
-                         f"{', '.join(missing)}")
+        raise ModelError(
+            f"{where}: {kind} needs {', '.join(required)}; missing {', '.join(missing)}"
+        )
     return cls(**given)

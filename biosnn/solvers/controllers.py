@@ -131,7 +131,7 @@ class PIController:
             if err == 0.0:
                 fac = self.factor_max
             else:
-                fac = self.safety * err ** (-self.alpha) * err_old ** self.beta
+                fac = self.safety * err ** (-self.alpha) * err_old**self.beta
                 fac = min(max(fac, self.factor_min), self.factor_max)
             if rejected_before:
                 fac = min(fac, 1.0)
@@ -177,7 +177,10 @@ def initial_step(fun, t0, y0, f0, order: int, rtol: float, atol: float, t_span) 
     d2 = np.sqrt(np.mean(((f1 - f0) / scale) ** 2, axis=0)) / h0
     dmax = np.maximum(d1, d2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        h1 = np.where(dmax <= 1e-15, np.maximum(1e-6, h0 * 1e-3),
-                      (0.01 / np.where(dmax > 0, dmax, 1.0)) ** (1.0 / order))
+        h1 = np.where(
+            dmax <= 1e-15,
+            np.maximum(1e-6, h0 * 1e-3),
+            (0.01 / np.where(dmax > 0, dmax, 1.0)) ** (1.0 / order),
+        )
     h1 = np.where(np.isfinite(h1), h1, 1e-6)
     return np.minimum(np.minimum(100 * h0, h1), t_span)

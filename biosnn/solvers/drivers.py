@@ -170,7 +170,8 @@ class Problem:
 
     def f_one(self, t: float, y: list, t_start: float, idx=None) -> list:
         """Drift of one instance (``idx``: None when n = 1, else a 1-element index array)
-        on Python floats (``kernel.f1``)."""
+        on Python floats (``kernel.f1``).
+        """
         self.n_rhs += 1
         if self.stimuli:
             p = self.params(np.array([t]), idx, np.array([t_start]))[:, 0].tolist()
@@ -181,15 +182,15 @@ class Problem:
         try:
             return self.kernel.f1(t, y, p)
         except (ArithmeticError, ValueError, TypeError):
-            out = self.kernel.f(t, np.array(y, float).reshape(-1, 1),
-                                np.array(p, float).reshape(-1, 1))
+            out = self.kernel.f(
+                t, np.array(y, float).reshape(-1, 1), np.array(p, float).reshape(-1, 1)
+            )
             return out[:, 0].tolist()
 
     def _f_single(self, t, y, p) -> np.ndarray:
         """One instance on Python floats (``kernel.f1``), NumPy where floats raise."""
         try:
-            vals = self.kernel.f1(float(np.reshape(t, -1)[0]), y[:, 0].tolist(),
-                                  p[:, 0].tolist())
+            vals = self.kernel.f1(float(np.reshape(t, -1)[0]), y[:, 0].tolist(), p[:, 0].tolist())
             return np.array(vals, dtype=float).reshape(-1, 1)
         except (ArithmeticError, ValueError, TypeError):
             return self.kernel.f(t, y, p)
@@ -234,7 +235,8 @@ class Problem:
             f"The solution blew up at t = {tt:.6g}{self.time_unit} in instance {inst}: "
             f"variable {self.spec.states[bad_state]!r} became {float(y[bad_state, bad_col])}. "
             "Try a smaller dt, or an adaptive method (e.g. method='rk45', rtol=1e-6, "
-            "atol=1e-9), or check the parameters.")
+            "atol=1e-9), or check the parameters."
+        )
 
     @property
     def time_unit(self) -> str:
@@ -259,8 +261,7 @@ def run(spec, kernel, request: RunRequest) -> RawRun:
     RawRun
     """
     if request.method not in METHODS:
-        raise SimulationError(f"unknown method {request.method!r}; methods: "
-                              + ", ".join(METHODS))
+        raise SimulationError(f"unknown method {request.method!r}; methods: " + ", ".join(METHODS))
     prob = Problem(spec, kernel, request)
     with np.errstate(all="ignore"):
         if request.method in ADAPTIVE + STIFF:
@@ -339,7 +340,7 @@ def _exact_stepper(prob: Problem):
 
 
 def _noise_increments(prob: Problem, k: int, dt: float) -> np.ndarray:
-    """dW of step k: (n_noises, n)."""
+    """DW of step k: (n_noises, n)."""
     nn = prob.spec.n_noises
     key = seed_key(prob.request.seed if prob.request.seed is not None else 0)
     stream = prob.cols[None, :] * nn + np.arange(nn)[:, None]
@@ -377,8 +378,12 @@ def _fixed_stepper(prob: Problem):
     method = prob.request.method
     if method in TABLEAUX:
         return _rk_stepper(prob, TABLEAUX[method])
-    return {"exponential_euler": _exp_euler_stepper, "exact": _exact_stepper,
-            "euler_maruyama": _em_stepper, "stochastic_heun": _heun_sde_stepper}[method](prob)
+    return {
+        "exponential_euler": _exp_euler_stepper,
+        "exact": _exact_stepper,
+        "euler_maruyama": _em_stepper,
+        "stochastic_heun": _heun_sde_stepper,
+    }[method](prob)
 
 
 class _FixedEvents:
@@ -411,8 +416,9 @@ class _FixedEvents:
                 thr_end = np.asarray(prob.kernel.threshold(t_new, y_new, p_new), bool)
             self.thr_prev = thr_end
         if self.refractory.kind == "condition" and self.refractory.active.any():
-            holds = np.asarray(prob.kernel.refractory_condition(t_new, y_new,
-                                                                prob.params(t_new)), bool)
+            holds = np.asarray(
+                prob.kernel.refractory_condition(t_new, y_new, prob.params(t_new)), bool
+            )
             self.refractory.check_condition(slice(None), holds)
 
     def _spike(self, t, dt, y, y_new, spk, p_new):
@@ -440,7 +446,8 @@ def _run_fixed(prob: Problem) -> RawRun:
         raise SimulationError(
             f"{n_steps if n_steps < 10**12 else f'{n_steps:.3g}'} steps of dt = {dt:g} are "
             "needed, more than max_steps = "
-            f"{req.max_steps}; increase max_steps or dt.")
+            f"{req.max_steps}; increase max_steps or dt."
+        )
     rec = list(req.record_states)
     every = max(int(req.record_every), 1)
     times = req.record_times()
@@ -460,10 +467,10 @@ def _run_fixed(prob: Problem) -> RawRun:
         if (k + 1) % every == 0:
             out[:, :, (k + 1) // every] = y[rec]
     spike_index, spike_time = events.spikes.arrays()
-    stats = {"n_steps": n_steps * prob.n, "n_rejected": 0, "n_rhs": prob.n_rhs,
-             "n_jac": prob.n_jac}
-    return RawRun(t=times, y=out, spike_index=spike_index, spike_time=spike_time,
-                  y_final=y, stats=stats)
+    stats = {"n_steps": n_steps * prob.n, "n_rejected": 0, "n_rhs": prob.n_rhs, "n_jac": prob.n_jac}
+    return RawRun(
+        t=times, y=out, spike_index=spike_index, spike_time=spike_time, y_final=y, stats=stats
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -539,8 +546,9 @@ class _ERKStep:
             self._unrolled = _unrolled_stages(tab)
         tt, hh = float(t[0]), float(h[0])
         y0 = y[:, 0].tolist()
-        yn, err, low, Ks = self._unrolled(prob.f_one, tt, hh, y0,
-                                          None if k0 is None else k0[:, 0].tolist(), idx)
+        yn, err, low, Ks = self._unrolled(
+            prob.f_one, tt, hh, y0, None if k0 is None else k0[:, 0].tolist(), idx
+        )
         rtol, atol = prob.request.rtol, prob.request.atol
         sc = [atol + rtol * max(abs(a), abs(b)) for a, b in zip(y0, yn)]
         e5 = sum((e / c) ** 2 for e, c in zip(err, sc))
@@ -602,8 +610,10 @@ class _RosenbrockStep:
             def solve(rhs):
                 return W1 @ rhs
         else:
+
             def solve(rhs):
                 return np.einsum("mij,jm->im", Winv, rhs)
+
         U = np.empty((tab.n_stages, ns, m))
         Uf = U.reshape(tab.n_stages, ns * m)
         for i in range(tab.n_stages):
@@ -624,9 +634,12 @@ class _RosenbrockStep:
         return y_new, norm, U
 
     def _jacobian(self, t, y, idx, refr):
-        key = (np.asarray(t).tobytes(), y.tobytes(),
-               None if idx is None else idx.tobytes(),
-               None if refr is None else refr.tobytes())
+        key = (
+            np.asarray(t).tobytes(),
+            y.tobytes(),
+            None if idx is None else idx.tobytes(),
+            None if refr is None else refr.tobytes(),
+        )
         if self._jac_cache is not None and self._jac_cache[0] == key:
             return self._jac_cache[1]
         J = self.prob.jac(t, y, idx, refr, t)
@@ -652,25 +665,38 @@ def _unrolled_stages(tab):
     the source is printed from the tableau's coefficients (``repr`` of each float), so the
     arithmetic is that of the tableau, term by term.
     """
+
     def comb(weights, base):
         terms = [(m, repr(float(w))) for m, w in enumerate(weights) if w != 0.0]
         names = [f"k{m}" for m, _ in terms]
         expr = " + ".join(f"{w}*k{m}" for m, w in terms) or "0.0"
         if base:
-            return (f"[y + ({expr}) for y, {', '.join(names)} in zip(y0, "
-                    f"{', '.join(f'K{m}' for m, _ in terms)})]") if terms else "list(y0)"
+            return (
+                (
+                    f"[y + ({expr}) for y, {', '.join(names)} in zip(y0, "
+                    f"{', '.join(f'K{m}' for m, _ in terms)})]"
+                )
+                if terms
+                else "list(y0)"
+            )
         if not terms:
             return "[0.0]*len(y0)"
-        return (f"[{expr} for {', '.join(names)}{',' if len(names) == 1 else ''} in "
-                f"zip({', '.join(f'K{m}' for m, _ in terms)})]")
+        return (
+            f"[{expr} for {', '.join(names)}{',' if len(names) == 1 else ''} in "
+            f"zip({', '.join(f'K{m}' for m, _ in terms)})]"
+        )
 
-    lines = ["def _stages(f1, t, h, y0, k0, idx):",
-             "    if k0 is None:",
-             "        k0 = f1(t, y0, t, idx)",
-             "    K0 = [h*v for v in k0]"]
+    lines = [
+        "def _stages(f1, t, h, y0, k0, idx):",
+        "    if k0 is None:",
+        "        k0 = f1(t, y0, t, idx)",
+        "    K0 = [h*v for v in k0]",
+    ]
     for i in range(1, tab.n_stages):
-        lines.append(f"    K{i} = [h*v for v in f1(t + {float(tab.c[i])!r}*h, "
-                     f"{comb(tab.A[i, :i], True)}, t, idx)]")
+        lines.append(
+            f"    K{i} = [h*v for v in f1(t + {float(tab.c[i])!r}*h, "
+            f"{comb(tab.A[i, :i], True)}, t, idx)]"
+        )
     lines.append(f"    y1 = {comb(tab.b, True)}")
     lines.append(f"    err = {comb(tab.b_err, False) if tab.b_err is not None else 'None'}")
     low = comb(tab.b_err_low, False) if tab.b_err_low is not None else "None"
@@ -701,11 +727,13 @@ class _AdaptiveRun:
         self.prob = prob
         req = prob.request
         if req.rtol is None or req.atol is None:
-            raise SimulationError("adaptive methods need rtol and atol, e.g. "
-                                  "rtol=1e-6, atol=1e-9")
+            raise SimulationError("adaptive methods need rtol and atol, e.g. rtol=1e-6, atol=1e-9")
         method = req.method
-        self.stepper = (_RosenbrockStep(prob, ROSENBROCK[method]) if method in STIFF
-                        else _ERKStep(prob, TABLEAUX[method]))
+        self.stepper = (
+            _RosenbrockStep(prob, ROSENBROCK[method])
+            if method in STIFF
+            else _ERKStep(prob, TABLEAUX[method])
+        )
         self.controller = PIController(order=self.stepper.order)
         n = prob.n
         self.t0, self.t1 = float(req.t0), float(req.t1)
@@ -724,8 +752,9 @@ class _AdaptiveRun:
         self.spikes = SpikeLog()
         self.has_threshold = prob.spec.threshold is not None
         self.has_reset = bool(prob.spec.reset)
-        self.thr_prev = (prob.threshold(self.t0, self.y, None, self.t0)
-                         if self.has_threshold else None)
+        self.thr_prev = (
+            prob.threshold(self.t0, self.y, None, self.t0) if self.has_threshold else None
+        )
         self.rec = list(req.record_states)
         self.times = req.record_times()
         self.out = np.empty((len(self.rec), n, self.times.size))
@@ -744,10 +773,20 @@ class _AdaptiveRun:
             self._iteration()
         self._record_remaining()
         spike_index, spike_time = self.spikes.arrays()
-        stats = {"n_steps": int(self.n_steps.sum()), "n_rejected": int(self.n_rejected.sum()),
-                 "n_rhs": prob.n_rhs, "n_jac": prob.n_jac}
-        return RawRun(t=self.times, y=self.out, spike_index=spike_index,
-                      spike_time=spike_time, y_final=self.y, stats=stats)
+        stats = {
+            "n_steps": int(self.n_steps.sum()),
+            "n_rejected": int(self.n_rejected.sum()),
+            "n_rhs": prob.n_rhs,
+            "n_jac": prob.n_jac,
+        }
+        return RawRun(
+            t=self.times,
+            y=self.out,
+            spike_index=spike_index,
+            spike_time=spike_time,
+            y_final=self.y,
+            stats=stats,
+        )
 
     def _initial_steps(self):
         prob, req = self.prob, self.prob.request
@@ -764,8 +803,9 @@ class _AdaptiveRun:
         def fun(tt, yy):
             return prob.f(tt, yy, None, refr, self.t)
 
-        self.h = initial_step(fun, self.t, self.y, f0, self.stepper.order, req.rtol, req.atol,
-                              t_stop - self.t)
+        self.h = initial_step(
+            fun, self.t, self.y, f0, self.stepper.order, req.rtol, req.atol, t_stop - self.t
+        )
 
     # ----------------------------------------------------------------------------------
     def _stop_times(self, t, idx):
@@ -808,8 +848,7 @@ class _AdaptiveRun:
         if k0_ok.all():
             k0 = self.k0[:, sel]
         y_new, err, K = self.stepper.attempt(t, h_eff, y, idx, refr, k0)
-        accept, h_next = self.controller.propose(h_eff, err, self.err_old[sel],
-                                                 self.rejected[sel])
+        accept, h_next = self.controller.propose(h_eff, err, self.err_old[sel], self.rejected[sel])
         self._store_last_bad(y_new, err, idx)
         # bookkeeping for all attempted instances
         cols = self._cols(idx)
@@ -820,7 +859,8 @@ class _AdaptiveRun:
         if (self.n_steps[cols] + self.n_rejected[cols] > prob.request.max_steps).any():
             raise SimulationError(
                 f"more than max_steps = {prob.request.max_steps} steps; the model may be "
-                "stiff (try method='rodas4') or the tolerances too strict.")
+                "stiff (try method='rodas4') or the tolerances too strict."
+            )
         # rejected: retry with the smaller step (k0 stays valid: same t, y)
         if not accept.all():
             rej = cols[~accept]
@@ -833,8 +873,9 @@ class _AdaptiveRun:
                 self.k0_ok[rej] = True
                 self.k0_refr[rej] = refr_now[~accept]
         if accept.any():
-            self._accept(accept, cols, t, y, h_eff, y_new, h_next, lands, t_stop, K, refr,
-                         refr_now, idx)
+            self._accept(
+                accept, cols, t, y, h_eff, y_new, h_next, lands, t_stop, K, refr, refr_now, idx
+            )
 
     def _one_left(self, act) -> bool:
         """Fast path when one instance is left: the same logic on Python floats.
@@ -874,8 +915,9 @@ class _AdaptiveRun:
         y = self.y[:, sel]
         y_new, err, K = self.stepper.attempt(ta, ha, y, idx, refr, k0)
         e = float(err[0])
-        accept, h_next = self.controller.propose_one(h_eff, e, float(self.err_old[i]),
-                                                     bool(self.rejected[i]))
+        accept, h_next = self.controller.propose_one(
+            h_eff, e, float(self.err_old[i]), bool(self.rejected[i])
+        )
         self._last_trial = (y_new, idx)
         if accept:
             self.err_old[i] = max(e, 1e-4)
@@ -885,7 +927,8 @@ class _AdaptiveRun:
         if self.n_steps[i] + self.n_rejected[i] > self.prob.request.max_steps:
             raise SimulationError(
                 f"more than max_steps = {self.prob.request.max_steps} steps; the model may "
-                "be stiff (try method='rodas4') or the tolerances too strict.")
+                "be stiff (try method='rodas4') or the tolerances too strict."
+            )
         if not accept:
             self.h[i] = h_next
             if k0 is None:
@@ -894,9 +937,21 @@ class _AdaptiveRun:
                 self.k0_ok[i] = True
                 self.k0_refr[i] = refr_now
             return True
-        self._accept(np.ones(1, bool), np.array([i]), ta, y, ha, y_new, np.array([h_next]),
-                     np.array([lands]), np.array([t_stop]), K, refr, np.array([refr_now]),
-                     idx)
+        self._accept(
+            np.ones(1, bool),
+            np.array([i]),
+            ta,
+            y,
+            ha,
+            y_new,
+            np.array([h_next]),
+            np.array([lands]),
+            np.array([t_stop]),
+            K,
+            refr,
+            np.array([refr_now]),
+            idx,
+        )
         return True
 
     def _snap(self, t, t_stop, floor, idx):
@@ -924,20 +979,22 @@ class _AdaptiveRun:
             if col is not None and col < y_new.shape[1]:
                 bad = np.nonzero(~np.isfinite(y_new[:, col]))[0]
                 if bad.size:
-                    var = (f"; variable {self.prob.spec.states[int(bad[0])]!r} became "
-                           f"{y_new[int(bad[0]), col]!r} in the last trial step")
+                    var = (
+                        f"; variable {self.prob.spec.states[int(bad[0])]!r} became "
+                        f"{y_new[int(bad[0]), col]!r} in the last trial step"
+                    )
         raise SimulationError(
             f"The step size underflowed (h = {h[j]:.3g}) at t = {t[j]:.9g}"
             f"{self.prob.time_unit} in instance {inst}{var}. The solution blows up or the "
-            "model is too stiff for this method (try method='rodas4').")
+            "model is too stiff for this method (try method='rodas4')."
+        )
 
     # ----------------------------------------------------------------------------------
-    def _accept(self, accept, cols, t, y, h, y_new, h_next, lands, t_stop, K, refr, refr_now,
-                idx):
+    def _accept(self, accept, cols, t, y, h, y_new, h_next, lands, t_stop, K, refr, refr_now, idx):
         """Events, recording and state update for the accepted instances."""
         prob = self.prob
-        a = np.nonzero(accept)[0]          # positions within the attempted set
-        ca = cols[a]                        # instance indices
+        a = np.nonzero(accept)[0]  # positions within the attempted set
+        ca = cols[a]  # instance indices
         all_acc = a.size == t.size
         pick = (lambda arr: arr) if all_acc else (lambda arr: arr[..., a])
         ta, ha, ya, yna = pick(t), pick(h), pick(y), pick(y_new)
@@ -959,20 +1016,34 @@ class _AdaptiveRun:
         y_end = yna.copy()
         restart = pick(lands) & (pick(t_stop) < self.t1)
         if self.has_threshold:
+
             def ensure_dense():
                 if not dense_ready[0]:
                     stepper.dense_increments(ta, ha, ya, idx_a, refr_a, Ka)
                     dense_ready[0] = True
 
-            t_end, y_end, restart = self._events(ta, ha, ya, t_new, y_end, t_end, restart,
-                                                 pick(refr_now), ca, idx_a, dense, Ka,
-                                                 ensure_dense)
+            t_end, y_end, restart = self._events(
+                ta,
+                ha,
+                ya,
+                t_new,
+                y_end,
+                t_end,
+                restart,
+                pick(refr_now),
+                ca,
+                idx_a,
+                dense,
+                Ka,
+                ensure_dense,
+            )
         self._record(ta, ha, t_end, ca, dense)
         if self.refractory.kind == "condition":
             act = self.refractory.active[ca]
             if act.any():
-                holds = np.asarray(prob.kernel.refractory_condition(
-                    t_end, y_end, prob.params(t_end, ca, ta)), bool)
+                holds = np.asarray(
+                    prob.kernel.refractory_condition(t_end, y_end, prob.params(t_end, ca, ta)), bool
+                )
                 before = self.refractory.active[ca].copy()
                 self.refractory.check_condition(ca, holds)
                 restart |= before != self.refractory.active[ca]
@@ -984,13 +1055,13 @@ class _AdaptiveRun:
         self.k0_refr[ca] = pick(refr_now)
         self.done[ca] = t_end >= self.t1
 
-    def _events(self, ta, ha, ya, t_new, y_end, t_end, restart, refr_now, ca, idx_a, dense,
-                Ka, ensure_dense):
+    def _events(
+        self, ta, ha, ya, t_new, y_end, t_end, restart, refr_now, ca, idx_a, dense, Ka, ensure_dense
+    ):
         prob = self.prob
         p_new = prob.params(t_new, ca, ta)
         thr_end = np.asarray(prob.kernel.threshold(t_new, y_end, p_new), bool)
-        found = self._spike_times(ta, ha, ya, y_end, t_new, ca, Ka, ~refr_now, dense,
-                                  ensure_dense)
+        found = self._spike_times(ta, ha, ya, y_end, t_new, ca, Ka, ~refr_now, dense, ensure_dense)
         if found:
             s = np.array(sorted(found), np.int64)
             t_s = np.array([found[j][0] for j in s])
@@ -1007,8 +1078,7 @@ class _AdaptiveRun:
                 thr_end[s] = np.asarray(prob.kernel.threshold(t_s, ys, ps), bool)
             if self.refractory.enabled:
                 ps = prob.params(t_end[s], ca[s], ta[s])
-                period = np.asarray(prob.kernel.refractory_time(t_end[s], y_end[:, s], ps),
-                                    float)
+                period = np.asarray(prob.kernel.refractory_time(t_end[s], y_end[:, s], ps), float)
                 self.refractory.start(ca[s], t_last, np.broadcast_to(period, (s.size,)))
                 restart[s] = True
         self.thr_prev[ca] = thr_end
@@ -1024,17 +1094,17 @@ class _AdaptiveRun:
         self.affine = aff is not None and not (set(aff) & linear)
         dense = self.stepper.dense
         self.q = dense.shape[1]
-        self.known = (self.stepper.s if isinstance(self.stepper, _ERKStep)
-                      else dense.shape[0])
+        self.known = self.stepper.s if isinstance(self.stepper, _ERKStep) else dense.shape[0]
         # per stage: the largest |Bernstein coefficient| of its dense weight, a bound of
         # |w_s(theta)| on [0, 1]; their sum over the stages computed only for dense output
-        self.w_stage = np.array([max(abs(x) for x in bernstein([0.0] + list(row)))
-                                 for row in dense])
-        self.w_unknown = float(sum(self.w_stage[self.known:]))
+        self.w_stage = np.array(
+            [max(abs(x) for x in bernstein([0.0] + list(row))) for row in dense]
+        )
+        self.w_unknown = float(sum(self.w_stage[self.known :]))
         # slope of the cubic Hermite interpolant at the known stages' c: ha*dg + hb*d0 + hc*d1
-        x = np.asarray(self.stepper.tab.c[:self.known], float)
+        x = np.asarray(self.stepper.tab.c[: self.known], float)
         self.hermite = (6.0 * x * (1.0 - x), (1.0 - x) * (1.0 - 3.0 * x), x * (3.0 * x - 2.0))
-        self._w_list = self.w_stage[:self.known].tolist()
+        self._w_list = self.w_stage[: self.known].tolist()
         self._hermite_lists = [h.tolist() for h in self.hermite]
         # the coefficients c (n_states, n) of an affine crossing g = c.y + d when no
         # stimulus drives its parameters (then they are constant): sigma_s = c.K_s
@@ -1054,8 +1124,11 @@ class _AdaptiveRun:
         self._coef_cache = None
         # a shift of g0 and g1 by m moves the Hermite screen's bounds by at most
         # m*(1 + 3*sum_s Wb_s) (3 = 2*max|6x(1-x)|: dg moves by 2m)
-        self._margin_factor = (1.0 if self.known == dense.shape[0] else
-                               1.0 + 3.0 * (sum(self._w_list) + 2.0 * self.w_unknown))
+        self._margin_factor = (
+            1.0
+            if self.known == dense.shape[0]
+            else 1.0 + 3.0 * (sum(self._w_list) + 2.0 * self.w_unknown)
+        )
 
     def _spike_times(self, ta, ha, ya, yna, t_new, ca, Ka, live, dense, ensure_dense):
         """Upward crossings inside the accepted steps: {position: [t_s, ...]}."""
@@ -1071,18 +1144,19 @@ class _AdaptiveRun:
             return {}
         armed = ~self.thr_prev[ca[pos]]
         if self.affine:
-            return self._affine_spikes(pos, armed, ta, ha, ya, yna, t_new, ca, Ka, dense,
-                                       ensure_dense)
-        return self._sampled_spikes(pos, armed, ta, ha, ya, yna, t_new, ca, dense,
-                                    ensure_dense)
+            return self._affine_spikes(
+                pos, armed, ta, ha, ya, yna, t_new, ca, Ka, dense, ensure_dense
+            )
+        return self._sampled_spikes(pos, armed, ta, ha, ya, yna, t_new, ca, dense, ensure_dense)
 
     def _affine_bernstein(self, g0, g1, sig, stages):
         """Bernstein coefficients (q+1, m) of the crossing along the dense output, the
         stages ``stages`` with slopes ``sig`` (the others count as zero); end coefficients
-        are the crossing at the two end states."""
+        are the crossing at the two end states.
+        """
         dense = self.stepper.dense
         mono = [g0] + [dense[list(stages), j] @ sig for j in range(self.q)]
-        if g0.size == 1:     # the same arithmetic on Python floats, without array calls
+        if g0.size == 1:  # the same arithmetic on Python floats, without array calls
             c = np.array(bernstein([float(x[0]) for x in mono]))[:, None]
         else:
             c = np.array(bernstein(mono))
@@ -1092,27 +1166,33 @@ class _AdaptiveRun:
     def _crossings(self, tt, p0, columns):
         """The (affine) crossing of each state column block, one kernel call: (k, m)."""
         k, m = len(columns), tt.size
-        g = self.prob.kernel.crossing(np.concatenate([tt] * k),
-                                      np.concatenate(columns, axis=1),
-                                      np.concatenate([p0] * k, axis=1))
+        g = self.prob.kernel.crossing(
+            np.concatenate([tt] * k),
+            np.concatenate(columns, axis=1),
+            np.concatenate([p0] * k, axis=1),
+        )
         return np.asarray(g, float).reshape(k, m)
 
     def _slopes(self, tt, p0, pos, Ka, stages, ya, cols):
         """sigma_s = g(K_s) - g(0) of the stages ``stages`` (a range) for positions
-        ``pos`` (instances ``cols``): (len(stages), len(pos))."""
+        ``pos`` (instances ``cols``): (len(stages), len(pos)).
+        """
         if self.cross_coef is not None:
-            return np.einsum("im,sim->sm", self.cross_coef[:, cols],
-                             Ka[stages.start:stages.stop][:, :, pos])
-        g = self._crossings(tt, p0, [np.zeros_like(ya[:, pos])]
-                            + [Ka[k][:, pos] for k in stages])
+            return np.einsum(
+                "im,sim->sm", self.cross_coef[:, cols], Ka[stages.start : stages.stop][:, :, pos]
+            )
+        g = self._crossings(tt, p0, [np.zeros_like(ya[:, pos])] + [Ka[k][:, pos] for k in stages])
         return g[1:] - g[0]
 
     def _affine_spikes(self, pos, armed, ta, ha, ya, yna, t_new, ca, Ka, dense, ensure_dense):
         prob = self.prob
         known, total = self.known, self.stepper.dense.shape[0]
-        if (pos.size == 1 and ca.size > 1 and self.cross_coef is not None
-                and self._screen_one(int(pos[0]), int(ca[pos[0]]), ya, yna, Ka,
-                                     bool(armed[0]))):
+        if (
+            pos.size == 1
+            and ca.size > 1
+            and self.cross_coef is not None
+            and self._screen_one(int(pos[0]), int(ca[pos[0]]), ya, yna, Ka, bool(armed[0]))
+        ):
             return {}
         tt = ta[pos]
         p0 = prob.params(tt, ca[pos], tt)
@@ -1120,14 +1200,17 @@ class _AdaptiveRun:
         # values at the step's end are those with the parameters of its start
         g0, g1 = self._crossings(tt, p0, [ya[:, pos], yna[:, pos]])
         sig = self._slopes(tt, p0, pos, Ka, range(known), ya, ca[pos])
-        if pos.size == 1 and self.cross_coef is None and self._skip_one(
-                float(g0[0]), float(g1[0]), sig[:, 0].tolist(), bool(armed[0])):
+        if (
+            pos.size == 1
+            and self.cross_coef is None
+            and self._skip_one(float(g0[0]), float(g1[0]), sig[:, 0].tolist(), bool(armed[0]))
+        ):
             return {}
         up = g1 > 0
-        if known == total:   # |P - g0| <= sum_s Wb_s |sigma_s|
+        if known == total:  # |P - g0| <= sum_s Wb_s |sigma_s|
             dev = self.w_stage @ np.abs(sig)
             hi, lo = g0 + dev, g0 - dev
-        else:                # DOP853: P - H = sum_s w_s e_s (H: cubic Hermite of g)
+        else:  # DOP853: P - H = sum_s w_s e_s (H: cubic Hermite of g)
             d0, d1, dg = sig[0], sig[known - 1], g1 - g0
             wa, wb, wc = self.hermite
             e = np.abs(sig - (wa[:, None] * dg + wb[:, None] * d0 + wc[:, None] * d1))
@@ -1139,19 +1222,19 @@ class _AdaptiveRun:
             return {}
         keep = np.nonzero(~skip)[0]
         pos, armed, g0, g1, sig = pos[keep], armed[keep], g0[keep], g1[keep], sig[:, keep]
-        if known < total:    # the extra stages of the interpolant
+        if known < total:  # the extra stages of the interpolant
             ensure_dense()
             tt = ta[pos]
             p0 = prob.params(tt, ca[pos], tt)
-            sig = np.vstack([sig, self._slopes(tt, p0, pos, Ka, range(known, total), ya,
-                                               ca[pos])])
+            sig = np.vstack([sig, self._slopes(tt, p0, pos, Ka, range(known, total), ya, ca[pos])])
         c = self._affine_bernstein(g0, g1, sig, range(total))
         maybe = (c.max(axis=0) > 0) & (armed | (c.min(axis=0) <= 0))
         found = {}
         for m in np.nonzero(maybe)[0]:
             j = int(pos[m])
-            times = self._search_polynomial(j, c[:, m].tolist(), bool(armed[m]), ta, ha,
-                                            t_new, ca, yna, dense)
+            times = self._search_polynomial(
+                j, c[:, m].tolist(), bool(armed[m]), ta, ha, t_new, ca, yna, dense
+            )
             if times:
                 found[j] = times
         return found
@@ -1184,11 +1267,10 @@ class _AdaptiveRun:
         # state by state; a zero coefficient adds only zeros (skipped if its stages are
         # finite: 0*inf would be NaN)
         sig = None
-        for cf, col in zip(coef, Ka[:self.known, :, j].T.tolist()):
+        for cf, col in zip(coef, Ka[: self.known, :, j].T.tolist()):
             if cf == 0.0 and math.isfinite(sum(col)):
                 continue
-            sig = ([cf * k for k in col] if sig is None
-                   else [a + cf * k for a, k in zip(sig, col)])
+            sig = [cf * k for k in col] if sig is None else [a + cf * k for a, k in zip(sig, col)]
         if sig is None:
             sig = [0.0] * self.known
         return self._skip_one(g0, g1, sig, armed, 1e-12 * m)
@@ -1196,7 +1278,8 @@ class _AdaptiveRun:
     def _skip_one(self, g0, g1, sig, armed, margin=0.0) -> bool:
         """The screen of :meth:`_affine_spikes` for one instance on floats; ``margin``
         bounds the error of ``g0`` and ``g1`` (the bounds widen by it, times
-        :attr:`_margin_factor` for the Hermite screen, whose deviations depend on them)."""
+        :attr:`_margin_factor` for the Hermite screen, whose deviations depend on them).
+        """
         known, total = self.known, self.stepper.dense.shape[0]
         up = g1 > 0
         if margin:
@@ -1251,8 +1334,7 @@ class _AdaptiveRun:
         prob = self.prob
         jj = np.array([j])
         ps = prob.params(np.array([t1]), ca[jj], ta[jj])
-        period = np.asarray(prob.kernel.refractory_time(np.array([t1]), yna[:, jj], ps),
-                            float)
+        period = np.asarray(prob.kernel.refractory_time(np.array([t1]), yna[:, jj], ps), float)
         return t_s + float(np.reshape(period, -1)[0])
 
     def _crossing_on_dense(self, j, ta, ha, ca, dense):
@@ -1295,8 +1377,7 @@ class _AdaptiveRun:
             if crossing:
                 vals.append(np.asarray(kern.crossing(tau, yy, pp), float))
             else:
-                vals.append(np.where(np.asarray(kern.threshold(tau, yy, pp), bool), 1.0,
-                                     -1.0))
+                vals.append(np.where(np.asarray(kern.threshold(tau, yy, pp), bool), 1.0, -1.0))
         vals = np.array(vals)
         maybe = (vals > 0).any(axis=0) & (armed | (vals <= 0).any(axis=0))
         found = {}
@@ -1319,9 +1400,11 @@ class _AdaptiveRun:
                     t_hi = np.array([t1 if i == N_SAMPLES else t0 + i / N_SAMPLES * h])
                     if crossing:
                         fun = self._crossing_on_dense(j, ta, ha, ca, dense)
-                        t_s = float(locate_root(fun, t_lo, t_hi,
-                                                np.minimum([vals[i - 1, m]], 0.0),
-                                                np.array([v]))[0])
+                        t_s = float(
+                            locate_root(
+                                fun, t_lo, t_hi, np.minimum([vals[i - 1, m]], 0.0), np.array([v])
+                            )[0]
+                        )
                     else:
                         jj = np.array([j])
 

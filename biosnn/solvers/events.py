@@ -193,8 +193,9 @@ def crossing_time_linear(t0: float, dt: float, c0: np.ndarray, c1: np.ndarray) -
     return t0 + dt * np.clip(frac, 0.0, 1.0)
 
 
-def locate_root(fun: Callable, a: np.ndarray, b: np.ndarray, fa: np.ndarray, fb: np.ndarray,
-                max_iter: int = 200) -> np.ndarray:
+def locate_root(
+    fun: Callable, a: np.ndarray, b: np.ndarray, fa: np.ndarray, fb: np.ndarray, max_iter: int = 200
+) -> np.ndarray:
     """Upward zero of ``fun`` in ``[a, b]`` with ``fa <= 0 < fb``, per instance.
 
     ``fun(tau, sel)`` evaluates the function at times ``tau`` for the instances ``sel``
@@ -214,8 +215,9 @@ def locate_root(fun: Callable, a: np.ndarray, b: np.ndarray, fa: np.ndarray, fb:
         sel = np.nonzero(open_)[0]
         aa, bb, faa, fbb = a[sel], b[sel], fa[sel], fb[sel]
         denom = fbb - faa
-        c = np.where(denom > 0, bb - fbb * (bb - aa) / np.where(denom > 0, denom, 1.0),
-                     0.5 * (aa + bb))
+        c = np.where(
+            denom > 0, bb - fbb * (bb - aa) / np.where(denom > 0, denom, 1.0), 0.5 * (aa + bb)
+        )
         bad = ~((c > aa) & (c < bb))
         c = np.where(bad, 0.5 * (aa + bb), c)
         fc = fun(c, sel)
@@ -235,8 +237,7 @@ def locate_root(fun: Callable, a: np.ndarray, b: np.ndarray, fa: np.ndarray, fb:
     return b
 
 
-def locate_boolean(fun: Callable, a: np.ndarray, b: np.ndarray,
-                   max_iter: int = 200) -> np.ndarray:
+def locate_boolean(fun: Callable, a: np.ndarray, b: np.ndarray, max_iter: int = 200) -> np.ndarray:
     """First time in ``[a, b]`` where the boolean ``fun`` becomes true (false at a, true at b).
 
     ``fun(tau, sel) -> bool array``; bisection to :func:`event_tolerance`.
@@ -274,8 +275,9 @@ def bernstein(mono) -> list:
 
 
 def split_bernstein(c, tau: float) -> tuple[list, list]:
-    """de Casteljau: Bernstein coefficients of the same polynomial on [0, tau] and
-    [tau, 1] (of the interval ``c`` is given on, rescaled)."""
+    """De Casteljau: Bernstein coefficients of the same polynomial on [0, tau] and
+    [tau, 1] (of the interval ``c`` is given on, rescaled).
+    """
     w = list(c)
     q = len(w) - 1
     left, right = [0.0] * (q + 1), [0.0] * (q + 1)
@@ -322,7 +324,7 @@ def first_upcrossing(c, lo: float, hi: float, armed: bool, tol: float):
     while stack:
         a, b, w, depth = stack.pop()
         pos = [x > 0.0 for x in w]
-        if pos[0] and armed:        # only at lo: above at once after being below
+        if pos[0] and armed:  # only at lo: above at once after being below
             return a, a
         changes = sum(1 for i in range(q) if pos[i] != pos[i + 1])
         if changes == 0:

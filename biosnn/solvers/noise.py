@@ -29,7 +29,7 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _K_STEP = np.uint64(0xD1B54A32D192ED03)
 _K_STREAM = np.uint64(0x8CB92BA72F3D8DD7)
-_TWO_M53 = 2.0 ** -53
+_TWO_M53 = 2.0**-53
 
 
 def _mix(z):
@@ -50,16 +50,21 @@ def check_seed(seed, error=None) -> int:
 
     from biosnn.errors import SimulationError
 
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) \
-            or not 0 <= int(seed) < 2**64:
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, numbers.Integral)
+        or not 0 <= int(seed) < 2**64
+    ):
         raise (error or SimulationError)(
-            f"seed must be a whole number with 0 <= seed < 2**64, not {seed!r}")
+            f"seed must be a whole number with 0 <= seed < 2**64, not {seed!r}"
+        )
     return int(seed)
 
 
 def seed_key(seed: int) -> np.uint64:
     """The 64-bit key of a seed (what the C side receives as ``key``); the seed must
-    pass :func:`check_seed`."""
+    pass :func:`check_seed`.
+    """
     with np.errstate(over="ignore"):
         return _mix(np.uint64(check_seed(seed)) + _GOLDEN)
 
@@ -86,22 +91,49 @@ def uniform_pair(key, step, stream):
 _LN2HI = 6.93147180369123816490e-01
 _LN2LO = 1.90821492927058770002e-10
 _SQRT2 = 1.4142135623730951
-_LOG_COEFFS = (0.08, 0.08695652173913043, 0.09523809523809523, 0.10526315789473684,
-               0.11764705882352941, 0.13333333333333333, 0.15384615384615385,
-               0.18181818181818182, 0.2222222222222222, 0.2857142857142857, 0.4,
-               0.6666666666666666)                       # 2/(2j + 1), j = 12 .. 1
+_LOG_COEFFS = (
+    0.08,
+    0.08695652173913043,
+    0.09523809523809523,
+    0.10526315789473684,
+    0.11764705882352941,
+    0.13333333333333333,
+    0.15384615384615385,
+    0.18181818181818182,
+    0.2222222222222222,
+    0.2857142857142857,
+    0.4,
+    0.6666666666666666,
+)  # 2/(2j + 1), j = 12 .. 1
 # cos(2 pi u), 0 < u <= 1: w = 4u (exact), q = rint(w), r = w - q (exact, |r| <= 1/2),
 # th = r pi/2 and cos(q pi/2 + th) from the Taylor series of cos th and sin th (|th| <= pi/4,
 # truncation < 1e-20)
-_SHIFT = 6755399441055744.0                              # 1.5 * 2**52: (w + S) - S = rint(w)
+_SHIFT = 6755399441055744.0  # 1.5 * 2**52: (w + S) - S = rint(w)
 _PIO2 = 1.5707963267948966
-_COS_COEFFS = (4.110317623312165e-19, -1.5619206968586225e-16, 4.779477332387385e-14,
-               -1.1470745597729725e-11, 2.08767569878681e-09, -2.755731922398589e-07,
-               2.48015873015873e-05, -0.001388888888888889, 0.041666666666666664, -0.5)
-_SIN_COEFFS = (1.9572941063391263e-20, -8.22063524662433e-18, 2.8114572543455206e-15,
-               -7.647163731819816e-13, 1.6059043836821613e-10, -2.505210838544172e-08,
-               2.7557319223985893e-06, -0.0001984126984126984, 0.008333333333333333,
-               -0.16666666666666666)
+_COS_COEFFS = (
+    4.110317623312165e-19,
+    -1.5619206968586225e-16,
+    4.779477332387385e-14,
+    -1.1470745597729725e-11,
+    2.08767569878681e-09,
+    -2.755731922398589e-07,
+    2.48015873015873e-05,
+    -0.001388888888888889,
+    0.041666666666666664,
+    -0.5,
+)
+_SIN_COEFFS = (
+    1.9572941063391263e-20,
+    -8.22063524662433e-18,
+    2.8114572543455206e-15,
+    -7.647163731819816e-13,
+    1.6059043836821613e-10,
+    -2.505210838544172e-08,
+    2.7557319223985893e-06,
+    -0.0001984126984126984,
+    0.008333333333333333,
+    -0.16666666666666666,
+)
 
 
 def _horner(z, coeffs):
@@ -137,8 +169,7 @@ def _cos_2pi(u):
     c = 1.0 + z * _horner(z, _COS_COEFFS)
     sn = th + (th * z) * _horner(z, _SIN_COEFFS)
     quadrant = q.astype(np.int64) & 3
-    return np.where(quadrant == 0, c, np.where(quadrant == 1, -sn,
-                                               np.where(quadrant == 2, -c, sn)))
+    return np.where(quadrant == 0, c, np.where(quadrant == 1, -sn, np.where(quadrant == 2, -c, sn)))
 
 
 def normal(key, step, stream):
@@ -156,7 +187,8 @@ def _c_horner(var: str, coeffs) -> str:
 
 #: The same generator in C99 (included in every generated kernel that has noise; compiled
 #: without floating-point contraction, so every operation rounds as NumPy's does).
-C_SOURCE = r"""
+C_SOURCE = (
+    r"""
 static inline uint64_t bs_mix64(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
@@ -167,19 +199,36 @@ static inline double bs_log_unit(double u) {
     int64_t k = (int64_t)(bits >> 52) - 1023;
     uint64_t mb = (bits & 0x000FFFFFFFFFFFFFULL) | 0x3FF0000000000000ULL;
     double m; memcpy(&m, &mb, sizeof m);
-    if (m > """ + repr(_SQRT2) + r""") { m = m * 0.5; k += 1; }
+    if (m > """
+    + repr(_SQRT2)
+    + r""") { m = m * 0.5; k += 1; }
     double kd = (double)k, f = m - 1.0, s = f / (2.0 + f), z = s * s;
-    double r = z * """ + _c_horner("z", _LOG_COEFFS) + r""";
+    double r = z * """
+    + _c_horner("z", _LOG_COEFFS)
+    + r""";
     double hfsq = 0.5 * f * f;
-    return kd * """ + repr(_LN2HI) + r""" - ((hfsq - (s * (hfsq + r) + kd * """ \
-    + repr(_LN2LO) + r""")) - f);
+    return kd * """
+    + repr(_LN2HI)
+    + r""" - ((hfsq - (s * (hfsq + r) + kd * """
+    + repr(_LN2LO)
+    + r""")) - f);
 }
 static inline double bs_cos_2pi(double u) {
     double w = 4.0 * u;
-    double q = (w + """ + repr(_SHIFT) + r""") - """ + repr(_SHIFT) + r""";
-    double th = (w - q) * """ + repr(_PIO2) + r""", z = th * th;
-    double c = 1.0 + z * """ + _c_horner("z", _COS_COEFFS) + r""";
-    double sn = th + (th * z) * """ + _c_horner("z", _SIN_COEFFS) + r""";
+    double q = (w + """
+    + repr(_SHIFT)
+    + r""") - """
+    + repr(_SHIFT)
+    + r""";
+    double th = (w - q) * """
+    + repr(_PIO2)
+    + r""", z = th * th;
+    double c = 1.0 + z * """
+    + _c_horner("z", _COS_COEFFS)
+    + r""";
+    double sn = th + (th * z) * """
+    + _c_horner("z", _SIN_COEFFS)
+    + r""";
     switch ((int64_t)q & 3) { case 0: return c; case 1: return -sn; case 2: return -c; }
     return sn;
 }
@@ -191,3 +240,4 @@ static inline double bs_normal(uint64_t key, uint64_t step, uint64_t stream) {
     return sqrt(-2.0 * bs_log_unit(u1)) * bs_cos_2pi(u2);
 }
 """
+)

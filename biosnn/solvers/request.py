@@ -9,7 +9,6 @@ follow the solver semantics of docs/architecture.md; the tests compare them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 
@@ -64,18 +63,18 @@ class RunRequest:
     method: str
     t0: float
     t1: float
-    dt: Optional[float]
-    rtol: Optional[float]
-    atol: Optional[float]
+    dt: float | None
+    rtol: float | None
+    atol: float | None
     y0: np.ndarray
     params: np.ndarray
     stimuli: dict = field(default_factory=dict)
     record_states: tuple = ()
     record_every: int = 1
     record_dt: float = 0.1
-    seed: Optional[int] = None
+    seed: int | None = None
     max_steps: int = 10_000_000
-    propagator: Optional[np.ndarray] = None
+    propagator: np.ndarray | None = None
 
     @property
     def n(self) -> int:

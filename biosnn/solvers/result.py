@@ -53,12 +53,15 @@ class Result:
         self.n = n
         idx, tim = np.asarray(raw.spike_index), np.asarray(raw.spike_time, float)
         # the drivers return spikes sorted by instance, then time: split, don't scan n times
-        order = np.argsort(idx, kind="stable") if idx.size and np.any(np.diff(idx) < 0) \
-            else slice(None)
+        order = (
+            np.argsort(idx, kind="stable") if idx.size and np.any(np.diff(idx) < 0) else slice(None)
+        )
         idx, tim = idx[order], tim[order]
         self.spikes = np.split(tim, np.searchsorted(idx, np.arange(1, n)))
-        self.final_state = {name: np.asarray(model.from_internal(name, raw.y_final[i]))
-                            for i, name in enumerate(spec.states)}
+        self.final_state = {
+            name: np.asarray(model.from_internal(name, raw.y_final[i]))
+            for i, name in enumerate(spec.states)
+        }
         self.units = {name: model.display_unit(name) for name in self.variables}
 
     # access -----------------------------------------------------------------------------
@@ -146,8 +149,9 @@ class Result:
         elif isinstance(vars, str):
             vars = [vars]
         if ax is None:
-            _, ax = plt.subplots(len(vars), 1, sharex=True, squeeze=False,
-                                 figsize=(7, 2.2 * len(vars) + 0.6))
+            _, ax = plt.subplots(
+                len(vars), 1, sharex=True, squeeze=False, figsize=(7, 2.2 * len(vars) + 0.6)
+            )
             axes = list(ax[:, 0])
         else:
             axes = list(np.atleast_1d(ax))
@@ -165,7 +169,9 @@ class Result:
         n_spikes = sum(len(s) for s in self.spikes)
         tunit = "" if self._spec.time_dimensionless else " ms"
         t_end = self.t[-1] if self.t.size else 0.0
-        return (f"<Result {getattr(self.model, 'name', 'model')!r}: {self.n} instance(s), "
-                f"t = 0..{t_end:g}{tunit} ({self.t.size} points), {n_spikes} spike(s), "
-                f"method {self.stats.get('method')!r} on {self.stats.get('backend')}; "
-                f"variables: {', '.join(self.variables)}>")
+        return (
+            f"<Result {getattr(self.model, 'name', 'model')!r}: {self.n} instance(s), "
+            f"t = 0..{t_end:g}{tunit} ({self.t.size} points), {n_spikes} spike(s), "
+            f"method {self.stats.get('method')!r} on {self.stats.get('backend')}; "
+            f"variables: {', '.join(self.variables)}>"
+        )

@@ -33,13 +33,14 @@ __all__ = ["numpy_kernel", "simulate"]
 DEFAULT_DT = 0.01
 DEFAULT_RECORD_DT = 0.1
 
-_KERNELS: dict = {}          # spec.key -> NumpyKernel (a cache, not semantics)
+_KERNELS: dict = {}  # spec.key -> NumpyKernel (a cache, not semantics)
 
 
 def numpy_kernel(spec):
     """The (cached) :class:`~biosnn.codegen.numpy_backend.NumpyKernel` of ``spec`` (a
     KernelSpec or a KernelLayout; a layout keeps the printed source for the next
-    process)."""
+    process).
+    """
     kern = _KERNELS.get(spec.key)
     if kern is None:
         from biosnn.codegen.numpy_backend import NumpyKernel
@@ -55,9 +56,23 @@ def numpy_kernel(spec):
     return kern
 
 
-def simulate(model, duration, *, method: str = "rk4", dt=None, rtol=None, atol=None,
-             backend: str = "auto", n: int = 1, params=None, init=None, record=None,
-             record_dt=None, seed=None, max_steps=None):
+def simulate(
+    model,
+    duration,
+    *,
+    method: str = "rk4",
+    dt=None,
+    rtol=None,
+    atol=None,
+    backend: str = "auto",
+    n: int = 1,
+    params=None,
+    init=None,
+    record=None,
+    record_dt=None,
+    seed=None,
+    max_steps=None,
+):
     """Simulate ``n`` instances of ``model`` for ``duration``.
 
     Parameters
@@ -132,31 +147,38 @@ def simulate(model, duration, *, method: str = "rk4", dt=None, rtol=None, atol=N
     _warn_if_above_threshold(model, spec, y0, p)
     _check_method_model(method, spec, stimuli)
     if method in STOCHASTIC and seed is None:
-        seed = int(np.random.SeedSequence().entropy % (2 ** 63))
+        seed = int(np.random.SeedSequence().entropy % (2**63))
     if seed is not None:
         from biosnn.solvers.noise import check_seed
 
         seed = check_seed(seed)
     request = RunRequest(
-        method=method, t0=0.0, t1=_fixed_end(t1, dt_i, duration, dt) if fixed else t1,
+        method=method,
+        t0=0.0,
+        t1=_fixed_end(t1, dt_i, duration, dt) if fixed else t1,
         dt=dt_i,
-        rtol=None if rtol is None else float(rtol), atol=None if atol is None else float(atol),
-        y0=np.ascontiguousarray(y0), params=np.ascontiguousarray(p), stimuli=stimuli,
+        rtol=None if rtol is None else float(rtol),
+        atol=None if atol is None else float(atol),
+        y0=np.ascontiguousarray(y0),
+        params=np.ascontiguousarray(p),
+        stimuli=stimuli,
         record_states=_record_states(spec, record),
         record_every=_record_every(rec_dt, dt_i, record_dt) if fixed else 1,
-        record_dt=rec_dt, seed=seed,
+        record_dt=rec_dt,
+        seed=seed,
         max_steps=int(max_steps) if max_steps is not None else 10_000_000,
-        propagator=_propagator(spec, p, dt_i) if method == "exact" else None)
+        propagator=_propagator(spec, p, dt_i) if method == "exact" else None,
+    )
     wall1 = _time.perf_counter()
     raw, used = _dispatch(spec, request, backend)
     wall2 = _time.perf_counter()
     from biosnn.solvers.result import Result
 
     stats = dict(raw.stats)
-    stats.update(backend=used, method=method, seed=seed, wall_setup=wall1 - wall0,
-                 wall_run=wall2 - wall1)
-    return Result(model=model, spec=spec, request=request, raw=raw, stats=stats,
-                  record=record)
+    stats.update(
+        backend=used, method=method, seed=seed, wall_setup=wall1 - wall0, wall_run=wall2 - wall1
+    )
+    return Result(model=model, spec=spec, request=request, raw=raw, stats=stats, record=record)
 
 
 # --------------------------------------------------------------------------------------
@@ -168,19 +190,22 @@ def _as_model(model):
 
         return load_model(model)
     if not hasattr(model, "kernel_spec"):
-        raise SimulationError(f"simulate() needs a Model or a library model name, not "
-                              f"{type(model).__name__}.")
+        raise SimulationError(
+            f"simulate() needs a Model or a library model name, not {type(model).__name__}."
+        )
     return model
 
 
 def _check_method(method, spec, rtol, atol) -> str:
     if method not in METHODS:
-        raise MethodError(f"unknown method {method!r}; the methods are: "
-                          + ", ".join(METHODS) + ".")
+        raise MethodError(
+            f"unknown method {method!r}; the methods are: " + ", ".join(METHODS) + "."
+        )
     if method in ADAPTIVE + STIFF and (rtol is None or atol is None):
         raise MethodError(
             f"method {method!r} chooses its own steps and needs explicit tolerances, e.g. "
-            f"simulate(model, duration, method={method!r}, rtol=1e-6, atol=1e-9).")
+            f"simulate(model, duration, method={method!r}, rtol=1e-6, atol=1e-9)."
+        )
     for name, value in (("rtol", rtol), ("atol", atol)):
         if value is not None and not (float(value) > 0 and np.isfinite(float(value))):
             raise MethodError(f"{name} must be a positive number, not {value!r}.")
@@ -189,35 +214,38 @@ def _check_method(method, spec, rtol, atol) -> str:
 
 def _check_method_model(method, spec, stimuli) -> None:
     if spec.n_noises and method not in STOCHASTIC:
-        kind = "adaptive and stiff methods" if method in ADAPTIVE + STIFF else \
-            f"method {method!r}"
+        kind = "adaptive and stiff methods" if method in ADAPTIVE + STIFF else f"method {method!r}"
         raise MethodError(
             f"model {spec.name!r} has noise ({', '.join(spec.noises)}); {kind} cannot "
             "integrate it. Use method='euler_maruyama' or method='stochastic_heun' "
-            "with a dt.")
+            "with a dt."
+        )
     if method == "exponential_euler":
         for name, pair in zip(spec.states, spec.exp_euler or (None,) * spec.n_states):
             if pair is None:
                 raise MethodError(
                     f"exponential_euler needs every equation to be linear in its own state "
                     f"(d{name}/dt = A*{name} + B with A and B free of {name}); the equation "
-                    f"of {name!r} is not. Use method='rk4' or an adaptive method.")
+                    f"of {name!r} is not. Use method='rk4' or an adaptive method."
+                )
     if method == "exact":
         if spec.linear is None:
             raise MethodError(
                 f"method 'exact' needs a linear model with constant coefficients "
                 f"(dy/dt = A*y + b, A and b free of the states and of t); model "
                 f"{spec.name!r} is not. Use method='exponential_euler', 'rk4' or an "
-                "adaptive method.")
+                "adaptive method."
+            )
         if stimuli:
-            raise MethodError("method 'exact' needs constant parameters; with a Stimulus "
-                              "use method='exponential_euler', 'rk4' or an adaptive method.")
+            raise MethodError(
+                "method 'exact' needs constant parameters; with a Stimulus "
+                "use method='exponential_euler', 'rk4' or an adaptive method."
+            )
 
 
 def _check_n(n) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise SimulationError(f"n (the number of instances) must be a positive integer, "
-                              f"not {n!r}.")
+        raise SimulationError(f"n (the number of instances) must be a positive integer, not {n!r}.")
     return int(n)
 
 
@@ -227,8 +255,9 @@ def _time_value(model, value, what) -> float:
     try:
         out = float(value)
     except (TypeError, ValueError):
-        raise SimulationError(f"{what} must be a number (ms) or a string with a unit, "
-                              f"not {value!r}.") from None
+        raise SimulationError(
+            f"{what} must be a number (ms) or a string with a unit, not {value!r}."
+        ) from None
     if not np.isfinite(out):
         raise SimulationError(f"{what} must be finite, not {value!r}.")
     return out
@@ -255,7 +284,8 @@ def _fixed_end(t1: float, dt: float, duration, dt_given) -> float:
     if k is None:
         raise SimulationError(
             f"the duration {duration!r} is not a whole number of steps of dt = {dt_given!r} "
-            f"({t1 / dt:.6g} steps); choose a dt that divides the duration.")
+            f"({t1 / dt:.6g} steps); choose a dt that divides the duration."
+        )
     return k * dt
 
 
@@ -265,7 +295,8 @@ def _record_every(rec_dt: float, dt: float, record_dt_given) -> int:
     if record_dt_given is not None and (k is None or k < 1):
         raise SimulationError(
             f"record_dt = {record_dt_given!r} is not a whole multiple of dt; fixed-step "
-            f"methods record at step ends (record_dt = k*dt with k >= 1).")
+            f"methods record at step ends (record_dt = k*dt with k >= 1)."
+        )
     return max(1, round(rec_dt / dt))
 
 
@@ -281,7 +312,8 @@ def _record_dt(model, record_dt) -> float:
 def _record_states(spec, record) -> tuple:
     """The states the drivers must record: the requested ones, or all if an alias is asked
     for (aliases are computed afterwards from the states).  ``record=[]`` records nothing,
-    so a large ensemble costs no trace memory."""
+    so a large ensemble costs no trace memory.
+    """
     if any(name not in spec.states for name in record):
         return tuple(range(spec.n_states))
     return tuple(spec.states.index(name) for name in record)
@@ -295,8 +327,10 @@ def _check_record(model, spec, record):
         record = [record]
     for name in record:
         if name not in names:
-            raise SimulationError(f"cannot record {name!r}: it is not a state or alias of "
-                                  f"model {spec.name!r} (these are: {', '.join(names)}).")
+            raise SimulationError(
+                f"cannot record {name!r}: it is not a state or alias of "
+                f"model {spec.name!r} (these are: {', '.join(names)})."
+            )
     return list(record)
 
 
@@ -319,15 +353,14 @@ def _check_run_memory(spec, n, t1, dt, rec_dt, record) -> None:
         samples = (t1 / dt) // max(1, round(rec_dt / dt)) + 1
     else:
         samples = t1 // rec_dt + 1
-    traces = len(_record_states(spec, record)) + sum(name not in spec.states
-                                                     for name in record)
-    per_instance = samples * traces + len(spec.params) + \
-        WORK_ARRAYS_PER_STATE * len(spec.states)
-    check_memory(8.0 * n * per_instance,
-                 f"simulating {n} instance(s) and recording {traces} trace(s) of "
-                 f"{samples:.6g} samples",
-                 "use fewer instances, record fewer variables or at a larger interval "
-                 "(record, record_dt), or run shorter pieces")
+    traces = len(_record_states(spec, record)) + sum(name not in spec.states for name in record)
+    per_instance = samples * traces + len(spec.params) + WORK_ARRAYS_PER_STATE * len(spec.states)
+    check_memory(
+        8.0 * n * per_instance,
+        f"simulating {n} instance(s) and recording {traces} trace(s) of {samples:.6g} samples",
+        "use fewer instances, record fewer variables or at a larger interval "
+        "(record, record_dt), or run shorter pieces",
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -338,8 +371,10 @@ def _row(model, name, value, n) -> np.ndarray:
     if arr.ndim == 0 or arr.size == 1:
         return np.full(n, float(arr.reshape(-1)[0]))
     if arr.shape != (n,):
-        raise SimulationError(f"the value of {name} has shape {arr.shape}; give one number "
-                              f"or an array of n = {n} values.")
+        raise SimulationError(
+            f"the value of {name} has shape {arr.shape}; give one number "
+            f"or an array of n = {n} values."
+        )
     return arr
 
 
@@ -358,8 +393,7 @@ def _tabulate_functions(params, t1, dt, method):
     with discontinuities belong in a ``Stimulus.step``: adaptive solvers step onto its
     breakpoints exactly.
     """
-    if not params or not any(callable(v) and not isinstance(v, Stimulus)
-                             for v in params.values()):
+    if not params or not any(callable(v) and not isinstance(v, Stimulus) for v in params.values()):
         return params
     h = dt / 2 if method not in ADAPTIVE + STIFF else FUNCTION_INPUT_DT
     grid = np.arange(int(np.ceil(t1 / h)) + 1) * h
@@ -379,12 +413,15 @@ def _sample(name, func, grid):
         try:
             values = np.array([np.asarray(func(float(t)), float) for t in grid])
         except Exception as exc:  # noqa: BLE001 - report the user's function failing
-            raise SimulationError(f"the function given for {name} failed at t = "
-                                  f"{grid[0]}: {exc}") from exc
+            raise SimulationError(
+                f"the function given for {name} failed at t = {grid[0]}: {exc}"
+            ) from exc
     if values.ndim not in (1, 2) or values.size > 50_000_000:
-        raise SimulationError(f"the function given for {name} must return one value per "
-                              f"time (or one per instance), at most 5e7 samples in all; got "
-                              f"shape {values.shape}.")
+        raise SimulationError(
+            f"the function given for {name} must return one value per "
+            f"time (or one per instance), at most 5e7 samples in all; got "
+            f"shape {values.shape}."
+        )
     if not np.isfinite(values).all():
         raise SimulationError(f"the function given for {name} returned a non-finite value.")
     return values
@@ -405,8 +442,9 @@ def _params(model, spec, params, n):
         if isinstance(value, Stimulus):
             stim = model.to_internal(name, value)
             if stim.n_columns not in (1, n):
-                raise SimulationError(f"the Stimulus for {name} has {stim.n_columns} "
-                                      f"columns; give 1 or n = {n}.")
+                raise SimulationError(
+                    f"the Stimulus for {name} has {stim.n_columns} columns; give 1 or n = {n}."
+                )
             stimuli[k] = stim
             p[k] = np.broadcast_to(np.asarray(stim(0.0), float), (n,))
         else:
@@ -418,8 +456,9 @@ def _initial(model, spec, init, p, stimuli, n):
     init = dict(init or {})
     for name in init:
         if name not in spec.states:
-            raise SimulationError(f"{name} is not a state of model {spec.name!r} (states: "
-                                  f"{', '.join(spec.states)}).")
+            raise SimulationError(
+                f"{name} is not a state of model {spec.name!r} (states: {', '.join(spec.states)})."
+            )
     internal = {name: p[k] for k, name in enumerate(spec.params)}
     defaults = model.initial_state(internal, 0.0)
     y0 = np.empty((spec.n_states, n))
@@ -436,31 +475,39 @@ def _initial(model, spec, init, p, stimuli, n):
 
 def _warn_if_above_threshold(model, spec, y0, p):
     """Spikes are upward crossings: an instance that starts with its threshold condition
-    already true does not spike until it has dropped below.  Say so, once per call."""
+    already true does not spike until it has dropped below.  Say so, once per call.
+    """
     if spec.threshold is None:
         return
     values = {name: y0[i] for i, name in enumerate(spec.states)}
     values.update({name: p[k] for k, name in enumerate(spec.params)})
     values["t"] = 0.0
     try:
-        above = np.broadcast_to(np.asarray(_numeric(spec, "threshold", values)[0], bool),
-                                (y0.shape[1],))
+        above = np.broadcast_to(
+            np.asarray(_numeric(spec, "threshold", values)[0], bool), (y0.shape[1],)
+        )
     except Exception:  # noqa: BLE001 - a threshold the evaluator cannot handle: no warning
         return
     if above.any():
-        state = ", ".join(f"{name} = {float(model.from_internal(name, y0[i, above][0])):g} "
-                          f"{model.display_unit(name)}" for i, name in enumerate(spec.states))
+        state = ", ".join(
+            f"{name} = {float(model.from_internal(name, y0[i, above][0])):g} "
+            f"{model.display_unit(name)}"
+            for i, name in enumerate(spec.states)
+        )
         warnings.warn(
             f"{int(above.sum())} of {above.size} instance(s) of {spec.name!r} start with the "
             f"threshold condition already true ({state}); spikes are upward crossings, so "
             "they will not spike until they have fallen below threshold. Give initial "
             "values below threshold (init=... or the model's initial values).",
-            RuntimeWarning, stacklevel=3)
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _numeric(spec, name, values) -> tuple:
     """The layout's generated ``linear_Ab`` / ``threshold`` (no sympy), else the same
-    numbers from the sympy expressions by ``evaluate``."""
+    numbers from the sympy expressions by ``evaluate``.
+    """
     function = spec.numeric(name) if hasattr(spec, "numeric") else None
     if function is not None:
         return function(values)
@@ -484,8 +531,8 @@ def _propagator(spec, p, dt):
         values = dict(zip(spec.params, row))
         entries = [float(x) for x in _numeric(spec, "linear_Ab", values)]
         M = np.zeros((ns + 1, ns + 1))
-        M[:ns, :ns] = np.reshape(entries[:ns * ns], (ns, ns))
-        M[:ns, ns] = entries[ns * ns:]
+        M[:ns, :ns] = np.reshape(entries[: ns * ns], (ns, ns))
+        M[:ns, ns] = entries[ns * ns :]
         mats.append(expm(M * dt))
     mats = np.array(mats)
     if len(uniq) == 1:
@@ -498,7 +545,8 @@ def _propagator(spec, p, dt):
 # --------------------------------------------------------------------------------------
 def _dispatch(spec, request, backend):
     """Run ``request`` on C or NumPy by the rule of :mod:`biosnn.codegen.backend`: only a
-    CompilerError under ``backend="auto"`` leads to NumPy (with one warning)."""
+    CompilerError under ``backend="auto"`` leads to NumPy (with one warning).
+    """
     from biosnn.codegen.backend import fall_back, use_c
     from biosnn.errors import CompilerError
 

@@ -38,15 +38,16 @@ def test_supercritical_pitchfork_switches_to_both_halves():
     (bp,) = d.special("bp")
     other = d.switch(bp)
     x, r = other["x"], other["r"]
-    assert np.allclose(x ** 2, r, atol=1e-10)
+    assert np.allclose(x**2, r, atol=1e-10)
     assert x.max() == pytest.approx(1.0, abs=1e-12) and x.min() == pytest.approx(-1.0, abs=1e-12)
     assert (r >= -1e-12).all() and other.status == "reached the end of the interval"
     # both halves are stable (eigenvalue r - 3 x**2 = -2 r), except at the branch point
     assert other.stable[np.abs(r) > 1e-9].all()
     (centre,) = other.special("bp")
     assert centre.param == pytest.approx(0, abs=1e-12) and centre.state["x"] == pytest.approx(
-        0, abs=1e-12)
-    assert x[centre.index - 1] * x[centre.index + 1] < 0        # one half on each side
+        0, abs=1e-12
+    )
+    assert x[centre.index - 1] * x[centre.index + 1] < 0  # one half on each side
 
 
 def test_subcritical_pitchfork_branches_are_unstable():
@@ -76,8 +77,11 @@ def test_transcritical_from_point():
 def test_pitchfork_in_two_states():
     # closed form: x' = r x - x y, y' = -y + x**2: (0, 0), and for r > 0 x = +-sqrt(r),
     # y = r (Jacobian [[0, -x], [2x, -1]]: trace -1, det 2 r > 0, stable)
-    m = Model("""dx/dt = r*x - x*y : 1
-                 dy/dt = -y + x**2 : 1""", params={"r": -1})
+    m = Model(
+        """dx/dt = r*x - x*y : 1
+                 dy/dt = -y + x**2 : 1""",
+        params={"r": -1},
+    )
     d = continue_equilibria(m, "r", -1, 2, init={"x": 0, "y": 0})
     (bp,) = d.special("bp")
     other = d.switch(bp, ds_max=0.02)
@@ -89,8 +93,11 @@ def test_pitchfork_in_two_states():
 
 
 def test_switching_needs_a_branch_point():
-    fhn = Model("""dv/dt = v - v**3/3 - w + I : 1
-                   dw/dt = 0.08*(v + 0.7 - 0.8*w) : 1""", params={"I": 0})
+    fhn = Model(
+        """dv/dt = v - v**3/3 - w + I : 1
+                   dw/dt = 0.08*(v + 0.7 - 0.8*w) : 1""",
+        params={"I": 0},
+    )
     d = continue_equilibria(fhn, "I", 0, 2)
     with pytest.raises(BiosnnError, match="branch point"):
         d.switch(d.special("hopf")[0])
@@ -131,12 +138,13 @@ def x_maxima(c, duration=1500.0, skip=1000.0):
         x, y, z = u
         return [-y - z, x + 0.2 * y, 0.2 + z * (x - c)]
 
-    def at_max(t, u):                 # dx/dt = -y - z crosses zero downwards
+    def at_max(t, u):  # dx/dt = -y - z crosses zero downwards
         return -u[1] - u[2]
 
     at_max.direction = -1
-    sol = solve_ivp(rhs, (0.0, duration), [1.0, 1.0, 0.0], method="DOP853", rtol=1e-9,
-                    atol=1e-12, events=at_max)
+    sol = solve_ivp(
+        rhs, (0.0, duration), [1.0, 1.0, 0.0], method="DOP853", rtol=1e-9, atol=1e-12, events=at_max
+    )
     return sol.y_events[0][sol.t_events[0] > skip, 0]
 
 
@@ -152,7 +160,7 @@ def test_rossler_period_doubling_against_simulation(rossler_period_one):
     (pd,) = rossler_period_one.special("pd")
     # a multiplier -1 at the located point, the others the trivial 1 and ~0
     assert np.min(np.abs(pd.multipliers + 1)) < 1e-6
-    assert pd.param == pytest.approx(2.8324, abs=1e-4)          # the value simulated below
+    assert pd.param == pytest.approx(2.8324, abs=1e-4)  # the value simulated below
     # simulation: one maximum of x before the period doubling, two after it
     before, after = x_maxima(pd.param - 0.1), x_maxima(pd.param + 0.1)
     assert np.ptp(before[-20:]) < 1e-6
@@ -180,12 +188,12 @@ def test_rossler_period_two_branch_matches_simulation(rossler, rossler_period_on
 def test_rossler_orbits_at_c_5_7_match_chaosbook(rossler, rossler_period_one):
     one = rossler_period_one
     assert one.param_values[-1] == pytest.approx(5.7, abs=1e-10)
-    assert one.period[-1] == pytest.approx(5.88108845586, rel=1e-9)          # ChaosBook
+    assert one.period[-1] == pytest.approx(5.88108845586, rel=1e-9)  # ChaosBook
     assert one.multipliers[-1][0].real == pytest.approx(-2.403953527, rel=1e-7)
     (pd,) = one.special("pd")
     two = continue_cycles(rossler, pd, "c", start=0.3, stop=5.7, ntst=80)
     assert two.param_values[-1] == pytest.approx(5.7, abs=1e-10)
-    assert two.period[-1] == pytest.approx(11.7586260717, rel=1e-9)          # ChaosBook
+    assert two.period[-1] == pytest.approx(11.7586260717, rel=1e-9)  # ChaosBook
     assert two.multipliers[-1][0].real == pytest.approx(-3.512006980, rel=1e-7)
     # on the way the period-2 orbit doubles again (the next step of the cascade)
     (pd2,) = two.special("pd")
@@ -196,8 +204,9 @@ def test_rossler_orbits_at_c_5_7_match_chaosbook(rossler, rossler_period_one):
 
 def test_period_doubling_start_needs_a_pd_point(rossler):
     def point(kind):
-        return CyclePoint(type=kind, param=1.0, period=1.0, min={}, max={},
-                          multipliers=np.ones(3), index=0)
+        return CyclePoint(
+            type=kind, param=1.0, period=1.0, min={}, max={}, multipliers=np.ones(3), index=0
+        )
 
     with pytest.raises(BiosnnError, match="period doubling"):
         continue_cycles(rossler, point("lpc"), "c")
@@ -238,7 +247,7 @@ def test_neimark_sacker_of_driven_oscillators_closed_form():
     # stable before, unstable after; the pair's modulus follows the closed form
     mu = c.param_values
     away = np.abs(mu - 0.5) > 1e-6
-    away[0] = False                                    # the Hopf point itself
+    away[0] = False  # the Hopf point itself
     assert np.array_equal(c.stable[away], mu[away] < 0.5)
     modulus = np.exp((mu * 2 - 1) * 2 * math.pi)
     got = np.array([np.abs(row[np.abs(row.imag) > 1e-9]).max() for row in c.multipliers[1:]])
@@ -256,15 +265,27 @@ def test_quasi_periodic_motion_after_the_torus_bifurcation():
         x1, y1, x2, y2 = u
         r1, r2 = x1 * x1 + y1 * y1, x2 * x2 + y2 * y2
         g, w = mu - 1 + r1, 0.3 + 0.2 * r1
-        return [mu * x1 - y1 - x1 * r1, x1 + mu * y1 - y1 * r1,
-                g * x2 - w * y2 - x2 * r2, w * x2 + g * y2 - y2 * r2]
+        return [
+            mu * x1 - y1 - x1 * r1,
+            x1 + mu * y1 - y1 * r1,
+            g * x2 - w * y2 - x2 * r2,
+            w * x2 + g * y2 - y2 * r2,
+        ]
 
     for mu, expected in ((0.4, 0.0), (0.6, 0.2)):
-        sol = solve_ivp(rhs, (0, 400), [0.5, 0, 0.1, 0], args=(mu,), method="DOP853",
-                        rtol=1e-10, atol=1e-12, dense_output=True)
+        sol = solve_ivp(
+            rhs,
+            (0, 400),
+            [0.5, 0, 0.1, 0],
+            args=(mu,),
+            method="DOP853",
+            rtol=1e-10,
+            atol=1e-12,
+            dense_output=True,
+        )
         t = np.linspace(300, 400, 4001)
         x1, y1, x2, y2 = sol.sol(t)
-        assert x2 ** 2 + y2 ** 2 == pytest.approx(np.full(t.size, expected), abs=1e-6)
+        assert x2**2 + y2**2 == pytest.approx(np.full(t.size, expected), abs=1e-6)
         if expected:
             # the phase of z2 relative to z1 drifts: not locked to the cycle
             rel = np.unwrap(np.angle((x2 + 1j * y2) / (x1 + 1j * y1)))

@@ -20,8 +20,12 @@ import pytest
 
 import biosnn
 from biosnn import Model
-from biosnn.analysis import (TwoParameterDiagram, continue_curve, continue_equilibria,
-                             two_parameter_diagram)
+from biosnn.analysis import (
+    TwoParameterDiagram,
+    continue_curve,
+    continue_equilibria,
+    two_parameter_diagram,
+)
 from biosnn.errors import BiosnnError
 
 
@@ -45,8 +49,11 @@ def test_cusp_normal_form():
     assert abs(cusp.state["x"]) < 1e-10 and cusp.curve == "fold"
 
 
-BT = Model("""dx/dt = y : 1
-              dy/dt = b1 + b2*x + x**2 - x*y : 1""", params={"b1": 0, "b2": -1})
+BT = Model(
+    """dx/dt = y : 1
+              dy/dt = b1 + b2*x + x**2 - x*y : 1""",
+    params={"b1": 0, "b2": -1},
+)
 
 
 def test_bogdanov_takens_normal_form():
@@ -73,7 +80,7 @@ def test_bogdanov_takens_normal_form():
     assert [p.type for p in fold.codim2] == ["bt"]
     bt = fold.codim2[0]
     assert abs(bt.params["b1"]) < 1e-10 and abs(bt.params["b2"]) < 1e-10
-    assert np.max(np.abs(bt.eigenvalues)) < 1e-6            # double zero eigenvalue
+    assert np.max(np.abs(bt.eigenvalues)) < 1e-6  # double zero eigenvalue
 
 
 def test_bautin_normal_form():
@@ -82,9 +89,11 @@ def test_bautin_normal_form():
     # normalisation, l1 = 2 sigma for x' = mu x - y + sigma x r^2; see
     # test_continuation.py), so the Bautin point is (b1, b2) = (1/4, 1/2).
     r2 = "(x**2 + y**2)"
-    m = Model(f"""dx/dt = (b1 - b2**2)*x - y + x*((b2 - 0.5)*{r2} - {r2}**2) : 1
+    m = Model(
+        f"""dx/dt = (b1 - b2**2)*x - y + x*((b2 - 0.5)*{r2} - {r2}**2) : 1
                   dy/dt = x + (b1 - b2**2)*y + y*((b2 - 0.5)*{r2} - {r2}**2) : 1""",
-              params={"b1": 0, "b2": 0})
+        params={"b1": 0, "b2": 0},
+    )
     d = continue_equilibria(m, "b1", -1, 1)
     c = continue_curve(m, d.special("hopf")[0], "b1", "b2", {"b1": (-1, 1), "b2": (-1, 1)})
     np.testing.assert_allclose(c["b1"], c["b2"] ** 2, atol=1e-12)
@@ -100,9 +109,11 @@ def test_closed_hopf_curve():
     # mu = 1 - b1^2 - b2^2 in the supercritical Hopf normal form (closed form): the Hopf
     # curve is the unit circle, followed once around and closed
     r2 = "(x**2 + y**2)"
-    m = Model(f"""dx/dt = (1 - b1**2 - b2**2)*x - y - x*{r2} : 1
+    m = Model(
+        f"""dx/dt = (1 - b1**2 - b2**2)*x - y - x*{r2} : 1
                   dy/dt = x + (1 - b1**2 - b2**2)*y - y*{r2} : 1""",
-              params={"b1": 0, "b2": 0})
+        params={"b1": 0, "b2": 0},
+    )
     d = continue_equilibria(m, "b1", 0, 2)
     c = continue_curve(m, d.special("hopf")[0], "b1", "b2", {"b1": (-2, 2), "b2": (-2, 2)})
     assert c.status == "closed curve"
@@ -110,7 +121,7 @@ def test_closed_hopf_curve():
     angle = np.unwrap(np.arctan2(c["b2"], c["b1"]))
     assert abs(abs(angle[-1] - angle[0]) - 2 * np.pi) < 1e-9
     assert c["b1"][0] == c["b1"][-1] == pytest.approx(1)
-    np.testing.assert_allclose(c.l1, -2, atol=1e-10)        # l1 = 2 sigma, sigma = -1
+    np.testing.assert_allclose(c.l1, -2, atol=1e-10)  # l1 = 2 sigma, sigma = -1
     assert c.codim2 == []
 
 
@@ -127,10 +138,9 @@ def test_fitzhugh_nagumo_hopf_curves_closed_form():
     for c, sign in zip(td.curves, (-1, 1)):
         v = sign * np.sqrt(1 - c["b"] / tau)
         np.testing.assert_allclose(c["v"], v, atol=1e-10)
-        np.testing.assert_allclose(c["I_ext"], (v + a) / c["b"] - v + v ** 3 / 3,
-                                   atol=1e-10)
+        np.testing.assert_allclose(c["I_ext"], (v + a) / c["b"] - v + v**3 / 3, atol=1e-10)
         # omega^2 = det J = (1 - b^2/tau)/tau on the curve
-        np.testing.assert_allclose(c.kappa, (1 - c["b"] * (1 - v ** 2)) / tau, atol=1e-12)
+        np.testing.assert_allclose(c.kappa, (1 - c["b"] * (1 - v**2)) / tau, atol=1e-12)
         assert c.status.count("left the parameter box") == 2
         finite = np.isfinite(c.l1)
         assert finite.all()
@@ -143,7 +153,7 @@ def test_fitzhugh_nagumo_hopf_curves_closed_form():
     assert [p.type for p in td.codim2] == ["bautin", "bautin"]
     for p in td.codim2:
         assert p.params["b"] == pytest.approx(b_gh, rel=1e-9)
-    assert b_gh == pytest.approx(0.51042, rel=1e-4)           # printed for the docs
+    assert b_gh == pytest.approx(0.51042, rel=1e-4)  # printed for the docs
 
 
 def _fhn_l1(b, x, a=0.7, tau=12.5):
@@ -155,17 +165,16 @@ def _fhn_l1(b, x, a=0.7, tau=12.5):
     q = (b + i omega tau, 1)/|.|, p from A^T p = -i omega p, <p, q> = 1.
     """
     b, x = np.asarray(b, dtype=float), np.asarray(x, dtype=float)
-    w2 = (1 - b ** 2 / tau) / tau
+    w2 = (1 - b**2 / tau) / tau
     w = np.sqrt(w2)
     q1, q2 = b + 1j * w * tau, 1.0
     norm = np.sqrt(abs(q1) ** 2 + 1)
     q1, q2 = q1 / norm, q2 / norm
     conj_s = 1 / ((-1j * w - b / tau) * q1 + q2)
-    P = (-1j * w - b / tau) * conj_s                 # conj(p1)
+    P = (-1j * w - b / tau) * conj_s  # conj(p1)
     c = b / tau
     det_m = (2j * w - c) * (2j * w + b / tau) + 1 / tau
-    bracket = (-2 + 8 * x ** 2 * b / (tau * w2)
-               + 4 * x ** 2 * (2j * w + b / tau) / det_m)
+    bracket = -2 + 8 * x**2 * b / (tau * w2) + 4 * x**2 * (2j * w + b / tau) / det_m
     return np.real(P * q1 * abs(q1) ** 2 * bracket) / (2 * w)
 
 
@@ -184,8 +193,10 @@ def _ml_bt_independent(guess):
 
     def jac(V, w, I, g):
         h = 1e-6
-        cols = [(_ml_rhs(V + h, w, I, g) - _ml_rhs(V - h, w, I, g)) / (2 * h),
-                (_ml_rhs(V, w + h, I, g) - _ml_rhs(V, w - h, I, g)) / (2 * h)]
+        cols = [
+            (_ml_rhs(V + h, w, I, g) - _ml_rhs(V - h, w, I, g)) / (2 * h),
+            (_ml_rhs(V, w + h, I, g) - _ml_rhs(V, w - h, I, g)) / (2 * h),
+        ]
         return np.array(cols).T
 
     def eqs(z):
@@ -214,13 +225,14 @@ def test_morris_lecar_fold_curve_meets_hopf_curve_at_bt():
     bt_hopf = [p for p in hopf.codim2 if p.type == "bt"]
     assert len(bt_hopf) == 1
     bt_hopf = bt_hopf[0]
-    V, w, I, g = _ml_bt_independent([bt_fold.state["V"], bt_fold.state["w"],
-                                     bt_fold.params["I_ext"], bt_fold.params["gCa"]])
+    V, w, I, g = _ml_bt_independent(
+        [bt_fold.state["V"], bt_fold.state["w"], bt_fold.params["I_ext"], bt_fold.params["gCa"]]
+    )
     for bt in (bt_fold, bt_hopf):
         assert bt.params["I_ext"] == pytest.approx(I, rel=1e-7)
         assert bt.params["gCa"] == pytest.approx(g, rel=1e-7)
         assert bt.state["V"] == pytest.approx(V, rel=1e-7)
-    assert (I, g) == pytest.approx((54.737, 2.4638), rel=1e-4)   # printed for the docs
+    assert (I, g) == pytest.approx((54.737, 2.4638), rel=1e-4)  # printed for the docs
 
 
 def test_hodgkin_huxley_hopf_curve_through_both_hopf_points():
@@ -230,7 +242,14 @@ def test_hodgkin_huxley_hopf_curve_through_both_hopf_points():
     # interpolation of I(gK) through the four nearest curve points.
     hh = biosnn.load_model("hodgkin_huxley")
     d = continue_equilibria(hh, "I_ext", 0, 200)
-    td = two_parameter_diagram(hh, d, "gK", 10, 60, bounds1=(-50, 400), )
+    td = two_parameter_diagram(
+        hh,
+        d,
+        "gK",
+        10,
+        60,
+        bounds1=(-50, 400),
+    )
     assert [c.type for c in td.curves] == ["hopf"]
     c = td.curves[0]
     crossings = np.flatnonzero(np.diff(np.sign(c["gK"] - 36)) != 0)
@@ -255,7 +274,7 @@ def test_diagram_to_dict_and_plot(tmp_path):
     td = two_parameter_diagram(BT, d, "b2", -1, 1, bounds1=(-1, 1))
     assert isinstance(td, TwoParameterDiagram)
     assert sorted(c.type for c in td.curves) == ["fold", "hopf"]
-    assert [p.type for p in td.codim2] == ["bt"]          # found on both, listed once
+    assert [p.type for p in td.codim2] == ["bt"]  # found on both, listed once
     data = json.loads(json.dumps(td.to_dict()))
     assert data["param1"] == "b1" and data["param2"] == "b2"
     assert {c["type"] for c in data["curves"]} == {"fold", "hopf"}
@@ -272,8 +291,7 @@ def test_errors():
     d = continue_equilibria(BT, "b1", -0.5, 0.5, init={"x": 0.5})
     box = {"b1": (-1, 1), "b2": (-1, 1)}
     with pytest.raises(BiosnnError, match="fold or Hopf"):
-        continue_curve(BT, {"type": "bp", "param": 0, "state": {"x": 0, "y": 0}},
-                       "b1", "b2", box)
+        continue_curve(BT, {"type": "bp", "param": 0, "state": {"x": 0, "y": 0}}, "b1", "b2", box)
     with pytest.raises(BiosnnError, match="bounds"):
         continue_curve(BT, d.special("hopf")[0], "b1", "b2", {"b1": (-1, 1)})
     with pytest.raises(BiosnnError, match="outside"):

@@ -22,11 +22,15 @@ import numpy as np
 import pytest
 
 import biosnn
-from biosnn.analysis import (BifurcationDiagram, SpecialPoint, continue_equilibria,
-                             lyapunov_coefficient)
-
+from biosnn.analysis import (
+    BifurcationDiagram,
+    SpecialPoint,
+    continue_equilibria,
+    lyapunov_coefficient,
+)
 
 # -- an independent Hodgkin-Huxley (modern convention, EL = -54.387 mV) ----------------
+
 
 def _hh_rates(V):
     am = 0.1 * (V + 40) / (1 - math.exp(-(V + 40) / 10))
@@ -42,14 +46,15 @@ def _hh_f(y, current):
     V, m, h, n = y
     am, bm, ah, bh, an, bn = _hh_rates(V)
     ionic = 120 * m**3 * h * (V - 50) + 36 * n**4 * (V + 77) + 0.3 * (V + 54.387)
-    return np.array([current - ionic, am * (1 - m) - bm * m, ah * (1 - h) - bh * h,
-                     an * (1 - n) - bn * n])
+    return np.array(
+        [current - ionic, am * (1 - m) - bm * m, ah * (1 - h) - bh * h, an * (1 - n) - bn * n]
+    )
 
 
 def _hh_equilibrium(V):
     am, bm, ah, bh, an, bn = _hh_rates(V)
     y = np.array([V, am / (am + bm), ah / (ah + bh), an / (an + bn)])
-    return y, -_hh_f(y, 0.0)[0]              # the current that holds V
+    return y, -_hh_f(y, 0.0)[0]  # the current that holds V
 
 
 def _hh_critical_pair(V):
@@ -100,7 +105,8 @@ def test_hh_hopf_points_match_independent_computation(hh_diagram):
         assert abs(sp.param - current) / current <= 1e-7
         assert abs(sp.period - period) / period <= 1e-6
         assert sp.state["V"] == pytest.approx(
-            _hh_equilibrium(sp.state["V"])[0][0])   # consistent state
+            _hh_equilibrium(sp.state["V"])[0][0]
+        )  # consistent state
 
 
 def test_hh_stability_along_branch(hh_diagram):
@@ -108,7 +114,7 @@ def test_hh_stability_along_branch(hh_diagram):
     low, high = (sp.param for sp in d.special_points)
     x = d["I_ext"]
     assert x[0] == 0 and x[-1] == pytest.approx(200, abs=1e-9)
-    assert np.all(np.diff(x) > 0)                       # no fold on the HH branch
+    assert np.all(np.diff(x) > 0)  # no fold on the HH branch
     inside = (x > low + 1e-6) & (x < high - 1e-6)
     outside = (x < low - 1e-6) | (x > high + 1e-6)
     assert np.all(~d.stable[inside]) and np.all(d.n_unstable[inside] == 2)
@@ -150,8 +156,12 @@ def test_morris_lecar_snic_fold():
 
     from tests.analysis.test_equilibria import _ml_steady_current
 
-    best = minimize_scalar(lambda v: -_ml_steady_current(v), bounds=(-40, -20),
-                           method="bounded", options={"xatol": 1e-10})
+    best = minimize_scalar(
+        lambda v: -_ml_steady_current(v),
+        bounds=(-40, -20),
+        method="bounded",
+        options={"xatol": 1e-10},
+    )
     assert folds[0].param == pytest.approx(-best.fun, rel=1e-9)
     assert folds[0].state["V"] == pytest.approx(best.x, abs=1e-4)
     # one eigenvalue is zero at the fold
@@ -255,7 +265,7 @@ def test_backwards_interval_and_units():
     assert d["I_ext"][0] == 2 and d["I_ext"][-1] == pytest.approx(0, abs=1e-12)
     # strings with units for the interval (Morris-Lecar in uA/cm**2)
     ml = biosnn.load_model("morris_lecar", preset="hopf")
-    d2 = continue_equilibria(ml, "I_ext", "0 uA/cm**2", "1 pA/um**2")   # 0 .. 100 uA/cm2
+    d2 = continue_equilibria(ml, "I_ext", "0 uA/cm**2", "1 pA/um**2")  # 0 .. 100 uA/cm2
     assert d2.units["I_ext"] == "uA/cm**2"
     assert d2["I_ext"][-1] == pytest.approx(100, abs=1e-9)
 

@@ -47,9 +47,13 @@ def hh_to_10(hh, hh_hopf):
 
 # -- the normal form: closed-form branch ----------------------------------------------
 
+
 def stuart_landau(w=2.0):
-    return Model("""dx/dt = mu*x - w*y - x*(x**2 + y**2) : 1
-                    dy/dt = w*x + mu*y - y*(x**2 + y**2) : 1""", params={"mu": -1, "w": w})
+    return Model(
+        """dx/dt = mu*x - w*y - x*(x**2 + y**2) : 1
+                    dy/dt = w*x + mu*y - y*(x**2 + y**2) : 1""",
+        params={"mu": -1, "w": w},
+    )
 
 
 def test_stuart_landau_closed_form_branch():
@@ -74,9 +78,11 @@ def test_stuart_landau_closed_form_branch():
 def test_subcritical_normal_form_fold_of_cycles():
     # closed form: r' = mu r + 2 r**3 - r**5 has cycles where mu = r**4 - 2 r**2, whose
     # minimum mu = -1 (r = 1) is the fold of cycles; period 2 pi / w throughout
-    m = Model("""dx/dt = x*(mu + 2*(x**2 + y**2) - (x**2 + y**2)**2) - w*y : 1
+    m = Model(
+        """dx/dt = x*(mu + 2*(x**2 + y**2) - (x**2 + y**2)**2) - w*y : 1
                  dy/dt = y*(mu + 2*(x**2 + y**2) - (x**2 + y**2)**2) + w*x : 1""",
-              params={"mu": -2, "w": 1})
+        params={"mu": -2, "w": 1},
+    )
     hopf = continue_equilibria(m, "mu", -2, 1).special("hopf")[0]
     c = continue_cycles(m, hopf, "mu", start=-2, stop=1)
     (lpc,) = c.special("lpc")
@@ -90,6 +96,7 @@ def test_subcritical_normal_form_fold_of_cycles():
 
 # -- Hodgkin-Huxley (Hendrick) --------------------------------------------------------
 
+
 def test_hh_fold_of_cycles(hh_to_10):
     # the unstable branch also turns twice near I = 7.84 and 7.92 (the "twist" of
     # Guckenheimer & Labouriau 1993, Bull Math Biol 55:937; these two folds stay put to
@@ -98,8 +105,8 @@ def test_hh_fold_of_cycles(hh_to_10):
     folds = sorted(sp.param for sp in hh_to_10.special("lpc"))
     assert len(folds) == 3 and folds[1:] == pytest.approx([7.842347, 7.917785], abs=1e-5)
     lpc = min(hh_to_10.special("lpc"), key=lambda sp: sp.param)
-    assert lpc.param == pytest.approx(6.2603, rel=1e-5)              # Hendrick
-    assert round(lpc.period, 3) == 19.895         # Hendrick, to every printed digit
+    assert lpc.param == pytest.approx(6.2603, rel=1e-5)  # Hendrick
+    assert round(lpc.period, 3) == 19.895  # Hendrick, to every printed digit
     # a fold of cycles: the multiplier next to the trivial one is 1 as well
     assert np.sort(np.abs(lpc.multipliers - 1))[:2] == pytest.approx([0, 0], abs=1e-3)
     assert lpc.amplitude["V"] > 90
@@ -107,14 +114,14 @@ def test_hh_fold_of_cycles(hh_to_10):
 
 def test_hh_unstable_cycle_at_onset_and_stable_cycle_at_10(hh_to_10, hh_hopf):
     c = hh_to_10
-    assert c.param_values[0] == pytest.approx(9.7754, rel=1e-5)      # Hendrick
-    assert round(c.period[0], 3) == 10.718        # Hendrick, to every printed digit
+    assert c.param_values[0] == pytest.approx(9.7754, rel=1e-5)  # Hendrick
+    assert round(c.period[0], 3) == 10.718  # Hendrick, to every printed digit
     # the small cycles near the subcritical Hopf exist below it and are unstable
     assert c.param_values[1] < c.param_values[0] and not c.stable[1]
     assert c.period[1] == pytest.approx(10.718, rel=0.05)
     assert c.status == "reached the end of the interval"
     assert c.param_values[-1] == pytest.approx(10.0, abs=1e-9) and c.stable[-1]
-    assert round(c.period[-1], 3) == 14.636       # Hendrick, to every printed digit
+    assert round(c.period[-1], 3) == 14.636  # Hendrick, to every printed digit
     # reference run: the last inter-spike intervals of the 1000 ms run at I = 10
     spikes = np.asarray(json.loads(DATA.read_text())["spike_times"])
     assert c.period[-1] == pytest.approx(np.diff(spikes)[-1], abs=1e-6)
@@ -123,7 +130,7 @@ def test_hh_unstable_cycle_at_onset_and_stable_cycle_at_10(hh_to_10, hh_hopf):
 def test_hh_branch_joins_second_hopf(hh, hh_hopf):
     c = continue_cycles(hh, hh_hopf[0], "I_ext", start=0, stop=200, ntst=30)
     assert c.status == "reached a Hopf point"
-    assert c.end_param == pytest.approx(154.52, rel=1e-4)            # Hendrick
+    assert c.end_param == pytest.approx(154.52, rel=1e-4)  # Hendrick
     assert c.end_param == pytest.approx(hh_hopf[1].param, rel=1e-6)
     assert c.period[-1] == pytest.approx(hh_hopf[1].period, rel=1e-3)
     assert c.stable[-1]
@@ -137,24 +144,27 @@ def test_hh_branch_joins_second_hopf(hh, hh_hopf):
 
 # -- Morris-Lecar hopf preset (project value) -------------------------------------------
 
+
 def test_morris_lecar_fold_of_cycles_below_subcritical_hopf():
     ml = biosnn.load_model("morris_lecar", preset="hopf")
     hopf = continue_equilibria(ml, "I_ext", 0, 250).special("hopf")
     assert hopf[0].param == pytest.approx(93.86, abs=0.01)
     c = continue_cycles(ml, hopf[0], "I_ext", start=0, stop=250, ntst=30)
     lpc = c.special("lpc")
-    assert lpc[0].param == pytest.approx(88.29, abs=0.01)            # project value
-    assert lpc[-1].param == pytest.approx(216.9, abs=0.05)           # project value
+    assert lpc[0].param == pytest.approx(88.29, abs=0.01)  # project value
+    assert lpc[-1].param == pytest.approx(216.9, abs=0.05)  # project value
     assert c.status == "reached a Hopf point"
-    assert c.end_param == pytest.approx(212.0, abs=0.05)             # project value
+    assert c.end_param == pytest.approx(212.0, abs=0.05)  # project value
     assert c.end_param == pytest.approx(hopf[1].param, rel=1e-6)
     # stable firing at I = 100 with period 85.29 ms (project value)
     k = np.flatnonzero(c.stable & (c.param_values > 95) & (c.param_values < 105))
     assert k.size and np.interp(100, c.param_values[k], c.period[k]) == pytest.approx(
-        85.29, abs=0.2)
+        85.29, abs=0.2
+    )
 
 
 # -- the figure and errors --------------------------------------------------------------
+
 
 def test_plot_on_the_equilibrium_axes(hh, hh_to_10):
     import matplotlib
@@ -193,4 +203,4 @@ def test_homoclinic_end_of_morris_lecar_branch():
     assert np.ptp(c.param_values[-5:]) < 1e-6 * abs(c.param_values[-1])
     assert c.special("lpc")[0].param == pytest.approx(40.59, abs=0.01)
     i = np.flatnonzero(c.stable & (np.abs(c.param_values - 39) < 0.7))
-    assert i.size                                      # stable firing near I = 39
+    assert i.size  # stable firing near I = 39

@@ -29,31 +29,35 @@ dy/dt = a21*(x - x0) + a22*(y - y0) : 1
 
 def linear(matrix, x0=1.0, y0=-2.0):
     (a11, a12), (a21, a22) = matrix
-    return biosnn.Model(LINEAR, params=dict(a11=a11, a12=a12, a21=a21, a22=a22, x0=x0,
-                                            y0=y0))
+    return biosnn.Model(LINEAR, params=dict(a11=a11, a12=a12, a21=a21, a22=a22, x0=x0, y0=y0))
 
 
-@pytest.mark.parametrize("matrix, eigenvalues, kind", [
-    # analytic: eigenvalues of the matrix (triangular or rotation-scaling form)
-    ([[-2, 0], [0, -3]], [-2, -3], "stable node"),
-    ([[2, 1], [0, 3]], [3, 2], "unstable node"),
-    ([[1, 0], [0, -1]], [1, -1], "saddle"),
-    ([[-1, -2], [2, -1]], [-1 + 2j, -1 - 2j], "stable focus"),
-    ([[0.5, -3], [3, 0.5]], [0.5 + 3j, 0.5 - 3j], "unstable focus"),
-    ([[0, -1], [1, 0]], [1j, -1j], "centre"),
-    ([[0, 1], [0, -1]], [0, -1], "degenerate"),
-])
+@pytest.mark.parametrize(
+    "matrix, eigenvalues, kind",
+    [
+        # analytic: eigenvalues of the matrix (triangular or rotation-scaling form)
+        ([[-2, 0], [0, -3]], [-2, -3], "stable node"),
+        ([[2, 1], [0, 3]], [3, 2], "unstable node"),
+        ([[1, 0], [0, -1]], [1, -1], "saddle"),
+        ([[-1, -2], [2, -1]], [-1 + 2j, -1 - 2j], "stable focus"),
+        ([[0.5, -3], [3, 0.5]], [0.5 + 3j, 0.5 - 3j], "unstable focus"),
+        ([[0, -1], [1, 0]], [1j, -1j], "centre"),
+        ([[0, 1], [0, -1]], [0, -1], "degenerate"),
+    ],
+)
 def test_linear_systems_known_eigenvalues_and_type(matrix, eigenvalues, kind):
     eqs = find_equilibria(linear(matrix), grid=3)
-    if kind == "degenerate":       # a line of equilibria: every seed converges somewhere
+    if kind == "degenerate":  # a line of equilibria: every seed converges somewhere
         assert all(e.type == "degenerate" for e in eqs)
         return
     assert len(eqs) == 1
     e = eqs[0]
     assert e.state == pytest.approx({"x": 1.0, "y": -2.0}, abs=1e-12)
-    assert np.allclose(sorted(e.eigenvalues, key=lambda z: (-z.real, -z.imag)),
-                       sorted(eigenvalues, key=lambda z: (-np.real(z), -np.imag(z))),
-                       atol=1e-12)
+    assert np.allclose(
+        sorted(e.eigenvalues, key=lambda z: (-z.real, -z.imag)),
+        sorted(eigenvalues, key=lambda z: (-np.real(z), -np.imag(z))),
+        atol=1e-12,
+    )
     assert e.type == kind
     assert e.stable == kind.startswith("stable")
 
@@ -106,12 +110,14 @@ def test_morris_lecar_snic_three_equilibria():
     from scipy.optimize import brentq
 
     ml = biosnn.load_model("morris_lecar", preset="snic")
-    eqs = find_equilibria(ml, params={"I_ext": "30 uA/cm**2"},
-                          bounds={"V": (-80, 40), "w": (0, 1)})
+    eqs = find_equilibria(ml, params={"I_ext": "30 uA/cm**2"}, bounds={"V": (-80, 40), "w": (0, 1)})
     grid = np.linspace(-80, 40, 1201)
     g = np.array([_ml_steady_current(v) - 30 for v in grid])
-    roots = [brentq(lambda v: _ml_steady_current(v) - 30, grid[i], grid[i + 1], xtol=1e-14)
-             for i in range(len(grid) - 1) if g[i] * g[i + 1] < 0]
+    roots = [
+        brentq(lambda v: _ml_steady_current(v) - 30, grid[i], grid[i + 1], xtol=1e-14)
+        for i in range(len(grid) - 1)
+        if g[i] * g[i + 1] < 0
+    ]
     assert [e.state["V"] for e in eqs] == pytest.approx(roots, abs=1e-8)
     assert [e.type for e in eqs] == ["stable node", "saddle", "unstable focus"]
     assert eqs[0].params["I_ext"] == pytest.approx(30.0)
@@ -154,11 +160,14 @@ def test_package_import_is_light_and_api_resolves():
     import subprocess
     import sys
 
-    code = ("import sys, biosnn.analysis as a; "
-            "print(sorted(m for m in ('numpy', 'sympy', 'scipy', 'matplotlib') "
-            "if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    code = (
+        "import sys, biosnn.analysis as a; "
+        "print(sorted(m for m in ('numpy', 'sympy', 'scipy', 'matplotlib') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"
     import biosnn.analysis as analysis
 

@@ -32,8 +32,8 @@ matplotlib.use("Agg")
 
 
 def _lif_rate(current_nA):
-    tau, El, Vt, Vr, R, t_ref = 10.0, -70.0, -50.0, -65.0, 100.0, 2.0   # ms, mV, MOhm
-    RI = R * current_nA / 1000.0 * 1000.0                               # MOhm * nA = mV
+    tau, El, Vt, Vr, R, t_ref = 10.0, -70.0, -50.0, -65.0, 100.0, 2.0  # ms, mV, MOhm
+    RI = R * current_nA / 1000.0 * 1000.0  # MOhm * nA = mV
     if RI + El <= Vt:
         return 0.0
     return 1000.0 / (t_ref + tau * math.log((RI + El - Vr) / (RI + El - Vt)))
@@ -44,8 +44,8 @@ def test_lif_curve_equals_the_analytic_formula():
     fi = fi_curve("lif", "I_ext", values, duration=400, transient=50)
     expected = np.array([_lif_rate(i) for i in values])
     assert fi.rates[:2].tolist() == [0.0, 0.0]
-    np.testing.assert_allclose(fi.rates[2:], expected[2:], rtol=1e-5)   # solver rtol 1e-6
-    assert fi.rates[2] == pytest.approx(63.04, abs=0.01)      # the model file's value
+    np.testing.assert_allclose(fi.rates[2:], expected[2:], rtol=1e-5)  # solver rtol 1e-6
+    assert fi.rates[2] == pytest.approx(63.04, abs=0.01)  # the model file's value
     # rheobase (Vt - El)/R = 20 mV / 100 MOhm = 0.2 nA, bracket width <= 1e-3 * 0.9
     assert fi.rheobase == pytest.approx(0.2, abs=1e-3)
     assert fi.rheobase_bracket[0] <= 0.2 + 1e-12 <= fi.rheobase_bracket[1] + 1e-3
@@ -57,14 +57,13 @@ def test_lif_curve_equals_the_analytic_formula():
 
 
 def test_hodgkin_huxley_is_class_2_with_a_hopf_onset():
-    fi = fi_curve("hodgkin_huxley", "I_ext", np.linspace(0, 20, 21), duration=500,
-                  transient=100)
+    fi = fi_curve("hodgkin_huxley", "I_ext", np.linspace(0, 20, 21), duration=500, transient=100)
     # firing from rest starts near the fold of cycles (Hendrick: 6.2603), with a jump
     assert 6.0 < fi.rheobase < 6.5
-    assert fi.onset_rate > 40.0           # Hendrick: period 19.895 ms at the fold, 50.3 Hz
+    assert fi.onset_rate > 40.0  # Hendrick: period 19.895 ms at the fold, 50.3 Hz
     assert fi.class_from_curve == 2
     assert fi.bifurcation["type"] == "hopf" and fi.class_from_bifurcation == 2
-    assert fi.bifurcation["param"] == pytest.approx(9.7754, abs=1e-4)     # Hendrick
+    assert fi.bifurcation["param"] == pytest.approx(9.7754, abs=1e-4)  # Hendrick
     assert np.all(fi.rates[fi.values < 6] == 0)
     # 10 uA/cm**2: period 14.636 ms (model description, Hendrick) -> 68.325 Hz
     assert fi.rates[10] == pytest.approx(1000 / 14.636, rel=1e-4)
@@ -81,14 +80,14 @@ def test_morris_lecar_snic_is_class_1_with_the_square_root_law():
     assert fi.class_from_curve == 1
     assert fi.bifurcation["type"] == "fold" and fi.class_from_bifurcation == 1
     i_sn = fi.bifurcation["param"]
-    assert i_sn == pytest.approx(39.963, abs=1e-3)                   # project value
+    assert i_sn == pytest.approx(39.963, abs=1e-3)  # project value
     # square-root law near onset: f = c sqrt(I - I_SN) (1 + O(I - I_SN)).  The fitted
     # f**2 against I over the three lowest firing currents crosses zero at I_SN.
     I, f = currents[1:4], fi.rates[1:4]
     slope, intercept = np.polyfit(I, f**2, 1)
     assert -intercept / slope == pytest.approx(i_sn, abs=0.05)
     c = f / np.sqrt(I - i_sn)
-    assert np.ptp(c) / c.mean() < 0.1        # c = 5.3, 5.2, 5.0 (Hz per sqrt(uA/cm**2))
+    assert np.ptp(c) / c.mean() < 0.1  # c = 5.3, 5.2, 5.0 (Hz per sqrt(uA/cm**2))
 
 
 def test_qif_is_class_1_with_the_analytic_curve_and_rheobase():
@@ -98,12 +97,11 @@ def test_qif_is_class_1_with_the_analytic_curve_and_rheobase():
     m, a0 = (El + Vc) / 2, 1 / (Vc - El)
     for current, rate in zip(values[1:], fi.rates[1:]):
         omega = math.sqrt(R * current / a0 - (Vc - El) ** 2 / 4)
-        T = tref + tau / (a0 * omega) * (math.atan((Vpk - m) / omega)
-                                         - math.atan((Vr - m) / omega))
+        T = tref + tau / (a0 * omega) * (math.atan((Vpk - m) / omega) - math.atan((Vr - m) / omega))
         assert 1000 / rate == pytest.approx(T, rel=1e-6)
-    assert 1000 / fi.rates[1] == pytest.approx(121.192, abs=1e-3)   # model file
+    assert 1000 / fi.rates[1] == pytest.approx(121.192, abs=1e-3)  # model file
     assert fi.rates[0] == 0
-    assert fi.rheobase == pytest.approx(0.05, abs=1e-3)             # (Vc - El)/(4 R)
+    assert fi.rheobase == pytest.approx(0.05, abs=1e-3)  # (Vc - El)/(4 R)
     assert fi.class_from_curve == 1 and fi.class_from_bifurcation == 1
     assert fi.bifurcation == {"type": "fold", "param": pytest.approx(0.05, abs=1e-9)}
 
@@ -132,5 +130,11 @@ def test_result_object_json_plot_and_errors():
     with pytest.raises(BiosnnError, match="transient"):
         fi_curve("lif", "I_ext", [0.1, 0.3], duration=100, transient=100)
     with pytest.raises(BiosnnError, match="threshold"):
-        fi_curve(biosnn.Model("dv/dt = (I - v)/(10*ms) : volt", params={"I": "1 mV"},
-                              initial={"v": "0 mV"}), "I", [0, 1], duration=10)
+        fi_curve(
+            biosnn.Model(
+                "dv/dt = (I - v)/(10*ms) : volt", params={"I": "1 mV"}, initial={"v": "0 mV"}
+            ),
+            "I",
+            [0, 1],
+            duration=10,
+        )

@@ -34,8 +34,9 @@ Z_HOPF = 3 - X_HOPF**3 - 2 * X_HOPF**2
 
 @pytest.fixture(scope="module")
 def hr():
-    return fast_slow(biosnn.load_model("hindmarsh_rose"), "z", duration=2500,
-                     transient=1000, cycles=12)
+    return fast_slow(
+        biosnn.load_model("hindmarsh_rose"), "z", duration=2500, transient=1000, cycles=12
+    )
 
 
 def test_fast_subsystem_folds_and_hopf_are_the_closed_form_values(hr):
@@ -55,9 +56,9 @@ def test_the_folds_bracket_the_bursting_trajectory(hr):
     starts = starts[starts > hr.t[0] + 50]
     assert starts.size >= 2
     z_at = np.interp(starts, hr.t, z)
-    assert np.all(z_at < Z_LOWER)                 # the rest had vanished at the lower knee
-    assert np.all(z_at > Z_LOWER - 0.1)           # ... and z only just passed it
-    assert z.max() < Z_HOPF < Z_UPPER             # spiking stops before the upper knee
+    assert np.all(z_at < Z_LOWER)  # the rest had vanished at the lower knee
+    assert np.all(z_at > Z_LOWER - 0.1)  # ... and z only just passed it
+    assert z.max() < Z_HOPF < Z_UPPER  # spiking stops before the upper knee
     assert Z_LOWER - 0.1 < z.min() < Z_LOWER
     # the brute-force fast cycles exist where the trajectory spikes
     c = hr.cycles

@@ -59,12 +59,12 @@ def fhn_eigenvalues(v):
 
 # -- FitzHugh-Nagumo ----------------------------------------------------------------------
 def test_fhn_rest_single_stable_fixed_point(fhn_rest):
-    v, w = fhn_equilibrium(0.0)                      # analytic: v = -1.19941
+    v, w = fhn_equilibrium(0.0)  # analytic: v = -1.19941
     assert v == pytest.approx(-1.19941, abs=1e-5)
     (fp,) = fhn_rest.fixed_points
     assert fp.state["v"] == pytest.approx(v, abs=1e-10)
     assert fp.state["w"] == pytest.approx(w, abs=1e-10)
-    lam = fhn_eigenvalues(v)                         # analytic: -0.2513 +/- 0.2119i
+    lam = fhn_eigenvalues(v)  # analytic: -0.2513 +/- 0.2119i
     assert np.sort_complex(fp.eigenvalues) == pytest.approx(np.sort_complex(lam), abs=1e-9)
     assert fp.type == "stable focus"
     assert fhn_rest.cycles == []
@@ -76,7 +76,7 @@ def test_fhn_oscillating_unstable_focus_and_cycle(fhn_osc):
     assert (fp.state["v"], fp.state["w"]) == pytest.approx((v, w), abs=1e-10)
     assert np.all(fhn_eigenvalues(v).real > 0) and fp.type == "unstable focus"
     (cycle,) = fhn_osc.cycles
-    assert cycle.period == pytest.approx(39.47, abs=0.01)      # model description
+    assert cycle.period == pytest.approx(39.47, abs=0.01)  # model description
     assert cycle.stable and 0 < cycle.multiplier < 1e-3
     # the orbit surrounds the focus and reaches both outer branches of the cubic
     assert cycle.points[:, 0].min() < -1.8 and cycle.points[:, 0].max() > 1.8
@@ -84,10 +84,10 @@ def test_fhn_oscillating_unstable_focus_and_cycle(fhn_osc):
 
 def test_fhn_nullclines_are_complete_and_exact(fhn_osc):
     a, b, tau = FHN["a"], FHN["b"], FHN["tau"]
-    (vline,) = fhn_osc.nullclines["v"]              # one unbroken cubic across the window
-    (wline,) = fhn_osc.nullclines["w"]              # one straight line
+    (vline,) = fhn_osc.nullclines["v"]  # one unbroken cubic across the window
+    (wline,) = fhn_osc.nullclines["w"]  # one straight line
     v, w = vline.T
-    assert np.max(np.abs(v - v**3 / 3 - w + 0.5)) <= 1e-10      # Newton-refined: f = 0
+    assert np.max(np.abs(v - v**3 / 3 - w + 0.5)) <= 1e-10  # Newton-refined: f = 0
     v, w = wline.T
     assert np.max(np.abs((v + a - b * w) / tau)) <= 1e-10
     # complete: the cubic enters at the top and leaves at the bottom of the window
@@ -102,8 +102,9 @@ def test_fhn_nullclines_are_complete_and_exact(fhn_osc):
 def test_trajectories_forward_and_backward_on_a_centre():
     # analytic: x' = -y, y' = x rotates; every orbit is a circle, the origin a centre
     m = biosnn.Model("dx/dt = -k*y : 1\ndy/dt = k*x : 1", params={"k": 1.0}, name="rotation")
-    pp = phase_plane(m, "x", "y", (-2, 2), (-2, 2), trajectories=[(1.0, 0.0)], duration=3.0,
-                     cycles=False)
+    pp = phase_plane(
+        m, "x", "y", (-2, 2), (-2, 2), trajectories=[(1.0, 0.0)], duration=3.0, cycles=False
+    )
     assert [fp.type for fp in pp.fixed_points] == ["centre"]
     (tr,) = pp.trajectories
     assert tr.t_forward[-1] == pytest.approx(3.0) and tr.t_backward[-1] == pytest.approx(-3.0)
@@ -113,8 +114,19 @@ def test_trajectories_forward_and_backward_on_a_centre():
 
 
 # -- Morris-Lecar (snic preset) -----------------------------------------------------------
-ML_SNIC = dict(C=20.0, gCa=4.0, gK=8.0, gL=2.0, VCa=120.0, VK=-84.0, VL=-60.0, V1=-1.2,
-               V2=18.0, V3=12.0, V4=17.4)
+ML_SNIC = dict(
+    C=20.0,
+    gCa=4.0,
+    gK=8.0,
+    gL=2.0,
+    VCa=120.0,
+    VK=-84.0,
+    VL=-60.0,
+    V1=-1.2,
+    V2=18.0,
+    V3=12.0,
+    V4=17.4,
+)
 
 
 def ml_equilibria(i_ext):
@@ -126,20 +138,28 @@ def ml_equilibria(i_ext):
     def current(v):
         m_inf = 0.5 * (1 + math.tanh((v - p["V1"]) / p["V2"]))
         w_inf = 0.5 * (1 + math.tanh((v - p["V3"]) / p["V4"]))
-        return (i_ext - p["gL"] * (v - p["VL"]) - p["gCa"] * m_inf * (v - p["VCa"])
-                - p["gK"] * w_inf * (v - p["VK"]))
+        return (
+            i_ext
+            - p["gL"] * (v - p["VL"])
+            - p["gCa"] * m_inf * (v - p["VCa"])
+            - p["gK"] * w_inf * (v - p["VK"])
+        )
 
     grid = np.linspace(-80, 40, 1201)
     values = [current(v) for v in grid]
-    return [brentq(current, grid[k], grid[k + 1], xtol=1e-13)
-            for k in range(len(grid) - 1) if values[k] * values[k + 1] < 0]
+    return [
+        brentq(current, grid[k], grid[k + 1], xtol=1e-13)
+        for k in range(len(grid) - 1)
+        if values[k] * values[k + 1] < 0
+    ]
 
 
 @pytest.fixture(scope="module")
 def ml_snic():
     model = biosnn.load_model("morris_lecar")
-    return phase_plane(model, "V", "w", (-80, 40), (-0.1, 0.6), preset="snic",
-                       params={"I_ext": 35.0})
+    return phase_plane(
+        model, "V", "w", (-80, 40), (-0.1, 0.6), preset="snic", params={"I_ext": 35.0}
+    )
 
 
 def test_morris_lecar_snic_three_fixed_points(ml_snic):
@@ -150,16 +170,15 @@ def test_morris_lecar_snic_three_fixed_points(ml_snic):
     types = [fp.type for fp in ml_snic.fixed_points]
     assert types[0] == "stable node" and types[1] == "saddle"
     assert types[2] in ("unstable node", "unstable focus")
-    for fp in ml_snic.fixed_points:    # w sits on its nullcline w = w_inf(V)
+    for fp in ml_snic.fixed_points:  # w sits on its nullcline w = w_inf(V)
         w_inf = 0.5 * (1 + math.tanh((fp.state["V"] - 12.0) / 17.4))
         assert fp.state["w"] == pytest.approx(w_inf, abs=1e-12)
-    assert ml_snic.cycles == []        # no cycle below the SNIC
+    assert ml_snic.cycles == []  # no cycle below the SNIC
 
 
 def test_morris_lecar_saddle_manifolds(ml_snic):
-    node, saddle, top = (np.array([fp.state["V"], fp.state["w"]])
-                         for fp in ml_snic.fixed_points)
-    scale = np.array([120.0, 0.7])     # the window, to measure distances in
+    node, saddle, top = (np.array([fp.state["V"], fp.state["w"]]) for fp in ml_snic.fixed_points)
+    scale = np.array([120.0, 0.7])  # the window, to measure distances in
     unstable = [m for m in ml_snic.manifolds if m.kind == "unstable"]
     stable = [m for m in ml_snic.manifolds if m.kind == "stable"]
     assert len(unstable) == 2 and len(stable) == 2 and all(m.saddle == 1 for m in unstable)
@@ -168,7 +187,7 @@ def test_morris_lecar_saddle_manifolds(ml_snic):
         vec = fp.eigenvectors[:, list(fp.eigenvalues).index(lam)]
         for m in branches:
             assert np.all(m.points[0] == saddle)
-            step = (m.points[3] - saddle) / scale   # leaves along the eigenvector
+            step = (m.points[3] - saddle) / scale  # leaves along the eigenvector
             direction = vec / scale
             cos = abs(step @ direction) / np.hypot(*step) / np.hypot(*direction)
             assert cos == pytest.approx(1.0, abs=1e-4)
@@ -177,7 +196,7 @@ def test_morris_lecar_saddle_manifolds(ml_snic):
         assert np.hypot(*((m.points[-1] - node) / scale)) < 1e-3
     # the stable manifold comes from the unstable focus on one side and from below the
     # window on the other
-    ends = sorted((np.hypot(*((m.points[-1] - top) / scale)) for m in stable))
+    ends = sorted(np.hypot(*((m.points[-1] - top) / scale)) for m in stable)
     assert ends[0] < 1e-3 and ends[1] > 0.1
 
 
@@ -195,15 +214,16 @@ def test_nullcline_with_a_pole_has_two_unjoined_branches():
     branches = pp.nullclines["w"]
     assert len(branches) == 2
     sides = sorted(np.sign(b[:, 0] - 1).mean() for b in branches)
-    assert sides == [-1.0, 1.0]                    # each branch on one side of the pole
+    assert sides == [-1.0, 1.0]  # each branch on one side of the pole
     for b in branches:
         assert np.max(np.abs(b[:, 1] - 1 / (b[:, 0] - 1))) <= 1e-10
-        assert np.min(np.abs(b[:, 0] - 1)) > 0.19   # stops where |w| reaches the window
+        assert np.min(np.abs(b[:, 0] - 1)) > 0.19  # stops where |w| reaches the window
     assert pp.formulas["w"] == ["w = 1/(v - 1.0)"]
     # fixed points: w = v and v(v - 1) = 1, so v = (1 -/+ sqrt(5))/2 (analytic)
     root5 = math.sqrt(5)
     assert [fp.state["v"] for fp in pp.fixed_points] == pytest.approx(
-        [(1 - root5) / 2, (1 + root5) / 2], abs=1e-12)
+        [(1 - root5) / 2, (1 + root5) / 2], abs=1e-12
+    )
 
 
 FHN_GATED = """
@@ -213,26 +233,31 @@ dw/dt = (v + a - b*w)/tau : 1
 """
 
 
-@pytest.mark.parametrize("gate", ["dm/dt = (v - m)/eps : 1",
-                                  "dm/dt = (v - m - (m - v)**3)/eps : 1"])
+@pytest.mark.parametrize(
+    "gate", ["dm/dt = (v - m)/eps : 1", "dm/dt = (v - m - (m - v)**3)/eps : 1"]
+)
 def test_slaved_state_gives_the_reduced_model(gate):
     # analytic: with m slaved to its steady state m = v this is FitzHugh-Nagumo; the second
     # gate equation is not linear in m, so Newton (not the closed form) solves it
-    model = biosnn.Model(FHN_GATED.replace("dm/dt = (v - m)/eps : 1", gate), name="gated",
-                         params={"I_ext": 0.0, "eps": 0.01, **FHN})
-    pp = phase_plane(model, "v", "w", manifolds=False, cycles=False, fixed={"m": "steady"},
-                     **FHN_WINDOW)
+    model = biosnn.Model(
+        FHN_GATED.replace("dm/dt = (v - m)/eps : 1", gate),
+        name="gated",
+        params={"I_ext": 0.0, "eps": 0.01, **FHN},
+    )
+    pp = phase_plane(
+        model, "v", "w", manifolds=False, cycles=False, fixed={"m": "steady"}, **FHN_WINDOW
+    )
     (fp,) = pp.fixed_points
     v, w = fhn_equilibrium(0.0)
     assert (fp.state["v"], fp.state["m"], fp.state["w"]) == pytest.approx((v, v, w), abs=1e-10)
     assert np.sort_complex(fp.eigenvalues) == pytest.approx(
-        np.sort_complex(fhn_eigenvalues(v)), abs=1e-9)     # Schur complement Jacobian
+        np.sort_complex(fhn_eigenvalues(v)), abs=1e-9
+    )  # Schur complement Jacobian
     assert pp.fixed == {"m": "steady"}
     # a fixed (not slaved) m = 0 shifts the v-nullcline: w = -v^3/3 (analytic)
-    pp = phase_plane(model, "v", "w", manifolds=False, cycles=False, fixed={"m": 0.0},
-                     **FHN_WINDOW)
+    pp = phase_plane(model, "v", "w", manifolds=False, cycles=False, fixed={"m": 0.0}, **FHN_WINDOW)
     for line in pp.nullclines["v"]:
-        assert line[:, 1] == pytest.approx(-line[:, 0] ** 3 / 3, abs=1e-10)
+        assert line[:, 1] == pytest.approx(-(line[:, 0] ** 3) / 3, abs=1e-10)
 
 
 # -- cycles: stable and unstable ----------------------------------------------------------
@@ -246,8 +271,15 @@ def test_stable_and_unstable_cycles_with_floquet_multipliers():
     # analytic (polar form r' = r g(r^2), g = mu + s - s^2, theta' = 1): cycles at
     # s = (1 -/+ sqrt(1 + 4 mu))/2, period 2 pi, multiplier exp(2 pi * 2 s g'(s))
     mu = -0.1
-    pp = phase_plane(biosnn.Model(BAUTIN, params={"mu": mu}, name="bautin"), "x", "y",
-                     (-1.5, 1.5), (-1.5, 1.5), cycle_seeds=[(1.3, 0.0)], manifolds=False)
+    pp = phase_plane(
+        biosnn.Model(BAUTIN, params={"mu": mu}, name="bautin"),
+        "x",
+        "y",
+        (-1.5, 1.5),
+        (-1.5, 1.5),
+        cycle_seeds=[(1.3, 0.0)],
+        manifolds=False,
+    )
     assert [fp.type for fp in pp.fixed_points] == ["stable focus"]
     cycles = sorted(pp.cycles, key=lambda c: np.hypot(*c.points[0]))
     assert len(cycles) == 2
@@ -281,8 +313,14 @@ def test_plot_is_labelled(ml_snic):
     try:
         assert ax.get_xlabel() == "V (mV)" and ax.get_ylabel() == "w"
         labels = {t.get_text() for t in ax.get_legend().get_texts()}
-        assert {"dV/dt = 0", "dw/dt = 0", "stable node", "saddle", "stable manifold",
-                "unstable manifold"} <= labels
+        assert {
+            "dV/dt = 0",
+            "dw/dt = 0",
+            "stable node",
+            "saddle",
+            "stable manifold",
+            "unstable manifold",
+        } <= labels
     finally:
         plt.close(ax.figure)
 
@@ -294,13 +332,16 @@ def test_default_window_contains_the_rest_state(fhn):
     assert pp.xlim[0] < fp.state["v"] < pp.xlim[1] and pp.ylim[0] < fp.state["w"] < pp.ylim[1]
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    (dict(x="q", y="w"), ["'q' is not a state", "v, w"]),
-    (dict(x="v", y="v"), ["two different states"]),
-    (dict(x="v", y="w", xlim=(1, -1), ylim=(0, 1)), ["xlim", "low < high"]),
-    (dict(x="v", y="w", xlim=(0, 1), ylim=(0, "a")), ["ylim"]),
-    (dict(x="v", y="w", fixed={"w": 1.0}), ["fixed: 'w'"]),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(x="q", y="w"), ["'q' is not a state", "v, w"]),
+        (dict(x="v", y="v"), ["two different states"]),
+        (dict(x="v", y="w", xlim=(1, -1), ylim=(0, 1)), ["xlim", "low < high"]),
+        (dict(x="v", y="w", xlim=(0, 1), ylim=(0, "a")), ["ylim"]),
+        (dict(x="v", y="w", fixed={"w": 1.0}), ["fixed: 'w'"]),
+    ],
+)
 def test_bad_arguments(fhn, kwargs, words):
     with pytest.raises(ModelError) as info:
         phase_plane(fhn, **kwargs)

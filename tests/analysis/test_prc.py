@@ -34,11 +34,16 @@ OMEGA = 2.0
 
 
 def _stuart_landau():
-    return biosnn.Model("""
+    return biosnn.Model(
+        """
         dx/dt = lam*x*(1 - x**2 - y**2) - omega*y : 1
         dy/dt = lam*y*(1 - x**2 - y**2) + omega*x : 1
-        """, params={"lam": "1", "omega": repr(OMEGA)}, initial={"x": "-1", "y": "0.5"},
-        threshold="x > 0", name="stuart_landau")
+        """,
+        params={"lam": "1", "omega": repr(OMEGA)},
+        initial={"x": "-1", "y": "0.5"},
+        threshold="x > 0",
+        name="stuart_landau",
+    )
 
 
 def test_stuart_landau_adjoint_and_direct_equal_the_analytic_prc():
@@ -48,35 +53,42 @@ def test_stuart_landau_adjoint_and_direct_equal_the_analytic_prc():
     np.testing.assert_allclose(orbit.x0, [0.0, -1.0], atol=1e-8)
     for var, analytic in (("x", np.cos), ("y", np.sin)):
         adj = adjoint_prc(sl, var=var, orbit=orbit, n_phases=16)
-        np.testing.assert_allclose(adj.Z, analytic(2 * np.pi * adj.phases) / OMEGA,
-                                   atol=1e-8)
+        np.testing.assert_allclose(adj.Z, analytic(2 * np.pi * adj.phases) / OMEGA, atol=1e-8)
         assert adj.normalisation_error < 1e-8
         direct = direct_prc(sl, var=var, orbit=orbit, n_phases=16)
-        np.testing.assert_allclose(direct.Z, analytic(2 * np.pi * direct.phases) / OMEGA,
-                                   atol=1e-6)
+        np.testing.assert_allclose(direct.Z, analytic(2 * np.pi * direct.phases) / OMEGA, atol=1e-6)
     assert adj.unit == "1" and direct.method == "direct"
 
 
 def test_hodgkin_huxley_direct_and_adjoint_agree():
     hh = biosnn.load_model("hodgkin_huxley")
     orbit = periodic_orbit(hh, {"I_ext": 10}, transient=200)
-    assert orbit.period == pytest.approx(14.636, rel=1e-4)          # Hendrick
+    assert orbit.period == pytest.approx(14.636, rel=1e-4)  # Hendrick
     assert orbit.closure < 1e-8
     direct = direct_prc(hh, {"I_ext": 10}, orbit=orbit, n_phases=40)
     adj = adjoint_prc(hh, {"I_ext": 10}, orbit=orbit, phases=direct.phases)
     assert adj.normalisation_error < 1e-6
     scale = np.max(np.abs(adj.Z))
-    assert 0.3 < scale < 1.0                                       # ms/mV
+    assert 0.3 < scale < 1.0  # ms/mV
     np.testing.assert_allclose(direct.Z, adj.Z, atol=1e-4 * scale)
     # type II PRC: a kick early in the cycle delays the next spike
     assert adj.Z.min() < -0.1 * scale and adj.unit == "ms/mV"
     # a finite kick of 0.5 mV at the phase of largest advance, in one full simulation
     k = int(np.argmax(adj.Z))
-    x = orbit.states_at(adj.phases[k:k + 1])[:, 0]
+    x = orbit.states_at(adj.phases[k : k + 1])[:, 0]
     init = dict(zip(orbit.system.spec.states, x))
     init["V"] += 0.5
-    res = biosnn.simulate(hh, 3 * orbit.period, method="dop853", rtol=1e-10, atol=1e-12,
-                          params={"I_ext": 10}, init=init, record=[], record_dt=1.0)
+    res = biosnn.simulate(
+        hh,
+        3 * orbit.period,
+        method="dop853",
+        rtol=1e-10,
+        atol=1e-12,
+        params={"I_ext": 10},
+        init=init,
+        record=[],
+        record_dt=1.0,
+    )
     expected = (1 - adj.phases[k] + 2) * orbit.period
     advance = expected - res.spikes[0][np.argmin(np.abs(res.spikes[0] - expected))]
     assert advance == pytest.approx(0.5 * adj.Z[k], rel=0.05)

@@ -44,8 +44,14 @@ print(json.dumps(out))
 
 def _run(cache: Path) -> dict:
     env = dict(os.environ, BIOSNN_CACHE_DIR=str(cache))
-    proc = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", _SCRIPT],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -55,16 +61,17 @@ def _entries(cache: Path) -> list:
 
 
 def _check_hendrick(result: dict) -> None:
-    hopf = [(float.fromhex(p), float.fromhex(l1)) for t, p, l1, _ in result["special"]
-            if t == "hopf"]
+    hopf = [
+        (float.fromhex(p), float.fromhex(l1)) for t, p, l1, _ in result["special"] if t == "hopf"
+    ]
     assert len(hopf) == 2
-    assert abs(hopf[0][0] - 9.7754) < 1e-3 and hopf[0][1] > 0      # subcritical
-    assert abs(hopf[1][0] - 154.52) < 1e-2 and hopf[1][1] < 0      # supercritical
+    assert abs(hopf[0][0] - 9.7754) < 1e-3 and hopf[0][1] > 0  # subcritical
+    assert abs(hopf[1][0] - 154.52) < 1e-2 and hopf[1][1] < 0  # supercritical
 
 
 def test_hh_equilibria_and_l1_warm_import_no_sympy_and_give_the_same_bits(tmp_path):
     cold = _run(tmp_path)
-    assert "sympy" in cold["modules"]            # the cold run prints the kernels
+    assert "sympy" in cold["modules"]  # the cold run prints the kernels
     _check_hendrick(cold)
     # what was stored: autonomy, d f / d I_ext, the second and third derivative forms
     assert len(_entries(tmp_path)) == 4
@@ -77,27 +84,28 @@ def test_corrupt_and_stale_entries_are_ignored_and_rebuilt(tmp_path):
     cold = _run(tmp_path)
     entries = _entries(tmp_path)
     version = {"format": manifest.FORMAT, "generator": manifest.generator_version()}
-    bad = [None,                                                    # unreadable
-           {**version, "tag": "x", "autonomous": True},             # wrong tag
-           []]                                                      # not a dict
+    bad = [
+        None,  # unreadable
+        {**version, "tag": "x", "autonomous": True},  # wrong tag
+        [],
+    ]  # not a dict
     for path, data in zip(entries, bad):
         if data is None:
             path.write_text("not json {", encoding="utf-8")
         else:
             cache.write_record(path, data)
-    for path in entries[len(bad):]:                                 # a broken source
+    for path in entries[len(bad) :]:  # a broken source
         data = cache.read_record(path)
         if "source" in data:
-            digest = cache.put_blob(path.parent, b"def _fun(_a, _shape):\n    return (\n",
-                                    ".py")
+            digest = cache.put_blob(path.parent, b"def _fun(_a, _shape):\n    return (\n", ".py")
             data["source"] = {"sha256": digest}
         else:
             data["autonomous"] = "yes"
         cache.write_record(path, data)
     again = _run(tmp_path)
-    assert "sympy" in again["modules"]           # everything was printed again
+    assert "sympy" in again["modules"]  # everything was printed again
     assert again["special"] == cold["special"]
-    warm = _run(tmp_path)                        # and stored again
+    warm = _run(tmp_path)  # and stored again
     assert warm["modules"] == [] and warm["special"] == cold["special"]
 
 
@@ -112,8 +120,11 @@ def test_entry_of_another_generator_version_is_not_used(tmp_path, monkeypatch):
     monkeypatch.setattr(manifest, "_VERSION", [])
     assert _system.entry_key(hh, "hess") == key
     # a stored entry of the right key but another manifest generator is ignored
-    manifest.write("analysis", key, {"tag": "hess", "source": "def _fun(_a, _shape):\n"
-                                     "    return _np.zeros(_shape)\n"})
+    manifest.write(
+        "analysis",
+        key,
+        {"tag": "hess", "source": "def _fun(_a, _shape):\n    return _np.zeros(_shape)\n"},
+    )
     path = tmp_path / "models" / f"{key}.analysis.json"
     data = cache.read_record(path)
     cache.write_record(path, {**data, "generator": "stale"})
@@ -139,8 +150,9 @@ d = continue_equilibria(m, 'I_ext', 0, 2)
 print(sorted(round(p.param, 6) for p in d.special('hopf')))
 """
     env = dict(os.environ, BIOSNN_CACHE_DIR=str(tmp_path / "cache"))
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600
+    )
     assert out.returncode == 0, out.stderr
     # FitzHugh-Nagumo (a = 0.7, b = 0.8, tau = 12.5): Hopf points at the closed-form
     # values 0.331281 and 1.418719 (tests/analysis/test_continuation.py derives them)

@@ -21,8 +21,12 @@ from biosnn.errors import CompilerError, ModelError
 
 MISSING_CC = "/nonexistent/biosnn-test-cc"
 
-DECAY = dict(equations="dv/dt = (El - v)/tau : volt", params={"El": "-65 mV", "tau": "10 ms"},
-             initial={"v": "-50 mV"}, name="decay")
+DECAY = dict(
+    equations="dv/dt = (El - v)/tau : volt",
+    params={"El": "-65 mV", "tau": "10 ms"},
+    initial={"v": "-50 mV"},
+    name="decay",
+)
 
 
 @pytest.fixture
@@ -34,8 +38,11 @@ def no_compiler(monkeypatch):
 
 
 def _fallback_warnings(record):
-    return [w for w in record if issubclass(w.category, RuntimeWarning)
-            and "instead of compiled C" in str(w.message)]
+    return [
+        w
+        for w in record
+        if issubclass(w.category, RuntimeWarning) and "instead of compiled C" in str(w.message)
+    ]
 
 
 def test_compiler_error_is_exported():
@@ -73,14 +80,13 @@ def test_auto_runs_numpy_with_exactly_one_warning(no_compiler):
     found = _fallback_warnings(record)
     assert len(record) == 1 and len(found) == 1, [str(w.message) for w in record]
     assert MISSING_CC in str(found[0].message)
-    assert found[0].filename == __file__        # points at the call of simulate
+    assert found[0].filename == __file__  # points at the call of simulate
 
 
 def _network(backend):
     from biosnn.network import Network, Population, SpikeMonitor
 
-    m = biosnn.Model("dv/dt = (2*mV - v)/(10*ms) : volt", threshold="v > 1*mV",
-                     reset="v = 0*mV")
+    m = biosnn.Model("dv/dt = (2*mV - v)/(10*ms) : volt", threshold="v > 1*mV", reset="v = 0*mV")
     P = Population(m, 3, method="exact")
     mon = SpikeMonitor(P)
     return Network(P, mon, seed=1, backend=backend), mon

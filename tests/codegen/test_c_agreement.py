@@ -1,5 +1,6 @@
 """C drivers against the NumPy drivers (same semantics; docs/architecture.md), the HH
-reference spike times, blow-up reporting, and every library model through simulate()."""
+reference spike times, blow-up reporting, and every library model through simulate().
+"""
 
 from __future__ import annotations
 
@@ -58,23 +59,34 @@ def _request(spec, method, values, y0, t1, n=3, stim=None, **kw):
     fixed = method not in ADAPTIVE + STIFF
     tol = 1e-8
     return RunRequest(
-        method=method, t0=0.0, t1=t1, dt=kw.pop("dt", 0.01 if fixed else None),
-        rtol=None if fixed else tol, atol=None if fixed else tol,
-        y0=np.array(y0, float)[:, None].repeat(n, 1), params=S.param_array(spec, values, n),
-        stimuli=stim or {}, record_states=tuple(range(spec.n_states)), record_every=10,
-        record_dt=0.1, **kw)
+        method=method,
+        t0=0.0,
+        t1=t1,
+        dt=kw.pop("dt", 0.01 if fixed else None),
+        rtol=None if fixed else tol,
+        atol=None if fixed else tol,
+        y0=np.array(y0, float)[:, None].repeat(n, 1),
+        params=S.param_array(spec, values, n),
+        stimuli=stim or {},
+        record_states=tuple(range(spec.n_states)),
+        record_every=10,
+        record_dt=0.1,
+        **kw,
+    )
 
 
 def _lif(method):
     spec = S.lif_spec()
-    return spec, _request(spec, method, S.LIF_PARAMS, [-70.0], 100.0,
-                          stim=_pulse(spec, "I", 250.0, 3))
+    return spec, _request(
+        spec, method, S.LIF_PARAMS, [-70.0], 100.0, stim=_pulse(spec, "I", 250.0, 3)
+    )
 
 
 def _hh(method):
     spec = S.hh_spec()
-    return spec, _request(spec, method, S.HH_PARAMS, S.HH_Y0, 60.0,
-                          stim=_pulse(spec, "I_ext", 10.0, 3))
+    return spec, _request(
+        spec, method, S.HH_PARAMS, S.HH_Y0, 60.0, stim=_pulse(spec, "I_ext", 10.0, 3)
+    )
 
 
 def _izh(method):
@@ -85,10 +97,12 @@ def _izh(method):
 def _lif_refcond_ramp(method):
     base = S.lif_spec()
     v = sp.Symbol("v", real=True)
-    spec = dataclasses.replace(base, refractory_time=None, refractory_condition=v < -60,
-                               key=base.key + "-refcond")
-    ramp = Stimulus.linear([0, 50, 100], np.array([[0, 0, 0], [300, 400, 500],
-                                                   [100, 200, 600]], float))
+    spec = dataclasses.replace(
+        base, refractory_time=None, refractory_condition=v < -60, key=base.key + "-refcond"
+    )
+    ramp = Stimulus.linear(
+        [0, 50, 100], np.array([[0, 0, 0], [300, 400, 500], [100, 200, 600]], float)
+    )
     return spec, _request(spec, method, S.LIF_PARAMS, [-70.0], 100.0, stim={2: ramp})
 
 
@@ -97,8 +111,12 @@ DETERMINISTIC = ("euler", "midpoint", "heun", "rk4", "exponential_euler") + ADAP
 
 
 # v of the Izhikevich model is not conditionally linear: no exponential Euler for it.
-CASE_METHODS = [(case, method) for case in sorted(CASES) for method in DETERMINISTIC
-                if not (case == "izh" and method == "exponential_euler")]
+CASE_METHODS = [
+    (case, method)
+    for case in sorted(CASES)
+    for method in DETERMINISTIC
+    if not (case == "izh" and method == "exponential_euler")
+]
 
 
 @pytest.mark.parametrize("case,method", CASE_METHODS)
@@ -149,16 +167,24 @@ def test_spike_buffer_grows_without_losing_spikes():
     for method, dt in (("rk4", 0.01), ("rk45", None)):
         req = _request(spec, method, values, [-70.0], 300.0, n=40, dt=dt)
         c, ref = c_backend.run(spec, req), numpy_run(spec, req)
-        assert len(c.spike_time) > 4 * 1024   # several growths of the initial buffer
+        assert len(c.spike_time) > 4 * 1024  # several growths of the initial buffer
         assert_agree(c, ref, ytol=1e-5, ttol=1e-6)
 
 
 def test_hh_reference_spike_times_dop853():
     ref = json.loads((DATA / "hh_I10_1000ms.json").read_text())
     spec = S.hh_spec()
-    req = RunRequest(method="dop853", t0=0.0, t1=ref["t_end"], dt=None, rtol=1e-9,
-                     atol=1e-9, y0=np.array(ref["y0 (V, m, h, n)"])[:, None],
-                     params=S.param_array(spec, S.HH_PARAMS, 1), record_states=(0,))
+    req = RunRequest(
+        method="dop853",
+        t0=0.0,
+        t1=ref["t_end"],
+        dt=None,
+        rtol=1e-9,
+        atol=1e-9,
+        y0=np.array(ref["y0 (V, m, h, n)"])[:, None],
+        params=S.param_array(spec, S.HH_PARAMS, 1),
+        record_states=(0,),
+    )
     out = c_backend.run(spec, req)
     assert len(out.spike_time) == ref["n_spikes"] == 69
     np.testing.assert_allclose(out.spike_time, ref["spike_times"], rtol=0, atol=1e-4)
@@ -168,8 +194,17 @@ def test_hh_reference_spike_times_dop853():
 def test_blow_up_names_time_instance_variable(method):
     x = sp.Symbol("x", real=True)
     spec = S.make_spec("blow", ["x"], [], [x**2], tag="blow")
-    req = RunRequest(method=method, t0=0.0, t1=2.0, dt=0.001, rtol=1e-6, atol=1e-6,
-                     y0=np.array([[0.1, 1.0]]), params=np.zeros((0, 2)), record_states=(0,))
+    req = RunRequest(
+        method=method,
+        t0=0.0,
+        t1=2.0,
+        dt=0.001,
+        rtol=1e-6,
+        atol=1e-6,
+        y0=np.array([[0.1, 1.0]]),
+        params=np.zeros((0, 2)),
+        record_states=(0,),
+    )
     if method != "rk4":
         req.dt = None
     with pytest.raises(SimulationError, match=r"instance 1.*'x'|'x'.*instance 1") as info:
@@ -196,8 +231,18 @@ def _library():
 
 
 LIBRARY = _library()
-LIB_METHODS = ("euler", "rk4", "exponential_euler", "euler_maruyama", "stochastic_heun",
-               "exact", "rk23", "rk45", "dop853", "rodas4")
+LIB_METHODS = (
+    "euler",
+    "rk4",
+    "exponential_euler",
+    "euler_maruyama",
+    "stochastic_heun",
+    "exact",
+    "rk23",
+    "rk45",
+    "dop853",
+    "rodas4",
+)
 
 
 @pytest.mark.parametrize("method", LIB_METHODS)
@@ -229,8 +274,9 @@ def test_library_model_c_matches_numpy(name, method):
     tol = 1e-5 if adaptive else 1e-8
     for var in res.units:
         a, b = np.asarray(res[var]), np.asarray(ref[var])
-        np.testing.assert_allclose(a, b, rtol=0, atol=tol * (1 + np.max(np.abs(b))),
-                                   err_msg=f"{name} {method} {var}")
+        np.testing.assert_allclose(
+            a, b, rtol=0, atol=tol * (1 + np.max(np.abs(b))), err_msg=f"{name} {method} {var}"
+        )
     for sc, sn in zip(res.spikes, ref.spikes):
         assert len(sc) == len(sn)
         np.testing.assert_allclose(sc, sn, rtol=0, atol=1e-6 if adaptive else 1e-9)

@@ -42,9 +42,20 @@ def _hh_request(method, n, dt=0.025, t1=30.0, stim=False):
         amps = np.linspace(2.0, 15.0, n)
         stimuli = {spec.params.index("I_ext"): Stimulus.pulse(5.0, 20.0, amps)}
     y0 = np.array([-65.0, 0.05, 0.6, 0.32])[:, None].repeat(n, 1)
-    return spec, RunRequest(method=method, t0=0.0, t1=t1, dt=dt, rtol=None, atol=None,
-                            y0=y0, params=params, stimuli=stimuli,
-                            record_states=(0, 3), record_every=8, record_dt=8 * dt)
+    return spec, RunRequest(
+        method=method,
+        t0=0.0,
+        t1=t1,
+        dt=dt,
+        rtol=None,
+        atol=None,
+        y0=y0,
+        params=params,
+        stimuli=stimuli,
+        record_states=(0, 3),
+        record_every=8,
+        record_dt=8 * dt,
+    )
 
 
 def _same(a, b):
@@ -54,7 +65,7 @@ def _same(a, b):
 
 @pytest.mark.parametrize("method", ["exponential_euler", "rk4"])
 def test_thread_count_does_not_change_results(monkeypatch, method):
-    spec, req = _hh_request(method, 37, stim=True)      # 37: a partial last block
+    spec, req = _hh_request(method, 37, stim=True)  # 37: a partial last block
     monkeypatch.setenv("BIOSNN_NUM_THREADS", "1")
     one = c_backend.run(spec, req)
     monkeypatch.setenv("BIOSNN_NUM_THREADS", "2")
@@ -89,7 +100,8 @@ def test_dispatched_clone_and_portable_build_agree(monkeypatch, method):
     where the CPU has it) and the portable build (``BS_NO_CLONES``: no clones, no FMA)
     integrate the same model to rounding: 30 ms of HH with spikes, 20 neurons.  A few
     ulp per step are amplified by the spikes' instability; measured on an x86-64-v3
-    machine: 6.9e-8 mV and 8.7e-11 ms (exponential Euler), 9e-12 mV (RK4)."""
+    machine: 6.9e-8 mV and 8.7e-11 ms (exponential Euler), 9e-12 mV (RK4).
+    """
     spec, req = _hh_request(method, 20, dt=0.025 if method == "exponential_euler" else 0.01)
     dispatched = c_backend.run(spec, req)
     text = "#define BS_NO_CLONES 1\n" + c_backend.generate_source(spec, "fixed")
@@ -102,9 +114,20 @@ def test_dispatched_clone_and_portable_build_agree(monkeypatch, method):
 def test_stochastic_blocks_and_threads(monkeypatch):
     spec = S.ou_spec()
     n = 21
-    req = RunRequest(method="stochastic_heun", t0=0.0, t1=5.0, dt=0.01, rtol=None,
-                     atol=None, y0=np.zeros((1, n)), params=S.param_array(spec, S.OU_PARAMS, n),
-                     record_states=(0,), record_every=10, record_dt=0.1, seed=5)
+    req = RunRequest(
+        method="stochastic_heun",
+        t0=0.0,
+        t1=5.0,
+        dt=0.01,
+        rtol=None,
+        atol=None,
+        y0=np.zeros((1, n)),
+        params=S.param_array(spec, S.OU_PARAMS, n),
+        record_states=(0,),
+        record_every=10,
+        record_dt=0.1,
+        seed=5,
+    )
     monkeypatch.setenv("BIOSNN_NUM_THREADS", "1")
     one = c_backend.run(spec, req)
     monkeypatch.setenv("BIOSNN_NUM_THREADS", "2")
@@ -119,9 +142,19 @@ def test_many_spikes_across_blocks_and_buffer_growth(monkeypatch):
     spec = S.lif_spec()
     n = 45
     values = dict(S.LIF_PARAMS, tref=0.0, I=2000.0)
-    req = RunRequest(method="euler", t0=0.0, t1=200.0, dt=0.01, rtol=None, atol=None,
-                     y0=np.full((1, n), -70.0), params=S.param_array(spec, values, n),
-                     record_states=(0,), record_every=100, record_dt=1.0)
+    req = RunRequest(
+        method="euler",
+        t0=0.0,
+        t1=200.0,
+        dt=0.01,
+        rtol=None,
+        atol=None,
+        y0=np.full((1, n), -70.0),
+        params=S.param_array(spec, values, n),
+        record_states=(0,),
+        record_every=100,
+        record_dt=1.0,
+    )
     monkeypatch.setenv("BIOSNN_NUM_THREADS", "2")
     c = c_backend.run(spec, req)
     assert c.spike_time.size > 4 * 1024
@@ -133,9 +166,18 @@ def test_blow_up_in_a_later_block_names_that_instance(monkeypatch):
     x = sp.Symbol("x", real=True)
     spec = S.make_spec("blowb", ["x"], [], [x**2], tag="blowb")
     y0 = np.full((1, 20), 0.01)
-    y0[0, 13] = 1.0                      # x' = x^2 blows up at t = 1 from x = 1
-    req = RunRequest(method="rk4", t0=0.0, t1=2.0, dt=0.001, rtol=None, atol=None,
-                     y0=y0, params=np.zeros((0, 20)), record_states=(0,))
+    y0[0, 13] = 1.0  # x' = x^2 blows up at t = 1 from x = 1
+    req = RunRequest(
+        method="rk4",
+        t0=0.0,
+        t1=2.0,
+        dt=0.001,
+        rtol=None,
+        atol=None,
+        y0=y0,
+        params=np.zeros((0, 20)),
+        record_states=(0,),
+    )
     monkeypatch.setenv("BIOSNN_NUM_THREADS", "2")
     with pytest.raises(SimulationError, match=r"instance 13.*'x'|'x'.*instance 13"):
         c_backend.run(spec, req)

@@ -19,8 +19,8 @@ GOLDEN = [
     (x**3, "(y[0]*y[0]*y[0])"),
     (1 / x, "1.0/y[0]"),
     (x**-2, "1.0/(y[0]*y[0])"),
-    ((x + 1)**2, "((y[0] + 1)*(y[0] + 1))"),
-    (V / (1 - x)**2, "y[2]/((1 - y[0])*(1 - y[0]))"),
+    ((x + 1) ** 2, "((y[0] + 1)*(y[0] + 1))"),
+    (V / (1 - x) ** 2, "y[2]/((1 - y[0])*(1 - y[0]))"),
     (x / y**3, "y[0]/(p[1]*p[1]*p[1])"),
     (sp.sqrt(x), "sqrt(y[0])"),
     (x**0.5, "sqrt(y[0])"),
@@ -28,10 +28,14 @@ GOLDEN = [
     (x**2.5, "pow(y[0], 2.5)"),
     (x**y, "pow(y[0], p[1])"),
     (sp.Piecewise((x, x > 0), (y, True)), "((y[0] > 0) ? (y[0]) : p[1])"),
-    (sp.Piecewise((x, x > 0), (2 * y, y > 0)),
-     "((y[0] > 0) ? (y[0]) : ((p[1] > 0) ? (2*p[1]) : NAN))"),
-    (sp.Piecewise((x, sp.And(x > 0, y > 0)), (y, True)),
-     "(((y[0] > 0) && (p[1] > 0)) ? (y[0]) : p[1])"),
+    (
+        sp.Piecewise((x, x > 0), (2 * y, y > 0)),
+        "((y[0] > 0) ? (y[0]) : ((p[1] > 0) ? (2*p[1]) : NAN))",
+    ),
+    (
+        sp.Piecewise((x, sp.And(x > 0, y > 0)), (y, True)),
+        "(((y[0] > 0) && (p[1] > 0)) ? (y[0]) : p[1])",
+    ),
     (sp.Min(x, y), "fmin(y[0], p[1])"),
     (sp.Max(x, y, 1), "fmax(1, fmax(y[0], p[1]))"),
     (sp.Abs(x), "fabs(y[0])"),
@@ -68,16 +72,17 @@ def test_safe_function_prints_by_c_name():
 
 # -- numeric: compile printed expressions and compare with sympy ----------------------
 NUMERIC = [
-    V / (1 - sp.exp(-V / 10))**2,
+    V / (1 - sp.exp(-V / 10)) ** 2,
     0.1 * (V + 40) / (1 - sp.exp(-(V + 40) / 10)),
-    x**3 * y - x / y**2 + sp.sqrt(sp.Abs(x)) * (x**2 + 1)**-0.5,
+    x**3 * y - x / y**2 + sp.sqrt(sp.Abs(x)) * (x**2 + 1) ** -0.5,
     sp.Piecewise((x**2, x > 0.5), (-x, x < -0.5), (sp.Rational(1, 3), True)),
     sp.Max(x, y, 0.2) - sp.Min(x, 2 * y),
     sp.sign(x - 0.1) * sp.floor(3 * y) + sp.ceiling(x),
     expm1(x / 7) + log1p(y**2) + sp.tanh(x) * sp.cosh(y) / sp.sinh(1 + y**2),
-    sp.Piecewise((1.0, sp.And(x > 0, sp.Not(y > 0.3))), (2.0, sp.Or(x < -0.7, y > 0.9)),
-                 (3.0, True)),
-    (x - y)**-3 + 1 / (x + 3)**4,
+    sp.Piecewise(
+        (1.0, sp.And(x > 0, sp.Not(y > 0.3))), (2.0, sp.Or(x < -0.7, y > 0.9)), (3.0, True)
+    ),
+    (x - y) ** -3 + 1 / (x + 3) ** 4,
 ]
 
 
@@ -89,8 +94,7 @@ def numeric_lib(tmp_path_factory):
         pytest.skip("no C compiler")
     store = {"x": "a[0]", "y": "a[1]", "V": "a[2]"}
     body = "\n".join(f"    out[{k}] = {print_c(e, store)};" for k, e in enumerate(NUMERIC))
-    src = ("#include <math.h>\n"
-           f"void eval(const double *a, double *out) {{\n{body}\n}}\n")
+    src = f"#include <math.h>\nvoid eval(const double *a, double *out) {{\n{body}\n}}\n"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("BIOSNN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
         lib = c_build.load_library(c_build.build(src))

@@ -17,7 +17,7 @@ import pytest
 from biosnn import Model, simulate
 from biosnn.codegen import c_backend
 
-N = 140     # bs_f_v: 140 outputs, bs_expeuler_v: 280 (both above LANE_SPLIT = 128)
+N = 140  # bs_f_v: 140 outputs, bs_expeuler_v: 280 (both above LANE_SPLIT = 128)
 
 
 @pytest.fixture(autouse=True)
@@ -31,10 +31,14 @@ def model():
     # on the previous state (exp calls in every piece; linear in its own state, so
     # exponential Euler applies)
     lines = ["dx0/dt = -x0/tau : 1"]
-    lines += [f"dx{i}/dt = (x{i - 1} - x{i})/tau - k*x{i}*exp(-x{i - 1}) : 1"
-              for i in range(1, N)]
-    return Model("\n".join(lines), params={"tau": 0.5, "k": 0.3},
-                 initial={"x0": 2.0, "x1": 1.0}, time="1", name="chain_nl")
+    lines += [f"dx{i}/dt = (x{i - 1} - x{i})/tau - k*x{i}*exp(-x{i - 1}) : 1" for i in range(1, N)]
+    return Model(
+        "\n".join(lines),
+        params={"tau": 0.5, "k": 0.3},
+        initial={"x0": 2.0, "x1": 1.0},
+        time="1",
+        name="chain_nl",
+    )
 
 
 def test_large_lane_functions_are_split_into_bounded_pieces(model):
@@ -48,7 +52,8 @@ def test_large_lane_functions_are_split_into_bounded_pieces(model):
         assert re.findall(rf"{name}_(\d+)\(", body) == defined
     # the scalar drift of the driver unit too
     assert re.findall(r"^static BS_NOINLINE void bs_f_(\d+)\(", src, re.M) == [
-        str(j) for j in range(-(-N // c_backend.LANE_PIECE))]
+        str(j) for j in range(-(-N // c_backend.LANE_PIECE))
+    ]
     # every output is written by exactly one piece
     for j in range(N):
         assert len(re.findall(rf"\bO\[{j}\*BS_B\+l\] =", src)) == 1
@@ -71,7 +76,7 @@ def test_split_kernel_agrees_with_numpy(model, method):
     # relative agreement (the far end of the chain is tiny, ~1e-104 at t = 5)
     for i in range(N):
         np.testing.assert_allclose(res[f"x{i}"], ref[f"x{i}"], rtol=1e-10, atol=1e-250)
-    assert np.all(ref[f"x{N - 1}"][:, -1] > 1e-200)   # the signal reaches the last state
+    assert np.all(ref[f"x{N - 1}"][:, -1] > 1e-200)  # the signal reaches the last state
 
 
 def test_split_scalar_drift_agrees_with_numpy(model):

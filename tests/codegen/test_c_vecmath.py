@@ -22,28 +22,37 @@ from biosnn.codegen import c_backend, c_build
 pytestmark = pytest.mark.skipif(c_build.find_compiler() is None, reason="no C compiler")
 
 
-_ARRAYS = "".join(f"""
+_ARRAYS = (
+    "".join(
+        f"""
 BS_CLONES void {name}_array(int64_t n, const double *x, double *y) {{
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) y[i] = {name}(x[i]);
 }}
-""" for name in ("bs_vexp", "bs_vexpm1", "bs_vxexpm1")) + """
+"""
+        for name in ("bs_vexp", "bs_vexpm1", "bs_vxexpm1")
+    )
+    + """
 BS_CLONES void bs_vee_array(int64_t n, const double *y, const double *A, const double *B, double dt,
                   double *out) {
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) out[i] = bs_vee(y[i], A[i], B[i], dt);
 }
 """
+)
 
 
 @pytest.fixture(scope="module", params=["dispatch", "portable"])
 def lib(request, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("BIOSNN_CACHE_DIR", str(tmp_path_factory.mktemp("ccache")))
-        src = (("#define BS_NO_CLONES 1\n" if request.param == "portable" else "")
-               + c_backend._HEADER
-               + c_backend.UNIT_MARKER.format(name="vecmath", opt=c_backend.KERNEL_OPT)
-               + c_backend._VMATH + _ARRAYS)
+        src = (
+            ("#define BS_NO_CLONES 1\n" if request.param == "portable" else "")
+            + c_backend._HEADER
+            + c_backend.UNIT_MARKER.format(name="vecmath", opt=c_backend.KERNEL_OPT)
+            + c_backend._VMATH
+            + _ARRAYS
+        )
         assert c_build.split_units(src)[0][1] == c_backend.KERNEL_OPT
         yield c_build.load_library(c_build.build(src))
 
@@ -51,20 +60,49 @@ def lib(request, tmp_path_factory):
 def _call(lib, name, x):
     x = np.ascontiguousarray(x, dtype=np.float64)
     y = np.empty_like(x)
-    getattr(lib, name)(ctypes.c_int64(x.size), ctypes.c_void_p(x.ctypes.data),
-                       ctypes.c_void_p(y.ctypes.data))
+    getattr(lib, name)(
+        ctypes.c_int64(x.size), ctypes.c_void_p(x.ctypes.data), ctypes.c_void_p(y.ctypes.data)
+    )
     return y
 
 
 def _points():
     rng = np.random.default_rng(7)
-    special = [0.0, -0.0, 1e-300, -1e-300, 5e-324, 1e-9, -1e-9, 0.5 * np.log(2),
-               -0.5 * np.log(2), np.log(2), 709.78, 709.782712893384, 709.79, 710.0,
-               -708.4, -745.13, -745.2, -746.0, -40.0, -45.0, -50.0, 1e-5, -1e-5]
-    return np.concatenate([
-        rng.uniform(-750.0, 712.0, 100_000), rng.uniform(-40.0, 40.0, 100_000),
-        rng.uniform(-1.0, 1.0, 100_000), rng.uniform(-1e-4, 1e-4, 20_000),
-        np.linspace(-20, 20, 40_001), special])
+    special = [
+        0.0,
+        -0.0,
+        1e-300,
+        -1e-300,
+        5e-324,
+        1e-9,
+        -1e-9,
+        0.5 * np.log(2),
+        -0.5 * np.log(2),
+        np.log(2),
+        709.78,
+        709.782712893384,
+        709.79,
+        710.0,
+        -708.4,
+        -745.13,
+        -745.2,
+        -746.0,
+        -40.0,
+        -45.0,
+        -50.0,
+        1e-5,
+        -1e-5,
+    ]
+    return np.concatenate(
+        [
+            rng.uniform(-750.0, 712.0, 100_000),
+            rng.uniform(-40.0, 40.0, 100_000),
+            rng.uniform(-1.0, 1.0, 100_000),
+            rng.uniform(-1e-4, 1e-4, 20_000),
+            np.linspace(-20, 20, 40_001),
+            special,
+        ]
+    )
 
 
 def _max_ulp(got, want):
@@ -99,10 +137,12 @@ def test_x_over_expm1_within_2_ulp_of_the_scalar_formula(lib):
 def test_special_values(lib):
     x = np.array([np.inf, -np.inf, np.nan, 1000.0, -1000.0, 0.0])
     with np.errstate(over="ignore"):
-        np.testing.assert_array_equal(_call(lib, "bs_vexp_array", x),
-                                      [np.inf, 0.0, np.nan, np.inf, 0.0, 1.0])
-        np.testing.assert_array_equal(_call(lib, "bs_vexpm1_array", x),
-                                      [np.inf, -1.0, np.nan, np.inf, -1.0, 0.0])
+        np.testing.assert_array_equal(
+            _call(lib, "bs_vexp_array", x), [np.inf, 0.0, np.nan, np.inf, 0.0, 1.0]
+        )
+        np.testing.assert_array_equal(
+            _call(lib, "bs_vexpm1_array", x), [np.inf, -1.0, np.nan, np.inf, -1.0, 0.0]
+        )
     # subnormal results of exp (gradual underflow)
     x = np.array([-709.0, -720.0, -740.0, -745.0])
     got = _call(lib, "bs_vexp_array", x)
@@ -120,21 +160,31 @@ def test_exponential_euler_update_against_mpmath(lib):
     rng = np.random.default_rng(11)
     n = 4000
     y = np.concatenate([rng.uniform(0.0, 1.0, n), rng.uniform(-90.0, 60.0, n)])
-    A = np.concatenate([-10.0 ** rng.uniform(-3, 2, n), rng.uniform(-5.0, 5.0, n)])
+    A = np.concatenate([-(10.0 ** rng.uniform(-3, 2, n)), rng.uniform(-5.0, 5.0, n)])
     B = np.concatenate([rng.uniform(0.0, 10.0, n), rng.uniform(-100.0, 100.0, n)])
     A[:5] = [0.0, -0.0, 1e-300, -1e-12, 1e-12]
     dt = 0.025
     got = np.empty_like(y)
-    lib.bs_vee_array(ctypes.c_int64(y.size), *(ctypes.c_void_p(v.ctypes.data)
-                                               for v in (y, A, B)),
-                     ctypes.c_double(dt), ctypes.c_void_p(got.ctypes.data))
+    lib.bs_vee_array(
+        ctypes.c_int64(y.size),
+        *(ctypes.c_void_p(v.ctypes.data) for v in (y, A, B)),
+        ctypes.c_double(dt),
+        ctypes.c_void_p(got.ctypes.data),
+    )
     with mpmath.workdps(40):
-        phi = [mpmath.expm1(mpmath.mpf(a) * dt) / a if a != 0 else mpmath.mpf(dt)
-               for a in A]
-        want = np.array([float(mpmath.mpf(yi) + (mpmath.mpf(a) * yi + b) * ph)
-                         for yi, a, b, ph in zip(y, A, B, phi)])
-        scale = np.array([float((abs(mpmath.mpf(a) * yi) + abs(b)) * abs(ph))
-                          for yi, a, b, ph in zip(y, A, B, phi)])
+        phi = [mpmath.expm1(mpmath.mpf(a) * dt) / a if a != 0 else mpmath.mpf(dt) for a in A]
+        want = np.array(
+            [
+                float(mpmath.mpf(yi) + (mpmath.mpf(a) * yi + b) * ph)
+                for yi, a, b, ph in zip(y, A, B, phi)
+            ]
+        )
+        scale = np.array(
+            [
+                float((abs(mpmath.mpf(a) * yi) + abs(b)) * abs(ph))
+                for yi, a, b, ph in zip(y, A, B, phi)
+            ]
+        )
     eps = np.finfo(float).eps
     bound = np.spacing(np.abs(want)) + 8 * eps * scale
     assert np.all(np.abs(got - want) <= bound)
@@ -154,17 +204,24 @@ def test_exponential_euler_factor_on_both_paths(lib):
     dt = 0.025
     edge = 0.5 * np.log(2.0) / dt
     rng = np.random.default_rng(5)
-    A = np.concatenate([
-        edge * (1.0 + np.array([-1e-15, -1e-9, 0.0, 1e-9, 1e-15])),
-        -edge * (1.0 + np.array([-1e-15, -1e-9, 0.0, 1e-9, 1e-15])),
-        rng.uniform(-edge, edge, 3000), rng.uniform(-200.0, 200.0, 3000),
-        -(10.0 ** rng.uniform(-8, 4, 2000))])
+    A = np.concatenate(
+        [
+            edge * (1.0 + np.array([-1e-15, -1e-9, 0.0, 1e-9, 1e-15])),
+            -edge * (1.0 + np.array([-1e-15, -1e-9, 0.0, 1e-9, 1e-15])),
+            rng.uniform(-edge, edge, 3000),
+            rng.uniform(-200.0, 200.0, 3000),
+            -(10.0 ** rng.uniform(-8, 4, 2000)),
+        ]
+    )
     zeros, ones, got = np.zeros_like(A), np.ones_like(A), np.empty_like(A)
-    lib.bs_vee_array(ctypes.c_int64(A.size), *(ctypes.c_void_p(v.ctypes.data)
-                                               for v in (zeros, A, ones)),
-                     ctypes.c_double(dt), ctypes.c_void_p(got.ctypes.data))
+    lib.bs_vee_array(
+        ctypes.c_int64(A.size),
+        *(ctypes.c_void_p(v.ctypes.data) for v in (zeros, A, ones)),
+        ctypes.c_double(dt),
+        ctypes.c_void_p(got.ctypes.data),
+    )
     with mpmath.workdps(40):
         want = np.array([float(mpmath.expm1(mpmath.mpf(float(a * dt))) / a) for a in A])
     small = np.abs(A * dt) <= 0.5 * np.log(2.0)
-    assert 2000 < small.sum() < A.size - 2000               # both paths are exercised
+    assert 2000 < small.sum() < A.size - 2000  # both paths are exercised
     assert np.max(np.abs(got - want) / np.abs(want)) <= 2 * np.finfo(float).eps

@@ -10,15 +10,27 @@ import numpy as np
 import pytest
 import sympy
 
-from biosnn.codegen.functions import (C_PRELUDE, MAX_ORDER, NUMPY_FUNCTIONS, SAFE_FUNCTIONS,
-                                      XOverExpm1, x_over_expm1_derivative)
+from biosnn.codegen.functions import (
+    C_PRELUDE,
+    MAX_ORDER,
+    NUMPY_FUNCTIONS,
+    SAFE_FUNCTIONS,
+    XOverExpm1,
+    x_over_expm1_derivative,
+)
 
 x = sympy.Symbol("x", real=True)
 
 #: Points from tiny to huge, both signs, plus 0 and the series/closed-form borders.
-POINTS = np.concatenate([-np.logspace(-12, 2.8, 150), [0.0], np.logspace(-12, 2.8, 150),
-                         np.nextafter([2.0, -2.0, 3.5, -3.5], 0),
-                         [2.0, -2.0, 3.5, -3.5, 1e-5, -1e-5]])
+POINTS = np.concatenate(
+    [
+        -np.logspace(-12, 2.8, 150),
+        [0.0],
+        np.logspace(-12, 2.8, 150),
+        np.nextafter([2.0, -2.0, 3.5, -3.5], 0),
+        [2.0, -2.0, 3.5, -3.5, 1e-5, -1e-5],
+    ]
+)
 
 
 def reference(order, value):
@@ -123,12 +135,28 @@ def _compile_prelude(tmp_path):
     if cc is None:
         pytest.skip("no C compiler")
     wrappers = "\n".join(
-        f"double w_{cls.order}(double x) {{ return {cls.c_name}(x); }}" for cls in SAFE_FUNCTIONS)
+        f"double w_{cls.order}(double x) {{ return {cls.c_name}(x); }}" for cls in SAFE_FUNCTIONS
+    )
     src = tmp_path / "prelude.c"
     src.write_text("#include <math.h>\n" + C_PRELUDE + wrappers + "\n")
     lib = tmp_path / "prelude.so"
-    proc = subprocess.run([cc, "-std=c99", "-O2", "-Wall", "-Werror", "-shared", "-fPIC",
-                           str(src), "-o", str(lib), "-lm"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            cc,
+            "-std=c99",
+            "-O2",
+            "-Wall",
+            "-Werror",
+            "-shared",
+            "-fPIC",
+            str(src),
+            "-o",
+            str(lib),
+            "-lm",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     return ctypes.CDLL(str(lib))
 

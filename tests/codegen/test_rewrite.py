@@ -5,11 +5,14 @@ import pytest
 import sympy
 from sympy.codegen.cfunctions import expm1, log1p
 
-from biosnn.codegen.functions import (NUMPY_FUNCTIONS, SAFE_FUNCTIONS, XOverExpm1,
-                                     XOverExpm1GivenExp)
-from biosnn.codegen.rewrite import (make_numerically_safe, removable_singularities,
-                                    share_exponentials, use_expm1,
-                                    use_log1p)
+from biosnn.codegen.functions import NUMPY_FUNCTIONS, SAFE_FUNCTIONS, XOverExpm1, XOverExpm1GivenExp
+from biosnn.codegen.rewrite import (
+    make_numerically_safe,
+    removable_singularities,
+    share_exponentials,
+    use_expm1,
+    use_log1p,
+)
 
 V = sympy.Symbol("V", real=True)
 x = sympy.Symbol("x", real=True)
@@ -48,6 +51,7 @@ def away_points():
 
 # -- removable_singularities ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("rate, v0, limit", [(alpha_m, -40.0, 1.0), (alpha_n, -55.0, 0.1)])
 def test_hh_rates_at_the_singularity_give_the_limit(rate, v0, limit):
     safe = removable_singularities(rate())
@@ -56,7 +60,7 @@ def test_hh_rates_at_the_singularity_give_the_limit(rate, v0, limit):
     assert float(safe.subs(V, v0)) == pytest.approx(limit, rel=1e-15)
     original = numeric(rate())
     with np.errstate(all="ignore"):
-        assert not np.isfinite(original(v0))     # the reason for the pass
+        assert not np.isfinite(original(v0))  # the reason for the pass
 
 
 @pytest.mark.parametrize("rate", [alpha_m, alpha_n])
@@ -90,11 +94,12 @@ def test_forms_sympy_produces():
     cases = [
         # (expression, expected)
         (0.1 * (V + 40) / (1 - sympy.exp(-(V + 40) / 10)), XOverExpm1(-V / 10 - 4)),
-        (sympy.Rational(1, 10) * (V + 40) / (1 - sympy.exp(-(V + 40) / 10)),
-         XOverExpm1(-V / 10 - 4)),
+        (
+            sympy.Rational(1, 10) * (V + 40) / (1 - sympy.exp(-(V + 40) / 10)),
+            XOverExpm1(-V / 10 - 4),
+        ),
         (-(V + 40) / (10 - 10 * sympy.exp(-(V + 40) / 10)), -XOverExpm1(-V / 10 - 4)),
-        (0.032 * (-50 - V) / (sympy.exp((-50 - V) / 5) - 1),
-         0.16 * XOverExpm1(-V / 5 - 10)),
+        (0.032 * (-50 - V) / (sympy.exp((-50 - V) / 5) - 1), 0.16 * XOverExpm1(-V / 5 - 10)),
         (a * (V - Vt) / (1 - sympy.exp(-(V - Vt) / k)), a * k * XOverExpm1((Vt - V) / k)),
     ]
     for expr, expected in cases:
@@ -124,19 +129,23 @@ def test_inside_piecewise_and_products():
     assert numeric(got)(-40.0) == pytest.approx(np.exp(-0.4), rel=1e-14)
 
 
-@pytest.mark.parametrize("expr", [
-    4 * sympy.exp(-(V + 65) / 18),
-    1 / (1 + sympy.exp(-(V + 35) / 10)),
-    (V + 40) / (1 - sympy.exp(-(V + 30) / 10)),          # a real pole: not removable
-    (V + 40) / (1 - sympy.Rational(1, 2) * sympy.exp(-(V + 40) / 10)),
-    V**2 + 3 * V,
-    sympy.Integer(3),
-])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        4 * sympy.exp(-(V + 65) / 18),
+        1 / (1 + sympy.exp(-(V + 35) / 10)),
+        (V + 40) / (1 - sympy.exp(-(V + 30) / 10)),  # a real pole: not removable
+        (V + 40) / (1 - sympy.Rational(1, 2) * sympy.exp(-(V + 40) / 10)),
+        V**2 + 3 * V,
+        sympy.Integer(3),
+    ],
+)
 def test_expressions_without_the_pattern_are_unchanged(expr):
     assert removable_singularities(expr) == expr
 
 
 # -- use_expm1 ----------------------------------------------------------------------------------
+
 
 def test_expm1_forms():
     assert use_expm1(sympy.exp(x) - 1) == expm1(x)
@@ -152,10 +161,11 @@ def test_expm1_accuracy_for_tiny_arguments():
     f_safe = numeric(use_expm1(sympy.exp(x) - 1), x)
     for value in (1e-10, 1e-15, -3e-17, 1e-300):
         assert f_safe(value) == pytest.approx(value, rel=1e-15)
-    assert f_naive(1e-17) == 0.0                       # what the pass avoids
+    assert f_naive(1e-17) == 0.0  # what the pass avoids
 
 
 # -- use_log1p ----------------------------------------------------------------------------------
+
 
 def test_log1p_forms():
     assert use_log1p(sympy.log(1 + x)) == log1p(x)
@@ -172,6 +182,7 @@ def test_log1p_accuracy_for_tiny_arguments():
 
 # -- all passes ----------------------------------------------------------------------------------
 
+
 def test_make_numerically_safe_applies_every_pass():
     expr = alpha_m() + sympy.log(1 + sympy.exp(-V)) + 1 / (sympy.exp(V / 5) - 1)
     got = make_numerically_safe(expr)
@@ -187,6 +198,7 @@ def test_make_numerically_safe_leaves_plain_expressions_alone():
 
 
 # -- the library model ----------------------------------------------------------------------------
+
 
 def test_library_hh_kernel_spec_is_safe_at_the_singular_voltages():
     import biosnn
@@ -208,17 +220,28 @@ def test_library_hh_kernel_spec_is_safe_at_the_singular_voltages():
 
 # -- shared exponentials (C printing) -------------------------------------------------------
 
+
 def hh_rates():
     """The six HH rate functions (1/ms, V in mV) after the numerical-safety passes."""
     e = sympy.exp
-    raw = [alpha_m(), 4 * e(-(V + 65) / 18), 0.07 * e(-(V + 65) / 20),
-           1 / (1 + e(-(V + 35) / 10)), alpha_n(), 0.125 * e(-(V + 65) / 80)]
+    raw = [
+        alpha_m(),
+        4 * e(-(V + 65) / 18),
+        0.07 * e(-(V + 65) / 20),
+        1 / (1 + e(-(V + 35) / 10)),
+        alpha_n(),
+        0.125 * e(-(V + 65) / 80),
+    ]
     return [make_numerically_safe(r) for r in raw]
 
 
 def _count_exp(exprs):
-    return sum(1 for ex in exprs for node in sympy.preorder_traversal(ex)
-               if isinstance(node, (sympy.exp, expm1, XOverExpm1)))
+    return sum(
+        1
+        for ex in exprs
+        for node in sympy.preorder_traversal(ex)
+        if isinstance(node, (sympy.exp, expm1, XOverExpm1))
+    )
 
 
 def _unshare(defs, exprs):
@@ -229,14 +252,16 @@ def _unshare(defs, exprs):
 
 def test_share_exponentials_hh_needs_three_exp_calls():
     rates = hh_rates()
-    assert _count_exp(rates) == 6          # bm, ah, bh, bn exp + two XOverExpm1
+    assert _count_exp(rates) == 6  # bm, ah, bh, bn exp + two XOverExpm1
     defs, out = share_exponentials(rates)
     # exp(-V/80 - 13/16) serves bn and ah (power 4); exp(-V/10 - 11/2) serves bh, am, an;
     # bm's exp(-V/18 - 65/18) has no partner (80/18, 10/18 are not integers)
     assert [str(value) for _, value in defs] == ["exp(-V/80 - 13/16)", "exp(-V/10 - 11/2)"]
     assert _count_exp([v for _, v in defs] + out) == 3
-    assert sum(isinstance(n, XOverExpm1GivenExp) for ex in out
-               for n in sympy.preorder_traversal(ex)) == 2
+    assert (
+        sum(isinstance(n, XOverExpm1GivenExp) for ex in out for n in sympy.preorder_traversal(ex))
+        == 2
+    )
 
 
 @pytest.mark.parametrize("v", [-100.0, -65.0, -55.0, -40.0, -39.99999, -35.0, 0.0, 50.0])
@@ -255,14 +280,14 @@ def test_share_exponentials_leaves_what_it_cannot_share():
     g = sympy.Symbol("g", real=True)
     alone = [sympy.exp(-V / 18), sympy.exp(g * V), sympy.exp(-V / 10) + sympy.exp(-V / 80)]
     defs, out = share_exponentials(alone)
-    assert defs == [] and out == alone        # ratio 8 > MAX_SHARED_POWER; g*V not linear
-    shifted = [sympy.exp(V / 10), sympy.exp(V / 10 + 30)]   # shift 30 > MAX_SHARED_SHIFT
+    assert defs == [] and out == alone  # ratio 8 > MAX_SHARED_POWER; g*V not linear
+    shifted = [sympy.exp(V / 10), sympy.exp(V / 10 + 30)]  # shift 30 > MAX_SHARED_SHIFT
     assert share_exponentials(shifted) == ([], shifted)
 
 
 def test_share_exponentials_exact_multiples():
     defs, out = share_exponentials([sympy.exp(-V / 40), sympy.exp(-V / 20 + 1)])
-    (base, value), = defs
+    ((base, value),) = defs
     assert value == sympy.exp(-V / 40)
     assert out[0] == base
     assert out[1].has(base**2) and abs(float(out[1] / base**2) - np.e) < 1e-15
@@ -278,7 +303,11 @@ def c_lib(tmp_path_factory):
         pytest.skip("no C compiler")
     body = c_backend._block(hh_rates(), [f"out[{i}]" for i in range(6)], {"V": "y[0]"})
     assert body.count("bs_xexpm1e(") == 2 and body.count(" exp(") + body.count("*exp(") == 3
-    src = ("#include <math.h>\n#include <stdint.h>\n" + C_PRELUDE + C_GIVEN_EXP + """
+    src = (
+        "#include <math.h>\n#include <stdint.h>\n"
+        + C_PRELUDE
+        + C_GIVEN_EXP
+        + """
 void xe_array(int64_t n, const double *x, double *out) {
     for (int64_t i = 0; i < n; ++i) out[i] = bs_xexpm1e(x[i], exp(x[i]));
 }
@@ -286,7 +315,10 @@ void rates_array(int64_t n, const double *v, double *out6) {
     for (int64_t i = 0; i < n; ++i) {
         const double *y = v + i;
         double *out = out6 + 6 * i;
-""" + body + "\n    }\n}\n")
+"""
+        + body
+        + "\n    }\n}\n"
+    )
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("BIOSNN_CACHE_DIR", str(tmp_path_factory.mktemp("ccache")))
         return c_build.load_library(c_build.build(src))
@@ -297,8 +329,9 @@ def _c_call(lib, name, x, width=1):
 
     x = np.ascontiguousarray(x, dtype=np.float64)
     out = np.empty(x.size * width)
-    getattr(lib, name)(ctypes.c_int64(x.size), ctypes.c_void_p(x.ctypes.data),
-                       ctypes.c_void_p(out.ctypes.data))
+    getattr(lib, name)(
+        ctypes.c_int64(x.size), ctypes.c_void_p(x.ctypes.data), ctypes.c_void_p(out.ctypes.data)
+    )
     return out.reshape(x.size, width) if width > 1 else out
 
 
@@ -308,8 +341,13 @@ def test_c_x_over_expm1_given_exp_accuracy(c_lib):
     import mpmath
 
     rng = np.random.default_rng(3)
-    x = np.concatenate([rng.uniform(-1, 1, 3000), rng.uniform(-40, 40, 3000),
-                        [0.0, 1e-9, -1e-9, 0.999999, -0.999999, 1.0, -1.0]])
+    x = np.concatenate(
+        [
+            rng.uniform(-1, 1, 3000),
+            rng.uniform(-40, 40, 3000),
+            [0.0, 1e-9, -1e-9, 0.999999, -0.999999, 1.0, -1.0],
+        ]
+    )
     got = _c_call(c_lib, "xe_array", x)
     with mpmath.workdps(40):
         want = np.array([float(xi / mpmath.expm1(mpmath.mpf(xi))) if xi else 1.0 for xi in x])
@@ -324,6 +362,12 @@ def test_c_hh_rates_with_shared_exponentials(c_lib):
     v = np.concatenate([np.linspace(-120.0, 60.0, 721), [-40.0, -55.0, -40.0 + 1e-7]])
     got = _c_call(c_lib, "rates_array", v, width=6)
     for j, rate in enumerate(hh_rates()):
-        want = np.array([float(exact(rate.rewrite(sympy.exp), vi)) if vi not in (-40.0, -55.0)
-                         else float(rate.subs(V, vi)) for vi in v])
+        want = np.array(
+            [
+                float(exact(rate.rewrite(sympy.exp), vi))
+                if vi not in (-40.0, -55.0)
+                else float(rate.subs(V, vi))
+                for vi in v
+            ]
+        )
         np.testing.assert_allclose(got[:, j], want, rtol=1e-14, atol=0)

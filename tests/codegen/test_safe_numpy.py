@@ -58,9 +58,16 @@ def test_closed_forms_at_zero():
 
 
 def test_imports_no_sympy():
-    code = ("import sys, biosnn.codegen.safe_numpy as s; s.kernel_namespace(); "
-            "print('sympy' in sys.modules)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=dict(os.environ), timeout=120)
+    code = (
+        "import sys, biosnn.codegen.safe_numpy as s; s.kernel_namespace(); "
+        "print('sympy' in sys.modules)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"

@@ -35,20 +35,98 @@ MODELS = Path(__file__).resolve().parents[2] / "models"
 STATES = ("v", "w", "u")
 PARAMS = ("a", "b", "tau")
 ALIASES = ("I", "g")
-NUMBERS = ("0", "1", "2", "0.5", "-1", "3.7", "1e-300", "1e300", "10", "pi", "inf", "-inf",
-           "1e-12", "0.0")
-UNARY = ("exp", "log", "log10", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "abs",
-         "sign", "floor", "ceil", "heaviside", "exprel")
+NUMBERS = (
+    "0",
+    "1",
+    "2",
+    "0.5",
+    "-1",
+    "3.7",
+    "1e-300",
+    "1e300",
+    "10",
+    "pi",
+    "inf",
+    "-inf",
+    "1e-12",
+    "0.0",
+)
+UNARY = (
+    "exp",
+    "log",
+    "log10",
+    "sqrt",
+    "sin",
+    "cos",
+    "tan",
+    "sinh",
+    "cosh",
+    "tanh",
+    "abs",
+    "sign",
+    "floor",
+    "ceil",
+    "heaviside",
+    "exprel",
+)
 BINARY_OPS = ("+", "-", "*", "/", "**")
 COMPARE = (">", "<", ">=", "<=", "==", "!=")
 UNITS = ("1", "1", "1", "1", "volt", "second", "amp", "1/second", "mV", "ms")
 UNIT_WORDS = ("mV", "ms", "nA", "pF", "uS", "Hz", "second", "volt", "1")
 # tokens used by file mutations: pieces of the language and a few foreign ones
-TOKENS = ("v", "w", "t", "xi", "tau", "mV", "ms", "volt", "second", "(", ")", "*", "/", "+",
-          "-", "**", ":", "=", ">", "0", "1", "-1", "1e308", "inf", "pi", "exp(", "log(",
-          "floor(", "sign(", "abs(", "minimum(", "where(", "clip(", ",", "\n", "#", "'",
-          "\"", "[", "]", "\\", "unless refractory", "(unless refractory)", "dv/dt",
-          "__import__", "os.system", "lambda", ";", "nan", "1/0", "0/0")
+TOKENS = (
+    "v",
+    "w",
+    "t",
+    "xi",
+    "tau",
+    "mV",
+    "ms",
+    "volt",
+    "second",
+    "(",
+    ")",
+    "*",
+    "/",
+    "+",
+    "-",
+    "**",
+    ":",
+    "=",
+    ">",
+    "0",
+    "1",
+    "-1",
+    "1e308",
+    "inf",
+    "pi",
+    "exp(",
+    "log(",
+    "floor(",
+    "sign(",
+    "abs(",
+    "minimum(",
+    "where(",
+    "clip(",
+    ",",
+    "\n",
+    "#",
+    "'",
+    '"',
+    "[",
+    "]",
+    "\\",
+    "unless refractory",
+    "(unless refractory)",
+    "dv/dt",
+    "__import__",
+    "os.system",
+    "lambda",
+    ";",
+    "nan",
+    "1/0",
+    "0/0",
+)
 
 _TOKEN_RE = re.compile(r"\d+\.?\d*(?:[eE][-+]?\d+)?|[A-Za-z_]\w*|\*\*|[^\sA-Za-z_\d]")
 
@@ -109,8 +187,9 @@ def expression(r, names, depth=0) -> str:
 
 
 def condition(r, names, depth=0) -> str:
-    text = f"{expression(r, names, depth + 1)} {r.choice(COMPARE)} " \
-           f"{expression(r, names, depth + 1)}"
+    text = (
+        f"{expression(r, names, depth + 1)} {r.choice(COMPARE)} {expression(r, names, depth + 1)}"
+    )
     if r.coin(0.15):
         text = f"({text}) {r.choice(('and', 'or'))} not ({text})"
     return text
@@ -118,9 +197,9 @@ def condition(r, names, depth=0) -> str:
 
 def model_kwargs(r) -> dict:
     """Keyword arguments of ``Model`` for a random small model."""
-    states = list(STATES[:r.integer(1, 3)])
-    aliases = list(ALIASES[:r.integer(0, 2)])
-    params = list(PARAMS[:r.integer(0, 3)])
+    states = list(STATES[: r.integer(1, 3)])
+    aliases = list(ALIASES[: r.integer(0, 2)])
+    params = list(PARAMS[: r.integer(0, 3)])
     noise = r.coin(0.15)
     unit = r.choice(UNITS) if r.coin(0.2) else "1"
     lines = []
@@ -136,12 +215,13 @@ def model_kwargs(r) -> dict:
         lines.append(f"d{s}/dt = {rhs} : {unit}{flag}")
     if r.coin(0.3):
         lines.reverse()
-    kwargs = {"equations": "\n".join(lines),
-              "params": {p: r.choice(("1", "0.5", "2", "0", "-1", "10")) for p in params},
-              "time": "1" if unit == "1" and r.coin(0.8) else None}
+    kwargs = {
+        "equations": "\n".join(lines),
+        "params": {p: r.choice(("1", "0.5", "2", "0", "-1", "10")) for p in params},
+        "time": "1" if unit == "1" and r.coin(0.8) else None,
+    }
     if r.coin(0.3):
-        kwargs["initial"] = {s: r.choice(("0.1", "1", "-1", "a", "0")) for s in states
-                             if r.coin()}
+        kwargs["initial"] = {s: r.choice(("0.1", "1", "-1", "a", "0")) for s in states if r.coin()}
     if r.coin(0.4):
         kwargs["threshold"] = condition(r, states + params + aliases + ["t"])
         if r.coin(0.7):
@@ -149,9 +229,23 @@ def model_kwargs(r) -> dict:
             op = r.choice(("=", "+=", "-=", "*=", "/="))
             kwargs["reset"] = f"{target} {op} {expression(r, states + params, 1)}"
         if r.coin(0.5):
-            kwargs["refractory"] = r.choice(("2 ms", "1", "t", "tau", "a", "0", "-1",
-                                             f"{states[0]} > 0", "t > 1", "v/0", 0.5,
-                                             "2*tau", "inf"))
+            kwargs["refractory"] = r.choice(
+                (
+                    "2 ms",
+                    "1",
+                    "t",
+                    "tau",
+                    "a",
+                    "0",
+                    "-1",
+                    f"{states[0]} > 0",
+                    "t > 1",
+                    "v/0",
+                    0.5,
+                    "2*tau",
+                    "inf",
+                )
+            )
     return kwargs
 
 
@@ -179,8 +273,7 @@ def mutated_model_file(r) -> tuple:
         elif kind == 2:
             new = r.choice(TOKENS)
         elif kind == 3 and re.fullmatch(r"[\d.]+(?:[eE][-+]?\d+)?", token):
-            new = r.choice(("0", "-" + token, token + "e300", "1e-320", token + "0",
-                            "0.0", "nan"))
+            new = r.choice(("0", "-" + token, token + "e300", "1e-320", token + "0", "0.0", "nan"))
         elif kind == 4 and token in UNIT_WORDS:
             new = r.choice(UNIT_WORDS)
         else:
@@ -190,8 +283,9 @@ def mutated_model_file(r) -> tuple:
 
 
 # -- the check -----------------------------------------------------------------------------
-def exercise(kwargs=None, *, file_text=None, tmp_dir=None, run=False, compile_c=False,
-             analysis=True):
+def exercise(
+    kwargs=None, *, file_text=None, tmp_dir=None, run=False, compile_c=False, analysis=True
+):
     """Build the model and its artifacts; see the module docstring.
 
     ``file_text`` (with ``tmp_dir``) is loaded as a model file instead of ``kwargs``.
@@ -214,7 +308,7 @@ def exercise(kwargs=None, *, file_text=None, tmp_dir=None, run=False, compile_c=
     assert layout.states == spec.states
     kernel = NumpyKernel(spec)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)     # overflow in a random model
+        warnings.simplefilter("ignore", RuntimeWarning)  # overflow in a random model
         y0 = model.initial_state()
         y = np.array([[float(np.asarray(y0[s]).reshape(-1)[0])] for s in spec.states])
         p = np.array([[model._defaults[n]] for n in spec.params]).reshape(-1, 1)
@@ -236,13 +330,19 @@ def exercise(kwargs=None, *, file_text=None, tmp_dir=None, run=False, compile_c=
         for family in ("fixed", "rodas") if spec.n_noises == 0 else ("fixed",):
             source = c_backend.generate_source(spec, family)
             if compiler is not None:
-                c_build.build(source, compiler)    # CompilerError here is a crash
+                c_build.build(source, compiler)  # CompilerError here is a crash
     if run:
         method = "euler_maruyama" if spec.n_noises else "rk4"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            simulate(model, 0.05 if not model.time_dimensionless else 0.05, method=method,
-                     dt=0.01, backend="numpy", seed=1)
+            simulate(
+                model,
+                0.05 if not model.time_dimensionless else 0.05,
+                method=method,
+                dt=0.01,
+                backend="numpy",
+                seed=1,
+            )
     return "built"
 
 
@@ -250,7 +350,10 @@ def classify(exc: BaseException) -> str:
     """A root-cause label for a crash: exception type and its innermost biosnn frame."""
     import traceback
 
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "biosnn" in f.filename
-              and "/tests/" not in f.filename]
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if "biosnn" in f.filename and "/tests/" not in f.filename
+    ]
     where = f"{Path(frames[-1].filename).name}:{frames[-1].name}" if frames else "?"
     return f"{type(exc).__name__} at {where}"

@@ -29,11 +29,19 @@ import fuzzgen  # noqa: E402
 from biosnn.codegen import c_build  # noqa: E402
 from biosnn.errors import BiosnnError, CompilerError  # noqa: E402
 
+
 def budget(max_examples: int):
-    return settings(max_examples=max_examples, derandomize=True, deadline=None,
-                    database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                           HealthCheck.function_scoped_fixture])
+    return settings(
+        max_examples=max_examples,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.function_scoped_fixture,
+        ],
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +51,8 @@ def _private_cache(tmp_path, monkeypatch):
 
 def only_biosnn_errors(**kw):
     """Run ``fuzzgen.exercise``: a BiosnnError is a correct refusal (it must say
-    something); a CompilerError on biosnn's own C, or any other exception, fails."""
+    something); a CompilerError on biosnn's own C, or any other exception, fails.
+    """
     try:
         fuzzgen.exercise(**kw)
     except CompilerError as exc:

@@ -48,12 +48,20 @@ def run_both(model, duration, **kw):
 
 
 # -- 1. constants ------------------------------------------------------------------------
-@pytest.mark.parametrize("text, value", [
-    ("pi", np.pi), ("exp(1)", np.e), ("log(2)", np.log(2.0)), ("log10(20)", np.log10(20.0)),
-    ("2/sqrt(pi)", 2 / np.sqrt(np.pi)), ("1/sqrt(2)", np.sqrt(0.5)), ("pi/2", np.pi / 2)])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("pi", np.pi),
+        ("exp(1)", np.e),
+        ("log(2)", np.log(2.0)),
+        ("log10(20)", np.log10(20.0)),
+        ("2/sqrt(pi)", 2 / np.sqrt(np.pi)),
+        ("1/sqrt(2)", np.sqrt(0.5)),
+        ("pi/2", np.pi / 2),
+    ],
+)
 def test_constants_compile_in_c_and_match_the_analytic_solution(text, value):
-    m = Model(f"dv/dt = ({text} - v)/tau : 1", params={"tau": 2.0}, initial={"v": 0.0},
-              time="1")
+    m = Model(f"dv/dt = ({text} - v)/tau : 1", params={"tau": 2.0}, initial={"v": 0.0}, time="1")
     a, b = run_both(m, 4.0, method="rk4", dt=0.01)
     # analytic: v(t) = c*(1 - exp(-t/tau)); rk4 at dt = 0.01 is exact to ~1e-11
     exact = value * (1 - np.exp(-a.t / 2.0))
@@ -74,16 +82,16 @@ def test_log10_of_a_state_compiles_in_c():
 
 @pytest.mark.parametrize("backend", ["numpy", "c"])
 def test_network_with_pi_runs_on_both_engines(backend):
-    m = Model("dv/dt = (pi*mV - v)/tau : volt", params={"tau": "10 ms"},
-              initial={"v": "0 mV"})
+    m = Model("dv/dt = (pi*mV - v)/tau : volt", params={"tau": "10 ms"}, initial={"v": "0 mV"})
     P = Population(m, 3, method="rk4")
     mon = StateMonitor(P, "v", [0, 1, 2])
     net = Network(P, mon, dt=0.1, seed=0, backend=backend)
     net.run(20.0)
     assert net.stats["backend"] == backend
     # analytic: v(t) = pi*(1 - exp(-t/10 ms)) mV (rk4 at dt = 0.1 ms: error ~1e-9)
-    np.testing.assert_allclose(mon["v"], np.pi * (1 - np.exp(-mon.t / 10.0)) + 0 * mon["v"],
-                               atol=1e-8)
+    np.testing.assert_allclose(
+        mon["v"], np.pi * (1 - np.exp(-mon.t / 10.0)) + 0 * mon["v"], atol=1e-8
+    )
 
 
 # -- 2. right-hand side = the state / the noise -------------------------------------------
@@ -113,8 +121,7 @@ def test_rhs_equal_to_the_noise():
 @pytest.mark.parametrize("fn", ["floor(w)", "ceil(w)", "sign(w)"])
 def test_piecewise_constant_functions_have_zero_derivative(fn):
     # w relaxes to 0.25: floor -> 0, ceil -> 1, sign -> 1; v relaxes to 1 + 0.5*fn(0.25)
-    m = Model(f"dv/dt = 1 + 0.5*{fn} - v : 1\ndw/dt = 0.25 - w : 1",
-              initial={"v": 0.0, "w": 0.5})
+    m = Model(f"dv/dt = 1 + 0.5*{fn} - v : 1\ndw/dt = 0.25 - w : 1", initial={"v": 0.0, "w": 0.5})
     assert m.jacobian.tolist() == [[-1, 0], [0, -1]]
     a, b = run_both(m, 3.0, method="rodas4", rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(b["v"], a["v"], rtol=1e-7, atol=1e-9)
@@ -129,11 +136,18 @@ def test_piecewise_constant_functions_have_zero_derivative(fn):
     np.testing.assert_array_equal(s.third(y, y, y, y), 0.0)
 
 
-@pytest.mark.parametrize("fn, d1, d2", [
-    # d/dv and d2/dv2 at v = 0.3 (from the definitions: |v|' = sign v, max(v, .5)' = 0
-    # below 0.5, min(v, .5)' = 1 below 0.5; second derivatives 0 away from the kinks)
-    ("abs(v)", 1.0, 0.0), ("maximum(v, 0.5)", 0.0, 0.0), ("minimum(v, 0.5)", 1.0, 0.0),
-    ("clip(v, 0, 0.2)", 0.0, 0.0), ("abs(v)**3", 3 * 0.3**2, 6 * 0.3)])
+@pytest.mark.parametrize(
+    "fn, d1, d2",
+    [
+        # d/dv and d2/dv2 at v = 0.3 (from the definitions: |v|' = sign v, max(v, .5)' = 0
+        # below 0.5, min(v, .5)' = 1 below 0.5; second derivatives 0 away from the kinks)
+        ("abs(v)", 1.0, 0.0),
+        ("maximum(v, 0.5)", 0.0, 0.0),
+        ("minimum(v, 0.5)", 1.0, 0.0),
+        ("clip(v, 0, 0.2)", 0.0, 0.0),
+        ("abs(v)**3", 3 * 0.3**2, 6 * 0.3),
+    ],
+)
 def test_kinked_functions_have_printable_second_derivatives(fn, d1, d2):
     m = Model(f"dv/dt = {fn} - w : 1\ndw/dt = v - w : 1")
     s = System(m)
@@ -146,20 +160,30 @@ def test_kinked_functions_have_printable_second_derivatives(fn, d1, d2):
 
 
 # -- 4. terms that are infinite or undefined -------------------------------------------------
-@pytest.mark.parametrize("kw, words", [
-    (dict(equations="dv/dt = 1/(v - v) : 1"), "1/(v - v) is infinite (such as 1/0"),
-    (dict(equations="dv/dt = -v : 1\nx = 1/0 : 1"), "line 2: in \"x = 1/0 : 1\", 1/0 "
-     "divides by zero"),
-    (dict(equations="dv/dt = 1 : 1", threshold="v > 1", reset="v = v/0"), "v/0 divides"),
-    (dict(equations="dv/dt = 1 : 1", threshold="v > 1", reset="v = 1/(v - v)"),
-     "1/(v - v) is infinite (such as 1/0"),
-    (dict(equations="dv/dt = 0*log(0) + v : 1"), "log(0) is infinite"),
-    (dict(equations="dv/dt = (v - v)/(v - v) : 1"), "is undefined"),
-    (dict(equations="dv/dt = sqrt(-1) : 1"), "sqrt(-1) is not a real number"),
-    (dict(equations="a = v - v : 1\ndv/dt = 1/a : 1"), "line 2: in 'dv/dt = 1/a : 1': "
-     "the expression is infinite (such as 1/0 or log(0)) once its aliases are substituted"),
-    (dict(equations="dv/dt = 1 : 1", threshold="1/(v - v) > 0"), "is infinite"),
-])
+@pytest.mark.parametrize(
+    "kw, words",
+    [
+        (dict(equations="dv/dt = 1/(v - v) : 1"), "1/(v - v) is infinite (such as 1/0"),
+        (
+            dict(equations="dv/dt = -v : 1\nx = 1/0 : 1"),
+            'line 2: in "x = 1/0 : 1", 1/0 divides by zero',
+        ),
+        (dict(equations="dv/dt = 1 : 1", threshold="v > 1", reset="v = v/0"), "v/0 divides"),
+        (
+            dict(equations="dv/dt = 1 : 1", threshold="v > 1", reset="v = 1/(v - v)"),
+            "1/(v - v) is infinite (such as 1/0",
+        ),
+        (dict(equations="dv/dt = 0*log(0) + v : 1"), "log(0) is infinite"),
+        (dict(equations="dv/dt = (v - v)/(v - v) : 1"), "is undefined"),
+        (dict(equations="dv/dt = sqrt(-1) : 1"), "sqrt(-1) is not a real number"),
+        (
+            dict(equations="a = v - v : 1\ndv/dt = 1/a : 1"),
+            "line 2: in 'dv/dt = 1/a : 1': "
+            "the expression is infinite (such as 1/0 or log(0)) once its aliases are substituted",
+        ),
+        (dict(equations="dv/dt = 1 : 1", threshold="1/(v - v) > 0"), "is infinite"),
+    ],
+)
 def test_terms_that_cannot_be_computed_are_model_errors(kw, words):
     with pytest.raises(ModelError) as info:
         m = Model(**kw)
@@ -175,8 +199,10 @@ def test_division_by_a_literal_zero_is_found_by_the_checking_pass():
 
 # -- 5. refractory "t" -----------------------------------------------------------------
 def test_refractory_time_cannot_depend_on_t():
-    with pytest.raises(ModelError, match="refractory 't': a refractory time may depend on "
-                       "parameters only, not on t"):
+    with pytest.raises(
+        ModelError,
+        match="refractory 't': a refractory time may depend on parameters only, not on t",
+    ):
         Model("dv/dt = 1 : 1", threshold="v > 1", reset="v = 0", refractory="t")
 
 
@@ -184,8 +210,13 @@ def test_refractory_condition_with_t_compiles_and_agrees():
     # a condition may use t: refractory while t < 1.5 after each spike, here the whole
     # start; v climbs at rate 1 and resets at 1, so spikes at t = 1, 2, ... but the first
     # reset holds v (unless refractory) until t = 1.5: spikes at 1, 2.5, 3.5
-    m = Model("dv/dt = 1 : 1 (unless refractory)", threshold="v > 1", reset="v = 0",
-              refractory="t < 1.5", time="1")
+    m = Model(
+        "dv/dt = 1 : 1 (unless refractory)",
+        threshold="v > 1",
+        reset="v = 0",
+        refractory="t < 1.5",
+        time="1",
+    )
     a, b = run_both(m, 4.0, method="euler", dt=0.01)
     np.testing.assert_allclose(a.spikes[0], [1.0, 2.5, 3.5], atol=0.011)
     np.testing.assert_allclose(b.spikes[0], a.spikes[0], atol=1e-9)
@@ -195,8 +226,10 @@ def test_refractory_condition_with_t_compiles_and_agrees():
 FUZZ_FOUND = [
     # sympy's AccumulationBounds; t**-inf and mV**inf overflowed int(); exprel(inf)
     # in minimum() (sympy: "not comparable")
-    "dv/dt = cos(inf) : 1", "dv/dt = t**-inf*second**-1 : 1/second",
-    "dv/dt = v*(mV**inf)/mV : 1", "dv/dt = minimum(v, exprel(inf)) : 1",
+    "dv/dt = cos(inf) : 1",
+    "dv/dt = t**-inf*second**-1 : 1/second",
+    "dv/dt = v*(mV**inf)/mV : 1",
+    "dv/dt = minimum(v, exprel(inf)) : 1",
     # 1e300**pi raises OverflowError in Python (inf in NumPy and C)
     "I = 1e300 : 1\ndv/dt = (I**pi)/I - v : 1",
     # a relation that becomes zoo < -1 once an alias is substituted
@@ -206,7 +239,8 @@ FUZZ_FOUND = [
     # nan < -inf while splitting f = A*v + B at v = 0
     "dv/dt = v : 1\ndu/dt = where(v/u < -inf, 1, 2) : 1",
     # 1/t at t = 0 (ZeroDivisionError in the NumPy kernel; inf in C), a complex power
-    "dv/dt = 1e-12/t : 1", "I = minimum(v, -1) : 1\ndv/dt = I**0.76 : 1",
+    "dv/dt = 1e-12/t : 1",
+    "I = minimum(v, -1) : 1\ndv/dt = I**0.76 : 1",
     # sympy writes abs(exp(z)) as exp(re(z)): re() printed nowhere
     "dv/dt = abs(exp(t**v)) - v : 1",
 ]
@@ -217,8 +251,11 @@ def test_fuzz_found_inputs_run_or_raise_biosnn_errors(equations):
     from biosnn.errors import BiosnnError
 
     try:
-        m = Model(equations, initial={"v": 0.5} if "dv/dt" in equations else None,
-                  time="1" if "second" not in equations and "mV" not in equations else None)
+        m = Model(
+            equations,
+            initial={"v": 0.5} if "dv/dt" in equations else None,
+            time="1" if "second" not in equations and "mV" not in equations else None,
+        )
         m.kernel_spec()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -247,10 +284,13 @@ def test_an_initial_value_that_overflows_in_internal_units_is_a_model_error():
         Model("dv/dt = -v/(5*ms) : volt", initial={"v": "1e308 V"})
 
 
-@pytest.mark.parametrize("kwargs", [
-    # floor(cosh(exp(10))) is an integer of 9566 digits (ValueError converting it)
-    dict(equations="dv/dt = floor(cosh(exp(10))) - v : 1", time="1"),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        # floor(cosh(exp(10))) is an integer of 9566 digits (ValueError converting it)
+        dict(equations="dv/dt = floor(cosh(exp(10))) - v : 1", time="1"),
+    ],
+)
 def test_third_fuzz_run_inputs_run_or_raise_biosnn_errors(kwargs):
     from biosnn.errors import BiosnnError
 
@@ -267,25 +307,36 @@ def test_complex_infinity_folded_by_cse_prints_as_nan(backend):
     # sympy's zoo, which the NumPy printer could not print (KeyError 'ComplexInfinity');
     # log10 of a non-positive number is undefined, so the run must report the non-finite
     # state, in both backends
-    m = Model("""
+    m = Model(
+        """
         du/dt = log10(clip((2/v), clip(0, I, t), (v*0.0))) : 1
         dv/dt = -v : 1
         I = w**ceil(t) + tanh(0*0.0) : 1
-        """, params={"w": 2.0}, initial={"v": 1})
+        """,
+        params={"w": 2.0},
+        initial={"v": 1},
+    )
     with pytest.raises(SimulationError, match="'u'"):
         simulate(m, 1, method="rk4", dt=0.1, backend=backend)
 
 
 # -- inputs that made sympy hang for minutes (long fuzz run, issue 9 section 4) -------------
 
-@pytest.mark.parametrize("equations, term", [
-    # I = 1e-12 makes sinh(1e300*I) = sinh(1e288): sympy evaluated it to a finite mpmath
-    # number beyond a double, and sin() of it asked mpmath for pi to ~1e288 digits
-    ("I = 1e-12 : 1\ndv/dt = exp(maximum(where(v <= 0, 0, I), 37)) : 1\n"
-     "dw/dt = sin(sinh((1e300 * I))) : 1", r"sinh\(1.0e\+300\*I\) is too large"),
-    # the same number typed directly (the parser evaluated it the same way)
-    ("dv/dt = sin(sinh(1e288)) : 1", r"sinh\(1e288\) is too large"),
-])
+
+@pytest.mark.parametrize(
+    "equations, term",
+    [
+        # I = 1e-12 makes sinh(1e300*I) = sinh(1e288): sympy evaluated it to a finite mpmath
+        # number beyond a double, and sin() of it asked mpmath for pi to ~1e288 digits
+        (
+            "I = 1e-12 : 1\ndv/dt = exp(maximum(where(v <= 0, 0, I), 37)) : 1\n"
+            "dw/dt = sin(sinh((1e300 * I))) : 1",
+            r"sinh\(1.0e\+300\*I\) is too large",
+        ),
+        # the same number typed directly (the parser evaluated it the same way)
+        ("dv/dt = sin(sinh(1e288)) : 1", r"sinh\(1e288\) is too large"),
+    ],
+)
 def test_numbers_beyond_a_double_are_refused_before_sympy_evaluates_them(equations, term):
     # every backend computes sinh(1e288) as inf (IEEE 754 double range ends near 1.8e308)
     with pytest.raises(ModelError, match=term + r" \(beyond the range of a double\)"):
@@ -300,11 +351,14 @@ def test_fourth_fuzz_run_input_with_nested_where_in_maximum_runs_or_raises():
 
     kwargs = {
         "equations": "dv/dt = maximum(I, clip((-inf * 1e300), where(I >= 1e-300, 1, I), "
-                     "maximum(t, t))) : 1 (unless refractory)\n"
-                     "I = (maximum(cosh(t), clip(-inf, v, v)) + (where(0.0 <= v, 2, v) * "
-                     "where(t <= t, -inf, v))) : 1",
-        "params": {}, "time": "1", "threshold": "v > minimum(where(I != 1, I, t), (v * I))",
-        "reset": "v /= v"}
+        "maximum(t, t))) : 1 (unless refractory)\n"
+        "I = (maximum(cosh(t), clip(-inf, v, v)) + (where(0.0 <= v, 2, v) * "
+        "where(t <= t, -inf, v))) : 1",
+        "params": {},
+        "time": "1",
+        "threshold": "v > minimum(where(I != 1, I, t), (v * I))",
+        "reset": "v /= v",
+    }
     try:
         Model(**kwargs).kernel_spec()
     except BiosnnError as exc:
@@ -319,12 +373,16 @@ def test_derivative_of_maximum_of_nested_where_is_the_analytic_one():
     # v = -1: cosh t wins, branch v -> -1
     from biosnn.codegen.numpy_backend import NumpyKernel
 
-    m = Model("I = maximum(cosh(t), v) + where(0 <= v, 2, v)*(-1) : 1\n"
-              "dv/dt = maximum(I, clip(-inf, where(I >= 1e-300, 1, I), t)) : 1", time="1")
+    m = Model(
+        "I = maximum(cosh(t), v) + where(0 <= v, 2, v)*(-1) : 1\n"
+        "dv/dt = maximum(I, clip(-inf, where(I >= 1e-300, 1, I), t)) : 1",
+        time="1",
+    )
     spec = m.kernel_spec()
     jac = NumpyKernel(spec).jac(-2.0, np.array([[5.0, 1.5, -1.0]]), np.zeros((0, 3)))
     np.testing.assert_array_equal(np.asarray(jac).reshape(-1), [1.0, 0.0, -1.0])
     # and f itself: I = 3, 3.76 - 2, 3.76 + 1
     f = NumpyKernel(spec).f(-2.0, np.array([[5.0, 1.5, -1.0]]), np.zeros((0, 3)))
-    np.testing.assert_allclose(np.asarray(f).reshape(-1),
-                               [3.0, np.cosh(2.0) - 2.0, np.cosh(2.0) + 1.0])
+    np.testing.assert_allclose(
+        np.asarray(f).reshape(-1), [3.0, np.cosh(2.0) - 2.0, np.cosh(2.0) + 1.0]
+    )

@@ -11,16 +11,22 @@ def sym(name):
     return sympy.Symbol(name, real=True)
 
 
-LIF_PARAMS = {"El": "-65 mV", "tau": "10 ms", "I": "0.2 nA", "C": "200 pF",
-              "t_ref": "2 ms"}
+LIF_PARAMS = {"El": "-65 mV", "tau": "10 ms", "I": "0.2 nA", "C": "200 pF", "t_ref": "2 ms"}
 
 
 def lif(**kw):
-    args = dict(params=LIF_PARAMS, initial={"v": "-65 mV"}, threshold="v > -50*mV",
-                reset="v = El", refractory="2 ms", name="lif")
+    args = dict(
+        params=LIF_PARAMS,
+        initial={"v": "-65 mV"},
+        threshold="v > -50*mV",
+        reset="v = El",
+        refractory="2 ms",
+        name="lif",
+    )
     args.update(kw)
-    return Model("dv/dt = (El - v)/tau + I/C : volt (unless refractory)\n"
-                 "dw/dt = -w/tau : 1", **args)
+    return Model(
+        "dv/dt = (El - v)/tau + I/C : volt (unless refractory)\ndw/dt = -w/tau : 1", **args
+    )
 
 
 IZH = """
@@ -33,7 +39,7 @@ IZH_PARAMS = dict(a=0.02, b=0.2, c=-65, d=8, I=10)
 def test_lif_spec_fields():
     m = lif()
     spec = m.kernel_spec()
-    assert isinstance(spec, KernelSpec) and spec is m.kernel_spec()      # cached
+    assert isinstance(spec, KernelSpec) and spec is m.kernel_spec()  # cached
     v, w, El, tau, I, C = map(sym, ["v", "w", "El", "tau", "I", "C"])
     assert spec.name == "lif" and spec.states == ("v", "w")
     assert spec.params == ("El", "tau", "I", "C", "t_ref")
@@ -61,11 +67,16 @@ def test_refractory_forms():
     assert spec.refractory_time is None and spec.refractory_condition == (v > -60)
 
 
-@pytest.mark.parametrize("threshold, crossing", [
-    ("v > -50*mV", "v + 50"), ("v >= -50*mV", "v + 50"),
-    ("-50*mV < v", "v + 50"), ("-50*mV <= v", "v + 50"),
-    ("v < -70*mV", "-v - 70"),
-])
+@pytest.mark.parametrize(
+    "threshold, crossing",
+    [
+        ("v > -50*mV", "v + 50"),
+        ("v >= -50*mV", "v + 50"),
+        ("-50*mV < v", "v + 50"),
+        ("-50*mV <= v", "v + 50"),
+        ("v < -70*mV", "-v - 70"),
+    ],
+)
 def test_crossing_of_single_relations(threshold, crossing):
     v = sym("v")
     spec = lif(threshold=threshold).kernel_spec()
@@ -83,27 +94,35 @@ def test_reset_order_and_augmented_assignment():
     assert spec.reset == ((0, sym("c")), (1, sym("u") + sym("d")))
     assert spec.crossing == sym("v") - 30
     m = Model(IZH, params=IZH_PARAMS, reset="u *= 2\nv -= 1; u /= d")
-    assert m.kernel_spec().reset == ((1, 2 * sym("u")), (0, sym("v") - 1),
-                                     (1, sym("u") / sym("d")))
+    assert m.kernel_spec().reset == ((1, 2 * sym("u")), (0, sym("v") - 1), (1, sym("u") / sym("d")))
 
 
 def test_exp_euler_for_nonlinear_models():
     v, u, a, b = map(sym, ["v", "u", "a", "b"])
     spec = Model(IZH, params=IZH_PARAMS).kernel_spec()
-    assert spec.exp_euler[0] is None           # v**2: not linear in v
+    assert spec.exp_euler[0] is None  # v**2: not linear in v
     A, B = spec.exp_euler[1]
     assert A == -a and sympy.expand(B - a * b * v) == 0
     assert spec.linear is None
 
 
 def test_hh_like_exp_euler_and_safe_rewrites():
-    m = Model("""
+    m = Model(
+        """
         dV/dt = (I - gK*n**4*(V - EK) - gL*(V - EL))/C : volt
         dn/dt = alpha_n*(1 - n) - beta_n*n : 1
         alpha_n = 0.01/mV*(V + 55*mV)/(1 - exp(-(V + 55*mV)/(10*mV)))/ms : Hz
         beta_n = 0.125*exp(-(V + 65*mV)/(80*mV))/ms : Hz
-        """, params=dict(I="0 uA/cm**2", gK="36 mS/cm**2", gL="0.3 mS/cm**2",
-                         EK="-77 mV", EL="-54.4 mV", C="1 uF/cm**2"))
+        """,
+        params=dict(
+            I="0 uA/cm**2",
+            gK="36 mS/cm**2",
+            gL="0.3 mS/cm**2",
+            EK="-77 mV",
+            EL="-54.4 mV",
+            C="1 uF/cm**2",
+        ),
+    )
     spec = m.kernel_spec()
     V, n = sym("V"), sym("n")
     A_V, B_V = spec.exp_euler[0]
@@ -120,17 +139,20 @@ def test_hh_like_exp_euler_and_safe_rewrites():
 
 
 def test_time_dependent_drift_has_dfdt():
-    m = Model("dv/dt = (A*sin(2*pi*t/T) - v)/tau : volt",
-              params={"A": "1 mV", "T": "100 ms", "tau": "10 ms"})
+    m = Model(
+        "dv/dt = (A*sin(2*pi*t/T) - v)/tau : volt",
+        params={"A": "1 mV", "T": "100 ms", "tau": "10 ms"},
+    )
     spec = m.kernel_spec()
     assert spec.dfdt[0] != 0 and spec.dfdt[0].has(sym("t"))
-    assert spec.linear is None                 # b depends on t
+    assert spec.linear is None  # b depends on t
     assert spec.exp_euler[0] is not None
 
 
 def test_noise_coefficients():
-    m = Model("dv/dt = -v/tau + sigma*xi/sqrt(tau) : volt",
-              params={"tau": "10 ms", "sigma": "1 mV"})
+    m = Model(
+        "dv/dt = -v/tau + sigma*xi/sqrt(tau) : volt", params={"tau": "10 ms", "sigma": "1 mV"}
+    )
     spec = m.kernel_spec()
     assert spec.noises == ("xi",)
     assert spec.g == ((sym("sigma") / sympy.sqrt(sym("tau")),),)
@@ -138,8 +160,10 @@ def test_noise_coefficients():
 
 
 def test_dimensionless_spec():
-    m = Model("dv/dt = v - v**3/3 - w + I : 1\ndw/dt = eps*(v + a - b*w) : 1",
-              params={"I": 0.5, "eps": 0.08, "a": 0.7, "b": 0.8})
+    m = Model(
+        "dv/dt = v - v**3/3 - w + I : 1\ndw/dt = eps*(v + a - b*w) : 1",
+        params={"I": 0.5, "eps": 0.08, "a": 0.7, "b": 0.8},
+    )
     assert m.kernel_spec().time_dimensionless
 
 
@@ -154,8 +178,10 @@ def test_spec_key_ignores_defaults_but_not_structure():
 
 
 def test_aliases_fully_substituted():
-    m = Model("dv/dt = -I/C : volt\nI = g*(v - E) + J : amp\nJ = k*v : amp",
-              params={"C": "1 pF", "g": "1 nS", "E": "0 mV", "k": "1 nS"})
+    m = Model(
+        "dv/dt = -I/C : volt\nI = g*(v - E) + J : amp\nJ = k*v : amp",
+        params={"C": "1 pF", "g": "1 nS", "E": "0 mV", "k": "1 nS"},
+    )
     aliases = dict(m.kernel_spec().aliases)
     v, g, E, k = map(sym, ["v", "g", "E", "k"])
     assert aliases["I"] == g * (v - E) + k * v and aliases["J"] == k * v
@@ -163,10 +189,17 @@ def test_aliases_fully_substituted():
 
 def test_structure_key_follows_the_spec_key():
     a = lif()
-    same = [lif(params={**LIF_PARAMS, "tau": "20 ms"}), lif(initial={"v": "-70 mV"}),
-            a.with_params(I=3)]
-    other = [lif(threshold="v > -40*mV"), lif(reset="v = El + 1*mV"), lif(name="x"),
-             lif(refractory="3 ms")]
+    same = [
+        lif(params={**LIF_PARAMS, "tau": "20 ms"}),
+        lif(initial={"v": "-70 mV"}),
+        a.with_params(I=3),
+    ]
+    other = [
+        lif(threshold="v > -40*mV"),
+        lif(reset="v = El + 1*mV"),
+        lif(name="x"),
+        lif(refractory="3 ms"),
+    ]
     for m in same:
         assert m.structure_key == a.structure_key
         assert m.kernel_spec().key == a.kernel_spec().key

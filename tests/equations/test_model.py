@@ -21,8 +21,14 @@ LIF_PARAMS = {"El": "-65 mV", "tau": "10 ms", "I": "0.2 nA", "C": "200 pF"}
 
 
 def lif(**kw):
-    args = dict(params=LIF_PARAMS, initial={"v": "-65 mV"}, threshold="v > -50*mV",
-                reset="v = El", refractory="2 ms", name="lif")
+    args = dict(
+        params=LIF_PARAMS,
+        initial={"v": "-65 mV"},
+        threshold="v > -50*mV",
+        reset="v = El",
+        refractory="2 ms",
+        name="lif",
+    )
     args.update(kw)
     return Model(LIF, **args)
 
@@ -42,16 +48,29 @@ beta_h = 1/(1 + exp(-(V + 35*mV)/(10*mV)))/ms : Hz
 alpha_n = 0.01/mV*(V + 55*mV)/(1 - exp(-(V + 55*mV)/(10*mV)))/ms : Hz
 beta_n = 0.125*exp(-(V + 65*mV)/(80*mV))/ms : Hz
 """
-HH_PARAMS = dict(C="1 uF/cm**2", I_ext="0 uA/cm**2", gNa="120 mS/cm**2", gK="36 mS/cm**2",
-                 gL="0.3 mS/cm**2", ENa="50 mV", EK="-77 mV", EL="-54.387 mV")
-HH_INITIAL = dict(V="-65 mV", m="alpha_m/(alpha_m + beta_m)", h="alpha_h/(alpha_h + beta_h)",
-                  n="alpha_n/(alpha_n + beta_n)")
+HH_PARAMS = dict(
+    C="1 uF/cm**2",
+    I_ext="0 uA/cm**2",
+    gNa="120 mS/cm**2",
+    gK="36 mS/cm**2",
+    gL="0.3 mS/cm**2",
+    ENa="50 mV",
+    EK="-77 mV",
+    EL="-54.387 mV",
+)
+HH_INITIAL = dict(
+    V="-65 mV",
+    m="alpha_m/(alpha_m + beta_m)",
+    h="alpha_h/(alpha_h + beta_h)",
+    n="alpha_n/(alpha_n + beta_n)",
+)
 
 
 @pytest.fixture(scope="module")
 def hh():
-    return Model(HH, params=HH_PARAMS, initial=HH_INITIAL, threshold="V > 0*mV",
-                 name="hodgkin_huxley")
+    return Model(
+        HH, params=HH_PARAMS, initial=HH_INITIAL, threshold="V > 0*mV", name="hodgkin_huxley"
+    )
 
 
 FHN = """
@@ -62,6 +81,7 @@ FHN_PARAMS = {"I": 0.5, "eps": 0.08, "a": 0.7, "b": 0.8}
 
 
 # -- construction ---------------------------------------------------------------------------
+
 
 def test_lif_basics():
     m = lif()
@@ -88,11 +108,11 @@ def test_hh_aliases_are_substituted_in_internal_units(hh):
 
 
 def test_hh_display_units(hh):
-    assert hh.display_unit("V") == "mV"              # declared `volt`: internal unit
+    assert hh.display_unit("V") == "mV"  # declared `volt`: internal unit
     # declared amp/meter**2: shown in the unit the model's I_ext already uses
     assert hh.display_unit("I_Na") == "uA/cm**2"
     assert float(hh.to_internal("I_Na", 10.0)) == pytest.approx(0.1)
-    assert hh.display_unit("I_ext") == "uA/cm**2"    # as written in its default
+    assert hh.display_unit("I_ext") == "uA/cm**2"  # as written in its default
     assert hh.display_unit("m") == "1"
     assert hh.display_unit("t") == "ms"
     assert float(hh.to_internal("I_ext", 10)) == pytest.approx(0.1, rel=1e-12)
@@ -141,8 +161,7 @@ def test_explicit_dimensionless_time_with_units_elsewhere():
     m = Model("dv/dt = (E - v)/tau : volt", params={"E": "-65 mV", "tau": 10}, time="1")
     assert m.time_dimensionless
     with pytest.raises(UnitError, match="the equation needs voltage"):
-        Model("dv/dt = (E - v)/tau : volt", params={"E": "-65 mV", "tau": "10 ms"},
-              time="1")
+        Model("dv/dt = (E - v)/tau : volt", params={"E": "-65 mV", "tau": "10 ms"}, time="1")
 
 
 def test_declared_parameter_with_number_default_uses_declared_unit():
@@ -154,15 +173,21 @@ def test_declared_parameter_with_number_default_uses_declared_unit():
 
 # -- the Jacobian and parameter derivatives -------------------------------------------------
 
+
 def test_jacobian_and_param_derivative_by_hand():
-    m = Model("""
+    m = Model(
+        """
         dv/dt = (0.04*v**2 + 5*v + 140 - u + I)/ms : 1
         du/dt = a*(b*v - u)/ms : 1
-        """, params=dict(a=0.02, b=0.2, c=-65, d=8, I=10), threshold="v >= 30",
-              reset="v = c; u += d")
+        """,
+        params=dict(a=0.02, b=0.2, c=-65, d=8, I=10),
+        threshold="v >= 30",
+        reset="v = c; u += d",
+    )
     v, u, a, b = map(sym, ["v", "u", "a", "b"])
-    assert sympy.simplify(m.jacobian - sympy.Matrix([[0.08 * v + 5, -1], [a * b, -a]])) \
-        == sympy.zeros(2, 2)
+    assert sympy.simplify(
+        m.jacobian - sympy.Matrix([[0.08 * v + 5, -1], [a * b, -a]])
+    ) == sympy.zeros(2, 2)
     assert m.param_derivative("a") == sympy.Matrix([[0], [b * v - u]])
     assert m.param_derivative("I") == sympy.Matrix([[1], [0]])
     with pytest.raises(ModelError, match="not a parameter"):
@@ -180,6 +205,7 @@ def test_hh_jacobian_entry(hh):
 
 # -- exact unit-error messages --------------------------------------------------------------
 
+
 def test_unit_error_message_names_equation_term_and_dimensions():
     eqs = """
     # leaky membrane
@@ -189,45 +215,78 @@ def test_unit_error_message_names_equation_term_and_dimensions():
         Model(eqs, params={"El": "-65 mV", "tau": "10 ms", "I": "1 nA"})
     assert str(info.value) == (
         'line 3: in "dv/dt = (El - v)/tau + I : volt", the term I has units of current '
-        '(amp) but the equation needs voltage/time (volt/second)')
+        "(amp) but the equation needs voltage/time (volt/second)"
+    )
 
 
-@pytest.mark.parametrize("eqs, params, message", [
-    ("dv/dt = -v : volt", {},
-     'line 1: in "dv/dt = -v : volt", the right-hand side -v has units of voltage (volt) but the '
-     'equation needs voltage/time (volt/second)'),
-    ("dv/dt = exp(v)/tau : volt", {"tau": "1 ms"},
-     'line 1: in "dv/dt = exp(v)/tau : volt", the argument of exp(), v, has units of '
-     'voltage (volt) but must be dimensionless'),
-    ("dv/dt = (v + I)/tau : volt", {"tau": "1 ms", "I": "1 nA"},
-     'line 1: in "dv/dt = (v + I)/tau : volt", the terms of a sum must agree: I has units '
-     'of current (amp) but v has units of voltage (volt)'),
-    ("dv/dt = -v/tau : volt\nI = g*v : amp", {"tau": "1 ms", "g": "1 mS/cm**2"},
-     'line 2: in "I = g*v : amp", the right-hand side g*v has units of current/area '
-     '(amp/meter**2) but the '
-     'alias is declared as current (amp)'),
-])
+@pytest.mark.parametrize(
+    "eqs, params, message",
+    [
+        (
+            "dv/dt = -v : volt",
+            {},
+            'line 1: in "dv/dt = -v : volt", the right-hand side -v has units of voltage (volt) but the '
+            "equation needs voltage/time (volt/second)",
+        ),
+        (
+            "dv/dt = exp(v)/tau : volt",
+            {"tau": "1 ms"},
+            'line 1: in "dv/dt = exp(v)/tau : volt", the argument of exp(), v, has units of '
+            "voltage (volt) but must be dimensionless",
+        ),
+        (
+            "dv/dt = (v + I)/tau : volt",
+            {"tau": "1 ms", "I": "1 nA"},
+            'line 1: in "dv/dt = (v + I)/tau : volt", the terms of a sum must agree: I has units '
+            "of current (amp) but v has units of voltage (volt)",
+        ),
+        (
+            "dv/dt = -v/tau : volt\nI = g*v : amp",
+            {"tau": "1 ms", "g": "1 mS/cm**2"},
+            'line 2: in "I = g*v : amp", the right-hand side g*v has units of current/area '
+            "(amp/meter**2) but the "
+            "alias is declared as current (amp)",
+        ),
+    ],
+)
 def test_unit_errors_exact(eqs, params, message):
     with pytest.raises(UnitError) as info:
         Model(eqs, params=params)
     assert str(info.value) == message
 
 
-@pytest.mark.parametrize("kw, message", [
-    (dict(threshold="v > 1*nA"), "in threshold 'v > 1*nA', the sides of v > 1*nA must "
-     "agree: 1*nA has units of current (amp) but v has units of voltage (volt)"),
-    (dict(threshold="v + 1*mV"), "v + 1*mV has units of voltage (volt) but a threshold "
-     "must be a condition"),
-    (dict(reset="v = 1*nA"), "in reset 'v = 1*nA', 1*nA has units of current (amp) but "
-     "v needs voltage (volt)"),
-    (dict(reset="v *= 2*mV"), "the factor of *= must be a dimensionless value"),
-    (dict(refractory="1 mV"), "refractory '1 mV' has units of voltage (volt) but must be a "
-     "time"),
-    (dict(initial={"v": "1 nA"}), "initial v = '1 nA' has units of current (amp) but v "
-     "needs voltage (volt)"),
-    (dict(params={**LIF_PARAMS, "tau": "10 mV"}), "the term (El - v)/tau has no units "
-     "(dimensionless) but the equation needs voltage/time (volt/second)"),
-])
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        (
+            dict(threshold="v > 1*nA"),
+            "in threshold 'v > 1*nA', the sides of v > 1*nA must "
+            "agree: 1*nA has units of current (amp) but v has units of voltage (volt)",
+        ),
+        (
+            dict(threshold="v + 1*mV"),
+            "v + 1*mV has units of voltage (volt) but a threshold must be a condition",
+        ),
+        (
+            dict(reset="v = 1*nA"),
+            "in reset 'v = 1*nA', 1*nA has units of current (amp) but v needs voltage (volt)",
+        ),
+        (dict(reset="v *= 2*mV"), "the factor of *= must be a dimensionless value"),
+        (
+            dict(refractory="1 mV"),
+            "refractory '1 mV' has units of voltage (volt) but must be a time",
+        ),
+        (
+            dict(initial={"v": "1 nA"}),
+            "initial v = '1 nA' has units of current (amp) but v needs voltage (volt)",
+        ),
+        (
+            dict(params={**LIF_PARAMS, "tau": "10 mV"}),
+            "the term (El - v)/tau has no units "
+            "(dimensionless) but the equation needs voltage/time (volt/second)",
+        ),
+    ],
+)
 def test_event_and_value_unit_errors(kw, message):
     with pytest.raises(UnitError) as info:
         lif(**kw)
@@ -236,50 +295,105 @@ def test_event_and_value_unit_errors(kw, message):
 
 # -- other errors ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("eqs, kw, message", [
-    ("dv/dt = -v/tua : volt", dict(params={"tau": "1 ms"}),
-     r"line 1, column 12: in \"dv/dt = -v/tua : volt\", tua is not defined \(did you mean "
-     r"tau\?\)"),
-    ("dv/dt = -v/tau : volt\ndv/dt = 0*mV/ms : volt", dict(params={"tau": "1 ms"}),
-     "v is defined twice"),
-    ("dv/dt = a - v/tau : volt\na = b : volt/second\nb = c : volt/second\n"
-     "c = a : volt/second", dict(params={"tau": "1 ms"}),
-     "circular definition of aliases: a -> b -> c -> a"),
-    ("dv/dt = -v/tau : volt\ntau : second", dict(), "parameter tau is declared "
-     r"\('tau : second'\) but has no value"),
-    ("dv/dt = -v/tau : volt", dict(params={"tau": "1 ms", "x": float("nan")}),
-     "x = nan is not a finite number"),
-    ("dv/dt = -v/tau : volt", dict(params={"tau": "-1 ms"}),
-     "tau = -1 ms: a time constant must be > 0"),
-    ("dv/dt = -v/tau : volt", dict(params={"tau": "0 ms"}), "a time constant must be > 0"),
-    ("dv/dt = -v/tau : volt", dict(params={"tau": "1 ms"}, initial={"w": 1}),
-     r"initial: w is not a state of the model \(states: v\)"),
-    ("dv/dt = -v/tau : volt", dict(params={"tau": "1 ms"}, initial={"tau": 1}),
-     "tau is a parameter, not a state"),
-    ("dv/dt = -v/tau : volt", dict(params={"tau": "1 ms"}, reset="w = 0*mV"),
-     "w is not a state of the model"),
-    ("dv/dt = -v/tau : volt", dict(params={"tau": "1 ms"}, reset="tau = 1*ms"),
-     "tau is a parameter, not a state"),
-    ("dv/dt = -v/tau : volt", dict(params={"tau": "1 ms"}, presets={"x": {"tua": 1}}),
-     r"preset 'x': tua is not a parameter \(did you mean tau\?\)"),
-    ("dv/dt = -v/tau : volt", dict(params={"tau": "1 ms"}, presets={"x": {"tau": "1 mV"}}),
-     "preset 'x' tau = '1 mV' has units of voltage"),
-    ("dv/dt = -v/tau : volt\nI = 0*nA : amp", dict(params={"tau": "1 ms", "I": "1 nA"}),
-     "I is an alias"),
-    ("x = 1 : 1", dict(), "no differential equation"),
-    ("dv/dt = -v/tau + xi : volt\nI = xi*nA : amp", dict(params={"tau": "1 ms"}),
-     "white noise"),
-    ("dv/dt = -v + xi**2 : 1", dict(),
-     "must enter linearly"),
-    ("dv/dt = -v/tau : volt", dict(params={"tau": "1 ms"}, initial={"v": "w"}),
-     "w is not defined"),
-    ("dv/dt = -v/tau : volt", dict(params={"tau": "1 ms", "t": 1}), "reserved"),
-    ("dv/dt = -v/tau : volt", dict(params={"tau": "1 ms"}, refractory="v*ms/mV"),
-     "may depend on parameters only"),
-    ("dv/dt = -v/tau : volt", dict(params={"tau": [1, 2]}), "a default must be"),
-    ("dv/dt = -v/tau : volt", dict(params={"tau": "1 ms"}, initial={"v": float("inf")}),
-     "initial v = inf is not a finite number"),
-])
+
+@pytest.mark.parametrize(
+    "eqs, kw, message",
+    [
+        (
+            "dv/dt = -v/tua : volt",
+            dict(params={"tau": "1 ms"}),
+            r"line 1, column 12: in \"dv/dt = -v/tua : volt\", tua is not defined \(did you mean "
+            r"tau\?\)",
+        ),
+        (
+            "dv/dt = -v/tau : volt\ndv/dt = 0*mV/ms : volt",
+            dict(params={"tau": "1 ms"}),
+            "v is defined twice",
+        ),
+        (
+            "dv/dt = a - v/tau : volt\na = b : volt/second\nb = c : volt/second\n"
+            "c = a : volt/second",
+            dict(params={"tau": "1 ms"}),
+            "circular definition of aliases: a -> b -> c -> a",
+        ),
+        (
+            "dv/dt = -v/tau : volt\ntau : second",
+            dict(),
+            "parameter tau is declared "
+            r"\('tau : second'\) but has no value",
+        ),
+        (
+            "dv/dt = -v/tau : volt",
+            dict(params={"tau": "1 ms", "x": float("nan")}),
+            "x = nan is not a finite number",
+        ),
+        (
+            "dv/dt = -v/tau : volt",
+            dict(params={"tau": "-1 ms"}),
+            "tau = -1 ms: a time constant must be > 0",
+        ),
+        ("dv/dt = -v/tau : volt", dict(params={"tau": "0 ms"}), "a time constant must be > 0"),
+        (
+            "dv/dt = -v/tau : volt",
+            dict(params={"tau": "1 ms"}, initial={"w": 1}),
+            r"initial: w is not a state of the model \(states: v\)",
+        ),
+        (
+            "dv/dt = -v/tau : volt",
+            dict(params={"tau": "1 ms"}, initial={"tau": 1}),
+            "tau is a parameter, not a state",
+        ),
+        (
+            "dv/dt = -v/tau : volt",
+            dict(params={"tau": "1 ms"}, reset="w = 0*mV"),
+            "w is not a state of the model",
+        ),
+        (
+            "dv/dt = -v/tau : volt",
+            dict(params={"tau": "1 ms"}, reset="tau = 1*ms"),
+            "tau is a parameter, not a state",
+        ),
+        (
+            "dv/dt = -v/tau : volt",
+            dict(params={"tau": "1 ms"}, presets={"x": {"tua": 1}}),
+            r"preset 'x': tua is not a parameter \(did you mean tau\?\)",
+        ),
+        (
+            "dv/dt = -v/tau : volt",
+            dict(params={"tau": "1 ms"}, presets={"x": {"tau": "1 mV"}}),
+            "preset 'x' tau = '1 mV' has units of voltage",
+        ),
+        (
+            "dv/dt = -v/tau : volt\nI = 0*nA : amp",
+            dict(params={"tau": "1 ms", "I": "1 nA"}),
+            "I is an alias",
+        ),
+        ("x = 1 : 1", dict(), "no differential equation"),
+        (
+            "dv/dt = -v/tau + xi : volt\nI = xi*nA : amp",
+            dict(params={"tau": "1 ms"}),
+            "white noise",
+        ),
+        ("dv/dt = -v + xi**2 : 1", dict(), "must enter linearly"),
+        (
+            "dv/dt = -v/tau : volt",
+            dict(params={"tau": "1 ms"}, initial={"v": "w"}),
+            "w is not defined",
+        ),
+        ("dv/dt = -v/tau : volt", dict(params={"tau": "1 ms", "t": 1}), "reserved"),
+        (
+            "dv/dt = -v/tau : volt",
+            dict(params={"tau": "1 ms"}, refractory="v*ms/mV"),
+            "may depend on parameters only",
+        ),
+        ("dv/dt = -v/tau : volt", dict(params={"tau": [1, 2]}), "a default must be"),
+        (
+            "dv/dt = -v/tau : volt",
+            dict(params={"tau": "1 ms"}, initial={"v": float("inf")}),
+            "initial v = inf is not a finite number",
+        ),
+    ],
+)
 def test_model_errors(eqs, kw, message):
     with pytest.raises(ModelError, match=message):
         Model(eqs, **kw)
@@ -287,16 +401,25 @@ def test_model_errors(eqs, kw, message):
 
 def test_initial_depending_on_later_state():
     with pytest.raises(ModelError, match="not given before"):
-        Model("dv/dt = -v/tau : volt\ndw/dt = -w/tau : volt", params={"tau": "1 ms"},
-              initial={"v": "w", "w": "1 mV"})
-    m = Model("dv/dt = -v/tau : volt\ndw/dt = -w/tau : volt", params={"tau": "1 ms"},
-              initial={"w": "2 mV", "v": "2*w"})
+        Model(
+            "dv/dt = -v/tau : volt\ndw/dt = -w/tau : volt",
+            params={"tau": "1 ms"},
+            initial={"v": "w", "w": "1 mV"},
+        )
+    m = Model(
+        "dv/dt = -v/tau : volt\ndw/dt = -w/tau : volt",
+        params={"tau": "1 ms"},
+        initial={"w": "2 mV", "v": "2*w"},
+    )
     assert dict(m.initial) == {"v": 4.0, "w": 2.0}
 
 
 def test_initial_state_with_parameter_arrays():
-    m = Model("dv/dt = (E - v)/tau : volt", params={"E": "-65 mV", "tau": "1 ms"},
-              initial={"v": "E + 1*mV"})
+    m = Model(
+        "dv/dt = (E - v)/tau : volt",
+        params={"E": "-65 mV", "tau": "1 ms"},
+        initial={"v": "E + 1*mV"},
+    )
     values = m.initial_state({"E": np.array([-70.0, -60.0])})
     np.testing.assert_allclose(values["v"], [-69.0, -59.0])
     assert m.initial_exprs["v"] == sym("E") + 1
@@ -304,22 +427,29 @@ def test_initial_state_with_parameter_arrays():
 
 # -- identity, immutability, presets --------------------------------------------------------
 
+
 def test_hash_eq_and_frozen():
     a, b = lif(), lif()
     assert a == b and hash(a) == hash(b) and a.key == b.key and len(a.key) == 64
     assert a is not b and {a: 1}[b] == 1
     c = a.with_params(tau=20)
     assert c != a and c.params["tau"] == 20.0 and a.params["tau"] == 10.0
-    assert a.with_params(tau="10 ms") == a          # same content, same identity
+    assert a.with_params(tau="10 ms") == a  # same content, same identity
     with pytest.raises(AttributeError):
         a.name = "x"
     with pytest.raises(TypeError):
         a.params["tau"] = 3
     assert pickle.loads(pickle.dumps(a)) == a
     # the text layout does not matter, the content does
-    same = Model("  dv/dt = (El-v)/tau + I/C : volt (unless refractory)  # c",
-                 params=LIF_PARAMS, initial={"v": "-65 mV"}, threshold="v > -50*mV",
-                 reset="v = El", refractory="2 ms", name="lif")
+    same = Model(
+        "  dv/dt = (El-v)/tau + I/C : volt (unless refractory)  # c",
+        params=LIF_PARAMS,
+        initial={"v": "-65 mV"},
+        threshold="v > -50*mV",
+        reset="v = El",
+        refractory="2 ms",
+        name="lif",
+    )
     assert same == a
 
 
@@ -336,9 +466,11 @@ def test_with_params_units_and_errors():
 
 
 def test_presets():
-    m = Model("dv/dt = (0.04*v**2 + 5*v + 140 - u + I)/ms : 1\ndu/dt = a*(b*v - u)/ms : 1",
-              params=dict(a=0.02, b=0.2, c=-65, d=8, I=10),
-              presets={"FS": {"description": "fast spiking", "a": 0.1}})
+    m = Model(
+        "dv/dt = (0.04*v**2 + 5*v + 140 - u + I)/ms : 1\ndu/dt = a*(b*v - u)/ms : 1",
+        params=dict(a=0.02, b=0.2, c=-65, d=8, I=10),
+        presets={"FS": {"description": "fast spiking", "a": 0.1}},
+    )
     assert dict(m.presets) == {"FS": "fast spiking"}
     assert m.with_preset("FS").params["a"] == 0.1
     with pytest.raises(ModelError, match=r"has no preset 'RS'.*presets: FS"):
@@ -346,6 +478,7 @@ def test_presets():
 
 
 # -- display --------------------------------------------------------------------------------
+
 
 def test_repr_and_latex(hh):
     text = repr(hh)
@@ -356,9 +489,10 @@ def test_repr_and_latex(hh):
 
 
 def test_noise_model():
-    m = Model("dv/dt = -v/tau + sigma*xi/sqrt(tau) : volt\n"
-              "dw/dt = -w/tau + sigma*xi_2/sqrt(tau) : volt",
-              params={"tau": "10 ms", "sigma": "1 mV"})
+    m = Model(
+        "dv/dt = -v/tau + sigma*xi/sqrt(tau) : volt\ndw/dt = -w/tau + sigma*xi_2/sqrt(tau) : volt",
+        params={"tau": "10 ms", "sigma": "1 mV"},
+    )
     assert m.noises == ("xi", "xi_2")
     tau, sigma = sym("tau"), sym("sigma")
     assert m.noise["v"] == (sigma / sympy.sqrt(tau), 0)
@@ -375,8 +509,9 @@ def test_initial_names_are_variables_before_units():
 
 
 def test_initial_number_is_in_display_unit():
-    m = Model("dv/dt = (E - v)/tau : volt", params={"E": "-65 mV", "tau": "1 ms"},
-              initial={"v": -70})
+    m = Model(
+        "dv/dt = (E - v)/tau : volt", params={"E": "-65 mV", "tau": "1 ms"}, initial={"v": -70}
+    )
     assert m.initial_exprs["v"] == -70 and m.initial["v"] == -70.0
 
 
@@ -388,11 +523,24 @@ def test_evaluate_knows_every_kernel_construct():
 
     x, y = sym("x"), sym("y")
     values = {"x": np.array([0.0, 1.0]), "y": np.array([2.0, -1.0])}
-    expr = (XOverExpm1(x) + expm1(x) + log1p(x) + sympy.Min(x, y) + sympy.Abs(y)
-            + sympy.Piecewise((1, sympy.And(x > 0, y < 0)), (0, True)) + sympy.floor(y / 3))
-    want = (np.array([1.0, 1 / np.expm1(1.0)]) + np.expm1([0.0, 1.0]) + np.log1p([0.0, 1.0])
-            + np.array([0.0, -1.0]) + np.array([2.0, 1.0]) + np.array([0.0, 1.0])
-            + np.floor(np.array([2.0, -1.0]) / 3))
+    expr = (
+        XOverExpm1(x)
+        + expm1(x)
+        + log1p(x)
+        + sympy.Min(x, y)
+        + sympy.Abs(y)
+        + sympy.Piecewise((1, sympy.And(x > 0, y < 0)), (0, True))
+        + sympy.floor(y / 3)
+    )
+    want = (
+        np.array([1.0, 1 / np.expm1(1.0)])
+        + np.expm1([0.0, 1.0])
+        + np.log1p([0.0, 1.0])
+        + np.array([0.0, -1.0])
+        + np.array([2.0, 1.0])
+        + np.array([0.0, 1.0])
+        + np.floor(np.array([2.0, -1.0]) / 3)
+    )
     np.testing.assert_allclose(evaluate(expr, values), want, rtol=1e-14)
 
 
@@ -422,4 +570,4 @@ def test_checks_happen_at_construction_without_sympy():
     with pytest.raises(ModelError, match="a time constant must be > 0"):
         Model("dv/dt = -v*tau**-1 : volt", params={"tau": "-1 ms"})
     m = Model("dv/dt = -v/tau : volt", params={"tau": "1 ms", "t0": "-5 ms"})
-    assert m.params["t0"] == -5.0      # a time that is not a time constant may be <= 0
+    assert m.params["t0"] == -5.0  # a time that is not a time constant may be <= 0

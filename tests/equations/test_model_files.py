@@ -43,7 +43,8 @@ tau = "30 ms"
 @pytest.fixture
 def library(tmp_path, monkeypatch):
     (tmp_path / "lif.toml").write_text(LIF_TOML)
-    (tmp_path / "fhn.toml").write_text(textwrap.dedent('''\
+    (tmp_path / "fhn.toml").write_text(
+        textwrap.dedent('''\
         title = "FitzHugh-Nagumo"
         equations = """
         dv/dt = v - v**3/3 - w + I : 1
@@ -57,7 +58,8 @@ def library(tmp_path, monkeypatch):
         [initial]
         v = -1.2
         w = "-0.6"
-        '''))
+        ''')
+    )
     monkeypatch.setenv("BIOSNN_MODEL_PATH", str(tmp_path))
     files._load_cached.cache_clear()
     return tmp_path
@@ -72,13 +74,13 @@ def write(tmp_path, text, name="m.toml"):
 def test_list_and_load(library):
     listed = biosnn.list_models()
     assert ("fhn", "FitzHugh-Nagumo") in listed
-    assert ("lif", "Leaky integrate-and-fire") in listed     # the fixture's, not the library's
-    assert "hodgkin_huxley" in dict(listed)                  # the library is still there
+    assert ("lif", "Leaky integrate-and-fire") in listed  # the fixture's, not the library's
+    assert "hodgkin_huxley" in dict(listed)  # the library is still there
     m = biosnn.load_model("lif")
     assert m.name == "lif" and m.reference == "Lapicque (1907)."
     assert m.params["tau"] == 10.0 and m.display_unit("I") == "nA"
     assert m.kernel_spec().refractory_time == 2
-    assert biosnn.load_model(library / "lif.toml") is m          # cached by file identity
+    assert biosnn.load_model(library / "lif.toml") is m  # cached by file identity
     assert biosnn.load_model("lif", preset="slow").params["tau"] == 30.0
     assert biosnn.load_model("lif", I="0.5 nA", tau=5).params["I"] == 0.5
     fhn = biosnn.load_model("fhn")
@@ -87,11 +89,16 @@ def test_list_and_load(library):
 
 
 def test_same_model_from_file_and_python(library):
-    m = Model("dv/dt = (El - v)/tau + I/C : volt (unless refractory)",
-              params={"El": "-65 mV", "tau": "10 ms", "I": "0.2 nA", "C": "200 pF"},
-              initial={"v": "-65 mV"}, threshold="v > -50*mV", reset="v = El",
-              refractory="2 ms", name="lif",
-              presets={"slow": {"description": "slow membrane", "tau": "30 ms"}})
+    m = Model(
+        "dv/dt = (El - v)/tau + I/C : volt (unless refractory)",
+        params={"El": "-65 mV", "tau": "10 ms", "I": "0.2 nA", "C": "200 pF"},
+        initial={"v": "-65 mV"},
+        threshold="v > -50*mV",
+        reset="v = El",
+        refractory="2 ms",
+        name="lif",
+        presets={"slow": {"description": "slow membrane", "tau": "30 ms"}},
+    )
     assert biosnn.load_model("lif") == m
 
 
@@ -107,7 +114,9 @@ def test_unknown_names(library):
 
 
 def test_equation_errors_give_the_line_in_the_file(tmp_path):
-    path = write(tmp_path, '''\
+    path = write(
+        tmp_path,
+        '''\
         name = "bad"
         equations = """
         dv/dt = (El - v)/tau : volt
@@ -119,7 +128,8 @@ def test_equation_errors_give_the_line_in_the_file(tmp_path):
         tau = "10 ms"
         g = "1 nS"
         E = "0 mV"
-        ''')
+        ''',
+    )
     with pytest.raises(ModelError) as info:
         biosnn.load_model(path)
     assert info.value.line == 5 and info.value.column == 12
@@ -128,12 +138,15 @@ def test_equation_errors_give_the_line_in_the_file(tmp_path):
 
 
 def test_unit_errors_in_files_name_the_line(tmp_path):
-    path = write(tmp_path, '''\
+    path = write(
+        tmp_path,
+        '''\
         equations = """dv/dt = -v/tau : volt
         dw/dt = v : 1"""
         [parameters]
         tau = "10 ms"
-        ''')
+        ''',
+    )
     with pytest.raises(UnitError) as info:
         biosnn.load_model(path)
     assert info.value.line == 2
@@ -147,25 +160,53 @@ def test_table_errors_name_file_table_and_key(tmp_path):
         """
         '''
     cases = [
-        (base + '[parameters]\ntau = "10 mV"\n', UnitError,
-         "the right-hand side -v/tau has no units"),
-        (base + '[parameters]\ntau = "-1 ms"\n', ModelError,
-         r"\[parameters\] tau = -1 ms: a time constant must be > 0"),
-        (base + '[parameters]\ntau = "1 ms"\n[initial]\nw = "1 mV"\n', ModelError,
-         r"\[initial\]: w is not a state"),
-        (base + '[parameters]\ntau = "1 ms"\n[initial]\nv = "1 nA"\n', UnitError,
-         r"\[initial\] v = '1 nA' has units of current"),
-        (base + '[parameters]\ntau = "1 ms"\n[events]\nthreshold = "v > 1*nA"\n', UnitError,
-         r"\[events\] threshold"),
-        (base + '[parameters]\ntau = "1 ms"\n[events]\nreset = "u = 0"\n', ModelError,
-         r"\[events\] reset 'u = 0': u is not a state"),
-        (base + '[parameters]\ntau = "1 ms"\n[events]\nrefactory = "2 ms"\n', ModelError,
-         r"\[events\] refactory: unknown key \(did you mean refractory\?\)"),
-        (base + '[parameters]\ntau = "1 ms"\n[presets.x]\ntua = "2 ms"\n', ModelError,
-         r"preset 'x': tua is not a parameter"),
-        (base + 'paramters = 1\n', ModelError, r"unknown key 'paramters' \(did you mean "
-         r"parameters\?\)"),
-        (base + '[parameters]\ntau = true\n', ModelError, r"\[parameters\] tau: a default"),
+        (
+            base + '[parameters]\ntau = "10 mV"\n',
+            UnitError,
+            "the right-hand side -v/tau has no units",
+        ),
+        (
+            base + '[parameters]\ntau = "-1 ms"\n',
+            ModelError,
+            r"\[parameters\] tau = -1 ms: a time constant must be > 0",
+        ),
+        (
+            base + '[parameters]\ntau = "1 ms"\n[initial]\nw = "1 mV"\n',
+            ModelError,
+            r"\[initial\]: w is not a state",
+        ),
+        (
+            base + '[parameters]\ntau = "1 ms"\n[initial]\nv = "1 nA"\n',
+            UnitError,
+            r"\[initial\] v = '1 nA' has units of current",
+        ),
+        (
+            base + '[parameters]\ntau = "1 ms"\n[events]\nthreshold = "v > 1*nA"\n',
+            UnitError,
+            r"\[events\] threshold",
+        ),
+        (
+            base + '[parameters]\ntau = "1 ms"\n[events]\nreset = "u = 0"\n',
+            ModelError,
+            r"\[events\] reset 'u = 0': u is not a state",
+        ),
+        (
+            base + '[parameters]\ntau = "1 ms"\n[events]\nrefactory = "2 ms"\n',
+            ModelError,
+            r"\[events\] refactory: unknown key \(did you mean refractory\?\)",
+        ),
+        (
+            base + '[parameters]\ntau = "1 ms"\n[presets.x]\ntua = "2 ms"\n',
+            ModelError,
+            r"preset 'x': tua is not a parameter",
+        ),
+        (
+            base + "paramters = 1\n",
+            ModelError,
+            r"unknown key 'paramters' \(did you mean "
+            r"parameters\?\)",
+        ),
+        (base + "[parameters]\ntau = true\n", ModelError, r"\[parameters\] tau: a default"),
         ('name = "x"\n', ModelError, "no 'equations'"),
     ]
     for i, (text, cls, message) in enumerate(cases):
@@ -203,8 +244,7 @@ MALICIOUS = [
     f"equations = {Q}dv/dt = 0 : 1{Q}\n[events]\nrefractory = \"getattr(v, 'x')\"",
     f"equations = {Q}dv/dt = 0 : 1{Q}\ntime = \"__import__('os')\"",
     f"equations = {Q}dv/dt = 0 : __import__('os').system('touch {{flag}}'){Q}",
-    f"equations = {Q}dv/dt = 0 : 1{Q}\n[presets.p]\na = \"__import__('os')\"\n"
-    "[parameters]\na = 1",
+    f"equations = {Q}dv/dt = 0 : 1{Q}\n[presets.p]\na = \"__import__('os')\"\n[parameters]\na = 1",
 ]
 
 
@@ -221,8 +261,13 @@ def test_malicious_files_never_run_code(tmp_path, monkeypatch, template):
         raise AssertionError("code was executed")
 
     path = write(tmp_path, template.format(flag=flag))
-    for module, name in ((builtins, "eval"), (builtins, "exec"), (os, "system"),
-                         (subprocess, "Popen"), (sympy, "sympify")):
+    for module, name in (
+        (builtins, "eval"),
+        (builtins, "exec"),
+        (os, "system"),
+        (subprocess, "Popen"),
+        (sympy, "sympify"),
+    ):
         monkeypatch.setattr(module, name, forbidden)
     with pytest.raises(ModelError):
         biosnn.load_model(path)
@@ -252,7 +297,7 @@ def test_model_path_adds_folders_in_front_of_the_library(library):
     from biosnn.network.synapse_models import list_synapses
 
     package = files.package_library()
-    assert biosnn.load_model("lif").reference == "Lapicque (1907)."     # the fixture's file
+    assert biosnn.load_model("lif").reference == "Lapicque (1907)."  # the fixture's file
     assert files.find_model("hodgkin_huxley") == package / "hodgkin_huxley.toml"
     assert files.shadowed_models() == [("lif", library / "lif.toml", package / "lif.toml")]
     assert find_network("cuba") == package / "networks" / "cuba.toml"

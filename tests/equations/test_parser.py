@@ -2,10 +2,15 @@
 
 import pytest
 import sympy
-from biosnn.codegen import functions as fn
 
-from biosnn.equations.parser import (BOOL, parse_equations, parse_expression,
-                                     parse_expression_text, parse_reset)
+from biosnn.codegen import functions as fn
+from biosnn.equations.parser import (
+    BOOL,
+    parse_equations,
+    parse_expression,
+    parse_expression_text,
+    parse_reset,
+)
 from biosnn.errors import ModelError, UnitError
 from biosnn.units import parse_unit
 
@@ -19,8 +24,14 @@ def sym(name):
     return sympy.Symbol(name, real=True)
 
 
-NS = {"v": (sym("v"), V), "El": (sym("El"), V), "tau": (sym("tau"), S), "I": (sym("I"), A),
-      "x": (sym("x"), ONE), "y": (sym("y"), ONE)}
+NS = {
+    "v": (sym("v"), V),
+    "El": (sym("El"), V),
+    "tau": (sym("tau"), S),
+    "I": (sym("I"), A),
+    "x": (sym("x"), ONE),
+    "y": (sym("y"), ONE),
+}
 
 
 def convert(text):
@@ -28,6 +39,7 @@ def convert(text):
 
 
 # -- statements -----------------------------------------------------------------------------
+
 
 def test_statement_kinds_flags_comments_and_lines():
     text = """
@@ -54,20 +66,23 @@ def test_unit_with_parentheses_is_not_a_flag():
     assert s.unit == "amp/(meter**2)" and s.flags == ()
 
 
-@pytest.mark.parametrize("text, message", [
-    ("dv/dt = -v/tau", "has no unit"),
-    ("dv/dt = -v/tau : volt (shared)", r"flag \(shared\) is not supported"),
-    ("tau : second (unless refractory)", "not supported"),
-    ("dv/dt = -v/tau : frobnitz", "unknown unit"),
-    ("import os : 1", "cannot read"),
-    ("dv/dt = (v : volt", "never closed"),
-    ("d_v/dt = -_v : volt", "reserved"),
-    ("dt : second", "reserved"),
-    ("dxi/dt = 0 : 1", "white-noise"),
-    ("int = 1 : 1", "C keyword"),
-    ("lambda = 1 : 1", "cannot read|keyword"),
-    ("dexp/dt = 1 : 1", "function"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("dv/dt = -v/tau", "has no unit"),
+        ("dv/dt = -v/tau : volt (shared)", r"flag \(shared\) is not supported"),
+        ("tau : second (unless refractory)", "not supported"),
+        ("dv/dt = -v/tau : frobnitz", "unknown unit"),
+        ("import os : 1", "cannot read"),
+        ("dv/dt = (v : volt", "never closed"),
+        ("d_v/dt = -_v : volt", "reserved"),
+        ("dt : second", "reserved"),
+        ("dxi/dt = 0 : 1", "white-noise"),
+        ("int = 1 : 1", "C keyword"),
+        ("lambda = 1 : 1", "cannot read|keyword"),
+        ("dexp/dt = 1 : 1", "function"),
+    ],
+)
 def test_bad_statements(text, message):
     with pytest.raises(ModelError, match=message):
         parse_equations(text)
@@ -88,34 +103,38 @@ def test_continuation_lines_report_the_physical_line():
 
 # -- the whitelist --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, what", [
-    ("__import__('os')", "__import__"),
-    ("a.b", "attribute access"),
-    ("x[0]", "indexing"),
-    ("lambda: 0", "lambda"),
-    ("open('/etc/passwd')", r"calling open\(\)"),
-    ("x^2", r"'\^' \(write \*\* for a power\)"),
-    ("'text'", "a string"),
-    ("f'{x}'", "f-strings"),
-    ("(y := 1)", ":="),
-    ("[x for x in y]", "comprehensions"),
-    ("1 if x else 2", r"use where\(c, a, b\)"),
-    ("x % 2", "operator %"),
-    ("x // 2", "operator //"),
-    ("x @ y", "operator @"),
-    ("~x", "operator ~"),
-    ("x is y", "operator is"),
-    ("x in y", "operator in"),
-    ("exp(x=1)", "keyword"),
-    ("exp(*x)", "keyword or starred|starred"),
-    ("min(x, y)", r"use minimum"),
-    ("(1, 2)", "tuples"),
-    ("{1: 2}", "dicts"),
-    ("().__class__", "attribute"),
-    ("_x + 1", "names starting with '_'"),
-    ("1j", "constant"),
-    ("exp(1, 2)", "takes 1 argument"),
-])
+
+@pytest.mark.parametrize(
+    "text, what",
+    [
+        ("__import__('os')", "__import__"),
+        ("a.b", "attribute access"),
+        ("x[0]", "indexing"),
+        ("lambda: 0", "lambda"),
+        ("open('/etc/passwd')", r"calling open\(\)"),
+        ("x^2", r"'\^' \(write \*\* for a power\)"),
+        ("'text'", "a string"),
+        ("f'{x}'", "f-strings"),
+        ("(y := 1)", ":="),
+        ("[x for x in y]", "comprehensions"),
+        ("1 if x else 2", r"use where\(c, a, b\)"),
+        ("x % 2", "operator %"),
+        ("x // 2", "operator //"),
+        ("x @ y", "operator @"),
+        ("~x", "operator ~"),
+        ("x is y", "operator is"),
+        ("x in y", "operator in"),
+        ("exp(x=1)", "keyword"),
+        ("exp(*x)", "keyword or starred|starred"),
+        ("min(x, y)", r"use minimum"),
+        ("(1, 2)", "tuples"),
+        ("{1: 2}", "dicts"),
+        ("().__class__", "attribute"),
+        ("_x + 1", "names starting with '_'"),
+        ("1j", "constant"),
+        ("exp(1, 2)", "takes 1 argument"),
+    ],
+)
 def test_whitelist_refuses(text, what):
     with pytest.raises(ModelError, match=what) as info:
         parse_expression_text(text, line=7, col=4)
@@ -123,8 +142,18 @@ def test_whitelist_refuses(text, what):
     assert info.value.column >= 5
 
 
-@pytest.mark.parametrize("text", ["import os", "exec('1')", "x = 1", "def f(): pass",
-                                  "eval('1')", "getattr(x, 'y')", "globals()"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "import os",
+        "exec('1')",
+        "x = 1",
+        "def f(): pass",
+        "eval('1')",
+        "getattr(x, 'y')",
+        "globals()",
+    ],
+)
 def test_statements_and_builtins_are_refused(text):
     with pytest.raises(ModelError):
         parse_expression_text(text)
@@ -151,6 +180,7 @@ def test_no_eval_is_used(monkeypatch):
 
 # -- conversion -----------------------------------------------------------------------------
 
+
 def test_numbers_names_and_units():
     expr, dim = convert("-65*mV + v")
     assert expr == sym("v") - 65 and dim == V
@@ -160,25 +190,32 @@ def test_numbers_names_and_units():
     assert expr == 2 * sym("x") ** 3 - sympy.Float(1.5) and dim == ONE
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("exp(x)", sympy.exp(sym("x"))),
-    ("log10(x)", sympy.log(sym("x")) / sympy.log(10)),
-    ("sqrt(x)", sympy.sqrt(sym("x"))),
-    # the non-smooth functions are biosnn's subclasses of sympy's (derivatives that print)
-    ("abs(x)", fn.Abs(sym("x"))),
-    ("sign(x)", fn.sign(sym("x"))),
-    ("floor(x) + ceil(y)", fn.floor(sym("x")) + fn.ceiling(sym("y"))),
-    ("clip(x, 0, 1)", fn.Min(fn.Max(sym("x"), 0), 1)),
-    ("heaviside(x)", sympy.Piecewise((1, sym("x") > 0), (0, True))),
-    ("minimum(x, y) + maximum(x, y)",
-     fn.Min(sym("x"), sym("y")) + fn.Max(sym("x"), sym("y"))),
-    ("where(x > 0, x, y)", sympy.Piecewise((sym("x"), sym("x") > 0), (sym("y"), True))),
-    ("ifelse(x > 0, x, y)", sympy.Piecewise((sym("x"), sym("x") > 0), (sym("y"), True))),
-    ("tanh(x) + sinh(x) + cosh(x)",
-     sympy.tanh(sym("x")) + sympy.sinh(sym("x")) + sympy.cosh(sym("x"))),
-    ("sin(x) * cos(x) / tan(x)", sympy.sin(sym("x")) * sympy.cos(sym("x")) / sympy.tan(sym("x"))),
-    ("log(x)", sympy.log(sym("x"))),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("exp(x)", sympy.exp(sym("x"))),
+        ("log10(x)", sympy.log(sym("x")) / sympy.log(10)),
+        ("sqrt(x)", sympy.sqrt(sym("x"))),
+        # the non-smooth functions are biosnn's subclasses of sympy's (derivatives that print)
+        ("abs(x)", fn.Abs(sym("x"))),
+        ("sign(x)", fn.sign(sym("x"))),
+        ("floor(x) + ceil(y)", fn.floor(sym("x")) + fn.ceiling(sym("y"))),
+        ("clip(x, 0, 1)", fn.Min(fn.Max(sym("x"), 0), 1)),
+        ("heaviside(x)", sympy.Piecewise((1, sym("x") > 0), (0, True))),
+        ("minimum(x, y) + maximum(x, y)", fn.Min(sym("x"), sym("y")) + fn.Max(sym("x"), sym("y"))),
+        ("where(x > 0, x, y)", sympy.Piecewise((sym("x"), sym("x") > 0), (sym("y"), True))),
+        ("ifelse(x > 0, x, y)", sympy.Piecewise((sym("x"), sym("x") > 0), (sym("y"), True))),
+        (
+            "tanh(x) + sinh(x) + cosh(x)",
+            sympy.tanh(sym("x")) + sympy.sinh(sym("x")) + sympy.cosh(sym("x")),
+        ),
+        (
+            "sin(x) * cos(x) / tan(x)",
+            sympy.sin(sym("x")) * sympy.cos(sym("x")) / sympy.tan(sym("x")),
+        ),
+        ("log(x)", sympy.log(sym("x"))),
+    ],
+)
 def test_functions(text, expected):
     expr, dim = convert(text)
     assert expr == expected and dim == ONE
@@ -198,21 +235,30 @@ def test_dimensions_propagate():
     assert convert("sqrt(tau)")[1] == S**0.5
     assert convert("tau**2")[1] == S**2
     assert convert("abs(v) + minimum(v, El)")[1] == V
-    assert convert("v + 0")[1] == V          # a literal 0 fits every unit
+    assert convert("v + 0")[1] == V  # a literal 0 fits every unit
     assert convert("v > 0")[1] == BOOL
 
 
-@pytest.mark.parametrize("text, message", [
-    ("v + I", "the terms of a sum must agree: I has units of current (amp) but v has units "
-     "of voltage (volt)"),
-    ("exp(v)", "the argument of exp(), v, has units of voltage (volt) but must be dimensionless"),
-    ("v > I", "the sides of v > I must agree"),
-    ("tau**v", "the exponent v has units of voltage"),
-    ("v**x", "its exponent x must be a number"),
-    ("minimum(v, tau)", "the arguments of minimum() must agree"),
-    ("where(x, 1, 2)", "not a condition"),
-    ("where(x > 0, v, I)", "the two values of where() must agree"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "v + I",
+            "the terms of a sum must agree: I has units of current (amp) but v has units "
+            "of voltage (volt)",
+        ),
+        (
+            "exp(v)",
+            "the argument of exp(), v, has units of voltage (volt) but must be dimensionless",
+        ),
+        ("v > I", "the sides of v > I must agree"),
+        ("tau**v", "the exponent v has units of voltage"),
+        ("v**x", "its exponent x must be a number"),
+        ("minimum(v, tau)", "the arguments of minimum() must agree"),
+        ("where(x, 1, 2)", "not a condition"),
+        ("where(x > 0, v, I)", "the two values of where() must agree"),
+    ],
+)
 def test_unit_errors(text, message):
     with pytest.raises(UnitError) as info:
         convert(text)
@@ -237,8 +283,12 @@ def test_pi_and_constants():
 def test_reset_statements():
     stmts = parse_reset("v = c; u += d\n w -= 1 ;z*=2\nq /= (1 +\n 2)")
     assert [(r.name, r.op, r.expr.text) for r in stmts] == [
-        ("v", "=", "c"), ("u", "+=", "d"), ("w", "-=", "1"), ("z", "*=", "2"),
-        ("q", "/=", "(1 +\n 2)")]
+        ("v", "=", "c"),
+        ("u", "+=", "d"),
+        ("w", "-=", "1"),
+        ("z", "*=", "2"),
+        ("q", "/=", "(1 +\n 2)"),
+    ]
     assert [r.line for r in stmts] == [1, 1, 2, 2, 3]
     with pytest.raises(ModelError, match="reset statement"):
         parse_reset("v == 1")
@@ -248,9 +298,20 @@ def test_reset_statements():
 
 # -- untrusted input must not hang or crash -------------------------------------------------
 
-@pytest.mark.parametrize("text", ["9**9**9**9", "10**400", "1e999", "0**-1", "(-8)**0.5",
-                                  "+".join(["x"] * 5000), "(" * 300 + "1" + ")" * 300,
-                                  "x" * 30000])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "9**9**9**9",
+        "10**400",
+        "1e999",
+        "0**-1",
+        "(-8)**0.5",
+        "+".join(["x"] * 5000),
+        "(" * 300 + "1" + ")" * 300,
+        "x" * 30000,
+    ],
+)
 def test_hostile_expressions_fail_cleanly(text):
     with pytest.raises(ModelError):
         convert(text)

@@ -40,8 +40,14 @@ print(json.dumps(out))
 
 def _run(body: str, cache: Path) -> dict:
     env = dict(os.environ, BIOSNN_CACHE_DIR=str(cache))
-    proc = subprocess.run([sys.executable, "-c", _SCRIPT.replace("{body}", body)], env=env,
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", _SCRIPT.replace("{body}", body)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -64,10 +70,10 @@ out.update(v=hexes(r["v"]), spikes=hexes(r.spikes[0]), backend=r.stats["backend"
 @needs_c
 def test_lif_exact_c_warm_imports_nothing_heavy_and_gives_the_same_bits(tmp_path):
     cold, warm = _cold_then_warm(_LIF_C, tmp_path)
-    assert {"pint", "sympy"} <= set(cold["modules"])   # the cold run needs both
+    assert {"pint", "sympy"} <= set(cold["modules"])  # the cold run needs both
     assert warm["modules"] == []
     assert warm["backend"] == "c"
-    assert len(cold["spikes"]) > 0                   # I_ext = 0.3 nA drives lif to spike
+    assert len(cold["spikes"]) > 0  # I_ext = 0.3 nA drives lif to spike
     assert warm["v"] == cold["v"] and warm["spikes"] == cold["spikes"]
 
 
@@ -99,15 +105,17 @@ def test_hh_warm_with_overridden_parameter_has_the_cold_initial_state(tmp_path):
     assert warm["modules"] == []
     assert warm["y0"] == cold["y0"]
     assert warm["V"] == cold["V"] and warm["spikes"] == cold["spikes"]
-    assert len(cold["spikes"]) >= 1                  # 10 uA/cm**2 makes HH fire
+    assert len(cold["spikes"]) >= 1  # 10 uA/cm**2 makes HH fire
 
 
 def test_initial_expression_of_an_overridden_parameter_warm(tmp_path):
     # an initial value that depends on a parameter must follow with_params on the warm
     # path: v0 = 2*a -> 2*a for the new a (analytic)
     path = tmp_path / "m.toml"
-    path.write_text('name = "lin"\nequations = """\ndv/dt = (a - v)/tau : 1\n"""\n'
-                    '[parameters]\na = 1.5\ntau = 2.0\n[initial]\nv = "2*a"\n')
+    path.write_text(
+        'name = "lin"\nequations = """\ndv/dt = (a - v)/tau : 1\n"""\n'
+        '[parameters]\na = 1.5\ntau = 2.0\n[initial]\nv = "2*a"\n'
+    )
     body = f"""
 m = biosnn.load_model({str(path)!r})
 y = m.with_params(a=4.0).initial_state()
@@ -140,12 +148,22 @@ def test_corrupt_or_stale_cache_files_are_ignored_and_rebuilt(tmp_path):
     assert {p.name.split(".")[1] for p in files} == {"model", "layout"}
     for i, p in enumerate(files):
         # not JSON / JSON of the wrong shape / a stale generator
-        p.write_text(["{broken", json.dumps({"format": manifest.FORMAT, "generator":
-                                             manifest.generator_version(), "states": 3}),
-                      json.dumps({"format": "0"})][i % 3])
+        p.write_text(
+            [
+                "{broken",
+                json.dumps(
+                    {
+                        "format": manifest.FORMAT,
+                        "generator": manifest.generator_version(),
+                        "states": 3,
+                    }
+                ),
+                json.dumps({"format": "0"}),
+            ][i % 3]
+        )
     again = _run(_LIF_C, tmp_path)
     assert again["v"] == cold["v"] and again["spikes"] == cold["spikes"]
-    warm = _run(_LIF_C, tmp_path)                    # rebuilt: warm again
+    warm = _run(_LIF_C, tmp_path)  # rebuilt: warm again
     assert warm["modules"] == [] and warm["v"] == cold["v"]
 
 
@@ -157,7 +175,7 @@ def fresh_cache(tmp_path, monkeypatch):
     from biosnn.equations import files
 
     monkeypatch.setenv("BIOSNN_CACHE_DIR", str(tmp_path))
-    files._load_cached.cache_clear()    # load_model keeps models of earlier cache dirs
+    files._load_cached.cache_clear()  # load_model keeps models of earlier cache dirs
     yield tmp_path
     files._load_cached.cache_clear()
 
@@ -194,8 +212,8 @@ def test_warm_model_from_the_stored_manifest_equals_the_cold_one(fresh_cache):
         cold = biosnn.load_model(name)
         args = dict(cold._args)
         origin = args.pop("_origin")
-        warm = Model(**args, _origin=origin)         # found on disk
-        assert "builder" not in warm._cache          # no checking pass ran
+        warm = Model(**args, _origin=origin)  # found on disk
+        assert "builder" not in warm._cache  # no checking pass ran
         _same_model(warm, cold)
         assert warm.dimension(warm.states[0]) == cold.dimension(cold.states[0])
         assert warm.layout.key == cold.kernel_spec().key
@@ -223,12 +241,11 @@ def test_layout_flags_match_the_kernel_spec(fresh_cache):
         m = biosnn.load_model(name)
         spec, layout = m.kernel_spec(), m.layout
         assert isinstance(layout, KernelLayout)
-        for field in ("threshold", "crossing", "refractory_time", "refractory_condition",
-                      "linear"):
+        for field in ("threshold", "crossing", "refractory_time", "refractory_condition", "linear"):
             assert (getattr(layout, field) is None) == (getattr(spec, field) is None)
         assert [i for i, _ in layout.reset] == [i for i, _ in spec.reset]
         assert layout.alias_names == tuple(n for n, _ in spec.aliases)
-        assert layout.f == spec.f                    # symbolic fields: the full spec
+        assert layout.f == spec.f  # symbolic fields: the full spec
 
 
 def test_numeric_source_gives_the_bits_of_evaluate(fresh_cache):
@@ -236,8 +253,9 @@ def test_numeric_source_gives_the_bits_of_evaluate(fresh_cache):
 
     spec = biosnn.load_model("hodgkin_huxley").kernel_spec()
     rng = np.random.default_rng(1)
-    values = {s: rng.uniform(-80, 40, 50) if s == "V" else rng.uniform(0, 1, 50)
-              for s in spec.states}
+    values = {
+        s: rng.uniform(-80, 40, 50) if s == "V" else rng.uniform(0, 1, 50) for s in spec.states
+    }
     values.update({p: np.full(50, 1.3) for p in spec.params})
     values["t"] = 0.0
     exprs = list(spec.f) + [e for row in spec.jac for e in row]

@@ -18,9 +18,17 @@ import numpy as np
 import pytest
 
 from biosnn import Model
-from biosnn.network import (FixedInDegree, FixedProbability, Network, Population,
-                            SpikeGenerator, SpikeMonitor, Synapses, Uniform)
-from biosnn.network import Blocks
+from biosnn.network import (
+    Blocks,
+    FixedInDegree,
+    FixedProbability,
+    Network,
+    Population,
+    SpikeGenerator,
+    SpikeMonitor,
+    Synapses,
+    Uniform,
+)
 from biosnn.network.files import load_network
 
 DT = 0.1
@@ -28,18 +36,33 @@ DT = 0.1
 
 # -- feed-forward layers ----------------------------------------------------------------------
 
+
 def layered(weight, n_layers=6, n=100, k=20, delay=2.0, seed=1):
     """Layers of n LIF neurons; each neuron gets k inputs from the previous layer, each
-    a jump ``v += weight``; layer 0 gets one input spike per neuron at t = 10 ms."""
-    lif = Model("dv/dt = (El - v)/tau : volt (unless refractory)",
-                params={"El": "-70 mV", "tau": "10 ms", "Vt": "-55 mV", "Vr": "-70 mV"},
-                threshold="v > Vt", reset="v = Vr", refractory="5 ms", name="ff_lif")
+    a jump ``v += weight``; layer 0 gets one input spike per neuron at t = 10 ms.
+    """
+    lif = Model(
+        "dv/dt = (El - v)/tau : volt (unless refractory)",
+        params={"El": "-70 mV", "tau": "10 ms", "Vt": "-55 mV", "Vr": "-70 mV"},
+        threshold="v > Vt",
+        reset="v = Vr",
+        refractory="5 ms",
+        name="ff_lif",
+    )
     P = Population(lif, n_layers * n, name="layers", method="exact", init={"v": "-70 mV"})
     gen = SpikeGenerator(n, np.arange(n), np.full(n, 10.0), name="volley")
     inp = Synapses(gen, P[0:n], on_pre="v += w", params={"w": "20 mV"}, connect=Blocks(1))
-    ff = [Synapses(P[layer * n:(layer + 1) * n], P[(layer + 1) * n:(layer + 2) * n],
-                   on_pre="v += w", params={"w": weight}, connect=FixedInDegree(k),
-                   delay=delay) for layer in range(n_layers - 1)]
+    ff = [
+        Synapses(
+            P[layer * n : (layer + 1) * n],
+            P[(layer + 1) * n : (layer + 2) * n],
+            on_pre="v += w",
+            params={"w": weight},
+            connect=FixedInDegree(k),
+            delay=delay,
+        )
+        for layer in range(n_layers - 1)
+    ]
     mon = SpikeMonitor(P)
     net = Network(P, gen, inp, *ff, mon, seed=seed, backend="auto")
     net.run(60.0)
@@ -67,9 +90,14 @@ def test_feedforward_subthreshold_volley_dies():
 
 # -- synfire chain ---------------------------------------------------------------------------
 
+
 def packets(a, sigma, seed=1):
-    net = load_network("synfire", seed=seed, backend="auto",
-                       changes={"sources.stim.a": a, "sources.stim.sigma": sigma})
+    net = load_network(
+        "synfire",
+        seed=seed,
+        backend="auto",
+        changes={"sources.stim.a": a, "sources.stim.sigma": sigma},
+    )
     net.run(net.info.duration)
     mon = net.info.spike_monitors["exc"]
     out = []
@@ -95,9 +123,9 @@ def test_synfire_strong_synchronous_packet_propagates():
     means = [m for _, m, _ in res]
     spreads = [s for _, _, s in res]
     assert min(counts) >= 85
-    assert max(spreads[3:]) < 1.0            # the packet sharpens (attractor sigma < 1 ms)
+    assert max(spreads[3:]) < 1.0  # the packet sharpens (attractor sigma < 1 ms)
     steps = np.diff(means)
-    assert np.all(steps > 0.2) and np.all(steps < 2.0)   # ~0.5 ms per pool (EPSP rise)
+    assert np.all(steps > 0.2) and np.all(steps < 2.0)  # ~0.5 ms per pool (EPSP rise)
 
 
 @pytest.mark.parametrize("a, sigma", [(30, 1.0), (45, 3.0)])
@@ -111,14 +139,17 @@ def test_synfire_weak_packet_dies_out(a, sigma):
 
 # -- reservoir -------------------------------------------------------------------------------
 
+
 def reservoir_features(seed=1, n_trials=200, n_in=40, n=400, jitter=3.0):
     """Trial k shows one of two frozen Poisson patterns (40 channels, 1 spike per channel
     on average in 50 ms) from 100k + 10 ms, each spike deleted with probability 0.2 and
     jittered by N(0, 3 ms).  Features: each neuron's spikes in the 50 ms before the end
-    of the pattern, filtered by exp(-t/20 ms)."""
+    of the pattern, filtered by exp(-t/20 ms).
+    """
     rng = np.random.default_rng(seed)
-    patterns = [[np.sort(rng.uniform(0, 50, rng.poisson(1.0))) for _ in range(n_in)]
-                for _ in range(2)]
+    patterns = [
+        [np.sort(rng.uniform(0, 50, rng.poisson(1.0))) for _ in range(n_in)] for _ in range(2)
+    ]
     labels = rng.integers(0, 2, n_trials)
     idx, times = [], []
     for k, label in enumerate(labels):
@@ -127,24 +158,49 @@ def reservoir_features(seed=1, n_trials=200, n_in=40, n=400, jitter=3.0):
             t = np.clip(train[keep] + rng.normal(0, jitter, keep.sum()), 0, 50)
             idx += [c] * t.size
             times += list(100.0 * k + 10.0 + t)
-    model = Model("""
+    model = Model(
+        """
         dv/dt = (El - v + ge + gi)/taum : volt (unless refractory)
         dge/dt = -ge/taue : volt
         dgi/dt = -gi/taui : volt
-        """, params={"taum": "20 ms", "taue": "5 ms", "taui": "10 ms", "El": "-60 mV",
-                     "Vt": "-50 mV", "Vr": "-60 mV"},
-        threshold="v > Vt", reset="v = Vr", refractory="2 ms", name="lsm_lif")
-    P = Population(model, n, name="liquid", method="exact",
-                   init={"v": Uniform("-60 mV", "-50 mV")})
+        """,
+        params={
+            "taum": "20 ms",
+            "taue": "5 ms",
+            "taui": "10 ms",
+            "El": "-60 mV",
+            "Vt": "-50 mV",
+            "Vr": "-60 mV",
+        },
+        threshold="v > Vt",
+        reset="v = Vr",
+        refractory="2 ms",
+        name="lsm_lif",
+    )
+    P = Population(model, n, name="liquid", method="exact", init={"v": Uniform("-60 mV", "-50 mV")})
     ne = int(0.8 * n)
     gen = SpikeGenerator(n_in, idx, times, name="input")
-    objs = [P, gen,
-            Synapses(gen, P, on_pre="ge += w", params={"w": "8 mV"},
-                     connect=FixedProbability(0.2)),
-            Synapses(P[:ne], P, on_pre="ge += w", params={"w": "1.5 mV"},
-                     connect=FixedProbability(0.1), delay=1.0),
-            Synapses(P[ne:], P, on_pre="gi += w", params={"w": "-6 mV"},
-                     connect=FixedProbability(0.1), delay=1.0)]
+    objs = [
+        P,
+        gen,
+        Synapses(gen, P, on_pre="ge += w", params={"w": "8 mV"}, connect=FixedProbability(0.2)),
+        Synapses(
+            P[:ne],
+            P,
+            on_pre="ge += w",
+            params={"w": "1.5 mV"},
+            connect=FixedProbability(0.1),
+            delay=1.0,
+        ),
+        Synapses(
+            P[ne:],
+            P,
+            on_pre="gi += w",
+            params={"w": "-6 mV"},
+            connect=FixedProbability(0.1),
+            delay=1.0,
+        ),
+    ]
     mon = SpikeMonitor(P)
     net = Network(*objs, mon, seed=seed, backend="auto")
     net.run(100.0 * n_trials)
@@ -178,12 +234,15 @@ def test_reservoir_classifies_noisy_patterns_on_held_out_trials():
 
 # -- Brunel (2000) model A -------------------------------------------------------------------
 
-def brunel_rate_theory(g, nu_ratio, c_e=1000, j=0.1, tau=20.0, theta=20.0, v_r=10.0,
-                       t_rp=2.0, gamma=0.25):
+
+def brunel_rate_theory(
+    g, nu_ratio, c_e=1000, j=0.1, tau=20.0, theta=20.0, v_r=10.0, t_rp=2.0, gamma=0.25
+):
     """Stationary rate (Hz) of model A from Brunel (2000), eqs. 21-22 (diffusion limit):
     1/nu = t_rp + tau sqrt(pi) int_{(V_r - mu)/sigma}^{(theta - mu)/sigma} e^{u^2}(1 + erf u) du,
     mu = C_E J tau (nu_ext + nu (1 - g gamma)), sigma^2 = J^2 C_E tau (nu_ext + nu (1 +
-    g^2 gamma)), solved for nu (times in ms)."""
+    g^2 gamma)), solved for nu (times in ms).
+    """
     from scipy.integrate import quad
     from scipy.optimize import brentq
     from scipy.special import erfcx
@@ -201,17 +260,25 @@ def brunel_rate_theory(g, nu_ratio, c_e=1000, j=0.1, tau=20.0, theta=20.0, v_r=1
 
 def brunel(g, duration, seed=1):
     """Rate (Hz), mean CV of the ISIs and chi (1 ms bins) of the excitatory neurons after a
-    50 ms transient."""
+    50 ms transient.
+    """
     from biosnn import spikes
 
-    net = load_network("brunel", seed=seed, backend="auto",
-                       changes={"synapses.ie.params.g": g, "synapses.ii.params.g": g})
+    net = load_network(
+        "brunel",
+        seed=seed,
+        backend="auto",
+        changes={"synapses.ie.params.g": g, "synapses.ii.params.g": g},
+    )
     net.run(duration)
     mon = net.info.spike_monitors["exc"]
     keep = mon.t >= 50.0
     data = (mon.i[keep], mon.t[keep])
-    return (spikes.mean_rate(data, duration, 50.0, n=4000), spikes.mean_cv(data, n=4000),
-            spikes.synchrony(data, duration, 50.0, bin=1.0, n=4000))
+    return (
+        spikes.mean_rate(data, duration, 50.0, n=4000),
+        spikes.mean_cv(data, n=4000),
+        spikes.synchrony(data, duration, 50.0, bin=1.0, n=4000),
+    )
 
 
 def test_brunel_synchronous_regular_state():
@@ -221,9 +288,9 @@ def test_brunel_synchronous_regular_state():
     # refractory, C_E = 1000, C_I = 250), sizes scaled to N_E = 4000 (models/networks/
     # brunel.toml).  Measured: 315 Hz, CV 0.001, chi 0.53.
     rate, cv, chi = brunel(3, 150.0)
-    assert rate > 250.0                 # near saturation: 1/(t_rp + a few ms)
-    assert cv < 0.05                    # clock-like firing
-    assert chi > 0.4                    # a population oscillation (chi = 1: identical)
+    assert rate > 250.0  # near saturation: 1/(t_rp + a few ms)
+    assert cv < 0.05  # clock-like firing
+    assert chi > 0.4  # a population oscillation (chi = 1: identical)
 
 
 def test_brunel_asynchronous_irregular_state():
@@ -234,5 +301,5 @@ def test_brunel_asynchronous_irregular_state():
     # Brunel's 10 %, and is near the boundary of the fast oscillatory state).
     rate, cv, chi = brunel(5, 300.0)
     assert rate == pytest.approx(brunel_rate_theory(5, 2), rel=0.10)
-    assert cv > 0.25                    # irregular (SR: CV < 0.05)
-    assert chi < 0.25                   # asynchronous (SR: chi > 0.4)
+    assert cv > 0.25  # irregular (SR: CV < 0.05)
+    assert chi < 0.25  # asynchronous (SR: chi > 0.4)

@@ -6,7 +6,8 @@ COBAHH: Brian2 2.9.0 (numpy target) running its examples/COBAHH.py with seed(s) 
 SpikeMonitor, mean over seeds 1-12: 34.5 Hz exc / 35.2 Hz inh (single seeds 30.6-38.2 Hz
 exc; docs/benchmarks.md, "Networks", has the command and the table).  The 37.1-37.5 Hz
 quoted in the issue is the upper end of that spread, not its mean.  Our seed-1 network
-gives 34.2 / 35.5 Hz (our seeds 1-12: mean 34.9 Hz over all neurons, Brian2's 34.7 Hz)."""
+gives 34.2 / 35.5 Hz (our seeds 1-12: mean 34.9 Hz over all neurons, Brian2's 34.7 Hz).
+"""
 
 import pytest
 

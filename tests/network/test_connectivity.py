@@ -28,9 +28,19 @@ import numpy as np
 import pytest
 
 from biosnn.network import connectivity as conn
-from biosnn.network.connectivity import (AllToAll, Blocks, DistanceDependent, FixedInDegree,
-                                         FixedOutDegree, FixedProbability, FromArrays,
-                                         FromSparse, OneToOne, bytes_per_synapse, csr)
+from biosnn.network.connectivity import (
+    AllToAll,
+    Blocks,
+    DistanceDependent,
+    FixedInDegree,
+    FixedOutDegree,
+    FixedProbability,
+    FromArrays,
+    FromSparse,
+    OneToOne,
+    bytes_per_synapse,
+    csr,
+)
 
 
 def _binomial_ok(count, n, p, k=5.0):
@@ -51,8 +61,9 @@ def _check_sorted_unique(pre, post, n_post):
     assert np.all(np.diff(keys) > 0), "not sorted by (pre, post) or has duplicate pairs"
 
 
-@pytest.mark.parametrize("n_pre, n_post, p", [(400, 300, 0.05), (2000, 2000, 0.002),
-                                              (100, 100, 0.7)])
+@pytest.mark.parametrize(
+    "n_pre, n_post, p", [(400, 300, 0.05), (2000, 2000, 0.002), (100, 100, 0.7)]
+)
 def test_fixed_probability_counts_are_binomial(n_pre, n_post, p):
     pre, post = FixedProbability(p).build(n_pre, n_post, np.random.default_rng(0))
     _check_sorted_unique(pre, post, n_post)
@@ -70,8 +81,9 @@ def test_fixed_probability_counts_are_binomial(n_pre, n_post, p):
 
 def test_fixed_probability_no_self_and_edges():
     n, p = 1500, 0.01
-    pre, post = FixedProbability(p, allow_self=False).build(n, n, np.random.default_rng(1),
-                                                           same=True)
+    pre, post = FixedProbability(p, allow_self=False).build(
+        n, n, np.random.default_rng(1), same=True
+    )
     assert not np.any(pre == post)
     _check_sorted_unique(pre, post, n)
     assert _binomial_ok(pre.size, n * (n - 1), p)
@@ -88,8 +100,9 @@ def test_fixed_probability_in_many_chunks(monkeypatch):
     """Small chunks: many row blocks and many geometric batches give the same statistics."""
     monkeypatch.setattr(conn, "_CHUNK", 50)
     n, p = 600, 0.03
-    pre, post = FixedProbability(p, allow_self=False).build(n, n, np.random.default_rng(2),
-                                                           same=True)
+    pre, post = FixedProbability(p, allow_self=False).build(
+        n, n, np.random.default_rng(2), same=True
+    )
     _check_sorted_unique(pre, post, n)
     assert not np.any(pre == post)
     assert _binomial_ok(pre.size, n * (n - 1), p)
@@ -107,8 +120,12 @@ def test_fixed_probability_64000_neurons_80_synapses_each():
 
 
 def test_determinism():
-    for rule in (FixedProbability(0.1), FixedInDegree(7), FixedOutDegree(7),
-                 DistanceDependent(0.5, 20.0)):
+    for rule in (
+        FixedProbability(0.1),
+        FixedInDegree(7),
+        FixedOutDegree(7),
+        DistanceDependent(0.5, 20.0),
+    ):
         pos = np.linspace(0, 100, 50)
         a = rule.build(50, 50, np.random.default_rng(11), pos_pre=pos, pos_post=pos)
         b = rule.build(50, 50, np.random.default_rng(11), pos_pre=pos, pos_post=pos)
@@ -124,8 +141,9 @@ def test_determinism():
 @pytest.mark.parametrize("k", [1, 30, 200, 299])
 def test_fixed_in_degree_exact(k, allow_self):
     n = 300
-    pre, post = FixedInDegree(k, allow_self=allow_self).build(n, n, np.random.default_rng(k),
-                                                              same=True)
+    pre, post = FixedInDegree(k, allow_self=allow_self).build(
+        n, n, np.random.default_rng(k), same=True
+    )
     _check_sorted_unique(pre, post, n)
     assert np.all(np.bincount(post, minlength=n) == k)
     if not allow_self:
@@ -136,15 +154,16 @@ def test_fixed_in_degree_exact(k, allow_self):
 @pytest.mark.parametrize("k", [1, 30, 200, 299])
 def test_fixed_out_degree_exact(k, allow_self):
     n = 300
-    pre, post = FixedOutDegree(k, allow_self=allow_self).build(n, n, np.random.default_rng(k),
-                                                               same=True)
+    pre, post = FixedOutDegree(k, allow_self=allow_self).build(
+        n, n, np.random.default_rng(k), same=True
+    )
     _check_sorted_unique(pre, post, n)
     assert np.all(np.bincount(pre, minlength=n) == k)
     if not allow_self:
         assert not np.any(pre == post)
 
 
-@pytest.mark.parametrize("n_cand, k", [(10, 2), (10, 5)])   # sparse path, permutation path
+@pytest.mark.parametrize("n_cand, k", [(10, 2), (10, 5)])  # sparse path, permutation path
 def test_fixed_in_degree_subsets_are_uniform(n_cand, k):
     subsets = list(itertools.combinations(range(n_cand), k))
     n_post = 200 * len(subsets)
@@ -153,8 +172,7 @@ def test_fixed_in_degree_subsets_are_uniform(n_cand, k):
     order = np.lexsort((pre, post))
     chosen = pre[order].reshape(n_post, k)
     index = {s: m for m, s in enumerate(subsets)}
-    counts = np.bincount([index[tuple(row)] for row in chosen.tolist()],
-                         minlength=len(subsets))
+    counts = np.bincount([index[tuple(row)] for row in chosen.tolist()], minlength=len(subsets))
     ok, chi2 = _chi2_ok(counts, 200)
     assert ok, chi2
 
@@ -191,14 +209,15 @@ def test_distance_dependent_matches_gaussian_profile():
     rng = np.random.default_rng(8)
     pos = rng.uniform(0, 1000, (n, 2))
     pre, post = DistanceDependent(p0, sigma, allow_self=False).build(
-        n, n, rng, same=True, pos_pre=pos)
+        n, n, rng, same=True, pos_pre=pos
+    )
     _check_sorted_unique(pre, post, n)
     assert not np.any(pre == post)
     connected = np.zeros((n, n), bool)
     connected[pre, post] = True
     d = np.sqrt(((pos[:, None, :] - pos[None, :, :]) ** 2).sum(-1))
     off = ~np.eye(n, dtype=bool)
-    p = p0 * np.exp(-d**2 / (2 * sigma**2))
+    p = p0 * np.exp(-(d**2) / (2 * sigma**2))
     edges = np.arange(0, 301, 20.0)
     for lo, hi in zip(edges[:-1], edges[1:]):
         sel = off & (d >= lo) & (d < hi)
@@ -219,8 +238,9 @@ def test_distance_dependent_units_and_errors():
     with pytest.raises(ValueError, match=r"shape \(5, d\)"):
         DistanceDependent(0.5, 10.0).build(5, 5, 0, pos_pre=np.zeros(4), pos_post=np.zeros(5))
     with pytest.raises(ValueError, match="2-D but the target"):
-        DistanceDependent(0.5, 10.0).build(5, 5, 0, pos_pre=np.zeros((5, 2)),
-                                           pos_post=np.zeros((5, 3)))
+        DistanceDependent(0.5, 10.0).build(
+            5, 5, 0, pos_pre=np.zeros((5, 2)), pos_post=np.zeros((5, 3))
+        )
     with pytest.raises(ValueError, match="not a length"):
         DistanceDependent(0.5, "10 ms")
     with pytest.raises(ValueError, match="positive length"):
@@ -237,8 +257,14 @@ def test_all_to_all_and_one_to_one():
     pre, post = AllToAll().build(3, 4, 0)
     assert pre.tolist() == [0] * 4 + [1] * 4 + [2] * 4 and post.tolist() == [0, 1, 2, 3] * 3
     pre, post = AllToAll(allow_self=False).build(3, 3, 0, same=True)
-    assert list(zip(pre.tolist(), post.tolist())) == [(0, 1), (0, 2), (1, 0), (1, 2),
-                                                      (2, 0), (2, 1)]
+    assert list(zip(pre.tolist(), post.tolist())) == [
+        (0, 1),
+        (0, 2),
+        (1, 0),
+        (1, 2),
+        (2, 0),
+        (2, 1),
+    ]
     pre, post = OneToOne().build(4, 4, 0)
     assert pre.tolist() == post.tolist() == [0, 1, 2, 3]
     with pytest.raises(ValueError, match="equal size"):
@@ -254,8 +280,16 @@ def test_all_to_all_and_one_to_one():
 def test_blocks_pools_and_private_inputs():
     # Blocks(a, b): i -> j exactly when i // a == j // b, all to all inside a block
     pre, post = Blocks(2).build(4, 4)
-    assert list(zip(pre.tolist(), post.tolist())) == [(0, 0), (0, 1), (1, 0), (1, 1),
-                                                      (2, 2), (2, 3), (3, 2), (3, 3)]
+    assert list(zip(pre.tolist(), post.tolist())) == [
+        (0, 0),
+        (0, 1),
+        (1, 0),
+        (1, 1),
+        (2, 2),
+        (2, 3),
+        (3, 2),
+        (3, 3),
+    ]
     # synfire chain: 9 pools of 100 -> the next pool, 100 x 100 synapses per pool pair
     pre, post = Blocks(100).build(900, 900)
     assert pre.size == 9 * 100 * 100 and np.all(pre // 100 == post // 100)
@@ -266,8 +300,16 @@ def test_blocks_pools_and_private_inputs():
     # a partial last block and no self-connections inside a population
     pre, post = Blocks(3, allow_self=False).build(5, 5, same=True)
     assert (3, 3) not in set(zip(pre.tolist(), post.tolist()))
-    assert sorted(zip(pre.tolist(), post.tolist())) == [(0, 1), (0, 2), (1, 0), (1, 2),
-                                                       (2, 0), (2, 1), (3, 4), (4, 3)]
+    assert sorted(zip(pre.tolist(), post.tolist())) == [
+        (0, 1),
+        (0, 2),
+        (1, 0),
+        (1, 2),
+        (2, 0),
+        (2, 1),
+        (3, 4),
+        (4, 3),
+    ]
     # unequal sizes: only the blocks both sides have (2 source blocks, 3 target blocks)
     pre, post = Blocks(2, 1).build(4, 3)
     assert post.max() == 1
@@ -325,19 +367,20 @@ def test_from_sparse_scipy_and_dense():
 
     rows = np.array([2, 0, 0, 1, 2, 0])
     cols = np.array([1, 2, 0, 1, 1, 2])
-    data = np.array([1.0, 2.0, 3.0, 0.0, 4.0, 5.0])   # (2,1) twice -> 5; (0,2) twice -> 7
+    data = np.array([1.0, 2.0, 3.0, 0.0, 4.0, 5.0])  # (2,1) twice -> 5; (0,2) twice -> 7
     matrix = sp.coo_matrix((data, (rows, cols)), shape=(3, 3))
     rule = FromSparse(matrix)
     pre, post = rule.build(3, 3, 0)
     assert list(zip(pre.tolist(), post.tolist())) == [(0, 0), (0, 2), (2, 1)]
     assert rule.values(3, 3).tolist() == [3.0, 7.0, 5.0]
-    assert matrix.nnz == 6 and matrix.row.tolist() == rows.tolist()   # input not changed
+    assert matrix.nnz == 6 and matrix.row.tolist() == rows.tolist()  # input not changed
     pre, post = FromSparse(matrix, allow_self=False).build(3, 3, 0, same=True)
     assert list(zip(pre.tolist(), post.tolist())) == [(0, 2), (2, 1)]
     assert FromSparse(matrix, allow_self=False).values(3, 3, same=True).tolist() == [7.0, 5.0]
     dense = matrix.toarray()
-    assert np.array_equal(FromSparse(dense).build(3, 3, 0)[1], FromSparse(matrix.tocsr())
-                          .build(3, 3, 0)[1])
+    assert np.array_equal(
+        FromSparse(dense).build(3, 3, 0)[1], FromSparse(matrix.tocsr()).build(3, 3, 0)[1]
+    )
     with pytest.raises(ValueError, match=r"shape \(3, 3\) but the groups need \(3, 4\)"):
         rule.build(3, 4, 0)
     with pytest.raises(ValueError, match="2-D matrix"):
@@ -356,8 +399,8 @@ def test_csr_of_unsorted_synapses():
     # within a row: the order the synapses were given (stable)
     for i in range(50):
         rows = np.flatnonzero(pre == i)
-        assert np.array_equal(order[indptr[i]:indptr[i + 1]], rows)
-        assert np.array_equal(indices[indptr[i]:indptr[i + 1]], post[rows])
+        assert np.array_equal(order[indptr[i] : indptr[i + 1]], rows)
+        assert np.array_equal(indices[indptr[i] : indptr[i + 1]], post[rows])
     indptr, indices, order = csr(np.zeros(0, int), np.zeros(0, int), 3)
     assert indptr.tolist() == [0, 0, 0, 0] and indices.size == 0
     with pytest.raises(ValueError, match="outside 0..2"):
@@ -368,8 +411,7 @@ def test_bytes_per_synapse():
     pre, post = FixedOutDegree(10).build(100, 100, 0)
     indptr, indices, _ = csr(pre, post, 100)
     w = np.zeros(pre.size)
-    assert bytes_per_synapse(pre.size, indptr, indices, w) == (101 * 8 + 1000 * 4 + 1000 * 8) \
-        / 1000
+    assert bytes_per_synapse(pre.size, indptr, indices, w) == (101 * 8 + 1000 * 4 + 1000 * 8) / 1000
     assert bytes_per_synapse(0, indptr) == 0.0
 
 
@@ -383,8 +425,10 @@ _BLOCKS = re.findall(r"```python\n(.*?)```", _DOC.read_text(), flags=re.S)
 def test_doc_example_runs(index, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    exec(compile(_BLOCKS[index], f"docs/network_building.md block {index}", "exec"),  # noqa: S102
-         namespace)
+    exec(
+        compile(_BLOCKS[index], f"docs/network_building.md block {index}", "exec"),  # noqa: S102
+        namespace,
+    )
     capsys.readouterr()
     assigned = set(re.findall(r"^(\w+)\s*=", _BLOCKS[index], flags=re.M))
     assert assigned <= set(namespace), sorted(assigned - set(namespace))

@@ -6,9 +6,18 @@ import pytest
 from biosnn import Model
 from biosnn.codegen import c_build
 from biosnn.errors import ModelError
-from biosnn.network import (FromArrays, Network, OneToOne, PoissonGroup, Population,
-                            RateMonitor, SpikeGenerator, SpikeMonitor, StateMonitor,
-                            Synapses)
+from biosnn.network import (
+    FromArrays,
+    Network,
+    OneToOne,
+    PoissonGroup,
+    Population,
+    RateMonitor,
+    SpikeGenerator,
+    SpikeMonitor,
+    StateMonitor,
+    Synapses,
+)
 
 BACKENDS = ["numpy"] + (["c"] if c_build.compiler_available() else [])
 # a neuron that only integrates its input: v changes only at deliveries
@@ -23,8 +32,9 @@ def test_homogeneous_delay_arrives_exactly_d_steps_later(backend, delay):
     # t = 1.0 + delay - 0.1 and t = 1.0 + delay (records after each step)
     gen = SpikeGenerator(1, [0], [1.0])
     P = Population(FLAT, 1, method="euler")
-    S = Synapses(gen, P, model="w : volt", on_pre="v += w", init={"w": 2.0},
-                 connect=OneToOne(), delay=delay)
+    S = Synapses(
+        gen, P, model="w : volt", on_pre="v += w", init={"w": 2.0}, connect=OneToOne(), delay=delay
+    )
     mon = StateMonitor(P, "v", [0])
     net = Network(gen, P, S, mon, dt=0.1, seed=0, backend=backend)
     net.run(5.0)
@@ -38,8 +48,15 @@ def test_homogeneous_delay_arrives_exactly_d_steps_later(backend, delay):
 def test_heterogeneous_delays(backend):
     gen = SpikeGenerator(1, [0, 0], [1.0, 2.0])
     P = Population(FLAT, 3, method="euler")
-    S = Synapses(gen, P, model="w : volt", on_pre="v += w", init={"w": 1.0},
-                 connect=FromArrays([0, 0, 0], [0, 1, 2]), delay=np.array([0.3, 0.0, 0.7]))
+    S = Synapses(
+        gen,
+        P,
+        model="w : volt",
+        on_pre="v += w",
+        init={"w": 1.0},
+        connect=FromArrays([0, 0, 0], [0, 1, 2]),
+        delay=np.array([0.3, 0.0, 0.7]),
+    )
     mon = StateMonitor(P, "v", [0, 1, 2])
     net = Network(gen, P, S, mon, dt=0.1, seed=0, backend=backend)
     net.run(4.0)
@@ -83,8 +100,13 @@ def test_poisson_same_in_both_engines():
     for backend in ("numpy", "c"):
         G = PoissonGroup(200, lambda t: 50.0 + 40.0 * np.sin(t / 10.0))
         P = Population(FLAT, 10, method="euler")
-        S = Synapses(G, P[:5], on_pre="v += we", params={"we": "0.5 mV"},
-                     connect=FromArrays(np.arange(200), np.arange(200) % 5))
+        S = Synapses(
+            G,
+            P[:5],
+            on_pre="v += we",
+            params={"we": "0.5 mV"},
+            connect=FromArrays(np.arange(200), np.arange(200) % 5),
+        )
         mon = SpikeMonitor(G)
         sm = StateMonitor(P, "v", range(10), every=10)
         net = Network(G, P, S, mon, sm, seed=3, backend=backend)
@@ -93,7 +115,7 @@ def test_poisson_same_in_both_engines():
     assert out[0][0].size > 500
     for a, b in zip(*out):
         assert np.array_equal(a, b)
-    assert np.all(out[0][2][5:] == 0.0)   # the slice P[:5] is the only target
+    assert np.all(out[0][2][5:] == 0.0)  # the slice P[:5] is the only target
 
 
 def test_post_statement_reading_post_state_is_sequential():
@@ -102,8 +124,7 @@ def test_post_statement_reading_post_state_is_sequential():
     for backend in BACKENDS:
         gen = SpikeGenerator(3, [0, 1, 2], [1.0, 1.0, 1.0])
         P = Population(FLAT, 1, method="euler")
-        S = Synapses(gen, P, on_pre="v += 0.5*(1*mV - v)", connect=FromArrays([0, 1, 2],
-                                                                                [0, 0, 0]))
+        S = Synapses(gen, P, on_pre="v += 0.5*(1*mV - v)", connect=FromArrays([0, 1, 2], [0, 0, 0]))
         net = Network(gen, P, S, seed=0, backend=backend)
         net.run(2.0)
         assert net.arrays["Y0"][0, 0] == 0.875

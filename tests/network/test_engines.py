@@ -24,19 +24,19 @@ def test_network_code_never_calls_the_platforms_exp():
     """NumPy's float64 exp/expm1 are its own SIMD code on AVX-512 machines and differ from
     libm's in the last ulp, so neither engine may call them: every exp/expm1 of population
     and synapse code is respelled to biosnn's fixed-operation versions (network/_vmath.py),
-    identical bits in NumPy and C on any IEEE machine."""
+    identical bits in NumPy and C on any IEEE machine.
+    """
     import json
 
     from biosnn.network.synapse_models import kinetic_synapses
 
-    clamp = Model("dq/dt = I_syn : coulomb", params={"I_syn": "0 pA", "v": "-65 mV"},
-                  name="clamp")
+    clamp = Model("dq/dt = I_syn : coulomb", params={"I_syn": "0 pA", "v": "-65 mV"}, name="clamp")
     P = Population(clamp, 3, method="euler", params={"v": np.array([-70.0, -40.0, 10.0])})
     gen = SpikeGenerator(1, [0], [1.0], name="g")
     syn = kinetic_synapses("nmda", gen, P, "I_syn", connect=AllToAll(), w="1 nS")
     net = Network(P, gen, syn, dt=0.1, seed=1, backend="numpy")
-    text = json.dumps(net.snippets()["syns"])     # populations: respelled by each engine
-    assert "_vm_exp(" in text and "bsn_exp(" in text          # the synapse's Mg block
+    text = json.dumps(net.snippets()["syns"])  # populations: respelled by each engine
+    assert "_vm_exp(" in text and "bsn_exp(" in text  # the synapse's Mg block
     assert "_np.exp(" not in text and "_np.expm1(" not in text
     assert not re.search(r"(?<![\w.])(exp|expm1)\(", text.replace("_np.", "np_"))
 
@@ -44,13 +44,17 @@ def test_network_code_never_calls_the_platforms_exp():
 @needs_c
 def test_exp_in_synapse_code_is_identical_in_both_engines():
     """An NMDA synapse (exp in its Mg block, network/synapse_models.py) onto clamped
-    neurons whose own equation has an exp: the NumPy and C engines give the same bits."""
+    neurons whose own equation has an exp: the NumPy and C engines give the same bits.
+    """
     from biosnn.network.synapse_models import kinetic_synapses
 
     out = []
     for backend in ("numpy", "c"):
-        clamp = Model("dq/dt = I_syn + exp(v/(30*mV))*pA : coulomb",
-                      params={"I_syn": "0 pA", "v": "-65 mV"}, name="clamp")
+        clamp = Model(
+            "dq/dt = I_syn + exp(v/(30*mV))*pA : coulomb",
+            params={"I_syn": "0 pA", "v": "-65 mV"},
+            name="clamp",
+        )
         v = np.linspace(-90.0, 30.0, 13)
         P = Population(clamp, v.size, method="euler", params={"v": v})
         gen = SpikeGenerator(1, [0, 0, 0], [1.0, 7.3, 7.9], name="g")
@@ -69,7 +73,7 @@ def test_cuba_numpy_and_c_identical():
 
     i1, t1, _ = _spikes(cuba, "numpy", "200 ms")
     i2, t2, _ = _spikes(cuba, "c", "200 ms")
-    assert i1.size > 1000          # the network is active (about 5 Hz x 4000 x 0.2 s)
+    assert i1.size > 1000  # the network is active (about 5 Hz x 4000 x 0.2 s)
     assert np.array_equal(i1, i2) and np.array_equal(t1, t2)
 
 
@@ -120,7 +124,8 @@ def test_store_restore_bit_for_bit(backend):
 @needs_c
 def test_threads_do_not_change_bits():
     """Populations of PAR_MIN neurons or more are split into one block per OpenMP thread;
-    each block runs the same code, so 1 and 2 threads give the same bits."""
+    each block runs the same code, so 1 and 2 threads give the same bits.
+    """
     import ctypes.util
 
     from _networks import cobahh
@@ -148,7 +153,8 @@ def test_exact_update_drops_structural_zeros_of_the_propagator():
     """CUBA's ge and gi decay on their own and only v has a constant term (El/taum), so
     M = expm([[A, b], [0, 0]] dt) has exact zeros in 6 of 12 places; the update keeps the
     other terms only.  The dropped entries of the propagator the network computes are
-    exactly 0.0, so the dropped products were +-0 and the result is unchanged."""
+    exactly 0.0, so the dropped products were +-0 and the result is unchanged.
+    """
     from _networks import cuba
 
     from biosnn.network._lower import _propagator_pattern, population_snippets
@@ -159,8 +165,9 @@ def test_exact_update_drops_structural_zeros_of_the_propagator():
     assert snip["update"]["py"] == [
         "yn_0 = ((M[0][0]*y_0 + M[0][1]*y_1) + M[0][2]*y_2) + M[0][3]",
         "yn_1 = M[1][1]*y_1",
-        "yn_2 = M[2][2]*y_2"]
-    net.run("1 ms")                        # builds the propagator
+        "yn_2 = M[2][2]*y_2",
+    ]
+    net.run("1 ms")  # builds the propagator
     m = net.arrays["MP0"][0]
     keep = np.array(_propagator_pattern(spec))
     assert keep.sum() == 6

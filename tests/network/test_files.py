@@ -101,8 +101,13 @@ def test_minimal_file_runs_and_generator_spikes_arrive(tmp_path):
 
 
 def test_changes_and_overrides(tmp_path):
-    net = load_network(write(tmp_path, MINIMAL), backend="numpy", seed=9, duration=20,
-                       changes={"populations.exc.n": 4, "synapses.in.params.w": "2 mV"})
+    net = load_network(
+        write(tmp_path, MINIMAL),
+        backend="numpy",
+        seed=9,
+        duration=20,
+        changes={"populations.exc.n": 4, "synapses.in.params.w": "2 mV"},
+    )
     assert net.info.populations["exc"].n == 4 and net.seed == 9
     assert net.info.duration == 20.0
     with pytest.raises(ModelError, match="no table"):
@@ -132,19 +137,25 @@ def test_library_model_and_slices(tmp_path):
     assert net.info.duration is None
 
 
-@pytest.mark.parametrize("edit, pattern", [
-    (("n = 10", "n = 0"), r"line 20: \[populations.exc\] n: must be a whole number >= 1"),
-    (("n = 10", "size = 10"), r"\[populations.exc\] size: unknown key"),
-    (('model = "lif"\nn', 'model = "lfi"\nn'), r"\[populations.exc\] model: no model 'lfi'"),
-    (('"-65 mV" }', '"uniform(-65 mV)" }'), r"\[populations.exc\] init.v: .*uniform needs"),
-    (('rule = "all_to_all"', 'rule = "all2all"'), r"\[synapses.in\] connect: unknown rule"),
-    (('pre = "drive"', 'pre = "driv"'), r"line 31: \[synapses.in\] pre: no population or "
-                                        r"source named 'driv' \(did you mean drive\?\)"),
-    (('"dv/dt = (El - v)/tau : volt"', '"dv/dt = (El - v)/tau : amp"'), r"net.toml.*line 8"),
-    (("[monitors]", "[monitor]"), r"unknown key 'monitor'|monitor: unknown key"),
-    (('dt = "0.1 ms"', 'dt = "0.1 mV"'), r"line 3: dt: must be a time"),
-    (('duration = "50 ms"', 'duration = "50 ms'), r"line 4.*invalid TOML"),
-])
+@pytest.mark.parametrize(
+    "edit, pattern",
+    [
+        (("n = 10", "n = 0"), r"line 20: \[populations.exc\] n: must be a whole number >= 1"),
+        (("n = 10", "size = 10"), r"\[populations.exc\] size: unknown key"),
+        (('model = "lif"\nn', 'model = "lfi"\nn'), r"\[populations.exc\] model: no model 'lfi'"),
+        (('"-65 mV" }', '"uniform(-65 mV)" }'), r"\[populations.exc\] init.v: .*uniform needs"),
+        (('rule = "all_to_all"', 'rule = "all2all"'), r"\[synapses.in\] connect: unknown rule"),
+        (
+            ('pre = "drive"', 'pre = "driv"'),
+            r"line 31: \[synapses.in\] pre: no population or "
+            r"source named 'driv' \(did you mean drive\?\)",
+        ),
+        (('"dv/dt = (El - v)/tau : volt"', '"dv/dt = (El - v)/tau : amp"'), r"net.toml.*line 8"),
+        (("[monitors]", "[monitor]"), r"unknown key 'monitor'|monitor: unknown key"),
+        (('dt = "0.1 ms"', 'dt = "0.1 mV"'), r"line 3: dt: must be a time"),
+        (('duration = "50 ms"', 'duration = "50 ms'), r"line 4.*invalid TOML"),
+    ],
+)
 def test_errors_name_file_table_key_and_line(tmp_path, edit, pattern):
     old, new = edit
     assert old in MINIMAL
@@ -234,9 +245,9 @@ connect = { rule = "fixed_probability", p = 0.2, allow_self = false }
     assert net.info.synapses["ampa"].clock_driven == ("r",)
     net.run(net.info.duration)
     mon = net.info.spike_monitors["p"]
-    assert mon.n > 20        # AMPA drives them (the noise alone: 2 mV vs 15 mV to threshold)
+    assert mon.n > 20  # AMPA drives them (the noise alone: 2 mV vs 15 mV to threshold)
     w = net.info.synapses["stdp"].state.w
-    assert not np.all(w == 0.5)                        # on_post and on_pre both ran
+    assert not np.all(w == 0.5)  # on_post and on_pre both ran
     bad = text.replace('library = "ampa"', 'library = "ampa"\non_pre = "v += 1*mV"')
     with pytest.raises(ModelError, match=r"synapses.ampa.*on_pre.*library synapse"):
         load_network(write(tmp_path, bad, "bad.toml"))

@@ -1,5 +1,6 @@
 """Population parameters that change with time (injected currents): functions of t,
-Stimulus objects and (steps, n) tables, tabulated on the step grid."""
+Stimulus objects and (steps, n) tables, tabulated on the step grid.
+"""
 
 import numpy as np
 import pytest
@@ -12,20 +13,22 @@ from biosnn.stimulus import Stimulus
 
 BACKENDS = ["numpy"] + (["c"] if c_build.compiler_available() else [])
 
-DT, TAU, EL, R = 0.1, 10.0, -65.0, 10.0     # ms, ms, mV, Mohm
+DT, TAU, EL, R = 0.1, 10.0, -65.0, 10.0  # ms, ms, mV, Mohm
 
 
 def _lif():
     # passive membrane, tau dv/dt = El - v + R*I; I in nA, R*I in mV (10 Mohm * 1 nA)
-    return Model("dv/dt = (El - v + R*I)/tau : volt\nI : amp",
-                 params={"El": f"{EL} mV", "tau": f"{TAU} ms", "R": f"{R} Mohm",
-                         "I": "0 nA"})
+    return Model(
+        "dv/dt = (El - v + R*I)/tau : volt\nI : amp",
+        params={"El": f"{EL} mV", "tau": f"{TAU} ms", "R": f"{R} Mohm", "I": "0 nA"},
+    )
 
 
 def _euler_step_response(amp, n_on, steps):
     """Closed form of forward Euler for tau dv/dt = El - v + R*I(t_n), v_0 = El, with
     I(t_n) = amp for n >= n_on (0 before): v_n = El + R*amp*(1 - (1 - dt/tau)**(n - n_on))
-    for n >= n_on, El before (the step n uses the input at t_n, docs/network.md)."""
+    for n >= n_on, El before (the step n uses the input at t_n, docs/network.md).
+    """
     n = np.arange(steps + 1)
     k = np.maximum(n - n_on, 0)
     return EL + R * amp * (1.0 - (1.0 - DT / TAU) ** k)
@@ -46,9 +49,9 @@ def test_step_current_euler_closed_form_both_engines_identical():
     want = _euler_step_response(1.0, 51, 200)
     for be in BACKENDS:
         np.testing.assert_allclose(v[be][0], want, rtol=0, atol=1e-11)
-    assert np.all(v[BACKENDS[0]][0, :52] == EL)      # nothing moves before the onset
+    assert np.all(v[BACKENDS[0]][0, :52] == EL)  # nothing moves before the onset
     for be in BACKENDS[1:]:
-        assert np.array_equal(v[be], v["numpy"])     # identical bits
+        assert np.array_equal(v[be], v["numpy"])  # identical bits
 
 
 def test_stimulus_and_table_match_the_function():
@@ -68,22 +71,23 @@ def test_per_neuron_function_returns_n_values():
     amps = np.array([0.0, 0.5, 1.0, 1.5])
     v = {be: _run({"I": lambda t: amps * (t > 5)}, 4, be) for be in BACKENDS}
     for i, amp in enumerate(amps):
-        np.testing.assert_allclose(v["numpy"][i], _euler_step_response(amp, 51, 200),
-                                   rtol=0, atol=1e-11)
+        np.testing.assert_allclose(
+            v["numpy"][i], _euler_step_response(amp, 51, 200), rtol=0, atol=1e-11
+        )
     for be in BACKENDS[1:]:
         assert np.array_equal(v[be], v["numpy"])
 
 
 def test_second_run_continues_on_the_table():
     # two runs of 10 ms read steps 0..99 and 100..199 of the function: same as one run
-    P = Population(_lif(), 1, params={"I": lambda t: 1.0 * (t > 5)}, init={"v": EL},
-                   method="euler")
+    P = Population(_lif(), 1, params={"I": lambda t: 1.0 * (t > 5)}, init={"v": EL}, method="euler")
     mon = StateMonitor(P, "v", [0])
     net = Network(P, mon, dt=DT, backend="numpy")
     net.run(10.0)
     net.run(10.0)
-    np.testing.assert_allclose(mon.v[0][-1], _euler_step_response(1.0, 51, 200)[-1],
-                               rtol=0, atol=1e-11)
+    np.testing.assert_allclose(
+        mon.v[0][-1], _euler_step_response(1.0, 51, 200)[-1], rtol=0, atol=1e-11
+    )
 
 
 def test_bad_shapes_are_clear_errors():

@@ -45,14 +45,14 @@ def test_pickle_before_and_after_run(backend):
     ref = _cuba(backend)
     ref.run("100 ms")
     net = _cuba(backend)
-    before = pickle.dumps(net)          # before: fine; after run(): "cannot pickle
-    net.run("50 ms")                    # 'module' object" (the engine)
+    before = pickle.dumps(net)  # before: fine; after run(): "cannot pickle
+    net.run("50 ms")  # 'module' object" (the engine)
     after = pickle.dumps(net)
     for copy, duration in ((pickle.loads(before), "100 ms"), (pickle.loads(after), "50 ms")):
         copy.run(duration)
         assert copy.stats["backend"] == backend
         _same(copy, ref)
-    net.run("50 ms")                    # the original is unaffected
+    net.run("50 ms")  # the original is unaffected
     _same(net, ref)
 
 

@@ -9,7 +9,6 @@ both sigma**2/2 (1 + O(h)).  Samples 5 tau apart are nearly independent (correla
 e**-5), so the sample variance of m samples has standard deviation var*sqrt(2/(m - 1)).
 """
 
-
 import numpy as np
 import pytest
 
@@ -19,17 +18,18 @@ from biosnn.errors import ModelError
 from biosnn.network import Network, Population, StateMonitor
 
 BACKENDS = ["numpy"] + (["c"] if c_build.compiler_available() else [])
-OU = Model("dx/dt = -x/tau + sigma*xi/sqrt(tau) : 1", params={"tau": "10 ms", "sigma": 0.5},
-           name="ou")
+OU = Model(
+    "dx/dt = -x/tau + sigma*xi/sqrt(tau) : 1", params={"tau": "10 ms", "sigma": 0.5}, name="ou"
+)
 SIGMA, H = 0.5, 0.01
 
 
 def _ou(backend, method, n=4000):
     P = Population(OU, n, method=method, init={"x": 0})
-    mon = StateMonitor(P, "x", np.arange(n), every=500)      # every 50 ms = 5 tau
+    mon = StateMonitor(P, "x", np.arange(n), every=500)  # every 50 ms = 5 tau
     net = Network(P, mon, dt=0.1, seed=11, backend=backend)
     net.run(550.0)
-    return mon["x"][:, 1:]                                     # 11 samples after 5 tau
+    return mon["x"][:, 1:]  # 11 samples after 5 tau
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -38,13 +38,13 @@ def test_ou_stationary_variance(backend, method):
     x = _ou(backend, method)
     var = x.var()
     if method == "euler_maruyama":
-        expected = SIGMA ** 2 / (2 - H)
+        expected = SIGMA**2 / (2 - H)
     else:
-        a = 1 - H + H ** 2 / 2
-        expected = SIGMA ** 2 * H * (1 - H / 2) ** 2 / (1 - a ** 2)
+        a = 1 - H + H**2 / 2
+        expected = SIGMA**2 * H * (1 - H / 2) ** 2 / (1 - a**2)
     sd = expected * np.sqrt(2 / (x.size - 1))
     assert abs(var - expected) < 5 * sd
-    assert abs(var - SIGMA ** 2 / 2) < 5 * sd + abs(expected - SIGMA ** 2 / 2)
+    assert abs(var - SIGMA**2 / 2) < 5 * sd + abs(expected - SIGMA**2 / 2)
     assert abs(x.mean()) < 5 * np.sqrt(expected / x.size)
 
 
@@ -70,7 +70,8 @@ def test_normal_draws_use_no_platform_log_or_cos():
     """The draws' log and cos(2 pi u) are biosnn's own fixed operations (NumPy's float64
     log is its own SIMD code on AVX-512 machines, 1 ulp away from libm's): accurate to a
     few ulp against Python's math module (libm, correctly rounded in practice), over the
-    exact set of values the generator produces (k 2**-53, k = 1 .. 2**53)."""
+    exact set of values the generator produces (k 2**-53, k = 1 .. 2**53).
+    """
     import math
 
     from biosnn.solvers import noise

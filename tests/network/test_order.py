@@ -12,18 +12,30 @@ import pytest
 from biosnn import Model
 from biosnn.codegen import c_build
 from biosnn.errors import ModelError
-from biosnn.network import (FixedProbability, FromArrays, Network, Population,
-                            SpikeGenerator, SpikeMonitor, Synapses)
+from biosnn.network import (
+    FixedProbability,
+    FromArrays,
+    Network,
+    Population,
+    SpikeGenerator,
+    SpikeMonitor,
+    Synapses,
+)
 from biosnn.network._npengine import order_sides, sequential_rounds
 
 BACKENDS = ["numpy"] + (["c"] if c_build.compiler_available() else [])
 
 # every neuron spikes once, at the end of step 10 (c = 11 * 0.1 > 1), all together; v
 # changes only at deliveries
-CLOCKED = Model("""
+CLOCKED = Model(
+    """
     dv/dt = 0*mV/ms : volt
     dc/dt = 1/ms : 1
-    """, threshold="c > 1", reset="c = -1000", name="clocked")
+    """,
+    threshold="c > 1",
+    reset="c = -1000",
+    name="clocked",
+)
 
 
 def recurrent(on_pre, i, j, v0, backend):
@@ -61,8 +73,7 @@ def test_two_statements_on_one_target_keep_synapse_order(backend):
     # sources 0 and 1 both onto neuron 2, two statements each: sequentially
     # v2 = ((4 + 1)*0.5 + 2)*0.5 = 2.25; statement by statement over both synapses
     # it would be (4 + 1 + 2)*0.5*0.5 = 1.75
-    v = recurrent("v_post += v_pre; v_post *= 0.5", [0, 1], [2, 2], [1.0, 2.0, 4.0],
-                  backend)
+    v = recurrent("v_post += v_pre; v_post *= 0.5", [0, 1], [2, 2], [1.0, 2.0, 4.0], backend)
     assert v[2] == 2.25
 
 
@@ -74,36 +85,46 @@ def test_recurrent_nonlinear_coupling_matches_one_synapse_at_a_time(backend, mon
     # time (the NumPy engine with one synapse per round)
     from biosnn.network import _npengine
 
-    lif = Model("dv/dt = (I - v)/tau : volt (unless refractory)",
-                params={"I": "20 mV", "tau": "10 ms"}, threshold="v > 15*mV",
-                reset="v = 0*mV", refractory="1 ms", name="lif_order")
+    lif = Model(
+        "dv/dt = (I - v)/tau : volt (unless refractory)",
+        params={"I": "20 mV", "tau": "10 ms"},
+        threshold="v > 15*mV",
+        reset="v = 0*mV",
+        refractory="1 ms",
+        name="lif_order",
+    )
 
     def run(engine):
-        P = Population(lif, 60, method="exact",
-                       init={"v": np.repeat([0.0, 5.0, 10.0], 20)})
-        S = Synapses(P, P, on_pre="v_post += 0.3*mV*v_pre/(5*mV + abs(v_pre)) - 0.02*v_post",
-                     connect=FixedProbability(0.3), delay=0.0)
+        P = Population(lif, 60, method="exact", init={"v": np.repeat([0.0, 5.0, 10.0], 20)})
+        S = Synapses(
+            P,
+            P,
+            on_pre="v_post += 0.3*mV*v_pre/(5*mV + abs(v_pre)) - 0.02*v_post",
+            connect=FixedProbability(0.3),
+            delay=0.0,
+        )
         mon = SpikeMonitor(P)
         net = Network(P, S, mon, dt=0.1, seed=3, backend=engine)
         net.run(100.0)
         return net.arrays["Y0"].copy(), mon.i.copy(), mon.t.copy()
 
     got = run(backend)
-    monkeypatch.setattr(_npengine, "sequential_rounds",
-                        lambda keys: [np.array([q]) for q in range(len(keys))])
+    monkeypatch.setattr(
+        _npengine, "sequential_rounds", lambda keys: [np.array([q]) for q in range(len(keys))]
+    )
     ref = run("numpy")
-    assert ref[1].size > 350                 # 392 spikes, 98 of them in a step with
-    assert ref[2].size - np.unique(ref[2]).size > 80     # another spike
+    assert ref[1].size > 350  # 392 spikes, 98 of them in a step with
+    assert ref[2].size - np.unique(ref[2]).size > 80  # another spike
     for a, b in zip(got, ref):
         assert np.array_equal(a, b)
 
 
 def test_order_analysis():
     one = {"list": [{"kind": "post", "index": 0, "op": "+=", "reads": []}]}
-    assert order_sides(one, {"pre": 0, "post": 0}) is None     # v += w: ufunc.at
+    assert order_sides(one, {"pre": 0, "post": 0}) is None  # v += w: ufunc.at
     rec = {"list": [{"kind": "post", "index": 0, "op": "+=", "reads": [["pre", 0]]}]}
     assert order_sides(rec, {"pre": 0, "post": 0}) == {"j": 0, "ip": 0}
-    assert order_sides(rec, {"pre": 1, "post": 0}) is None     # two populations
+    assert order_sides(rec, {"pre": 1, "post": 0}) is None  # two populations
     # keys in sequence order: 0 and 2 share neuron 5, 1 and 2 share neuron 7
     rounds = sequential_rounds(np.array([[5, 1], [7, 2], [5, 7], [9, 9]]))
     assert [r.tolist() for r in rounds] == [[0, 1, 3], [2]]
@@ -111,14 +132,20 @@ def test_order_analysis():
 
 # -- lastspike and not_refractory ----------------------------------------------------------
 
-REFR = Model("dv/dt = -v/tau : volt (unless refractory)",
-             params={"tau": "1e9 ms"}, threshold="v > 10*mV", reset="v = 0*mV",
-             refractory="2 ms", name="refr")
+REFR = Model(
+    "dv/dt = -v/tau : volt (unless refractory)",
+    params={"tau": "1e9 ms"},
+    threshold="v > 10*mV",
+    reset="v = 0*mV",
+    refractory="2 ms",
+    name="refr",
+)
 
 
 def refractory_inputs(on_pre, backend, model=None):
     """One neuron kicked to spike at the end of step 10 (t = 1.1 ms: a 20 mV input at
-    1.0 ms lands after the update of step 9), then 1 mV inputs at 1.5, 3.0, 3.1, 5 ms."""
+    1.0 ms lands after the update of step 9), then 1 mV inputs at 1.5, 3.0, 3.1, 5 ms.
+    """
     kick = SpikeGenerator(1, [0], [1.0], name="kick")
     probe = SpikeGenerator(1, [0] * 4, [1.5, 3.0, 3.1, 5.0], name="probe")
     P = Population(REFR, 1, method="exact", init={"v": 0.0})
@@ -150,8 +177,9 @@ def test_not_refractory_discards_input_during_refractoriness(backend):
 def test_lastspike_post_in_statements(backend):
     # the last input (5 ms) reads the time of the spike, 1.1 ms; before any spike it is
     # -inf (t - lastspike = inf)
-    _, S, _ = refractory_inputs("ls = lastspike_post; ago = t - lastspike", backend,
-                                model="ls : second\nago : second")
+    _, S, _ = refractory_inputs(
+        "ls = lastspike_post; ago = t - lastspike", backend, model="ls : second\nago : second"
+    )
     assert S.state.ls[0] == pytest.approx(1.1)
     assert S.state.ago[0] == pytest.approx(5.0 - 1.1)
 
@@ -161,13 +189,17 @@ def test_spike_of_this_step_counts_for_lastspike_pre(backend):
     # a recurrent synapse is delivered (delay 0) in the step of the spike, before the
     # reset: lastspike_pre is already that spike's time and the neuron is refractory
     P = Population(CLOCKED, 2, method="euler")
-    S = Synapses(P, P, model="ls : second\nnr : 1",
-                 on_pre="ls = lastspike_pre; nr = not_refractory_pre",
-                 connect=FromArrays([0], [1]))
+    S = Synapses(
+        P,
+        P,
+        model="ls : second\nnr : 1",
+        on_pre="ls = lastspike_pre; nr = not_refractory_pre",
+        connect=FromArrays([0], [1]),
+    )
     net = Network(P, S, dt=0.1, seed=0, backend=backend)
     net.run(2.0)
     assert S.state.ls[0] == pytest.approx(1.1)
-    assert S.state.nr[0] == 1.0     # CLOCKED has no refractoriness: always true
+    assert S.state.nr[0] == 1.0  # CLOCKED has no refractoriness: always true
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -181,10 +213,16 @@ def test_not_refractory_in_clock_driven_and_summed(backend):
     flat = Model("dv/dt = I : volt", params={"I": "0 mV/ms"}, name="flat_i")
     post = Population(flat, 1, method="euler", name="post")
     S0 = Synapses(kick, pre, on_pre="v += 20*mV", connect=FromArrays([0], [0]))
-    S = Synapses(pre, post, model="""
+    S = Synapses(
+        pre,
+        post,
+        model="""
         dz/dt = where(not_refractory_pre, 0, 1)/ms : 1 (clock-driven)
         I_post = where(not_refractory_pre, 0*mV/ms, 1*mV/ms) : volt/second (summed)
-        """, connect=FromArrays([0], [0]), method="euler")
+        """,
+        connect=FromArrays([0], [0]),
+        method="euler",
+    )
     net = Network(kick, pre, post, S0, S, dt=0.1, seed=0, backend=backend)
     net.run(6.0)
     assert S.state.z[0] == pytest.approx(2.0, rel=1e-12)
@@ -195,8 +233,15 @@ def test_spike_variables_are_read_only_and_not_for_sources():
     P = Population(REFR, 2, method="exact")
     gen = SpikeGenerator(1, [0], [1.0])
     with pytest.raises(ModelError, match="read-only"):
-        Network(P, Synapses(P, P, on_pre="lastspike_post = t",
-                            connect=FromArrays([0], [1])), backend="numpy").run(0.1)
+        Network(
+            P,
+            Synapses(P, P, on_pre="lastspike_post = t", connect=FromArrays([0], [1])),
+            backend="numpy",
+        ).run(0.1)
     with pytest.raises(ModelError, match="not a variable of the presynaptic"):
-        Network(P, gen, Synapses(gen, P, on_pre="v += not_refractory_pre*mV",
-                                 connect=FromArrays([0], [1])), backend="numpy").run(0.1)
+        Network(
+            P,
+            gen,
+            Synapses(gen, P, on_pre="v += not_refractory_pre*mV", connect=FromArrays([0], [1])),
+            backend="numpy",
+        ).run(0.1)

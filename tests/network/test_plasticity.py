@@ -14,8 +14,15 @@ import pytest
 from biosnn import Model
 from biosnn.codegen import c_build
 from biosnn.errors import ModelError
-from biosnn.network import (FromArrays, Network, OneToOne, Population, SpikeGenerator,
-                            SpikeMonitor, Synapses)
+from biosnn.network import (
+    FromArrays,
+    Network,
+    OneToOne,
+    Population,
+    SpikeGenerator,
+    SpikeMonitor,
+    Synapses,
+)
 
 BACKENDS = ["numpy"] + (["c"] if c_build.compiler_available() else [])
 A_PLUS, A_MINUS, TAU, W0 = 0.01, -0.0105, 20.0, 0.5
@@ -24,11 +31,9 @@ dapre/dt = -apre/taupre : 1 (event-driven)
 dapost/dt = -apost/taupost : 1 (event-driven)"""
 ON_PRE = "apre += Apre; w = clip(w + apost, 0, wmax)"
 ON_POST = "apost += Apost; w = clip(w + apre, 0, wmax)"
-PARAMS = {"taupre": "20 ms", "taupost": "20 ms", "Apre": A_PLUS, "Apost": A_MINUS,
-          "wmax": 1.0}
+PARAMS = {"taupre": "20 ms", "taupost": "20 ms", "Apre": A_PLUS, "Apost": A_MINUS, "wmax": 1.0}
 # a neuron that fires in the step after it receives a 2 mV kick
-KICKED = Model("dv/dt = 0*mV/ms : volt", threshold="v > 1*mV", reset="v = 0*mV",
-               name="kicked")
+KICKED = Model("dv/dt = 0*mV/ms : volt", threshold="v > 1*mV", reset="v = 0*mV", name="kicked")
 
 
 def _pairs(backend, lags_steps, dt=0.1):
@@ -40,8 +45,16 @@ def _pairs(backend, lags_steps, dt=0.1):
     drive = SpikeGenerator(n, np.arange(n), t_pre + (np.asarray(lags_steps) - 1) * dt)
     post = Population(KICKED, n, method="euler")
     kick = Synapses(drive, post, on_pre="v += 2*mV", connect=OneToOne())
-    S = Synapses(pre, post, model=STDP, on_pre=ON_PRE, on_post=ON_POST, params=PARAMS,
-                 init={"w": W0}, connect=OneToOne())
+    S = Synapses(
+        pre,
+        post,
+        model=STDP,
+        on_pre=ON_PRE,
+        on_post=ON_POST,
+        params=PARAMS,
+        init={"w": W0},
+        connect=OneToOne(),
+    )
     m_pre, m_post = SpikeMonitor(pre), SpikeMonitor(post)
     net = Network(pre, drive, post, kick, S, m_pre, m_post, dt=dt, seed=0, backend=backend)
     net.run(150.0)
@@ -53,11 +66,10 @@ def _pairs(backend, lags_steps, dt=0.1):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_stdp_window_matches_the_analytic_window(backend):
-    lags = np.r_[np.arange(-400, 0, 7), np.arange(1, 401, 7)]   # -40 .. +40 ms
+    lags = np.r_[np.arange(-400, 0, 7), np.arange(1, 401, 7)]  # -40 .. +40 ms
     lag_ms, dw, _ = _pairs(backend, lags)
-    assert np.allclose(lag_ms, lags * 0.1, atol=1e-9)        # the pairs are as designed
-    window = np.where(lag_ms > 0, A_PLUS * np.exp(-lag_ms / TAU),
-                      A_MINUS * np.exp(lag_ms / TAU))
+    assert np.allclose(lag_ms, lags * 0.1, atol=1e-9)  # the pairs are as designed
+    window = np.where(lag_ms > 0, A_PLUS * np.exp(-lag_ms / TAU), A_MINUS * np.exp(lag_ms / TAU))
     assert np.allclose(dw, window, rtol=1e-12, atol=1e-16)
     assert dw[lag_ms > 0].min() > 0 > dw[lag_ms < 0].max()
 
@@ -88,8 +100,16 @@ def test_weight_is_clipped(backend):
     drive = SpikeGenerator(1, np.zeros(n_pairs, int), times + 0.9)
     post = Population(KICKED, 1, method="euler")
     kick = Synapses(drive, post, on_pre="v += 2*mV", connect=OneToOne())
-    S = Synapses(pre, post, model=STDP, on_pre=ON_PRE, on_post=ON_POST,
-                 params={**PARAMS, "wmax": 0.6}, init={"w": W0}, connect=OneToOne())
+    S = Synapses(
+        pre,
+        post,
+        model=STDP,
+        on_pre=ON_PRE,
+        on_post=ON_POST,
+        params={**PARAMS, "wmax": 0.6},
+        init={"w": W0},
+        connect=OneToOne(),
+    )
     net = Network(pre, drive, post, kick, S, dt=0.1, seed=0, backend=backend)
     net.run(320.0)
     assert S.state.w[0] == 0.6
@@ -102,28 +122,47 @@ def test_on_post_updates_every_synapse_onto_the_spiking_neuron(backend):
     drive = SpikeGenerator(2, [0], [1.9])
     post = Population(KICKED, 2, method="euler")
     kick = Synapses(drive, post, on_pre="v += 2*mV", connect=OneToOne())
-    S = Synapses(pre, post, model="c : 1", on_post="c += 1",
-                 connect=FromArrays([0, 1, 2, 0, 2], [0, 0, 0, 1, 1]))
+    S = Synapses(
+        pre,
+        post,
+        model="c : 1",
+        on_post="c += 1",
+        connect=FromArrays([0, 1, 2, 0, 2], [0, 0, 0, 1, 1]),
+    )
     net = Network(pre, drive, post, kick, S, dt=0.1, seed=0, backend=backend)
     net.run(5.0)
-    assert dict(zip(zip(S.state.pre.tolist(), S.state.post.tolist()), S.state.c.tolist())) \
-        == {(0, 0): 1.0, (1, 0): 1.0, (2, 0): 1.0, (0, 1): 0.0, (2, 1): 0.0}
+    assert dict(zip(zip(S.state.pre.tolist(), S.state.post.tolist()), S.state.c.tolist())) == {
+        (0, 0): 1.0,
+        (1, 0): 1.0,
+        (2, 0): 1.0,
+        (0, 1): 0.0,
+        (2, 1): 0.0,
+    }
 
 
 def test_event_driven_errors():
     pre = SpikeGenerator(1, [0], [1.0])
     post = Population(KICKED, 1, method="euler")
-    nonlinear = Synapses(pre, post, model="dx/dt = -x**2/(10*ms) : 1 (event-driven)",
-                         on_pre="x += 1", connect=OneToOne())
+    nonlinear = Synapses(
+        pre,
+        post,
+        model="dx/dt = -x**2/(10*ms) : 1 (event-driven)",
+        on_pre="x += 1",
+        connect=OneToOne(),
+    )
     with pytest.raises(ModelError, match="event-driven equations must be linear"):
         Network(pre, post, nonlinear, backend="numpy").run(1.0)
-    reads_post = Synapses(pre, post, model="dx/dt = -x/(10*ms) + v_post/(mV*ms) : 1 "
-                          "(event-driven)", on_pre="x += 1", connect=OneToOne())
+    reads_post = Synapses(
+        pre,
+        post,
+        model="dx/dt = -x/(10*ms) + v_post/(mV*ms) : 1 (event-driven)",
+        on_pre="x += 1",
+        connect=OneToOne(),
+    )
     with pytest.raises(ModelError, match="event-driven equations cannot use v_post"):
         Network(pre, post, reads_post, backend="numpy").run(1.0)
     with pytest.raises(ModelError, match="needs the flag"):
-        Synapses(pre, post, model="dx/dt = -x/(10*ms) : 1", on_pre="x += 1",
-                 connect=OneToOne())
+        Synapses(pre, post, model="dx/dt = -x/(10*ms) : 1", on_pre="x += 1", connect=OneToOne())
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -133,9 +172,15 @@ def test_event_driven_with_a_constant_term_short_term_depression(backend):
     D, tau = 37.0, 100.0
     pre = SpikeGenerator(1, [0, 0], [1.0, 1.0 + D])
     post = Population(KICKED, 1, method="euler")
-    S = Synapses(pre, post, model="dx/dt = (1 - x)/taud : 1 (event-driven)",
-                 on_pre="x -= 0.5*x", params={"taud": "100 ms"}, init={"x": 1.0},
-                 connect=OneToOne())
+    S = Synapses(
+        pre,
+        post,
+        model="dx/dt = (1 - x)/taud : 1 (event-driven)",
+        on_pre="x -= 0.5*x",
+        params={"taud": "100 ms"},
+        init={"x": 1.0},
+        connect=OneToOne(),
+    )
     net = Network(pre, post, S, dt=0.1, seed=0, backend=backend)
     net.run(60.0)
     assert S.state.x[0] == pytest.approx(0.5 * (1 - 0.5 * np.exp(-D / tau)), rel=1e-13)
@@ -149,11 +194,17 @@ def test_event_driven_coupled_linear_system(backend):
     D, tau1, tau2 = 7.0, 10.0, 3.0
     pre = SpikeGenerator(1, [0, 0], [1.0, 1.0 + D])
     post = Population(KICKED, 1, method="euler")
-    S = Synapses(pre, post, model="""yrec : 1
+    S = Synapses(
+        pre,
+        post,
+        model="""yrec : 1
     dx/dt = -x/tau1 : 1 (event-driven)
-    dy/dt = (x - y)/tau2 : 1 (event-driven)""", on_pre="yrec = y; x += 1",
-                 params={"tau1": "10 ms", "tau2": "3 ms"}, init={"x": 0.0, "y": 0.0},
-                 connect=OneToOne())
+    dy/dt = (x - y)/tau2 : 1 (event-driven)""",
+        on_pre="yrec = y; x += 1",
+        params={"tau1": "10 ms", "tau2": "3 ms"},
+        init={"x": 0.0, "y": 0.0},
+        connect=OneToOne(),
+    )
     net = Network(pre, post, S, dt=0.1, seed=0, backend=backend)
     net.run(10.0)
     expected = tau1 / (tau1 - tau2) * (np.exp(-D / tau1) - np.exp(-D / tau2))

@@ -65,8 +65,7 @@ def test_rate_expression_of_t_in_a_file(tmp_path, backend):
     # (over half a period the sine integrates to +-2*(0.1 s)/(2 pi) = +-0.1/pi s);
     # n = 4000 neurons
     n = 4000
-    net = load_network(write(tmp_path, n, '"5 Hz + 2 Hz*sin(2*pi*t/(100 ms))"'),
-                       backend=backend)
+    net = load_network(write(tmp_path, n, '"5 Hz + 2 Hz*sin(2*pi*t/(100 ms))"'), backend=backend)
     net.run(net.info.duration)
     mon = net.info.spike_monitors["drive"]
     first, second = np.sum(mon.t <= 50.0), np.sum(mon.t > 50.0)

@@ -24,15 +24,15 @@ def test_rate_table_over_steps_and_neurons(backend):
     n, steps = 1000, 10000
     table = np.zeros((steps, n))
     table[: steps // 2, : n // 2] = 40.0
-    table[steps // 2:, n // 2:] = 40.0
+    table[steps // 2 :, n // 2 :] = 40.0
     G = PoissonGroup(n, table)
     mon = SpikeMonitor(G)
     net = Network(G, mon, dt=0.1, seed=2, backend=backend)
     net.run(1000.0)
     first, second = _half_counts(mon, n, 500.0)
     assert abs(first[: n // 2].mean() - 20.0) < 5 * 0.20
-    assert abs(second[n // 2:].mean() - 20.0) < 5 * 0.20
-    assert first[n // 2:].sum() == 0 and second[: n // 2].sum() == 0
+    assert abs(second[n // 2 :].mean() - 20.0) < 5 * 0.20
+    assert first[n // 2 :].sum() == 0 and second[: n // 2].sum() == 0
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -48,8 +48,8 @@ def test_rate_function_returning_one_rate_per_neuron(backend):
     # sum over neurons: Poisson-like with mean 0.4*sum(i) = 7960, sd about 89
     assert abs(mon.count.sum() - expected.sum()) < 5 * np.sqrt(expected.sum())
     # the rate grows with the index: the upper half fires about 3 times the lower half
-    lower, upper = mon.count[: n // 2].sum(), mon.count[n // 2:].sum()
-    assert 2.5 < upper / lower < 3.5        # expected (sum of 100..199)/(sum of 0..99) = 3.02
+    lower, upper = mon.count[: n // 2].sum(), mon.count[n // 2 :].sum()
+    assert 2.5 < upper / lower < 3.5  # expected (sum of 100..199)/(sum of 0..99) = 3.02
 
 
 def test_per_neuron_rates_identical_in_both_engines():
@@ -83,7 +83,7 @@ def test_rate_errors():
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_rate_table_larger_than_memory_is_refused(backend):
     # 10**6 neurons x 10**7 steps x 8 bytes = 80 TB: refused before anything is allocated
-    G = PoissonGroup(10 ** 6, lambda t: np.full(10 ** 6, 5.0))
+    G = PoissonGroup(10**6, lambda t: np.full(10**6, 5.0))
     net = Network(G, dt=0.1, seed=0, backend=backend)
     with pytest.raises(SimulationError, match="rate table of PoissonGroup .* would need"):
         net.run("1000 s")
@@ -94,7 +94,7 @@ def test_rate_monitor_larger_than_memory_is_refused(backend):
     G = PoissonGroup(1, "1 Hz")
     net = Network(G, RateMonitor(G), dt=0.1, seed=0, backend=backend)
     with pytest.raises(SimulationError, match="RateMonitor of .* would need .* GiB"):
-        net.run("1e7 s")          # 10**11 steps x 8 bytes
+        net.run("1e7 s")  # 10**11 steps x 8 bytes
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -104,9 +104,9 @@ def test_spike_monitor_stops_before_exceeding_memory(backend, monkeypatch):
     G = PoissonGroup(1000, "500 Hz")
     mon = SpikeMonitor(G)
     net = Network(G, mon, dt=0.1, seed=0, backend=backend)
-    net.run(0.1)           # compile before the memory shrinks (the compiler needs some)
+    net.run(0.1)  # compile before the memory shrinks (the compiler needs some)
     from biosnn import _memory
 
     monkeypatch.setattr(_memory, "available_bytes", lambda: 16 * 4096)
     with pytest.raises(SimulationError, match="SpikeMonitor of .* would need"):
-        net.run(100.0)      # about 50 000 spikes
+        net.run(100.0)  # about 50 000 spikes

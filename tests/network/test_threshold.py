@@ -15,8 +15,16 @@ import numpy as np
 import pytest
 
 from biosnn import Model, load_model, simulate
-from biosnn.network import (Blocks, FixedInDegree, Network, PoissonGroup, Population,
-                            SpikeMonitor, StateMonitor, Synapses)
+from biosnn.network import (
+    Blocks,
+    FixedInDegree,
+    Network,
+    PoissonGroup,
+    Population,
+    SpikeMonitor,
+    StateMonitor,
+    Synapses,
+)
 
 DT = 0.1
 
@@ -26,11 +34,16 @@ def brunel_like(n=2000, k_rec=1000, k_ext=20, backend="c", duration=100.0, seed=
     V_r 10 mV, refractory 2 ms), in-degree ``k_rec`` with ``V += 0.01 mV`` (delay 1.5 ms),
     external input ``V += 0.1 mV`` at 20 kHz per neuron.  The 1000 Poisson inputs of 20 Hz
     per neuron are drawn as ``k_ext`` private Poisson sources of 20000/k_ext Hz each (the
-    same total rate; a per-step Bernoulli draw needs rate*dt < 1)."""
-    lif = Model("dV/dt = -V/tau : volt (unless refractory)",
-                params={"tau": "20 ms", "theta": "20 mV", "Vr": "10 mV"},
-                threshold="V > theta", reset="V = Vr", refractory="2 ms",
-                name="brunel_repro")
+    same total rate; a per-step Bernoulli draw needs rate*dt < 1).
+    """
+    lif = Model(
+        "dV/dt = -V/tau : volt (unless refractory)",
+        params={"tau": "20 ms", "theta": "20 mV", "Vr": "10 mV"},
+        threshold="V > theta",
+        reset="V = Vr",
+        refractory="2 ms",
+        name="brunel_repro",
+    )
     P = Population(lif, n, method="exact", init={"V": "0 mV"})
     ext = PoissonGroup(n * k_ext, f"{20.0 * 1000 / k_ext} Hz")
     rec = Synapses(P, P, on_pre="V += 0.01*mV", connect=FixedInDegree(k_rec), delay=1.5)
@@ -58,7 +71,7 @@ def test_neuron_kicked_above_threshold_while_refractory_fires_again():
 def test_level_rule_identical_in_both_engines():
     small = dict(n=200, k_rec=100, k_ext=20, duration=30.0)
     a, b = brunel_like(backend="numpy", **small), brunel_like(backend="c", **small)
-    assert a.n > 500            # about 100 Hz x 200 neurons x 30 ms
+    assert a.n > 500  # about 100 Hz x 200 neurons x 30 ms
     assert np.array_equal(a.i, b.i) and np.array_equal(a.t, b.t)
 
 
@@ -68,16 +81,17 @@ def test_hh_without_reset_spikes_once_per_action_potential(backend):
     # 0.025 ms) per action potential; the upward-crossing rule gives exactly one spike per
     # action potential, the same count as simulate()
     hh = load_model("hodgkin_huxley")
-    currents = [7.0, 10.0, 20.0, 40.0]                 # uA/cm**2: tonic firing
+    currents = [7.0, 10.0, 20.0, 40.0]  # uA/cm**2: tonic firing
     P = Population(hh, len(currents), method="rk4", params={"I_ext": np.array(currents)})
     mon, vm = SpikeMonitor(P), StateMonitor(P, ["V"], np.arange(len(currents)))
     net = Network(P, mon, vm, dt="0.025 ms", seed=1, backend=backend)
     net.run(100.0)
     V = vm["V"]
     above = V > 0.0
-    aps = np.sum(above[:, 1:] & ~above[:, :-1], axis=1)   # upward crossings of 0 mV
-    assert np.all(aps >= 5)                               # tonic firing (>= 50 Hz)
+    aps = np.sum(above[:, 1:] & ~above[:, :-1], axis=1)  # upward crossings of 0 mV
+    assert np.all(aps >= 5)  # tonic firing (>= 50 Hz)
     assert mon.count.tolist() == aps.tolist()
-    ref = simulate(hh, 100.0, method="rk4", dt=0.025, n=len(currents),
-                   params={"I_ext": np.array(currents)})
+    ref = simulate(
+        hh, 100.0, method="rk4", dt=0.025, n=len(currents), params={"I_ext": np.array(currents)}
+    )
     assert mon.count.tolist() == [len(s) for s in ref.spikes]

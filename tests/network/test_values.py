@@ -21,8 +21,7 @@ import numpy as np
 import pytest
 
 from biosnn.errors import ModelError
-from biosnn.network.values import (Constant, LogNormal, Normal, Uniform, draw,
-                                   parse_value)
+from biosnn.network.values import Constant, LogNormal, Normal, Uniform, draw, parse_value
 
 N = 200_000
 
@@ -112,15 +111,16 @@ def test_convert_is_applied_to_parameters_and_arrays():
 def test_with_a_model_to_internal():
     from biosnn import Model
 
-    model = Model("dv/dt = (g*(E - v))/C : volt", params={"g": "0.01 uS", "E": "0 mV",
-                                                          "C": "100 pF"})
+    model = Model(
+        "dv/dt = (g*(E - v))/C : volt", params={"g": "0.01 uS", "E": "0 mV", "C": "100 pF"}
+    )
 
     def convert(x):
         return model.to_internal("g", x)
 
     x = draw(Normal("10 nS", "1 nS", low=0), 5000, np.random.default_rng(0), convert)
     assert _within(x, 10.0, 1.0)
-    assert draw(0.02, 1, None, convert).tolist() == [20.0]   # 0.02 uS = 20 nS
+    assert draw(0.02, 1, None, convert).tolist() == [20.0]  # 0.02 uS = 20 nS
     with pytest.raises(ModelError, match="parameter low.*needs conductance"):
         draw(Uniform("1 mV", "2 mV"), 3, np.random.default_rng(0), convert)
 
@@ -175,11 +175,18 @@ def test_frozen_hashable_and_repr():
     assert str(Normal(4, 1.5, low=0)) == "normal(4, 1.5, low=0)"
 
 
-@pytest.mark.parametrize("dist", [
-    Uniform("-60 mV", "-50 mV"), Normal("4 nS", "1.5 nS"),
-    Normal(0.5, 0.1, low=0.0, high=1.0), Normal(1, 2, high=3), LogNormal("1 nS", "0.5 nS"),
-    Constant("2 ms"), Uniform(-1.5e-3, 2),
-])
+@pytest.mark.parametrize(
+    "dist",
+    [
+        Uniform("-60 mV", "-50 mV"),
+        Normal("4 nS", "1.5 nS"),
+        Normal(0.5, 0.1, low=0.0, high=1.0),
+        Normal(1, 2, high=3),
+        LogNormal("1 nS", "0.5 nS"),
+        Constant("2 ms"),
+        Uniform(-1.5e-3, 2),
+    ],
+)
 def test_text_round_trip(dist):
     assert parse_value(str(dist)) == dist
 
@@ -198,18 +205,21 @@ def test_parse_value_forms():
     assert x.min() >= 0 and x.max() < 1
 
 
-@pytest.mark.parametrize("text, message", [
-    ("unifrom(0, 1)", "unknown distribution 'unifrom'"),
-    ("uniform(0)", "missing high"),
-    ("uniform(0, 1, 2)", "at most 2 arguments"),
-    ("normal(0, 1, lo=2)", "no parameter 'lo'"),
-    ("normal(0, 1, mean=2)", "given twice"),
-    ("normal(mean=0, 1)", "positional argument follows"),
-    ("uniform(a, 1)", "'a' is not a number"),
-    ("uniform(__import__('os'), 1)", "parentheses"),
-    ("mV", "not a number"),
-    ("", "not a number"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("unifrom(0, 1)", "unknown distribution 'unifrom'"),
+        ("uniform(0)", "missing high"),
+        ("uniform(0, 1, 2)", "at most 2 arguments"),
+        ("normal(0, 1, lo=2)", "no parameter 'lo'"),
+        ("normal(0, 1, mean=2)", "given twice"),
+        ("normal(mean=0, 1)", "positional argument follows"),
+        ("uniform(a, 1)", "'a' is not a number"),
+        ("uniform(__import__('os'), 1)", "parentheses"),
+        ("mV", "not a number"),
+        ("", "not a number"),
+    ],
+)
 def test_parse_value_errors_name_the_text(text, message):
     with pytest.raises(ModelError, match=message):
         parse_value(text)

@@ -25,9 +25,20 @@ def _sym(name):
     return sympy.Symbol(name, real=True)
 
 
-def make_spec(name, rhs: dict, params=(), *, noise=None, threshold=None, reset=(),
-              refractory_time=None, refractory_condition=None, unless_refractory=(),
-              aliases=(), time_dimensionless=False) -> KernelSpec:
+def make_spec(
+    name,
+    rhs: dict,
+    params=(),
+    *,
+    noise=None,
+    threshold=None,
+    reset=(),
+    refractory_time=None,
+    refractory_condition=None,
+    unless_refractory=(),
+    aliases=(),
+    time_dimensionless=False,
+) -> KernelSpec:
     """KernelSpec from ``rhs = {state: expr}`` (strings or sympy), params names.
 
     ``noise = {state: {noise_name: coefficient}}``; ``threshold`` a relation string;
@@ -45,8 +56,11 @@ def make_spec(name, rhs: dict, params=(), *, noise=None, threshold=None, reset=(
     f = tuple(S(rhs[s]) for s in states)
     ysyms = [ns[s] for s in states]
     noises = tuple(sorted({k for d in (noise or {}).values() for k in d}))
-    g = tuple(tuple(S((noise or {}).get(s, {}).get(k, 0)) for k in noises)
-              for s in states) if noises else ()
+    g = (
+        tuple(tuple(S((noise or {}).get(s, {}).get(k, 0)) for k in noises) for s in states)
+        if noises
+        else ()
+    )
     jac = tuple(tuple(sympy.diff(fi, yj) for yj in ysyms) for fi in f)
     dfdt = tuple(sympy.diff(fi, t) for fi in f)
     exp_euler = []
@@ -71,17 +85,43 @@ def make_spec(name, rhs: dict, params=(), *, noise=None, threshold=None, reset=(
                 crossing = thr.rhs - thr.lhs
     reset_t = tuple((states.index(s), S(e)) for s, e in reset)
     ur = tuple(s in unless_refractory for s in states) if unless_refractory else ()
-    key = hashlib.sha256(json.dumps([name, [str(x) for x in f], str(g), str(thr),
-                                     str(reset_t), str(refractory_time),
-                                     str(refractory_condition), ur,
-                                     [(a, str(e)) for a, e in aliases]]).encode()).hexdigest()
+    key = hashlib.sha256(
+        json.dumps(
+            [
+                name,
+                [str(x) for x in f],
+                str(g),
+                str(thr),
+                str(reset_t),
+                str(refractory_time),
+                str(refractory_condition),
+                ur,
+                [(a, str(e)) for a, e in aliases],
+            ]
+        ).encode()
+    ).hexdigest()
     return KernelSpec(
-        name=name, key=key, states=states, params=params, noises=noises, t=t, f=f, g=g,
-        jac=jac, dfdt=dfdt, threshold=thr, crossing=crossing, reset=reset_t,
+        name=name,
+        key=key,
+        states=states,
+        params=params,
+        noises=noises,
+        t=t,
+        f=f,
+        g=g,
+        jac=jac,
+        dfdt=dfdt,
+        threshold=thr,
+        crossing=crossing,
+        reset=reset_t,
         refractory_time=None if refractory_time is None else S(refractory_time),
         refractory_condition=None if refractory_condition is None else S(refractory_condition),
-        unless_refractory=ur, aliases=tuple((a, S(e)) for a, e in aliases),
-        exp_euler=tuple(exp_euler), linear=linear, time_dimensionless=time_dimensionless)
+        unless_refractory=ur,
+        aliases=tuple((a, S(e)) for a, e in aliases),
+        exp_euler=tuple(exp_euler),
+        linear=linear,
+        time_dimensionless=time_dimensionless,
+    )
 
 
 HH_RATES = {
@@ -103,9 +143,13 @@ def hh_spec() -> KernelSpec:
         "h": f"{r['alpha_h']}*(1 - h) - {r['beta_h']}*h",
         "n": f"{r['alpha_n']}*(1 - n) - {r['beta_n']}*n",
     }
-    return make_spec("hh", rhs, ("C", "gNa", "gK", "gL", "ENa", "EK", "EL", "I_ext"),
-                     threshold="V > 0",
-                     aliases=[("I_Na", "gNa*m**3*h*(V - ENa)")])
+    return make_spec(
+        "hh",
+        rhs,
+        ("C", "gNa", "gK", "gL", "ENa", "EK", "EL", "I_ext"),
+        threshold="V > 0",
+        aliases=[("I_Na", "gNa*m**3*h*(V - ENa)")],
+    )
 
 
 def hh_reference() -> dict:
@@ -115,11 +159,15 @@ def hh_reference() -> dict:
 def lif_spec(refractory=None, noise=False) -> KernelSpec:
     """dV/dt = (EL - V + R*I)/tau, threshold V > Vt, reset V = Vr."""
     return make_spec(
-        "lif", {"V": "(EL - V + R*I)/tau"}, ("EL", "R", "I", "tau", "Vt", "Vr", "tref"),
-        threshold="V > Vt", reset=[("V", "Vr")],
+        "lif",
+        {"V": "(EL - V + R*I)/tau"},
+        ("EL", "R", "I", "tau", "Vt", "Vr", "tref"),
+        threshold="V > Vt",
+        reset=[("V", "Vr")],
         refractory_time="tref" if refractory else None,
         unless_refractory=("V",) if refractory else (),
-        noise={"V": {"xi": "sigma"}} if noise else None)
+        noise={"V": {"xi": "sigma"}} if noise else None,
+    )
 
 
 LIF_PARAMS = {"EL": -65.0, "R": 10.0, "I": 2.0, "tau": 10.0, "Vt": -50.0, "Vr": -65.0, "tref": 2.0}
@@ -130,9 +178,24 @@ def hh():
     return hh_spec()
 
 
-def run_spec(spec, method, t1, y0, params=(), *, dt=None, rtol=None, atol=None, n=None,
-             stimuli=None, record_dt=0.1, record_every=1, seed=None, propagator=None,
-             max_steps=10_000_000):
+def run_spec(
+    spec,
+    method,
+    t1,
+    y0,
+    params=(),
+    *,
+    dt=None,
+    rtol=None,
+    atol=None,
+    n=None,
+    stimuli=None,
+    record_dt=0.1,
+    record_every=1,
+    seed=None,
+    propagator=None,
+    max_steps=10_000_000,
+):
     """Run the NumPy driver on a hand-built spec (internal units as given)."""
     from biosnn.solvers.drivers import run
     from biosnn.solvers.request import RunRequest
@@ -145,11 +208,23 @@ def run_spec(spec, method, t1, y0, params=(), *, dt=None, rtol=None, atol=None, 
     p = np.asarray(params, float)
     p = p.reshape(len(spec.params), -1) if p.size else np.zeros((len(spec.params), 1))
     p = np.array(np.broadcast_to(p, (len(spec.params), y0.shape[1])))
-    req = RunRequest(method=method, t0=0.0, t1=float(t1), dt=dt, rtol=rtol, atol=atol,
-                     y0=y0, params=p, stimuli=dict(stimuli or {}),
-                     record_states=tuple(range(spec.n_states)), record_every=record_every,
-                     record_dt=record_dt, seed=seed, propagator=propagator,
-                     max_steps=max_steps)
+    req = RunRequest(
+        method=method,
+        t0=0.0,
+        t1=float(t1),
+        dt=dt,
+        rtol=rtol,
+        atol=atol,
+        y0=y0,
+        params=p,
+        stimuli=dict(stimuli or {}),
+        record_states=tuple(range(spec.n_states)),
+        record_every=record_every,
+        record_dt=record_dt,
+        seed=seed,
+        propagator=propagator,
+        max_steps=max_steps,
+    )
     return run(spec, _kernel(spec), req)
 
 

@@ -29,15 +29,18 @@ def slope(dts, errs):
     return np.polyfit(np.log(dts), np.log(errs), 1)[0]
 
 
-@pytest.mark.parametrize("method,order,dts", [
-    ("euler", 1, [0.02, 0.01, 0.005]),
-    ("midpoint", 2, [0.04, 0.02, 0.01]),
-    ("heun", 2, [0.04, 0.02, 0.01]),
-    ("rk4", 4, [0.2, 0.1, 0.05]),
-    ("exponential_euler", 1, [0.02, 0.01, 0.005]),
-    ("euler_maruyama", 1, [0.02, 0.01, 0.005]),     # no noise: Euler
-    ("stochastic_heun", 2, [0.04, 0.02, 0.01]),      # no noise: Heun
-])
+@pytest.mark.parametrize(
+    "method,order,dts",
+    [
+        ("euler", 1, [0.02, 0.01, 0.005]),
+        ("midpoint", 2, [0.04, 0.02, 0.01]),
+        ("heun", 2, [0.04, 0.02, 0.01]),
+        ("rk4", 4, [0.2, 0.1, 0.05]),
+        ("exponential_euler", 1, [0.02, 0.01, 0.005]),
+        ("euler_maruyama", 1, [0.02, 0.01, 0.005]),  # no noise: Euler
+        ("stochastic_heun", 2, [0.04, 0.02, 0.01]),  # no noise: Heun
+    ],
+)
 def test_fixed_step_order(method, order, dts):
     errs = []
     for dt in dts:
@@ -63,19 +66,37 @@ def test_exact_is_exact():
     dt = 0.1
     M = np.zeros((3, 3))
     M[:2, :2] = A
-    raw = run_spec(spec, "exact", 10.0, [1.0, 0.0], dt=dt,
-                   propagator=scipy.linalg.expm(M * dt)[None], record_every=1000)
+    raw = run_spec(
+        spec,
+        "exact",
+        10.0,
+        [1.0, 0.0],
+        dt=dt,
+        propagator=scipy.linalg.expm(M * dt)[None],
+        record_every=1000,
+    )
     expected = scipy.linalg.expm(A * 10.0) @ [1.0, 0.0]
     np.testing.assert_allclose(raw.y_final[:, 0], expected, atol=1e-12)
 
 
 def _fixed_embedded(method, h, t_end, spec=COS, y0=1.0):
     """Integrate with the adaptive method's step function at a fixed step h."""
-    req = RunRequest(method=method, t0=0.0, t1=t_end, dt=h, rtol=1.0, atol=1.0,
-                     y0=np.array([[y0]]), params=np.zeros((0, 1)))
+    req = RunRequest(
+        method=method,
+        t0=0.0,
+        t1=t_end,
+        dt=h,
+        rtol=1.0,
+        atol=1.0,
+        y0=np.array([[y0]]),
+        params=np.zeros((0, 1)),
+    )
     prob = Problem(spec, _kernel(spec), req)
-    stepper = (_RosenbrockStep(prob, ROSENBROCK[method]) if method in ROSENBROCK
-               else _ERKStep(prob, TABLEAUX[method]))
+    stepper = (
+        _RosenbrockStep(prob, ROSENBROCK[method])
+        if method in ROSENBROCK
+        else _ERKStep(prob, TABLEAUX[method])
+    )
     y, t = np.array([[y0]]), 0.0
     for _ in range(round(t_end / h)):
         y, _, _ = stepper.attempt(np.array([t]), np.array([h]), y, None, None, None)
@@ -83,11 +104,14 @@ def _fixed_embedded(method, h, t_end, spec=COS, y0=1.0):
     return y[0, 0]
 
 
-@pytest.mark.parametrize("method,order,hs,t_end", [
-    ("rk23", 3, [0.1, 0.05, 0.025], 4.0),
-    ("rk45", 5, [0.2, 0.1, 0.05], 8.0),
-    ("dop853", 8, [0.8, 0.4, 0.2], 4.0),
-])
+@pytest.mark.parametrize(
+    "method,order,hs,t_end",
+    [
+        ("rk23", 3, [0.1, 0.05, 0.025], 4.0),
+        ("rk45", 5, [0.2, 0.1, 0.05], 8.0),
+        ("dop853", 8, [0.8, 0.4, 0.2], 4.0),
+    ],
+)
 def test_embedded_method_order(method, order, hs, t_end):
     errs = [abs(_fixed_embedded(method, h, t_end) - exact_cos(t_end)) for h in hs]
     assert slope(hs, errs) == pytest.approx(order, abs=0.2)
@@ -101,22 +125,36 @@ def test_rodas4_order():
     assert slope(hs, errs) == pytest.approx(4, abs=0.2)
 
 
-@pytest.mark.parametrize("method,order,hs", [
-    ("rk23", 3, [0.4, 0.2, 0.1]),
-    ("rk45", 4, [0.4, 0.2, 0.1]),
-    ("dop853", 7, [0.5, 0.25, 0.125]),
-    ("rodas4", 3, [0.4, 0.2, 0.1]),
-])
+@pytest.mark.parametrize(
+    "method,order,hs",
+    [
+        ("rk23", 3, [0.4, 0.2, 0.1]),
+        ("rk45", 4, [0.4, 0.2, 0.1]),
+        ("dop853", 7, [0.5, 0.25, 0.125]),
+        ("rodas4", 3, [0.4, 0.2, 0.1]),
+    ],
+)
 def test_dense_output_order(method, order, hs):
     """One step from t0 = 0.3: max error of the interpolant ~ h**(order + 1)."""
     t0 = 0.3
     errs = []
     for h in hs:
-        req = RunRequest(method=method, t0=0.0, t1=1.0, dt=h, rtol=1.0, atol=1.0,
-                         y0=np.array([[exact_cos(t0)]]), params=np.zeros((0, 1)))
+        req = RunRequest(
+            method=method,
+            t0=0.0,
+            t1=1.0,
+            dt=h,
+            rtol=1.0,
+            atol=1.0,
+            y0=np.array([[exact_cos(t0)]]),
+            params=np.zeros((0, 1)),
+        )
         prob = Problem(COS, _kernel(COS), req)
-        stepper = (_RosenbrockStep(prob, ROSENBROCK[method]) if method in ROSENBROCK
-                   else _ERKStep(prob, TABLEAUX[method]))
+        stepper = (
+            _RosenbrockStep(prob, ROSENBROCK[method])
+            if method in ROSENBROCK
+            else _ERKStep(prob, TABLEAUX[method])
+        )
         y = np.array([[exact_cos(t0)]])
         t, hh = np.array([t0]), np.array([h])
         y1, _, K = stepper.attempt(t, hh, y, None, None, None)

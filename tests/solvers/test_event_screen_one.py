@@ -34,20 +34,32 @@ def _run(model, t_end, method, tol, params, monkeypatch, screen):
 
     with monkeypatch.context() as mp:
         mp.setattr(drivers._AdaptiveRun, "_screen_one", counted)
-        res = biosnn.simulate(model, t_end, method=method, rtol=tol, atol=tol,
-                              backend="numpy", params=params, record=[])
+        res = biosnn.simulate(
+            model,
+            t_end,
+            method=method,
+            rtol=tol,
+            atol=tol,
+            backend="numpy",
+            params=params,
+            record=[],
+        )
     return [np.asarray(s).tolist() for s in res.spikes], calls
 
 
 @pytest.mark.parametrize("method,tol", METHODS)
 def test_oscillator_float_screen_matches_array_path(method, tol, monkeypatch):
-    model = biosnn.Model("dx/dt = -w*y : 1\ndy/dt = w*x : 1\nw : 1", params={"w": 0.5},
-                         initial={"x": 0.0, "y": -1.0}, threshold="x > 0.999")
+    model = biosnn.Model(
+        "dx/dt = -w*y : 1\ndy/dt = w*x : 1\nw : 1",
+        params={"w": 0.5},
+        initial={"x": 0.0, "y": -1.0},
+        threshold="x > 0.999",
+    )
     fast, calls = _run(model, 200.0, method, tol, None, monkeypatch, True)
     slow, _ = _run(model, 200.0, method, tol, None, monkeypatch, False)
-    assert calls["n"] > 0 and calls["skipped"] > 0   # the float screen ran and skipped
+    assert calls["n"] > 0 and calls["skipped"] > 0  # the float screen ran and skipped
     assert fast == slow
-    assert len(fast[0]) == 16                         # analytic count
+    assert len(fast[0]) == 16  # analytic count
 
 
 @pytest.mark.parametrize("method,tol", METHODS)

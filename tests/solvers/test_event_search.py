@@ -6,8 +6,8 @@ fits inside one accepted step was lost although the dense output showed it.  The
 fail on that code (counts below the reference) and pass with the search of
 :mod:`biosnn.solvers.events` ("Crossings inside a step").
 
-References:
-
+References
+----------
 * the harmonic oscillator ``dx/dt = -w*y, dy/dt = w*x`` (w = 0.5) from ``x = 0, y = -1``
   has the analytic solution ``x = sin(t/2)``; ``x > 0.999`` holds around each maximum,
   entered at ``t_k = 2*asin(0.999) + 4*pi*k``, k = 0..15 inside 200 time units
@@ -30,18 +30,22 @@ from biosnn.solvers.events import bernstein, first_upcrossing, split_bernstein
 OSC = "dx/dt = -w*y : 1\ndy/dt = w*x : 1\nw : 1"
 # analytic upward crossings of x = sin(t/2) through 0.999 in [0, 200]
 OSC_TIMES = 2 * math.asin(0.999) + 4 * math.pi * np.arange(16)
-ADAPTIVE = [("rk23", (1e-6, 1e-8)), ("rk45", (1e-6, 1e-10)), ("dop853", (1e-6, 1e-10)),
-            ("rodas4", (1e-6, 1e-9))]
+ADAPTIVE = [
+    ("rk23", (1e-6, 1e-8)),
+    ("rk45", (1e-6, 1e-10)),
+    ("dop853", (1e-6, 1e-10)),
+    ("rodas4", (1e-6, 1e-9)),
+]
 CASES = [(m, tol) for m, tols in ADAPTIVE for tol in tols]
 
 
 def oscillator(threshold="x > 0.999"):
-    return biosnn.Model(OSC, params={"w": 0.5}, initial={"x": 0.0, "y": -1.0},
-                        threshold=threshold)
+    return biosnn.Model(OSC, params={"w": 0.5}, initial={"x": 0.0, "y": -1.0}, threshold=threshold)
 
 
 def test_methods_cover_every_adaptive_and_stiff_method():
-    from biosnn.solvers.request import ADAPTIVE as A, STIFF as S
+    from biosnn.solvers.request import ADAPTIVE as A
+    from biosnn.solvers.request import STIFF as S
 
     assert sorted(A + S) == sorted(m for m, _ in ADAPTIVE)
 
@@ -75,13 +79,14 @@ def test_first_upcrossing_isolates_two_narrow_excursions():
 def test_first_upcrossing_needs_a_fall_when_it_starts_above():
     # P = (theta - 0.5)**2 - 0.01: above at 0, below on (0.4, 0.6), above again
     c = _bern_of_roots([0.4, 0.6], 1.0)
-    assert first_upcrossing(c, 0.0, 1.0, True, 1e-14) == (0.0, 0.0)   # spike at once
+    assert first_upcrossing(c, 0.0, 1.0, True, 1e-14) == (0.0, 0.0)  # spike at once
     br = first_upcrossing(c, 0.0, 1.0, False, 1e-14)
     assert br is not None and br[0] <= 0.6 <= br[1]
     # -(theta - 0.4)(theta - 0.6) - 0.0101 peaks at -1e-4 (theta = 0.5): never above,
     # although its Bernstein coefficients change sign (the search must split)
-    assert first_upcrossing(_bern_of_roots([0.4, 0.6], -1.0, -0.0101), 0.0, 1.0, True,
-                            1e-14) is None
+    assert (
+        first_upcrossing(_bern_of_roots([0.4, 0.6], -1.0, -0.0101), 0.0, 1.0, True, 1e-14) is None
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -93,8 +98,9 @@ def osc_runs():
     out = {}
     for method, tol in CASES:
         for backend in ("numpy", "c"):
-            res = biosnn.simulate(m, 200.0, method=method, rtol=tol, atol=tol,
-                                  backend=backend, record=[])
+            res = biosnn.simulate(
+                m, 200.0, method=method, rtol=tol, atol=tol, backend=backend, record=[]
+            )
             assert res.stats["backend"] == backend
             out[method, tol, backend] = np.asarray(res.spikes[0])
     return out
@@ -122,18 +128,28 @@ def test_oscillator_numpy_and_c_give_the_same_spikes(osc_runs, method, tol):
 
 
 @pytest.mark.parametrize("backend", ["numpy", "c"])
-@pytest.mark.parametrize("threshold,expected", [
-    # not affine: x**2 > 0.999**2 around both extremes of x = sin(t/2), entered at
-    # 2*asin(0.999) + 2*pi*k (k = 0..31)
-    ("x*x > 0.998001", 2 * math.asin(0.999) + 2 * math.pi * np.arange(32)),
-    # compound: the same excursions as x > 0.999 (y = -cos(t/2) is ~0 there)
-    ("x > 0.999 and y < 0.5", OSC_TIMES),
-])
+@pytest.mark.parametrize(
+    "threshold,expected",
+    [
+        # not affine: x**2 > 0.999**2 around both extremes of x = sin(t/2), entered at
+        # 2*asin(0.999) + 2*pi*k (k = 0..31)
+        ("x*x > 0.998001", 2 * math.asin(0.999) + 2 * math.pi * np.arange(32)),
+        # compound: the same excursions as x > 0.999 (y = -cos(t/2) is ~0 there)
+        ("x > 0.999 and y < 0.5", OSC_TIMES),
+    ],
+)
 def test_other_thresholds_sampled_on_the_dense_output(backend, threshold, expected):
     # dop853 at 1e-10 takes steps of ~0.55; the excursions last 0.18 > h/8, so the
     # samples at theta = i/8 see each of them (before: 5 of 16 found)
-    res = biosnn.simulate(oscillator(threshold), 200.0, method="dop853", rtol=1e-10,
-                          atol=1e-10, backend=backend, record=[])
+    res = biosnn.simulate(
+        oscillator(threshold),
+        200.0,
+        method="dop853",
+        rtol=1e-10,
+        atol=1e-10,
+        backend=backend,
+        record=[],
+    )
     spikes = np.asarray(res.spikes[0])
     assert spikes.size == expected.size
     np.testing.assert_allclose(spikes, expected, rtol=0, atol=1e-6)
@@ -154,27 +170,38 @@ dj/dt = -24 : 1
 @pytest.mark.parametrize("method", ["rk45", "dop853"])
 def test_two_excursions_inside_one_step(backend, method):
     # x(t) = -s**4 + 2 s**2 - 0.99 with s = t - 2, from t = 0: x, x', x'', x''' at s = -2
-    m = biosnn.Model(QUARTIC, initial={"x": -8.99, "v": 24.0, "a": -44.0, "j": 48.0},
-                     threshold="x > 0")
+    m = biosnn.Model(
+        QUARTIC, initial={"x": -8.99, "v": 24.0, "a": -44.0, "j": 48.0}, threshold="x > 0"
+    )
     # the first step is dt = 4 (the whole run); methods of order >= 4 integrate the
     # quartic exactly, so it is accepted and holds both excursions
-    res = biosnn.simulate(m, 4.0, method=method, rtol=1e-8, atol=1e-8, dt=4.0,
-                          backend=backend, record=[])
+    res = biosnn.simulate(
+        m, 4.0, method=method, rtol=1e-8, atol=1e-8, dt=4.0, backend=backend, record=[]
+    )
     assert res.stats["n_steps"] == 1
-    np.testing.assert_allclose(res.spikes[0], [2 - math.sqrt(1.1), 2 + math.sqrt(0.9)],
-                               rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        res.spikes[0], [2 - math.sqrt(1.1), 2 + math.sqrt(0.9)], rtol=0, atol=1e-9
+    )
 
 
 @pytest.mark.parametrize("backend", ["numpy", "c"])
-@pytest.mark.parametrize("refractory,expected", [
-    ("1.0", [2 - math.sqrt(1.1), 2 + math.sqrt(0.9)]),   # the second is 2.0 later
-    ("2.5", [2 - math.sqrt(1.1)]),                      # still refractory at the second
-])
+@pytest.mark.parametrize(
+    "refractory,expected",
+    [
+        ("1.0", [2 - math.sqrt(1.1), 2 + math.sqrt(0.9)]),  # the second is 2.0 later
+        ("2.5", [2 - math.sqrt(1.1)]),  # still refractory at the second
+    ],
+)
 def test_refractory_inside_one_step_without_reset(backend, refractory, expected):
-    m = biosnn.Model(QUARTIC, initial={"x": -8.99, "v": 24.0, "a": -44.0, "j": 48.0},
-                     threshold="x > 0", refractory=refractory)
-    res = biosnn.simulate(m, 4.0, method="dop853", rtol=1e-8, atol=1e-8, dt=4.0,
-                          backend=backend, record=[])
+    m = biosnn.Model(
+        QUARTIC,
+        initial={"x": -8.99, "v": 24.0, "a": -44.0, "j": 48.0},
+        threshold="x > 0",
+        refractory=refractory,
+    )
+    res = biosnn.simulate(
+        m, 4.0, method="dop853", rtol=1e-8, atol=1e-8, dt=4.0, backend=backend, record=[]
+    )
     np.testing.assert_allclose(res.spikes[0], expected, rtol=0, atol=1e-9)
 
 
@@ -209,8 +236,23 @@ aq = minimum(0.00002*Ca, 0.01) : 1
 bq = 0.001 : 1
 chi = minimum(Ca/250, 1) : 1
 """
-PR_PARAMS = dict(Cm=3.0, gL=0.1, gNa=30.0, gKdr=15.0, gCa=10.0, gKahp=0.8, gKC=15.0,
-                 EL=0.0, ENa=120.0, EK=-15.0, ECa=140.0, gc=2.1, p=0.5, Is=1.5, Id=0.0)
+PR_PARAMS = dict(
+    Cm=3.0,
+    gL=0.1,
+    gNa=30.0,
+    gKdr=15.0,
+    gCa=10.0,
+    gKahp=0.8,
+    gKC=15.0,
+    EL=0.0,
+    ENa=120.0,
+    EK=-15.0,
+    ECa=140.0,
+    gc=2.1,
+    p=0.5,
+    Is=1.5,
+    Id=0.0,
+)
 PR_INIT = dict(Vs=-4.6, Vd=-4.5, h=0.999, n=0.001, s=0.009, c=0.007, q=0.01, Ca=0.2)
 # fixed-step reference: rk4 at dt = 0.0025 and at dt = 0.01 both give 23 spikes
 PR_SPIKES = 23
@@ -218,8 +260,9 @@ PR_SPIKES = 23
 
 def pinsky_rinzel():
     eqs = PINSKY_RINZEL + "".join(f"{k} : 1\n" for k in PR_PARAMS)
-    return biosnn.Model(eqs, params=PR_PARAMS, initial=PR_INIT, threshold="Vs > 60",
-                        name="pinsky_rinzel")
+    return biosnn.Model(
+        eqs, params=PR_PARAMS, initial=PR_INIT, threshold="Vs > 60", name="pinsky_rinzel"
+    )
 
 
 @pytest.mark.slow
@@ -231,12 +274,15 @@ def test_burster_reference_is_converged():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method,tol", [("dop853", 1e-6), ("dop853", 1e-9), ("rk45", 1e-6),
-                                        ("rodas4", 1e-6), ("rk23", 1e-6)])
+@pytest.mark.parametrize(
+    "method,tol",
+    [("dop853", 1e-6), ("dop853", 1e-9), ("rk45", 1e-6), ("rodas4", 1e-6), ("rk23", 1e-6)],
+)
 def test_burster_spike_count_matches_fixed_step_reference(method, tol):
     # before: dop853 at 1e-6 found 22, rk45 at 1e-6 21
-    res = biosnn.simulate(pinsky_rinzel(), 2000.0, method=method, rtol=tol, atol=tol,
-                          backend="c", record=[])
+    res = biosnn.simulate(
+        pinsky_rinzel(), 2000.0, method=method, rtol=tol, atol=tol, backend="c", record=[]
+    )
     assert len(res.spikes[0]) == PR_SPIKES
 
 
@@ -244,9 +290,14 @@ def test_burster_spike_count_matches_fixed_step_reference(method, tol):
 def test_burster_numpy_matches_c():
     # before: NumPy 21, C 22 spikes (dop853 at 1e-6)
     m = pinsky_rinzel()
-    runs = [np.asarray(biosnn.simulate(m, 2000.0, method="dop853", rtol=1e-6, atol=1e-6,
-                                       backend=b, record=[]).spikes[0])
-            for b in ("numpy", "c")]
+    runs = [
+        np.asarray(
+            biosnn.simulate(
+                m, 2000.0, method="dop853", rtol=1e-6, atol=1e-6, backend=b, record=[]
+            ).spikes[0]
+        )
+        for b in ("numpy", "c")
+    ]
     assert runs[0].size == runs[1].size == PR_SPIKES
     # the bursts amplify round-off differences between the backends (their step counts
     # differ by 2 of 2481 here, as before this change): measured 0.023 ms at most
@@ -259,8 +310,16 @@ def test_fi_curve_default_method_counts_burster_spikes():
 
     # fi_curve's defaults: dop853, rtol 1e-6, atol 1e-8 (before: 18 spikes at Is = 1.5);
     # reference counts from rk4 at dt = 0.0025 over the same 2000 ms: 8, 12, 23
-    fi = fi_curve(pinsky_rinzel(), "Is", [1.0, 1.25, 1.5], 2000.0, transient=0.0,
-                  rheobase=False, bifurcation=False, backend="c")
+    fi = fi_curve(
+        pinsky_rinzel(),
+        "Is",
+        [1.0, 1.25, 1.5],
+        2000.0,
+        transient=0.0,
+        rheobase=False,
+        bifurcation=False,
+        backend="c",
+    )
     assert list(fi.n_spikes) == [8, 12, 23]
 
 

@@ -13,8 +13,9 @@ import pytest
 from conftest import LIF_PARAMS, hh_reference, hh_spec, lif_spec, make_spec, run_spec
 
 P = LIF_PARAMS
-T_ISI = P["tau"] * math.log((P["EL"] + P["R"] * P["I"] - P["Vr"])
-                            / (P["EL"] + P["R"] * P["I"] - P["Vt"]))
+T_ISI = P["tau"] * math.log(
+    (P["EL"] + P["R"] * P["I"] - P["Vr"]) / (P["EL"] + P["R"] * P["I"] - P["Vt"])
+)
 
 
 def lif_params(**over):
@@ -30,15 +31,15 @@ def lif_expected(t_end, tref):
     return np.array(out)
 
 
-@pytest.mark.parametrize("method,tol,accuracy", [
-    ("rk45", 1e-12, 1e-6), ("dop853", 1e-12, 1e-6), ("rk23", 1e-9, 1e-4),
-    ("rodas4", 1e-10, 1e-5)])
+@pytest.mark.parametrize(
+    "method,tol,accuracy",
+    [("rk45", 1e-12, 1e-6), ("dop853", 1e-12, 1e-6), ("rk23", 1e-9, 1e-4), ("rodas4", 1e-10, 1e-5)],
+)
 @pytest.mark.parametrize("refractory", [False, True])
 def test_lif_spike_times_adaptive(method, tol, accuracy, refractory):
     spec = lif_spec(refractory=refractory)
     tref = P["tref"] if refractory else 0.0
-    raw = run_spec(spec, method, 100.0, [P["Vr"]], lif_params(), rtol=tol, atol=tol,
-                   record_dt=1.0)
+    raw = run_spec(spec, method, 100.0, [P["Vr"]], lif_params(), rtol=tol, atol=tol, record_dt=1.0)
     expected = lif_expected(100.0, tref)
     assert raw.spike_time.size == expected.size
     np.testing.assert_allclose(raw.spike_time, expected, atol=accuracy, rtol=0)
@@ -46,8 +47,9 @@ def test_lif_spike_times_adaptive(method, tol, accuracy, refractory):
 
 def test_lif_refractory_holds_v():
     spec = lif_spec(refractory=True)
-    raw = run_spec(spec, "rk45", 40.0, [P["Vr"]], lif_params(), rtol=1e-10, atol=1e-10,
-                   record_dt=0.05)
+    raw = run_spec(
+        spec, "rk45", 40.0, [P["Vr"]], lif_params(), rtol=1e-10, atol=1e-10, record_dt=0.05
+    )
     t, v = raw.t, raw.y[0, 0]
     ts = raw.spike_time[0]
     held = (t > ts) & (t < ts + P["tref"])
@@ -64,9 +66,9 @@ def test_fixed_step_reset_and_refractory():
     raw = run_spec(spec, "rk4", 40.0, [P["Vr"]], lif_params(), dt=dt, record_every=1)
     t, v = raw.t, raw.y[0, 0]
     ts = raw.spike_time[0]
-    assert abs(ts - T_ISI) < 1e-3                       # linear interpolation
-    k_spike = int(np.ceil(ts / dt - 1e-9))              # the step ending after ts
-    assert v[k_spike] == P["Vr"]                         # reset at the step end
+    assert abs(ts - T_ISI) < 1e-3  # linear interpolation
+    k_spike = int(np.ceil(ts / dt - 1e-9))  # the step ending after ts
+    assert v[k_spike] == P["Vr"]  # reset at the step end
     for k in range(k_spike, k_spike + 40):
         refractory = t[k] + dt / 2 < ts + P["tref"]
         if refractory:
@@ -86,20 +88,23 @@ def test_no_spike_at_t0_and_upward_crossings_only():
 
 
 def _osc_spec(threshold, **kw):
-    """x = sin t, y = cos t."""
+    """X = sin t, y = cos t."""
     return make_spec("osc", {"x": "y", "y": "-x"}, threshold=threshold, **kw)
 
 
 K = np.arange(5)
-UP = np.pi / 6 + 2 * np.pi * K          # upward crossings of x = 0.5
+UP = np.pi / 6 + 2 * np.pi * K  # upward crossings of x = 0.5
 
 
-@pytest.mark.parametrize("method,kw,tol", [
-    ("rk4", {"dt": 0.01}, 2e-5),          # linear interpolation: O(dt**2)
-    ("rk45", {"rtol": 1e-10, "atol": 1e-10}, 1e-8),
-    ("dop853", {"rtol": 1e-10, "atol": 1e-10}, 1e-8),
-    ("rodas4", {"rtol": 1e-10, "atol": 1e-10}, 1e-7),
-])
+@pytest.mark.parametrize(
+    "method,kw,tol",
+    [
+        ("rk4", {"dt": 0.01}, 2e-5),  # linear interpolation: O(dt**2)
+        ("rk45", {"rtol": 1e-10, "atol": 1e-10}, 1e-8),
+        ("dop853", {"rtol": 1e-10, "atol": 1e-10}, 1e-8),
+        ("rodas4", {"rtol": 1e-10, "atol": 1e-10}, 1e-7),
+    ],
+)
 def test_refractory_condition(method, kw, tol):
     """Refractory while t < 8 after the spike at pi/6 blocks the crossing at 2*pi + pi/6."""
     spec = _osc_spec("x > 0.5", refractory_condition="t < 8")
@@ -118,12 +123,13 @@ def test_compound_threshold_bisection():
 
 
 def test_reset_sequence_sees_earlier_assignments():
-    """reset 'v = 0; w = w + v' uses the new v (Izhikevich-style ordering)."""
-    spec = make_spec("seq", {"v": "1", "w": "0"}, threshold="v > 1",
-                     reset=[("v", "0"), ("w", "w + v + 1")])
+    """Reset 'v = 0; w = w + v' uses the new v (Izhikevich-style ordering)."""
+    spec = make_spec(
+        "seq", {"v": "1", "w": "0"}, threshold="v > 1", reset=[("v", "0"), ("w", "w + v + 1")]
+    )
     raw = run_spec(spec, "rk45", 3.5, [0.0, 0.0], rtol=1e-9, atol=1e-9, record_dt=0.5)
     np.testing.assert_allclose(raw.spike_time, [1.0, 2.0, 3.0], atol=1e-9)
-    assert raw.y_final[1, 0] == 3.0                      # w += 0 + 1 at each spike
+    assert raw.y_final[1, 0] == 3.0  # w += 0 + 1 at each spike
     np.testing.assert_allclose(raw.y_final[0, 0], 0.5, atol=1e-9)
 
 
@@ -132,15 +138,22 @@ def test_reset_sequence_sees_earlier_assignments():
 # --------------------------------------------------------------------------------------
 def _hh_params(ref):
     P_ = ref["params"]
-    return [P_["C"], P_["gNa"], P_["gK"], P_["gL"], P_["ENa"], P_["EK"], P_["EL"],
-            ref["I_ext"]]
+    return [P_["C"], P_["gNa"], P_["gK"], P_["gL"], P_["ENa"], P_["EK"], P_["EL"], ref["I_ext"]]
 
 
 @pytest.mark.parametrize("method", ["rk45", "dop853"])
 def test_hh_reference_spike_times(method):
     ref = hh_reference()
-    raw = run_spec(hh_spec(), method, ref["t_end"], ref["y0 (V, m, h, n)"], _hh_params(ref),
-                   rtol=1e-9, atol=1e-9, record_dt=10.0)
+    raw = run_spec(
+        hh_spec(),
+        method,
+        ref["t_end"],
+        ref["y0 (V, m, h, n)"],
+        _hh_params(ref),
+        rtol=1e-9,
+        atol=1e-9,
+        record_dt=10.0,
+    )
     expected = np.array(ref["spike_times"])
     assert raw.spike_time.size == ref["n_spikes"] == 69
     np.testing.assert_allclose(raw.spike_time, expected, atol=1e-4, rtol=0)
@@ -148,8 +161,9 @@ def test_hh_reference_spike_times(method):
 
 def test_hh_fixed_step_rk4_short():
     ref = hh_reference()
-    raw = run_spec(hh_spec(), "rk4", 100.0, ref["y0 (V, m, h, n)"], _hh_params(ref),
-                   dt=0.01, record_every=100)
+    raw = run_spec(
+        hh_spec(), "rk4", 100.0, ref["y0 (V, m, h, n)"], _hh_params(ref), dt=0.01, record_every=100
+    )
     expected = np.array(ref["spike_times"])
     expected = expected[expected < 100]
     np.testing.assert_allclose(raw.spike_time, expected, atol=1e-3)
@@ -167,12 +181,10 @@ def test_stimulus_at_stage_times_fixed_step():
 
     stim = Stimulus.step([-np.inf, 0.55], [0.0, 1.0])
     spec = _integrator_spec()
-    raw = run_spec(spec, "euler", 1.0, [0.0], [0.0], dt=0.1, stimuli={0: stim},
-                   record_every=1)
+    raw = run_spec(spec, "euler", 1.0, [0.0], [0.0], dt=0.1, stimuli={0: stim}, record_every=1)
     # Euler sees I at t_k: steps starting at 0.6, 0.7, 0.8, 0.9
     assert raw.y_final[0, 0] == pytest.approx(0.4, abs=1e-14)
-    raw = run_spec(spec, "rk4", 0.6, [0.0], [0.0], dt=0.1, stimuli={0: stim},
-                   record_every=1)
+    raw = run_spec(spec, "rk4", 0.6, [0.0], [0.0], dt=0.1, stimuli={0: stim}, record_every=1)
     # the step [0.5, 0.6] has stages at 0.5, 0.55, 0.55, 0.6 -> (0 + 2 + 2 + 1)/6 * dt
     assert raw.y_final[0, 0] == pytest.approx(0.1 * 5 / 6, abs=1e-14)
 
@@ -185,8 +197,9 @@ def test_stimulus_breakpoints_adaptive(method):
     spec = make_spec("leaky", {"v": "(-v + I)/tau"}, ("I", "tau"))
     stim = Stimulus.pulse(10.0, 30.0, 2.0)
     tol = 1e-10
-    raw = run_spec(spec, method, 50.0, [0.0], [0.0, 5.0], rtol=tol, atol=tol,
-                   stimuli={0: stim}, record_dt=0.5)
+    raw = run_spec(
+        spec, method, 50.0, [0.0], [0.0, 5.0], rtol=tol, atol=tol, stimuli={0: stim}, record_dt=0.5
+    )
     t = raw.t
     on = np.clip(t - 10, 0, 20)
     v_on = 2.0 * (1 - np.exp(-on / 5.0))
@@ -200,10 +213,11 @@ def test_linear_stimulus_ramp():
 
     stim = Stimulus.linear([0.0, 10.0], [0.0, 1.0])
     spec = _integrator_spec()
-    raw = run_spec(spec, "rk45", 20.0, [0.0], [0.0], rtol=1e-10, atol=1e-10,
-                   stimuli={0: stim}, record_dt=1.0)
+    raw = run_spec(
+        spec, "rk45", 20.0, [0.0], [0.0], rtol=1e-10, atol=1e-10, stimuli={0: stim}, record_dt=1.0
+    )
     t = raw.t
-    exact = np.where(t <= 10, t ** 2 / 20, 5 + (t - 10))
+    exact = np.where(t <= 10, t**2 / 20, 5 + (t - 10))
     np.testing.assert_allclose(raw.y[0, 0], exact, atol=1e-8)
 
 
@@ -212,27 +226,40 @@ def test_per_instance_params_and_stimulus_columns():
 
     spec = _integrator_spec()
     stim = Stimulus.step([-np.inf, 1.0], [[0.0, 0.0, 0.0], [1.0, 2.0, 3.0]])
-    raw = run_spec(spec, "rk45", 2.0, [0.0], [0.0], n=3, rtol=1e-10, atol=1e-10,
-                   stimuli={0: stim}, record_dt=1.0)
+    raw = run_spec(
+        spec,
+        "rk45",
+        2.0,
+        [0.0],
+        [0.0],
+        n=3,
+        rtol=1e-10,
+        atol=1e-10,
+        stimuli={0: stim},
+        record_dt=1.0,
+    )
     np.testing.assert_allclose(raw.y_final[0], [1.0, 2.0, 3.0], atol=1e-9)
 
 
-@pytest.mark.parametrize("method,t_end", [("rk45", 20.0), ("dop853", 20.0), ("rk23", 6.0),
-                                          ("rodas4", 6.0)])
+@pytest.mark.parametrize(
+    "method,t_end", [("rk45", 20.0), ("dop853", 20.0), ("rk23", 6.0), ("rodas4", 6.0)]
+)
 def test_instances_have_their_own_steps(method, t_end):
     """Vectorised adaptive run == separate runs (lock-step masking, partial acceptance,
-    dense output of a subset of instances)."""
+    dense output of a subset of instances).
+    """
     ref = hh_reference()
     Is = [8.0, 10.0, 14.0]
     params = np.array([_hh_params(ref)[:-1] + [i] for i in Is]).T
     y0 = ref["y0 (V, m, h, n)"]
-    raw = run_spec(hh_spec(), method, t_end, y0, params, n=3, rtol=1e-8, atol=1e-8,
-                   record_dt=0.5)
+    raw = run_spec(hh_spec(), method, t_end, y0, params, n=3, rtol=1e-8, atol=1e-8, record_dt=0.5)
     for i in range(3):
-        single = run_spec(hh_spec(), method, t_end, y0, params[:, i], rtol=1e-8, atol=1e-8,
-                          record_dt=0.5)
-        np.testing.assert_allclose(raw.spike_time[raw.spike_index == i], single.spike_time,
-                                   rtol=0, atol=1e-7)
+        single = run_spec(
+            hh_spec(), method, t_end, y0, params[:, i], rtol=1e-8, atol=1e-8, record_dt=0.5
+        )
+        np.testing.assert_allclose(
+            raw.spike_time[raw.spike_index == i], single.spike_time, rtol=0, atol=1e-7
+        )
         np.testing.assert_allclose(raw.y[:, i], single.y[:, 0], rtol=0, atol=1e-5)
 
 

@@ -1,5 +1,6 @@
 """biosnn.solvers.expm (the exact propagators of simulate and of network populations)
-against scipy.linalg.expm and the scalar exponential."""
+against scipy.linalg.expm and the scalar exponential.
+"""
 
 import numpy as np
 import pytest

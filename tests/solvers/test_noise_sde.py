@@ -17,12 +17,14 @@ from biosnn.solvers.noise import normal, seed_key
 
 def test_ou_mean_and_variance():
     tau, sigma, v0, T, n = 1.0, 0.5, 1.0, 1.0, 4000
-    spec = make_spec("ou", {"v": "-v/tau"}, ("tau", "sigma"),
-                     noise={"v": {"xi": "sigma*sqrt(2/tau)"}})
-    raw = run_spec(spec, "euler_maruyama", T, [v0], [tau, sigma], n=n, dt=0.001, seed=7,
-                   record_every=1000)
+    spec = make_spec(
+        "ou", {"v": "-v/tau"}, ("tau", "sigma"), noise={"v": {"xi": "sigma*sqrt(2/tau)"}}
+    )
+    raw = run_spec(
+        spec, "euler_maruyama", T, [v0], [tau, sigma], n=n, dt=0.001, seed=7, record_every=1000
+    )
     v = raw.y_final[0]
-    mean, var = v0 * np.exp(-T / tau), sigma ** 2 * (1 - np.exp(-2 * T / tau))
+    mean, var = v0 * np.exp(-T / tau), sigma**2 * (1 - np.exp(-2 * T / tau))
     se_mean, se_var = np.sqrt(var / n), var * np.sqrt(2 / n)
     assert abs(v.mean() - mean) < 4 * se_mean
     assert abs(v.var() - var) < 4 * se_var
@@ -42,12 +44,11 @@ def test_noise_is_reproducible_and_counter_based():
 
 def _gbm_strong_error(method, dt, mu=1.0, s=0.8, T=1.0, n=1000, seed=11):
     spec = make_spec("gbm", {"x": "mu*x"}, ("mu", "s"), noise={"x": {"xi": "s*x"}})
-    raw = run_spec(spec, method, T, [1.0], [mu, s], n=n, dt=dt, seed=seed,
-                   record_every=10 ** 6)
+    raw = run_spec(spec, method, T, [1.0], [mu, s], n=n, dt=dt, seed=seed, record_every=10**6)
     steps = round(T / dt)
     z = normal(seed_key(seed), np.arange(steps)[:, None], np.arange(n)[None, :])
     W = np.sqrt(dt) * z.sum(axis=0)
-    drift = mu - s ** 2 / 2 if method == "euler_maruyama" else mu
+    drift = mu - s**2 / 2 if method == "euler_maruyama" else mu
     exact = np.exp(drift * T + s * W)
     return np.mean(np.abs(raw.y_final[0] - exact))
 
@@ -62,13 +63,26 @@ def test_strong_order(method, order):
 
 def test_held_states_get_no_noise():
     """While refractory, an (unless refractory) state has zero drift and zero noise."""
-    spec = make_spec("noisy_lif", {"V": "(EL - V + R*I)/tau"},
-                     ("EL", "R", "I", "tau", "Vt", "Vr", "tref", "sigma"),
-                     threshold="V > Vt", reset=[("V", "Vr")], refractory_time="tref",
-                     unless_refractory=("V",), noise={"V": {"xi": "sigma"}})
-    raw = run_spec(spec, "euler_maruyama", 50.0, [-65.0],
-                   [-65.0, 10.0, 2.0, 10.0, -50.0, -65.0, 5.0, 0.5], dt=0.01, seed=2,
-                   record_every=1)
+    spec = make_spec(
+        "noisy_lif",
+        {"V": "(EL - V + R*I)/tau"},
+        ("EL", "R", "I", "tau", "Vt", "Vr", "tref", "sigma"),
+        threshold="V > Vt",
+        reset=[("V", "Vr")],
+        refractory_time="tref",
+        unless_refractory=("V",),
+        noise={"V": {"xi": "sigma"}},
+    )
+    raw = run_spec(
+        spec,
+        "euler_maruyama",
+        50.0,
+        [-65.0],
+        [-65.0, 10.0, 2.0, 10.0, -50.0, -65.0, 5.0, 0.5],
+        dt=0.01,
+        seed=2,
+        record_every=1,
+    )
     t, v = raw.t, raw.y[0, 0]
     ts = raw.spike_time[0]
     held = (t > ts + 0.02) & (t < ts + 4.9)

@@ -21,7 +21,7 @@ BACKENDS = ["numpy"] + (["c"] if c_build.compiler_available() else [])
 def _same(a, b):
     assert a.variables == b.variables and a.units == b.units
     np.testing.assert_array_equal(a.t, b.t)
-    for name in a.variables:                      # states and aliases
+    for name in a.variables:  # states and aliases
         np.testing.assert_array_equal(a[name], b[name])
     assert len(a.spikes) == len(b.spikes)
     for x, y in zip(a.spikes, b.spikes):
@@ -40,30 +40,39 @@ def test_model_round_trips():
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_result_round_trips(backend):
     hh = biosnn.load_model("hodgkin_huxley")
-    res = biosnn.simulate(hh, 20, params={"I_ext": [5.0, 10.0]}, n=2, method="rk4",
-                          dt=0.01, backend=backend)
-    res["I_Na"]                                   # an alias computed before pickling
+    res = biosnn.simulate(
+        hh, 20, params={"I_ext": [5.0, 10.0]}, n=2, method="rk4", dt=0.01, backend=backend
+    )
+    res["I_Na"]  # an alias computed before pickling
     back = pickle.loads(pickle.dumps(res))
     _same(back, res)
     assert back.stats == res.stats and back.model == hh
-    fresh = pickle.loads(pickle.dumps(biosnn.simulate(
-        hh, 20, params={"I_ext": [5.0, 10.0]}, n=2, method="rk4", dt=0.01,
-        backend=backend)))
-    _same(fresh, res)                             # aliases computed after unpickling
+    fresh = pickle.loads(
+        pickle.dumps(
+            biosnn.simulate(
+                hh, 20, params={"I_ext": [5.0, 10.0]}, n=2, method="rk4", dt=0.01, backend=backend
+            )
+        )
+    )
+    _same(fresh, res)  # aliases computed after unpickling
 
 
 def test_simulate_in_new_processes():
     """A model passed by pickle to spawned workers (no memory of this process) simulates
-    identically, and the Result comes back by pickle."""
+    identically, and the Result comes back by pickle.
+    """
     hh = biosnn.load_model("hodgkin_huxley")
-    runs = [dict(params={"I_ext": 10.0}, method="rk4", dt=0.01, backend="numpy"),
-            dict(params={"I_ext": 10.0}, method="rk45", rtol=1e-6, atol=1e-8,
-                 backend=BACKENDS[-1])]
+    runs = [
+        dict(params={"I_ext": 10.0}, method="rk4", dt=0.01, backend="numpy"),
+        dict(params={"I_ext": 10.0}, method="rk45", rtol=1e-6, atol=1e-8, backend=BACKENDS[-1]),
+    ]
     here = [biosnn.simulate(hh, 30, **kw) for kw in runs]
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
-        there = [f.result(timeout=300) for f in
-                 [pool.submit(biosnn.simulate, hh, 30, **kw) for kw in runs]]
+        there = [
+            f.result(timeout=300)
+            for f in [pool.submit(biosnn.simulate, hh, 30, **kw) for kw in runs]
+        ]
     for a, b in zip(here, there):
         assert b.stats["backend"] == a.stats["backend"]
         _same(a, b)

@@ -57,7 +57,7 @@ def test_fsal_is_derived():
 def test_error_exponents():
     assert TABLEAUX["rk45"].error_exponent_order == 5
     assert TABLEAUX["rk23"].error_exponent_order == 3
-    assert TABLEAUX["dop853"].error_exponent_order == 8     # Hairer's combined estimator
+    assert TABLEAUX["dop853"].error_exponent_order == 8  # Hairer's combined estimator
     assert ROSENBROCK["rodas4"].error_exponent_order == 4
 
 
@@ -73,14 +73,24 @@ def test_broken_tableaux_are_refused():
         ButcherTableau("bad", c=[0.5], A=[[0.5]], b=[1.0], order=1)
     rk45 = TABLEAUX["rk45"]
     with pytest.raises(ValueError, match="error weights"):
-        ButcherTableau("bad", c=rk45.c, A=rk45.A, b=rk45.b, b_err=rk45.b_err + 1e-3, order=5,
-                       error_order=4)
+        ButcherTableau(
+            "bad", c=rk45.c, A=rk45.A, b=rk45.b, b_err=rk45.b_err + 1e-3, order=5, error_order=4
+        )
     dense = np.array(rk45.dense)
     dense[2, 1] += 1e-3
-    dense[2, 2] -= 1e-3   # still reproduces b at theta = 1, but not order 4
+    dense[2, 2] -= 1e-3  # still reproduces b at theta = 1, but not order 4
     with pytest.raises(ValueError, match="dense output violates"):
-        ButcherTableau("bad", c=rk45.c, A=rk45.A, b=rk45.b, b_err=rk45.b_err, order=5,
-                       error_order=4, dense=dense, dense_order=4)
+        ButcherTableau(
+            "bad",
+            c=rk45.c,
+            A=rk45.A,
+            b=rk45.b,
+            b_err=rk45.b_err,
+            order=5,
+            error_order=4,
+            dense=dense,
+            dense_order=4,
+        )
 
 
 def test_dop853_dense_matches_hairers_nested_form():
@@ -89,7 +99,7 @@ def test_dop853_dense_matches_hairers_nested_form():
 
     tab = TABLEAUX["dop853"]
     rng = np.random.default_rng(1)
-    K = rng.normal(size=16)        # h*k_i for one scalar state, y0 = 0
+    K = rng.normal(size=16)  # h*k_i for one scalar state, y0 = 0
     K[12] = tab.b @ K[:12] * 0 + K[12]
     h = 1.0
     r2 = tab.b @ K[:12]
@@ -98,8 +108,9 @@ def test_dop853_dense_matches_hairers_nested_form():
     r = {r_: sum(v * K[j - 1] for j, v in _DOP853_D[r_].items()) for r_ in (5, 6, 7, 8)}
     for th in (0.0, 0.3, 0.77, 1.0):
         s1 = 1 - th
-        nested = th * (r2 + s1 * (r3 + th * (r4 + s1 * (r[5] + th * (r[6] + s1 * (
-            r[7] + th * r[8]))))))
+        nested = th * (
+            r2 + s1 * (r3 + th * (r4 + s1 * (r[5] + th * (r[6] + s1 * (r[7] + th * r[8])))))
+        )
         ours = h * tab.dense_weights(th)[:, 0] @ K
         assert ours == pytest.approx(nested, abs=1e-12)
 
@@ -112,6 +123,15 @@ def test_rodas4():
     # stiffly accurate: the last stage's argument is y1
     np.testing.assert_allclose(r.a[5, :5], r.m[:5])
     with pytest.raises(ValueError, match="order-4"):
-        RosenbrockTableau("bad", gamma=r.gamma, c=r.c, d=r.d, a=r.a, C=r.C,
-                          m=r.m + np.array([0, 0, 0, 0, 1e-3, -1e-3]), m_hat=r.m_hat,
-                          order=4, error_order=3)
+        RosenbrockTableau(
+            "bad",
+            gamma=r.gamma,
+            c=r.c,
+            d=r.d,
+            a=r.a,
+            C=r.C,
+            m=r.m + np.array([0, 0, 0, 0, 1e-3, -1e-3]),
+            m_hat=r.m_hat,
+            order=4,
+            error_order=3,
+        )
