@@ -189,7 +189,11 @@ def main(argv=None, *, out=None, err=None) -> int:
 
     Examples
     --------
-    >>> main(["models"])  # doctest: +SKIP
+    >>> status = main(["models"])  # doctest: +ELLIPSIS
+    adex             Adaptive exponential integrate-and-fire neuron (AdEx)
+    ...
+    >>> status
+    0
     """
     import warnings
 
