@@ -64,7 +64,7 @@ def child(method: str) -> None:
     # Instrument a few entry points (seen only where they are called through the module
     # attribute, which is how biosnn calls them today): where the first call's time goes.
     probes = [
-        ("biosnn.equations.model", "build_kernel_spec", "kernel_spec"),
+        ("biosnn.codegen.lower", "lower", "kernel_spec"),
         ("biosnn.codegen.c_backend", "kernel", "c_kernel"),
         ("biosnn.codegen.c_backend", "generate_source", "c_source"),
         ("biosnn.codegen.c_build", "build", "build"),

@@ -94,8 +94,7 @@ def _kernel(layout):
     The source is printed (sympy) and stored with the layout the first time; after that
     it is compiled with the pure-NumPy safe functions, which needs no sympy.
     """
-    from biosnn.codegen.numeric_source import compile_kernel_source
-    from biosnn.solvers.simulate import numpy_kernel
+    from biosnn.codegen.numpy_backend import compile_kernel_source, numpy_kernel
 
     if layout.numpy_source is None:
         numpy_kernel(layout)  # prints it and stores it in the layout
@@ -144,7 +143,7 @@ class System:
         self.kernel = self._cached("kernel", lambda: _kernel(self.spec))
         values = dict(model.params)
         for name, value in (params or {}).items():
-            model._check_param(name)
+            model.check_param(name)
             values[name] = value
         self.p = np.array(
             [[float(model.to_internal(k, values[k]))] for k in self.spec.params], dtype=float
@@ -156,7 +155,7 @@ class System:
 
     def index(self, name: str) -> int:
         """Row of parameter ``name`` in :attr:`p`."""
-        self.model._check_param(name)
+        self.model.check_param(name)
         return self.spec.params.index(name)
 
     def params_with(self, name: str, values) -> np.ndarray:
@@ -249,7 +248,7 @@ class System:
             import sympy
 
             sym = sympy.Symbol(name, real=True)
-            return [sympy.diff(e, sym) for e in self.spec.f], ()
+            return [sympy.diff(e, sym) for e in self.spec.full_spec().f], ()
 
         self.index(name)
         return self._call(self._derived_function(f"dfd_{name}", build), y, p)
@@ -275,7 +274,7 @@ class System:
             return sorted(index[y] for y in e.free_symbols if y in index)
 
         second, third = {}, {}
-        for i, row in enumerate(self.spec.jac):
+        for i, row in enumerate(self.spec.full_spec().jac):
             for j, e in enumerate(row):
                 if e is zero:
                     continue

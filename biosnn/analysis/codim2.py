@@ -321,7 +321,7 @@ def _jac_p_times(system, y, p, name, v) -> np.ndarray:
         sym = sympy.Symbol(name, real=True)
         exprs = [
             sum((sympy.diff(e, sym) * u[j] for j, e in enumerate(row)), sympy.S(0))
-            for row in system.spec.jac
+            for row in system.spec.full_spec().jac
         ]
         return exprs, u
 

@@ -270,7 +270,7 @@ def fi_curve(
     import time
 
     model = _as_model(model)
-    model._check_param(param)
+    model.check_param(param)
     if model.kernel_spec().threshold is None:
         raise BiosnnError(f"model {model.name} has no threshold: an f-I curve counts spikes")
     values = np.asarray(values, dtype=float).ravel()

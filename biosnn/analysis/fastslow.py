@@ -175,7 +175,7 @@ def fast_subsystem(model, slow: str, value=None):
         )
     if len(model.states) < 2:
         raise BiosnnError("a fast subsystem needs at least one other state")
-    args = model._args
+    args = model.arguments
     text = _without_equation(args["equations"], slow)
     if value is None:
         value = model.initial[slow]

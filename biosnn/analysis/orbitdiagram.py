@@ -171,7 +171,7 @@ def orbit_diagram(
     model = _as_model(model)
     if quantity not in _QUANTITIES:
         raise BiosnnError(f"quantity must be one of {', '.join(_QUANTITIES)}, not {quantity!r}")
-    model._check_param(param)
+    model.check_param(param)
     states = model.kernel_spec().states
     if quantity != "isi" and var not in states:
         raise BiosnnError(f"quantity {quantity!r} needs var= one of {', '.join(states)}")

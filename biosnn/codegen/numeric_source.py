@@ -1,12 +1,15 @@
-"""Python source that evaluates sympy expressions exactly as ``model.evaluate`` does.
+"""Python source that evaluates sympy expressions numerically: biosnn's one interpreter.
 
-:func:`biosnn.equations.model.evaluate` walks a sympy tree with NumPy.  The warm start path
-(docs/architecture.md, "Warm start") must give the *same bits* without importing sympy, so
-this module prints, once, while sympy is loaded, a Python function that performs the very
-same NumPy operations in the very same order:
+Every number computed from a sympy expression outside a kernel (initial values, the
+matrices of the ``exact`` method, a threshold at the start of a run) comes from here: the
+expressions are *printed* once, while sympy is loaded, as a Python function that performs
+NumPy operations in a fixed order, and the printed source runs.  The warm start path
+(docs/architecture.md, "Warm start") stores that source and runs it again without importing
+sympy, so a warm and a cold process compute the *same bits*.  :func:`evaluate` prints and
+runs one expression at once.
 
-* ``a + b + c`` (sympy's argument order) -> ``(a + b) + c`` (``sum(args[1:], args[0])``),
-  products likewise, ``x**y`` -> ``numpy.power(x, y)``, numbers -> ``numpy.float64``;
+* ``a + b + c`` (sympy's argument order) -> ``(a + b) + c``, products likewise, ``x**y``
+  -> ``numpy.power(x, y)``, numbers -> ``numpy.float64``;
 * ``Piecewise`` -> ``numpy.select(conditions, values, default=nan)``;
 * ``Min``/``Max``/``And``/``Or`` -> a left fold of the binary ufunc;
 * the safe functions of :mod:`biosnn.codegen.functions` -> their NumPy implementation;
@@ -18,19 +21,25 @@ Equal subtrees are computed once (the operations are pure, so this changes no bi
 source is our own output, stored in the cache directory and compiled with ``exec`` in a
 namespace that holds only NumPy and two helpers; user text never reaches it.
 
+This module sits below :mod:`biosnn.equations` (a Model computes its initial values with
+it) and imports nothing of biosnn but :mod:`biosnn.errors` and
+:mod:`biosnn.codegen.safe_numpy` (docs/architecture.md, "Layers").
+
 Examples
 --------
 >>> import sympy
->>> from biosnn.codegen.numeric_source import numeric_source, compile_numeric
+>>> from biosnn.codegen.numeric_source import evaluate, numeric_source, compile_numeric
 >>> x = sympy.Symbol("x", real=True)
 >>> src = numeric_source({"f": [sympy.exp(x) + 1]})
 >>> float(compile_numeric(src)["f"]({"x": 0.0})[0])
+2.0
+>>> float(evaluate(sympy.exp(x) + 1, {"x": 0.0}))
 2.0
 """
 
 from __future__ import annotations
 
-__all__ = ["numeric_source", "compile_numeric", "compile_kernel_source", "FORMAT"]
+__all__ = ["numeric_source", "compile_numeric", "evaluate", "FORMAT"]
 
 #: Bump when the printed form changes (part of every cache key that stores such source).
 FORMAT = "2"
@@ -62,6 +71,13 @@ _FUNCS = {
     "log1p": "log1p",
 }
 _FOLDS = {"Min": "minimum", "Max": "maximum", "And": "logical_and", "Or": "logical_or"}
+
+
+class _Unknown(ValueError):
+    """A construct the printer does not know (``args[0]``: the sympy node)."""
+
+    def __str__(self) -> str:
+        return f"cannot print {self.args[0]} as numeric source"
 
 
 class _Printer:
@@ -106,7 +122,7 @@ class _Printer:
                 for a in args[1:]:
                     code = f"_np.{_FOLDS[name]}({code}, {a})"
             else:
-                raise ValueError(f"cannot print {e} as numeric source")
+                raise _Unknown(e)
         var = f"_t{len(self.names)}"
         self.lines.append(f"        {var} = {code}")
         self.names[e] = var
@@ -116,9 +132,9 @@ class _Printer:
 def numeric_source(functions: dict) -> str:
     """Python source of ``name(values) -> tuple`` for each ``name -> [expr, ...]``.
 
-    ``values`` maps symbol names to numbers or arrays, as for ``evaluate``; a missing
+    ``values`` maps symbol names to numbers or arrays (one value per instance); a missing
     name raises :class:`~biosnn.errors.ModelError`.  Raises ValueError for a construct
-    ``evaluate`` does not know either.
+    that is not one of those listed in the module docstring.
     """
     import sympy
 
@@ -181,33 +197,31 @@ def compile_numeric(source: str, filename: str = "<biosnn-numeric>") -> dict:
     return {k: v for k, v in namespace.items() if callable(v) and not k.startswith("_")}
 
 
-def compile_kernel_source(source: str, filename: str) -> dict:
-    """Compile NumPy kernel source (``numpy_printer.generate``) without sympy.
+def evaluate(expr, values: dict):
+    """Evaluate a sympy expression numerically with NumPy; ``values``: name -> array.
 
-    The namespace is the one :class:`~biosnn.codegen.numpy_backend.NumpyKernel` runs its
-    source in (NumPy as ``_np``, ``math`` as ``_m``, its ``_full`` and ``_sel`` helpers),
-    with the safe functions taken from :mod:`biosnn.codegen.safe_numpy` (pure NumPy, no
-    sympy), so the functions compute the same bits as the NumpyKernel's.  The source is
-    registered with :mod:`linecache` under ``filename``.  Returns name -> function for
-    the kernel functions the source defines (``f``, ``jac``, ...).
+    Prints ``expr`` with :func:`numeric_source` and runs the printed function, so the
+    result has the bits that the stored source of a warm process gives.  Knows every
+    construct a :class:`~biosnn.codegen.spec.KernelSpec` may contain (including
+    ``expm1``, ``log1p`` and the safe functions of :mod:`biosnn.codegen.functions`);
+    never ``eval`` of user text, never ``lambdify``.
+
+    Raises
+    ------
+    ModelError
+        A symbol without a value, or a construct that cannot be evaluated.
+
+    Examples
+    --------
+    >>> import sympy
+    >>> x = sympy.Symbol("x", real=True)
+    >>> evaluate(sympy.Max(x, 1), {"x": [0.0, 2.0]}).tolist()
+    [1.0, 2.0]
     """
-    import linecache
-    import math
+    from biosnn.errors import ModelError
 
-    import numpy as np
-
-    from biosnn.codegen.numpy_backend import _FUNCTIONS, _MODULE, _full, _sel
-    from biosnn.codegen.safe_numpy import kernel_namespace
-
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace = {
-        _MODULE: np,
-        "_m": math,
-        "_full": _full,
-        "_sel": _sel,
-        "inf": np.inf,
-        "nan": np.nan,
-        **kernel_namespace(),
-    }
-    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - printed by us
-    return {name: namespace[name] for name in _FUNCTIONS if name in namespace}
+    try:
+        source = numeric_source({"value": [expr]})
+    except _Unknown as exc:
+        raise ModelError(f"cannot evaluate {exc.args[0]} numerically") from None
+    return compile_numeric(source, "<biosnn-evaluate>")["value"](values)[0]

@@ -53,7 +53,12 @@ import re
 
 import numpy as np
 
-__all__ = ["NumpyKernel", "print_numpy"]  # the printers: biosnn.codegen.numpy_printer
+__all__ = [
+    "NumpyKernel",
+    "numpy_kernel",
+    "compile_kernel_source",
+    "print_numpy",
+]  # the printers: biosnn.codegen.numpy_printer
 
 _MODULE = "_np"
 
@@ -105,9 +110,10 @@ class NumpyKernel:
     Parameters
     ----------
     spec : KernelSpec or KernelLayout
-        The lowered model.  A :class:`~biosnn.codegen.spec.KernelLayout` whose
-        ``numpy_source`` was stored by an earlier process is run without printing (and
-        without sympy); otherwise the source is printed from the full KernelSpec.
+        The lowered model (:class:`~biosnn.codegen.spec.Kernel`).  A
+        :class:`~biosnn.codegen.spec.KernelLayout` whose ``numpy_source`` was stored by an
+        earlier process is run without printing (and without sympy); otherwise the source
+        is printed from ``spec.full_spec()``.
 
     Attributes
     ----------
@@ -120,29 +126,13 @@ class NumpyKernel:
 
     def __init__(self, spec):
         self.spec = spec
-        self.source = getattr(spec, "numpy_source", None)
+        self.source = spec.numpy_source
         if self.source is None:
             from biosnn.codegen.numpy_printer import generate
 
-            self.source = generate(spec.full_spec() if hasattr(spec, "full_spec") else spec)
+            self.source = generate(spec.full_spec())
         self.filename = f"<biosnn-numpy {_ident(spec.name)} {spec.key[:12]}>"
-        linecache.cache[self.filename] = (
-            len(self.source),
-            None,
-            self.source.splitlines(True),
-            self.filename,
-        )
-        namespace = {
-            _MODULE: np,
-            "_m": math,
-            "_full": _full,
-            "_sel": _sel,
-            "inf": np.inf,
-            "nan": np.nan,
-        }
-        if _SAFE_CALL.search(self.source):  # (functions.py imports sympy)
-            namespace.update(_safe_functions())
-        exec(compile(self.source, self.filename, "exec"), namespace)  # noqa: S102 - printed by us
+        namespace = _run(self.source, self.filename, _SAFE_CALL.search(self.source) is not None)
         for name in _FUNCTIONS:
             setattr(self, name, namespace[name])
 
@@ -181,3 +171,56 @@ _FUNCTIONS = (
 
 def _ident(name: str) -> str:
     return re.sub(r"\W", "_", str(name)) or "model"
+
+
+def _run(source: str, filename: str, safe: bool) -> dict:
+    """Register ``source`` with :mod:`linecache` under ``filename`` and execute it in the
+    namespace of a NumPy kernel (with the safe functions when ``safe``); the namespace.
+    """
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = {
+        _MODULE: np,
+        "_m": math,
+        "_full": _full,
+        "_sel": _sel,
+        "inf": np.inf,
+        "nan": np.nan,
+    }
+    if safe:
+        namespace.update(_safe_functions())
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - printed by us
+    return namespace
+
+
+def compile_kernel_source(source: str, filename: str) -> dict:
+    """Compile NumPy kernel source (``numpy_printer.generate``) without sympy.
+
+    The namespace is the one :class:`NumpyKernel` runs its source in (NumPy as ``_np``,
+    ``math`` as ``_m``, the ``_full`` and ``_sel`` helpers and the safe functions of
+    :mod:`biosnn.codegen.safe_numpy`: pure NumPy, no sympy), so the functions compute the
+    same bits as the NumpyKernel's.  The source is registered with :mod:`linecache` under
+    ``filename``.  Returns name -> function for the kernel functions the source defines
+    (``f``, ``jac``, ...).
+    """
+    namespace = _run(source, filename, True)
+    return {name: namespace[name] for name in _FUNCTIONS if name in namespace}
+
+
+_KERNELS: dict = {}  # spec.key -> NumpyKernel (a cache, not semantics)
+
+
+def numpy_kernel(spec) -> NumpyKernel:
+    """The (cached) :class:`NumpyKernel` of ``spec`` (a KernelSpec or a KernelLayout; a
+    layout keeps the printed source for the next process).
+    """
+    kern = _KERNELS.get(spec.key)
+    if kern is None:
+        kern = NumpyKernel(spec)
+        if len(_KERNELS) > 64:
+            _KERNELS.clear()
+        _KERNELS[spec.key] = kern
+    # a layout met after its kernel was built from the full spec (phase_plane, then
+    # continuation; two presets of one model) still keeps the source for the next process
+    if spec.numpy_source is None:
+        spec.remember_numpy_source(kern.source)
+    return kern

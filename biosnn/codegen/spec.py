@@ -4,8 +4,13 @@ A :class:`~biosnn.equations.model.Model` carries equations with units, aliases, 
 display units.  Code generation needs less and needs it flatter: the right-hand side of each
 state in the internal unit system (ms, mV, pA, um, ...; see :mod:`biosnn.units`), aliases
 already substituted, with the numerically safe rewrites of :mod:`biosnn.codegen.rewrite`
-applied.  ``Model.kernel_spec()`` builds this once; the NumPy printer, the C printer and the
-solver drivers read nothing else.
+applied.  :func:`biosnn.codegen.lower.lower` builds it (``Model.kernel_spec()`` calls it
+once per model); the NumPy printer, the C printer and the solver drivers read nothing else.
+
+Two classes share one interface, :class:`Kernel`: :class:`KernelSpec` (the full lowered
+model, sympy expressions) and :class:`KernelLayout` (its names, flags and generated numeric
+source, without sympy: the warm start).  Code that runs a kernel takes either and uses only
+:class:`Kernel`'s attributes; code that prints one asks ``kernel.full_spec()``.
 
 Conventions
 -----------
@@ -27,11 +32,80 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["KernelSpec", "KernelLayout", "SYMBOLIC"]
+__all__ = ["Kernel", "KernelSpec", "KernelLayout", "SYMBOLIC"]
+
+
+class Kernel:
+    """What :class:`KernelSpec` and :class:`KernelLayout` both are: the names and flags of
+    a lowered model, and the way to its full symbolic form.
+
+    Attributes both define (fields of the two dataclasses)
+    ------------------------------------------------------
+    name, key : str
+    states, params, noises : tuple of str
+    time_dimensionless : bool
+    unless_refractory : tuple of bool
+    threshold, crossing, refractory_time, refractory_condition, linear
+        An expression (KernelSpec) or :data:`SYMBOLIC` (KernelLayout), or None: test them
+        with ``is not None``.
+    reset : tuple of (int, expression)
+    exp_euler : tuple of (pair or None)
+    aliases : tuple of (str, expression)
+    alias_names : tuple of str
+    crossing_affine : tuple of int or None
+
+    Methods and properties here: the counts, :meth:`full_spec`,
+    :meth:`numeric`, :attr:`numpy_source` and :meth:`remember_numpy_source`.  Anything
+    else (``f``, ``jac``, ``t`` ...) is only on a KernelSpec: ask ``full_spec()`` for it.
+    """
+
+    __slots__ = ()
+
+    @property
+    def n_states(self) -> int:
+        return len(self.states)
+
+    @property
+    def n_params(self) -> int:
+        return len(self.params)
+
+    @property
+    def n_noises(self) -> int:
+        return len(self.noises)
+
+    @property
+    def has_events(self) -> bool:
+        return self.threshold is not None
+
+    def full_spec(self) -> KernelSpec:
+        """The full :class:`KernelSpec` (a KernelLayout builds the sympy side of its model)."""
+        raise NotImplementedError
+
+    def numeric(self, name: str):
+        """The compiled generated function ``name`` (``linear_Ab``, ``threshold``; see
+        :class:`KernelLayout`), or None when there is none: then evaluate the expressions
+        of :meth:`full_spec` with :func:`biosnn.codegen.numeric_source.evaluate` (the
+        same bits).
+        """
+        return None
+
+    @property
+    def numpy_source(self) -> str | None:
+        """The stored source of the NumPy kernel, or None (then it is printed)."""
+        return None
+
+    def remember_numpy_source(self, source: str) -> None:
+        """Keep the NumPy kernel's source for the next process (if this kernel is cached)."""
+
+    def __hash__(self) -> int:  # identity of content, not of the object
+        return hash(self.key)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Kernel) and other.key == self.key
 
 
 @dataclass(frozen=True, eq=False)
-class KernelSpec:
+class KernelSpec(Kernel):
     """Everything a backend needs to generate and drive a kernel for one model.
 
     Attributes
@@ -107,22 +181,6 @@ class KernelSpec:
     extra: dict = field(default_factory=dict)
 
     @property
-    def n_states(self) -> int:
-        return len(self.states)
-
-    @property
-    def n_params(self) -> int:
-        return len(self.params)
-
-    @property
-    def n_noises(self) -> int:
-        return len(self.noises)
-
-    @property
-    def has_events(self) -> bool:
-        return self.threshold is not None
-
-    @property
     def crossing_affine(self) -> tuple | None:
         """Whether ``crossing`` is affine in the states, for exact event location.
 
@@ -148,11 +206,17 @@ class KernelSpec:
         names = {s.name for s in cr.free_symbols}
         return tuple(k for k, n in enumerate(self.params) if n in names)
 
-    def __hash__(self) -> int:  # identity of content, not of the object
-        return hash(self.key)
+    @property
+    def alias_names(self) -> tuple:
+        """Alias names, in the order of :attr:`aliases`."""
+        return tuple(n for n, _ in self.aliases)
 
-    def __eq__(self, other) -> bool:
-        return isinstance(other, KernelSpec) and other.key == self.key
+    def full_spec(self) -> KernelSpec:
+        """Return this KernelSpec itself."""
+        return self
+
+    __hash__ = Kernel.__hash__
+    __eq__ = Kernel.__eq__
 
 
 class _Symbolic:
@@ -168,7 +232,7 @@ class _Symbolic:
 #: The placeholder of a present expression in a :class:`KernelLayout` (``is not None``).
 SYMBOLIC = _Symbolic()
 
-#: KernelSpec fields that a KernelLayout answers itself (everything else: ``full()``).
+#: KernelSpec fields that a KernelLayout answers itself (the others: ``full_spec()``).
 LAYOUT_FIELDS = (
     "name",
     "key",
@@ -192,12 +256,12 @@ LAYOUT_FIELDS = (
 
 
 @dataclass(frozen=True, eq=False)
-class KernelLayout:
+class KernelLayout(Kernel):
     """A :class:`KernelSpec` without sympy: names, flags and generated numeric source.
 
     ``Model.layout`` returns one, read from the cache directory on a warm start (see
     docs/architecture.md, "Warm start"), so that ``simulate`` and the backends can run a
-    cached kernel without importing sympy.  It has every attribute of a KernelSpec:
+    cached kernel without importing sympy.  It has the attributes of :class:`Kernel`:
 
     * names and flags are its own: ``name``, ``key`` (the KernelSpec's key), ``states``,
       ``params``, ``noises``, ``time_dimensionless``, ``unless_refractory``;
@@ -208,8 +272,9 @@ class KernelLayout:
       - so tests such as ``spec.threshold is not None`` answer alike;
     * ``crossing_affine`` (the parameter indices of an affine crossing, or None) is
       stored, as computed by :attr:`KernelSpec.crossing_affine`;
-    * any other attribute (``f``, ``jac``, ``t`` ...) builds the full KernelSpec
-      (``full()``, sympy) and answers from it.
+    * the symbolic attributes (``f``, ``jac``, ``t`` ...) are not here: ``full_spec()``
+      builds the full KernelSpec (sympy) from the model (``full``, the model's bound
+      ``kernel_spec``).
 
     ``numeric_source`` defines ``linear_Ab(values)`` (the entries of A row by row, then b)
     and ``threshold(values)`` printed by :mod:`biosnn.codegen.numeric_source`; ``numpy_source``
@@ -239,24 +304,12 @@ class KernelLayout:
     store: object = field(default=None, repr=False)
     _compiled: dict = field(default_factory=dict, repr=False)
 
-    n_states = KernelSpec.n_states
-    n_params = KernelSpec.n_params
-    n_noises = KernelSpec.n_noises
-    has_events = KernelSpec.has_events
-    __hash__ = KernelSpec.__hash__
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, (KernelSpec, KernelLayout)) and other.key == self.key
+    __hash__ = Kernel.__hash__
+    __eq__ = Kernel.__eq__
 
     @property
     def aliases(self) -> tuple:
         return tuple((n, SYMBOLIC) for n in self.alias_names)
-
-    def __getattr__(self, name):
-        # only called for attributes the layout does not have: the symbolic ones
-        if name.startswith("_") or self.full is None:
-            raise AttributeError(name)
-        return getattr(self.full(), name)
 
     def __getstate__(self) -> dict:
         # pickled without the compiled functions (rebuilt from numeric_source on use);

@@ -36,6 +36,7 @@ import ast
 import difflib
 import keyword
 import math
+import numbers
 import re
 from dataclasses import dataclass, field
 
@@ -55,6 +56,7 @@ __all__ = [
     "parse_expression",
     "check_name",
     "is_noise_name",
+    "is_number",
 ]
 
 #: Longest expression accepted (characters): model text is untrusted input.
@@ -148,6 +150,11 @@ _HINTS = {
 }
 _OPERATOR_NODES = (ast.operator, ast.unaryop, ast.cmpop, ast.boolop, ast.expr_context)
 _COMPARE = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
+
+
+def is_number(value) -> bool:
+    """True for a real number given as a value (an int or float, not a bool)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def is_noise_name(name: str) -> bool:

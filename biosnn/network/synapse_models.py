@@ -310,7 +310,7 @@ def with_synapses(model, inputs: dict, voltage: str | None = None):
     for target in inputs:
         _check_variables(input=target)
     _check_variables(voltage=voltage)
-    args = dict(model._args)
+    args = model.arguments
     eqs = args["equations"]
     params = dict(args["params"] or {})
     voltage = voltage or next(iter(model.states))

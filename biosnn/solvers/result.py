@@ -106,7 +106,7 @@ class Result:
         cols = np.repeat(np.arange(n), T)
         for k, stim in req.stimuli.items():
             p[k] = stimulus_values(stim, tt, cols)
-        from biosnn.solvers.simulate import numpy_kernel
+        from biosnn.codegen.numpy_backend import numpy_kernel
 
         with np.errstate(all="ignore"):
             values = numpy_kernel(self._spec).aliases(tt, y, p)

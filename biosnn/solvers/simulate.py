@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 
 from biosnn.codegen.backend import check_backend
+from biosnn.codegen.numpy_backend import numpy_kernel
 from biosnn.errors import MethodError, SimulationError
 from biosnn.solvers.request import ADAPTIVE, METHODS, STIFF, STOCHASTIC, RunRequest
 from biosnn.stimulus import Stimulus
@@ -32,28 +33,6 @@ __all__ = ["numpy_kernel", "simulate"]
 #: Default fixed step and record interval (ms, or time units for dimensionless models).
 DEFAULT_DT = 0.01
 DEFAULT_RECORD_DT = 0.1
-
-_KERNELS: dict = {}  # spec.key -> NumpyKernel (a cache, not semantics)
-
-
-def numpy_kernel(spec):
-    """The (cached) :class:`~biosnn.codegen.numpy_backend.NumpyKernel` of ``spec`` (a
-    KernelSpec or a KernelLayout; a layout keeps the printed source for the next
-    process).
-    """
-    kern = _KERNELS.get(spec.key)
-    if kern is None:
-        from biosnn.codegen.numpy_backend import NumpyKernel
-
-        kern = NumpyKernel(spec)
-        if len(_KERNELS) > 64:
-            _KERNELS.clear()
-        _KERNELS[spec.key] = kern
-    # a layout met after its kernel was built from the full spec (phase_plane, then
-    # continuation; two presets of one model) still keeps the source for the next process
-    if getattr(spec, "numpy_source", "") is None:
-        spec.remember_numpy_source(kern.source)
-    return kern
 
 
 def simulate(
@@ -432,7 +411,7 @@ def _params(model, spec, params, n):
     given = dict(params or {})
     for name in given:
         if name not in spec.params:
-            model._check_param(name) if hasattr(model, "_check_param") else None
+            model.check_param(name) if hasattr(model, "check_param") else None
             raise SimulationError(f"{name} is not a parameter of model {spec.name!r}.")
     values.update(given)
     p = np.empty((spec.n_params, n))
@@ -508,12 +487,12 @@ def _numeric(spec, name, values) -> tuple:
     """The layout's generated ``linear_Ab`` / ``threshold`` (no sympy), else the same
     numbers from the sympy expressions by ``evaluate``.
     """
-    function = spec.numeric(name) if hasattr(spec, "numeric") else None
+    function = spec.numeric(name)
     if function is not None:
         return function(values)
-    from biosnn.equations.model import evaluate
+    from biosnn.codegen.numeric_source import evaluate
 
-    full = spec.full_spec() if hasattr(spec, "full_spec") else spec
+    full = spec.full_spec()
     if name == "threshold":
         return (evaluate(full.threshold, values),)
     A, b = full.linear

@@ -214,3 +214,54 @@ def test_linear_system_whose_right_hand_side_is_a_bare_state():
     A, b = spec.linear
     assert [[float(a) for a in row] for row in A] == [[0.0, -1.0], [1.0, 0.0]]
     assert [float(v) for v in b] == [0.0, 0.0]
+
+
+def test_lowering_is_its_own_stage_reading_only_the_symbolic_model():
+    from biosnn.codegen.lower import lower
+    from biosnn.equations.symbolic import SymbolicModel
+
+    m = lif()
+    sm = m.symbolic()
+    assert isinstance(sm, SymbolicModel) and sm is m.symbolic()  # built once
+    # expected values: the equations of lif() above, read by hand
+    assert sm.states == ("v", "w") and sm.params == ("El", "tau", "I", "C", "t_ref")
+    assert sm.unless_refractory == (True, False)
+    assert sm.statements["w"] == ("dw/dt = -w/tau : 1", 2)
+    spec = lower(m)
+    assert spec == m.kernel_spec() and spec is not m.kernel_spec()  # same key, new object
+    assert spec.f == m.kernel_spec().f
+
+
+def test_kernel_spec_and_layout_share_one_interface():
+    from biosnn.codegen.spec import SYMBOLIC, Kernel, KernelLayout
+
+    m = lif()
+    spec, layout = m.kernel_spec(), m.layout
+    assert isinstance(spec, Kernel) and isinstance(layout, KernelLayout)
+    assert spec == layout and layout == spec and hash(spec) == hash(layout)
+    for name in ("name", "key", "states", "params", "noises", "alias_names", "n_states"):
+        assert getattr(spec, name) == getattr(layout, name), name
+    assert spec.full_spec() is spec and layout.full_spec() is spec
+    assert spec.numpy_source is None and spec.numeric("threshold") is None
+    assert layout.threshold is SYMBOLIC and spec.threshold is not None
+    # the sympy attributes are on the KernelSpec only: no impersonation
+    for name in ("f", "jac", "t", "dfdt", "g"):
+        assert hasattr(spec, name) and not hasattr(layout, name), name
+    # the layout's printed threshold gives the value the sympy threshold means:
+    # v > -50 (mV) at v = -40 and not at v = -60
+    values = {"v": [-40.0, -60.0], "w": [0.0, 0.0], "t": 0.0}
+    assert layout.numeric("threshold")(values)[0].tolist() == [True, False]
+
+
+def test_check_param_and_arguments_are_public():
+    from biosnn.errors import ModelError
+
+    m = lif()
+    m.check_param("tau")
+    with pytest.raises(ModelError, match="did you mean tau"):
+        m.check_param("tua")
+    args = m.arguments
+    assert args["params"] == LIF_PARAMS and "_origin" not in args
+    args["params"]["tau"] = "1 ms"  # a copy: the model is unchanged
+    assert m.params["tau"] == 10.0
+    assert Model(**m.arguments) == m

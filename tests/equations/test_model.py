@@ -520,7 +520,7 @@ def test_evaluate_knows_every_kernel_construct():
     from sympy.codegen.cfunctions import expm1, log1p
 
     from biosnn.codegen.functions import XOverExpm1
-    from biosnn.equations.model import evaluate
+    from biosnn.codegen.numeric_source import evaluate
 
     x, y = sym("x"), sym("y")
     values = {"x": np.array([0.0, 1.0]), "y": np.array([2.0, -1.0])}
