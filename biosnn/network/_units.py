@@ -4,9 +4,10 @@
 per non-exact population, one for the step loop).  :func:`build` compiles only the units
 whose object is not in the cache, in parallel (one compiler process each), and links all
 objects into one shared library, stored like every library of the cache
-(``c/<sha256 of its bytes>.so``).  So a change to one equation recompiles the unit whose
-text it changes (a synapse equation: the step loop; a neuron equation: that population's
-unit and the step loop, which calls it) and relinks; the others are reused.
+(``c/<sha256 of its bytes>.so``).  So a change to one equation recompiles only the units
+whose text it changes and relinks: a synapse equation or statement, or a reset, is in
+the step loop (``net``); a neuron equation or threshold only in its population's unit
+(``pop<k>``, called by name from the loop).  The other objects are reused.
 
 Cache records (:mod:`biosnn.cache`'s trust rules): an object is a blob
 ``c/<sha256 of its bytes>.o``, found through a ref ``netobj-<k>.ref`` where ``k`` hashes

@@ -744,6 +744,9 @@ class Network:
         self._engine = engine
         self.stats["compile_s"] = _time.perf_counter() - t0
         self.stats["backend"] = engine.name
+        # C engine: the translation units compiled for this network (none when its
+        # library or every unit's object was cached; biosnn.network._units)
+        self.stats["compiled_units"] = list(getattr(engine, "compiled_units", []))
         self._prepare_propagators(engine)
         return engine
 
