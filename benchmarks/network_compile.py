@@ -17,15 +17,16 @@ apre trace decays with 2 taupre) against the same cache.  The child reports
 
 * ``compile_s``: building the network (values, connectivity, lowering) and making its
   engine ready (``Network(...)`` + ``run(0)``): what a user waits for, imports excluded;
+  ``compile_cpu_s``: the CPU time of the same (this process, all threads, plus the
+  compiler processes), which a loaded machine inflates much less;
 * its parts: ``lower_s`` (sympy: ``Network.snippets``), ``generate_s`` (printing C:
   ``_cengine`` functions named ``generate*``), ``compiler_s`` (wall time inside the
   compiler processes, summed: ``c_build._run``), ``load_s`` (``c_build.load_library``),
   ``compiler_calls`` (how many compiler processes ran);
 * ``process_s``: the whole child process (wall, imports included).
 
-The goal ratio is goal / compile_s of the cold run (>= 1 meets the goal).  Wall times
-on a shared machine grow with its load; ``compiler_cpu_s`` (user + system time of the
-compiler processes) does not.
+The goal ratios are goal / compile_s of the cold and of the edit run (>= 1 meets the
+goal).  Wall times on a shared machine grow with its load; CPU times much less.
 
     .venv/bin/python benchmarks/network_compile.py
     .venv/bin/python benchmarks/network_compile.py --only wb --repeat 3
@@ -163,16 +164,18 @@ def child(kind: str, edit: bool) -> None:
     probe(c_build, "_run", "compiler_s", "compiler_calls")
     probe(c_build, "load_library", "load_s")
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     net = FACTORIES[kind](edit)
     net.run(0.0)
     compile_s = time.perf_counter() - t0
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    compiler_cpu = usage.ru_utime + usage.ru_stime
     out = {
         "compile_s": compile_s,
+        "compile_cpu_s": time.process_time() - c0 + compiler_cpu,
         **spent,
         **calls,
-        "compiler_cpu_s": usage.ru_utime + usage.ru_stime,
+        "compiler_cpu_s": compiler_cpu,
         "backend": net.stats["backend"],
         "in_process_s": time.perf_counter() - t_start,
     }
@@ -211,7 +214,9 @@ def measure(kind: str, repeat: int) -> dict:
             shutil.rmtree(cache, ignore_errors=True)
     if kind in GOALS:
         best["goal_s"] = GOALS[kind]
-        best["goal/ours"] = round(GOALS[kind] / best["cold"]["compile_s"], 3)
+        for mode in ("cold", "edit"):
+            best[f"goal/ours {mode}"] = round(GOALS[kind] / best[mode]["compile_s"], 3)
+            best[f"goal/ours {mode} cpu"] = round(GOALS[kind] / best[mode]["compile_cpu_s"], 3)
     return best
 
 
@@ -229,13 +234,20 @@ def main() -> None:
     for kind in a.only or ("wb", "cuba", "stdp"):
         results[kind] = r = measure(kind, a.repeat)
         parts = ", ".join(
-            f"{m} {r[m]['compile_s']:.2f} s (lower {r[m]['lower_s']:.2f}, C {r[m]['generate_s']:.3f}, "
+            f"{m} {r[m]['compile_s']:.2f} s [cpu {r[m]['compile_cpu_s']:.2f}] "
+            f"(lower {r[m]['lower_s']:.2f}, C {r[m]['generate_s']:.3f}, "
             f"gcc {r[m]['compiler_s']:.2f} [{r[m]['compiler_calls']} runs, "
             f"cpu {r[m]['compiler_cpu_s']:.2f}], load {r[m]['load_s']:.3f}; "
             f"process {r[m]['process_s']:.2f} s)"
             for m in ("cold", "warm", "edit")
         )
-        goal = f"  goal {r['goal_s']} s: goal/ours {r['goal/ours']}" if "goal_s" in r else ""
+        goal = (
+            f"  goal {r['goal_s']} s: goal/ours cold {r['goal/ours cold']} "
+            f"(cpu {r['goal/ours cold cpu']}), edit {r['goal/ours edit']} "
+            f"(cpu {r['goal/ours edit cpu']})"
+            if "goal_s" in r
+            else ""
+        )
         print(f"{kind}: {parts}{goal}")
     emit_json("network_compile", results)
 

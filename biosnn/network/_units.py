@@ -14,7 +14,10 @@ Cache records (:mod:`biosnn.cache`'s trust rules): an object is a blob
 the package key, the compiler identity, the flags, the CPU, the unit's name and its text.
 The object's bytes are read and hash-checked, then written into the private temporary
 directory the linker runs in: a damaged or replaced object is a miss (recompiled), never
-linked.
+linked.  A ref ``netobj-<l>.ref`` (``l`` hashes the same identities and the objects'
+digests) names the library linked from exactly those objects, so a change that alters
+no C text (the equations of an 'exact' population: its propagator is an input) links
+nothing; the library is hash-checked before use like every library.
 """
 
 from __future__ import annotations
@@ -76,15 +79,24 @@ def build(compiler, flags: tuple, cpu: str, units: list, source: str) -> tuple[P
             with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
                 # list(): the first CompilerError is raised here
                 list(pool.map(compile_one, todo))
-        for name in todo:
-            digest = cache.put_blob(folder, (tmp / f"{name}.o").read_bytes(), ".o")
-            cache.write_ref(refs[name], digest)
-        objects = [f"{name}.o" for name, _ in units]
-        c_build._run(compiler, [*flags, "-o", "lib.so", *objects, "-lm"], cwd=tmp)
-        data = (tmp / "lib.so").read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    lib = folder / f"{digest}.so"
-    if not lib.exists():
-        cache.write_atomic(lib, data)
+        digests = []
+        for name, _ in units:
+            data = (tmp / f"{name}.o").read_bytes()
+            digests.append(hashlib.sha256(data).hexdigest())
+            if name in todo:
+                cache.put_blob(folder, data, ".o")
+                cache.write_ref(refs[name], digests[-1])
+        # the same objects were linked before (an edit that changed no C text, such as
+        # an exact propagator's equation): that library, hash-checked
+        link_ref = _object_ref(folder, [*common, "link", *digests])
+        lib = c_build._verified(folder, cache.read_ref(link_ref))
+        if lib is None:
+            objects = [f"{name}.o" for name, _ in units]
+            c_build._run(compiler, [*flags, "-o", "lib.so", *objects, "-lm"], cwd=tmp)
+            data = (tmp / "lib.so").read_bytes()
+            lib = folder / f"{hashlib.sha256(data).hexdigest()}.so"
+            if not lib.exists():
+                cache.write_atomic(lib, data)
+            cache.write_ref(link_ref, lib.stem)
     cache.put_blob(folder, source.encode(), ".c")
     return lib, todo
