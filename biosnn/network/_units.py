@@ -14,10 +14,12 @@ Cache records (:mod:`biosnn.cache`'s trust rules): an object is a blob
 the package key, the compiler identity, the flags, the CPU, the unit's name and its text.
 The object's bytes are read and hash-checked, then written into the private temporary
 directory the linker runs in: a damaged or replaced object is a miss (recompiled), never
-linked.  A ref ``netobj-<l>.ref`` (``l`` hashes the same identities and the objects'
-digests) names the library linked from exactly those objects, so a change that alters
-no C text (the equations of an 'exact' population: its propagator is an input) links
-nothing; the library is hash-checked before use like every library.
+linked.  A ref ``netobj-<l>.ref`` (``l`` hashes the same identities and every unit's
+name and text) names the library built from exactly those units, so a change that
+alters no C text (the equations of an 'exact' population: its propagator is an input)
+compiles and links nothing; the library is hash-checked before use like every library.
+A network of one unit (only 'exact' populations) is compiled and linked in one compiler
+run, as before the units existed: no object to reuse, one process less.
 """
 
 from __future__ import annotations
@@ -55,48 +57,62 @@ def build(compiler, flags: tuple, cpu: str, units: list, source: str) -> tuple[P
     from biosnn.codegen import c_build
 
     folder = c_build.cache_dir()
-    cache.clean_stale(folder)
     common = [cache.package_key(), compiler.identity, " ".join(flags), cpu]
-    unit_flags = [f for f in flags if f != "-shared"]
+    # the same unit texts were built before (an edit that changed no C text, such as
+    # an exact population's equation: its propagator is an input): that library
+    lib_ref = _object_ref(folder, [*common, "library", *(f"{n}\0{t}" for n, t in units)])
+    lib = c_build._verified(folder, cache.read_ref(lib_ref))
+    if lib is not None:
+        cache.put_blob(folder, source.encode(), ".c")
+        return lib, []
+    cache.clean_stale(folder)
     with cache.temp_dir(folder) as tmp:
         tmp = Path(tmp)
-        todo, refs = [], {}
-        for name, text in units:
-            ref = _object_ref(folder, [*common, name, text])
-            refs[name] = ref
-            digest = cache.read_ref(ref)
-            data = cache.read_blob(folder, digest, ".o") if digest else None
-            if data is not None:
-                (tmp / f"{name}.o").write_bytes(data)
-            else:
-                (tmp / f"{name}.c").write_text(text)
-                todo.append(name)
-
-        def compile_one(name):
-            c_build._run(compiler, [*unit_flags, "-c", "-o", f"{name}.o", f"{name}.c"], cwd=tmp)
-
-        if todo:
-            with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
-                # list(): the first CompilerError is raised here
-                list(pool.map(compile_one, todo))
-        digests = []
-        for name, _ in units:
-            data = (tmp / f"{name}.o").read_bytes()
-            digests.append(hashlib.sha256(data).hexdigest())
-            if name in todo:
-                cache.put_blob(folder, data, ".o")
-                cache.write_ref(refs[name], digests[-1])
-        # the same objects were linked before (an edit that changed no C text, such as
-        # an exact propagator's equation): that library, hash-checked
-        link_ref = _object_ref(folder, [*common, "link", *digests])
-        lib = c_build._verified(folder, cache.read_ref(link_ref))
-        if lib is None:
+        if len(units) == 1:
+            # one unit (only exact populations): compile and link in one compiler run
+            ((name, text),) = units
+            (tmp / f"{name}.c").write_text(text)
+            c_build._run(compiler, [*flags, "-o", "lib.so", f"{name}.c", "-lm"], cwd=tmp)
+            todo = [name]
+        else:
+            todo = _objects(compiler, flags, common, units, folder, tmp)
             objects = [f"{name}.o" for name, _ in units]
             c_build._run(compiler, [*flags, "-o", "lib.so", *objects, "-lm"], cwd=tmp)
-            data = (tmp / "lib.so").read_bytes()
-            lib = folder / f"{hashlib.sha256(data).hexdigest()}.so"
-            if not lib.exists():
-                cache.write_atomic(lib, data)
-            cache.write_ref(link_ref, lib.stem)
+        data = (tmp / "lib.so").read_bytes()
+    lib = folder / f"{hashlib.sha256(data).hexdigest()}.so"
+    if not lib.exists():
+        cache.write_atomic(lib, data)
+    cache.write_ref(lib_ref, lib.stem)
     cache.put_blob(folder, source.encode(), ".c")
     return lib, todo
+
+
+def _objects(compiler, flags, common, units, folder, tmp) -> list:
+    """Put every unit's object into ``tmp`` (``<name>.o``): the cached one, hash-checked,
+    or compiled (the missing ones in parallel, then cached); the names compiled.
+    """
+    from biosnn import cache
+    from biosnn.codegen import c_build
+
+    unit_flags = [f for f in flags if f != "-shared"]
+    todo, refs = [], {}
+    for name, text in units:
+        refs[name] = ref = _object_ref(folder, [*common, name, text])
+        digest = cache.read_ref(ref)
+        data = cache.read_blob(folder, digest, ".o") if digest else None
+        if data is not None:
+            (tmp / f"{name}.o").write_bytes(data)
+        else:
+            (tmp / f"{name}.c").write_text(text)
+            todo.append(name)
+
+    def compile_one(name):
+        c_build._run(compiler, [*unit_flags, "-c", "-o", f"{name}.o", f"{name}.c"], cwd=tmp)
+
+    if todo:
+        with ThreadPoolExecutor(max_workers=len(todo)) as pool:
+            list(pool.map(compile_one, todo))  # list(): the first CompilerError is raised
+    for name in todo:
+        digest = cache.put_blob(folder, (tmp / f"{name}.o").read_bytes(), ".o")
+        cache.write_ref(refs[name], digest)
+    return todo
