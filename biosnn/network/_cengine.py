@@ -274,12 +274,13 @@ def _pop_function(k, pop, snip) -> list:
         for i, h in enumerate(snip["held"])
         if h and (snip["refcond"] is not None or snip["reftime"] is not None)
     ]
-    # Split (every method but 'exact'): the update loop touches doubles only and the
-    # threshold runs in a second loop over the stored states.  A byte array (SF, AB, RF)
-    # in the update loop makes GCC vectorise it 64 neurons wide (8 vectors per double
-    # operation): the same speed, but 8x the code of a large update (an rk4 HH step:
-    # 25,000 instructions, 5-10 s of register allocation).  The threshold sees the same
-    # values (the stored yn) and the same ``tt`` (the update's last stage time).
+    # Split (every method but 'exact'): the threshold runs in a second loop over the
+    # stored states, so the update loop touches no byte array (but RF when a refractory
+    # condition holds states).  A byte array in the update loop makes GCC vectorise it
+    # 64 neurons wide (8 vectors per double operation): the same speed, but 8x the code
+    # of a large update (an rk4 HH step: 25,000 instructions, 5-10 s of register
+    # allocation).  The threshold sees the same values (the stored yn) and the same
+    # ``tt`` (the update's last stage time), so the same bits.
     split = not exact
     if held or not split:
         B.append(ref)
