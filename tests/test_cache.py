@@ -356,12 +356,21 @@ print(json.dumps(out))
 
 
 @needs_c
-@pytest.mark.parametrize("how", ["truncate", "garbage-json"])
+@pytest.mark.parametrize("how", ["truncate", "garbage-json", "objects"])
 def test_damaged_network_library_or_snippets_are_rebuilt(tmp_path, how):
     cache = tmp_path / "cache"
     clean = _run(_NET, cache, "c")
     if how == "truncate":
         assert _damage_libraries(cache, how)
+    elif how == "objects":
+        # the cached objects of the network's units (biosnn.network._units) truncated and
+        # the libraries removed: the units are compiled again, never linked damaged
+        objects = sorted((cache / "c").glob("*.o"))
+        assert objects
+        for p in objects:
+            p.write_bytes(p.read_bytes()[:100])
+        for lib in (cache / "c").glob("*.so"):
+            lib.unlink()
     else:
         files = [p for p in (cache / "c").glob("*.json") if not p.name.startswith("openmp")]
         assert files

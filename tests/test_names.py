@@ -314,7 +314,8 @@ def test_network_generators_never_paste_the_name(tmp_path, cache):
     if compiler is not None:
         st = net.structure()
         st["pops"][0]["name"] = payloads(sentinel)[0]
-        lib = _cengine._compile(_cengine.generate(st, snippets), compiler)
+        units = _cengine.generate_units(st, snippets)
+        lib, _ = _cengine._compile(units, _cengine.generate(st, snippets), compiler)
         c_build.load_library(lib)
     assert not sentinel.exists()
 

@@ -59,6 +59,40 @@ def _engine_version() -> str:
     return ENGINE_VERSION + cache.package_key()
 
 
+def _pop_snippets_ref(pop):
+    """The cache ref of a population's snippets: they depend on its model's structure
+    key (equations, parameter names, events) and its method only, and every change to
+    biosnn changes the key (:func:`_engine_version`).  A network whose synapses changed
+    reuses its populations' lowering (no sympy work for them).
+    """
+    from biosnn import cache
+
+    text = json.dumps([pop.model.structure_key, pop.method]) + _engine_version()
+    return cache.directory("c") / f"netpop-{hashlib.sha256(text.encode()).hexdigest()}.ref"
+
+
+def _read_pop_snippets(ref):
+    """The snippets a ref names (a hash-checked JSON blob: they hold code), or None."""
+    from biosnn import cache
+
+    digest = cache.read_ref(ref)
+    data = cache.read_blob(ref.parent, digest, ".json") if digest else None
+    if data is None:
+        return None
+    try:
+        snip = json.loads(data)
+    except ValueError:
+        return None
+    return snip if isinstance(snip, dict) and "update" in snip else None
+
+
+def _write_pop_snippets(ref, snip) -> None:
+    from biosnn import cache
+
+    digest = cache.put_blob(ref.parent, json.dumps(snip).encode(), ".json")
+    cache.write_ref(ref, digest)
+
+
 class Network:
     """A set of populations, sources, synapses and monitors run together.
 
@@ -607,6 +641,11 @@ class Network:
         pops = []
         for k, pop in enumerate(self.populations):
             self._building = pop
+            ref = _pop_snippets_ref(pop)
+            cached = _read_pop_snippets(ref)
+            if cached is not None:
+                pops.append(cached)
+                continue
             spec = pop.model.kernel_spec()
             if pop.method == "exact" and spec.linear is None:
                 raise ModelError(
@@ -624,6 +663,7 @@ class Network:
                     "equation to be linear in its own state"
                 )
             pops.append(_lower.population_snippets(spec, pop.method))
+            _write_pop_snippets(ref, pops[-1])
         syns = []
         for g, syn in enumerate(self.synapses):
             self._building = syn
@@ -744,6 +784,9 @@ class Network:
         self._engine = engine
         self.stats["compile_s"] = _time.perf_counter() - t0
         self.stats["backend"] = engine.name
+        # C engine: the translation units compiled for this network (none when its
+        # library or every unit's object was cached; biosnn.network._units)
+        self.stats["compiled_units"] = list(getattr(engine, "compiled_units", []))
         self._prepare_propagators(engine)
         return engine
 

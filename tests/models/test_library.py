@@ -32,6 +32,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 
 LIBRARY = {
     "hodgkin_huxley": [],
+    "wang_buzsaki": [],
     "morris_lecar": ["hopf", "snic", "homoclinic"],
     "fitzhugh_nagumo": ["rest", "oscillating"],
     "hindmarsh_rose": ["bursting", "fast_bursting", "chaotic", "tonic", "rest"],
@@ -136,6 +137,28 @@ def test_hodgkin_huxley_default_start_fires_at_1_90_ms():
     sp = spikes(res)
     assert len(sp) == 7
     assert sp[0] == pytest.approx(1.901, abs=2e-3)
+
+
+# --------------------------------------------------------------------------------------
+# Wang-Buzsaki interneuron
+
+
+def test_wang_buzsaki_rests_and_fires_at_60_hz_with_1_uA_per_cm2():
+    # scipy check (the equations of Wang & Buzsaki 1996 transcribed by hand, DOP853 at
+    # rtol = atol = 1e-10, spikes = upward crossings of -20 mV, from the file's initial
+    # state): I_ext = 0 rests at -64.0176 mV; I_ext = 1 uA/cm**2 fires 30 spikes in
+    # 500 ms, the first at 11.680 ms, then with a period of 16.7500 ms (59.7 Hz, the
+    # paper's Fig. 1 f-I curve passes near 60 Hz at 1 uA/cm**2).
+    model = biosnn.load_model("wang_buzsaki")
+    res = biosnn.simulate(
+        model, 500, n=2, method="rk4", dt=0.01, params={"I_ext": [0.0, 1.0]}, record=["V"]
+    )
+    assert len(spikes(res, 0)) == 0
+    assert res["V"][0, -1] == pytest.approx(-64.0176, abs=1e-3)
+    sp = spikes(res, 1)
+    assert len(sp) == 30
+    assert sp[0] == pytest.approx(11.680, abs=2e-3)
+    assert np.diff(sp)[-1] == pytest.approx(16.750, abs=1e-3)
 
 
 # --------------------------------------------------------------------------------------
