@@ -184,7 +184,7 @@ def fast_subsystem(model, slow: str, value=None):
     initial = {k: _value_string(model, k, v) for k, v in model.initial.items() if k != slow}
     # a name of at most biosnn.names.MAX_LENGTH (64) characters
     return biosnn.Model(
-        text, params=params, initial=initial, name=f"{model.name[:59]}_fast", time=args.get("time")
+        text, params=params, init=initial, name=f"{model.name[:59]}_fast", time=args.get("time")
     )
 
 

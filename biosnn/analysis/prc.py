@@ -32,7 +32,7 @@ Examples
 >>> sl = biosnn.Model('''
 ...     dx/dt = lam*x*(1 - x**2 - y**2) - omega*y : 1
 ...     dy/dt = lam*y*(1 - x**2 - y**2) + omega*x : 1
-...     ''', params={"lam": "1", "omega": "1"}, initial={"x": "1", "y": "0"},
+...     ''', params={"lam": "1", "omega": "1"}, init={"x": "1", "y": "0"},
 ...     threshold="x > 0", name="stuart_landau")
 >>> prc = adjoint_prc(sl, var="x", n_phases=4)
 >>> round(prc.period, 6), [round(float(z), 6) + 0.0 for z in prc.Z]   # cos(2 pi phi)/omega

@@ -9,7 +9,7 @@ Examples
 --------
 >>> import biosnn
 >>> m = biosnn.Model("dv/dt = (El - v)/tau : volt", params={"El": "-65 mV", "tau": "10 ms"},
-...                  initial={"v": "-50 mV"})
+...                  init={"v": "-50 mV"})
 >>> res = biosnn.simulate(m, 10, method="rk4", dt=0.01, backend="numpy")
 >>> round(float(res["v"][0, -1]), 4)    # -65 + 15*exp(-1)
 -59.4818
