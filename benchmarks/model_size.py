@@ -52,9 +52,7 @@ def child(n: int, numpy: bool) -> None:
 
     out["import_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    model = Model(
-        chain_text(n), params={"tau": 1.0}, initial={"x0": 1.0}, time="1", name=f"chain{n}"
-    )
+    model = Model(chain_text(n), params={"tau": 1.0}, init={"x0": 1.0}, time="1", name=f"chain{n}")
     out["model_s"] = time.perf_counter() - t
     t = time.perf_counter()
     spec = model.kernel_spec()

@@ -24,6 +24,8 @@ _LAZY = {
     "load_model": "biosnn.equations.files",
     "list_models": "biosnn.equations.files",
     "simulate": "biosnn.solvers.simulate",
+    "SolverOptions": "biosnn.solvers.options",
+    "ContinuationOptions": "biosnn.analysis.options",
     "Result": "biosnn.solvers.result",
     "Stimulus": "biosnn.stimulus",
     "BiosnnError": "biosnn.errors",

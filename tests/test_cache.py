@@ -43,7 +43,7 @@ import json, sys
 import biosnn
 m = biosnn.Model("dv/dt = (I - v)/tau : volt", params={"tau": "10 ms", "I": "25 mV",
                  "theta": "20 mV"}, threshold="v > theta", reset="v = 0*mV",
-                 initial={"v": "0 mV"}, name="lif_cache")
+                 init={"v": "0 mV"}, name="lif_cache")
 r = biosnn.simulate(m, 100.0, method=sys.argv[1], dt=0.1, backend=sys.argv[2], n=3)
 print(json.dumps({"v": [float(x).hex() for x in r["v"][:, -1]],
                   "spikes": [len(s) for s in r.spikes], "backend": r.stats["backend"]}))
@@ -343,7 +343,7 @@ from biosnn import Model
 from biosnn.network import Network, Population, SpikeMonitor
 m = Model("dV/dt = (I - V)/tau : volt", params={"tau": "10 ms", "I": "25 mV",
           "theta": "20 mV"}, threshold="V > theta", reset="V = 0*mV",
-          initial={"V": "0 mV"}, name="drift")
+          init={"V": "0 mV"}, name="drift")
 out = {}
 for backend in sys.argv[1].split(","):
     P = Population(m, 3, method="euler")

@@ -88,7 +88,7 @@ def test_seed_2_64_plus_k_is_not_seed_k():
 
 
 def test_simulate_and_network_refuse_bad_seeds():
-    m = biosnn.Model("dv/dt = -v/(10*ms) + 0.1*mV/ms**0.5*xi : volt", initial={"v": "1 mV"})
+    m = biosnn.Model("dv/dt = -v/(10*ms) + 0.1*mV/ms**0.5*xi : volt", init={"v": "1 mV"})
     with pytest.raises(SimulationError, match="seed"):
         biosnn.simulate(m, 1, method="euler_maruyama", dt=0.1, seed=2**64, backend="numpy")
     with pytest.raises(SimulationError, match="seed"):

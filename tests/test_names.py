@@ -212,7 +212,7 @@ def test_unit_strings_that_are_not_units_are_refused(value):
     with pytest.raises(ModelError, match=r"params El: cannot read"):
         biosnn.Model(LIF, params={"El": value, "tau": "10 ms"})
     with pytest.raises(ModelError, match="invalid syntax|not a unit"):
-        biosnn.Model(LIF, params={"El": "-40 mV", "tau": "10 ms"}, initial={"v": value})
+        biosnn.Model(LIF, params={"El": "-40 mV", "tau": "10 ms"}, init={"v": value})
 
 
 def test_library_names_follow_the_rule():

@@ -39,6 +39,7 @@ _LAZY = {
     "adjoint_prc": "biosnn.analysis.prc",
     "direct_prc": "biosnn.analysis.prc",
     "periodic_orbit": "biosnn.analysis.prc",
+    "ContinuationOptions": "biosnn.analysis.options",
     "FastSlow": "biosnn.analysis.fastslow",
     "fast_slow": "biosnn.analysis.fastslow",
     "fast_subsystem": "biosnn.analysis.fastslow",

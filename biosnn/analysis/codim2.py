@@ -68,7 +68,9 @@ from biosnn.analysis.continuation import (
     unit_tangent,
 )
 from biosnn.analysis.equilibria import _as_model, sorted_eigenvalues
+from biosnn.analysis.options import CONTINUATION_DEFAULTS
 from biosnn.errors import BiosnnError
+from biosnn.solvers.options import merge
 
 __all__ = ["Codim2Point", "Curve", "TwoParameterDiagram", "continue_curve", "two_parameter_diagram"]
 
@@ -626,12 +628,13 @@ def continue_curve(
     bounds: dict,
     *,
     params=None,
-    ds: float = 0.01,
-    ds_max: float = 0.05,
-    ds_min: float = 1e-9,
-    max_points: int = 1000,
-    tol: float = 1e-10,
-    max_angle: float = 0.2,
+    options=None,
+    ds: float | None = None,
+    ds_max: float | None = None,
+    ds_min: float | None = None,
+    max_points: int | None = None,
+    tol: float | None = None,
+    max_angle: float | None = None,
 ) -> Curve:
     """Continue the fold or Hopf curve through ``point`` in ``(param1, param2)``.
 
@@ -651,8 +654,12 @@ def continue_curve(
     params : dict, optional
         Values of the other parameters, and of ``param2`` at the start (default: the
         model's).
-    ds, ds_max, ds_min, max_points, tol, max_angle
-        As in :func:`~biosnn.analysis.continue_equilibria` (scaled coordinates).
+    options : ContinuationOptions, optional
+        Step control (default ``analysis.options.CONTINUATION_DEFAULTS["continue_curve"]``:
+        as :func:`~biosnn.analysis.continue_equilibria` but ``max_points=1000`` per
+        direction; docs/options.md).
+    ds, ds_max, ds_min, max_points, tol, max_angle : optional
+        Override the fields of ``options`` (scaled coordinates).
 
     Returns
     -------
@@ -672,6 +679,19 @@ def continue_curve(
     >>> [(p.type, abs(round(p.params["b2"], 8))) for p in c.codim2]
     [('bt', 0.0)]
     """
+    opts = merge(
+        options,
+        CONTINUATION_DEFAULTS["continue_curve"],
+        "continue_curve",
+        ds=ds,
+        ds_max=ds_max,
+        ds_min=ds_min,
+        max_points=max_points,
+        tol=tol,
+        max_angle=max_angle,
+    )
+    ds, ds_max, ds_min = opts.ds, opts.ds_max, opts.ds_min
+    max_points, tol, max_angle = opts.max_points, opts.tol, opts.max_angle
     model = _as_model(model)
     kind, value1, state = _point_fields(point)
     if kind not in ("fold", "hopf"):
@@ -788,7 +808,7 @@ def _curve(model, sys_, points, status) -> Curve:
 
 
 def two_parameter_diagram(
-    model, diagram, param2: str, start2, stop2, *, params=None, bounds1=None, **options
+    model, diagram, param2: str, start2, stop2, *, params=None, bounds1=None, options=None, **kwargs
 ) -> TwoParameterDiagram:
     """Continue every fold and Hopf point of a one-parameter diagram in a second parameter.
 
@@ -806,8 +826,11 @@ def two_parameter_diagram(
         The other parameters, as given to :func:`continue_equilibria`.
     bounds1 : (float, float), optional
         Interval of ``param1``; default that of ``diagram``.
-    **options
-        ``ds``, ``ds_max``, ``max_points``, ... of :func:`continue_curve`.
+    options : ContinuationOptions, optional
+        Step control of every curve (default as :func:`continue_curve`).
+    **kwargs
+        ``ds``, ``ds_max``, ``max_points``, ... of :func:`continue_curve` (override
+        ``options``).
 
     Returns
     -------
@@ -831,7 +854,11 @@ def two_parameter_diagram(
             continue
         if any(c.type == sp.type and _on_curve(c, sp, bounds, value2) for c in curves):
             continue
-        curves.append(continue_curve(model, sp, param1, param2, bounds, params=params, **options))
+        curves.append(
+            continue_curve(
+                model, sp, param1, param2, bounds, params=params, options=options, **kwargs
+            )
+        )
     codim2 = []
     for c in curves:
         for p in c.codim2:

@@ -62,7 +62,9 @@ from biosnn.analysis.equilibria import (
     newton,
     sorted_eigenvalues,
 )
+from biosnn.analysis.options import CONTINUATION_DEFAULTS
 from biosnn.errors import BiosnnError
+from biosnn.solvers.options import merge
 
 __all__ = ["BifurcationDiagram", "SpecialPoint", "continue_equilibria", "lyapunov_coefficient"]
 
@@ -197,7 +199,8 @@ class BifurcationDiagram:
         point : SpecialPoint
             A ``"bp"`` point of this diagram (``diagram.special("bp")[0]``).
         **options
-            Continuation options of :func:`continue_equilibria` (``ds``, ``ds_max``,
+            Continuation options of :func:`continue_equilibria` (``options=`` a
+            :class:`~biosnn.analysis.options.ContinuationOptions`, or ``ds``, ``ds_max``,
             ``max_points``, ...); default those this diagram was computed with.
 
         Returns
@@ -223,8 +226,8 @@ class BifurcationDiagram:
                 "call continue_equilibria(..., from_point=point) instead"
             )
         ctx = self._context
-        kwargs = dict(ctx["options"])
-        kwargs.update(options)
+        kwargs = dict(options)
+        kwargs.setdefault("options", ctx["options"])
         return continue_equilibria(
             ctx["model"],
             self.param,
@@ -590,12 +593,13 @@ def continue_equilibria(
     *,
     params=None,
     init=None,
-    ds: float = 0.01,
-    ds_max: float = 0.05,
-    ds_min: float = 1e-9,
-    max_points: int = 2000,
-    tol: float = 1e-10,
-    max_angle: float = 0.2,
+    options=None,
+    ds: float | None = None,
+    ds_max: float | None = None,
+    ds_min: float | None = None,
+    max_points: int | None = None,
+    tol: float | None = None,
+    max_angle: float | None = None,
     from_point=None,
 ) -> BifurcationDiagram:
     """Continue a branch of equilibria in ``param`` from ``start`` towards ``stop``.
@@ -616,13 +620,17 @@ def continue_equilibria(
         state -> value (display units): a guess of the equilibrium at ``start``; default
         the model's initial state.  If Newton fails from there, the equilibria found from
         the seeds of :func:`find_equilibria` are used (a stable one first).
-    ds, ds_max, ds_min : float
+    options : ContinuationOptions, optional
+        Step control (default ``ContinuationOptions()``: ``ds=0.01``, ``ds_max=0.05``,
+        ``ds_min=1e-9``, ``max_points=2000``, ``tol=1e-10``, ``max_angle=0.2``;
+        docs/options.md).  The keywords below override its fields.
+    ds, ds_max, ds_min : float, optional
         Initial, largest and smallest arclength step in scaled coordinates (states divided
         by ``max(|y_start|, 1)`` in internal units, the parameter by ``|stop - start|``).
-    max_points : int
-    tol : float
+    max_points : int, optional
+    tol : float, optional
         Newton tolerance of the corrector (scaled coordinates).
-    max_angle : float
+    max_angle : float, optional
         Largest angle (radians) between successive tangents; larger turns halve the step.
     from_point : SpecialPoint, optional
         A branch point (``"bp"``) of an earlier diagram in the same parameter: switch
@@ -649,6 +657,19 @@ def continue_equilibria(
     >>> [(sp.type, round(sp.param, 10)) for sp in d.special_points]
     [('hopf', 3.7975), ('fold', 4.0)]
     """
+    opts = merge(
+        options,
+        CONTINUATION_DEFAULTS["continue_equilibria"],
+        "continue_equilibria",
+        ds=ds,
+        ds_max=ds_max,
+        ds_min=ds_min,
+        max_points=max_points,
+        tol=tol,
+        max_angle=max_angle,
+    )
+    ds, ds_max, ds_min = opts.ds, opts.ds_max, opts.ds_min
+    max_points, tol, max_angle = opts.max_points, opts.tol, opts.max_angle
     model = _as_model(model)
     system = System(model, params)
     lam_a = float(model.to_internal(param, start))
@@ -660,9 +681,7 @@ def continue_equilibria(
         "start": start,
         "stop": stop,
         "params": dict(params or {}),
-        "options": dict(
-            ds=ds, ds_max=ds_max, ds_min=ds_min, max_points=max_points, tol=tol, max_angle=max_angle
-        ),
+        "options": opts,
     }
     if from_point is not None:
         branch, points, status = _switched_branch(

@@ -72,7 +72,9 @@ import numpy as np
 from biosnn.analysis._system import System
 from biosnn.analysis.continuation import _axis_label, _runs
 from biosnn.analysis.equilibria import _as_model
+from biosnn.analysis.options import CONTINUATION_DEFAULTS
 from biosnn.errors import BiosnnError
+from biosnn.solvers.options import merge
 
 __all__ = ["CycleBranch", "CyclePoint", "continue_cycles"]
 
@@ -182,8 +184,9 @@ class CycleBranch:
         point : CyclePoint
             A ``"pd"`` point of this branch (``branch.special("pd")[0]``).
         **options
-            Options of :func:`continue_cycles` (``ds``, ``max_points``, ``start``,
-            ``stop``, ...); default those of this branch (the mesh is doubled with the
+            Options of :func:`continue_cycles` (``options=`` a
+            :class:`~biosnn.analysis.options.ContinuationOptions`, ``ds``,
+            ``max_points``, ``start``, ``stop``, ...); default those of this branch (the mesh is doubled with the
             orbit: ``2 ntst`` intervals).
 
         Returns
@@ -711,12 +714,13 @@ def continue_cycles(
     stop=None,
     ntst: int = 40,
     ncol: int = 4,
-    ds: float = 0.02,
-    ds_max: float = 0.5,
-    ds_min: float = 1e-7,
-    max_points: int = 500,
-    tol: float = 1e-9,
-    max_angle: float = 0.3,
+    options=None,
+    ds: float | None = None,
+    ds_max: float | None = None,
+    ds_min: float | None = None,
+    max_points: int | None = None,
+    tol: float | None = None,
+    max_angle: float | None = None,
     max_period: float | None = None,
     adapt: bool = True,
 ) -> CycleBranch:
@@ -742,15 +746,19 @@ def continue_cycles(
         period-doubling point the doubled orbit keeps the mesh and ``ncol`` of the point
         (``2 ntst`` intervals of the original branch) and is remeshed to ``ntst``
         intervals when that differs.
-    ds, ds_max, ds_min : float
+    options : ContinuationOptions, optional
+        Step control (default ``analysis.options.CONTINUATION_DEFAULTS["continue_cycles"]``:
+        ``ds=0.02``, ``ds_max=0.5``, ``ds_min=1e-7``, ``max_points=500``, ``tol=1e-9``,
+        ``max_angle=0.3``; docs/options.md).  The keywords below override its fields.
+    ds, ds_max, ds_min : float, optional
         First, largest and smallest arclength step (scaled: states divided by
         ``max(|y_H|, 1)`` (from a period doubling: by ``max(max |u|, 1)`` over the
         orbit), the period by its value at the start, the parameter by
         ``max(|lam_start|, 1)``, internal units).
-    max_points : int
-    tol : float
+    max_points : int, optional
+    tol : float, optional
         Newton tolerance (scaled unknowns).
-    max_angle : float
+    max_angle : float, optional
         Largest angle between successive tangents (radians).
     max_period : float, optional
         Stop with status ``"homoclinic"`` when the period exceeds this (ms or time units);
@@ -777,6 +785,19 @@ def continue_cycles(
     orbit shrinks to zero again (period halving; ``end_param`` extrapolated in its
     square).
     """
+    opts = merge(
+        options,
+        CONTINUATION_DEFAULTS["continue_cycles"],
+        "continue_cycles",
+        ds=ds,
+        ds_max=ds_max,
+        ds_min=ds_min,
+        max_points=max_points,
+        tol=tol,
+        max_angle=max_angle,
+    )
+    ds, ds_max, ds_min = opts.ds, opts.ds_max, opts.ds_min
+    max_points, tol, max_angle = opts.max_points, opts.tol, opts.max_angle
     model = _as_model(model)
     kind = getattr(hopf_point, "type", "hopf")
     if kind not in ("hopf", "pd"):
@@ -829,12 +850,7 @@ def continue_cycles(
             stop=stop,
             ntst=ntst,
             ncol=ncol,
-            ds=ds,
-            ds_max=ds_max,
-            ds_min=ds_min,
-            max_points=max_points,
-            tol=tol,
-            max_angle=max_angle,
+            options=opts,
             max_period=max_period,
             adapt=adapt,
         ),

@@ -51,7 +51,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from biosnn.analysis.options import SOLVER_DEFAULTS
 from biosnn.errors import BiosnnError
+from biosnn.solvers.options import merge
 
 __all__ = ["FICurve", "fi_curve", "rates_from_spikes"]
 
@@ -223,11 +225,12 @@ def fi_curve(
     duration,
     *,
     transient=None,
-    method: str = "dop853",
+    options=None,
+    method: str | None = None,
     dt=None,
-    rtol: float = 1e-6,
-    atol: float = 1e-8,
-    backend: str = "auto",
+    rtol: float | None = None,
+    atol: float | None = None,
+    backend: str | None = None,
     params=None,
     init=None,
     rheobase: bool = True,
@@ -249,9 +252,13 @@ def fi_curve(
         Simulated time per value (ms, or time units).
     transient : float, optional
         Start of the counting window (default ``duration / 5``).
-    method, dt, rtol, atol, backend
-        Passed to :func:`biosnn.simulate` (default: ``dop853`` with ``rtol=1e-6``,
-        ``atol=1e-8``; tolerances are ignored by fixed-step methods).
+    options : SolverOptions, optional
+        Solver settings of the runs (default
+        ``analysis.options.SOLVER_DEFAULTS["fi_curve"]``: ``dop853`` with ``rtol=1e-6``,
+        ``atol=1e-8``; docs/options.md).
+    method, dt, rtol, atol, backend : optional
+        Override the fields of ``options`` (tolerances are not used by fixed-step
+        methods).
     params, init : dict, optional
         Other parameters and initial values (the same for every value).
     rheobase : bool
@@ -286,9 +293,17 @@ def fi_curve(
         )
     rate_unit = "Hz" if model.time_unit == "ms" else "1/time"
     scale = 1000.0 if model.time_unit == "ms" else 1.0
-    run_kw = dict(method=method, dt=dt, backend=backend, params=params, init=init)
-    if method in ("rk23", "rk45", "dop853", "rodas4"):
-        run_kw.update(rtol=rtol, atol=atol)
+    opts = merge(
+        options,
+        SOLVER_DEFAULTS["fi_curve"],
+        "fi_curve",
+        method=method,
+        dt=dt,
+        rtol=rtol,
+        atol=atol,
+        backend=backend,
+    )
+    run_kw = dict(params=params, init=init, **opts.simulate_kwargs())
 
     def run(vals):
         out = _run(model, param, vals, duration, run_kw)
@@ -299,7 +314,7 @@ def fi_curve(
     stats = {
         "simulate_s": time.perf_counter() - t0,
         "backend": str(out.stats.get("backend", "?")),
-        "method": method,
+        "method": opts.method,
     }
 
     bracket, onset = None, None

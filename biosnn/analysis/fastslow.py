@@ -34,7 +34,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from biosnn.analysis.options import CONTINUATION_DEFAULTS, SOLVER_DEFAULTS
 from biosnn.errors import BiosnnError
+from biosnn.solvers.options import merge
 
 __all__ = ["FastSlow", "fast_slow", "fast_subsystem"]
 
@@ -184,7 +186,7 @@ def fast_subsystem(model, slow: str, value=None):
     initial = {k: _value_string(model, k, v) for k, v in model.initial.items() if k != slow}
     # a name of at most biosnn.names.MAX_LENGTH (64) characters
     return biosnn.Model(
-        text, params=params, initial=initial, name=f"{model.name[:59]}_fast", time=args.get("time")
+        text, params=params, init=initial, name=f"{model.name[:59]}_fast", time=args.get("time")
     )
 
 
@@ -198,12 +200,14 @@ def fast_slow(
     init=None,
     slow_range=None,
     cycles: int = 0,
-    method: str = "dop853",
-    rtol: float = 1e-8,
-    atol: float = 1e-10,
+    options=None,
+    method: str | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
     record_dt=None,
-    backend: str = "auto",
-    ds_max: float = 0.02,
+    backend: str | None = None,
+    continuation=None,
+    ds_max: float | None = None,
 ) -> FastSlow:
     """Fast-slow analysis of ``model`` with the slow state ``slow``.
 
@@ -223,10 +227,19 @@ def fast_slow(
         widened by twice its span and half its largest magnitude on each side).
     cycles : int
         Values of the slow variable for the brute-force fast oscillations (0: none).
-    method, rtol, atol, record_dt, backend
-        Of the simulation (:func:`biosnn.simulate`).
-    ds_max : float
-        Largest continuation step (scaled), passed to ``continue_equilibria``.
+    options : SolverOptions, optional
+        Solver settings of the simulations (default
+        ``analysis.options.SOLVER_DEFAULTS["fast_slow"]``: ``dop853``, ``rtol=1e-8``,
+        ``atol=1e-10``; docs/options.md).
+    method, rtol, atol, backend : optional
+        Override the fields of ``options``.
+    record_dt : float, optional
+        Recording interval of the simulation (:func:`biosnn.simulate`).
+    continuation : ContinuationOptions, optional
+        Of the fast subsystem's equilibria (``continue_equilibria``; default
+        ``analysis.options.CONTINUATION_DEFAULTS["fast_slow"]``: ``ds_max=0.02``).
+    ds_max : float, optional
+        Overrides ``continuation.ds_max`` (largest step, scaled).
 
     Returns
     -------
@@ -243,9 +256,17 @@ def fast_slow(
     transient = float(model.time_to_internal(transient))
     if not 0 <= transient < duration:
         raise BiosnnError("fast_slow: need 0 <= transient < duration")
-    kw = dict(method=method, backend=backend, init=init)
-    if method in ("rk23", "rk45", "dop853", "rodas4"):
-        kw.update(rtol=rtol, atol=atol)
+    opts = merge(
+        options,
+        SOLVER_DEFAULTS["fast_slow"],
+        "fast_slow",
+        method=method,
+        rtol=rtol,
+        atol=atol,
+        backend=backend,
+    )
+    cont = merge(continuation, CONTINUATION_DEFAULTS["fast_slow"], "fast_slow", ds_max=ds_max)
+    kw = dict(init=init, **opts.simulate_kwargs())
     if record_dt is not None:
         kw["record_dt"] = record_dt
     res = biosnn.simulate(model, duration, **kw)
@@ -263,7 +284,7 @@ def fast_slow(
     others = [s for s in model.states if s != slow]
     i_lo = int(np.argmin(zs))
     guess = {s: float(traj[s][i_lo]) for s in others}
-    diagram = continue_equilibria(fast, slow, lo, hi, init=guess, ds_max=ds_max)
+    diagram = continue_equilibria(fast, slow, lo, hi, init=guess, options=cont)
 
     found = None
     if cycles:

@@ -34,7 +34,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from biosnn.analysis.equilibria import _as_model
+from biosnn.analysis.options import SOLVER_DEFAULTS
 from biosnn.errors import BiosnnError
+from biosnn.solvers.options import merge
 
 __all__ = ["OrbitDiagram", "orbit_diagram"]
 
@@ -131,11 +133,12 @@ def orbit_diagram(
     section: tuple | None = None,
     params=None,
     init=None,
-    method: str = "rk4",
+    options=None,
+    method: str | None = None,
     dt=None,
     rtol=None,
     atol=None,
-    backend: str = "auto",
+    backend: str | None = None,
     record_dt=None,
 ) -> OrbitDiagram:
     """Simulate one instance per parameter value and collect ISIs, maxima or sections.
@@ -158,9 +161,14 @@ def orbit_diagram(
         ``"section"``: the state and level (display unit) of the section, crossed upwards.
     params, init : dict, optional
         The other parameters and the initial state (as in :func:`biosnn.simulate`).
-    method, dt, rtol, atol, backend, record_dt
-        Passed to :func:`biosnn.simulate` (``record_dt``: sampling of ``"max"`` and
-        ``"section"``; default ``dt`` or 0.1).
+    options : SolverOptions, optional
+        Solver settings of the run (default: :func:`biosnn.simulate`'s, ``rk4`` with
+        ``dt`` 0.01; docs/options.md).
+    method, dt, rtol, atol, backend : optional
+        Override the fields of ``options``.
+    record_dt : float, optional
+        Sampling of ``"max"`` and ``"section"`` (default the step ``dt``, or 0.1 when
+        the method chooses its steps).
 
     Returns
     -------
@@ -185,16 +193,22 @@ def orbit_diagram(
         record = [var]
     elif quantity == "section":
         record = list(dict.fromkeys([var, section[0]]))
-    if record and record_dt is None:
-        record_dt = dt if dt is not None else 0.1
-    result = simulate(
-        model,
-        duration,
+    opts = merge(
+        options,
+        SOLVER_DEFAULTS["orbit_diagram"],
+        "orbit_diagram",
         method=method,
         dt=dt,
         rtol=rtol,
         atol=atol,
         backend=backend,
+    )
+    if record and record_dt is None:
+        record_dt = opts.dt if opts.dt is not None else 0.1
+    result = simulate(
+        model,
+        duration,
+        options=opts,
         n=values.size,
         params=run_params,
         init=init,

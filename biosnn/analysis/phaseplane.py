@@ -65,7 +65,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from biosnn.analysis.equilibria import classify
-from biosnn.errors import ModelError
+from biosnn.analysis.options import SOLVER_DEFAULTS
+from biosnn.errors import MethodError, ModelError
+from biosnn.solvers.options import DEFAULT_MAX_STEPS, merge
 
 __all__ = ["phase_plane", "PhasePlane", "FixedPoint", "Manifold", "LimitCycle", "Trajectory"]
 
@@ -682,14 +684,23 @@ def _integrate(
     margin=0.05,
     sections=False,
     max_points=20_000,
-    rtol=1e-10,
+    rtol=None,
+    solver=None,
 ):
     """Integrate the slice from ``z0`` (display) for ``duration`` (sign set by ``backward``).
 
     Stops when the orbit leaves the window enlarged by ``margin`` or comes within 1e-4
     (normalised) of a point of ``stop_near``.  Returns the scipy solution (dense output).
+    ``solver`` (SolverOptions, checked by :func:`_check_solver`; default
+    ``SOLVER_DEFAULTS["phase_plane"]``) gives the method, ``rtol`` and ``atol``, the latter
+    relative to the window's size; ``rtol`` given here sets both tolerances (the coarse
+    search of a default window).
     """
     from scipy.integrate import solve_ivp
+
+    solver = SOLVER_DEFAULTS["phase_plane"] if solver is None else solver
+    atol_rel = solver.atol if rtol is None else rtol
+    rtol = solver.rtol if rtol is None else rtol
 
     sign = -1.0 if backward else 1.0
     fun = _flow_function(sl)
@@ -714,18 +725,40 @@ def _integrate(
             return fun(t, z)[0]
 
         events.append(section)
-    atol = rtol * np.abs(win.size)
+    atol = atol_rel * np.abs(win.size)
     return solve_ivp(
         fun,
         (0.0, sign * duration),
         np.asarray(z0, float),
-        method="DOP853",
+        method=_SCIPY_METHODS[solver.method],
         rtol=rtol,
         atol=atol,
         events=events,
         dense_output=True,
         max_step=abs(duration) / 50,
     )
+
+
+#: biosnn's adaptive methods -> scipy's names (the same tableaux: Bogacki-Shampine,
+#: Dormand-Prince, Hairer's DOP853).
+_SCIPY_METHODS = {"rk23": "RK23", "rk45": "RK45", "dop853": "DOP853"}
+
+
+def _check_solver(options):
+    """The SolverOptions of the phase plane's integrations (one error if not usable)."""
+    opts = merge(options, SOLVER_DEFAULTS["phase_plane"], "phase_plane")
+    if opts.method not in _SCIPY_METHODS:
+        raise MethodError(
+            f"phase_plane integrates with an adaptive method (rk23, rk45 or dop853; "
+            f"backward in time too), not {opts.method!r}"
+        )
+    for name, default in (("dt", None), ("seed", None), ("max_steps", DEFAULT_MAX_STEPS)):
+        if getattr(opts, name) != default:
+            raise MethodError(
+                f"phase_plane does not use {name} (its integrations choose their steps); "
+                f"leave it at {default!r}"
+            )
+    return opts
 
 
 def _flow_function(sl):
@@ -771,7 +804,7 @@ def _time_scale(sl, win, fixed_points):
 
 # ---------------------------------------------------------------------------------------
 # manifolds, cycles, trajectories
-def _manifolds(sl, win, fixed_points, duration, offset=1e-5):
+def _manifolds(sl, win, fixed_points, duration, solver, offset=1e-5):
     out = []
     points = [np.array(fp_xy) for fp_xy in (_fp_xy(sl, fp) for fp in fixed_points)]
     for k, fp in enumerate(fixed_points):
@@ -785,7 +818,13 @@ def _manifolds(sl, win, fixed_points, duration, offset=1e-5):
             for sign in (1.0, -1.0):
                 z0 = points[k] + sign * offset * direction
                 sol = _integrate(
-                    sl, win, z0, duration, backward=(kind == "stable"), stop_near=others
+                    sl,
+                    win,
+                    z0,
+                    duration,
+                    backward=(kind == "stable"),
+                    stop_near=others,
+                    solver=solver,
                 )
                 curve = np.vstack([points[k], _sample(sol, 600)[0]])
                 out.append(Manifold(saddle=k, kind=kind, points=curve))
@@ -819,9 +858,18 @@ def _close_orbit(win, times, pts, tol):
     return None
 
 
-def _find_cycle(sl, win, z0, duration, backward, fixed_xy):
+def _find_cycle(sl, win, z0, duration, backward, fixed_xy, solver):
     """A limit cycle reached from ``z0`` (forward: stable, backward: unstable), or None."""
-    sol = _integrate(sl, win, z0, duration, backward=backward, stop_near=fixed_xy, sections=True)
+    sol = _integrate(
+        sl,
+        win,
+        z0,
+        duration,
+        backward=backward,
+        stop_near=fixed_xy,
+        sections=True,
+        solver=solver,
+    )
     times, pts = _section_hits(sl, sol)
     found = None
     for tol in (1e-7, 1e-5, 1e-3):
@@ -833,7 +881,7 @@ def _find_cycle(sl, win, z0, duration, backward, fixed_xy):
     j, last, residual = found
     period = abs(times[last] - times[j])
     start = pts[last]
-    orbit = _integrate(sl, win, start, period, margin=0.5)
+    orbit = _integrate(sl, win, start, period, margin=0.5, solver=solver)
     if orbit.status != 0 and orbit.t[-1] < period * (1 - 1e-9):
         return None
     t = np.linspace(0.0, period, 2001)
@@ -854,7 +902,7 @@ def _find_cycle(sl, win, z0, duration, backward, fixed_xy):
     )
 
 
-def _cycles(sl, win, fixed_points, duration, seeds, offset=1e-3):
+def _cycles(sl, win, fixed_points, duration, seeds, solver, offset=1e-3):
     fixed_xy = [np.array(_fp_xy(sl, fp)) for fp in fixed_points]
     starts = []
     for fp, p in zip(fixed_points, fixed_xy):
@@ -866,7 +914,7 @@ def _cycles(sl, win, fixed_points, duration, seeds, offset=1e-3):
     cycles = []
     for z0, backward in starts:
         others = [q for q in fixed_xy if np.hypot(*win.to_u(q) - win.to_u(z0)) > 10 * offset]
-        cycle = _find_cycle(sl, win, z0, duration, backward, others)
+        cycle = _find_cycle(sl, win, z0, duration, backward, others, solver)
         if cycle is not None and not any(_same_cycle(cycle, c, win) for c in cycles):
             cycles.append(cycle)
     return cycles
@@ -881,12 +929,12 @@ def _same_cycle(a, b, win):
     return float(dist.max()) < 1e-2
 
 
-def _trajectories(sl, win, starts, duration):
+def _trajectories(sl, win, starts, duration, solver):
     out = []
     for z0 in starts:
         z0 = np.asarray(z0, float)
-        fwd = _integrate(sl, win, z0, duration, margin=0.5)
-        bwd = _integrate(sl, win, z0, duration, margin=0.5, backward=True)
+        fwd = _integrate(sl, win, z0, duration, margin=0.5, solver=solver)
+        bwd = _integrate(sl, win, z0, duration, margin=0.5, backward=True, solver=solver)
         (pf, tf), (pb, tb) = _sample(fwd, 1000), _sample(bwd, 1000)
         out.append(
             Trajectory(start=tuple(z0), forward=pf, backward=pb, t_forward=tf, t_backward=tb)
@@ -921,6 +969,7 @@ def phase_plane(
     manifolds: bool = True,
     cycles: bool = True,
     cycle_seeds=(),
+    options=None,
 ) -> PhasePlane:
     """The phase plane of ``model`` on states ``x`` and ``y``.
 
@@ -953,6 +1002,14 @@ def phase_plane(
         Trace the manifolds of saddles; search for limit cycles.
     cycle_seeds : sequence of (x, y)
         Extra initial conditions for the limit-cycle search (forward in time).
+    options : SolverOptions, optional
+        Method and tolerances of the trajectories, manifolds and cycle searches (default
+        ``analysis.options.SOLVER_DEFAULTS["phase_plane"]``: ``dop853``,
+        ``rtol=atol=1e-10``; docs/options.md).  ``method`` is one of ``rk23, rk45,
+        dop853`` (scipy's ``solve_ivp`` on the 2-D slice, which runs backward in time
+        too); ``atol`` is relative to the window's size (per axis); ``dt``, ``seed``
+        and ``max_steps`` are not used and must stay unset, ``backend`` is not used
+        (the slice runs on NumPy).
 
     Returns
     -------
@@ -972,13 +1029,14 @@ def phase_plane(
     >>> pp.fixed_points[0].type, round(pp.fixed_points[0].state["v"], 5)
     ('stable focus', -1.19941)
     """
+    solver = _check_solver(options)
     model = _as_model(model, preset, params)
     fixed = _check_vars(model, x, y, fixed)
     if grid < 5 or arrows < 2:
         raise ModelError(f"grid must be >= 5 and arrows >= 2, got {grid} and {arrows}")
     sl = _Slice(model, x, y, fixed)
     if xlim is None or ylim is None:
-        xlim, ylim = _default_window(sl, xlim, ylim)
+        xlim, ylim = _default_window(sl, xlim, ylim, solver)
     win = _Window(_check_lim(xlim, "xlim"), _check_lim(ylim, "ylim"), grid)
     curves, scales = _nullclines(sl, win)
     fps = _fixed_points(sl, win, curves, scales, model)
@@ -995,9 +1053,9 @@ def phase_plane(
         nullclines={x: curves[0], y: curves[1]},
         formulas=_symbolic_nullclines(model, sl, x, y),
         fixed_points=fps,
-        manifolds=_manifolds(sl, win, fps, duration) if manifolds else [],
-        cycles=_cycles(sl, win, fps, duration, cycle_seeds) if cycles else [],
-        trajectories=_trajectories(sl, win, trajectories, duration),
+        manifolds=_manifolds(sl, win, fps, duration, solver) if manifolds else [],
+        cycles=_cycles(sl, win, fps, duration, cycle_seeds, solver) if cycles else [],
+        trajectories=_trajectories(sl, win, trajectories, duration, solver),
         field=_vector_field(sl, win, arrows),
     )
 
@@ -1051,7 +1109,7 @@ def _fixed_report(model, sl, fixed):
     return out
 
 
-def _default_window(sl, xlim, ylim):
+def _default_window(sl, xlim, ylim, solver):
     """A window around the initial state that holds the trajectories started there.
 
     Trajectories from the initial state and from the four corners of a box of half-width
@@ -1065,7 +1123,7 @@ def _default_window(sl, xlim, ylim):
     pts = [z0[None, :]]
     for corner in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
         start = z0 + 0.5 * span * np.array(corner)
-        sol = _integrate(sl, win, start, duration, margin=3.0, rtol=1e-6)
+        sol = _integrate(sl, win, start, duration, margin=3.0, rtol=1e-6, solver=solver)
         pts.append(sol.y.T)
     pts = np.concatenate([p for p in pts if len(p)])
     pts = np.clip(pts[np.all(np.isfinite(pts), axis=1)], z0 - 4 * span, z0 + 4 * span)

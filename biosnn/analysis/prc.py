@@ -32,7 +32,7 @@ Examples
 >>> sl = biosnn.Model('''
 ...     dx/dt = lam*x*(1 - x**2 - y**2) - omega*y : 1
 ...     dy/dt = lam*y*(1 - x**2 - y**2) + omega*x : 1
-...     ''', params={"lam": "1", "omega": "1"}, initial={"x": "1", "y": "0"},
+...     ''', params={"lam": "1", "omega": "1"}, init={"x": "1", "y": "0"},
 ...     threshold="x > 0", name="stuart_landau")
 >>> prc = adjoint_prc(sl, var="x", n_phases=4)
 >>> round(prc.period, 6), [round(float(z), 6) + 0.0 for z in prc.Z]   # cos(2 pi phi)/omega
@@ -47,7 +47,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from biosnn.analysis._system import System
+from biosnn.analysis.options import SOLVER_DEFAULTS
 from biosnn.errors import BiosnnError
+from biosnn.solvers.options import merge
 
 __all__ = ["PRC", "PeriodicOrbit", "adjoint_prc", "direct_prc", "periodic_orbit"]
 
@@ -191,7 +193,7 @@ def _check_threshold(model):
     return model
 
 
-def _simulate(model, duration, params, init, backend, rtol, atol, n=1, record_dt=None):
+def _simulate(model, duration, params, init, opts, n=1, record_dt=None):
     import biosnn
 
     with warnings.catch_warnings():
@@ -199,10 +201,7 @@ def _simulate(model, duration, params, init, backend, rtol, atol, n=1, record_dt
         return biosnn.simulate(
             model,
             duration,
-            method="dop853",
-            rtol=rtol,
-            atol=atol,
-            backend=backend,
+            **opts.simulate_kwargs(),
             n=n,
             params=params,
             init=init,
@@ -218,15 +217,16 @@ def periodic_orbit(
     init=None,
     transient=None,
     grid: int = 4096,
-    rtol: float = 1e-10,
-    atol: float = 1e-12,
+    options=None,
+    rtol: float | None = None,
+    atol: float | None = None,
     max_rounds: int = 20,
-    backend: str = "auto",
+    backend: str | None = None,
 ) -> PeriodicOrbit:
     """The stable periodic orbit reached from ``init`` (or the initial state).
 
-    Everything runs on :func:`biosnn.simulate` (dop853 at ``rtol``/``atol``, compiled
-    when a compiler works): a transient, repeated until the last two inter-spike
+    Everything runs on :func:`biosnn.simulate` (by default dop853 at ``rtol=1e-10``,
+    ``atol=1e-12``, compiled when a compiler works): a transient, repeated until the last two inter-spike
     intervals agree to ``1e-8``; then a run to the next spike (phase 0)
     and one period recorded on a grid of ``grid`` intervals (dense output).
 
@@ -239,8 +239,13 @@ def periodic_orbit(
         Length of each transient round (default 500 ms or time units).
     grid : int
         Grid intervals per period (even).
-    rtol, atol : float
-        Tolerances (atol in internal units).
+    options : SolverOptions, optional
+        Solver settings (default ``analysis.options.SOLVER_DEFAULTS["periodic_orbit"]``:
+        ``dop853``, ``rtol=1e-10``, ``atol=1e-12``; docs/options.md).  One period is
+        recorded every ``period / grid`` from the dense output; a fixed-step method
+        would need a ``dt`` that divides it.
+    rtol, atol, backend : optional
+        Override the fields of ``options`` (atol in internal units).
     max_rounds : int
         Transient rounds before giving up.
 
@@ -248,13 +253,21 @@ def periodic_orbit(
     -------
     PeriodicOrbit
     """
+    opts = merge(
+        options,
+        SOLVER_DEFAULTS["periodic_orbit"],
+        "periodic_orbit",
+        rtol=rtol,
+        atol=atol,
+        backend=backend,
+    )
     model = _check_threshold(_as_model(model))
     system = System(model, params)
     states = system.spec.states
     transient = 500.0 if transient is None else float(model.time_to_internal(transient))
     y = dict(init or {})
     for _ in range(max_rounds):
-        res = _simulate(model, transient, params, y or None, backend, rtol, atol)
+        res = _simulate(model, transient, params, y or None, opts)
         y = {k: float(v[0]) for k, v in res.final_state.items()}
         s = res.spikes[0]
         if s.size >= 3:
@@ -271,14 +284,9 @@ def periodic_orbit(
     to_next = float(s[-1] + period - transient)
     while to_next <= 1e-9 * period:
         to_next += period
-    y = {
-        k: float(v[0])
-        for k, v in _simulate(model, to_next, params, y, backend, rtol, atol).final_state.items()
-    }
+    y = {k: float(v[0]) for k, v in _simulate(model, to_next, params, y, opts).final_state.items()}
     grid = int(grid) + int(grid) % 2
-    res = _simulate(
-        model, period * (1 + 0.5 / grid), params, y, backend, rtol, atol, record_dt=period / grid
-    )
+    res = _simulate(model, period * (1 + 0.5 / grid), params, y, opts, record_dt=period / grid)
     x = np.array([model.to_internal(k, res[k][0]) for k in states], float)[:, : grid + 1]
     t = np.arange(grid + 1) * (period / grid)
     extent = np.ptp(x, axis=1) + 1e-300
@@ -328,7 +336,8 @@ def adjoint_prc(
     phases : array_like, optional
         Phases (in [0, 1)) instead (e.g. those of a :func:`direct_prc`).
     orbit : PeriodicOrbit, optional
-        A precomputed orbit (else :func:`periodic_orbit` with ``orbit_kw``).
+        A precomputed orbit (else :func:`periodic_orbit` with ``orbit_kw``, which may
+        hold its ``options``).
     periods : int
         Periods of backward integration (the other adjoint solutions decay like the
         orbit's Floquet multipliers, per period).
@@ -393,11 +402,12 @@ def direct_prc(
     kick=None,
     cycles: int = 3,
     orbit=None,
-    method: str = "dop853",
-    rtol: float = 1e-10,
-    atol: float = 1e-12,
+    options=None,
+    method: str | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
     dt=None,
-    backend: str = "auto",
+    backend: str | None = None,
     **orbit_kw,
 ) -> PRC:
     """Infinitesimal PRC by direct perturbation, all phases in one vectorized simulation.
@@ -421,9 +431,14 @@ def direct_prc(
     cycles : int
         Periods between the kick and the measured spike.
     orbit : PeriodicOrbit, optional
-        A precomputed orbit.
-    method, rtol, atol, dt, backend
-        Passed to :func:`biosnn.simulate`.
+        A precomputed orbit (else :func:`periodic_orbit` with ``orbit_kw``, at its own
+        defaults: ``options`` are those of the kicked runs only).
+    options : SolverOptions, optional
+        Solver settings of the kicked runs (default
+        ``analysis.options.SOLVER_DEFAULTS["direct_prc"]``: ``dop853``, ``rtol=1e-10``,
+        ``atol=1e-12``; docs/options.md).
+    method, rtol, atol, dt, backend : optional
+        Override the fields of ``options``.
 
     Returns
     -------
@@ -431,6 +446,16 @@ def direct_prc(
     """
     import biosnn
 
+    opts = merge(
+        options,
+        SOLVER_DEFAULTS["direct_prc"],
+        "direct_prc",
+        method=method,
+        rtol=rtol,
+        atol=atol,
+        dt=dt,
+        backend=backend,
+    )
     model = _as_model(model)
     if model.kernel_spec().threshold is None:
         raise BiosnnError(f"model {model.name} has no threshold: the direct PRC times spikes")
@@ -451,11 +476,7 @@ def direct_prc(
             row = row + np.concatenate([np.full(n_phases, kick_int), np.full(n_phases, -kick_int)])
         init[s] = np.asarray(model.from_internal(s, row), float)
     duration = (cycles + 2) * T
-    kw = dict(method=method, backend=backend, record=[], record_dt=duration)
-    if method in ("rk23", "rk45", "dop853", "rodas4"):
-        kw.update(rtol=rtol, atol=atol)
-    if dt is not None:
-        kw["dt"] = dt
+    kw = dict(record=[], record_dt=duration, **opts.simulate_kwargs())
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*threshold condition already true.*")
         res = biosnn.simulate(model, duration, n=2 * n_phases, params=params, init=init, **kw)

@@ -328,7 +328,7 @@ def read_model_file(path) -> dict:
     return dict(
         equations=data["equations"],
         params=_check_table(data, "parameters", path),
-        initial=_check_table(data, "initial", path),
+        init=_check_table(data, "initial", path),
         threshold=events.get("threshold"),
         reset=events.get("reset"),
         refractory=events.get("refractory"),

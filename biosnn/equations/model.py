@@ -28,7 +28,7 @@ Examples
 >>> lif = Model('''
 ...     dv/dt = (El - v)/tau + I/C : volt (unless refractory)
 ...     ''', params={"El": "-65 mV", "tau": "10 ms", "I": "0.2 nA", "C": "200 pF"},
-...     initial={"v": "-65 mV"}, threshold="v > -50*mV", reset="v = El",
+...     init={"v": "-65 mV"}, threshold="v > -50*mV", reset="v = El",
 ...     refractory="2 ms", name="lif")
 >>> lif.states, lif.params["I"], lif.display_unit("I")
 (('v',), 0.2, 'nA')
@@ -54,6 +54,20 @@ from biosnn.errors import ModelError, UnitError
 __all__ = ["Model", "Origin", "SPEC_VERSION"]
 
 
+def _deprecated_initial(init, initial):
+    """``init`` from the deprecated keyword ``initial=`` (one warning that says what to write)."""
+    import warnings
+
+    if init is not None:
+        raise ModelError("give the initial values once, as init= (initial= is its old name)")
+    warnings.warn(
+        "Model(initial=...) is deprecated; write Model(init=...) (the same dict)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return initial
+
+
 class Model:
     """A neuron model: equations with units, parameters, initial values, events.
 
@@ -65,10 +79,11 @@ class Model:
         name -> default: a string with a unit (``"10 ms"``) or a number in the display unit
         of the parameter declared in the equations (``tau : second`` -> ms).  A name not
         declared in the equations declares a new parameter (its unit is the string's).
-    initial : dict, optional
+    init : dict, optional
         state -> a string with a unit (``"-65 mV"``), a number (display unit) or an
         expression of parameters, aliases and states given before (``"alpha/(alpha +
-        beta)"``).  States not given start at 0.
+        beta)"``).  States not given start at 0.  (``initial=`` is the deprecated name of
+        this argument: it still works, with a DeprecationWarning.)
     threshold : str, optional
         Spike condition (``"v > -50*mV"``); a spike is an upward crossing.
     reset : str, optional
@@ -100,7 +115,7 @@ class Model:
         self,
         equations,
         params=None,
-        initial=None,
+        init=None,
         threshold=None,
         reset=None,
         refractory=None,
@@ -110,11 +125,14 @@ class Model:
         description="",
         reference="",
         *,
+        initial=None,
         _origin: Origin | None = None,
         _parent=None,
         _manifest=None,
     ):
-        for key, value in (("params", params), ("initial", initial), ("presets", presets)):
+        if initial is not None:
+            init = _deprecated_initial(init, initial)
+        for key, value in (("params", params), ("init", init), ("presets", presets)):
             if value is not None and not isinstance(value, dict):
                 raise ModelError(f"{key} must be a dict, not {type(value).__name__}")
         check_names(name, presets, _origin)
@@ -124,7 +142,7 @@ class Model:
         args = dict(
             equations=equations,
             params=dict(params or {}),
-            initial=dict(initial or {}),
+            initial=dict(init or {}),
             threshold=threshold,
             reset=reset,
             refractory=refractory,
@@ -545,6 +563,7 @@ class Model:
             new[name] = self._override(name, value, f"with_params({name}=...)")
         args = dict(self._args, params=new)
         origin = args.pop("_origin", None)
+        args["init"] = args.pop("initial")
         return Model(**args, _origin=origin, _parent=self)
 
     def _override(self, name, value, what):
@@ -679,4 +698,5 @@ def _fmt(value: float) -> str:
 def _rebuild(args, data=None):
     args = dict(args)
     origin = args.pop("_origin", None)
+    args["init"] = args.pop("initial")
     return Model(**args, _origin=origin, _manifest=data)

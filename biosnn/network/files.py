@@ -469,7 +469,7 @@ def _build_model(where, name, table):
             model = Model(
                 eqs,
                 params=table.get("parameters"),
-                initial=table.get("initial"),
+                init=table.get("initial"),
                 threshold=events.get("threshold"),
                 reset=events.get("reset"),
                 refractory=events.get("refractory"),

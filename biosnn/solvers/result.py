@@ -7,7 +7,7 @@ states with the model's NumPy kernel.
 Examples
 --------
 >>> import biosnn
->>> m = biosnn.Model("dv/dt = -v/tau : volt", params={"tau": "10 ms"}, initial={"v": "1 mV"})
+>>> m = biosnn.Model("dv/dt = -v/tau : volt", params={"tau": "10 ms"}, init={"v": "1 mV"})
 >>> res = biosnn.simulate(m, 1, method="rk4", dt=0.1, backend="numpy")
 >>> res.t.shape, res["v"].shape, res.units["v"]
 ((11,), (1, 11), 'mV')

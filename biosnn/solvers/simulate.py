@@ -9,7 +9,7 @@ Examples
 --------
 >>> import biosnn
 >>> m = biosnn.Model("dv/dt = (El - v)/tau : volt", params={"El": "-65 mV", "tau": "10 ms"},
-...                  initial={"v": "-50 mV"})
+...                  init={"v": "-50 mV"})
 >>> res = biosnn.simulate(m, 10, method="rk4", dt=0.01, backend="numpy")
 >>> round(float(res["v"][0, -1]), 4)    # -65 + 15*exp(-1)
 -59.4818
@@ -22,10 +22,10 @@ import warnings
 
 import numpy as np
 
-from biosnn.codegen.backend import check_backend
 from biosnn.codegen.numpy_backend import numpy_kernel
 from biosnn.errors import MethodError, SimulationError
-from biosnn.solvers.request import ADAPTIVE, METHODS, STIFF, STOCHASTIC, RunRequest
+from biosnn.solvers.options import SolverOptions, merge
+from biosnn.solvers.request import ADAPTIVE, STIFF, STOCHASTIC, RunRequest
 from biosnn.stimulus import Stimulus
 
 __all__ = ["numpy_kernel", "simulate"]
@@ -34,16 +34,20 @@ __all__ = ["numpy_kernel", "simulate"]
 DEFAULT_DT = 0.01
 DEFAULT_RECORD_DT = 0.1
 
+#: The options of a call that gives none (rk4; dt None: DEFAULT_DT for fixed-step methods).
+_DEFAULT_OPTIONS = SolverOptions()
+
 
 def simulate(
     model,
     duration,
     *,
-    method: str = "rk4",
+    options=None,
+    method: str | None = None,
     dt=None,
     rtol=None,
     atol=None,
-    backend: str = "auto",
+    backend: str | None = None,
     n: int = 1,
     params=None,
     init=None,
@@ -60,18 +64,23 @@ def simulate(
         A :class:`~biosnn.equations.model.Model` or the name of a library model.
     duration : float or str
         In ms (or time units for dimensionless models), or a string with a unit ("1 s").
-    method : str
+    options : SolverOptions, optional
+        The solver settings (method, dt, rtol, atol, backend, max_steps, seed); default
+        ``SolverOptions()`` (rk4, dt 0.01 ms, backend auto).  The keywords below win over
+        it when they are given (not None).
+    method : str, optional
         One of ``euler, midpoint, heun, rk4, exponential_euler, exact`` (fixed step, ``dt``),
         ``euler_maruyama, stochastic_heun`` (noise), ``rk23, rk45, dop853`` (adaptive,
         need ``rtol`` and ``atol``), ``rodas4`` (stiff, needs ``rtol`` and ``atol``).
+        Default ``rk4``.
     dt : float or str, optional
         Fixed step (default 0.01 ms); for adaptive methods the first step (default: chosen).
     rtol, atol : float, optional
         Tolerances of adaptive and stiff methods (required there; ``atol`` in internal
         units of the states).
-    backend : {"auto", "numpy", "c"}
-        ``auto``: compiled C when a compiler works, else NumPy with one warning;
-        ``c``: compiled C or a CompilerError (see :mod:`biosnn.codegen.backend`).
+    backend : {"auto", "numpy", "c"}, optional
+        ``auto`` (the default): compiled C when a compiler works, else NumPy with one
+        warning; ``c``: compiled C or a CompilerError (see :mod:`biosnn.codegen.backend`).
     n : int
         Number of instances.
     params : dict, optional
@@ -106,11 +115,23 @@ def simulate(
         ``backend="c"`` and no working C compiler (the message names the one tried).
     """
     wall0 = _time.perf_counter()
+    opts = merge(
+        options,
+        _DEFAULT_OPTIONS,
+        "simulate",
+        method=method,
+        dt=dt,
+        rtol=rtol,
+        atol=atol,
+        backend=backend,
+        seed=seed,
+        max_steps=max_steps,
+    )
+    method, dt, rtol, atol, backend = opts.method, opts.dt, opts.rtol, opts.atol, opts.backend
+    seed, max_steps = opts.seed, opts.max_steps
     model = _as_model(model)
     # the layout: names and flags without sympy after a warm start (architecture.md)
     spec = model.layout if hasattr(model, "layout") else model.kernel_spec()
-    method = _check_method(method, spec, rtol, atol)
-    check_backend(backend)
     n = _check_n(n)
     t1 = _time_value(model, duration, "duration")
     if t1 < 0:
@@ -127,10 +148,6 @@ def simulate(
     _check_method_model(method, spec, stimuli)
     if method in STOCHASTIC and seed is None:
         seed = int(np.random.SeedSequence().entropy % (2**63))
-    if seed is not None:
-        from biosnn.solvers.noise import check_seed
-
-        seed = check_seed(seed)
     request = RunRequest(
         method=method,
         t0=0.0,
@@ -145,7 +162,7 @@ def simulate(
         record_every=_record_every(rec_dt, dt_i, record_dt) if fixed else 1,
         record_dt=rec_dt,
         seed=seed,
-        max_steps=int(max_steps) if max_steps is not None else 10_000_000,
+        max_steps=max_steps,
         propagator=_propagator(spec, p, dt_i) if method == "exact" else None,
     )
     wall1 = _time.perf_counter()
@@ -173,22 +190,6 @@ def _as_model(model):
             f"simulate() needs a Model or a library model name, not {type(model).__name__}."
         )
     return model
-
-
-def _check_method(method, spec, rtol, atol) -> str:
-    if method not in METHODS:
-        raise MethodError(
-            f"unknown method {method!r}; the methods are: " + ", ".join(METHODS) + "."
-        )
-    if method in ADAPTIVE + STIFF and (rtol is None or atol is None):
-        raise MethodError(
-            f"method {method!r} chooses its own steps and needs explicit tolerances, e.g. "
-            f"simulate(model, duration, method={method!r}, rtol=1e-6, atol=1e-9)."
-        )
-    for name, value in (("rtol", rtol), ("atol", atol)):
-        if value is not None and not (float(value) > 0 and np.isfinite(float(value))):
-            raise MethodError(f"{name} must be a positive number, not {value!r}.")
-    return method
 
 
 def _check_method_model(method, spec, stimuli) -> None:

@@ -295,7 +295,7 @@ def test_to_dict_and_plot(hh_diagram, tmp_path):
 def test_start_from_a_singular_guess_prefers_the_stable_equilibrium():
     # closed form: x' = lam - x^2 has x = +/- sqrt(lam) (stable +), a fold at lam = 0;
     # Newton from the initial x = 0 fails (f' = 0), so the seeds are used
-    m = biosnn.Model("dx/dt = lam - x**2 : 1", params={"lam": 1}, initial={"x": 0})
+    m = biosnn.Model("dx/dt = lam - x**2 : 1", params={"lam": 1}, init={"x": 0})
     d = continue_equilibria(m, "lam", 1, -1)
     assert d["x"][0] == pytest.approx(1.0, abs=1e-12) and d.stable[0]
     (fold,) = d.special("fold")

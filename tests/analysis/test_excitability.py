@@ -132,7 +132,7 @@ def test_result_object_json_plot_and_errors():
     with pytest.raises(BiosnnError, match="threshold"):
         fi_curve(
             biosnn.Model(
-                "dv/dt = (I - v)/(10*ms) : volt", params={"I": "1 mV"}, initial={"v": "0 mV"}
+                "dv/dt = (I - v)/(10*ms) : volt", params={"I": "1 mV"}, init={"v": "0 mV"}
             ),
             "I",
             [0, 1],

@@ -40,7 +40,7 @@ def _stuart_landau():
         dy/dt = lam*y*(1 - x**2 - y**2) + omega*x : 1
         """,
         params={"lam": "1", "omega": repr(OMEGA)},
-        initial={"x": "-1", "y": "0.5"},
+        init={"x": "-1", "y": "0.5"},
         threshold="x > 0",
         name="stuart_landau",
     )
@@ -107,7 +107,7 @@ def test_prc_object_interpolates_serialises_and_plots():
 
 def test_errors():
     with pytest.raises(BiosnnError, match="threshold"):
-        periodic_orbit(biosnn.Model("dv/dt = -v/(10*ms) : volt", initial={"v": "1 mV"}))
+        periodic_orbit(biosnn.Model("dv/dt = -v/(10*ms) : volt", init={"v": "1 mV"}))
     # HH at rest (I = 0) does not fire
     with pytest.raises(BiosnnError, match="periodic firing"):
         periodic_orbit("hodgkin_huxley", {"I_ext": 0}, transient=50, max_rounds=2)

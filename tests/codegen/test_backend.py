@@ -24,7 +24,7 @@ MISSING_CC = "/nonexistent/biosnn-test-cc"
 DECAY = dict(
     equations="dv/dt = (El - v)/tau : volt",
     params={"El": "-65 mV", "tau": "10 ms"},
-    initial={"v": "-50 mV"},
+    init={"v": "-50 mV"},
     name="decay",
 )
 

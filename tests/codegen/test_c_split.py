@@ -35,7 +35,7 @@ def model():
     return Model(
         "\n".join(lines),
         params={"tau": 0.5, "k": 0.3},
-        initial={"x0": 2.0, "x1": 1.0},
+        init={"x0": 2.0, "x1": 1.0},
         time="1",
         name="chain_nl",
     )

@@ -61,7 +61,7 @@ def run_both(model, duration, **kw):
     ],
 )
 def test_constants_compile_in_c_and_match_the_analytic_solution(text, value):
-    m = Model(f"dv/dt = ({text} - v)/tau : 1", params={"tau": 2.0}, initial={"v": 0.0}, time="1")
+    m = Model(f"dv/dt = ({text} - v)/tau : 1", params={"tau": 2.0}, init={"v": 0.0}, time="1")
     a, b = run_both(m, 4.0, method="rk4", dt=0.01)
     # analytic: v(t) = c*(1 - exp(-t/tau)); rk4 at dt = 0.01 is exact to ~1e-11
     exact = value * (1 - np.exp(-a.t / 2.0))
@@ -73,7 +73,7 @@ def test_constants_compile_in_c_and_match_the_analytic_solution(text, value):
 
 def test_log10_of_a_state_compiles_in_c():
     # log10(x) was printed as log(x)/M_LN10
-    m = Model("dv/dt = -log10(v)/tau : 1", params={"tau": 1.0}, initial={"v": 5.0}, time="1")
+    m = Model("dv/dt = -log10(v)/tau : 1", params={"tau": 1.0}, init={"v": 5.0}, time="1")
     a, b = run_both(m, 2.0, method="rodas4", rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(b["v"], a["v"], rtol=1e-6)
     # reference: v decreases towards the equilibrium log10(v) = 0, v = 1
@@ -82,7 +82,7 @@ def test_log10_of_a_state_compiles_in_c():
 
 @pytest.mark.parametrize("backend", ["numpy", "c"])
 def test_network_with_pi_runs_on_both_engines(backend):
-    m = Model("dv/dt = (pi*mV - v)/tau : volt", params={"tau": "10 ms"}, initial={"v": "0 mV"})
+    m = Model("dv/dt = (pi*mV - v)/tau : volt", params={"tau": "10 ms"}, init={"v": "0 mV"})
     P = Population(m, 3, method="rk4")
     mon = StateMonitor(P, "v", [0, 1, 2])
     net = Network(P, mon, dt=0.1, seed=0, backend=backend)
@@ -96,7 +96,7 @@ def test_network_with_pi_runs_on_both_engines(backend):
 
 # -- 2. right-hand side = the state / the noise -------------------------------------------
 def test_rhs_equal_to_the_state():
-    m = Model("dv/dt = v : 1", initial={"v": 1.0})
+    m = Model("dv/dt = v : 1", init={"v": 1.0})
     spec = m.kernel_spec()
     assert spec.exp_euler == ((1, 0),) and spec.linear is not None
     a, b = run_both(m, 1.0, method="rk4", dt=0.001)
@@ -121,7 +121,7 @@ def test_rhs_equal_to_the_noise():
 @pytest.mark.parametrize("fn", ["floor(w)", "ceil(w)", "sign(w)"])
 def test_piecewise_constant_functions_have_zero_derivative(fn):
     # w relaxes to 0.25: floor -> 0, ceil -> 1, sign -> 1; v relaxes to 1 + 0.5*fn(0.25)
-    m = Model(f"dv/dt = 1 + 0.5*{fn} - v : 1\ndw/dt = 0.25 - w : 1", initial={"v": 0.0, "w": 0.5})
+    m = Model(f"dv/dt = 1 + 0.5*{fn} - v : 1\ndw/dt = 0.25 - w : 1", init={"v": 0.0, "w": 0.5})
     assert m.jacobian.tolist() == [[-1, 0], [0, -1]]
     a, b = run_both(m, 3.0, method="rodas4", rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(b["v"], a["v"], rtol=1e-7, atol=1e-9)
@@ -253,7 +253,7 @@ def test_fuzz_found_inputs_run_or_raise_biosnn_errors(equations):
     try:
         m = Model(
             equations,
-            initial={"v": 0.5} if "dv/dt" in equations else None,
+            init={"v": 0.5} if "dv/dt" in equations else None,
             time="1" if "second" not in equations and "mV" not in equations else None,
         )
         m.kernel_spec()
@@ -281,7 +281,7 @@ def test_numeric_source_prints_inf_and_nan():
 def test_an_initial_value_that_overflows_in_internal_units_is_a_model_error():
     # 1e308 V is 1e311 mV = inf: was an OverflowError in the checking pass
     with pytest.raises(ModelError, match="initial v = '1e308 V' is not a finite number"):
-        Model("dv/dt = -v/(5*ms) : volt", initial={"v": "1e308 V"})
+        Model("dv/dt = -v/(5*ms) : volt", init={"v": "1e308 V"})
 
 
 @pytest.mark.parametrize(
@@ -314,7 +314,7 @@ def test_complex_infinity_folded_by_cse_prints_as_nan(backend):
         I = w**ceil(t) + tanh(0*0.0) : 1
         """,
         params={"w": 2.0},
-        initial={"v": 1},
+        init={"v": 1},
     )
     with pytest.raises(SimulationError, match="'u'"):
         simulate(m, 1, method="rk4", dt=0.1, backend=backend)

@@ -17,7 +17,7 @@ LIF_PARAMS = {"El": "-65 mV", "tau": "10 ms", "I": "0.2 nA", "C": "200 pF", "t_r
 def lif(**kw):
     args = dict(
         params=LIF_PARAMS,
-        initial={"v": "-65 mV"},
+        init={"v": "-65 mV"},
         threshold="v > -50*mV",
         reset="v = El",
         refractory="2 ms",
@@ -191,7 +191,7 @@ def test_structure_key_follows_the_spec_key():
     a = lif()
     same = [
         lif(params={**LIF_PARAMS, "tau": "20 ms"}),
-        lif(initial={"v": "-70 mV"}),
+        lif(init={"v": "-70 mV"}),
         a.with_params(I=3),
     ]
     other = [

@@ -30,7 +30,7 @@ def _private_cache(tmp_path, monkeypatch):
 def chain(n=N):
     lines = ["dx0/dt = -x0/tau : 1"]
     lines += [f"dx{i}/dt = (x{i - 1} - x{i})/tau : 1" for i in range(1, n)]
-    return Model("\n".join(lines), params={"tau": TAU}, initial={"x0": 1.0}, time="1", name="chain")
+    return Model("\n".join(lines), params={"tau": TAU}, init={"x0": 1.0}, time="1", name="chain")
 
 
 def analytic(t, i):

@@ -23,7 +23,7 @@ LIF_PARAMS = {"El": "-65 mV", "tau": "10 ms", "I": "0.2 nA", "C": "200 pF"}
 def lif(**kw):
     args = dict(
         params=LIF_PARAMS,
-        initial={"v": "-65 mV"},
+        init={"v": "-65 mV"},
         threshold="v > -50*mV",
         reset="v = El",
         refractory="2 ms",
@@ -68,9 +68,7 @@ HH_INITIAL = dict(
 
 @pytest.fixture(scope="module")
 def hh():
-    return Model(
-        HH, params=HH_PARAMS, initial=HH_INITIAL, threshold="V > 0*mV", name="hodgkin_huxley"
-    )
+    return Model(HH, params=HH_PARAMS, init=HH_INITIAL, threshold="V > 0*mV", name="hodgkin_huxley")
 
 
 FHN = """
@@ -278,7 +276,7 @@ def test_unit_errors_exact(eqs, params, message):
             "refractory '1 mV' has units of voltage (volt) but must be a time",
         ),
         (
-            dict(initial={"v": "1 nA"}),
+            dict(init={"v": "1 nA"}),
             "initial v = '1 nA' has units of current (amp) but v needs voltage (volt)",
         ),
         (
@@ -336,12 +334,12 @@ def test_event_and_value_unit_errors(kw, message):
         ("dv/dt = -v/tau : volt", dict(params={"tau": "0 ms"}), "a time constant must be > 0"),
         (
             "dv/dt = -v/tau : volt",
-            dict(params={"tau": "1 ms"}, initial={"w": 1}),
+            dict(params={"tau": "1 ms"}, init={"w": 1}),
             r"initial: w is not a state of the model \(states: v\)",
         ),
         (
             "dv/dt = -v/tau : volt",
-            dict(params={"tau": "1 ms"}, initial={"tau": 1}),
+            dict(params={"tau": "1 ms"}, init={"tau": 1}),
             "tau is a parameter, not a state",
         ),
         (
@@ -378,7 +376,7 @@ def test_event_and_value_unit_errors(kw, message):
         ("dv/dt = -v + xi**2 : 1", dict(), "must enter linearly"),
         (
             "dv/dt = -v/tau : volt",
-            dict(params={"tau": "1 ms"}, initial={"v": "w"}),
+            dict(params={"tau": "1 ms"}, init={"v": "w"}),
             "w is not defined",
         ),
         ("dv/dt = -v/tau : volt", dict(params={"tau": "1 ms", "t": 1}), "reserved"),
@@ -390,7 +388,7 @@ def test_event_and_value_unit_errors(kw, message):
         ("dv/dt = -v/tau : volt", dict(params={"tau": [1, 2]}), "a default must be"),
         (
             "dv/dt = -v/tau : volt",
-            dict(params={"tau": "1 ms"}, initial={"v": float("inf")}),
+            dict(params={"tau": "1 ms"}, init={"v": float("inf")}),
             "initial v = inf is not a finite number",
         ),
     ],
@@ -405,12 +403,12 @@ def test_initial_depending_on_later_state():
         Model(
             "dv/dt = -v/tau : volt\ndw/dt = -w/tau : volt",
             params={"tau": "1 ms"},
-            initial={"v": "w", "w": "1 mV"},
+            init={"v": "w", "w": "1 mV"},
         )
     m = Model(
         "dv/dt = -v/tau : volt\ndw/dt = -w/tau : volt",
         params={"tau": "1 ms"},
-        initial={"w": "2 mV", "v": "2*w"},
+        init={"w": "2 mV", "v": "2*w"},
     )
     assert dict(m.initial) == {"v": 4.0, "w": 2.0}
 
@@ -419,7 +417,7 @@ def test_initial_state_with_parameter_arrays():
     m = Model(
         "dv/dt = (E - v)/tau : volt",
         params={"E": "-65 mV", "tau": "1 ms"},
-        initial={"v": "E + 1*mV"},
+        init={"v": "E + 1*mV"},
     )
     values = m.initial_state({"E": np.array([-70.0, -60.0])})
     np.testing.assert_allclose(values["v"], [-69.0, -59.0])
@@ -445,7 +443,7 @@ def test_hash_eq_and_frozen():
     same = Model(
         "  dv/dt = (El-v)/tau + I/C : volt (unless refractory)  # c",
         params=LIF_PARAMS,
-        initial={"v": "-65 mV"},
+        init={"v": "-65 mV"},
         threshold="v > -50*mV",
         reset="v = El",
         refractory="2 ms",
@@ -503,16 +501,14 @@ def test_noise_model():
 
 def test_initial_names_are_variables_before_units():
     # 'h' is pint's hour and 'm' its meter; in a model they are the states
-    m = Model("dm/dt = -m/ms : 1\ndh/dt = -h/ms : 1", initial={"m": "0.5", "h": "2*m"})
+    m = Model("dm/dt = -m/ms : 1\ndh/dt = -h/ms : 1", init={"m": "0.5", "h": "2*m"})
     assert dict(m.initial) == {"m": 0.5, "h": 1.0}
-    fhn = Model("dv/dt = v - w : 1\ndw/dt = -w : 1", initial={"v": 1, "w": "2*v"})
+    fhn = Model("dv/dt = v - w : 1\ndw/dt = -w : 1", init={"v": 1, "w": "2*v"})
     assert fhn.time_dimensionless and dict(fhn.initial) == {"v": 1.0, "w": 2.0}
 
 
 def test_initial_number_is_in_display_unit():
-    m = Model(
-        "dv/dt = (E - v)/tau : volt", params={"E": "-65 mV", "tau": "1 ms"}, initial={"v": -70}
-    )
+    m = Model("dv/dt = (E - v)/tau : volt", params={"E": "-65 mV", "tau": "1 ms"}, init={"v": -70})
     assert m.initial_exprs["v"] == -70 and m.initial["v"] == -70.0
 
 

@@ -92,7 +92,7 @@ def test_same_model_from_file_and_python(library):
     m = Model(
         "dv/dt = (El - v)/tau + I/C : volt (unless refractory)",
         params={"El": "-65 mV", "tau": "10 ms", "I": "0.2 nA", "C": "200 pF"},
-        initial={"v": "-65 mV"},
+        init={"v": "-65 mV"},
         threshold="v > -50*mV",
         reset="v = El",
         refractory="2 ms",

@@ -348,8 +348,8 @@ def test_powers_of_units_carry_the_power_of_the_dimension():
     # times a voltage.  mV**-1 must have the dimension 1/voltage, not voltage.
     from biosnn import Model
 
-    m = Model("dv/dt = 0.32*(mV**-1)*(13*mV - v)*mV/ms : volt", initial={"v": "0 mV"})
+    m = Model("dv/dt = 0.32*(mV**-1)*(13*mV - v)*mV/ms : volt", init={"v": "0 mV"})
     assert m.states == ("v",)
-    m = Model("dv/dt = (mV**2)**0.5*(13*mV - v)/mV/ms : volt", initial={"v": "0 mV"})
+    m = Model("dv/dt = (mV**2)**0.5*(13*mV - v)/mV/ms : volt", init={"v": "0 mV"})
     with pytest.raises(UnitError, match="voltage/time"):
-        Model("dv/dt = mV**2*(13*mV - v)/ms : volt", initial={"v": "0 mV"})
+        Model("dv/dt = mV**2*(13*mV - v)/ms : volt", init={"v": "0 mV"})

@@ -194,6 +194,7 @@ def _checked(model: Model) -> Model:
     """The same model through the full checking pass (no manifest)."""
     args = dict(model._args)
     origin = args.pop("_origin")
+    args["init"] = args.pop("initial")  # the constructor's keyword (_args keeps the key)
     return Model(**args, _origin=origin, _manifest={"format": "stale"})
 
 
@@ -213,6 +214,7 @@ def test_warm_model_from_the_stored_manifest_equals_the_cold_one(fresh_cache):
         cold = biosnn.load_model(name)
         args = dict(cold._args)
         origin = args.pop("_origin")
+        args["init"] = args.pop("initial")  # the constructor's keyword
         warm = Model(**args, _origin=origin)  # found on disk
         assert "builder" not in warm._cache  # no checking pass ran
         _same_model(warm, cold)

@@ -53,7 +53,7 @@ def test_gap_junction_equals_the_coupled_model(backend):
         """dv1/dt = (El - v1 + R*(I1 + g*(v2 - v1)))/tau : volt
     dv2/dt = (El - v2 + R*(g*(v1 - v2)))/tau : volt""",
         params={"El": "-65 mV", "R": "100 Mohm", "tau": "10 ms", "I1": "0.2 nA", "g": "2 nS"},
-        initial={"v1": "-65 mV", "v2": "-70 mV"},
+        init={"v1": "-65 mV", "v2": "-70 mV"},
     )
     ref = biosnn.simulate(two, 60.0, method="euler", dt=0.05, record_dt=0.05, backend="numpy")
     assert np.allclose(mon["v"][0], np.ravel(ref["v1"]), rtol=1e-13, atol=1e-12)

@@ -178,7 +178,7 @@ def test_gaba_b_matches_direct_simulation_of_its_odes():
             "Tmax": "0.5 mM",
             "Cdur": "0.3 ms",
         },
-        initial={"r": 0, "s": 0},
+        init={"r": 0, "s": 0},
         name="gaba_b_ref",
     )
     ref = simulate(ref_model, 400.0, method="rk4", dt=0.001, record_dt=0.05)

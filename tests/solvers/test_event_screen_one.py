@@ -52,7 +52,7 @@ def test_oscillator_float_screen_matches_array_path(method, tol, monkeypatch):
     model = biosnn.Model(
         "dx/dt = -w*y : 1\ndy/dt = w*x : 1\nw : 1",
         params={"w": 0.5},
-        initial={"x": 0.0, "y": -1.0},
+        init={"x": 0.0, "y": -1.0},
         threshold="x > 0.999",
     )
     fast, calls = _run(model, 200.0, method, tol, None, monkeypatch, True)

@@ -40,7 +40,7 @@ CASES = [(m, tol) for m, tols in ADAPTIVE for tol in tols]
 
 
 def oscillator(threshold="x > 0.999"):
-    return biosnn.Model(OSC, params={"w": 0.5}, initial={"x": 0.0, "y": -1.0}, threshold=threshold)
+    return biosnn.Model(OSC, params={"w": 0.5}, init={"x": 0.0, "y": -1.0}, threshold=threshold)
 
 
 def test_methods_cover_every_adaptive_and_stiff_method():
@@ -171,7 +171,7 @@ dj/dt = -24 : 1
 def test_two_excursions_inside_one_step(backend, method):
     # x(t) = -s**4 + 2 s**2 - 0.99 with s = t - 2, from t = 0: x, x', x'', x''' at s = -2
     m = biosnn.Model(
-        QUARTIC, initial={"x": -8.99, "v": 24.0, "a": -44.0, "j": 48.0}, threshold="x > 0"
+        QUARTIC, init={"x": -8.99, "v": 24.0, "a": -44.0, "j": 48.0}, threshold="x > 0"
     )
     # the first step is dt = 4 (the whole run); methods of order >= 4 integrate the
     # quartic exactly, so it is accepted and holds both excursions
@@ -195,7 +195,7 @@ def test_two_excursions_inside_one_step(backend, method):
 def test_refractory_inside_one_step_without_reset(backend, refractory, expected):
     m = biosnn.Model(
         QUARTIC,
-        initial={"x": -8.99, "v": 24.0, "a": -44.0, "j": 48.0},
+        init={"x": -8.99, "v": 24.0, "a": -44.0, "j": 48.0},
         threshold="x > 0",
         refractory=refractory,
     )
@@ -261,7 +261,7 @@ PR_SPIKES = 23
 def pinsky_rinzel():
     eqs = PINSKY_RINZEL + "".join(f"{k} : 1\n" for k in PR_PARAMS)
     return biosnn.Model(
-        eqs, params=PR_PARAMS, initial=PR_INIT, threshold="Vs > 60", name="pinsky_rinzel"
+        eqs, params=PR_PARAMS, init=PR_INIT, threshold="Vs > 60", name="pinsky_rinzel"
     )
 
 

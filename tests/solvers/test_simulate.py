@@ -13,7 +13,7 @@ from biosnn.stimulus import Stimulus
 LIF = {
     "equations": "dv/dt = (El - v + R*I)/tau : volt (unless refractory)",
     "params": {"El": "-65 mV", "R": "10 Mohm", "I": "0.2 nA", "tau": "10 ms"},
-    "initial": {"v": "-65 mV"},
+    "init": {"v": "-65 mV"},
     "threshold": "v > -50*mV",
     "reset": "v = El",
     "refractory": "2 ms",
@@ -31,7 +31,7 @@ def decay():
     return biosnn.Model(
         "dv/dt = (El - v)/tau : volt",
         params={"El": "-65 mV", "tau": "10 ms"},
-        initial={"v": "-50 mV"},
+        init={"v": "-50 mV"},
         name="decay",
     )
 
@@ -160,7 +160,7 @@ def test_noise_refused_by_deterministic_methods_but_sde_methods_accept_noise_fre
 
 
 def test_blow_up_is_a_simulation_error():
-    m = biosnn.Model("dv/dt = v**2/ms : 1", initial={"v": 1.0}, name="boom")
+    m = biosnn.Model("dv/dt = v**2/ms : 1", init={"v": 1.0}, name="boom")
     with pytest.raises(SimulationError, match=r"instance 0.*'v'"):
         biosnn.simulate(m, 10, method="rk4", dt=0.01, backend="numpy")
 
@@ -213,7 +213,7 @@ def test_fixed_step_duration_must_be_whole_steps():
     import biosnn
     from biosnn.errors import SimulationError
 
-    m = biosnn.Model("dv/dt = -v/tau : volt", params={"tau": "10 ms"}, initial={"v": "1 mV"})
+    m = biosnn.Model("dv/dt = -v/tau : volt", params={"tau": "10 ms"}, init={"v": "1 mV"})
     with pytest.raises(SimulationError, match="whole number of steps"):
         biosnn.simulate(m, 5, method="rk4", dt=3, backend="numpy")
     with pytest.raises(SimulationError, match="whole number of steps"):

@@ -221,7 +221,7 @@ def model_kwargs(r) -> dict:
         "time": "1" if unit == "1" and r.coin(0.8) else None,
     }
     if r.coin(0.3):
-        kwargs["initial"] = {s: r.choice(("0.1", "1", "-1", "a", "0")) for s in states if r.coin()}
+        kwargs["init"] = {s: r.choice(("0.1", "1", "-1", "a", "0")) for s in states if r.coin()}
     if r.coin(0.4):
         kwargs["threshold"] = condition(r, states + params + aliases + ["t"])
         if r.coin(0.7):
