@@ -333,12 +333,12 @@ class Model:
 
     @property
     def arguments(self) -> dict:
-        """The constructor arguments (a new dict; ``params``, ``initial`` and ``presets``
+        """The constructor arguments (a new dict; ``params``, ``init`` and ``presets``
         copied): ``Model(**m.arguments)`` is ``m`` without its file origin.
         """
-        args = {k: v for k, v in self._args.items() if k != "_origin"}
+        args = {k: v for k, v in self._args.items() if k not in ("_origin", "initial")}
         args["params"] = dict(args["params"])
-        args["initial"] = dict(args["initial"])
+        args["init"] = dict(self._args["initial"])  # stored as "initial": cache keys
         args["presets"] = {k: dict(v) for k, v in args["presets"].items()}
         return args
 

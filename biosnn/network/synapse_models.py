@@ -333,5 +333,4 @@ def with_synapses(model, inputs: dict, voltage: str | None = None):
         equations=eqs, params=params, _origin=None, name="_".join([model.name] + used)[:MAX_LENGTH]
     )
     args.pop("presets", None)
-    args["init"] = args.pop("initial")
     return Model(**args)
