@@ -67,7 +67,8 @@ from biosnn.analysis.continuation import (
     newton_bordered,
     unit_tangent,
 )
-from biosnn.analysis.equilibria import _as_model, sorted_eigenvalues
+from biosnn.analysis.equilibria import sorted_eigenvalues
+from biosnn.equations.files import as_model
 from biosnn.errors import BiosnnError
 
 __all__ = ["Codim2Point", "Curve", "TwoParameterDiagram", "continue_curve", "two_parameter_diagram"]
@@ -672,7 +673,7 @@ def continue_curve(
     >>> [(p.type, abs(round(p.params["b2"], 8))) for p in c.codim2]
     [('bt', 0.0)]
     """
-    model = _as_model(model)
+    model = as_model(model)
     kind, value1, state = _point_fields(point)
     if kind not in ("fold", "hopf"):
         raise BiosnnError(
@@ -815,7 +816,7 @@ def two_parameter_diagram(
         A point of the diagram that lies on a curve already computed (two Hopf points on
         one curve) starts no second curve.
     """
-    model = _as_model(model)
+    model = as_model(model)
     param1 = diagram.param
     if bounds1 is None:
         bounds1 = (float(diagram.param_values.min()), float(diagram.param_values.max()))

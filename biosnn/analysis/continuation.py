@@ -54,7 +54,6 @@ import numpy as np
 
 from biosnn.analysis._system import System
 from biosnn.analysis.equilibria import (
-    _as_model,
     _counts,
     _deduplicate,
     _default_grid,
@@ -62,6 +61,7 @@ from biosnn.analysis.equilibria import (
     newton,
     sorted_eigenvalues,
 )
+from biosnn.equations.files import as_model
 from biosnn.errors import BiosnnError
 
 __all__ = ["BifurcationDiagram", "SpecialPoint", "continue_equilibria", "lyapunov_coefficient"]
@@ -573,7 +573,7 @@ def lyapunov_coefficient(model, state: dict, params: dict | None = None) -> tupl
     >>> [round(v, 12) for v in lyapunov_coefficient(m, {"x": 0, "y": 0})]
     [-2.0, 1.0]
     """
-    model = _as_model(model)
+    model = as_model(model)
     system = System(model, params)
     y = np.array([[float(model.to_internal(s, state[s]))] for s in system.spec.states])
     return _first_lyapunov(system, y, system.p)
@@ -649,7 +649,7 @@ def continue_equilibria(
     >>> [(sp.type, round(sp.param, 10)) for sp in d.special_points]
     [('hopf', 3.7975), ('fold', 4.0)]
     """
-    model = _as_model(model)
+    model = as_model(model)
     system = System(model, params)
     lam_a = float(model.to_internal(param, start))
     lam_b = float(model.to_internal(param, stop))

@@ -71,7 +71,7 @@ import numpy as np
 
 from biosnn.analysis._system import System
 from biosnn.analysis.continuation import _axis_label, _runs
-from biosnn.analysis.equilibria import _as_model
+from biosnn.equations.files import as_model
 from biosnn.errors import BiosnnError
 
 __all__ = ["CycleBranch", "CyclePoint", "continue_cycles"]
@@ -777,7 +777,7 @@ def continue_cycles(
     orbit shrinks to zero again (period halving; ``end_param`` extrapolated in its
     square).
     """
-    model = _as_model(model)
+    model = as_model(model)
     kind = getattr(hopf_point, "type", "hopf")
     if kind not in ("hopf", "pd"):
         raise BiosnnError(

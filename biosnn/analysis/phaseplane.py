@@ -65,6 +65,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from biosnn.analysis.equilibria import classify
+from biosnn.equations.files import as_model
 from biosnn.errors import ModelError
 
 __all__ = ["phase_plane", "PhasePlane", "FixedPoint", "Manifold", "LimitCycle", "Trajectory"]
@@ -972,7 +973,7 @@ def phase_plane(
     >>> pp.fixed_points[0].type, round(pp.fixed_points[0].state["v"], 5)
     ('stable focus', -1.19941)
     """
-    model = _as_model(model, preset, params)
+    model = as_model(model, preset=preset, params=params)
     fixed = _check_vars(model, x, y, fixed)
     if grid < 5 or arrows < 2:
         raise ModelError(f"grid must be >= 5 and arrows >= 2, got {grid} and {arrows}")
@@ -1000,18 +1001,6 @@ def phase_plane(
         trajectories=_trajectories(sl, win, trajectories, duration),
         field=_vector_field(sl, win, arrows),
     )
-
-
-def _as_model(model, preset, params):
-    if isinstance(model, str):
-        from biosnn.equations.files import load_model
-
-        model = load_model(model)
-    if preset is not None:
-        model = model.with_preset(preset)
-    if params:
-        model = model.with_params(**params)
-    return model
 
 
 def _check_vars(model, x, y, fixed) -> dict:

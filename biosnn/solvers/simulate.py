@@ -23,9 +23,11 @@ import warnings
 import numpy as np
 
 from biosnn.codegen.backend import check_backend
+from biosnn.equations.files import as_model
 from biosnn.errors import MethodError, SimulationError
 from biosnn.solvers.request import ADAPTIVE, METHODS, STIFF, STOCHASTIC, RunRequest
 from biosnn.stimulus import Stimulus
+from biosnn.units import parse_time
 
 __all__ = ["numpy_kernel", "simulate"]
 
@@ -127,13 +129,13 @@ def simulate(
         ``backend="c"`` and no working C compiler (the message names the one tried).
     """
     wall0 = _time.perf_counter()
-    model = _as_model(model)
+    model = as_model(model, what="simulate()", error=SimulationError)
     # the layout: names and flags without sympy after a warm start (architecture.md)
     spec = model.layout if hasattr(model, "layout") else model.kernel_spec()
     method = _check_method(method, spec, rtol, atol)
     check_backend(backend)
     n = _check_n(n)
-    t1 = _time_value(model, duration, "duration")
+    t1 = parse_time(duration, "duration", model=model, error=SimulationError)
     if t1 < 0:
         raise SimulationError(f"the duration must not be negative, got {duration!r}.")
     dt_i = _dt_value(model, method, dt)
@@ -184,18 +186,6 @@ def simulate(
 # --------------------------------------------------------------------------------------
 # argument checks
 # --------------------------------------------------------------------------------------
-def _as_model(model):
-    if isinstance(model, str):
-        from biosnn.equations.files import load_model
-
-        return load_model(model)
-    if not hasattr(model, "kernel_spec"):
-        raise SimulationError(
-            f"simulate() needs a Model or a library model name, not {type(model).__name__}."
-        )
-    return model
-
-
 def _check_method(method, spec, rtol, atol) -> str:
     if method not in METHODS:
         raise MethodError(
@@ -249,27 +239,10 @@ def _check_n(n) -> int:
     return int(n)
 
 
-def _time_value(model, value, what) -> float:
-    if isinstance(value, str):
-        return float(model.time_to_internal(value))
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise SimulationError(
-            f"{what} must be a number (ms) or a string with a unit, not {value!r}."
-        ) from None
-    if not np.isfinite(out):
-        raise SimulationError(f"{what} must be finite, not {value!r}.")
-    return out
-
-
 def _dt_value(model, method, dt):
     if dt is None:
         return None if method in ADAPTIVE + STIFF else DEFAULT_DT
-    out = _time_value(model, dt, "dt")
-    if not out > 0:
-        raise SimulationError(f"dt must be positive, got {dt!r}.")
-    return out
+    return parse_time(dt, "dt", positive=True, model=model, error=SimulationError)
 
 
 def _whole_steps(span: float, dt: float) -> int | None:
@@ -303,10 +276,7 @@ def _record_every(rec_dt: float, dt: float, record_dt_given) -> int:
 def _record_dt(model, record_dt) -> float:
     if record_dt is None:
         return DEFAULT_RECORD_DT
-    out = _time_value(model, record_dt, "record_dt")
-    if not out > 0:
-        raise SimulationError(f"record_dt must be positive, got {record_dt!r}.")
-    return out
+    return parse_time(record_dt, "record_dt", positive=True, model=model, error=SimulationError)
 
 
 def _record_states(spec, record) -> tuple:
