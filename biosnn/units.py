@@ -59,10 +59,11 @@ from __future__ import annotations
 import ast
 import functools
 import math
+import numbers
 import os
 import re
 
-from biosnn.errors import UnitError
+from biosnn.errors import ModelError, UnitError
 
 __all__ = [
     "Dimension",
@@ -82,6 +83,7 @@ __all__ = [
     "dim_key",
     "dim_from_key",
     "cache_path",
+    "parse_time",
 ]
 
 #: SI prefixes accepted on unit names (Brian2's set without 'da' and 'h').
@@ -722,6 +724,91 @@ def parse_quantity(text: str):
     if not math.isfinite(value * factor):
         raise UnitError(f"{text!r} is not a finite number (too large)")
     return value * factor, dim, " ".join(unit_text.split())
+
+
+def parse_time(value, what: str = "", *, positive: bool = False, model=None, error=UnitError):
+    """A time in the internal unit (ms) from a number or a string with a unit of time.
+
+    The one reader of times given by a user: durations and steps of ``simulate``, the
+    analyses and networks, times in network files, the command line's ``--duration`` and
+    ``--dt``.
+
+    Parameters
+    ----------
+    value : float, int or str
+        A number (in ms, or in the model's time unit) or a string with a unit (``"10 ms"``,
+        ``"1 s"``).  Booleans, other types, strings that are not times and values that
+        are not finite are refused.  NumPy scalars and 0-d arrays count as numbers.
+    what : str, optional
+        What the value is (``"duration"``, ``"--dt"``): error messages start with it.
+    positive : bool, optional
+        Refuse zero and negative times.
+    model : Model, optional
+        Read strings with ``model.time_to_internal`` (the units the model knows, no pint
+        on a warm start; a dimensionless model takes plain numbers) and name its time unit.
+    error : type, optional
+        The exception raised for a value of the wrong type, not finite or not positive
+        (default :class:`~biosnn.errors.UnitError`; ``simulate`` raises SimulationError).
+        A string that is not a time always raises UnitError.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    UnitError, or ``error``
+        One line naming ``what`` and the value.
+
+    Examples
+    --------
+    >>> parse_time("1 s"), parse_time(2.5), parse_time("10 ms", "dt", positive=True)
+    (1000.0, 2.5, 10.0)
+    >>> parse_time("5 mV", "duration")
+    Traceback (most recent call last):
+    ...
+    biosnn.errors.UnitError: duration must be a time such as '10 ms', not '5 mV'
+    """
+    lead = f"{what} " if what else ""
+    if isinstance(value, str):
+        number = _time_text(value, what, model)
+    elif (isinstance(value, numbers.Real) and not isinstance(value, bool)) or (
+        getattr(value, "shape", None) == ()
+        and getattr(getattr(value, "dtype", None), "kind", None) in ("i", "u", "f")
+    ):
+        number = value
+    elif model is not None and model.time_unit == "1":
+        raise error(f"{lead}must be a number (time units), not {_shown(value)}")
+    else:
+        raise error(f"{lead}must be a number (ms) or a time such as '10 ms', not {_shown(value)}")
+    number = float(number)
+    if not math.isfinite(number):
+        raise error(f"{lead}must be finite, not {_shown(value)}")
+    if positive and not number > 0:
+        raise error(f"{lead}must be positive, got {_shown(value)}")
+    return number
+
+
+def _shown(value) -> str:
+    """``repr(value)``, cut to 80 characters (an error message stays one short line)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _time_text(text: str, what: str, model) -> float:
+    """The time of a string for :func:`parse_time` (UnitError naming ``what`` if not)."""
+    try:
+        if model is not None:
+            return model.time_to_internal(text)
+        number, dim, _ = parse_quantity(text)
+    except ModelError as exc:  # also UnitError; one line, without a file prefix
+        shown = _shown(text)
+        lead = what if repr(text) in exc.message else f"{what} {shown}".strip()
+        raise UnitError(f"{lead}: {exc.message}" if lead else exc.message) from None
+    if dim != _TIME:
+        lead = f"{what} " if what else ""
+        raise UnitError(f"{lead}must be a time such as '10 ms', not {_shown(text)}")
+    return number
 
 
 def is_base_unit_text(text: str) -> bool:

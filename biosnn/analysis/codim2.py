@@ -67,8 +67,9 @@ from biosnn.analysis.continuation import (
     newton_bordered,
     unit_tangent,
 )
-from biosnn.analysis.equilibria import _as_model, sorted_eigenvalues
+from biosnn.analysis.equilibria import sorted_eigenvalues
 from biosnn.analysis.options import CONTINUATION_DEFAULTS
+from biosnn.equations.files import as_model
 from biosnn.errors import BiosnnError
 from biosnn.solvers.options import merge
 
@@ -692,7 +693,7 @@ def continue_curve(
     )
     ds, ds_max, ds_min = opts.ds, opts.ds_max, opts.ds_min
     max_points, tol, max_angle = opts.max_points, opts.tol, opts.max_angle
-    model = _as_model(model)
+    model = as_model(model)
     kind, value1, state = _point_fields(point)
     if kind not in ("fold", "hopf"):
         raise BiosnnError(
@@ -838,7 +839,7 @@ def two_parameter_diagram(
         A point of the diagram that lies on a curve already computed (two Hopf points on
         one curve) starts no second curve.
     """
-    model = _as_model(model)
+    model = as_model(model)
     param1 = diagram.param
     if bounds1 is None:
         bounds1 = (float(diagram.param_values.min()), float(diagram.param_values.max()))

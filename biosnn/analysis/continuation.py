@@ -54,7 +54,6 @@ import numpy as np
 
 from biosnn.analysis._system import System
 from biosnn.analysis.equilibria import (
-    _as_model,
     _counts,
     _deduplicate,
     _default_grid,
@@ -63,6 +62,7 @@ from biosnn.analysis.equilibria import (
     sorted_eigenvalues,
 )
 from biosnn.analysis.options import CONTINUATION_DEFAULTS
+from biosnn.equations.files import as_model
 from biosnn.errors import BiosnnError
 from biosnn.solvers.options import merge
 
@@ -576,7 +576,7 @@ def lyapunov_coefficient(model, state: dict, params: dict | None = None) -> tupl
     >>> [round(v, 12) for v in lyapunov_coefficient(m, {"x": 0, "y": 0})]
     [-2.0, 1.0]
     """
-    model = _as_model(model)
+    model = as_model(model)
     system = System(model, params)
     y = np.array([[float(model.to_internal(s, state[s]))] for s in system.spec.states])
     return _first_lyapunov(system, y, system.p)
@@ -670,7 +670,7 @@ def continue_equilibria(
     )
     ds, ds_max, ds_min = opts.ds, opts.ds_max, opts.ds_min
     max_points, tol, max_angle = opts.max_points, opts.tol, opts.max_angle
-    model = _as_model(model)
+    model = as_model(model)
     system = System(model, params)
     lam_a = float(model.to_internal(param, start))
     lam_b = float(model.to_internal(param, stop))

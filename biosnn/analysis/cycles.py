@@ -71,8 +71,8 @@ import numpy as np
 
 from biosnn.analysis._system import System
 from biosnn.analysis.continuation import _axis_label, _runs
-from biosnn.analysis.equilibria import _as_model
 from biosnn.analysis.options import CONTINUATION_DEFAULTS
+from biosnn.equations.files import as_model
 from biosnn.errors import BiosnnError
 from biosnn.solvers.options import merge
 
@@ -798,7 +798,7 @@ def continue_cycles(
     )
     ds, ds_max, ds_min = opts.ds, opts.ds_max, opts.ds_min
     max_points, tol, max_angle = opts.max_points, opts.tol, opts.max_angle
-    model = _as_model(model)
+    model = as_model(model)
     kind = getattr(hopf_point, "type", "hopf")
     if kind not in ("hopf", "pd"):
         raise BiosnnError(

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from biosnn.analysis._system import System
+from biosnn.equations.files import as_model
 
 __all__ = ["Equilibrium", "classify", "find_equilibria", "newton"]
 
@@ -311,7 +312,7 @@ def find_equilibria(
     >>> [(round(e.state["V"], 2), e.type) for e in eqs]
     [(-41.85, 'stable node'), (-19.56, 'saddle'), (3.87, 'unstable focus')]
     """
-    model = _as_model(model)
+    model = as_model(model)
     system = System(model, params)
     if isinstance(guesses, dict):
         guesses = [guesses]
@@ -329,11 +330,3 @@ def find_equilibria(
         {k: float(model.from_internal(k, system.p[system.index(k), 0])) for k in (params or {})}
     )
     return [equilibrium_from_state(system, y[:, k], shown) for k in range(y.shape[1])]
-
-
-def _as_model(model):
-    if isinstance(model, str):
-        from biosnn.equations.files import load_model
-
-        return load_model(model)
-    return model

@@ -52,8 +52,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from biosnn.analysis.options import SOLVER_DEFAULTS
+from biosnn.equations.files import as_model
 from biosnn.errors import BiosnnError
 from biosnn.solvers.options import merge
+from biosnn.units import parse_time
 
 __all__ = ["FICurve", "fi_curve", "rates_from_spikes"]
 
@@ -212,12 +214,6 @@ def rates_from_spikes(spikes, t0: float, t1: float, scale: float = 1.0):
     return rates, rates_count, counts
 
 
-def _as_model(model):
-    import biosnn
-
-    return biosnn.load_model(model) if isinstance(model, str) else model
-
-
 def fi_curve(
     model,
     param: str,
@@ -276,7 +272,7 @@ def fi_curve(
     """
     import time
 
-    model = _as_model(model)
+    model = as_model(model)
     model.check_param(param)
     if model.kernel_spec().threshold is None:
         raise BiosnnError(f"model {model.name} has no threshold: an f-I curve counts spikes")
@@ -285,8 +281,10 @@ def fi_curve(
         raise BiosnnError("fi_curve needs at least two finite parameter values")
     if np.any(np.diff(values) <= 0):
         raise BiosnnError("fi_curve: the parameter values must increase")
-    duration = float(model.time_to_internal(duration))
-    transient = duration / 5 if transient is None else float(model.time_to_internal(transient))
+    duration = parse_time(duration, "duration", model=model)
+    transient = (
+        duration / 5 if transient is None else parse_time(transient, "transient", model=model)
+    )
     if not 0 <= transient < duration:
         raise BiosnnError(
             f"fi_curve: need 0 <= transient < duration, got {transient} and {duration}"

@@ -35,8 +35,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from biosnn.analysis.options import CONTINUATION_DEFAULTS, SOLVER_DEFAULTS
+from biosnn.equations.files import as_model
 from biosnn.errors import BiosnnError
 from biosnn.solvers.options import merge
+from biosnn.units import parse_time
 
 __all__ = ["FastSlow", "fast_slow", "fast_subsystem"]
 
@@ -170,7 +172,7 @@ def fast_subsystem(model, slow: str, value=None):
     """
     import biosnn
 
-    model = biosnn.load_model(model) if isinstance(model, str) else model
+    model = as_model(model)
     if slow not in model.states:
         raise BiosnnError(
             f"{slow!r} is not a state of {model.name} (states: {', '.join(model.states)})"
@@ -248,12 +250,10 @@ def fast_slow(
     import biosnn
     from biosnn.analysis.continuation import continue_equilibria
 
-    model = biosnn.load_model(model) if isinstance(model, str) else model
-    if params:
-        model = model.with_params(**params)
+    model = as_model(model, params=params)
     fast = fast_subsystem(model, slow)
-    duration = float(model.time_to_internal(duration))
-    transient = float(model.time_to_internal(transient))
+    duration = parse_time(duration, "duration", model=model)
+    transient = parse_time(transient, "transient", model=model)
     if not 0 <= transient < duration:
         raise BiosnnError("fast_slow: need 0 <= transient < duration")
     opts = merge(

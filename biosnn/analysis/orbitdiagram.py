@@ -33,10 +33,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from biosnn.analysis.equilibria import _as_model
 from biosnn.analysis.options import SOLVER_DEFAULTS
-from biosnn.errors import BiosnnError
+from biosnn.equations.files import as_model
+from biosnn.errors import BiosnnError, SimulationError
 from biosnn.solvers.options import merge
+from biosnn.units import parse_time
 
 __all__ = ["OrbitDiagram", "orbit_diagram"]
 
@@ -176,7 +177,7 @@ def orbit_diagram(
     """
     from biosnn.solvers.simulate import simulate
 
-    model = _as_model(model)
+    model = as_model(model)
     if quantity not in _QUANTITIES:
         raise BiosnnError(f"quantity must be one of {', '.join(_QUANTITIES)}, not {quantity!r}")
     model.check_param(param)
@@ -215,9 +216,7 @@ def orbit_diagram(
         record=record,
         record_dt=record_dt,
     )
-    from biosnn.solvers.simulate import _time_value
-
-    t0 = float(_time_value(model, transient, "transient"))
+    t0 = parse_time(transient, "transient", model=model, error=SimulationError)
     per = []
     if quantity == "isi":
         for spikes in result.spikes:

@@ -66,6 +66,7 @@ import numpy as np
 
 from biosnn.analysis.equilibria import classify
 from biosnn.analysis.options import SOLVER_DEFAULTS
+from biosnn.equations.files import as_model
 from biosnn.errors import MethodError, ModelError
 from biosnn.solvers.options import DEFAULT_MAX_STEPS, merge
 
@@ -1030,7 +1031,7 @@ def phase_plane(
     ('stable focus', -1.19941)
     """
     solver = _check_solver(options)
-    model = _as_model(model, preset, params)
+    model = as_model(model, preset=preset, params=params)
     fixed = _check_vars(model, x, y, fixed)
     if grid < 5 or arrows < 2:
         raise ModelError(f"grid must be >= 5 and arrows >= 2, got {grid} and {arrows}")
@@ -1058,18 +1059,6 @@ def phase_plane(
         trajectories=_trajectories(sl, win, trajectories, duration, solver),
         field=_vector_field(sl, win, arrows),
     )
-
-
-def _as_model(model, preset, params):
-    if isinstance(model, str):
-        from biosnn.equations.files import load_model
-
-        model = load_model(model)
-    if preset is not None:
-        model = model.with_preset(preset)
-    if params:
-        model = model.with_params(**params)
-    return model
 
 
 def _check_vars(model, x, y, fixed) -> dict:

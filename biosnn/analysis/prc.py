@@ -48,8 +48,10 @@ import numpy as np
 
 from biosnn.analysis._system import System
 from biosnn.analysis.options import SOLVER_DEFAULTS
+from biosnn.equations.files import as_model
 from biosnn.errors import BiosnnError
 from biosnn.solvers.options import merge
+from biosnn.units import parse_time
 
 __all__ = ["PRC", "PeriodicOrbit", "adjoint_prc", "direct_prc", "periodic_orbit"]
 
@@ -171,12 +173,6 @@ class PRC:
         return ax
 
 
-def _as_model(model):
-    import biosnn
-
-    return biosnn.load_model(model) if isinstance(model, str) else model
-
-
 def _check_threshold(model):
     spec = model.kernel_spec()
     if spec.crossing is None:
@@ -261,10 +257,10 @@ def periodic_orbit(
         atol=atol,
         backend=backend,
     )
-    model = _check_threshold(_as_model(model))
+    model = _check_threshold(as_model(model))
     system = System(model, params)
     states = system.spec.states
-    transient = 500.0 if transient is None else float(model.time_to_internal(transient))
+    transient = 500.0 if transient is None else parse_time(transient, "transient", model=model)
     y = dict(init or {})
     for _ in range(max_rounds):
         res = _simulate(model, transient, params, y or None, opts)
@@ -346,7 +342,7 @@ def adjoint_prc(
     -------
     PRC
     """
-    model = _as_model(model)
+    model = as_model(model)
     if orbit is None:
         orbit = periodic_orbit(model, params, **orbit_kw)
     system, T = orbit.system, orbit.period
@@ -456,7 +452,7 @@ def direct_prc(
         dt=dt,
         backend=backend,
     )
-    model = _as_model(model)
+    model = as_model(model)
     if model.kernel_spec().threshold is None:
         raise BiosnnError(f"model {model.name} has no threshold: the direct PRC times spikes")
     if orbit is None:

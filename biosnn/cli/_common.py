@@ -146,20 +146,15 @@ def model_time(model, text, what):
     """A duration given on the command line, in ms (or time units): float (None for None)."""
     if text is None:
         return None
-    from biosnn.errors import ModelError
+    from biosnn.units import parse_time
 
     given = number_or_text(text)
     if model.time_unit == "1" and isinstance(given, str):
         raise UsageError(
             f"{what}: model {model.name} has dimensionless time; give a plain number, not {text!r}"
         )
-    try:
-        number = float(model.time_to_internal(given))
-    except ModelError as exc:  # the option is at fault, not the model file
-        raise UsageError(f"{what}: {exc.message}") from None
-    if not number > 0:
-        raise UsageError(f"{what} must be positive, got {text!r}")
-    return number
+    # errors name the option, not the model file (one line: main() prints them)
+    return parse_time(given, what, positive=True, model=model, error=UsageError)
 
 
 # -- output --------------------------------------------------------------------------------

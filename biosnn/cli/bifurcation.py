@@ -93,7 +93,7 @@ def _check_two_parameter(model, args) -> None:
         return
     if not all(given):
         raise UsageError("--param2 needs --from2 A --to2 B")
-    model._check_param(args.param2)
+    model.check_param(args.param2)
     for value in (args.start2, args.stop2):
         model.to_internal(args.param2, value)
 

@@ -57,7 +57,7 @@ def run(args, out) -> int:
     from biosnn.analysis.excitability import fi_curve
 
     model = load_for_run(args)
-    model._check_param(args.param)
+    model.check_param(args.param)
     if args.points < 2:
         raise UsageError("--points must be at least 2")
     from biosnn._memory import check_memory

@@ -56,22 +56,9 @@ def add_arguments(p) -> None:
 
 def _network_time(text, what):
     """A time of the network command in ms (``"100 ms"`` or a number in ms)."""
-    from biosnn import units
-    from biosnn.errors import UnitError
+    from biosnn.units import parse_time
 
-    given = number_or_text(text)
-    if isinstance(given, float):
-        value = given
-    else:
-        try:
-            value, dim, _ = units.parse_quantity(given)
-        except UnitError as exc:
-            raise UsageError(f"{what} {text!r}: {exc.message}") from None
-        if dim != units.TIME():
-            raise UsageError(f"{what} must be a time such as '100 ms', not {text!r}")
-    if not value > 0:
-        raise UsageError(f"{what} must be positive, got {text!r}")
-    return float(value)
+    return parse_time(number_or_text(text), what, positive=True, error=UsageError)
 
 
 def _change_value(value):

@@ -45,6 +45,7 @@ from biosnn.names import from_stem
 
 __all__ = [
     "load_model",
+    "as_model",
     "list_models",
     "read_model_file",
     "library_dirs",
@@ -377,6 +378,61 @@ def load_model(name_or_path, preset: str | None = None, **param_overrides):
         model = model.with_preset(preset)
     if param_overrides:
         model = model.with_params(**param_overrides)
+    return model
+
+
+def as_model(model, *, preset=None, params=None, what="a model", error=ModelError):
+    """A Model from a Model, a library model name or the path of a model file.
+
+    The one way every entry point (``simulate``, the analyses, ``Population``) accepts
+    its model argument.
+
+    Parameters
+    ----------
+    model : Model, str or os.PathLike
+        A :class:`~biosnn.equations.model.Model`, a library name (``"hodgkin_huxley"``)
+        or a path to a ``.toml`` model file (:func:`load_model`).
+    preset : str, optional
+        Apply a named parameter set of the model.
+    params : dict, optional
+        Parameter values (numbers in display units or strings with units).
+    what : str, optional
+        What asks for the model (``"simulate()"``, ``"a Population"``): the error for a
+        value of another type starts with it.
+    error : type, optional
+        The exception raised for a value of another type (default ModelError; simulate
+        raises SimulationError).  Unknown names and bad files raise ModelError.
+
+    Returns
+    -------
+    Model
+
+    Examples
+    --------
+    >>> hh = as_model("hodgkin_huxley", params={"I_ext": 10})  # doctest: +SKIP
+    >>> as_model(hh) is hh  # doctest: +SKIP
+    True
+    >>> as_model(42, what="simulate()")
+    Traceback (most recent call last):
+    ...
+    biosnn.errors.ModelError: simulate() needs a Model, a library model name or the path of a model file, not int 42
+    """
+    if isinstance(model, (str, os.PathLike)):
+        model = load_model(model)
+    else:
+        from biosnn.equations.model import Model
+
+        if not isinstance(model, Model):
+            shown = repr(model)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise error(
+                f"{what} needs a Model, a library model name or the path of a model file, "
+                f"not {type(model).__name__} {shown}"
+            )
+    if preset is not None:
+        model = model.with_preset(preset)
+    if params:
+        model = model.with_params(**params)
     return model
 
 

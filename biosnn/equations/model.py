@@ -542,8 +542,6 @@ class Model:
                 f"{', '.join(self._params)}"
             )
 
-    _check_param = check_param  # the old name: biosnn/cli.py still calls it
-
     def with_params(self, **values) -> Model:
         """A new model with other default parameter values.
 

@@ -361,24 +361,13 @@ def _count(where, table, data, key, default=None):
 
 
 def _time_ms(where, table, key, value) -> float:
-    from biosnn import units
+    """A time of the file in ms (:func:`biosnn.units.parse_time`); errors name the key."""
+    from biosnn.units import parse_time
 
-    if isinstance(value, bool):
-        raise where.error(table, key, f"must be a time such as '10 ms', not {value!r}")
-    if isinstance(value, numbers.Real):
-        out = float(value)
-    elif isinstance(value, str):
-        try:
-            out, dim, _ = units.parse_quantity(value)
-        except BiosnnError as exc:
-            raise where.error(table, key, _clean(exc)) from None
-        if dim != units.TIME():
-            raise where.error(table, key, f"must be a time such as '10 ms', not {value!r}")
-    else:
-        raise where.error(table, key, f"must be a time such as '10 ms', not {value!r}")
-    if not math.isfinite(out):
-        raise where.error(table, key, f"must be finite, not {value!r}")
-    return float(out)
+    try:
+        return parse_time(value)
+    except BiosnnError as exc:
+        raise where.error(table, key, _clean(exc)) from None
 
 
 def _values(where, table, key, data) -> dict:

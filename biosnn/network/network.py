@@ -853,7 +853,7 @@ class Network:
                 "and monitors are those of an unfinished step; restore() a stored state or "
                 "build the network again"
             )
-        T = _time_value(duration, "duration")
+        T = _time_value(duration, "duration", SimulationError)
         if not (isinstance(T, float) and np.isfinite(T)):
             raise SimulationError(f"the duration must be a finite time, not {duration!r}")
         if T / self.dt >= MAX_STEPS:
@@ -1020,19 +1020,15 @@ def _convert_with(x, factor, dim):
     return np.asarray(x, dtype=float) * factor
 
 
-def _time_value(value, what) -> float:
-    """A time in ms from ``"0.1 ms"`` or a number (ms)."""
-    if isinstance(value, str):
-        from biosnn import units
+def _time_value(value, what, error=ModelError) -> float:
+    """A time in ms from ``"0.1 ms"`` or a number (ms) (:func:`biosnn.units.parse_time`);
+    an array of numbers (ms) as a float array.
+    """
+    if isinstance(value, (str, numbers.Real)):
+        from biosnn.units import parse_time
 
-        v, dim, _ = units.parse_quantity(value)
-        if dim != units.TIME():
-            raise ModelError(f"{what} must be a time such as '0.1 ms', not {value!r}")
-        return float(v)
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return float(value)
-    arr = np.asarray(value, dtype=float)
-    return arr
+        return parse_time(value, what, error=error)
+    return np.asarray(value, dtype=float)
 
 
 def _steps(d, dt, syn):

@@ -132,15 +132,9 @@ class Population(_Source):
     """
 
     def __init__(self, model, n, name=None, params=None, init=None, method="rk4", positions=None):
-        if isinstance(model, str):
-            from biosnn.equations.files import load_model
+        from biosnn.equations.files import as_model
 
-            model = load_model(model)
-        if not hasattr(model, "structure_key"):
-            raise ModelError(
-                f"a Population needs a Model or a library model name, not {type(model).__name__}"
-            )
-        self.model = model
+        self.model = model = as_model(model, what="a Population")
         self.n = _check_n(n, "n")
         self.name = _check_name(name, None)
         if method not in METHODS:
@@ -316,10 +310,13 @@ class SpikeGenerator(_Source):
         self.name = _check_name(name, None)
         idx = np.asarray(indices)
         if isinstance(times, str) or (len(times) and isinstance(list(times)[0], str)):
-            from biosnn import units
+            from biosnn.units import parse_time
 
             items = [times] if isinstance(times, str) else list(times)
-            t = np.array([units.parse_quantity(x)[0] for x in items], dtype=float)
+            t = np.array(
+                [parse_time(x, "SpikeGenerator times", error=ModelError) for x in items],
+                dtype=float,
+            )
         else:
             t = np.asarray(times, dtype=float)
         if idx.shape != t.shape or idx.ndim != 1:
@@ -754,9 +751,9 @@ class RateMonitor:
     def _per_bin(self) -> int:
         if self.bin is None:
             return 1
-        from biosnn import units
+        from biosnn.units import parse_time
 
-        b = units.parse_quantity(self.bin)[0] if isinstance(self.bin, str) else float(self.bin)
+        b = parse_time(self.bin, "the bin of a RateMonitor", error=ModelError)
         k = int(round(b / self._dt))
         if k < 1 or abs(k * self._dt - b) > 1e-9 * max(1.0, b):
             raise ModelError(

@@ -23,10 +23,12 @@ import warnings
 import numpy as np
 
 from biosnn.codegen.numpy_backend import numpy_kernel
+from biosnn.equations.files import as_model
 from biosnn.errors import MethodError, SimulationError
 from biosnn.solvers.options import SolverOptions, merge
 from biosnn.solvers.request import ADAPTIVE, STIFF, STOCHASTIC, RunRequest
 from biosnn.stimulus import Stimulus
+from biosnn.units import parse_time
 
 __all__ = ["numpy_kernel", "simulate"]
 
@@ -129,11 +131,11 @@ def simulate(
     )
     method, dt, rtol, atol, backend = opts.method, opts.dt, opts.rtol, opts.atol, opts.backend
     seed, max_steps = opts.seed, opts.max_steps
-    model = _as_model(model)
+    model = as_model(model, what="simulate()", error=SimulationError)
     # the layout: names and flags without sympy after a warm start (architecture.md)
     spec = model.layout if hasattr(model, "layout") else model.kernel_spec()
     n = _check_n(n)
-    t1 = _time_value(model, duration, "duration")
+    t1 = parse_time(duration, "duration", model=model, error=SimulationError)
     if t1 < 0:
         raise SimulationError(f"the duration must not be negative, got {duration!r}.")
     dt_i = _dt_value(model, method, dt)
@@ -180,16 +182,6 @@ def simulate(
 # --------------------------------------------------------------------------------------
 # argument checks
 # --------------------------------------------------------------------------------------
-def _as_model(model):
-    if isinstance(model, str):
-        from biosnn.equations.files import load_model
-
-        return load_model(model)
-    if not hasattr(model, "kernel_spec"):
-        raise SimulationError(
-            f"simulate() needs a Model or a library model name, not {type(model).__name__}."
-        )
-    return model
 
 
 def _check_method_model(method, spec, stimuli) -> None:
@@ -229,27 +221,10 @@ def _check_n(n) -> int:
     return int(n)
 
 
-def _time_value(model, value, what) -> float:
-    if isinstance(value, str):
-        return float(model.time_to_internal(value))
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise SimulationError(
-            f"{what} must be a number (ms) or a string with a unit, not {value!r}."
-        ) from None
-    if not np.isfinite(out):
-        raise SimulationError(f"{what} must be finite, not {value!r}.")
-    return out
-
-
 def _dt_value(model, method, dt):
     if dt is None:
         return None if method in ADAPTIVE + STIFF else DEFAULT_DT
-    out = _time_value(model, dt, "dt")
-    if not out > 0:
-        raise SimulationError(f"dt must be positive, got {dt!r}.")
-    return out
+    return parse_time(dt, "dt", positive=True, model=model, error=SimulationError)
 
 
 def _whole_steps(span: float, dt: float) -> int | None:
@@ -283,10 +258,7 @@ def _record_every(rec_dt: float, dt: float, record_dt_given) -> int:
 def _record_dt(model, record_dt) -> float:
     if record_dt is None:
         return DEFAULT_RECORD_DT
-    out = _time_value(model, record_dt, "record_dt")
-    if not out > 0:
-        raise SimulationError(f"record_dt must be positive, got {record_dt!r}.")
-    return out
+    return parse_time(record_dt, "record_dt", positive=True, model=model, error=SimulationError)
 
 
 def _record_states(spec, record) -> tuple:
