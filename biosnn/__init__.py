@@ -24,6 +24,7 @@ _LAZY = {
     "load_model": "biosnn.equations.files",
     "list_models": "biosnn.equations.files",
     "simulate": "biosnn.solvers.simulate",
+    "kernel_source": "biosnn.codegen.source",
     "Result": "biosnn.solvers.result",
     "Stimulus": "biosnn.stimulus",
     "BiosnnError": "biosnn.errors",

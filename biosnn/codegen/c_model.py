@@ -378,10 +378,12 @@ def _event_functions(spec, store, loads) -> str:
         f"    y[{i}] = {pr_reset.doprint(e)};  /* {_note(spec.states[i])} */" for i, e in spec.reset
     )
     p_loads = {k: v for k, v in loads.items() if v.startswith("p[")}
-    reset = "\n".join([*_load_lines(p_loads, set(re.findall(r"\b\w+\b", reset)), "    "), reset])
+    if reset:
+        used = set(re.findall(r"\b\w+\b", reset))
+        reset = "\n".join([*_load_lines(p_loads, used, "    "), reset]) + "\n"
     out.append(
         f"static void bs_reset(double t, double *restrict y, "
-        f"const double *restrict p) {{\n{_UNUSED}{reset}\n}}\n"
+        f"const double *restrict p) {{\n{_UNUSED}{reset}}}\n"
     )
     rc = spec.refractory_condition
     out.append(

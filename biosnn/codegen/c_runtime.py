@@ -178,6 +178,8 @@ def generate_source(spec, family: str, *, runtime: bool = True) -> str:
         if part.startswith("<unit "):
             _, name, opt = part[1:-1].split(" ", 2)
             parts.append(UNIT_MARKER.format(name=name, opt=opt))
+        elif part == "<prelude>" and generated[part] and not runtime:
+            parts.append("/* biosnn safe functions bs_xexpm1* (biosnn/codegen/functions.py) */\n")
         elif part in generated:
             if generated[part]:
                 parts.append(generated[part])
