@@ -3,7 +3,7 @@
     python tests/fuzz_large.py --count 20000 --seed 1 [--minutes 15] [--compile-every 50]
 
 Draws random models (equation texts, and mutations of the library's model files) with
-the generators of ``tests/equations/fuzzgen.py`` and runs
+the generators of ``tests/support/fuzzgen.py`` and runs
 :func:`fuzzgen.exercise` on each: only :class:`biosnn.errors.BiosnnError` may come out.
 Every other exception is a crash; crashes are grouped by root cause (exception type and
 innermost biosnn function) and one reproducer of each is printed.  A per-input limit
@@ -22,8 +22,6 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent / "equations"))
 
 
 class Timeout(Exception):
@@ -56,9 +54,9 @@ def main(argv=None) -> int:
 
     tmp = tempfile.mkdtemp(prefix="biosnn-fuzz-")
     os.environ.setdefault("BIOSNN_CACHE_DIR", str(Path(tmp) / "cache"))
-    import fuzzgen
-
     from biosnn.errors import BiosnnError, CompilerError
+
+    from support import fuzzgen  # tests/ is sys.path[0] when run as a script
 
     rng = random.Random(args.seed)
     chooser = fuzzgen.RandomChooser(rng)

@@ -20,13 +20,11 @@ A subclass of sympy's ``C99CodePrinter`` that prints the expressions of a
 
 Examples
 --------
->>> import math
-
-import sympy as sp
+>>> import sympy as sp
 >>> from biosnn.codegen.c_printer import print_c
 >>> V, g = sp.symbols("V g", real=True)
 >>> print_c(g*V**3, {"V": "y[0]", "g": "p[0]"})
-'p[0]*(y[0]*y[0]*y[0])'
+'(y[0]*y[0]*y[0])*p[0]'
 """
 
 from __future__ import annotations

@@ -29,8 +29,8 @@ network and synapse libraries.
 Examples
 --------
 >>> import biosnn
->>> [name for name, title in biosnn.list_models()][:1]  # doctest: +SKIP
-['fitzhugh_nagumo']
+>>> [name for name, title in biosnn.list_models()][:1]
+['adex']
 """
 
 from __future__ import annotations
@@ -366,7 +366,9 @@ def load_model(name_or_path, preset: str | None = None, **param_overrides):
     Examples
     --------
     >>> import biosnn
-    >>> hh = biosnn.load_model("hodgkin_huxley", I_ext=10)  # doctest: +SKIP
+    >>> hh = biosnn.load_model("hodgkin_huxley", I_ext=10)
+    >>> hh.states
+    ('V', 'm', 'h', 'n')
     """
     path = find_model(name_or_path).resolve()
     stat = path.stat()

@@ -47,9 +47,10 @@ define ``duration``, ``name`` and ``title``.
 Examples
 --------
 >>> from biosnn.network.files import load_network
->>> net = load_network("cuba", seed=1)                      # doctest: +SKIP
->>> net.run(net.info.duration)                              # doctest: +SKIP
->>> net.info.spike_monitors["exc"].count.sum()              # doctest: +SKIP
+>>> net = load_network("cuba", seed=1)
+>>> net.run(net.info.duration)
+>>> int(net.info.spike_monitors["exc"].count.sum())  # 3200 excitatory cells, 1 s
+17024
 """
 
 from __future__ import annotations

@@ -11,23 +11,19 @@ accepted always compiles (a ``CompilerError`` there fails the test).
 Budget: derandomized (the same inputs on every run, no flakiness) and ``max_examples``
 chosen so the file takes about 30-60 s on one core; no deadline.  The long run is
 ``tests/fuzz_large.py`` (by hand, with a count).  The generators and the check live in
-``fuzzgen.py`` next to this file.
+``tests/support/fuzzgen.py``.
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent))
-import fuzzgen  # noqa: E402
+from biosnn.codegen import c_build
+from biosnn.errors import BiosnnError, CompilerError
 
-from biosnn.codegen import c_build  # noqa: E402
-from biosnn.errors import BiosnnError, CompilerError  # noqa: E402
+from support import fuzzgen
 
 
 def budget(max_examples: int):

@@ -128,9 +128,9 @@ def test_threads_do_not_change_bits():
     """
     import ctypes.util
 
-    from _networks import cobahh
-
     from biosnn.network import _cengine
+
+    from _networks import cobahh
 
     name = ctypes.util.find_library("gomp")
     if name is None:
@@ -155,9 +155,9 @@ def test_exact_update_drops_structural_zeros_of_the_propagator():
     other terms only.  The dropped entries of the propagator the network computes are
     exactly 0.0, so the dropped products were +-0 and the result is unchanged.
     """
-    from _networks import cuba
-
     from biosnn.network._lower import _propagator_pattern, population_snippets
+
+    from _networks import cuba
 
     net, _, _ = cuba(n=200, p=0.05, backend="numpy", monitor=False)
     spec = net.populations[0].model.kernel_spec()
