@@ -261,7 +261,7 @@ def compare(model: str, repeat: int = 3, tools=None, ours_python=None) -> dict:
     rounds = {name: [] for name in names}
     for r in range(max(1, repeat)):
         rounds["biosnn"].append(_ours(model, ours_python))
-        for (tool, target), name in zip(tools, names[1:]):
+        for (tool, target), name in zip(tools, names[1:], strict=True):
             rounds[name].append(
                 run_anchor(model, tool, target, warm=(target == "cython" and r == 0))
             )
@@ -670,7 +670,7 @@ def check_cuba_psp(t_end: float = 60.0) -> dict:
     nest.Simulate(t_end + 1.1)
     events = meter.get("events")
     err, peak = 0.0, 0.0
-    for t, v in zip(events["times"], events["V_m"]):
+    for t, v in zip(events["times"], events["V_m"], strict=True):
         s = t - 1.1  # the current jumps at 1.0 + 0.1 ms
         ref = (
             we * tau_e / (tau_m - tau_e) * (math.exp(-s / tau_m) - math.exp(-s / tau_e))

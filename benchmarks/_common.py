@@ -110,7 +110,7 @@ def biosnn_hh(ref: dict | None = None):
 
 
 def biosnn_init(ref: dict) -> dict:
-    return dict(zip(("V", "m", "h", "n"), (float(v) for v in ref["y0"])))
+    return dict(zip(("V", "m", "h", "n"), (float(v) for v in ref["y0"]), strict=True))
 
 
 def c_backend_ready() -> tuple[bool, str]:

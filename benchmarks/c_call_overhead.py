@@ -1,4 +1,6 @@
-"""Cost of a compiled run's Ctrl-C machinery (biosnn/_interrupt.py): a worker thread per C
+"""Cost of a compiled run's Ctrl-C machinery (biosnn/_interrupt.py).
+
+A worker thread per C
 call.  Prints the best of several CPU times for a long fixed-step run, an adaptive run and
 a tiny run (where the per-call cost shows).  Run it with ``PYTHONPATH`` on two checkouts
 for a before/after comparison:

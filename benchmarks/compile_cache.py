@@ -324,7 +324,7 @@ def main(argv=None) -> int:
             f"warm call {cold['overhead_s']:.3f} s wall / {cold['overhead_cpu_s']:.3f} s cpu"
         )
         print("    " + _breakdown(cold["first"]))
-        for s, n, t, c, u in cc:
+        for _s, n, t, c, u in cc:
             print(
                 f"    compiler alone ({n} chars of C)  {t:7.3f} s wall / {c:.3f} s cpu   "
                 "(goal: first compile < 1 s)"

@@ -86,11 +86,12 @@ class NumpyHH:
 
     def step_rk4(self, y, dt):
         k1 = self.f(*y)
-        k2 = self.f(*(yi + 0.5 * dt * ki for yi, ki in zip(y, k1)))
-        k3 = self.f(*(yi + 0.5 * dt * ki for yi, ki in zip(y, k2)))
-        k4 = self.f(*(yi + dt * ki for yi, ki in zip(y, k3)))
+        k2 = self.f(*(yi + 0.5 * dt * ki for yi, ki in zip(y, k1, strict=True)))
+        k3 = self.f(*(yi + 0.5 * dt * ki for yi, ki in zip(y, k2, strict=True)))
+        k4 = self.f(*(yi + dt * ki for yi, ki in zip(y, k3, strict=True)))
         return tuple(
-            yi + dt / 6.0 * (a + 2.0 * b + 2.0 * c + d) for yi, a, b, c, d in zip(y, k1, k2, k3, k4)
+            yi + dt / 6.0 * (a + 2.0 * b + 2.0 * c + d)
+            for yi, a, b, c, d in zip(y, k1, k2, k3, k4, strict=True)
         )
 
     def step_exponential_euler(self, y, dt):

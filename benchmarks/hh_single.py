@@ -250,7 +250,7 @@ def main(argv=None) -> int:
             print(
                 f"  {row['method']:6s} {ratios[key]:8.1f}x wall  {ratios[key + '_cpu']:8.1f}x cpu"
             )
-        for key, row in rows.items():  # same method on both sides, where biosnn has it
+        for row in rows.values():  # same method on both sides, where biosnn has it
             mine = biosnn_rows.get(f"biosnn_{row['method'].lower()}")
             if mine is not None:
                 ratios[f"same_method_{row['method']}"] = row["time_s"] / mine["time_s"]

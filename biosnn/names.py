@@ -30,7 +30,7 @@ then letters, digits or underscores (at most 64 characters)
 '?'
 >>> printable("two\\x1b[31m lines")
 'two\\\\x1b[31m lines'
-"""
+"""  # noqa: D301 (the doctests need the escapes and a line continuation)
 
 from __future__ import annotations
 
@@ -158,7 +158,7 @@ def printable(text: str, *, keep_newlines: bool = False) -> str:
 
     >>> printable("a\\tb\\rc"), printable("p1\\n\\np2", keep_newlines=True)
     ('a b\\\\x0dc', 'p1\\n\\np2')
-    """
+    """  # noqa: D301 (the doctest escapes are the point)
 
     def escape(m):
         ch = m.group(0)

@@ -258,7 +258,12 @@ def test_raster_plot():
     fig = S.raster_plot(data, t_stop=10, bin=1.0)
     raster, rate = fig.axes
     x, y = raster.lines[0].get_data()
-    assert sorted(zip(x.tolist(), y.tolist())) == [(1.0, 0), (2.0, 1), (5.0, 0), (9.0, 2)]
+    assert sorted(zip(x.tolist(), y.tolist(), strict=True)) == [
+        (1.0, 0),
+        (2.0, 1),
+        (5.0, 0),
+        (9.0, 2),
+    ]
     t, r = S.population_rate(data, 10, bin=1.0)
     assert np.array_equal(rate.lines[0].get_ydata(), r)
     plt.close(fig)

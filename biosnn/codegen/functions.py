@@ -519,6 +519,6 @@ def _rebuild(expr):
     if cls is not None or type(expr) in _OURS:
         # not re-evaluated: sympy's Min/Max would nest its own classes again
         return (cls or type(expr))(*args, evaluate=False)
-    if all(a is b for a, b in zip(args, expr.args)):
+    if all(a is b for a, b in zip(args, expr.args, strict=True)):
         return expr
     return expr.func(*args)

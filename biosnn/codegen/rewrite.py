@@ -82,7 +82,7 @@ def _bottom_up(expr, rule: Callable):
     if isinstance(expr, (sympy.Symbol, sympy.Number)):
         return expr
     new_args = tuple(_bottom_up(arg, rule) for arg in expr.args)
-    if any(a is not b for a, b in zip(new_args, expr.args)):
+    if any(a is not b for a, b in zip(new_args, expr.args, strict=True)):
         expr = expr.func(*new_args)
     replaced = rule(expr)
     return expr if replaced is None else replaced

@@ -462,7 +462,7 @@ class DistanceDependent(Rule):
             n_pre, n_post, float(self.p0), rng, self._skip_self(same)
         ):
             d2 = np.zeros(pre.size)
-            for a_col, b_col in zip(a_cols, b_cols):
+            for a_col, b_col in zip(a_cols, b_cols, strict=True):
                 diff = a_col[pre]
                 diff -= b_col[post]
                 diff *= diff

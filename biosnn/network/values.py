@@ -46,7 +46,6 @@ import numbers
 import re
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
-from typing import Union
 
 import numpy as np
 
@@ -62,7 +61,7 @@ __all__ = [
     "parse_value",
 ]
 
-Scalar = Union[float, int, str]
+Scalar = float | int | str
 
 #: Smallest probability mass a truncated Normal may keep inside [low, high]; below it the
 #: redraw would need more than ~1000 tries per value and the request is almost surely a
@@ -505,7 +504,7 @@ def parse_value(text):
     for key in names[: len(args)]:
         if key in kwargs:
             raise ModelError(f"{where}: the parameter {key!r} is given twice")
-    given = dict(zip(names, args), **kwargs)
+    given = dict(zip(names[: len(args)], args, strict=True), **kwargs)
     required = [f.name for f in fields(cls) if f.default is MISSING]
     missing = [key for key in required if key not in given]
     if missing:

@@ -43,9 +43,10 @@ Adaptive (``rk23``, ``rk45``, ``dop853``) and stiff (``rodas4``)
     compound ones); with reset statements, the state at the first spike time is reset and
     the instance restarts from there (records after the spike time then come from the
     following steps); without, every crossing of the step is a spike (except while
-    refractory) and integration continues from the end of the step.  Records at ``t0 + j*record_dt`` inside ``(t, t_end]`` come from the
-    interpolant.  A trial step with a non-finite result counts as rejected; when the step
-    size underflows (``h < 10*eps*max(1, |t|)``) the run ends with a SimulationError naming
+    refractory) and integration continues from the end of the step.  Records at
+    ``t0 + j*record_dt`` inside ``(t, t_end]`` come from the interpolant.  A trial step
+    with a non-finite result counts as rejected; when the step size underflows
+    (``h < 10*eps*max(1, |t|)``) the run ends with a SimulationError naming
     time, instance and variable.  ``rodas4`` uses the symbolic Jacobian and ``df/dt`` of the
     kernel at the step's start (the time dependence through linear stimuli inside a step is
     not part of ``df/dt``); held states have zero rows.  The small dense iteration matrix
@@ -550,12 +551,12 @@ class _ERKStep:
             prob.f_one, tt, hh, y0, None if k0 is None else k0[:, 0].tolist(), idx
         )
         rtol, atol = prob.request.rtol, prob.request.atol
-        sc = [atol + rtol * max(abs(a), abs(b)) for a, b in zip(y0, yn)]
-        e5 = sum((e / c) ** 2 for e, c in zip(err, sc))
+        sc = [atol + rtol * max(abs(a), abs(b)) for a, b in zip(y0, yn, strict=True)]
+        e5 = sum((e / c) ** 2 for e, c in zip(err, sc, strict=True))
         if low is None:
             norm = math.sqrt(e5 / ns)
         else:
-            den = e5 + 0.01 * sum((e / c) ** 2 for e, c in zip(low, sc))
+            den = e5 + 0.01 * sum((e / c) ** 2 for e, c in zip(low, sc, strict=True))
             norm = e5 / math.sqrt(ns * den) if den > 0 else 0.0
         K = np.zeros((tab.n_stages_total, ns, 1))
         K[: self.s, :, 0] = Ks
@@ -1250,7 +1251,8 @@ class _AdaptiveRun:
         kernel's by rounding (of ``c_i = g(e_i) - g(0)`` and of the sums); the screen
         widens its bounds by ``1e-12*(|g(0)| + sum_i (|y0_i| + |y1_i|)*(|c_i| + |g(0)|))``
         (thousands of times that rounding; a NaN margin skips nothing), so it still skips
-        only steps the exact search would find empty.  A step it does not skip goes through the array path unchanged.
+        only steps the exact search would find empty.  A step it does not skip goes through
+        the array path unchanged.
         """
         cached = self._coef_cache
         if cached is None or cached[0] != i:
@@ -1260,17 +1262,22 @@ class _AdaptiveRun:
         _, coef, gz, wabs = cached
         g0 = g1 = gz
         m = wabs[-1]
-        for cf, w, y0, y1 in zip(coef, wabs, ya[:, j].tolist(), yna[:, j].tolist()):
+        # wabs has one entry more than coef (|g(0)|, taken as m above): zip stops at coef's end
+        for cf, w, y0, y1 in zip(coef, wabs, ya[:, j].tolist(), yna[:, j].tolist(), strict=False):
             g0 += cf * y0
             g1 += cf * y1
             m += w * ((y0 if y0 > 0 else -y0) + (y1 if y1 > 0 else -y1))
         # state by state; a zero coefficient adds only zeros (skipped if its stages are
         # finite: 0*inf would be NaN)
         sig = None
-        for cf, col in zip(coef, Ka[: self.known, :, j].T.tolist()):
+        for cf, col in zip(coef, Ka[: self.known, :, j].T.tolist(), strict=True):
             if cf == 0.0 and math.isfinite(sum(col)):
                 continue
-            sig = [cf * k for k in col] if sig is None else [a + cf * k for a, k in zip(sig, col)]
+            sig = (
+                [cf * k for k in col]
+                if sig is None
+                else [a + cf * k for a, k in zip(sig, col, strict=True)]
+            )
         if sig is None:
             sig = [0.0] * self.known
         return self._skip_one(g0, g1, sig, armed, 1e-12 * m)
@@ -1288,13 +1295,13 @@ class _AdaptiveRun:
             margin *= self._margin_factor
         dev = 0.0
         if known == total:
-            for wk, sk in zip(self._w_list, sig):
+            for wk, sk in zip(self._w_list, sig, strict=True):
                 dev += wk * abs(sk)
             hi, lo = g0 + dev, g0 - dev
         else:
             d0, d1, dg = sig[0], sig[known - 1], g1 - g0
             r = 0.0
-            for wk, wa, wb, wc, sk in zip(self._w_list, *self._hermite_lists, sig):
+            for wk, wa, wb, wc, sk in zip(self._w_list, *self._hermite_lists, sig, strict=True):
                 e = abs(sk - (wa * dg + wb * d0 + wc * d1))
                 dev += wk * e
                 r = e if e > r else r

@@ -156,7 +156,7 @@ class Result:
         else:
             axes = list(np.atleast_1d(ax))
         tunit = "" if self._spec.time_dimensionless else " (ms)"
-        for a, name in zip(axes, vars):
+        for a, name in zip(axes, vars, strict=True):
             data = self[name]
             for i in range(self.n):
                 a.plot(self.t, data[i], lw=1)

@@ -135,7 +135,7 @@ def test_fitzhugh_nagumo_hopf_curves_closed_form():
     td = two_parameter_diagram(fhn, d, "b", 0.2, 1.5, bounds1=(-3, 3))
     assert [c.type for c in td.curves] == ["hopf", "hopf"]
     a, tau = 0.7, 12.5
-    for c, sign in zip(td.curves, (-1, 1)):
+    for c, sign in zip(td.curves, (-1, 1), strict=True):
         v = sign * np.sqrt(1 - c["b"] / tau)
         np.testing.assert_allclose(c["v"], v, atol=1e-10)
         np.testing.assert_allclose(c["I_ext"], (v + a) / c["b"] - v + v**3 / 3, atol=1e-10)

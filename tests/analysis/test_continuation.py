@@ -100,7 +100,9 @@ def test_hh_hopf_points_match_hendrick(hh_diagram):
 
 def test_hh_hopf_points_match_independent_computation(hh_diagram):
     # independent: brentq on the V-parameterised branch, finite-difference Jacobian
-    for sp, (v_lo, v_hi) in zip(hh_diagram.special_points, [(-62.1, -57.1), (-45.1, -40.1)]):
+    for sp, (v_lo, v_hi) in zip(
+        hh_diagram.special_points, [(-62.1, -57.1), (-45.1, -40.1)], strict=True
+    ):
         current, period = _hh_independent_hopf(v_lo, v_hi)
         assert abs(sp.param - current) / current <= 1e-7
         assert abs(sp.period - period) / period <= 1e-6

@@ -95,7 +95,7 @@ def test_qif_is_class_1_with_the_analytic_curve_and_rheobase():
     fi = fi_curve("qif", "I_ext", values, duration=1000, transient=200)
     tau, El, Vc, Vpk, Vr, R, tref = 10.0, -70.0, -50.0, 20.0, -70.0, 100.0, 2.0
     m, a0 = (El + Vc) / 2, 1 / (Vc - El)
-    for current, rate in zip(values[1:], fi.rates[1:]):
+    for current, rate in zip(values[1:], fi.rates[1:], strict=True):
         omega = math.sqrt(R * current / a0 - (Vc - El) ** 2 / 4)
         T = tref + tau / (a0 * omega) * (math.atan((Vpk - m) / omega) - math.atan((Vr - m) / omega))
         assert 1000 / rate == pytest.approx(T, rel=1e-6)

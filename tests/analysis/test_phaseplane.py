@@ -283,7 +283,7 @@ def test_stable_and_unstable_cycles_with_floquet_multipliers():
     assert [fp.type for fp in pp.fixed_points] == ["stable focus"]
     cycles = sorted(pp.cycles, key=lambda c: np.hypot(*c.points[0]))
     assert len(cycles) == 2
-    for cycle, sign in zip(cycles, (-1, 1)):
+    for cycle, sign in zip(cycles, (-1, 1), strict=True):
         s = (1 + sign * math.sqrt(1 + 4 * mu)) / 2
         assert np.hypot(*cycle.points.T) == pytest.approx(math.sqrt(s), abs=1e-6)
         assert cycle.period == pytest.approx(2 * math.pi, rel=1e-8)

@@ -76,7 +76,7 @@ def test_hodgkin_huxley_direct_and_adjoint_agree():
     # a finite kick of 0.5 mV at the phase of largest advance, in one full simulation
     k = int(np.argmax(adj.Z))
     x = orbit.states_at(adj.phases[k : k + 1])[:, 0]
-    init = dict(zip(orbit.system.spec.states, x))
+    init = dict(zip(orbit.system.spec.states, x, strict=True))
     init["V"] += 0.5
     res = biosnn.simulate(
         hh,

@@ -89,7 +89,8 @@ def test_corrupt_and_stale_entries_are_ignored_and_rebuilt(tmp_path):
         {**version, "tag": "x", "autonomous": True},  # wrong tag
         [],
     ]  # not a dict
-    for path, data in zip(entries, bad):
+    assert len(entries) >= len(bad)
+    for path, data in zip(entries[: len(bad)], bad, strict=True):
         if data is None:
             path.write_text("not json {", encoding="utf-8")
         else:

@@ -277,7 +277,7 @@ def test_library_model_c_matches_numpy(name, method):
         np.testing.assert_allclose(
             a, b, rtol=0, atol=tol * (1 + np.max(np.abs(b))), err_msg=f"{name} {method} {var}"
         )
-    for sc, sn in zip(res.spikes, ref.spikes):
+    for sc, sn in zip(res.spikes, ref.spikes, strict=True):
         assert len(sc) == len(sn)
         np.testing.assert_allclose(sc, sn, rtol=0, atol=1e-6 if adaptive else 1e-9)
     del dimensionless

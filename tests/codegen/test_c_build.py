@@ -196,7 +196,7 @@ def test_concurrent_compiles_are_atomic(cache):
         for _ in range(3)
     ]
     outs = [p.communicate(timeout=300) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (_out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err
     paths = {out.strip() for out, _ in outs}
     assert len(paths) == 1

@@ -45,7 +45,7 @@ def make_spec(
     dfdt = tuple(sp.diff(fi, T) for fi in f)
     if exp_euler is None:
         ee = []
-        for fi, yi in zip(f, ys):
+        for fi, yi in zip(f, ys, strict=True):
             a = sp.diff(fi, yi)
             if yi in a.free_symbols:
                 ee.append(None)

@@ -176,13 +176,13 @@ def test_exponential_euler_update_against_mpmath(lib):
         want = np.array(
             [
                 float(mpmath.mpf(yi) + (mpmath.mpf(a) * yi + b) * ph)
-                for yi, a, b, ph in zip(y, A, B, phi)
+                for yi, a, b, ph in zip(y, A, B, phi, strict=True)
             ]
         )
         scale = np.array(
             [
                 float((abs(mpmath.mpf(a) * yi) + abs(b)) * abs(ph))
-                for yi, a, b, ph in zip(y, A, B, phi)
+                for yi, a, b, ph in zip(y, A, B, phi, strict=True)
             ]
         )
     eps = np.finfo(float).eps

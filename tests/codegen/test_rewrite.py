@@ -211,7 +211,7 @@ def test_library_hh_kernel_spec_is_safe_at_the_singular_voltages():
     y0 = model.initial_state()
     for v_mv in (-40.0, -55.0):
         point = dict(values)
-        point.update({y: float(y0[s]) for y, s in zip(ys, spec.states)})
+        point.update({y: float(y0[s]) for y, s in zip(ys, spec.states, strict=True)})
         point[model.symbols["V"]] = v_mv
         for expr in list(spec.f) + [j for row in spec.jac for j in row]:
             f = sympy.lambdify(list(point), expr, modules=[NUMPY_FUNCTIONS, "numpy"])
@@ -270,7 +270,7 @@ def test_share_exponentials_is_an_identity(v):
     # constant factors exp(shift) are rounded to 30 digits, hence 1e-25
     rates = hh_rates()
     defs, out = share_exponentials(rates)
-    for orig, new in zip(rates, _unshare(defs, out)):
+    for orig, new in zip(rates, _unshare(defs, out), strict=True):
         want = exact(orig.rewrite(sympy.exp), v)
         got = exact(new, v)
         assert abs(got - want) <= 1e-25 * abs(want)

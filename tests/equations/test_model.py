@@ -225,7 +225,8 @@ def test_unit_error_message_names_equation_term_and_dimensions():
         (
             "dv/dt = -v : volt",
             {},
-            'line 1: in "dv/dt = -v : volt", the right-hand side -v has units of voltage (volt) but the '
+            'line 1: in "dv/dt = -v : volt", the right-hand side -v has units of voltage '
+            "(volt) but the "
             "equation needs voltage/time (volt/second)",
         ),
         (

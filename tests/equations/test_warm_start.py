@@ -260,7 +260,7 @@ def test_numeric_source_gives_the_bits_of_evaluate(fresh_cache):
     values["t"] = 0.0
     exprs = list(spec.f) + [e for row in spec.jac for e in row]
     got = compile_numeric(numeric_source({"g": exprs}))["g"](values)
-    for e, g in zip(exprs, got):
+    for e, g in zip(exprs, got, strict=True):
         want = np.broadcast_to(evaluate(e, values), (50,))
         assert np.array_equal(np.broadcast_to(g, (50,)), want, equal_nan=True), e
 

@@ -219,7 +219,7 @@ def test_distance_dependent_matches_gaussian_profile():
     off = ~np.eye(n, dtype=bool)
     p = p0 * np.exp(-(d**2) / (2 * sigma**2))
     edges = np.arange(0, 301, 20.0)
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
         sel = off & (d >= lo) & (d < hi)
         mean, var = p[sel].sum(), (p[sel] * (1 - p[sel])).sum()
         got = connected[sel].sum()
@@ -257,7 +257,7 @@ def test_all_to_all_and_one_to_one():
     pre, post = AllToAll().build(3, 4, 0)
     assert pre.tolist() == [0] * 4 + [1] * 4 + [2] * 4 and post.tolist() == [0, 1, 2, 3] * 3
     pre, post = AllToAll(allow_self=False).build(3, 3, 0, same=True)
-    assert list(zip(pre.tolist(), post.tolist())) == [
+    assert list(zip(pre.tolist(), post.tolist(), strict=True)) == [
         (0, 1),
         (0, 2),
         (1, 0),
@@ -280,7 +280,7 @@ def test_all_to_all_and_one_to_one():
 def test_blocks_pools_and_private_inputs():
     # Blocks(a, b): i -> j exactly when i // a == j // b, all to all inside a block
     pre, post = Blocks(2).build(4, 4)
-    assert list(zip(pre.tolist(), post.tolist())) == [
+    assert list(zip(pre.tolist(), post.tolist(), strict=True)) == [
         (0, 0),
         (0, 1),
         (1, 0),
@@ -299,8 +299,8 @@ def test_blocks_pools_and_private_inputs():
     assert np.array_equal(np.bincount(post), [10] * 5)
     # a partial last block and no self-connections inside a population
     pre, post = Blocks(3, allow_self=False).build(5, 5, same=True)
-    assert (3, 3) not in set(zip(pre.tolist(), post.tolist()))
-    assert sorted(zip(pre.tolist(), post.tolist())) == [
+    assert (3, 3) not in set(zip(pre.tolist(), post.tolist(), strict=True))
+    assert sorted(zip(pre.tolist(), post.tolist(), strict=True)) == [
         (0, 1),
         (0, 2),
         (1, 0),
@@ -342,7 +342,7 @@ def test_from_arrays_keeps_duplicates_in_stable_order():
     # no self pairs when asked, a population onto itself
     rule = FromArrays([0, 1, 1], [0, 0, 1], values=[1, 2, 3], allow_self=False)
     pre, post = rule.build(2, 2, 0, same=True)
-    assert list(zip(pre.tolist(), post.tolist())) == [(1, 0)]
+    assert list(zip(pre.tolist(), post.tolist(), strict=True)) == [(1, 0)]
     assert rule.values(2, 2, same=True).tolist() == [2.0]
     assert FromArrays([], []).build(3, 3, 0)[0].size == 0
 
@@ -371,11 +371,11 @@ def test_from_sparse_scipy_and_dense():
     matrix = sp.coo_matrix((data, (rows, cols)), shape=(3, 3))
     rule = FromSparse(matrix)
     pre, post = rule.build(3, 3, 0)
-    assert list(zip(pre.tolist(), post.tolist())) == [(0, 0), (0, 2), (2, 1)]
+    assert list(zip(pre.tolist(), post.tolist(), strict=True)) == [(0, 0), (0, 2), (2, 1)]
     assert rule.values(3, 3).tolist() == [3.0, 7.0, 5.0]
     assert matrix.nnz == 6 and matrix.row.tolist() == rows.tolist()  # input not changed
     pre, post = FromSparse(matrix, allow_self=False).build(3, 3, 0, same=True)
-    assert list(zip(pre.tolist(), post.tolist())) == [(0, 2), (2, 1)]
+    assert list(zip(pre.tolist(), post.tolist(), strict=True)) == [(0, 2), (2, 1)]
     assert FromSparse(matrix, allow_self=False).values(3, 3, same=True).tolist() == [7.0, 5.0]
     dense = matrix.toarray()
     assert np.array_equal(

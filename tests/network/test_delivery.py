@@ -66,7 +66,7 @@ def test_heterogeneous_delays(backend):
         second = mon.t[np.flatnonzero(v > 1.5)[0]]
         assert first == pytest.approx(1.0 + d) and second == pytest.approx(2.0 + d)
     # synapses are stored grouped by source and, within a source, by delay
-    by_post = dict(zip(S.state.post.tolist(), S.state.delay.tolist()))
+    by_post = dict(zip(S.state.post.tolist(), S.state.delay.tolist(), strict=True))
     assert by_post == pytest.approx({0: 0.3, 1: 0.0, 2: 0.7})
 
 
@@ -113,7 +113,7 @@ def test_poisson_same_in_both_engines():
         net.run(200.0)
         out.append((mon.i, mon.t, sm["v"]))
     assert out[0][0].size > 500
-    for a, b in zip(*out):
+    for a, b in zip(*out, strict=True):
         assert np.array_equal(a, b)
     assert np.all(out[0][2][5:] == 0.0)  # the slice P[:5] is the only target
 

@@ -1,10 +1,10 @@
-"""White noise (xi) in network populations: Euler-Maruyama and stochastic Heun.
+r"""White noise (xi) in network populations: Euler-Maruyama and stochastic Heun.
 
 An Ornstein-Uhlenbeck population dx = -x/tau dt + sigma/sqrt(tau) dW has the stationary
 variance sigma**2/2.  The discretised processes are AR(1): with h = dt/tau,
 Euler-Maruyama  x' = (1 - h) x + sigma sqrt(h) z       -> var = sigma**2/(2 - h),
 stochastic Heun x' = (1 - h + h**2/2) x + (1 - h/2) sigma sqrt(h) z
-                                          -> var = sigma**2 h (1 - h/2)**2/(1 - (1 - h + h**2/2)**2),
+                -> var = sigma**2 h (1 - h/2)**2/(1 - (1 - h + h**2/2)**2),
 both sigma**2/2 (1 + O(h)).  Samples 5 tau apart are nearly independent (correlation
 e**-5), so the sample variance of m samples has standard deviation var*sqrt(2/(m - 1)).
 """

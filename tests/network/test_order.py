@@ -115,7 +115,7 @@ def test_recurrent_nonlinear_coupling_matches_one_synapse_at_a_time(backend, mon
     ref = run("numpy")
     assert ref[1].size > 350  # 392 spikes, 98 of them in a step with
     assert ref[2].size - np.unique(ref[2]).size > 80  # another spike
-    for a, b in zip(got, ref):
+    for a, b in zip(got, ref, strict=True):
         assert np.array_equal(a, b)
 
 

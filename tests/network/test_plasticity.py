@@ -131,7 +131,13 @@ def test_on_post_updates_every_synapse_onto_the_spiking_neuron(backend):
     )
     net = Network(pre, drive, post, kick, S, dt=0.1, seed=0, backend=backend)
     net.run(5.0)
-    assert dict(zip(zip(S.state.pre.tolist(), S.state.post.tolist()), S.state.c.tolist())) == {
+    assert dict(
+        zip(
+            zip(S.state.pre.tolist(), S.state.post.tolist(), strict=True),
+            S.state.c.tolist(),
+            strict=True,
+        )
+    ) == {
         (0, 0): 1.0,
         (1, 0): 1.0,
         (2, 0): 1.0,

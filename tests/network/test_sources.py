@@ -58,14 +58,14 @@ def test_per_neuron_rates_identical_in_both_engines():
     out = []
     for backend in ("numpy", "c"):
         n = 50
-        G1 = PoissonGroup(n, lambda t: 30.0 * (1 + np.sin(t / 20.0 + np.arange(n))))
+        G1 = PoissonGroup(n, lambda t, n=n: 30.0 * (1 + np.sin(t / 20.0 + np.arange(n))))
         G2 = PoissonGroup(n, np.random.default_rng(0).uniform(0, 80, (1000, n)))
         m1, m2 = SpikeMonitor(G1), SpikeMonitor(G2)
         net = Network(G1, G2, m1, m2, dt=0.1, seed=9, backend=backend)
         net.run(100.0)
         out.append((m1.i, m1.t, m2.i, m2.t))
     assert out[0][0].size > 100
-    for a, b in zip(*out):
+    for a, b in zip(*out, strict=True):
         assert np.array_equal(a, b)
 
 

@@ -64,7 +64,7 @@ def make_spec(
     jac = tuple(tuple(sympy.diff(fi, yj) for yj in ysyms) for fi in f)
     dfdt = tuple(sympy.diff(fi, t) for fi in f)
     exp_euler = []
-    for fi, yi in zip(f, ysyms):
+    for fi, yi in zip(f, ysyms, strict=True):
         A = sympy.diff(fi, yi)
         if yi in A.free_symbols:
             exp_euler.append(None)

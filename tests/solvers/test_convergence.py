@@ -162,7 +162,9 @@ def test_dense_output_order(method, order, hs):
         stepper.dense_increments(t, hh, y, None, None, K)
         thetas = np.linspace(0.1, 0.9, 9)
         vals = [_dense_eval(stepper.dense, y, K, np.array([th]))[0, 0] for th in thetas]
-        errs.append(max(abs(v - exact_cos(t0 + th * h)) for v, th in zip(vals, thetas)))
+        errs.append(
+            max(abs(v - exact_cos(t0 + th * h)) for v, th in zip(vals, thetas, strict=True))
+        )
     assert slope(hs, errs) == pytest.approx(order + 1, abs=0.3)
 
 

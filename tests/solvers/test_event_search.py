@@ -235,7 +235,7 @@ bc = where(Vd <= 50, 2*exp((6.5 - Vd)/27) - ac, 0) : 1
 aq = minimum(0.00002*Ca, 0.01) : 1
 bq = 0.001 : 1
 chi = minimum(Ca/250, 1) : 1
-"""
+"""  # noqa: E501 (equations of the paper, one per line)
 PR_PARAMS = dict(
     Cm=3.0,
     gL=0.1,

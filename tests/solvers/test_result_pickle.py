@@ -24,7 +24,7 @@ def _same(a, b):
     for name in a.variables:  # states and aliases
         np.testing.assert_array_equal(a[name], b[name])
     assert len(a.spikes) == len(b.spikes)
-    for x, y in zip(a.spikes, b.spikes):
+    for x, y in zip(a.spikes, b.spikes, strict=True):
         np.testing.assert_array_equal(x, y)
     for name in a.final_state:
         np.testing.assert_array_equal(a.final_state[name], b.final_state[name])
@@ -73,6 +73,6 @@ def test_simulate_in_new_processes():
             f.result(timeout=300)
             for f in [pool.submit(biosnn.simulate, hh, 30, **kw) for kw in runs]
         ]
-    for a, b in zip(here, there):
+    for a, b in zip(here, there, strict=True):
         assert b.stats["backend"] == a.stats["backend"]
         _same(a, b)

@@ -200,7 +200,7 @@ def test_library_hodgkin_huxley_matches_reference():
         atol=1e-9,
         backend="numpy",
         params={"I_ext": 10},
-        init=dict(zip(hh.states, ref["y0 (V, m, h, n)"])),
+        init=dict(zip(hh.states, ref["y0 (V, m, h, n)"], strict=True)),
         record_dt=1.0,
     )
     expected = np.array(ref["spike_times"])
