@@ -115,7 +115,7 @@ def _block(exprs, targets, store, loads=None, notes=None) -> str:
     bases, exprs = share_exponentials([sp.sympify(e) for e in exprs])
     repl, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("cse", real=True))
     lines = [f"    const double {s.name} = {printer.doprint(e)};" for s, e in bases + repl]
-    for k, (tgt, e) in enumerate(zip(targets, reduced)):
+    for k, (tgt, e) in enumerate(zip(targets, reduced, strict=True)):
         if notes and notes[k]:
             lines.append(f"    /* {notes[k]} */")
         lines.append(f"    {tgt} = {printer.doprint(e)};")
