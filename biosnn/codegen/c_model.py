@@ -23,7 +23,8 @@ parameters it uses into locals named after them with a trailing underscore
 (``const double V_ = y[0];``, ``gNa_ = p[1]``; in lane functions ``Y[0*BS_B+l]``), and
 each output is preceded by a comment (``/* dV/dt */``).  The underscore keeps every
 model name clear of C and of the runtime (a model may have a state ``y``, ``NS`` or
-``expm1``; names cannot end in ``_`` in C's libraries nor in the runtime, and a model
+``expm1``; no identifier of the runtime ends in ``_`` (tested), nor any public one of
+the C headers it includes (checked with glibc's), and a model
 name ``a_`` becomes ``a__``, so the map is one to one).  Names reach the source only
 through :func:`biosnn.names.source_token`; a name that is not an identifier is refused.
 Locals change nothing the compiler computes: the same operations in the same order

@@ -73,6 +73,14 @@ def test_the_source_is_the_runtime_files_around_the_generated_part():
     assert "bs_lusolve" not in short and "static void bs_jac(" in short
 
 
+def test_no_runtime_identifier_ends_in_an_underscore():
+    # the generated C names model variables NAME_ (c_model.c_name): they must not meet a
+    # runtime name; comments are removed first (they may say "sum_{k}")
+    for name in c_runtime.FILES:
+        code = re.sub(r"/\*.*?\*/", " ", c_runtime.runtime_text(name), flags=re.S)
+        assert re.findall(r"\b[A-Za-z]\w*_\b", code) == [], name
+
+
 def test_editing_a_runtime_file_changes_the_package_key(tmp_path):
     # the package key (biosnn.cache) keys every cached kernel; it must see the runtime
     from biosnn import cache
