@@ -26,6 +26,7 @@ _LAZY = {
     "simulate": "biosnn.solvers.simulate",
     "SolverOptions": "biosnn.solvers.options",
     "ContinuationOptions": "biosnn.analysis.options",
+    "kernel_source": "biosnn.codegen.source",
     "Result": "biosnn.solvers.result",
     "Stimulus": "biosnn.stimulus",
     "BiosnnError": "biosnn.errors",

@@ -188,6 +188,34 @@ def test_show_model_file(lif_file):
         assert word in out, word
 
 
+def test_show_code_prints_the_kernel_source(lif_file):
+    # expected: exactly biosnn.kernel_source of the same model and method
+    import biosnn
+
+    hh = biosnn.load_model("hodgkin_huxley")
+    status, out, err = run("show", "hodgkin_huxley", "--code", "c", "--method", "rk45")
+    assert status == 0, err
+    assert out == biosnn.kernel_source(hh, "c", method="rk45")
+    assert "const double V_ = y[0], m_ = y[1], h_ = y[2], n_ = y[3];" in out
+    status, out, err = run("show", "hodgkin_huxley", "--code", "c", "--no-runtime")
+    assert status == 0, err
+    assert out == biosnn.kernel_source(hh, "c", method="rk4", runtime=False)
+    assert "/* runtime file bs_fixed.c (biosnn/codegen/runtime/) */" in out
+    status, out, err = run("show", lif_file, "--code", "numpy")
+    assert status == 0, err
+    assert out == biosnn.kernel_source(biosnn.load_model(lif_file), "numpy")
+
+
+def test_show_code_bad_input_is_one_line():
+    status, out, err = run("show", "hodgkin_huxley", "--code", "c", "--method", "rk5")
+    assert_usage_error(status, err, "rk5")
+    status, out, err = run("show", "hodgkin_huxley", "--code", "fortran")
+    assert_usage_error(status, err, "fortran")
+    status, out, err = run("show", "hodgkin_huxley", "--method", "rk45")
+    assert_usage_error(status, err, "--code")
+    assert out == ""
+
+
 def test_simulate_prints_a_summary(lif_file):
     status, out, err = run(
         "simulate", lif_file, "--duration", "100 ms", "--backend", "numpy", "--dt", "0.1"

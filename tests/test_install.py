@@ -152,6 +152,14 @@ def test_the_wheel_holds_the_library_and_every_module(wheel):
         if "__pycache__" not in p.parts and "_library" not in p.parts
     }
     assert modules <= names, sorted(modules - names)
+    # the C runtime of the kernels (package data), byte for byte
+    runtime = sorted((REPO / "biosnn" / "codegen" / "runtime").glob("bs_*.[ch]"))
+    assert len(runtime) >= 10
+    with zipfile.ZipFile(wheel) as zf:
+        for path in runtime:
+            name = path.relative_to(REPO).as_posix()
+            assert name in names, name
+            assert zf.read(name) == path.read_bytes(), name
 
 
 def test_installed_wheel_runs_the_demo_and_a_network(wheel, tmp_path):

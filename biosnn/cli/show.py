@@ -1,10 +1,12 @@
-"""``biosnn show MODEL``: equations, parameters, initial values, events, presets."""
+"""``biosnn show MODEL``: equations, parameters, initial values, events, presets; with
+``--code c|numpy [--method M]`` the generated source of its kernel instead.
+"""
 
 from __future__ import annotations
 
 import re
 
-from biosnn.cli._common import add_model_argument
+from biosnn.cli._common import UsageError, add_model_argument
 from biosnn.names import printable
 
 DESCRIPTION = (
@@ -14,8 +16,24 @@ DESCRIPTION = (
 
 
 def add_arguments(p) -> None:
-    """``MODEL``."""
+    """``MODEL [--code c|numpy [--method M] [--no-runtime]]``."""
     add_model_argument(p)
+    p.add_argument(
+        "--code",
+        choices=("c", "numpy"),
+        help="print the generated source of the model's kernel instead (biosnn.kernel_source)",
+    )
+    p.add_argument(
+        "--method",
+        metavar="M",
+        help="with --code: the method whose kernel to print (default rk4; the C driver "
+        "family depends on it)",
+    )
+    p.add_argument(
+        "--no-runtime",
+        action="store_true",
+        help="with --code c: leave out the C runtime files (one comment line each)",
+    )
 
 
 def _library_title(name: str) -> str:
@@ -87,8 +105,18 @@ def describe_model(model) -> str:
 
 
 def run(args, out) -> int:
-    """Print :func:`describe_model` of ``MODEL``."""
+    """Print :func:`describe_model` of ``MODEL``, or with ``--code`` its kernel source."""
     import biosnn
 
-    print(describe_model(biosnn.load_model(args.model)), file=out)
+    code = getattr(args, "code", None)
+    method = getattr(args, "method", None)
+    no_runtime = getattr(args, "no_runtime", False)
+    if code is None and (method is not None or no_runtime):
+        raise UsageError("--method and --no-runtime go with --code c|numpy")
+    model = biosnn.load_model(args.model)
+    if code is None:
+        print(describe_model(model), file=out)
+        return 0
+    source = biosnn.kernel_source(model, code, method or "rk4", runtime=not no_runtime)
+    out.write(source if source.endswith("\n") else source + "\n")
     return 0

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from biosnn.codegen import c_backend, c_build
+from biosnn.codegen import c_backend, c_build, c_runtime
 from biosnn.errors import CompilerError
 from biosnn.solvers.request import RunRequest
 
@@ -296,7 +296,7 @@ def test_contraction_only_in_the_kernel_unit_and_only_where_the_cpu_fuses(cache)
     import ctypes
 
     src = (
-        c_backend._HEADER
+        c_runtime.runtime_text("bs_prelude.h")
         + c_backend.UNIT_MARKER.format(name="kernels", opt=c_backend.KERNEL_OPT)
         + _FMA_PROBE.format(name="kernel")
         + c_backend.UNIT_MARKER.format(name="driver", opt=c_backend.DRIVER_OPT)

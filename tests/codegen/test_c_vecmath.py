@@ -1,4 +1,4 @@
-"""The SIMD exp/expm1 of the C fixed-step kernels (``c_backend._VMATH``) against libm.
+"""The SIMD exp/expm1 of the C fixed-step kernels (``runtime/bs_vmath.h``) against libm.
 
 They replace libm in the lane functions of the block driver, so they must be accurate
 (<= 2 ulp) and handle overflow, underflow, +-inf and NaN like libm.  ``bs_vee`` (one
@@ -17,7 +17,7 @@ import ctypes
 import numpy as np
 import pytest
 
-from biosnn.codegen import c_backend, c_build
+from biosnn.codegen import c_backend, c_build, c_runtime
 
 pytestmark = pytest.mark.skipif(c_build.find_compiler() is None, reason="no C compiler")
 
@@ -48,9 +48,9 @@ def lib(request, tmp_path_factory):
         mp.setenv("BIOSNN_CACHE_DIR", str(tmp_path_factory.mktemp("ccache")))
         src = (
             ("#define BS_NO_CLONES 1\n" if request.param == "portable" else "")
-            + c_backend._HEADER
+            + c_runtime.runtime_text("bs_prelude.h")
             + c_backend.UNIT_MARKER.format(name="vecmath", opt=c_backend.KERNEL_OPT)
-            + c_backend._VMATH
+            + c_runtime.runtime_text("bs_vmath.h")
             + _ARRAYS
         )
         assert c_build.split_units(src)[0][1] == c_backend.KERNEL_OPT

@@ -296,12 +296,12 @@ def test_share_exponentials_exact_multiples():
 @pytest.fixture(scope="module")
 def c_lib(tmp_path_factory):
     """C: bs_xexpm1e alone, and the HH rates printed by the C backend (shared exps)."""
-    from biosnn.codegen import c_backend, c_build
+    from biosnn.codegen import c_build, c_model
     from biosnn.codegen.functions import C_GIVEN_EXP, C_PRELUDE
 
     if c_build.find_compiler() is None:
         pytest.skip("no C compiler")
-    body = c_backend._block(hh_rates(), [f"out[{i}]" for i in range(6)], {"V": "y[0]"})
+    body = c_model._block(hh_rates(), [f"out[{i}]" for i in range(6)], {"V": "y[0]"})
     assert body.count("bs_xexpm1e(") == 2 and body.count(" exp(") + body.count("*exp(") == 3
     src = (
         "#include <math.h>\n#include <stdint.h>\n"
