@@ -60,13 +60,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from biosnn.analysis._system import System
-from biosnn.analysis.continuation import (
-    _first_lyapunov,
+from biosnn.analysis.continuation.arclength import (
     _illinois,
     _solve,
     newton_bordered,
     unit_tangent,
 )
+from biosnn.analysis.continuation.lyapunov import _first_lyapunov
 from biosnn.analysis.equilibria import _as_model, sorted_eigenvalues
 from biosnn.analysis.options import CONTINUATION_DEFAULTS
 from biosnn.errors import BiosnnError

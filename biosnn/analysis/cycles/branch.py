@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from biosnn.analysis.continuation import _axis_label, _runs
+from biosnn.analysis.continuation.diagram import _axis_label, _runs
 from biosnn.analysis.cycles.collocation import _evaluate
 from biosnn.errors import BiosnnError
 

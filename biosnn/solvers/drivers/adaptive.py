@@ -27,7 +27,7 @@ _EPS = np.finfo(float).eps
 
 
 class _AdaptiveRun(_EventScreen):
-    """Masked lock-step integration of all instances (see the module docstring)."""
+    """Masked lock-step integration of all instances (see :mod:`biosnn.solvers.drivers`)."""
 
     def __init__(self, prob: Problem):
         self.prob = prob
