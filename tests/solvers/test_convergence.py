@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from conftest import _kernel, make_spec, run_spec
 
-from biosnn.solvers.drivers import Problem, _dense_eval, _ERKStep, _RosenbrockStep
+from biosnn.solvers.drivers import Problem
+from biosnn.solvers.drivers.erk import _dense_eval, _ERKStep
+from biosnn.solvers.drivers.rosenbrock import _RosenbrockStep
 from biosnn.solvers.request import RunRequest
 from biosnn.solvers.tableaux import ROSENBROCK, TABLEAUX
 

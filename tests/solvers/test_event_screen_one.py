@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 
 import biosnn
-from biosnn.solvers import drivers
+from biosnn.solvers.drivers.adaptive import _AdaptiveRun
 
 METHODS = [("rk45", 1e-6), ("dop853", 1e-6), ("rodas4", 1e-6), ("rk23", 1e-6)]
 
 
 def _run(model, t_end, method, tol, params, monkeypatch, screen):
     calls = {"n": 0, "skipped": 0}
-    original = drivers._AdaptiveRun._screen_one
+    original = _AdaptiveRun._screen_one
 
     def counted(self, *args):
         calls["n"] += 1
@@ -33,7 +33,7 @@ def _run(model, t_end, method, tol, params, monkeypatch, screen):
         return out
 
     with monkeypatch.context() as mp:
-        mp.setattr(drivers._AdaptiveRun, "_screen_one", counted)
+        mp.setattr(_AdaptiveRun, "_screen_one", counted)
         res = biosnn.simulate(
             model,
             t_end,
