@@ -105,7 +105,7 @@ def start_checks() -> None:
         try:
             c_build.require_compiler()
             c_build.openmp_available(compiler)
-        except Exception:  # noqa: BLE001 - asked again in the foreground, which reports it
+        except Exception:  # asked again in the foreground, which reports it
             pass
 
     thread = threading.Thread(target=work, name="biosnn-compiler-checks", daemon=True)
