@@ -24,8 +24,9 @@ entries, the unit table in :mod:`biosnn.units`) goes through this module.  The r
 * **Data is self-checked.**  JSON *records* (:func:`write_record` / :func:`read_record`)
   start with a line carrying the sha256 of the rest; a truncated, garbled or edited body
   is a miss.
-* **One key.**  :func:`package_key` is the sha256 of every ``.py``, ``.c`` and ``.h`` file
-  of the installed biosnn package (relative path and bytes) and ``biosnn.__version__``,
+* **One key.**  :func:`package_key` is the sha256 of every ``.py``, ``.c``, ``.h`` and
+  ``.json`` (the shipped unit table) file of the installed biosnn package (relative path
+  and bytes) and ``biosnn.__version__``,
   computed once per process (and remembered with the files' stat signature).  Every
   cached artifact's key includes it (plus, for compiled code, the compiler identity and
   flags), so any change to biosnn's code invalidates every entry - there is no
@@ -82,8 +83,9 @@ STALE_AGE = 3600.0
 #: this (seconds; the margin is for a cache shared over NFS, where the pid may be another
 #: machine's: a compile there finishes well within it).
 DEAD_AGE = 120.0
-#: Suffixes of the package files that make up :func:`package_key`.
-KEY_SUFFIXES = (".py", ".c", ".h")
+#: Suffixes of the package files that make up :func:`package_key` (``.json``: the shipped
+#: unit table, :mod:`biosnn.units`).
+KEY_SUFFIXES = (".py", ".c", ".h", ".json")
 
 _DIGEST = re.compile(r"[0-9a-f]{64}\Z")
 _RECORD = b"biosnn-record sha256="
@@ -175,8 +177,9 @@ def _check(path: Path) -> None:
 
 # -- the key -------------------------------------------------------------------------------
 def package_key() -> str:
-    """sha256 of the installed biosnn package: every ``.py``, ``.c`` and ``.h`` file under
-    it (relative path, size and bytes, in sorted order) and ``biosnn.__version__``.
+    """sha256 of the installed biosnn package: every ``.py``, ``.c``, ``.h`` and ``.json``
+    (the shipped unit table) file under it (relative path, size and bytes, in sorted
+    order) and ``biosnn.__version__``.
 
     Computed once per process.  Hashing the ~60 files (1.1 MB) costs 1.7 ms when they are
     in the OS page cache but 8-50 ms when they are not (a Python process reads the

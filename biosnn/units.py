@@ -30,17 +30,29 @@ symbol (``V A S F s Hz m M mol C K l g``) with an optional SI prefix (``p n u m 
 Text is parsed by walking Python's ``ast`` over a whitelist (numbers, names, ``* / **``,
 unary minus); nothing is ever evaluated.
 
-Importing pint takes 0.3-0.5 s, so what it computes is kept on disk: every
-``(factor, dimension)`` found for a unit text or a unit name is stored in
-``$BIOSNN_CACHE_DIR/units-<version>.json`` (default ``~/.cache/biosnn``; ``<version>``
-changes with any file of biosnn - :func:`biosnn.cache.package_key` - and with the
-installed pint).  The file is read once per process; a unit text seen before is answered
-from it without importing pint, a new one imports pint and is added.  The file is a
-checked record of :mod:`biosnn.cache` (written atomically with fsync, a header line with
-the sha256 of its body): a truncated, garbled or edited file - a changed factor would
-silently change results - is ignored and rebuilt, and every entry is checked for shape
-(a finite non-zero float, a dimension key).  Pint's own parsed-definitions cache is not
-used: it is a pickle, and nothing biosnn reads from disk may run code.
+Importing pint takes 0.3-0.5 s (0.5-0.8 s with building its registry), so what it
+computes is kept, in two places:
+
+* **The shipped table** ``biosnn/units_table.json`` (package data, part of
+  :func:`biosnn.cache.package_key` like the code): ``(factor, dimension)`` of every name
+  :func:`is_unit_name` accepts (each base name and symbol, with and without each prefix
+  and power: 1,396 names), computed once with pint by :func:`_write_shipped_table`.  A
+  unit text made only of such names (every unit of the model library, and of any model
+  written with Brian2's names) is computed from the table by the walk below, without
+  pint and without writing anything.  ``tests/test_units.py`` checks every entry against
+  what the installed pint computes, and that no accepted name is missing.
+* **The unit cache** for everything else (a pint name in a unit string such as
+  ``inch``): every ``(factor, dimension)`` found for such a unit text or name is stored in
+  ``$BIOSNN_CACHE_DIR/units-<version>.json`` (default ``~/.cache/biosnn``; ``<version>``
+  changes with any file of biosnn - :func:`biosnn.cache.package_key` - and with the
+  installed pint).  The file is read once per process; a unit text seen before is
+  answered from it without importing pint, a new one imports pint and is added.  The
+  file is a checked record of :mod:`biosnn.cache` (written atomically with fsync, a
+  header line with the sha256 of its body): a truncated, garbled or edited file - a
+  changed factor would silently change results - is ignored and rebuilt, and every
+  entry is checked for shape (a finite non-zero float, a dimension key).  Pint's own
+  parsed-definitions cache is not used: it is a pickle, and nothing biosnn reads from
+  disk may run code.
 
 Examples
 --------
@@ -550,22 +562,133 @@ def unit_name(name: str, *, strict: bool = True):
         if strict:
             raise UnitError(f"{name!r} is not a unit")
         pname = name
+    else:  # a Brian2-style name: the same answer, strict or not, from the shipped table
+        found = _shipped(name)
+        if found is not None:
+            return found
     found = _cached("name", strict, name)
     if found is not None:
         return found
-    try:
-        unit = registry().Unit(pname)
-    except Exception as exc:  # pint's UndefinedUnitError, DefinitionSyntaxError, ...
-        raise UnitError(f"unknown unit {name!r}") from exc
-    dim = Dimension(unit.dimensionality.items())
-    si = registry().Quantity(1.0, unit).to_base_units().magnitude
-    scale = 1.0
-    for base, exponent in dim.items():
-        scale *= _INTERNAL_SCALE[base] ** exponent
-    factor = _round_factor(float(si) / scale)
+    factor, dim = _from_pint(pname, name)
     if math.isfinite(factor) and factor != 0:
         _store("name", strict, name, factor, dim)
     return factor, dim
+
+
+def _from_pint(pname: str, name: str):
+    """``(factor_to_internal, Dimension)`` of the pint unit ``pname`` (``name`` as the user
+    wrote it, for the error), computed by pint.
+    """
+    reg = registry()  # outside the try: a missing pint is not an unknown unit
+    try:
+        unit = reg.Unit(pname)
+    except Exception as exc:  # pint's UndefinedUnitError, DefinitionSyntaxError, ...
+        raise UnitError(f"unknown unit {name!r}") from exc
+    dim = Dimension(unit.dimensionality.items())
+    si = reg.Quantity(1.0, unit).to_base_units().magnitude
+    scale = 1.0
+    for base, exponent in dim.items():
+        scale *= _INTERNAL_SCALE[base] ** exponent
+    return _round_factor(float(si) / scale), dim
+
+
+# -- the shipped table ----------------------------------------------------------------------
+
+#: The file of the shipped table, next to this module (package data).
+SHIPPED_TABLE = "units_table.json"
+#: Bump when the layout of the shipped table changes.
+SHIPPED_FORMAT = "1"
+
+
+def _shipped_names() -> list:
+    """Every name :func:`is_unit_name` accepts, sorted: each base name and symbol, alone
+    and with each prefix, and each of those with the power ``2`` or ``3`` where allowed.
+
+    Examples
+    --------
+    >>> names = _shipped_names()
+    >>> len(names), "mV" in names, "cm2" in names, "tau" in names
+    (1396, True, True, False)
+    """
+    names = set()
+    for base in (*_LONG, *_SHORT):
+        for prefix in ("", *PREFIXES):
+            for power in ("", "2", "3"):
+                name = prefix + base + power
+                if _pint_name(name) is not None:
+                    names.add(name)
+    return sorted(names)
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_table() -> dict:
+    """The shipped table: name -> ``(factor, dimension key)``; empty when the file is
+    missing or not in its format (then pint and the unit cache answer, as for any unit).
+    """
+    import json
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), SHIPPED_TABLE)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        if data.get("format") != SHIPPED_FORMAT:
+            return {}
+        dims = data["dimensions"]
+        return {name: (factor, dims[k]) for name, (factor, k) in data["names"].items()}
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return {}
+
+
+@functools.cache
+def _shipped(name: str):
+    """``(factor, Dimension)`` of a name from the shipped table, or None (not in it, or an
+    entry of the wrong shape).
+    """
+    entry = _shipped_table().get(name)
+    if entry is None:
+        return None
+    factor, key = entry
+    if type(factor) is not float or not math.isfinite(factor) or factor == 0:
+        return None
+    try:
+        return factor, dim_from_key(key)
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def _write_shipped_table(path: str | None = None) -> dict:
+    """Compute the shipped table with pint and write it (default: next to this module).
+
+    Run after changing the names, prefixes or internal units, or when a new pint changes
+    an answer (``tests/test_units.py`` fails then)::
+
+        python -c "from biosnn.units import _write_shipped_table; _write_shipped_table()"
+    """
+    import json
+
+    dims: list = []
+    names = {}
+    for name in _shipped_names():
+        factor, dim = _from_pint(_pint_name(name), name)
+        key = dim_key(dim)
+        if key not in dims:
+            dims.append(key)
+        names[name] = [factor, dims.index(key)]
+    data = {
+        "format": SHIPPED_FORMAT,
+        "about": "biosnn.units: (factor to the internal unit, dimension) of every unit "
+        "name; written by biosnn.units._write_shipped_table with pint",
+        "dimensions": dims,
+        "names": names,
+    }
+    if path is None:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), SHIPPED_TABLE)
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=0, separators=(",", ":"))
+        fh.write("\n")
+    _shipped_table.cache_clear()
+    _shipped.cache_clear()
+    return data
 
 
 # -- unit strings ---------------------------------------------------------------------------
@@ -666,11 +789,17 @@ def parse_unit(text: str, *, strict: bool = False):
         raise UnitError(
             f"{text!r} is not a unit ('#' and control characters are not allowed in a unit)"
         )
-    found = _cached("text", strict, text)
-    if found is not None:
-        return found
+    tree = _parse_ast(text)
+    # only names of the shipped table: computed here, no pint and no cache file
+    shipped = all(
+        _shipped(node.id) is not None for node in ast.walk(tree) if isinstance(node, ast.Name)
+    )
+    if not shipped:
+        found = _cached("text", strict, text)
+        if found is not None:
+            return found
     try:
-        factor, dim = _walk_unit(_parse_ast(text), text, strict)
+        factor, dim = _walk_unit(tree, text, strict)
     except (OverflowError, ZeroDivisionError, RecursionError, MemoryError):
         raise UnitError(
             f"cannot read {text!r} as a unit (a number is too large, too small or divided by zero)"
@@ -678,7 +807,8 @@ def parse_unit(text: str, *, strict: bool = False):
     if not math.isfinite(factor) or factor == 0:
         raise UnitError(f"{text!r} is not a usable unit (its size is {factor})")
     factor = _round_factor(factor)
-    _store("text", strict, text, factor, dim)
+    if not shipped:
+        _store("text", strict, text, factor, dim)
     return factor, dim
 
 

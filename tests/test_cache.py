@@ -247,23 +247,27 @@ def test_source_blob_that_does_not_match_its_hash_is_not_executed(tmp_path):
 
 
 def test_poisoned_unit_factor_does_not_change_a_result(tmp_path):
+    # "millivolt" is a pint name outside biosnn's shipped table (mV is in it): the unit
+    # cache file holds it
+    lif = _LIF_C.replace('"25 mV"', '"25 millivolt"')
     cache = tmp_path / "cache"
-    fresh = _run(_LIF_C, tmp_path / "fresh", "euler", "numpy")
-    _run(_LIF_C.replace("lif_cache", "lif_other"), cache, "euler", "numpy")
+    fresh = _run(lif, tmp_path / "fresh", "euler", "numpy")
+    assert fresh == _run(_LIF_C, tmp_path / "fresh", "euler", "numpy")  # 25 millivolt = 25 mV
+    _run(lif.replace("lif_cache", "lif_other"), cache, "euler", "numpy")
     (units,) = cache.glob("units-*.json")
-    # edit the factor of mV in the file (a damaged or tampered file), keeping any header
+    # edit the factor of millivolt in the file (a damaged or tampered file), keeping any header
     text = units.read_text(encoding="utf-8")
     head, sep, body = text.partition("\n") if text.startswith("biosnn-record") else ("", "", text)
     data = json.loads(body)
     poisoned = 0
     for section in data.values():
-        if isinstance(section, dict) and "mV" in section:
-            section["mV"][0] = 1.1
+        if isinstance(section, dict) and "millivolt" in section:
+            section["millivolt"][0] = 1.1
             poisoned += 1
     assert poisoned
     units.write_text(head + sep + json.dumps(data), encoding="utf-8")
     # a model not built before (new manifest) takes its factors from the unit table
-    got = _run(_LIF_C, cache, "euler", "numpy")
+    got = _run(lif, cache, "euler", "numpy")
     assert got == fresh  # before: v and spike counts changed
 
 

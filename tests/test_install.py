@@ -145,7 +145,9 @@ def test_the_wheel_holds_the_library_and_every_module(wheel):
             for n in names
             if n.startswith("biosnn/_library/") and not n.endswith("/")
         }
+        unit_table = zf.read("biosnn/units_table.json")  # biosnn.units' shipped table
     assert shipped == _library_files()  # every file of models/, byte for byte
+    assert unit_table == (REPO / "biosnn" / "units_table.json").read_bytes()
     modules = {
         p.relative_to(REPO).as_posix()
         for p in (REPO / "biosnn").rglob("*.py")

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from biosnn import cache, units
 from biosnn.errors import UnitError
@@ -266,7 +268,10 @@ out["words"] = units.format_dimension(units.parse_unit("uA/cm**2")[1])
 out["pint"] = "pint" in sys.modules
 print(json.dumps(out))
 """
+#: Brian2-style names only: answered from the shipped table, no pint, nothing stored
 _TEXTS = ["ms", "mV", "Hz", "uA/cm**2", "1/ms", "ms**-0.5", "nS*mV", "1", "kg", "mmolar"]
+#: units only pint knows: the unit cache
+_PINT_TEXTS = ["inch", "hour/mV", "angstrom**2"]
 
 
 def _run(cache: Path, texts=_TEXTS) -> dict:
@@ -288,42 +293,150 @@ def _cache_file(cache: Path) -> Path:
     return path
 
 
-def test_warm_process_does_not_import_pint(tmp_path):
+def test_brian2_names_need_neither_pint_nor_the_cache(tmp_path):
     cold = _run(tmp_path)
-    assert cold.pop("pint") is True  # the first process asks pint
-    warm = _run(tmp_path)
-    assert warm.pop("pint") is False  # the second one only reads the file
-    assert warm == cold  # same bits, same dimensions
+    assert cold.pop("pint") is False  # an empty cache: the shipped table answers
+    assert not list(tmp_path.glob("units-*.json"))  # and nothing is written
     assert cold["uA/cm**2"] == [(0.01).hex(), "[current]=1;[length]=-2"]  # 1e-6/1e-8/1e-12
     assert cold["quantity"] == [(1.62).hex(), "[current]=-1;[length]=2;[mass]=1;[time]=-3", "mV"]
     assert cold["time"] is True and cold["words"] == "current/area (amp/meter**2)"
+    # the same bits as pint computes them (the cache path, the table set aside)
+    env = dict(os.environ, BIOSNN_CACHE_DIR=str(tmp_path))
+    script = "from biosnn import units; units._shipped_table = lambda: {}\n" + _SCRIPT
+    proc = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(_TEXTS)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    by_pint = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert by_pint.pop("pint") is True and by_pint == cold
+
+
+def test_warm_process_does_not_import_pint(tmp_path):
+    cold = _run(tmp_path, _TEXTS + _PINT_TEXTS)
+    assert cold.pop("pint") is True  # the first process asks pint
+    warm = _run(tmp_path, _TEXTS + _PINT_TEXTS)
+    assert warm.pop("pint") is False  # the second one only reads the file
+    assert warm == cold  # same bits, same dimensions
+    assert cold["inch"] == [(25400.0).hex(), "[length]=1"]  # 0.0254 m / 1e-6 m (exact)
+    assert cold["hour/mV"][0] == (3.6e6).hex()  # 3600 s / 1e-3 s, per mV
+    assert cold["angstrom**2"] == [(1e-8).hex(), "[length]=2"]  # (1e-10 m / 1e-6 m)**2
+    stored = cache.read_record(_cache_file(tmp_path))
+    assert set(stored["texts"]) == set(_PINT_TEXTS)  # only what pint was asked for
 
 
 def test_corrupt_cache_is_ignored_and_rebuilt(tmp_path):
-    cold = _run(tmp_path)
+    cold = _run(tmp_path, _TEXTS + _PINT_TEXTS)
     path = _cache_file(tmp_path)
     for junk in (
         "{not json",
-        '{"format": "1", "texts": {"mV": [0, "[time]=1"]}}',
-        '{"format": "1", "texts": {"mV": "x"}}',
+        '{"format": "1", "texts": {"inch": [0, "[time]=1"]}}',
+        '{"format": "1", "texts": {"inch": "x"}}',
         "[1, 2]",
         "",
     ):
         path.write_text(junk)
-        again = _run(tmp_path)
+        again = _run(tmp_path, _TEXTS + _PINT_TEXTS)
         assert again["pint"] is True  # nothing usable: pint is asked again
         assert again == cold  # and gives the same bits
-        assert cache.read_record(path)["texts"]["mV"] == [1.0, cold["mV"][1]]
-    assert _run(tmp_path)["pint"] is False  # rebuilt: warm again
+        assert cache.read_record(path)["texts"]["inch"] == [25400.0, "[length]=1"]
+    assert _run(tmp_path, _TEXTS + _PINT_TEXTS)["pint"] is False  # rebuilt: warm again
 
 
 def test_new_unit_on_a_warm_cache_asks_pint(tmp_path):
-    _run(tmp_path)
-    assert _run(tmp_path)["pint"] is False
-    new = _run(tmp_path, _TEXTS + ["ug/um**3"])  # a name not seen before: pint is asked
+    _run(tmp_path, _TEXTS + _PINT_TEXTS)
+    assert _run(tmp_path, _TEXTS + _PINT_TEXTS)["pint"] is False
+    new = _run(tmp_path, _TEXTS + ["lb/um**3"])  # a name not seen before: pint is asked
     assert new["pint"] is True
-    assert new["ug/um**3"] == [(1e3).hex(), "[length]=-3;[mass]=1"]  # 1e-9 kg = 1e3 * 1e-12 kg
-    assert _run(tmp_path, _TEXTS + ["ug/um**3"])["pint"] is False  # and it was stored
+    # 0.45359237 kg (the international pound, exact) = 4.5359237e11 * 1e-12 kg
+    assert new["lb/um**3"] == [(4.5359237e11).hex(), "[length]=-3;[mass]=1"]
+    assert _run(tmp_path, _TEXTS + ["lb/um**3"])["pint"] is False  # and it was stored
+
+
+# -- the shipped table ----------------------------------------------------------------------
+
+
+def test_shipped_table_is_what_pint_computes():
+    # every entry of biosnn/units_table.json against the installed pint, bit for bit; a
+    # failure here means the table is stale: regenerate it (units._write_shipped_table)
+    table = units._shipped_table()
+    assert sorted(table) == units._shipped_names()  # no accepted name missing, none extra
+    for name, (factor, key) in table.items():
+        by_pint = units._from_pint(units._pint_name(name), name)
+        assert (factor, key) == (by_pint[0], dim_key(by_pint[1])), name
+        assert units._shipped(name) == by_pint
+
+
+_NAME_PARTS = sorted({*units.PREFIXES, *units._LONG, *units._SHORT, "2", "3", "s", "m", "x"})
+
+
+@given(st.lists(st.sampled_from(_NAME_PARTS), min_size=1, max_size=3).map("".join))
+@settings(max_examples=400, deadline=None)
+def test_every_name_allowed_in_equations_is_shipped(text):
+    # any string made of prefixes, bases and powers that is a unit name is in the table
+    assert (units._pint_name(text) is not None) == (text in units._shipped_table())
+
+
+def test_a_bad_shipped_entry_is_not_used(monkeypatch):
+    # an entry of the wrong shape is skipped: pint answers instead (the same value)
+    monkeypatch.setattr(units, "_shipped_table", lambda: {"mV": ("1.0", "[time]=1")})
+    units._shipped.cache_clear()
+    try:
+        assert units._shipped("mV") is None and units._shipped("ms") is None
+        assert units._from_pint("millivolt", "mV")[0] == 1.0
+    finally:
+        units._shipped.cache_clear()
+
+
+_NO_PINT = r"""
+import json, sys
+sys.modules["pint"] = None  # importing pint fails: nothing may need it
+from biosnn import units
+if sys.argv[1] == "control":
+    units._shipped_table = lambda: {}
+from biosnn.equations.files import list_models, load_model
+from biosnn.network.files import list_networks, read_network
+from biosnn.network.synapse_models import list_synapses, load_synapse
+seen = []
+for name, _ in list_models():
+    model = load_model(name)
+    model.jacobian  # the symbolic build: every unit checked
+    for preset in model.presets:
+        load_model(name, preset=preset)
+    seen.append(name)
+for name, *_ in list_synapses():
+    load_synapse(name)
+    seen.append(name)
+for name, *_ in list_networks():
+    read_network(name, backend="numpy")[0].snippets()
+    seen.append(name)
+print(json.dumps(seen))
+"""
+
+
+@pytest.mark.slow
+def test_the_library_never_imports_pint(tmp_path):
+    # every model, synapse and network of the library, built and lowered in an empty
+    # cache, in a process where importing pint fails
+    env = dict(os.environ, BIOSNN_CACHE_DIR=str(tmp_path / "cache"))
+    run = [sys.executable, "-c", _NO_PINT]
+    proc = subprocess.run(
+        [*run, "library"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert {"hodgkin_huxley", "gaba_a", "wang_buzsaki_gamma", "cuba"} <= set(seen)
+    assert not list((tmp_path / "cache").glob("units-*.json"))
+    # the control: without the table the same script needs pint, and fails
+    env["BIOSNN_CACHE_DIR"] = str(tmp_path / "control")
+    proc = subprocess.run(
+        [*run, "control"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode != 0 and "pint" in proc.stderr
 
 
 def test_cache_entries_of_this_process(tmp_path, monkeypatch):

@@ -78,6 +78,7 @@ __all__ = [
     "Compiler",
     "flags",
     "openmp_available",
+    "openmp_known",
     "build",
     "compile_library",
     "library_key",
@@ -102,6 +103,7 @@ _LOADED: dict = {}  # path -> ctypes.CDLL (one dlopen per file and process)
 _LOCK = threading.Lock()
 _AVAILABLE: dict = {}  # compiler identity -> None (works) or why it does not
 _OPENMP: dict = {}  # compiler identity -> bool
+_OPENMP_LOCK = threading.Lock()  # one OpenMP probe at a time
 _FOUND: dict = {}  # ($CC, $PATH) -> Compiler or None
 _VERIFIED: set = set()  # library paths whose bytes were hashed in this process
 
@@ -547,21 +549,46 @@ def openmp_available(compiler: Compiler) -> bool:
 
     Asked once per compiler identity; the answer is cached in memory and on disk
     (``openmp-<hash>.json`` in the cache directory, a checked record keyed by the compiler
-    identity and the package key), so warm starts do not compile.
+    identity and the package key), so warm starts do not compile.  The probe runs under
+    a lock: a second thread asking meanwhile (the network engine probes in the
+    background while a network is lowered) waits for its answer instead of probing too.
+    """
+    known = openmp_known(compiler)
+    if known is not None:
+        return known
+    from biosnn import cache
+
+    with _OPENMP_LOCK:
+        known = openmp_known(compiler)
+        if known is None:
+            known = _probe_openmp(compiler)
+            cache.write_record(_openmp_marker(compiler), known)
+            _OPENMP[compiler.identity] = known
+    return known
+
+
+def openmp_known(compiler: Compiler) -> bool | None:
+    """The answer of :func:`openmp_available` if it is known (in memory, or in the
+    cache's checked record) without running the compiler; None when the probe has not
+    run yet with this compiler and package key (an empty cache).
     """
     ident = compiler.identity
     if ident in _OPENMP:
         return _OPENMP[ident]
     from biosnn import cache
 
-    key = _sha(ident, " ".join(OPENMP_FLAGS), cache.package_key())
-    marker = cache_dir() / f"openmp-{key[:32]}.json"
-    ok = cache.read_record(marker)
+    ok = cache.read_record(_openmp_marker(compiler))
     if not isinstance(ok, bool):
-        ok = _probe_openmp(compiler)
-        cache.write_record(marker, ok)
+        return None
     _OPENMP[ident] = ok
     return ok
+
+
+def _openmp_marker(compiler: Compiler) -> Path:
+    from biosnn import cache
+
+    key = _sha(compiler.identity, " ".join(OPENMP_FLAGS), cache.package_key())
+    return cache_dir() / f"openmp-{key[:32]}.json"
 
 
 def _probe_openmp(compiler: Compiler) -> bool:

@@ -39,6 +39,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -76,16 +77,61 @@ def _cpu_id() -> str:
     return hashlib.sha256("\n".join(keep).encode()).hexdigest()[:16]
 
 
+# -- the compiler's first-use checks, in the background ----------------------------------
+#: compiler identity -> the thread running its first-use checks (at most one each)
+_CHECKS: dict = {}
+
+
+def start_checks() -> None:
+    """Start the compiler's first-use checks in a background thread when they are not
+    known yet (an empty cache): :func:`biosnn.codegen.c_build.require_compiler` (it builds
+    and loads a probe library) and the OpenMP probe
+    (:func:`~biosnn.codegen.c_build.openmp_available`).  Both run the compiler (0.1-0.3 s
+    each); the Network starts them when it is created, so that they run while it builds
+    its arrays and lowers its equations (sympy), and :func:`wait_checks` joins them before
+    the engine needs their answers.  Nothing is started when the answers are known (a
+    warm cache, or a second network in the same process).  An error in the thread is
+    dropped: the engine asks again in the foreground and reports it there.
+    """
+    from biosnn.codegen import c_build
+
+    compiler = c_build.find_compiler()
+    if compiler is None or compiler.identity in _CHECKS:
+        return
+    if c_build.openmp_known(compiler) is not None:
+        return
+
+    def work():
+        try:
+            c_build.require_compiler()
+            c_build.openmp_available(compiler)
+        except Exception:  # asked again in the foreground, which reports it
+            pass
+
+    thread = threading.Thread(target=work, name="biosnn-compiler-checks", daemon=True)
+    _CHECKS[compiler.identity] = thread
+    thread.start()
+
+
+def wait_checks() -> None:
+    """Wait for the checks :func:`start_checks` started (nothing when none runs)."""
+    for thread in list(_CHECKS.values()):
+        thread.join()
+
+
 # -- the checks of Network: what a cached library says ------------------------------------
 def cached_snippets(net):
     """The snippets stored with the compiled library of ``net``'s structure (its key), or
     None: no compiler, not compiled yet, or an unreadable file.  Data only (JSON): the
     Network checks them when it is built (warm start: no sympy); nothing is run here.
+    A cache without the compiler's OpenMP answer (empty: the probe runs in the
+    background, :func:`start_checks`) is a miss without a look: the library's key needs
+    the flags.
     """
     from biosnn.codegen import c_build
 
     compiler = c_build.find_compiler()
-    if compiler is None:
+    if compiler is None or c_build.openmp_known(compiler) is None:
         return None
     found = _cached(net.key(), compiler)
     if found is None:

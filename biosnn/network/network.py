@@ -137,6 +137,11 @@ class Network:
         self.dt = _time_value(dt, "dt")
         if not self.dt > 0:
             raise ModelError(f"dt must be positive, not {dt!r}")
+        if self.backend_request != "numpy":
+            from biosnn.network import _cengine
+
+            # an empty cache: the compiler's checks run while the network is built
+            _cengine.start_checks()
         self._sort(objects)
         self._name_objects()
         self.step = 0
@@ -766,6 +771,10 @@ class Network:
 
         t0 = _time.perf_counter()
         engine = None
+        if self.backend_request != "numpy":
+            from biosnn.network import _cengine
+
+            _cengine.wait_checks()  # the compiler's checks started in __init__, if any
         # only a compiler problem leads to NumPy (backend="auto", one warning); a model
         # error of the network is raised as it is (biosnn.codegen.backend)
         if use_c(self.backend_request, stacklevel=3):
