@@ -154,8 +154,9 @@ def compare_sources(paths, methods, duration, currents, ref, model, repeat):
 
     Each file is a complete generated source (e.g. the cached ``<hash>.c`` of a run made
     with an older version of the code, or a hand-edited copy); they are compiled, loaded
-    and run in turn, ``repeat`` rounds, and the best thread CPU time of each is kept, so
-    a loaded machine affects all of them alike.  Use ``--threads 1``.
+    and run in turn, ``repeat`` rounds, and the best process CPU time of each is kept, so
+    a loaded machine affects all of them alike.  Use ``--threads 1``.  (Process, not
+    thread, CPU time: a compiled run executes in a worker thread, biosnn._interrupt.)
     """
     import time
     from unittest import mock
@@ -175,11 +176,11 @@ def compare_sources(paths, methods, duration, currents, ref, model, repeat):
         for _ in range(max(1, repeat)):
             for path in paths:
                 with mock.patch.object(c_backend, "kernel", lambda spec, fam, k=kernels[path]: k):
-                    c0 = time.thread_time()
+                    c0 = time.process_time()
                     counts, _ = run_biosnn(method, dt, duration, currents, ref, model)
-                    best[path] = min(best[path], time.thread_time() - c0)
+                    best[path] = min(best[path], time.process_time() - c0)
                 spikes[path] = int(counts.sum())
-        print(f"  {method} dt={dt} ms, best of {repeat} interleaved runs (thread CPU time):")
+        print(f"  {method} dt={dt} ms, best of {repeat} interleaved runs (process CPU time):")
         for path in paths:
             print(
                 f"    {Path(path).name:40s} {best[path]:7.3f} s  "
