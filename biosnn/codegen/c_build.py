@@ -351,7 +351,7 @@ _UNIT_RE = re.compile(
 
 
 def split_units(source: str) -> list:
-    """The compilation units of ``source``: ``[(name, opt, text), ...]``.
+    r"""The compilation units of ``source``: ``[(name, opt, text), ...]``.
 
     A source without unit markers (``/* biosnn-unit NAME -On */`` on a line of its own) is
     one unit ``("main", None, source)``.  Otherwise the text before the first marker is
@@ -362,8 +362,8 @@ def split_units(source: str) -> list:
 
     Examples
     --------
-    >>> [(n, o, t) for n, o, t in split_units("int c;\\n/* biosnn-unit a -O1 */\\nint a;\\n")]
-    [('a', '-O1', 'int c;\\n\\nint a;\\n')]
+    >>> [(n, o, t) for n, o, t in split_units("int c;\n/* biosnn-unit a -O1 */\nint a;\n")]
+    [('a', '-O1', 'int c;\n\nint a;\n')]
     """
     pieces = _UNIT_RE.split(source)
     if len(pieces) == 1:

@@ -1,4 +1,4 @@
-"""Equation text -> statements; expressions -> sympy through a whitelist.
+r"""Equation text -> statements; expressions -> sympy through a whitelist.
 
 The language is Brian2's (see docs/architecture.md)::
 
@@ -23,7 +23,7 @@ namespace, checking units on the way.  :func:`parse_expression` does both for on
 Examples
 --------
 >>> from biosnn.equations.parser import parse_equations, parse_expression
->>> [s.kind for s in parse_equations("dv/dt = -v/tau : volt\\ntau : second")]
+>>> [s.kind for s in parse_equations("dv/dt = -v/tau : volt\ntau : second")]
 ['diff', 'param']
 >>> expr, dim = parse_expression("-65*mV + 10*mV")
 >>> expr
@@ -776,9 +776,10 @@ class Converter:
         return value, dim
 
     def _check_value(self, node, value):
-        """Refuse a term that is infinite, undefined or complex for every value of its
-        symbols (``1/(v - v)``, ``0/0``, ``inf - inf``, ``log(0)``, ``sqrt(-1)``): no code
-        can compute it.  Children are visited first, so the term named is the smallest
+        """Refuse a term that is infinite, undefined or complex for every value of it.
+
+        Such a term (``1/(v - v)``, ``0/0``, ``inf - inf``, ``log(0)``, ``sqrt(-1)``) has no
+        value any code could compute.  Children are visited first, so the term named is the smallest
         one.  (``inf`` itself, and ``exp(inf)``, are values: they are allowed.)
         """
         sp = self.sp

@@ -86,7 +86,7 @@ def _close(a: dict, b: dict, bounds, tol=1e-4) -> bool:
 
 
 def _on_curve(curve, sp, bounds, value2) -> bool:
-    """Does ``curve`` pass through the one-parameter special point ``sp``?
+    """Whether ``curve`` passes through the one-parameter special point ``sp``.
 
     Distance from the point to the curve's polyline in the box-scaled plane (a chord of
     a step of at most ``ds_max`` deviates from the curve by far less than 1e-2).

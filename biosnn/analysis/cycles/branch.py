@@ -265,7 +265,7 @@ def _tests(t, mu):
 
 
 def _candidate(name, mu) -> bool:
-    """Can ``mu`` be on either side of a PD (a negative real multiplier) or NS (a pair)?"""
+    """Whether ``mu`` can lie on either side of a PD (negative real multiplier) or NS."""
     rest = _nontrivial(mu)
     if name == "pd":
         return bool(np.any((rest.real < 0) & (np.abs(rest.imag) <= 1e-9 * np.abs(rest))))
