@@ -365,3 +365,23 @@ def test_python_m_biosnn_cli_version_subprocess():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"biosnn {__version__}"
+
+
+def test_simulate_help_states_the_defaults_simulate_uses():
+    """The defaults printed by ``biosnn simulate --help`` are the ones biosnn.simulate runs
+    with (SolverOptions' method and backend, simulate's DEFAULT_DT): a help text that names
+    another default would be a wrong label.
+    """
+    import argparse
+
+    from biosnn.cli import simulate as command
+    from biosnn.solvers.options import SolverOptions
+    from biosnn.solvers.simulate import DEFAULT_DT
+
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    actions = {a.dest: a for a in parser._actions}
+    assert actions["method"].default == SolverOptions().method
+    assert actions["backend"].default == SolverOptions().backend
+    assert actions["dt"].default is None  # None: simulate applies DEFAULT_DT
+    assert f"default: {DEFAULT_DT} ms" in actions["dt"].help

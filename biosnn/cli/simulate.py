@@ -58,7 +58,7 @@ def add_arguments(p) -> None:
         "--dt",
         type=number_or_text,
         metavar="DT",
-        help="step of fixed-step methods (default: model's)",
+        help="step of fixed-step methods (default: 0.01 ms; 0.01 for a model without time units)",
     )
     p.add_argument("--rtol", type=finite_float, metavar="R", help="relative tolerance (adaptive)")
     p.add_argument("--atol", type=finite_float, metavar="A", help="absolute tolerance (adaptive)")
