@@ -205,7 +205,7 @@ def _solve(matrices, rhs) -> np.ndarray:
             try:
                 out[:, k] = np.linalg.solve(matrices[k], rhs[:, k])
             except np.linalg.LinAlgError:
-                pass
+                pass  # a singular system keeps its NaN column: that seed does not converge
         return out
 
 

@@ -30,12 +30,13 @@ Conventions
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass, field
 
 __all__ = ["Kernel", "KernelSpec", "KernelLayout", "SYMBOLIC"]
 
 
-class Kernel:
+class Kernel(abc.ABC):
     """What :class:`KernelSpec` and :class:`KernelLayout` both are: the names and flags of
     a lowered model, and the way to its full symbolic form.
 
@@ -77,9 +78,9 @@ class Kernel:
     def has_events(self) -> bool:
         return self.threshold is not None
 
+    @abc.abstractmethod
     def full_spec(self) -> KernelSpec:
         """The full :class:`KernelSpec` (a KernelLayout builds the sympy side of its model)."""
-        raise NotImplementedError
 
     def numeric(self, name: str):
         """The compiled generated function ``name`` (``linear_Ab``, ``threshold``; see
@@ -94,8 +95,12 @@ class Kernel:
         """The stored source of the NumPy kernel, or None (then it is printed)."""
         return None
 
-    def remember_numpy_source(self, source: str) -> None:
-        """Keep the NumPy kernel's source for the next process (if this kernel is cached)."""
+    def remember_numpy_source(self, source: str) -> None:  # noqa: B027 (a real default)
+        """Keep the NumPy kernel's source for the next process (if this kernel is cached).
+
+        A KernelSpec keeps nothing (it prints its source again); a KernelLayout, read from
+        the warm-start cache, stores it there.
+        """
 
     def __hash__(self) -> int:  # identity of content, not of the object
         return hash(self.key)

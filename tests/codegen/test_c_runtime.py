@@ -96,7 +96,10 @@ def test_editing_a_runtime_file_changes_the_package_key(tmp_path):
     assert cache._hash_package(pkg, "0.1.0") != key
 
 
-def _warning_free(compiler, src: str, tmp_path: Path, name: str) -> None:
+def _warning_free(compiler, src: str, tmp_path: Path, name: str) -> list:
+    """Compile ``src`` whole and unit by unit with -Wall -Wextra -Werror; the names of
+    the translation units compiled (each must compile without a diagnostic).
+    """
     units = c_build.split_units(src)
     texts = [("whole", src)] + ([(n, t) for n, _, t in units] if len(units) > 1 else [])
     omp = "-fopenmp" if c_build.openmp_available(compiler) else "-fopenmp-simd"
@@ -111,6 +114,8 @@ def _warning_free(compiler, src: str, tmp_path: Path, name: str) -> None:
             text=True,
         )
         assert proc.returncode == 0, f"{name} {unit}:\n{proc.stderr[:3000]}"
+        assert (tmp_path / f"{path.stem}.o").stat().st_size > 0
+    return [unit for unit, _ in texts]
 
 
 @needs_cc
@@ -128,7 +133,8 @@ def test_runtime_and_model_compile_with_all_warnings_as_errors(builder, families
     compiler = c_build.find_compiler()
     for family in families:
         src = c_backend.generate_source(builder(), family)
-        _warning_free(compiler, src, tmp_path, f"{builder.__name__}-{family}")
+        compiled = _warning_free(compiler, src, tmp_path, f"{builder.__name__}-{family}")
+        assert compiled[0] == "whole"
 
 
 # -- names in generated C -----------------------------------------------------------------
