@@ -2,7 +2,7 @@
 
 :class:`BifurcationDiagram` (a branch of equilibria in display units, its figure and
 branch switching) and :class:`SpecialPoint` (fold, Hopf, branch point); figure helpers
-shared with the cycle and two-parameter diagrams (:func:`_axis_label`, :func:`_runs`).
+shared with the cycle and two-parameter diagrams (:func:`_axis_label`, :func:`_runs`, :func:`_plot_runs`).
 :meth:`BifurcationDiagram.switch` continues through the function stored in the diagram's
 context by ``continue_equilibria`` (so this module does not import the module that
 imports it).
@@ -235,15 +235,7 @@ class BifurcationDiagram:
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 4))
         x, y = self.param_values, self.states[var]
-        for start, stop, stable in _runs(self.stable):
-            sl = slice(start, min(stop + 1, len(x)))
-            ax.plot(
-                x[sl],
-                y[sl],
-                color=color,
-                linestyle="-" if stable else "--",
-                linewidth=1.5 if stable else 1.0,
-            )
+        _plot_runs(ax, x, y, self.stable, color)
         if label_points:
             for sp in self.special_points:
                 ax.plot(
@@ -268,6 +260,21 @@ class BifurcationDiagram:
 
 def _axis_label(name, unit):
     return name if unit in ("1", "") else f"{name} ({unit})"
+
+
+def _plot_runs(ax, x, y, stable, color) -> None:
+    """Draw branch ``(x, y)``: stable runs solid, unstable runs dashed (each run includes
+    the first point of the next, so the line has no gaps).
+    """
+    for start, stop, is_stable in _runs(stable):
+        sl = slice(start, min(stop + 1, len(x)))
+        ax.plot(
+            x[sl],
+            y[sl],
+            color=color,
+            linestyle="-" if is_stable else "--",
+            linewidth=1.5 if is_stable else 1.0,
+        )
 
 
 def _runs(flags):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from biosnn.analysis.continuation.diagram import _axis_label, _runs
+from biosnn.analysis.continuation.diagram import _axis_label, _plot_runs
 from biosnn.analysis.cycles.collocation import _evaluate
 from biosnn.errors import BiosnnError
 
@@ -219,15 +219,7 @@ class CycleBranch:
             ax.set_ylabel(_axis_label(var, self.units[var]))
         x = self.param_values
         for y in (self.max[var], self.min[var]):
-            for start, stop, stable in _runs(self.stable):
-                sl = slice(start, min(stop + 1, len(x)))
-                ax.plot(
-                    x[sl],
-                    y[sl],
-                    color=color,
-                    linestyle="-" if stable else "--",
-                    linewidth=1.5 if stable else 1.0,
-                )
+            _plot_runs(ax, x, y, self.stable, color)
         if label_points:
             for sp in self.special_points:
                 for y in (sp.max[var], sp.min[var]):
